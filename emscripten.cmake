@@ -1,0 +1,40 @@
+# emscripten.cmake — the wasm flags of gort, included by CMakeLists.txt when
+# it is configured with emcmake. Facts behind them are in the design notes:
+# threads need a ready worker pool, fibers need ASYNCIFY, and the runtime's
+# heap may grow to the whole 4 GB of wasm32.
+
+# Threads: shared memory and atomics everywhere.
+add_compile_options(-pthread)
+add_link_options(
+  -pthread
+  -sASYNCIFY=1
+  -sALLOW_MEMORY_GROWTH=1
+  -sMAXIMUM_MEMORY=4GB
+  -sINITIAL_MEMORY=64MB
+  -Wno-pthreads-mem-growth)
+
+# Debug builds stop a C stack overflow with a clear message instead of
+# letting it overwrite the heap below the stack.
+add_link_options($<$<CONFIG:Debug>:-sSTACK_OVERFLOW_CHECK=2>)
+
+# Node 18+ has fetch(), which Emscripten 3.1.6 then uses for the .wasm path
+# and fails; this hands the bytes over from the file system instead.
+set(GORT_WASM_PRE_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/node_pre.js)
+
+# A C program with main() that Node runs as `node prog.js args...`: main
+# runs on a pthread so it may block, the process exits with main's status,
+# and a pool of workers is ready before main starts (a wasm thread cannot be
+# created synchronously). GORT_PTHREAD_POOL workers, 8 unless set.
+function(gort_wasm_program target)
+  if(NOT GORT_PTHREAD_POOL)
+    set(GORT_PTHREAD_POOL 8)
+  endif()
+  set_target_properties(${target} PROPERTIES SUFFIX ".js")
+  target_link_options(${target} PRIVATE
+    -sPROXY_TO_PTHREAD=1
+    -sEXIT_RUNTIME=1
+    -sPTHREAD_POOL_SIZE=${GORT_PTHREAD_POOL}
+    -sENVIRONMENT=node,worker
+    --pre-js ${GORT_WASM_PRE_JS})
+  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_PRE_JS})
+endfunction()

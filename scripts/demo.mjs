@@ -1,0 +1,13 @@
+// `npm start`: builds the optimized wasm target if needed and runs the
+// allocator demo (scripts/demo.c) under Node, printing the heap's statistics
+// and a map of its first arena.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const program = `${root}build/wasm-release/gort_demo.js`;
+
+execFileSync('bash', [`${root}scripts/build.sh`, 'wasm-release'], { stdio: 'inherit' });
+if (!existsSync(program)) throw new Error(`${program} was not built`);
+execFileSync(process.execPath, [program], { stdio: 'inherit' });

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the whole test suite (`npm test`): installs missing tools,
+# builds gort natively under AddressSanitizer+UBSan and ThreadSanitizer and as
+# wasm, runs the C tests natively (ctest) and as wasm under `node --test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/toolchain.sh
+
+scripts/build.sh native-asan native-tsan wasm-debug
+
+echo "== native tests (ASan + UBSan)"
+ctest --test-dir build/native-asan --output-on-failure -j 2
+
+# ThreadSanitizer cannot map its shadow memory under the kernel's widest
+# address randomization; running without ASLR is the documented remedy.
+echo "== native tests (TSan)"
+if setarch "$(uname -m)" -R true 2>/dev/null; then
+  setarch "$(uname -m)" -R ctest --test-dir build/native-tsan --output-on-failure -j 2
+else
+  ctest --test-dir build/native-tsan --output-on-failure -j 2
+fi
+
+echo "== wasm tests (node --test)"
+node --test tests/

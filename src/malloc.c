@@ -1,0 +1,161 @@
+/*
+ * malloc.c — allocation of typed objects (Go's mallocgc) and the public
+ * allocation API. Three paths, as in Go: tiny pointer-free objects under 16 B
+ * share 16-byte blocks; small objects up to 32 KB take a slot of their size
+ * class from the thread's mcache without a lock; large objects get their own
+ * run of pages from mheap.
+ *
+ * Invariants:
+ *  - every object handed out is zeroed: fresh pages are zero, and a slot of a
+ *    span that may be dirty (needzero) is cleared before it is returned;
+ *  - a small object of a scan span has its heap bits written before it is
+ *    returned; a large object records its type in its span instead;
+ *  - a tiny block only ever holds pointer-free objects, each aligned to its
+ *    own size's natural alignment.
+ */
+#include <string.h>
+
+#include "gort/malloc.h"
+#include "mcache.h"
+#include "prim/prim.h"
+
+/* The address of every zero-sized allocation, as Go's zerobase. */
+static uint64_t zerobase;
+
+static _Thread_local mcache *thread_cache;
+
+static void release_thread_cache(void *arg)
+{
+    mcache *c = arg;
+    thread_cache = NULL;
+    freemcache(c);
+}
+
+static mcache *acquire_thread_cache(void)
+{
+    mcache *c = allocmcache();
+    if (c == NULL)
+        return NULL;
+    thread_cache = c;
+    prim_at_thread_exit(release_thread_cache, c);
+    return c;
+}
+
+void gort_flush_cache(void)
+{
+    mcache *c = thread_cache;
+    if (c != NULL)
+        mcache_release_all(c);
+}
+
+static const spanclass tiny_spanclass = (2 << 1) | 1; /* class 2 is 16 B, noscan */
+
+static void *malloc_tiny(mcache *c, size_t size)
+{
+    uintptr_t off = c->tinyoffset;
+    if ((size & 7) == 0)
+        off = round_up(off, 8);
+    else if ((size & 3) == 0)
+        off = round_up(off, 4);
+    else if ((size & 1) == 0)
+        off = round_up(off, 2);
+    if (off + size <= TINY_SIZE && c->tiny != 0) {
+        c->tinyoffset = off + size;
+        c->tinyAllocs++;
+        return (void *)(c->tiny + off);
+    }
+    mspan *s = c->alloc[tiny_spanclass];
+    uintptr_t v = next_free_fast(s);
+    if (v == 0 && (v = mcache_next_free(c, tiny_spanclass, &s)) == 0)
+        return NULL;
+    memset((void *)v, 0, TINY_SIZE);
+    /* Keep whichever block has more room left for the next tiny object. */
+    if (size < c->tinyoffset || c->tiny == 0) {
+        c->tiny = v;
+        c->tinyoffset = size;
+    }
+    return (void *)v;
+}
+
+static void *malloc_large(size_t size, const gort_type *t, size_t nvalues, bool noscan)
+{
+    size_t npages = size / PAGE_SIZE + (size % PAGE_SIZE != 0);
+    mspan *s = mheap_alloc(npages, make_spanclass(0, noscan));
+    if (s == NULL)
+        return NULL;
+    if (s->needzero)
+        memset((void *)s->startaddr, 0, size);
+    s->largetype = noscan ? NULL : t;
+    s->largecount = nvalues;
+    atomic_fetch_add_explicit(&mheap_.large_allocs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&mheap_.large_bytes_alloc, npages * PAGE_SIZE, memory_order_relaxed);
+    return (void *)s->startaddr;
+}
+
+/* Allocates `size` bytes holding `nvalues` values of type t (t NULL: no
+ * pointers). */
+static void *mallocgc(size_t size, const gort_type *t, size_t nvalues)
+{
+    if (unlikely(size == 0))
+        return &zerobase;
+    mcache *c = thread_cache;
+    if (unlikely(c == NULL) && (c = acquire_thread_cache()) == NULL)
+        return NULL;
+    bool noscan = t == NULL || t->ptrwords == 0;
+    if (size > MAX_SMALL_SIZE)
+        return malloc_large(size, t, nvalues, noscan);
+    if (noscan && size < TINY_SIZE)
+        return malloc_tiny(c, size);
+    unsigned sizeclass = size_to_class(size);
+    spanclass spc = make_spanclass(sizeclass, noscan);
+    mspan *s = c->alloc[spc];
+    uintptr_t v = next_free_fast(s);
+    if (unlikely(v == 0) && (v = mcache_next_free(c, spc, &s)) == 0)
+        return NULL;
+    if (s->needzero)
+        memset((void *)v, 0, s->elemsize);
+    if (!noscan)
+        heap_bits_set_type(v, s->elemsize, size, t);
+    return (void *)v;
+}
+
+/* A type with pointers must be made of whole words, its mask inside it. */
+static bool type_is_valid(const gort_type *t)
+{
+    return t->ptrwords == 0 || (t->size % PTR_SIZE == 0 && t->ptrwords <= t->size / PTR_SIZE);
+}
+
+void *gort_new(const gort_type *t)
+{
+    if (!type_is_valid(t))
+        return NULL;
+    return mallocgc(t->size, t, 1);
+}
+
+void *gort_new_array(const gort_type *t, size_t n)
+{
+    if (!type_is_valid(t) || (t->size != 0 && n > SIZE_MAX / t->size))
+        return NULL;
+    return mallocgc(t->size * n, t, n);
+}
+
+void *gort_alloc_bytes(size_t n) { return mallocgc(n, NULL, n); }
+
+bool gort_in_heap(const void *addr) { return arena_of((uintptr_t)addr) != NULL; }
+
+bool gort_find_object(const void *addr, gort_object_info *info)
+{
+    uintptr_t p = (uintptr_t)addr;
+    mspan *s = span_of(p);
+    if (s == NULL || p >= s->limit)
+        return false;
+    uintptr_t index = spanclass_sizeclass(s->spanclass) == 0 ? 0 : mspan_object_index(s, p);
+    if (!mspan_is_allocated(s, index))
+        return false;
+    info->base = (void *)(s->startaddr + index * s->elemsize);
+    info->size = s->elemsize;
+    info->sizeclass = spanclass_sizeclass(s->spanclass);
+    info->spanclass = s->spanclass;
+    info->noscan = spanclass_noscan(s->spanclass);
+    return true;
+}

@@ -1,0 +1,50 @@
+/*
+ * mcentral.c — the spans of one span class that no mcache holds, as Go's
+ * mcentral: partly free spans to hand out, full spans kept for the sweeper.
+ *
+ * Invariants:
+ *  - every span on a partial list has at least one free slot; every span on
+ *    a full list has none;
+ *  - with sweepgen sg, lists [sg/2 % 2] hold swept spans and the other index
+ *    holds spans still to sweep; the collector flips the meaning by adding 2
+ *    to sweepgen, which turns every swept span into an unswept one at once;
+ *  - a span is on at most one list, and on none while an mcache holds it.
+ */
+#include "mheap.h"
+
+void mcentral_init(mcentral *c, spanclass spc)
+{
+    *c = (mcentral){.lock = GORT_MUTEX_INIT, .spanclass = spc};
+}
+
+static mspan_list *partial_swept(mcentral *c, unsigned sg) { return &c->partial[sg / 2 % 2]; }
+static mspan_list *full_swept(mcentral *c, unsigned sg) { return &c->full[sg / 2 % 2]; }
+
+/* A span with at least one free slot, for an mcache, or NULL when the heap
+ * cannot grow. */
+mspan *mcentral_cache_span(mcentral *c)
+{
+    unsigned sg = atomic_load_explicit(&mheap_.sweepgen, memory_order_acquire);
+    lock(&c->lock);
+    mspan_list *partial = partial_swept(c, sg);
+    mspan *s = partial->first;
+    if (s != NULL)
+        mspan_list_remove(partial, s);
+    unlock(&c->lock);
+    if (s != NULL)
+        return s;
+    unsigned sizeclass = spanclass_sizeclass(c->spanclass);
+    return mheap_alloc(class_to_npages[sizeclass], c->spanclass);
+}
+
+/* Takes back a span an mcache is done with. */
+void mcentral_uncache_span(mcentral *c, mspan *s)
+{
+    unsigned sg = atomic_load_explicit(&mheap_.sweepgen, memory_order_acquire);
+    lock(&c->lock);
+    if (s->allocCount == s->nelems)
+        mspan_list_insert(full_swept(c, sg), s);
+    else
+        mspan_list_insert(partial_swept(c, sg), s);
+    unlock(&c->lock);
+}

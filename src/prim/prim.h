@@ -1,0 +1,50 @@
+/*
+ * prim.h — the platform layer: the only interface between the portable runtime
+ * and the machine it runs on. Two implementations exist, chosen at build time:
+ * prim/native (Linux, 64-bit: mmap, futex syscall, pthreads) and prim/wasm
+ * (Emscripten with pthreads on SharedArrayBuffer: linear memory, Atomics.wait
+ * futexes); prim/posix holds what both get from POSIX threads. Everything outside src/prim/ is portable C11 and calls only these.
+ *
+ * Invariants:
+ *  - Memory from prim_sys_alloc is zeroed, never moves and is never returned.
+ *  - The heap range is reserved once; prim_heap_map hands out ARENA_BYTES-aligned
+ *    arenas inside it, zeroed, each at most once.
+ */
+#ifndef GORT_PRIM_H
+#define GORT_PRIM_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Zeroed memory for the runtime's own metadata (outside the heap). Returns
+ * NULL when the system has no more. */
+void *prim_sys_alloc(size_t bytes);
+
+/* The lowest address the heap may use; page index 0 is this address. */
+uintptr_t prim_heap_base(void);
+
+/* Maps `narenas` contiguous, zeroed arenas for the heap and returns the first
+ * one's address, or 0 when memory is exhausted. On wasm this grows linear
+ * memory; natively it commits part of the reserved range. */
+uintptr_t prim_heap_map(size_t narenas);
+
+/* Futex: sleep while *addr == val (spurious wake-ups allowed); wake up to n. */
+void prim_futex_wait(atomic_uint *addr, unsigned val);
+void prim_futex_wake(atomic_uint *addr, int n);
+
+/* Monotonic clock in nanoseconds. */
+int64_t prim_nanotime(void);
+
+/* Lets another thread run (used by bounded spinning). */
+void prim_osyield(void);
+
+/* Arranges for fn(arg) to run when the calling thread exits; a thread has
+ * one such hook, and a second call replaces the first (fn NULL removes it). */
+void prim_at_thread_exit(void (*fn)(void *), void *arg);
+
+/* Hardware threads available to this process. */
+int prim_ncpu(void);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * prim/wasm/prim.c — the platform layer on WebAssembly (Emscripten with
+ * pthreads): the heap lives in the shared linear memory, arenas are carved from
+ * it with an aligned allocation (which grows the memory as needed, up to
+ * 4 GB), futexes are Atomics.wait/notify, the clock is performance.now().
+ *
+ * Invariants: an arena is ARENA_BYTES aligned and zeroed before it is handed
+ * out; addresses are absolute, so the heap base is 0 and an address's page
+ * index is addr >> PAGE_SHIFT. Arenas need not be contiguous: the page
+ * allocator only ever sees the pages of mapped arenas as free.
+ */
+#include "../prim.h"
+
+#include <emscripten/emscripten.h>
+#include <emscripten/threading.h>
+#include <math.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../runtime.h"
+
+void *prim_sys_alloc(size_t bytes) { return calloc(1, bytes); }
+
+uintptr_t prim_heap_base(void) { return 0; }
+
+uintptr_t prim_heap_map(size_t narenas)
+{
+    if (narenas == 0 || narenas >= HEAP_MAX_ARENAS)
+        return 0;
+    size_t bytes = narenas * ARENA_BYTES;
+    void *p = aligned_alloc(ARENA_BYTES, bytes);
+    if (p == NULL)
+        return 0;
+    /* Memory the system allocator recycles is not zeroed. */
+    memset(p, 0, bytes);
+    return (uintptr_t)p;
+}
+
+void prim_futex_wait(atomic_uint *addr, unsigned val)
+{
+    emscripten_futex_wait((volatile void *)addr, val, INFINITY);
+}
+
+void prim_futex_wake(atomic_uint *addr, int n) { emscripten_futex_wake((volatile void *)addr, n); }
+
+int64_t prim_nanotime(void) { return (int64_t)(emscripten_get_now() * 1e6); }
+
+void prim_osyield(void) { sched_yield(); }
+
+int prim_ncpu(void)
+{
+    int n = emscripten_num_logical_cores();
+    return n > 0 ? n : 1;
+}

@@ -1,0 +1,39 @@
+// The C tests of gort, built to wasm32 (build/wasm-debug by scripts/test.sh)
+// and run under Node: one node:test test per C TEST(), each in its own Node
+// process so that a crash names the test that caused it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const program = fileURLToPath(new URL('../build/wasm-debug/gort_tests.js', import.meta.url));
+const run = promisify(execFile);
+const TEST_TIMEOUT_MS = 10 * 60 * 1000;
+
+if (!existsSync(program)) {
+  throw new Error(`${program} is missing: build it with scripts/build.sh wasm-debug`);
+}
+
+const names = execFileSync(process.execPath, [program, '--list'], { encoding: 'utf8' })
+  .split('\n')
+  .filter(Boolean);
+
+assert.ok(names.length > 0, 'the wasm test binary lists no tests');
+
+for (const name of names) {
+  test(`wasm: ${name}`, { timeout: TEST_TIMEOUT_MS }, async () => {
+    let output;
+    try {
+      output = await run(process.execPath, [program, name], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: TEST_TIMEOUT_MS,
+      });
+    } catch (err) {
+      assert.fail(`${name} failed (exit ${err.code ?? err.signal}):\n${err.stdout ?? ''}${err.stderr ?? ''}`);
+    }
+    assert.match(output.stdout, /^1 passed, 0 failed$/m, output.stdout + output.stderr);
+  });
+}
