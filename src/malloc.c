@@ -122,7 +122,8 @@ static void *mallocgc(size_t size, const gort_type *t, size_t nvalues)
 /* A type with pointers must be made of whole words, its mask inside it. */
 static bool type_is_valid(const gort_type *t)
 {
-    return t->ptrwords == 0 || (t->size % PTR_SIZE == 0 && t->ptrwords <= t->size / PTR_SIZE);
+    return t->ptrwords == 0 || (t->size % PTR_SIZE == 0 && t->ptrwords <= t->size / PTR_SIZE &&
+                                (t->ptrwords <= 64 || t->ptrmask != NULL));
 }
 
 void *gort_new(const gort_type *t)

@@ -99,11 +99,12 @@ void heap_bits_set_type(uintptr_t x, uintptr_t slot_size, size_t data_size, cons
     uintptr_t elem_words = t->size / PTR_SIZE;
     uintptr_t nelems = data_size / t->size;
     size_t mask_words = (t->ptrwords + 63) / 64;
+    const uint64_t *mask = t->ptrwords <= 64 ? &t->ptrbits : t->ptrmask;
     /* Visit only the pointer words: cost follows the pointers, not the size. */
     for (uintptr_t e = 0; e < nelems; e++) {
         uintptr_t elem_first = first + e * elem_words;
         for (size_t m = 0; m < mask_words; m++) {
-            uint64_t bits = t->ptrmask[m];
+            uint64_t bits = mask[m];
             while (bits != 0) {
                 uintptr_t w = elem_first + m * 64 + (uintptr_t)__builtin_ctzll(bits);
                 *heap_bits_word(ha, w) |= (uint64_t)1 << (w % 64);

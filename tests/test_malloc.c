@@ -55,11 +55,21 @@ TEST(malloc_heap_bits_follow_the_type)
 
 TEST(malloc_rejects_bad_requests)
 {
-    static const uint64_t mask = 1;
-    gort_type odd = {"odd", 3 * sizeof(void *) + 1, 1, &mask};
+    gort_type odd = {"odd", 3 * sizeof(void *) + 1, 1, 1, NULL};
     CHECK(gort_new(&odd) == NULL);
-    gort_type outside = {"outside", sizeof(void *), 2, &mask};
+    gort_type outside = {"outside", sizeof(void *), 2, 2, NULL};
     CHECK(gort_new(&outside) == NULL);
+    gort_type no_mask = {"no_mask", 100 * sizeof(void *), 100, 0, NULL};
+    CHECK(gort_new(&no_mask) == NULL);
+    /* Pointer words past the first 64 come from ptrmask. */
+    static const uint64_t long_mask[2] = {1, 1};
+    gort_type wide = {"wide", 100 * sizeof(void *), 65, 0, long_mask};
+    void **w = gort_new(&wide);
+    REQUIRE(w != NULL);
+    CHECK(heap_bits_is_pointer((uintptr_t)&w[0]));
+    CHECK(!heap_bits_is_pointer((uintptr_t)&w[1]));
+    CHECK(heap_bits_is_pointer((uintptr_t)&w[64]));
+    CHECK(!heap_bits_is_pointer((uintptr_t)&w[99]));
     CHECK(gort_new_array(&pair_type, SIZE_MAX / 2) == NULL);
     /* Zero-sized requests all get the same non-NULL address. */
     CHECK(gort_alloc_bytes(0) != NULL);

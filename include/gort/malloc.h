@@ -28,17 +28,19 @@ extern "C" {
 /*
  * A type: its size and which of its pointer-sized words hold pointers.
  *
- * `ptrwords` is the number of leading words that `ptrmask` describes (words
- * after them hold no pointers); bit i % 64 of ptrmask[i / 64] is set when word
- * i holds a pointer. A type with ptrwords == 0 is pointer-free. `size` must be
- * a multiple of the pointer size when the type has pointers. The name is shown
- * by the playground and in statistics. A gort_type must outlive every object
+ * `ptrwords` is the number of leading words that may hold pointers (words
+ * after them hold none); 0 makes the type pointer-free. When ptrwords <= 64,
+ * bit i of `ptrbits` is set when word i holds a pointer and `ptrmask` is
+ * unused; for longer prefixes bit i % 64 of ptrmask[i / 64] says it. `size`
+ * must be a multiple of the pointer size when the type has pointers. The name
+ * is for the playground and statistics. A gort_type must outlive every object
  * allocated with it (static storage is the rule).
  */
 typedef struct gort_type {
     const char *name;
     size_t size;
     size_t ptrwords;
+    uint64_t ptrbits;
     const uint64_t *ptrmask;
 } gort_type;
 
@@ -54,10 +56,10 @@ typedef struct gort_type {
  *     static const gort_type node_type = GORT_TYPE(struct node, "node",
  *         GORT_PTR_FIELD(struct node, left) | GORT_PTR_FIELD(struct node, right));
  */
-#define GORT_TYPE(ctype, name, mask)                                          \
-    {                                                                         \
+#define GORT_TYPE(ctype, name, mask)                                              \
+    {                                                                             \
         (name), sizeof(ctype), (mask) ? 64 - (size_t)__builtin_clzll((mask) | 1) : 0, \
-            (const uint64_t[]){(mask)}                                        \
+            (mask), NULL                                                          \
     }
 
 /* A zeroed object of type t, or NULL when the heap cannot grow or t is
