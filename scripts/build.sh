@@ -21,7 +21,8 @@ for variant in "$@"; do
     *) echo "build.sh: unknown variant $variant" >&2; exit 2 ;;
   esac
   if [[ $variant == wasm-* ]]; then
-    emcmake cmake -S . -B "$dir" "${args[@]}" >/dev/null
+    # emcmake echoes its configure line on stderr; keep errors only.
+    emcmake cmake -S . -B "$dir" "${args[@]}" > /dev/null 2> >(grep -v "^configure: " >&2)
   else
     cmake -S . -B "$dir" "${args[@]}" >/dev/null
   fi

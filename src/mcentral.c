@@ -10,6 +10,8 @@
  *    to sweepgen, which turns every swept span into an unswept one at once;
  *  - a span is on at most one list, and on none while an mcache holds it.
  */
+#include <string.h>
+
 #include "mheap.h"
 
 void mcentral_init(mcentral *c, spanclass spc)
@@ -34,7 +36,14 @@ mspan *mcentral_cache_span(mcentral *c)
     if (s != NULL)
         return s;
     unsigned sizeclass = spanclass_sizeclass(c->spanclass);
-    return mheap_alloc(class_to_npages[sizeclass], c->spanclass);
+    s = mheap_alloc(class_to_npages[sizeclass], c->spanclass);
+    if (s != NULL && s->needzero) {
+        /* Every slot of a new span is free: clearing it in one pass is
+         * cheaper than clearing each object as it is handed out. */
+        memset((void *)s->startaddr, 0, s->npages * PAGE_SIZE);
+        s->needzero = false;
+    }
+    return s;
 }
 
 /* Takes back a span an mcache is done with. */
