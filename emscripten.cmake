@@ -20,6 +20,9 @@ add_link_options($<$<CONFIG:Debug>:-sSTACK_OVERFLOW_CHECK=2>)
 # Node 18+ has fetch(), which Emscripten 3.1.6 then uses for the .wasm path
 # and fails; this hands the bytes over from the file system instead.
 set(GORT_WASM_PRE_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/node_pre.js)
+# Fibers that migrate between workers, and workers reused after fibers, need
+# two repairs to Emscripten 3.1.6's JS (see the file).
+set(GORT_WASM_FIBER_POST_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/fiber_post.js)
 
 # A C program with main() that Node runs as `node prog.js args...`: main
 # runs on a pthread so it may block, the process exits with main's status,
@@ -35,6 +38,8 @@ function(gort_wasm_program target)
     -sEXIT_RUNTIME=1
     -sPTHREAD_POOL_SIZE=${GORT_PTHREAD_POOL}
     -sENVIRONMENT=node,worker
-    --pre-js ${GORT_WASM_PRE_JS})
+    --pre-js ${GORT_WASM_PRE_JS}
+    --post-js ${GORT_WASM_FIBER_POST_JS})
   set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_PRE_JS})
+  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_FIBER_POST_JS})
 endfunction()

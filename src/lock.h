@@ -9,24 +9,24 @@
 
 #include <stdatomic.h>
 
-typedef struct gort_mutex {
+typedef struct mutex {
     atomic_uint key; /* MUTEX_UNLOCKED, MUTEX_LOCKED or MUTEX_SLEEPING */
-} gort_mutex;
+} mutex;
 
-#define GORT_MUTEX_INIT {0}
+#define MUTEX_INIT {0}
 
-void lock(gort_mutex *l);
-void unlock(gort_mutex *l);
+void lock(mutex *l);
+void unlock(mutex *l);
 
 
 
 /* Runs fn exactly once; callers that race with the first wait until it has
  * returned. */
-typedef struct gort_once {
+typedef struct once {
     atomic_int done;
-    gort_mutex mu;
-} gort_once;
-#define GORT_ONCE_INIT {0, GORT_MUTEX_INIT}
+    mutex mu;
+} once;
+#define ONCE_INIT {0, MUTEX_INIT}
 
-void once_do(gort_once *o, void (*fn)(void));
+void once_do(once *o, void (*fn)(void));
 #endif

@@ -26,14 +26,14 @@ static inline void spin_pause(void)
 #endif
 }
 
-static int try_take(gort_mutex *l, unsigned as)
+static int try_take(mutex *l, unsigned as)
 {
     unsigned unlocked = MUTEX_UNLOCKED;
     return atomic_compare_exchange_weak_explicit(&l->key, &unlocked, as, memory_order_acquire,
                                                  memory_order_relaxed);
 }
 
-void lock(gort_mutex *l)
+void lock(mutex *l)
 {
     unsigned v = atomic_exchange_explicit(&l->key, MUTEX_LOCKED, memory_order_acquire);
     if (v == MUTEX_UNLOCKED)
@@ -60,18 +60,18 @@ void lock(gort_mutex *l)
         if (v == MUTEX_UNLOCKED)
             return;
         wait = MUTEX_SLEEPING;
-        prim_futex_wait(&l->key, MUTEX_SLEEPING);
+        prim_futex_wait(&l->key, MUTEX_SLEEPING, -1);
     }
 }
 
-void unlock(gort_mutex *l)
+void unlock(mutex *l)
 {
     unsigned v = atomic_exchange_explicit(&l->key, MUTEX_UNLOCKED, memory_order_release);
     if (v == MUTEX_SLEEPING)
         prim_futex_wake(&l->key, 1);
 }
 
-void once_do(gort_once *o, void (*fn)(void))
+void once_do(once *o, void (*fn)(void))
 {
     if (atomic_load_explicit(&o->done, memory_order_acquire))
         return;

@@ -41,6 +41,8 @@ static mcache *acquire_thread_cache(void)
     return c;
 }
 
+void malloc_bind_cache(mcache *c) { thread_cache = c; }
+
 void gort_flush_cache(void)
 {
     mcache *c = thread_cache;

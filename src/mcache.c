@@ -14,13 +14,13 @@
 mspan emptymspan;
 
 static fixalloc cachealloc;
-static gort_mutex cachealloc_lock = GORT_MUTEX_INIT;
+static mutex cachealloc_lock = MUTEX_INIT;
 
 static void cachealloc_setup(void) { fixalloc_init(&cachealloc, sizeof(mcache)); }
 
 mcache *allocmcache(void)
 {
-    static gort_once ready = GORT_ONCE_INIT;
+    static once ready = ONCE_INIT;
     mheap_init();
     once_do(&ready, cachealloc_setup);
     lock(&cachealloc_lock);

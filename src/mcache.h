@@ -30,6 +30,10 @@ void freemcache(mcache *c);
  * false when the heap cannot grow. */
 bool mcache_refill(mcache *c, spanclass spc);
 
+/* Makes c the cache the calling thread allocates from (a worker binds its
+ * p's cache when it takes the p, and NULL when it lets it go). */
+void malloc_bind_cache(mcache *c);
+
 /* Allocation fast path: the next free slot of s from allocCache alone, or 0
  * when the slow path must run (cache window exhausted or span full). */
 static inline uintptr_t next_free_fast(mspan *s)

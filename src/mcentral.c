@@ -16,7 +16,7 @@
 
 void mcentral_init(mcentral *c, spanclass spc)
 {
-    *c = (mcentral){.lock = GORT_MUTEX_INIT, .spanclass = spc};
+    *c = (mcentral){.lock = MUTEX_INIT, .spanclass = spc};
 }
 
 static mspan_list *partial_swept(mcentral *c, unsigned sg) { return &c->partial[sg / 2 % 2]; }

@@ -62,7 +62,7 @@ static void heap_setup(void)
 
 void mheap_init(void)
 {
-    static gort_once ready = GORT_ONCE_INIT;
+    static once ready = ONCE_INIT;
     once_do(&ready, heap_setup);
 }
 

@@ -106,7 +106,7 @@ typedef struct heap_arena {
 } heap_arena;
 
 typedef struct mcentral {
-    gort_mutex lock;
+    mutex lock;
     spanclass spanclass;
     /* Spans with free slots and spans without, each split by sweep state:
      * index sweepgen/2 % 2 holds the swept ones, the other the unswept. */
@@ -115,7 +115,7 @@ typedef struct mcentral {
 } mcentral;
 
 typedef struct mheap {
-    gort_mutex lock;
+    mutex lock;
     uintptr_t base;
     pagealloc pages;
     _Atomic(heap_arena *) arenas[HEAP_MAX_ARENAS];

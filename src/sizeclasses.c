@@ -87,6 +87,6 @@ static void build_tables(void)
 
 void sizeclasses_init(void)
 {
-    static gort_once built = GORT_ONCE_INIT;
+    static once built = ONCE_INIT;
     once_do(&built, build_tables);
 }

@@ -4,8 +4,11 @@
 #ifndef GORT_GORT_H
 #define GORT_GORT_H
 
+#include "error.h"
 #include "malloc.h"
 #include "mstats.h"
+#include "proc.h"
+#include "sync.h"
 #include "version.h"
 
 #endif

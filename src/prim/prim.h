@@ -30,8 +30,9 @@ uintptr_t prim_heap_base(void);
  * memory; natively it commits part of the reserved range. */
 uintptr_t prim_heap_map(size_t narenas);
 
-/* Futex: sleep while *addr == val (spurious wake-ups allowed); wake up to n. */
-void prim_futex_wait(atomic_uint *addr, unsigned val);
+/* Futex: sleep while *addr == val, at most ns nanoseconds (forever when
+ * ns < 0); spurious wake-ups are allowed. Wake wakes up to n sleepers. */
+void prim_futex_wait(atomic_uint *addr, unsigned val, int64_t ns);
 void prim_futex_wake(atomic_uint *addr, int n);
 
 /* Monotonic clock in nanoseconds. */
@@ -39,6 +40,16 @@ int64_t prim_nanotime(void);
 
 /* Lets another thread run (used by bounded spinning). */
 void prim_osyield(void);
+
+/* A thread of the runtime (an M). prim_thread_start returns false when no
+ * thread can be had (on wasm: no free worker in the pool). */
+typedef struct prim_thread {
+    uintptr_t handle;
+} prim_thread;
+bool prim_thread_start(prim_thread *t, void *(*fn)(void *), void *arg);
+void prim_thread_join(prim_thread *t);
+/* Ends the calling runtime thread (wasm needs this after fibers ran on it). */
+_Noreturn void prim_thread_exit(void);
 
 /* Arranges for fn(arg) to run when the calling thread exits; a thread has
  * one such hook, and a second call replaces the first (fn NULL removes it). */

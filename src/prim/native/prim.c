@@ -25,7 +25,7 @@
 
 static uintptr_t heap_base;
 static size_t arenas_mapped; /* guarded by reserve_lock */
-static gort_mutex reserve_lock = GORT_MUTEX_INIT;
+static mutex reserve_lock = MUTEX_INIT;
 
 void *prim_sys_alloc(size_t bytes) { return calloc(1, bytes); }
 
@@ -66,9 +66,15 @@ uintptr_t prim_heap_map(size_t narenas)
     return addr;
 }
 
-void prim_futex_wait(atomic_uint *addr, unsigned val)
+void prim_futex_wait(atomic_uint *addr, unsigned val, int64_t ns)
 {
-    syscall(SYS_futex, (unsigned *)addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+    struct timespec ts, *timeout = NULL;
+    if (ns >= 0) {
+        ts.tv_sec = ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        timeout = &ts;
+    }
+    syscall(SYS_futex, (unsigned *)addr, FUTEX_WAIT_PRIVATE, val, timeout, NULL, 0);
 }
 
 void prim_futex_wake(atomic_uint *addr, int n)

@@ -1,6 +1,7 @@
 /*
  * prim/posix/thread.c — thread services both platforms get from POSIX
- * threads (Emscripten's pthreads are Web Workers): the thread-exit hook.
+ * threads (Emscripten's pthreads are Web Workers): starting and joining the
+ * runtime's threads, and the thread-exit hook.
  *
  * Invariant: the hook runs at most once per thread, from the pthread key
  * destructor, after which the thread has none.
@@ -42,3 +43,16 @@ void prim_at_thread_exit(void (*fn)(void *), void *arg)
     thread_hook.arg = arg;
     pthread_setspecific(hook_key, fn != NULL ? &thread_hook : NULL);
 }
+
+bool prim_thread_start(prim_thread *t, void *(*fn)(void *), void *arg)
+{
+    pthread_t tid;
+    if (pthread_create(&tid, NULL, fn, arg) != 0)
+        return false;
+    t->handle = (uintptr_t)tid;
+    return true;
+}
+
+void prim_thread_join(prim_thread *t) { pthread_join((pthread_t)t->handle, NULL); }
+
+_Noreturn void prim_thread_exit(void) { pthread_exit(NULL); }

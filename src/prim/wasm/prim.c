@@ -37,9 +37,9 @@ uintptr_t prim_heap_map(size_t narenas)
     return (uintptr_t)p;
 }
 
-void prim_futex_wait(atomic_uint *addr, unsigned val)
+void prim_futex_wait(atomic_uint *addr, unsigned val, int64_t ns)
 {
-    emscripten_futex_wait((volatile void *)addr, val, INFINITY);
+    emscripten_futex_wait((volatile void *)addr, val, ns < 0 ? INFINITY : (double)ns / 1e6);
 }
 
 void prim_futex_wake(atomic_uint *addr, int n) { emscripten_futex_wake((volatile void *)addr, n); }

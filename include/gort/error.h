@@ -1,0 +1,46 @@
+/*
+ * gort/error.h — the codes gort's C API returns. Where Go panics or throws on
+ * misuse, gort returns a distinct code, and the runtime stays usable; the
+ * text of each code is Go's own message.
+ */
+#ifndef GORT_ERROR_H
+#define GORT_ERROR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum gort_error {
+    GORT_OK = 0,
+    /* Every goroutine is blocked and nothing can wake one: Go's
+     * "fatal error: all goroutines are asleep - deadlock!". */
+    GORT_EDEADLOCK = 1,
+    /* The heap, or memory for a goroutine's stack, could not grow:
+     * Go's "runtime: out of memory". */
+    GORT_ENOMEM = 2,
+    /* An argument out of range (a stack size too small, a nil function). */
+    GORT_EINVAL = 3,
+    /* The call needs a running runtime, and none is running (or one already
+     * is, for gort_main). */
+    GORT_ESTATE = 4,
+    /* sync.Mutex: unlock of an unlocked mutex: Go's
+     * "fatal error: sync: unlock of unlocked mutex". */
+    GORT_EUNLOCK = 5,
+    /* sync.RWMutex: RUnlock or Unlock of an unlocked RWMutex. */
+    GORT_ERUNLOCK = 6,
+    /* sync.WaitGroup: the counter went below zero: Go's
+     * "sync: negative WaitGroup counter". */
+    GORT_ENEGATIVE = 7,
+    /* The call blocks, and the caller may not block (a browser's main
+     * thread). */
+    GORT_EWOULDBLOCK = 8,
+} gort_error;
+
+/* Go's text for an error code, e.g. "all goroutines are asleep - deadlock!". */
+const char *gort_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * gort/proc.h — goroutines: starting the runtime, spawning, yielding,
+ * sleeping.
+ *
+ * gort runs goroutines on an M:N scheduler as Go does: GOMAXPROCS logical
+ * processors (P), each with a run queue, served by worker threads (M); a
+ * goroutine (G) that blocks parks and lets its P run another. There is no
+ * preemption: a goroutine gives up its P only at a safepoint — a blocking
+ * operation, gort_yield, gort_sleep, an allocation that must wait for the
+ * collector, or gort_safepoint. A goroutine that loops without any of these
+ * keeps its P (on wasm no signal can interrupt it).
+ *
+ * Goroutine code may run on any worker thread, and on another one after each
+ * park: do not keep the address of a thread-local variable across a call that
+ * may park.
+ */
+#ifndef GORT_PROC_H
+#define GORT_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct gort_config {
+    /* Logical processors (GOMAXPROCS); 0 means the number of CPUs. On wasm
+     * the worker pool must have at least this many free workers. */
+    int procs;
+    /* Default stack size of a goroutine in bytes; 0 means
+     * GORT_DEFAULT_STACK_SIZE. Rounded up to whole pages. */
+    size_t stack_size;
+} gort_config;
+
+/* The stack a goroutine gets unless it asks otherwise: measured to fit
+ * ordinary C, printf included, with margin. */
+#define GORT_DEFAULT_STACK_SIZE ((size_t)65536)
+/* The smallest stack a goroutine may ask for. */
+#define GORT_MIN_STACK_SIZE ((size_t)16384)
+
+/*
+ * Starts the runtime with `config` (NULL for defaults), runs fn(arg) as
+ * goroutine 1 and returns when it returns, as a Go program ends when main
+ * returns: goroutines still running are abandoned and the runtime stops.
+ * Returns GORT_OK, GORT_EDEADLOCK when every goroutine blocked with nothing
+ * left to wake one, GORT_ENOMEM, or GORT_ESTATE when a runtime is already
+ * running. The calling thread blocks until then; it must be allowed to block
+ * (on the web, a worker). gort_main may be called again after it returns.
+ */
+int gort_main(const gort_config *config, void (*fn)(void *), void *arg);
+
+/* Starts fn(arg) in a new goroutine (Go's `go` statement), from a goroutine
+ * or from any thread while the runtime runs. GORT_OK, GORT_ENOMEM,
+ * GORT_EINVAL (fn NULL) or GORT_ESTATE (no runtime). */
+int gort_go(void (*fn)(void *), void *arg);
+
+/* Like gort_go with a stack of stack_size bytes (at least
+ * GORT_MIN_STACK_SIZE, else GORT_EINVAL). */
+int gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size);
+
+/* Ends the calling goroutine (Go's runtime.Goexit); never returns. */
+_Noreturn void gort_goexit(void);
+
+/* Gives up the processor so that other goroutines run (runtime.Gosched). */
+void gort_yield(void);
+
+/* A safepoint: lets the runtime stop this goroutine here if it must (for
+ * the collector); otherwise returns at once. Long loops that neither
+ * allocate nor block should call it now and then. */
+void gort_safepoint(void);
+
+/* Parks the calling goroutine for at least ns nanoseconds (time.Sleep);
+ * from a thread that is not a goroutine, blocks that thread. */
+void gort_sleep(int64_t ns);
+
+/* Monotonic clock, in nanoseconds. */
+int64_t gort_nanotime(void);
+
+/* The calling goroutine's id (1 for the main goroutine), or 0 on a thread
+ * that is not running a goroutine. */
+uint64_t gort_goid(void);
+
+/* Goroutines that exist now (runtime.NumGoroutine). */
+int gort_num_goroutine(void);
+
+/* The number of logical processors of the running runtime (GOMAXPROCS). */
+int gort_gomaxprocs(void);
+
+/* Scheduler statistics. */
+typedef struct gort_sched_stats {
+    uint64_t goroutines_created;
+    uint64_t stw_count;         /* stop-the-world pauses so far */
+    int64_t stw_max_ns;         /* the longest of them */
+    int64_t stw_total_ns;
+    uint64_t steals;            /* goroutines taken from another P's queue */
+    uint64_t migrations;        /* goroutines resumed on another thread */
+} gort_sched_stats;
+void gort_read_sched_stats(gort_sched_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

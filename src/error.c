@@ -1,0 +1,20 @@
+/*
+ * error.c — Go's words for gort's error codes.
+ */
+#include "gort/error.h"
+
+const char *gort_strerror(int code)
+{
+    switch (code) {
+    case GORT_OK: return "ok";
+    case GORT_EDEADLOCK: return "all goroutines are asleep - deadlock!";
+    case GORT_ENOMEM: return "runtime: out of memory";
+    case GORT_EINVAL: return "invalid argument";
+    case GORT_ESTATE: return "runtime is not in a state to do this";
+    case GORT_EUNLOCK: return "sync: unlock of unlocked mutex";
+    case GORT_ERUNLOCK: return "sync: Unlock of unlocked RWMutex";
+    case GORT_ENEGATIVE: return "sync: negative WaitGroup counter";
+    case GORT_EWOULDBLOCK: return "operation would block";
+    default: return "unknown error";
+    }
+}

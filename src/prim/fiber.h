@@ -1,0 +1,135 @@
+/*
+ * fiber.h — user-level context switching, the ground the goroutine scheduler
+ * stands on: a fiber is a C stack plus the saved state of a suspended call
+ * chain, and one call switches from the running fiber straight to another.
+ * A thread's own stack becomes a fiber too (the M's g0), so the scheduler can
+ * switch between goroutines and its scheduling context alike.
+ *
+ * Two implementations: prim/native/fiber.c (x86-64 and aarch64 Linux: a
+ * hand-written register switch, no system call) and prim/wasm/fiber.c
+ * (Emscripten fibers on Asyncify: a suspended fiber's wasm locals are unwound
+ * into an Asyncify buffer and rewound on resume).
+ *
+ * Invariants and rules:
+ *  - A fiber runs on at most one thread at a time, but a suspended fiber may be
+ *    resumed by any thread: state never refers to the thread it last ran on.
+ *  - While a fiber is suspended its whole state is in memory: natively in its
+ *    C stack below `sp`; on wasm in its C stack and its Asyncify buffer.
+ *  - Never keep the address of a thread-local variable across a switch: the
+ *    code after the switch may run on another thread, and compilers assume
+ *    the thread pointer does not change inside a function. Read thread-locals
+ *    through a non-inlined call made after the switch (pthread_self() is
+ *    declared const by glibc and may be reused across a switch, too).
+ *  - A fiber's stack (and the prim_fiber itself) may be reused or freed once
+ *    the fiber has left for good (with prim_fiber_exit, or by staying
+ *    suspended for ever) and prim_fiber_destroy has been called on it.
+ *  - Sanitizers: natively under ASan and TSan every switch is reported to the
+ *    sanitizer (stack bounds, fake stacks, per-fiber TSan contexts), so
+ *    sanitized builds see fibers as distinct stacks.
+ *  - wasm only: a pthread that used fibers must end with pthread_exit(), never
+ *    by returning from its start routine (its return travels through an
+ *    Asyncify rewind and is lost; pthread_join would wait forever). Fibers
+ *    must not be used on a thread whose call chain passes through JavaScript
+ *    frames that are not exports (the PROXY_TO_PTHREAD main thread runs main()
+ *    under JS's __call_main): Asyncify cannot unwind through them.
+ *    src/prim/wasm/fiber_post.js must be linked (--post-js) for migration
+ *    between threads and for reusing pool workers after fibers.
+ */
+#ifndef GORT_PRIM_FIBER_H
+#define GORT_PRIM_FIBER_H
+
+#include <stddef.h>
+
+#ifdef __EMSCRIPTEN__
+#include <emscripten/fiber.h>
+#endif
+
+typedef struct prim_fiber prim_fiber;
+
+/* A fiber's saved context. Callers embed it (in a G or an M) and touch no
+ * field: the layout is the platform's. */
+struct prim_fiber {
+#ifdef __EMSCRIPTEN__
+    emscripten_fiber_t em;   /* C stack pointer, stack limits, Asyncify header */
+    void *owned_buffer;      /* a thread fiber's malloc'ed Asyncify buffer */
+    char *asyncify_lo;       /* where the Asyncify buffer starts */
+    unsigned char low_end_saved[16]; /* see save_low_end in wasm/fiber.c */
+#else
+    void *sp;                /* stack pointer of the suspended context */
+    void *stack_lo;          /* lowest usable byte of the stack */
+    size_t stack_size;       /* bytes usable above stack_lo */
+    void *asan_fake_stack;   /* ASan's fake stack while suspended */
+    void *tsan_fiber;        /* TSan's context for this fiber */
+    int tsan_owned;          /* the TSan context was created by us */
+#endif
+    void (*entry)(void *);   /* a new fiber's function, called on first entry */
+    void *arg;
+};
+
+/* Makes f stand for the calling thread's own stack, so that the thread can
+ * switch away to fibers and be switched back to (Go's g0). f must only ever
+ * be resumed on this same thread. On wasm this allocates an Asyncify buffer
+ * of PRIM_FIBER_THREAD_ASYNCIFY_BYTES for the thread's call chain. */
+void prim_fiber_init_thread(prim_fiber *f);
+
+/* Prepares f to run entry(arg) on [stack, stack + stack_size) when it is
+ * first switched to. entry must never return: it ends with prim_fiber_exit.
+ * stack should come from prim_stack_alloc (any 16-byte aligned memory works)
+ * and be at least PRIM_FIBER_MIN_STACK bytes.
+ *
+ * On wasm the high end of the region, PRIM_FIBER_ASYNCIFY_BYTES(stack_size)
+ * bytes, becomes the fiber's Asyncify buffer (the wasm locals of its call
+ * chain while it is suspended; a switch whose chain does not fit traps with
+ * 'unreachable') and the rest, below it, its C stack. Both grow with the
+ * depth of the call chain, so one region sized for the deepest chain serves
+ * both. On both platforms the fiber writes the low end of the region only
+ * when its C stack grows that deep, so a caller may keep a guard zone there. */
+void prim_fiber_init(prim_fiber *f, void *stack, size_t stack_size,
+                     void (*entry)(void *), void *arg);
+
+/* Saves the running context in `from` (which must be the running fiber) and
+ * resumes `to`, on this thread, wherever `to` last ran. Returns when some
+ * thread switches back to `from`. `to` must be suspended: new, or stopped in
+ * prim_fiber_switch, and not being resumed by another thread. */
+void prim_fiber_switch(prim_fiber *from, prim_fiber *to);
+
+/* Like prim_fiber_switch, but `from` leaves for good: it is never resumed,
+ * and once `to` runs, from's stack may be reused and from may be destroyed
+ * (by another fiber) and initialized again. */
+_Noreturn void prim_fiber_exit(prim_fiber *from, prim_fiber *to);
+
+/* Releases what prim_fiber_init or prim_fiber_init_thread acquired (a TSan
+ * context, a thread's Asyncify buffer). f must not be resumed afterwards; it
+ * must not be running, except that a thread may destroy its own thread fiber
+ * while running on its own stack (before it exits). */
+void prim_fiber_destroy(prim_fiber *f);
+
+/* For a suspended fiber: how many bytes its saved call chain occupies —
+ * natively the part of its C stack in use, on wasm the part of its Asyncify
+ * buffer in use. For sizing stacks and buffers, and for tests. (Natively a
+ * thread fiber counts from the top of the thread's stack mapping, which
+ * also holds the thread's static TLS.) */
+size_t prim_fiber_saved_bytes(const prim_fiber *f);
+
+/* A stack for a fiber, `size` usable bytes, page aligned. Natively it is
+ * mmap'ed with a PROT_NONE guard page just below it, so running off the low
+ * end faults instead of corrupting memory; on wasm it is plain aligned heap
+ * memory (overflow is caught only by -sSTACK_OVERFLOW_CHECK). Returns NULL
+ * when memory is exhausted. */
+void *prim_stack_alloc(size_t size);
+
+/* Frees a stack from prim_stack_alloc; size as given to it. */
+void prim_stack_free(void *stack, size_t size);
+
+/* The smallest stack prim_fiber_init accepts. */
+#define PRIM_FIBER_MIN_STACK ((size_t)16384)
+
+#ifdef __EMSCRIPTEN__
+/* The share of a fiber's stack region that holds its Asyncify buffer: half
+ * (measured, see wasm/fiber.c), a multiple of 16 bytes. */
+#define PRIM_FIBER_ASYNCIFY_BYTES(stack_size) (((stack_size) / 2) & ~(size_t)15)
+/* A thread fiber's Asyncify buffer (the thread's chain when it switches). */
+#define PRIM_FIBER_THREAD_ASYNCIFY_BYTES ((size_t)16384)
+#endif
+
+#endif

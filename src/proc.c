@@ -1,0 +1,1270 @@
+/*
+ * proc.c — the goroutine scheduler, Go's M:N design (proc.go): GOMAXPROCS
+ * logical processors (p) with local run queues, a global queue, worker
+ * threads (m) that run goroutines (g) while they hold a p, work stealing, and
+ * idle workers asleep on a futex.
+ *
+ * Switching: a goroutine that parks or yields switches straight to the next
+ * runnable goroutine of its p (one fiber swap). Only when its p has nothing
+ * to run does it switch to the m's own stack (g0), which steals, runs timers,
+ * and sleeps. Whatever must happen after the old goroutine's context is saved
+ * (releasing the lock it parked under, queueing it again, freeing it) is left
+ * in m->after_switch and done by whoever runs next on that m.
+ *
+ * Invariants:
+ *  - a g is in at most one run queue (runnext, a local ring, or the global
+ *    list), and only while G_RUNNABLE;
+ *  - the local ring is written at the tail only by the p's owner and consumed
+ *    at the head by the owner and by thieves, with acquire/release ordering on
+ *    head and tail; a thief takes at most half;
+ *  - an m holds a p exactly while it runs goroutines or looks for them; an m
+ *    without a p is asleep on m->park, or about to be (on sched.midle);
+ *  - sched.nmspinning counts ms that hold a p and look for work; one that
+ *    stops spinning re-checks every queue before sleeping, so a goroutine
+ *    queued meanwhile is never stranded (wakep wakes a worker only when none
+ *    spins);
+ *  - the deadlock check runs when the last running m goes idle: no runnable
+ *    goroutine, no pending timer and no external waiter means no goroutine can
+ *    ever run again.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "gort/malloc.h"
+#include "gort/proc.h"
+#include "mcache.h"
+#include "mfixalloc.h"
+#include "prim/prim.h"
+#include "runtime2.h"
+#include "stack.h"
+#include "timer.h"
+
+#define MAX_PROCS 256
+/* A p looks at the global queue every this many schedules, so that a busy
+ * local queue cannot starve it. */
+#define GLOBAL_RUNQ_CHECK_PERIOD 61
+/* Dead goroutines a p keeps before handing a batch to the global list. */
+#define P_GFREE_MAX 64
+/* Rounds of stealing over all ps before a spinning m gives up. */
+#define STEAL_TRIES 4
+
+static struct {
+    mutex lock;
+    atomic_bool running;
+    atomic_bool exiting;
+
+    g *runqhead, *runqtail;
+    _Atomic int32_t runqsize;
+
+    p *pidle;
+    _Atomic int32_t npidle;
+    m *midle;
+    int32_t nmidle;
+    _Atomic int32_t nmspinning;
+
+    int nprocs;
+    p *allp[MAX_PROCS];
+    m *allm[MAX_PROCS];
+    prim_thread threads[MAX_PROCS];
+    int nm;
+
+    /* An idle m sleeping until the next timer, and until when. */
+    m *timer_sleeper;
+    int64_t timer_sleep_until;
+
+    size_t default_stack;
+    _Atomic uint64_t goidgen;
+    _Atomic int32_t ngoroutines;
+    _Atomic int32_t external_waiters;
+
+    /* Dead goroutines with default stacks (and gs whose stacks were freed). */
+    mutex gflock;
+    g *gfree;
+    g *gfree_nostack;
+    sudog *sudogfree;
+    fixalloc galloc;
+    g **allgs;
+    size_t nallgs, capallgs;
+
+    /* The caller of gort_main waits here for the program's end. */
+    atomic_uint main_done;
+    int exit_code;
+
+    /* Stop the world. */
+    atomic_bool gcwaiting;
+    int32_t stopwait;
+    atomic_uint stopnote;
+    int64_t stw_started;
+
+    /* Statistics. */
+    _Atomic uint64_t goroutines_created;
+    _Atomic uint64_t stw_count;
+    _Atomic int64_t stw_max_ns;
+    _Atomic int64_t stw_total_ns;
+    _Atomic uint64_t steals;
+    _Atomic uint64_t migrations;
+} sched = {.lock = MUTEX_INIT, .gflock = MUTEX_INIT};
+
+static _Thread_local m *tls_m;
+
+__attribute__((noinline)) m *getm(void) { return tls_m; }
+
+__attribute__((noinline)) g *getg(void)
+{
+    m *mp = tls_m;
+    return mp != NULL ? mp->curg : NULL;
+}
+
+bool sched_running(void) { return atomic_load(&sched.running); }
+
+static void wakep(void);
+static void after_switch_run(m *mp);
+
+/* ---- goroutine status ---- */
+
+static inline uint32_t readgstatus(g *gp) { return atomic_load(&gp->atomicstatus); }
+
+static void casgstatus(g *gp, uint32_t from, uint32_t to)
+{
+    uint32_t expected = from;
+    if (!atomic_compare_exchange_strong(&gp->atomicstatus, &expected, to))
+        gort_throw("casgstatus: bad incoming goroutine status");
+}
+
+/* ---- the global run queue (sched.lock held) ---- */
+
+static void globrunqput(g *gp)
+{
+    gp->schedlink = NULL;
+    if (sched.runqtail != NULL)
+        sched.runqtail->schedlink = gp;
+    else
+        sched.runqhead = gp;
+    sched.runqtail = gp;
+    atomic_fetch_add(&sched.runqsize, 1);
+}
+
+static void globrunqputbatch(g *head, g *tail, int32_t n)
+{
+    tail->schedlink = NULL;
+    if (sched.runqtail != NULL)
+        sched.runqtail->schedlink = head;
+    else
+        sched.runqhead = head;
+    sched.runqtail = tail;
+    atomic_fetch_add(&sched.runqsize, n);
+}
+
+static g *globrunqpop(void)
+{
+    g *gp = sched.runqhead;
+    if (gp == NULL)
+        return NULL;
+    sched.runqhead = gp->schedlink;
+    if (sched.runqhead == NULL)
+        sched.runqtail = NULL;
+    atomic_fetch_sub(&sched.runqsize, 1);
+    return gp;
+}
+
+/* ---- the local run queue ---- */
+
+static bool runqputslow(p *pp, g *gp, uint32_t h, uint32_t t);
+
+static void runqput(p *pp, g *gp, bool next)
+{
+    if (next) {
+        g *old = atomic_exchange(&pp->runnext, gp);
+        if (old == NULL)
+            return;
+        gp = old; /* the one it displaces goes to the tail */
+    }
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+        if (t - h < RUNQ_SIZE) {
+            atomic_store_explicit(&pp->runq[t % RUNQ_SIZE], gp, memory_order_relaxed);
+            atomic_store_explicit(&pp->runqtail, t + 1, memory_order_release);
+            return;
+        }
+        if (runqputslow(pp, gp, h, t))
+            return;
+    }
+}
+
+/* The ring is full: move half of it and gp to the global queue. */
+static bool runqputslow(p *pp, g *gp, uint32_t h, uint32_t t)
+{
+    enum { HALF = RUNQ_SIZE / 2 };
+    g *batch[HALF + 1];
+    uint32_t n = (t - h) / 2;
+    if (n != HALF)
+        gort_throw("runqputslow: queue is not full");
+    for (uint32_t i = 0; i < n; i++)
+        batch[i] = atomic_load_explicit(&pp->runq[(h + i) % RUNQ_SIZE], memory_order_relaxed);
+    if (!atomic_compare_exchange_strong_explicit(&pp->runqhead, &h, h + n, memory_order_release,
+                                                 memory_order_relaxed))
+        return false;
+    batch[n] = gp;
+    for (uint32_t i = 0; i < n; i++)
+        batch[i]->schedlink = batch[i + 1];
+    lock(&sched.lock);
+    globrunqputbatch(batch[0], batch[n], (int32_t)n + 1);
+    unlock(&sched.lock);
+    return true;
+}
+
+static g *runqget(p *pp)
+{
+    g *next = atomic_load(&pp->runnext);
+    if (next != NULL && atomic_compare_exchange_strong(&pp->runnext, &next, NULL))
+        return next;
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+        if (t == h)
+            return NULL;
+        g *gp = atomic_load_explicit(&pp->runq[h % RUNQ_SIZE], memory_order_relaxed);
+        if (atomic_compare_exchange_weak_explicit(&pp->runqhead, &h, h + 1, memory_order_release,
+                                                  memory_order_relaxed))
+            return gp;
+    }
+}
+
+static bool runqempty(p *pp)
+{
+    for (;;) {
+        uint32_t h = atomic_load(&pp->runqhead);
+        uint32_t t = atomic_load(&pp->runqtail);
+        g *next = atomic_load(&pp->runnext);
+        if (atomic_load(&pp->runqtail) == t)
+            return h == t && next == NULL;
+    }
+}
+
+/* Takes half of pp's queue into batch[batch_head...]; returns how many. */
+static uint32_t runqgrab(p *pp, _Atomic(g *) *batch, uint32_t batch_head, bool steal_runnext)
+{
+    for (;;) {
+        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_acquire);
+        uint32_t n = t - h;
+        n = n - n / 2;
+        if (n == 0) {
+            if (steal_runnext) {
+                g *next = atomic_load(&pp->runnext);
+                if (next != NULL && atomic_compare_exchange_strong(&pp->runnext, &next, NULL)) {
+                    atomic_store_explicit(&batch[batch_head % RUNQ_SIZE], next,
+                                          memory_order_relaxed);
+                    return 1;
+                }
+            }
+            return 0;
+        }
+        if (n > RUNQ_SIZE / 2)
+            continue; /* h and t read at different moments */
+        for (uint32_t i = 0; i < n; i++) {
+            g *gp = atomic_load_explicit(&pp->runq[(h + i) % RUNQ_SIZE], memory_order_relaxed);
+            atomic_store_explicit(&batch[(batch_head + i) % RUNQ_SIZE], gp, memory_order_relaxed);
+        }
+        if (atomic_compare_exchange_weak_explicit(&pp->runqhead, &h, h + n, memory_order_release,
+                                                  memory_order_relaxed))
+            return n;
+    }
+}
+
+static g *runqsteal(p *pp, p *victim, bool steal_runnext)
+{
+    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+    uint32_t n = runqgrab(victim, pp->runq, t, steal_runnext);
+    if (n == 0)
+        return NULL;
+    atomic_fetch_add_explicit(&sched.steals, n, memory_order_relaxed);
+    n--;
+    g *gp = atomic_load_explicit(&pp->runq[(t + n) % RUNQ_SIZE], memory_order_relaxed);
+    if (n > 0)
+        atomic_store_explicit(&pp->runqtail, t + n, memory_order_release);
+    return gp;
+}
+
+/* ---- idle ps and ms (sched.lock held) ---- */
+
+static void pidleput(p *pp)
+{
+    pp->link = sched.pidle;
+    pp->m = NULL;
+    sched.pidle = pp;
+    atomic_fetch_add(&sched.npidle, 1);
+}
+
+static p *pidleget(void)
+{
+    p *pp = sched.pidle;
+    if (pp != NULL) {
+        sched.pidle = pp->link;
+        atomic_fetch_sub(&sched.npidle, 1);
+    }
+    return pp;
+}
+
+static void acquirep(m *mp, p *pp)
+{
+    mp->p = pp;
+    pp->m = mp;
+    malloc_bind_cache(pp->mcache);
+}
+
+static p *releasep(m *mp)
+{
+    p *pp = mp->p;
+    mp->p = NULL;
+    pp->m = NULL;
+    malloc_bind_cache(NULL);
+    return pp;
+}
+
+/* ---- goroutines: creation, free lists ---- */
+
+static void gfput(p *pp, g *gp);
+
+static void allgadd(g *gp)
+{
+    if (sched.nallgs == sched.capallgs) {
+        size_t cap = sched.capallgs ? sched.capallgs * 2 : 1024;
+        g **grown = prim_sys_alloc(cap * sizeof *grown);
+        if (grown == NULL)
+            gort_throw("runtime: out of memory for the goroutine table");
+        if (sched.nallgs)
+            memcpy(grown, sched.allgs, sched.nallgs * sizeof *grown);
+        /* The old table is leaked on purpose: readers may still hold it. */
+        sched.allgs = grown;
+        sched.capallgs = cap;
+    }
+    sched.allgs[sched.nallgs++] = gp;
+}
+
+/* A dead g with a stack of stack_size bytes: from pp's free list, the
+ * global one, or new. NULL when memory is exhausted. */
+static g *gfget(p *pp, size_t stack_size)
+{
+    g *gp = NULL;
+    if (stack_size == sched.default_stack) {
+        if (pp != NULL && pp->gfree == NULL && sched.gfree != NULL) {
+            lock(&sched.gflock); /* refill half of the local list */
+            while (pp->gfreecnt < P_GFREE_MAX / 2 && sched.gfree != NULL) {
+                g *taken = sched.gfree;
+                sched.gfree = taken->schedlink;
+                taken->schedlink = pp->gfree;
+                pp->gfree = taken;
+                pp->gfreecnt++;
+            }
+            unlock(&sched.gflock);
+        }
+        if (pp != NULL && pp->gfree != NULL) {
+            gp = pp->gfree;
+            pp->gfree = gp->schedlink;
+            pp->gfreecnt--;
+            return gp;
+        }
+        lock(&sched.gflock);
+        if ((gp = sched.gfree) != NULL)
+            sched.gfree = gp->schedlink;
+        unlock(&sched.gflock);
+        if (gp != NULL)
+            return gp;
+    }
+    lock(&sched.gflock);
+    if ((gp = sched.gfree_nostack) != NULL) {
+        sched.gfree_nostack = gp->schedlink;
+    } else if ((gp = fixalloc_alloc(&sched.galloc)) != NULL) {
+        atomic_store(&gp->atomicstatus, G_DEAD);
+        allgadd(gp);
+    }
+    unlock(&sched.gflock);
+    if (gp == NULL)
+        return NULL;
+    gp->stack = stackalloc(stack_size);
+    if (gp->stack == NULL) {
+        gfput(pp, gp);
+        return NULL;
+    }
+    gp->stack_size = stack_size;
+    return gp;
+}
+
+/* Keeps a dead g for reuse. Only default-size stacks are kept. */
+static void gfput(p *pp, g *gp)
+{
+    if (gp->stack != NULL && gp->stack_size != sched.default_stack) {
+        stackfree(gp->stack, gp->stack_size);
+        gp->stack = NULL;
+        gp->stack_size = 0;
+    }
+    if (gp->stack != NULL && pp != NULL && pp->gfreecnt < P_GFREE_MAX) {
+        gp->schedlink = pp->gfree;
+        pp->gfree = gp;
+        pp->gfreecnt++;
+        return;
+    }
+    lock(&sched.gflock);
+    g **list = gp->stack != NULL ? &sched.gfree : &sched.gfree_nostack;
+    gp->schedlink = *list;
+    *list = gp;
+    unlock(&sched.gflock);
+}
+
+static void goexit1(void);
+
+/* Every goroutine starts here, on its own stack. */
+static void goroutine_entry(void *arg)
+{
+    g *gp = arg;
+    after_switch_run(getm());
+    gp->fn(gp->arg);
+    goexit1();
+}
+
+static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t goid)
+{
+    if (fn == NULL || stack_size < GORT_MIN_STACK_SIZE)
+        return GORT_EINVAL;
+    if (!atomic_load(&sched.running))
+        return GORT_ESTATE;
+    stack_size = round_up(stack_size, 4096);
+    m *mp = getm();
+    p *pp = mp != NULL ? mp->p : NULL;
+    g *gp = gfget(pp, stack_size);
+    if (gp == NULL)
+        return GORT_ENOMEM;
+    gp->fn = fn;
+    gp->arg = arg;
+    gp->goid = goid != 0 ? goid : atomic_fetch_add(&sched.goidgen, 1) + 1;
+    gp->waiting = NULL;
+    gp->param = 0;
+    gp->lastm = NULL;
+    gp->waitreason = WAIT_REASON_ZERO;
+    prim_fiber_init(&gp->fiber, gp->stack, gp->stack_size, goroutine_entry, gp);
+    stack_guard_set(gp->stack);
+    atomic_fetch_add(&sched.ngoroutines, 1);
+    atomic_fetch_add_explicit(&sched.goroutines_created, 1, memory_order_relaxed);
+    casgstatus(gp, G_DEAD, G_RUNNABLE);
+    if (pp != NULL) {
+        runqput(pp, gp, true);
+        if (atomic_load(&sched.npidle) > 0 && atomic_load(&sched.nmspinning) == 0)
+            wakep();
+    } else {
+        lock(&sched.lock);
+        globrunqput(gp);
+        unlock(&sched.lock);
+        wakep();
+    }
+    return GORT_OK;
+}
+
+int gort_go(void (*fn)(void *), void *arg) { return newproc(fn, arg, sched.default_stack, 0); }
+
+int gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
+{
+    return newproc(fn, arg, stack_size, 0);
+}
+
+/* ---- sleeping and waking ms ---- */
+
+static void notewakeup(m *mp)
+{
+    atomic_store(&mp->park, 1);
+    prim_futex_wake(&mp->park, 1);
+}
+
+/* Puts mp to sleep without a p until woken (or until `until`, when >= 0). */
+static void stopm(m *mp, int64_t until)
+{
+    lock(&sched.lock);
+    if (atomic_load(&sched.exiting)) {
+        /* Set under this lock before the exit wake-ups: checked here, it
+         * cannot slip between them and our sleep. */
+        unlock(&sched.lock);
+        return;
+    }
+    atomic_store(&mp->park, 0);
+    mp->schedlink = sched.midle;
+    sched.midle = mp;
+    sched.nmidle++;
+    if (until >= 0) {
+        sched.timer_sleeper = mp;
+        sched.timer_sleep_until = until;
+    }
+    unlock(&sched.lock);
+    for (;;) {
+        int64_t wait = -1;
+        if (until >= 0) {
+            wait = until - prim_nanotime();
+            if (wait <= 0)
+                break;
+        }
+        prim_futex_wait(&mp->park, 0, wait);
+        if (atomic_load(&mp->park) != 0)
+            return; /* woken by startm or exit: already off the idle list */
+        if (until >= 0 && prim_nanotime() >= until)
+            break;
+    }
+    /* Timed out: leave the idle list ourselves, unless a waker just took us. */
+    lock(&sched.lock);
+    if (atomic_load(&mp->park) == 0) {
+        m **link = &sched.midle;
+        while (*link != mp)
+            link = &(*link)->schedlink;
+        *link = mp->schedlink;
+        sched.nmidle--;
+        atomic_store(&mp->park, 1);
+    }
+    if (sched.timer_sleeper == mp)
+        sched.timer_sleeper = NULL;
+    unlock(&sched.lock);
+}
+
+/* Takes an idle m off the list (sched.lock held). */
+static m *mget(void)
+{
+    m *mp = sched.midle;
+    if (mp != NULL) {
+        sched.midle = mp->schedlink;
+        sched.nmidle--;
+        if (sched.timer_sleeper == mp)
+            sched.timer_sleeper = NULL;
+    }
+    return mp;
+}
+
+/* Wakes an idle m to look for work, if some p is idle and no m spins. */
+static void wakep(void)
+{
+    int32_t zero = 0;
+    if (atomic_load(&sched.npidle) == 0)
+        return;
+    if (!atomic_compare_exchange_strong(&sched.nmspinning, &zero, 1))
+        return;
+    lock(&sched.lock);
+    m *mp = mget();
+    unlock(&sched.lock);
+    if (mp == NULL) {
+        atomic_fetch_sub(&sched.nmspinning, 1); /* every m is busy */
+        return;
+    }
+    mp->spinning = true; /* the count was taken for it */
+    notewakeup(mp);
+}
+
+void sched_timer_added(int64_t when)
+{
+    if (!atomic_load(&sched.running))
+        return;
+    lock(&sched.lock);
+    m *mp = NULL;
+    if (sched.timer_sleeper != NULL && when < sched.timer_sleep_until) {
+        mp = sched.timer_sleeper;
+        /* Take it off the idle list so that it is woken once. */
+        m **link = &sched.midle;
+        while (*link != mp)
+            link = &(*link)->schedlink;
+        *link = mp->schedlink;
+        sched.nmidle--;
+        sched.timer_sleeper = NULL;
+    } else if (sched.timer_sleeper == NULL && sched.nmidle == sched.nm) {
+        mp = mget(); /* everyone sleeps: someone must watch the timer */
+    }
+    unlock(&sched.lock);
+    if (mp != NULL)
+        notewakeup(mp);
+}
+
+void sched_external_waiters_add(int delta) { atomic_fetch_add(&sched.external_waiters, delta); }
+
+/* ---- after a switch ---- */
+
+static void after_switch_run(m *mp)
+{
+    bool (*f)(g *, void *) = mp->after_switch;
+    if (f == NULL)
+        return;
+    g *prev = mp->after_switch_g;
+    void *arg = mp->after_switch_arg;
+    mp->after_switch = NULL;
+    mp->after_switch_g = NULL;
+    mp->after_switch_arg = NULL;
+    if (!f(prev, arg)) {
+        /* The park was called off: run prev again soon. */
+        casgstatus(prev, G_WAITING, G_RUNNABLE);
+        runqput(mp->p, prev, true);
+    }
+}
+
+/* A goroutine about to run on mp. */
+static void execute_prepare(m *mp, g *gp)
+{
+    casgstatus(gp, G_RUNNABLE, G_RUNNING);
+    mp->curg = gp;
+    mp->p->schedtick++;
+    if (gp->lastm != NULL && gp->lastm != mp)
+        atomic_fetch_add_explicit(&sched.migrations, 1, memory_order_relaxed);
+    gp->lastm = mp;
+}
+
+/* Next goroutine for mp's p without blocking or stealing, or NULL. */
+static g *runnable_now(m *mp)
+{
+    p *pp = mp->p;
+    if (atomic_load(&sched.gcwaiting) || atomic_load(&sched.exiting))
+        return NULL;
+    if (timers_pending() > 0) {
+        int64_t next = timers_next_when();
+        if (next >= 0 && next <= prim_nanotime())
+            return NULL; /* let g0 run the due timers */
+    }
+    if (pp->schedtick % GLOBAL_RUNQ_CHECK_PERIOD == 0 && atomic_load(&sched.runqsize) > 0) {
+        lock(&sched.lock);
+        g *gp = globrunqpop();
+        unlock(&sched.lock);
+        if (gp != NULL)
+            return gp;
+    }
+    g *gp = runqget(pp);
+    if (gp != NULL)
+        return gp;
+    if (atomic_load(&sched.runqsize) > 0) {
+        lock(&sched.lock);
+        gp = globrunqpop();
+        unlock(&sched.lock);
+    }
+    return gp;
+}
+
+/*
+ * Leaves the running goroutine `gp` for the next one, or for g0. `action`
+ * runs once gp's context is saved. When gp is dying, its fiber is left for
+ * good.
+ */
+_Noreturn static void stack_overflow(g *gp)
+{
+    fprintf(stderr, "runtime: goroutine %llu stack exceeds %zu-byte limit\n",
+            (unsigned long long)gp->goid, gp->stack_size - STACK_GUARD_BYTES);
+    gort_throw("stack overflow");
+}
+
+static void switch_from(m *mp, g *gp, bool (*action)(g *, void *), void *arg, bool dying)
+{
+    if (!stack_guard_intact(gp->stack))
+        stack_overflow(gp);
+    mp->after_switch = action;
+    mp->after_switch_g = gp;
+    mp->after_switch_arg = arg;
+    g *next = runnable_now(mp);
+    prim_fiber *to;
+    if (next != NULL) {
+        execute_prepare(mp, next);
+        to = &next->fiber;
+    } else {
+        mp->curg = NULL;
+        to = &mp->g0;
+    }
+    if (dying)
+        prim_fiber_exit(&gp->fiber, to);
+    prim_fiber_switch(&gp->fiber, to);
+    /* Resumed, perhaps on another m. */
+    after_switch_run(getm());
+}
+
+void gopark(bool (*unlockf)(g *gp, void *arg), void *arg, enum wait_reason reason)
+{
+    m *mp = getm();
+    g *gp = mp->curg;
+    if (gp == NULL)
+        gort_throw("gopark: not on a goroutine");
+    gp->waitreason = (uint8_t)reason;
+    casgstatus(gp, G_RUNNING, G_WAITING);
+    switch_from(mp, gp, unlockf, arg, false);
+}
+
+void goready(g *gp)
+{
+    casgstatus(gp, G_WAITING, G_RUNNABLE);
+    m *mp = getm();
+    if (mp != NULL && mp->p != NULL) {
+        runqput(mp->p, gp, true);
+        if (atomic_load(&sched.npidle) > 0 && atomic_load(&sched.nmspinning) == 0)
+            wakep();
+        return;
+    }
+    lock(&sched.lock);
+    globrunqput(gp);
+    unlock(&sched.lock);
+    wakep();
+}
+
+static bool requeue_global(g *gp, void *arg)
+{
+    (void)arg;
+    casgstatus(gp, G_WAITING, G_RUNNABLE);
+    lock(&sched.lock);
+    globrunqput(gp);
+    unlock(&sched.lock);
+    if (atomic_load(&sched.npidle) > 0 && atomic_load(&sched.nmspinning) == 0)
+        wakep();
+    return true;
+}
+
+static bool requeue_local(g *gp, void *arg)
+{
+    (void)arg;
+    casgstatus(gp, G_WAITING, G_RUNNABLE);
+    runqput(getm()->p, gp, false);
+    return true;
+}
+
+void gort_yield(void)
+{
+    m *mp = getm();
+    g *gp = mp != NULL ? mp->curg : NULL;
+    if (gp == NULL) {
+        prim_osyield();
+        return;
+    }
+    /* As Go's Gosched: to the global queue, so that every p may pick it. When
+     * the world is stopping, keep it on this p, which stops with it. */
+    gp->waitreason = WAIT_REASON_ZERO;
+    casgstatus(gp, G_RUNNING, G_WAITING);
+    bool stopping = atomic_load(&sched.gcwaiting) || atomic_load(&sched.exiting);
+    switch_from(mp, gp, stopping ? requeue_local : requeue_global, NULL, false);
+}
+
+void gort_safepoint(void)
+{
+    if (atomic_load(&sched.gcwaiting) && getg() != NULL)
+        gort_yield();
+}
+
+static bool free_dead(g *gp, void *arg)
+{
+    (void)arg;
+    gfput(getm()->p, gp);
+    return true;
+}
+
+/* The main goroutine ended: the program is over. */
+static void main_finished(int code)
+{
+    lock(&sched.lock);
+    if (atomic_load(&sched.main_done) == 0) {
+        sched.exit_code = code;
+        atomic_store(&sched.exiting, true);
+        atomic_store(&sched.main_done, 1);
+    }
+    unlock(&sched.lock);
+    prim_futex_wake(&sched.main_done, 1);
+}
+
+static void goexit1(void)
+{
+    m *mp = getm();
+    g *gp = mp->curg;
+    if (gp->goid == 1)
+        main_finished(GORT_OK);
+    atomic_fetch_sub(&sched.ngoroutines, 1);
+    casgstatus(gp, G_RUNNING, G_DEAD);
+    gp->fn = NULL;
+    gp->arg = NULL;
+    switch_from(mp, gp, free_dead, NULL, true);
+    gort_throw("goexit: a dead goroutine was resumed");
+}
+
+_Noreturn void gort_goexit(void)
+{
+    if (getg() == NULL)
+        gort_throw("gort_goexit: not on a goroutine");
+    goexit1();
+    __builtin_unreachable();
+}
+
+/* ---- stop the world ---- */
+
+/* mp stops its p for a stop-the-world, and sleeps until it is over. */
+static void gcstopm(m *mp)
+{
+    lock(&sched.lock);
+    if (!atomic_load(&sched.gcwaiting)) {
+        /* The world started again since we looked: keep the p. */
+        unlock(&sched.lock);
+        return;
+    }
+    p *pp = releasep(mp);
+    atomic_store(&pp->stopped, true);
+    if (--sched.stopwait == 0) {
+        atomic_store(&sched.stopnote, 1);
+        prim_futex_wake(&sched.stopnote, 1);
+    }
+    unlock(&sched.lock);
+    stopm(mp, -1);
+}
+
+void stop_the_world(enum wait_reason reason)
+{
+    (void)reason;
+    int64_t start = prim_nanotime();
+    m *mp = getm();
+    lock(&sched.lock);
+    atomic_store(&sched.stopnote, 0);
+    sched.stopwait = sched.nprocs;
+    atomic_store(&sched.gcwaiting, true);
+    if (mp != NULL && mp->p != NULL) {
+        atomic_store(&mp->p->stopped, true);
+        sched.stopwait--;
+    }
+    p *pp;
+    while ((pp = pidleget()) != NULL) {
+        atomic_store(&pp->stopped, true);
+        sched.stopwait--;
+    }
+    bool wait = sched.stopwait > 0;
+    unlock(&sched.lock);
+    while (wait) {
+        prim_futex_wait(&sched.stopnote, 0, -1);
+        lock(&sched.lock);
+        wait = sched.stopwait > 0;
+        unlock(&sched.lock);
+    }
+    sched.stw_started = start;
+}
+
+/* Hands a p with work (or with nothing: it then goes idle) to an m. */
+static void startm_with(p *pp)
+{
+    m *mp = mget();
+    if (mp == NULL) {
+        pidleput(pp);
+        return;
+    }
+    mp->p = pp; /* the m binds it (acquirep) when it wakes */
+    pp->m = mp;
+    notewakeup(mp);
+}
+
+void start_the_world(void)
+{
+    m *self = getm();
+    lock(&sched.lock);
+    atomic_store(&sched.gcwaiting, false);
+    for (int i = 0; i < sched.nprocs; i++) {
+        p *pp = sched.allp[i];
+        if (!atomic_load(&pp->stopped))
+            continue;
+        atomic_store(&pp->stopped, false);
+        if (self != NULL && self->p == pp)
+            continue;
+        if (!runqempty(pp))
+            startm_with(pp);
+        else
+            pidleput(pp);
+    }
+    int64_t pause = prim_nanotime() - sched.stw_started;
+    unlock(&sched.lock);
+    atomic_fetch_add(&sched.stw_count, 1);
+    atomic_fetch_add(&sched.stw_total_ns, pause);
+    int64_t max = atomic_load(&sched.stw_max_ns);
+    while (pause > max && !atomic_compare_exchange_weak(&sched.stw_max_ns, &max, pause))
+        ;
+    wakep();
+}
+
+/* ---- finding work (on g0) ---- */
+
+/* Declares a deadlock when nothing can ever run again (sched.lock held). */
+static void checkdead(void)
+{
+    if (sched.nmidle != sched.nm || atomic_load(&sched.exiting))
+        return;
+    if (atomic_load(&sched.runqsize) > 0 || timers_pending() > 0 ||
+        atomic_load(&sched.external_waiters) > 0)
+        return;
+    for (int i = 0; i < sched.nprocs; i++)
+        if (!runqempty(sched.allp[i]))
+            return;
+    sched.exit_code = GORT_EDEADLOCK;
+    atomic_store(&sched.exiting, true);
+    atomic_store(&sched.main_done, 1);
+    prim_futex_wake(&sched.main_done, 1);
+}
+
+static g *steal_work(m *mp)
+{
+    p *pp = mp->p;
+    for (int round = 0; round < STEAL_TRIES; round++) {
+        bool last = round == STEAL_TRIES - 1;
+        int start = (int)(prim_nanotime() % sched.nprocs);
+        for (int k = 0; k < sched.nprocs; k++) {
+            p *victim = sched.allp[(start + k) % sched.nprocs];
+            if (victim == pp)
+                continue;
+            g *gp = runqsteal(pp, victim, last);
+            if (gp != NULL)
+                return gp;
+        }
+    }
+    return NULL;
+}
+
+static g *findrunnable(m *mp)
+{
+    for (;;) {
+        if (atomic_load(&sched.exiting))
+            return NULL;
+        if (mp->p == NULL) {
+            lock(&sched.lock);
+            p *pp = atomic_load(&sched.gcwaiting) ? NULL : pidleget();
+            unlock(&sched.lock);
+            if (pp == NULL) {
+                if (mp->spinning) {
+                    mp->spinning = false;
+                    atomic_fetch_sub(&sched.nmspinning, 1);
+                }
+                stopm(mp, -1);
+                if (mp->p != NULL)
+                    acquirep(mp, mp->p); /* handed over by startm_with */
+                continue;
+            }
+            acquirep(mp, pp);
+        }
+        if (atomic_load(&sched.gcwaiting)) {
+            if (mp->spinning) {
+                mp->spinning = false;
+                atomic_fetch_sub(&sched.nmspinning, 1);
+            }
+            gcstopm(mp);
+            if (mp->p != NULL)
+                acquirep(mp, mp->p);
+            continue;
+        }
+        int64_t now = prim_nanotime();
+        int64_t next_timer = timers_run(now);
+        g *gp = runqget(mp->p);
+        if (gp == NULL && atomic_load(&sched.runqsize) > 0) {
+            lock(&sched.lock);
+            gp = globrunqpop();
+            unlock(&sched.lock);
+        }
+        if (gp == NULL) {
+            if (!mp->spinning && 2 * atomic_load(&sched.nmspinning) <
+                                     sched.nprocs - atomic_load(&sched.npidle)) {
+                mp->spinning = true;
+                atomic_fetch_add(&sched.nmspinning, 1);
+            }
+            if (mp->spinning)
+                gp = steal_work(mp);
+        }
+        if (gp != NULL) {
+            if (mp->spinning) {
+                mp->spinning = false;
+                /* The last spinner found work: another may find more. */
+                if (atomic_fetch_sub(&sched.nmspinning, 1) == 1)
+                    wakep();
+            }
+            return gp;
+        }
+        /* Nothing: give the p back and sleep. */
+        lock(&sched.lock);
+        if (atomic_load(&sched.gcwaiting) || atomic_load(&sched.runqsize) > 0) {
+            unlock(&sched.lock);
+            continue;
+        }
+        p *pp = releasep(mp);
+        pidleput(pp);
+        unlock(&sched.lock);
+        if (mp->spinning) {
+            mp->spinning = false;
+            atomic_fetch_sub(&sched.nmspinning, 1);
+            /* Something may have been queued while we spun without it
+             * waking anyone: look once more before sleeping. */
+            bool work = atomic_load(&sched.runqsize) > 0;
+            for (int i = 0; i < sched.nprocs && !work; i++)
+                work = !runqempty(sched.allp[i]);
+            if (work)
+                continue; /* mp->p is NULL: it takes an idle p above */
+        }
+        next_timer = timers_next_when();
+        lock(&sched.lock);
+        bool be_timer_sleeper = next_timer >= 0 && sched.timer_sleeper == NULL;
+        if (!be_timer_sleeper) {
+            /* The deadlock check counts this m as idle already. */
+            sched.nmidle++;
+            checkdead();
+            sched.nmidle--;
+        }
+        unlock(&sched.lock);
+        stopm(mp, be_timer_sleeper ? next_timer : -1);
+        if (mp->p != NULL)
+            acquirep(mp, mp->p);
+    }
+}
+
+/* The life of an m: run goroutines until the runtime stops. */
+static void *mstart(void *arg)
+{
+    m *mp = arg;
+    tls_m = mp;
+    prim_fiber_init_thread(&mp->g0);
+    for (;;) {
+        after_switch_run(mp);
+        g *gp = findrunnable(mp);
+        if (gp == NULL)
+            break;
+        execute_prepare(mp, gp);
+        prim_fiber_switch(&mp->g0, &gp->fiber);
+    }
+    if (mp->p != NULL)
+        releasep(mp);
+    prim_fiber_destroy(&mp->g0);
+    tls_m = NULL;
+    prim_thread_exit();
+}
+
+/* ---- sudogs and the three kinds of waiter ---- */
+
+#define P_SUDOG_CACHE ((int)(sizeof(((p *)0)->sudogcache) / sizeof(sudog *)))
+
+sudog *acquire_sudog(void)
+{
+    m *mp = getm();
+    p *pp = mp != NULL ? mp->p : NULL;
+    if (pp != NULL && pp->nsudog > 0)
+        return pp->sudogcache[--pp->nsudog];
+    lock(&sched.gflock);
+    sudog *s = sched.sudogfree;
+    if (s != NULL)
+        sched.sudogfree = s->next;
+    unlock(&sched.gflock);
+    if (s == NULL && (s = prim_sys_alloc(sizeof *s)) == NULL)
+        gort_throw("runtime: out of memory for a sudog");
+    memset(s, 0, sizeof *s);
+    return s;
+}
+
+void release_sudog(sudog *s)
+{
+    m *mp = getm();
+    p *pp = mp != NULL ? mp->p : NULL;
+    memset(s, 0, sizeof *s);
+    if (pp != NULL && pp->nsudog < P_SUDOG_CACHE) {
+        pp->sudogcache[pp->nsudog++] = s;
+        return;
+    }
+    lock(&sched.gflock);
+    s->next = sched.sudogfree;
+    sched.sudogfree = s;
+    unlock(&sched.gflock);
+}
+
+void sudog_prepare(sudog *s)
+{
+    g *gp = getg();
+    s->g = gp;
+    s->kind = gp != NULL ? WAITER_GOROUTINE : WAITER_THREAD;
+    atomic_store(&s->wakecell, 0);
+}
+
+void sudog_wait(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg, enum wait_reason reason)
+{
+    if (s->kind == WAITER_GOROUTINE) {
+        gopark(unlockf, arg, reason);
+        return;
+    }
+    sched_external_waiters_add(1);
+    unlockf(NULL, arg);
+    while (atomic_load(&s->wakecell) == 0)
+        prim_futex_wait(&s->wakecell, 0, -1);
+    sched_external_waiters_add(-1);
+}
+
+void sudog_wake(sudog *s)
+{
+    if (s->kind == WAITER_GOROUTINE) {
+        goready(s->g);
+        return;
+    }
+    atomic_store(&s->wakecell, 1);
+    prim_futex_wake(&s->wakecell, 1);
+}
+
+/* ---- starting and stopping the runtime ---- */
+
+static void procs_create(int nprocs)
+{
+    for (int i = 0; i < nprocs; i++) {
+        p *pp = sched.allp[i];
+        if (pp == NULL) {
+            pp = prim_sys_alloc(sizeof *pp);
+            if (pp == NULL)
+                gort_throw("runtime: out of memory for processors");
+            pp->id = i;
+            sched.allp[i] = pp;
+        }
+        if (pp->mcache == NULL && (pp->mcache = allocmcache()) == NULL)
+            gort_throw("runtime: out of memory for processors");
+        atomic_store(&pp->runqhead, 0);
+        atomic_store(&pp->runqtail, 0);
+        atomic_store(&pp->runnext, NULL);
+        atomic_store(&pp->stopped, false);
+        pp->schedtick = 0;
+        pp->m = NULL;
+    }
+}
+
+/* Frees what the stopped runtime leaves: abandoned goroutines, caches. */
+static void sched_cleanup(void)
+{
+    for (size_t i = 0; i < sched.nallgs; i++) {
+        g *gp = sched.allgs[i];
+        if (readgstatus(gp) != G_DEAD)
+            prim_fiber_destroy(&gp->fiber); /* abandoned when main returned */
+        if (gp->stack != NULL)
+            stackfree(gp->stack, gp->stack_size);
+        gp->stack = NULL;
+        fixalloc_free(&sched.galloc, gp);
+    }
+    sched.nallgs = 0;
+    sched.gfree = NULL;
+    sched.gfree_nostack = NULL;
+    for (int i = 0; i < sched.nprocs; i++) {
+        p *pp = sched.allp[i];
+        mcache_release_all(pp->mcache);
+        pp->gfree = NULL;
+        pp->gfreecnt = 0;
+        while (pp->nsudog > 0) {
+            sudog *sd = pp->sudogcache[--pp->nsudog];
+            sd->next = sched.sudogfree;
+            sched.sudogfree = sd;
+        }
+    }
+    sched.runqhead = sched.runqtail = NULL;
+    atomic_store(&sched.runqsize, 0);
+    sched.pidle = NULL;
+    atomic_store(&sched.npidle, 0);
+    sched.midle = NULL;
+    sched.nmidle = 0;
+    atomic_store(&sched.nmspinning, 0);
+    sched.timer_sleeper = NULL;
+    timers_clear();
+}
+
+int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
+{
+    static once galloc_ready = ONCE_INIT;
+    void galloc_init(void);
+    gort_config cfg = config != NULL ? *config : (gort_config){0};
+    if (fn == NULL)
+        return GORT_EINVAL;
+    int nprocs = cfg.procs > 0 ? cfg.procs : prim_ncpu();
+    if (nprocs > MAX_PROCS)
+        nprocs = MAX_PROCS;
+    size_t stack = cfg.stack_size ? cfg.stack_size : GORT_DEFAULT_STACK_SIZE;
+    if (stack < GORT_MIN_STACK_SIZE)
+        return GORT_EINVAL;
+    bool expected = false;
+    if (!atomic_compare_exchange_strong(&sched.running, &expected, true))
+        return GORT_ESTATE;
+    mheap_init();
+    once_do(&galloc_ready, galloc_init);
+
+    sched.default_stack = round_up(stack, 4096);
+    sched.nprocs = nprocs;
+    sched.exit_code = GORT_OK;
+    atomic_store(&sched.exiting, false);
+    atomic_store(&sched.gcwaiting, false);
+    atomic_store(&sched.main_done, 0);
+    atomic_store(&sched.goidgen, 1);
+    atomic_store(&sched.ngoroutines, 0);
+    procs_create(nprocs);
+    for (int i = nprocs - 1; i >= 0; i--)
+        pidleput(sched.allp[i]);
+
+    int err = newproc(fn, arg, sched.default_stack, 1);
+    if (err != GORT_OK) {
+        atomic_store(&sched.running, false);
+        return err;
+    }
+    sched.nm = 0;
+    for (int i = 0; i < nprocs; i++) {
+        m *mp = sched.allm[i];
+        if (mp == NULL) {
+            mp = prim_sys_alloc(sizeof *mp);
+            if (mp == NULL)
+                gort_throw("runtime: out of memory for threads");
+            mp->id = i;
+            sched.allm[i] = mp;
+        }
+        mp->p = NULL;
+        mp->curg = NULL;
+        mp->spinning = false;
+        mp->after_switch = NULL;
+        atomic_store(&mp->park, 0);
+        /* Counted before it starts: the deadlock check must never see a
+         * running m that it does not know of. */
+        lock(&sched.lock);
+        sched.nm++;
+        unlock(&sched.lock);
+        if (!prim_thread_start(&sched.threads[i], mstart, mp)) {
+            if (i == 0)
+                gort_throw("runtime: cannot start a worker thread");
+            lock(&sched.lock);
+            sched.nm--; /* fewer threads than processors: still correct */
+            unlock(&sched.lock);
+            break;
+        }
+    }
+
+    while (atomic_load(&sched.main_done) == 0)
+        prim_futex_wait(&sched.main_done, 0, -1);
+
+    /* The program is over: wake every m and wait for them to leave. */
+    for (int i = 0; i < sched.nm; i++) {
+        m *mp = sched.allm[i];
+        lock(&sched.lock);
+        m **link = &sched.midle;
+        while (*link != NULL && *link != mp)
+            link = &(*link)->schedlink;
+        if (*link == mp) {
+            *link = mp->schedlink;
+            sched.nmidle--;
+        }
+        unlock(&sched.lock);
+        notewakeup(mp);
+    }
+    for (int i = 0; i < sched.nm; i++)
+        prim_thread_join(&sched.threads[i]);
+    int code = sched.exit_code;
+    sched_cleanup();
+    atomic_store(&sched.running, false);
+    return code;
+}
+
+void galloc_init(void) { fixalloc_init(&sched.galloc, sizeof(g)); }
+
+/* ---- queries ---- */
+
+uint64_t gort_goid(void)
+{
+    g *gp = getg();
+    return gp != NULL ? gp->goid : 0;
+}
+
+int gort_num_goroutine(void) { return atomic_load(&sched.ngoroutines); }
+
+int gort_gomaxprocs(void) { return atomic_load(&sched.running) ? sched.nprocs : 0; }
+
+void gort_read_sched_stats(gort_sched_stats *st)
+{
+    st->goroutines_created = atomic_load(&sched.goroutines_created);
+    st->stw_count = atomic_load(&sched.stw_count);
+    st->stw_max_ns = atomic_load(&sched.stw_max_ns);
+    st->stw_total_ns = atomic_load(&sched.stw_total_ns);
+    st->steals = atomic_load(&sched.steals);
+    st->migrations = atomic_load(&sched.migrations);
+}

@@ -1,0 +1,178 @@
+/*
+ * runtime2.h — the scheduler's data structures, named as in Go's runtime2.go:
+ * g (a goroutine), m (a worker thread), p (a logical processor), sudog (a
+ * waiter on some object), and the scheduler's global state. Also the internal
+ * API every blocking operation is built on: gopark / goready and the waiter
+ * kinds.
+ *
+ * Invariants:
+ *  - a g is running on at most one m at a time; its status says where it is:
+ *    G_RUNNABLE (in exactly one run queue or runnext slot), G_RUNNING (on an
+ *    m, which holds a p), G_WAITING (parked: only its waiters can find it),
+ *    G_DEAD (on the free list, stack kept for reuse);
+ *  - an m runs goroutines only while it holds a p; a p is held by at most one
+ *    m, or is on the idle list;
+ *  - a parked g's state is entirely in memory (its fiber), so the collector
+ *    can scan it, and any m may resume it;
+ *  - the unlock function of gopark runs only after the parking g's context
+ *    is saved, so whoever readies the g cannot resume it half-saved.
+ */
+#ifndef GORT_RUNTIME2_H
+#define GORT_RUNTIME2_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lock.h"
+#include "prim/fiber.h"
+#include "runtime.h"
+
+typedef struct g g;
+typedef struct m m;
+typedef struct p p;
+typedef struct sudog sudog;
+struct mcache;
+
+enum g_status {
+    G_IDLE = 0,
+    G_RUNNABLE = 1,
+    G_RUNNING = 2,
+    G_WAITING = 3,
+    G_DEAD = 4,
+};
+
+/* Why a goroutine waits (Go's waitReason), for tracebacks and tools. */
+enum wait_reason {
+    WAIT_REASON_ZERO = 0,
+    WAIT_REASON_CHAN_SEND,
+    WAIT_REASON_CHAN_RECEIVE,
+    WAIT_REASON_SELECT,
+    WAIT_REASON_SELECT_NO_CASES,
+    WAIT_REASON_SLEEP,
+    WAIT_REASON_SYNC_MUTEX_LOCK,
+    WAIT_REASON_SYNC_RWMUTEX_LOCK,
+    WAIT_REASON_SYNC_RWMUTEX_RLOCK,
+    WAIT_REASON_SEMACQUIRE,
+    WAIT_REASON_SYNC_WAITGROUP,
+    WAIT_REASON_GC,
+    WAIT_REASON_STOPPED,
+};
+
+struct g {
+    prim_fiber fiber;
+    void *stack;         /* from prim_stack_alloc */
+    size_t stack_size;
+    uint64_t goid;
+    _Atomic uint32_t atomicstatus;
+    uint8_t waitreason;
+    void (*fn)(void *);
+    void *arg;
+    g *schedlink;        /* run queue and free list link */
+    m *lastm;            /* the m it last ran on, to count migrations */
+    uintptr_t param;     /* passed by whoever readies it */
+    sudog *waiting;      /* the sudogs of a select, for channels */
+    bool selectDone;
+};
+
+/* How a waiter waits; the objects it waits on do not care which. */
+enum waiter_kind {
+    WAITER_GOROUTINE = 0, /* a goroutine: parked, made runnable on a p */
+    WAITER_THREAD = 1,    /* a thread that is not a goroutine: futex */
+    WAITER_ASYNC = 2,     /* the JS main thread: Atomics.waitAsync on wakecell */
+};
+
+struct sudog {
+    enum waiter_kind kind;
+    g *g;                 /* WAITER_GOROUTINE */
+    atomic_uint wakecell; /* WAITER_THREAD / ASYNC: 0 waiting, 1 woken */
+    sudog *next;
+    sudog *prev;
+    void *elem;           /* data element, for channels */
+    void *c;              /* the object waited on */
+    sudog *waitlink;      /* g.waiting list, for select */
+    uint64_t ticket;
+    bool isSelect;
+    bool success;
+    void *parent;         /* semaphore tree / address */
+};
+
+#define RUNQ_SIZE 256 /* a power of two: indexes wrap with a mask */
+
+struct p {
+    int id;
+    m *m;                 /* the m that holds it, or NULL */
+    p *link;              /* idle list */
+    struct mcache *mcache;
+    _Atomic uint32_t runqhead;
+    _Atomic uint32_t runqtail;
+    _Atomic(g *) runq[RUNQ_SIZE];
+    _Atomic(g *) runnext;
+    uint32_t schedtick;   /* goroutines run; every 61st looks at the global queue */
+    sudog *sudogcache[16];
+    int nsudog;
+    g *gfree;             /* dead goroutines with default-size stacks */
+    int gfreecnt;
+    _Atomic bool stopped; /* parked for a stop-the-world */
+};
+
+struct m {
+    int id;
+    prim_fiber g0;        /* the thread's own stack: its scheduling context */
+    g *curg;              /* the goroutine running on it, or NULL on g0 */
+    p *p;
+    m *schedlink;         /* idle list */
+    atomic_uint park;     /* futex word: 1 when woken */
+    bool spinning;        /* looking for work, holding a p */
+    /* An action for whatever runs next on this m after a switch: release
+     * the lock a parking goroutine held (gopark) or put the previous
+     * goroutine back on a queue (yield). */
+    bool (*after_switch)(g *prev, void *arg);
+    void *after_switch_arg;
+    g *after_switch_g;
+    bool exiting;
+};
+
+/* Parks the calling goroutine. unlockf(gp, arg) runs once gp's context is
+ * saved; if it returns false, gp is made runnable again at once (the thing
+ * it waited for happened meanwhile). Returns when someone calls goready(gp). */
+void gopark(bool (*unlockf)(g *gp, void *arg), void *arg, enum wait_reason reason);
+
+/* Makes a parked goroutine runnable. From a goroutine it goes to that p's
+ * runnext (it runs next, with no thread wake-up); from elsewhere it goes to
+ * the global queue and an idle worker is woken. */
+void goready(g *gp);
+
+/* The goroutine running on this thread, or NULL. Not inlined: after a park
+ * the caller may be on another thread. */
+g *getg(void);
+m *getm(void);
+
+/* Blocks the caller until sudog_wake(s), whatever kind of waiter it is:
+ * parks a goroutine, or sleeps an external thread on s->wakecell. unlockf
+ * releases the lock that protected enqueuing s, once blocking is committed.
+ * sudog_prepare sets s->kind and s->g for the calling context. */
+void sudog_prepare(sudog *s);
+void sudog_wait(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg, enum wait_reason reason);
+void sudog_wake(sudog *s);
+
+sudog *acquire_sudog(void);
+void release_sudog(sudog *s);
+
+/* Called by the timer code when a timer due at `when` was added, so that a
+ * worker sleeping past it wakes up in time. */
+void sched_timer_added(int64_t when);
+
+/* External waiters (threads and async) blocked on runtime objects: while
+ * any exist, a lack of runnable goroutines is not a deadlock. */
+void sched_external_waiters_add(int delta);
+
+/* Stop-the-world: stops every p at its next safepoint and returns with the
+ * world stopped; start_the_world lets them run again. */
+void stop_the_world(enum wait_reason reason);
+void start_the_world(void);
+
+/* The running runtime's processors and its state. */
+bool sched_running(void);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * stack.c — allocation of goroutine stacks. Small stacks are carved from
+ * slabs of STACK_SLAB_BYTES (one system allocation, one guard page, per slab)
+ * so that a hundred thousand goroutines cost a few hundred system mappings,
+ * not two hundred thousand; stacks larger than a quarter slab get their own
+ * system allocation. Freed stacks wait on a free list per size.
+ *
+ * Overflow: hardware guard pages per stack would take a mapping each, and
+ * Linux allows about 65,000. Instead every stack starts with a guard zone
+ * filled with a pattern: the scheduler checks it whenever the goroutine
+ * switches away, and a goroutine that ran into it ends the program with Go's
+ * "fatal error: stack overflow". Debug builds under AddressSanitizer also
+ * poison the zone, so the first write into it is reported on the spot.
+ *
+ * Invariants:
+ *  - a free stack holds its free-list link in its first word, and nothing
+ *    else: the guard zone is written when a goroutine starts on it;
+ *  - slabs are never returned: stacks are reused.
+ */
+#include "stack.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "lock.h"
+#include "prim/fiber.h"
+#include "runtime.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define STACK_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STACK_ASAN 1
+#endif
+#endif
+#ifdef STACK_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#define STACK_SLAB_BYTES ((size_t)1 << 20)
+#define STACK_MAX_SIZES 8 /* distinct small sizes with their own free list */
+#define STACK_GUARD_PATTERN 0x5ac4d0ffee0dd1e5ull
+
+struct free_stack {
+    struct free_stack *next;
+};
+
+static struct {
+    mutex lock;
+    struct {
+        size_t size;
+        struct free_stack *list;
+    } pools[STACK_MAX_SIZES];
+    char *slab;       /* unused tail of the current slab */
+    size_t slab_left;
+} stacks = {.lock = MUTEX_INIT};
+
+void stack_guard_set(void *stack)
+{
+    uint64_t *words = stack;
+    for (size_t i = 0; i < STACK_GUARD_BYTES / sizeof *words; i++)
+        words[i] = STACK_GUARD_PATTERN ^ i;
+#ifdef STACK_ASAN
+    __asan_poison_memory_region(stack, STACK_GUARD_BYTES);
+#endif
+}
+
+bool stack_guard_intact(const void *stack)
+{
+#ifdef STACK_ASAN
+    /* Poisoned: any write would have been reported already. */
+    (void)stack;
+    return true;
+#else
+    const uint64_t *words = stack;
+    for (size_t i = 0; i < STACK_GUARD_BYTES / sizeof *words; i++)
+        if (words[i] != (STACK_GUARD_PATTERN ^ i))
+            return false;
+    return true;
+#endif
+}
+
+static bool small_stack(size_t size) { return size <= STACK_SLAB_BYTES / 4; }
+
+void *stackalloc(size_t size)
+{
+    void *stack = NULL;
+    if (!small_stack(size)) {
+        stack = prim_stack_alloc(size);
+    } else {
+        lock(&stacks.lock);
+        for (int i = 0; i < STACK_MAX_SIZES; i++) {
+            if (stacks.pools[i].size == size && stacks.pools[i].list != NULL) {
+                struct free_stack *fs = stacks.pools[i].list;
+                stacks.pools[i].list = fs->next;
+                stack = fs;
+                break;
+            }
+        }
+        if (stack == NULL) {
+            if (stacks.slab_left < size) {
+                /* The old slab's tail is too small for this size: dropped. */
+                stacks.slab = prim_stack_alloc(STACK_SLAB_BYTES);
+                stacks.slab_left = stacks.slab != NULL ? STACK_SLAB_BYTES : 0;
+            }
+            if (stacks.slab_left >= size) {
+                stack = stacks.slab;
+                stacks.slab += size;
+                stacks.slab_left -= size;
+            }
+        }
+        unlock(&stacks.lock);
+    }
+    return stack;
+}
+
+void stackfree(void *stack, size_t size)
+{
+#ifdef STACK_ASAN
+    __asan_unpoison_memory_region(stack, size);
+#endif
+    if (!small_stack(size)) {
+        prim_stack_free(stack, size);
+        return;
+    }
+    lock(&stacks.lock);
+    int pool = -1;
+    for (int i = 0; i < STACK_MAX_SIZES && pool < 0; i++)
+        if (stacks.pools[i].size == size || stacks.pools[i].size == 0)
+            pool = i;
+    if (pool >= 0) {
+        stacks.pools[pool].size = size;
+        struct free_stack *fs = stack;
+        fs->next = stacks.pools[pool].list;
+        stacks.pools[pool].list = fs;
+    }
+    /* Otherwise too many distinct sizes: the stack is dropped (leaked). */
+    unlock(&stacks.lock);
+}

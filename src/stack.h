@@ -1,0 +1,29 @@
+/*
+ * stack.h — goroutine stacks (Go's stack.go, for stacks that cannot move):
+ * carved from slabs, kept on free lists by size, each with a guard zone at its
+ * low end that is checked whenever its goroutine switches away.
+ */
+#ifndef GORT_STACK_H
+#define GORT_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Bytes at the low end of every stack that the goroutine must never reach;
+ * they hold a pattern checked at every switch. */
+#define STACK_GUARD_BYTES ((size_t)512)
+
+/* A stack of `size` bytes (a multiple of 4 KB), guard zone included; NULL
+ * when memory is exhausted. */
+void *stackalloc(size_t size);
+void stackfree(void *stack, size_t size);
+
+/* Fills the guard zone of a stack about to run a new goroutine (after
+ * prim_fiber_init, which may clear sanitizer state for the whole stack). */
+void stack_guard_set(void *stack);
+
+/* False when the guard zone of the stack was written: the goroutine ran off
+ * its stack. */
+bool stack_guard_intact(const void *stack);
+
+#endif

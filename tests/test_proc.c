@@ -1,0 +1,325 @@
+/* The scheduler: spawning, parking, stealing, yielding, stopping the world,
+ * deadlock detection. */
+#include <gort/gort.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime2.h"
+#include "testing.h"
+
+/* A barrier built on gopark/goready: goroutines park until released. */
+static struct {
+    mutex lock;
+    g **parked;
+    size_t n, cap;
+    bool open;
+} gate = {.lock = MUTEX_INIT};
+
+static bool unlock_gate(g *gp, void *arg)
+{
+    (void)gp;
+    unlock(arg);
+    return true;
+}
+
+static void gate_wait(void)
+{
+    lock(&gate.lock);
+    if (gate.open) {
+        unlock(&gate.lock);
+        return;
+    }
+    gate.parked[gate.n++] = getg();
+    gopark(unlock_gate, &gate.lock, WAIT_REASON_ZERO);
+}
+
+static void gate_release(void)
+{
+    lock(&gate.lock);
+    gate.open = true;
+    size_t n = gate.n;
+    gate.n = 0;
+    unlock(&gate.lock);
+    for (size_t i = 0; i < n; i++)
+        goready(gate.parked[i]);
+}
+
+static void gate_reset(size_t cap)
+{
+    gate.parked = realloc(gate.parked, cap * sizeof *gate.parked);
+    gate.cap = cap;
+    gate.n = 0;
+    gate.open = false;
+}
+
+static atomic_long finished;
+
+static void main_reports_itself(void *arg)
+{
+    uint64_t *id = arg;
+    *id = gort_goid();
+}
+
+TEST(proc_main_runs_as_goroutine_one)
+{
+    uint64_t id = 0;
+    gort_config cfg = {.procs = 2};
+    CHECK_EQ(gort_main(&cfg, main_reports_itself, &id), GORT_OK);
+    CHECK_EQ(id, 1);
+    CHECK_EQ(gort_goid(), 0); /* not a goroutine here */
+    /* Twice in a row: the runtime starts again after it stopped. */
+    id = 0;
+    CHECK_EQ(gort_main(&cfg, main_reports_itself, &id), GORT_OK);
+    CHECK_EQ(id, 1);
+    CHECK_EQ(gort_main(NULL, NULL, NULL), GORT_EINVAL);
+    CHECK_EQ(gort_go(main_reports_itself, &id), GORT_ESTATE);
+}
+
+#define SPAWN_COUNT 100000
+
+static void parked_worker(void *arg)
+{
+    (void)arg;
+    gate_wait();
+    atomic_fetch_add(&finished, 1);
+}
+
+static void spawn_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < SPAWN_COUNT; i++)
+        if (gort_go_stack(parked_worker, NULL, GORT_MIN_STACK_SIZE) != GORT_OK)
+            return;
+    /* Wait until every one of them is parked at the gate. */
+    for (;;) {
+        lock(&gate.lock);
+        size_t n = gate.n;
+        unlock(&gate.lock);
+        if (n == SPAWN_COUNT)
+            break;
+        gort_yield();
+    }
+    CHECK_EQ(gort_num_goroutine(), SPAWN_COUNT + 1);
+    gate_release();
+    while (atomic_load(&finished) < SPAWN_COUNT)
+        gort_yield();
+}
+
+TEST(proc_hundred_thousand_goroutines_park_and_finish)
+{
+    gate_reset(SPAWN_COUNT);
+    atomic_store(&finished, 0);
+    gort_config cfg = {.procs = 2};
+    CHECK_EQ(gort_main(&cfg, spawn_main, NULL), GORT_OK);
+    CHECK_EQ(atomic_load(&finished), SPAWN_COUNT);
+}
+
+#define PROCS_USED 4
+static atomic_int p_ran[PROCS_USED];
+static atomic_long migrated_ok, corrupted;
+
+static bool every_p_ran(void)
+{
+    for (int i = 0; i < PROCS_USED; i++)
+        if (atomic_load(&p_ran[i]) == 0)
+            return false;
+    return true;
+}
+
+static void wander(void *arg)
+{
+    long seed = (long)(intptr_t)arg;
+    volatile long locals[32];
+    for (int i = 0; i < 32; i++)
+        locals[i] = seed * 31 + i;
+    m *last = getm();
+    /* 200 rounds, and more until every p has run one of us (a slow,
+     * sanitized machine may take a while to wake them all). */
+    for (int round = 0; round < 200 || (!every_p_ran() && round < 1000000); round++) {
+        atomic_fetch_add(&p_ran[getm()->p->id], 1);
+        gort_yield();
+        m *now = getm();
+        if (now != last)
+            atomic_fetch_add(&migrated_ok, 1);
+        last = now;
+        for (int i = 0; i < 32; i++)
+            if (locals[i] != seed * 31 + i)
+                atomic_fetch_add(&corrupted, 1);
+    }
+    atomic_fetch_add(&finished, 1);
+}
+
+static void wander_main(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < 64; i++)
+        gort_go(wander, (void *)(intptr_t)i);
+    while (atomic_load(&finished) < 64)
+        gort_yield();
+}
+
+TEST(proc_work_runs_on_every_p_and_migrates)
+{
+    atomic_store(&finished, 0);
+    gort_config cfg = {.procs = PROCS_USED};
+    CHECK_EQ(gort_main(&cfg, wander_main, NULL), GORT_OK);
+    CHECK_EQ(atomic_load(&finished), 64);
+    for (int i = 0; i < PROCS_USED; i++)
+        CHECK(atomic_load(&p_ran[i]) > 0);
+    CHECK_EQ(atomic_load(&corrupted), 0);
+    CHECK(atomic_load(&migrated_ok) > 0);
+    gort_sched_stats st;
+    gort_read_sched_stats(&st);
+    CHECK(st.migrations > 0);
+}
+
+static bool never_wake(g *gp, void *arg)
+{
+    (void)gp;
+    (void)arg;
+    return true;
+}
+
+static void block_forever(void *arg)
+{
+    (void)arg;
+    gopark(never_wake, NULL, WAIT_REASON_SELECT_NO_CASES);
+}
+
+static void deadlock_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10; i++)
+        gort_go(block_forever, NULL);
+    gopark(never_wake, NULL, WAIT_REASON_SELECT_NO_CASES);
+}
+
+TEST(proc_deadlock_is_reported_not_hung)
+{
+    gort_config cfg = {.procs = 2};
+    int code = gort_main(&cfg, deadlock_main, NULL);
+    CHECK_EQ(code, GORT_EDEADLOCK);
+    CHECK(strcmp(gort_strerror(code), "all goroutines are asleep - deadlock!") == 0);
+    uint64_t id = 0;
+    CHECK_EQ(gort_main(&cfg, main_reports_itself, &id), GORT_OK);
+    CHECK_EQ(id, 1);
+}
+
+static atomic_long spins_a, spins_b;
+
+static void spinner_b(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&spins_b) < 1000) {
+        atomic_fetch_add(&spins_b, 1);
+        gort_yield();
+    }
+}
+
+static void fairness_main(void *arg)
+{
+    (void)arg;
+    gort_go(spinner_b, NULL);
+    /* On one p, a goroutine that yields in a loop must let b run. */
+    while (atomic_load(&spins_b) < 1000) {
+        atomic_fetch_add(&spins_a, 1);
+        gort_yield();
+        if (atomic_load(&spins_a) > 1000000)
+            break;
+    }
+}
+
+TEST(proc_yield_is_fair)
+{
+    gort_config cfg = {.procs = 1};
+    CHECK_EQ(gort_main(&cfg, fairness_main, NULL), GORT_OK);
+    CHECK_EQ(atomic_load(&spins_b), 1000);
+    CHECK(atomic_load(&spins_a) < 100000);
+}
+
+static atomic_bool stw_stop;
+static atomic_long stw_progress;
+
+static void busy_with_safepoints(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stw_stop)) {
+        atomic_fetch_add(&stw_progress, 1);
+        gort_safepoint();
+    }
+    atomic_fetch_add(&finished, 1);
+}
+
+static void stw_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3; i++)
+        gort_go(busy_with_safepoints, NULL);
+    while (atomic_load(&stw_progress) < 10000)
+        gort_yield();
+    for (int round = 0; round < 20; round++) {
+        stop_the_world(WAIT_REASON_GC);
+        long before = atomic_load(&stw_progress);
+        for (volatile int spin = 0; spin < 200000; spin++)
+            ;
+        CHECK_EQ(atomic_load(&stw_progress), before); /* nobody else runs */
+        start_the_world();
+        long resumed = atomic_load(&stw_progress);
+        while (atomic_load(&stw_progress) < resumed + 100)
+            gort_yield();
+    }
+    atomic_store(&stw_stop, true);
+    while (atomic_load(&finished) < 3)
+        gort_yield();
+}
+
+TEST(proc_stop_the_world_stops_every_p)
+{
+    atomic_store(&finished, 0);
+    gort_sched_stats before, after;
+    gort_read_sched_stats(&before);
+    gort_config cfg = {.procs = 4};
+    CHECK_EQ(gort_main(&cfg, stw_main, NULL), GORT_OK);
+    gort_read_sched_stats(&after);
+    CHECK_EQ(after.stw_count - before.stw_count, 20);
+    CHECK(after.stw_max_ns > 0);
+}
+
+static void *spawn_from_thread(void *arg)
+{
+    for (int i = 0; i < 100; i++)
+        if (gort_go(parked_worker, NULL) != GORT_OK)
+            atomic_fetch_add(&corrupted, 1);
+    return arg;
+}
+
+static void external_main(void *arg)
+{
+    (void)arg;
+    pthread_t t;
+    pthread_create(&t, NULL, spawn_from_thread, NULL);
+    for (;;) {
+        gort_yield();
+        lock(&gate.lock);
+        size_t n = gate.n;
+        unlock(&gate.lock);
+        if (n >= 100)
+            break;
+    }
+    pthread_join(t, NULL);
+    gate_release();
+    while (atomic_load(&finished) < 100)
+        gort_yield();
+}
+
+TEST(proc_goroutines_spawned_from_another_thread)
+{
+    gate_reset(128);
+    atomic_store(&finished, 0);
+    atomic_store(&corrupted, 0);
+    gort_config cfg = {.procs = 2};
+    CHECK_EQ(gort_main(&cfg, external_main, NULL), GORT_OK);
+    CHECK_EQ(atomic_load(&finished), 100);
+    CHECK_EQ(atomic_load(&corrupted), 0);
+}
