@@ -13,7 +13,10 @@ execFileSync('bash', [`${root}scripts/build.sh`, 'native-release', 'wasm-release
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 
-function results(command, args) {
+function results(program) {
+  const [command, args] = program.endsWith('.js')
+    ? [process.execPath, [program]]
+    : [program, []];
   const out = execFileSync(command, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
   const figures = new Map();
   for (const line of out.split('\n')) {
@@ -23,41 +26,73 @@ function results(command, args) {
   return figures;
 }
 
-const native = results(`${root}build/native-release/gort_bench`, []);
-const wasm = results(process.execPath, [`${root}build/wasm-release/gort_bench.js`]);
+function run(name) {
+  return {
+    native: results(`${root}build/native-release/gort_bench_${name}`),
+    wasm: results(`${root}build/wasm-release/gort_bench_${name}.js`),
+  };
+}
 
-const fmt = (v) => (v == null || Number.isNaN(v) ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
-const rows = [];
+const fmt = (v) => (v == null || Number.isNaN(v) ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2));
+
+function table(header, rows) {
+  console.log('\n| ' + header.join(' | ') + ' |');
+  console.log('|' + header.map(() => '---').join('|') + '|');
+  for (const [label, ...values] of rows) console.log(`| ${label} | ${values.map(fmt).join(' | ')} |`);
+}
+
+// Allocation.
+const malloc = run('malloc');
+const allocRows = [];
 for (const size of [16, 64, 256]) {
   for (const par of ['p1', 'par2']) {
-    const key = `alloc_${size}_${par}`;
-    const threads = par === 'p1' ? '1 thread' : '2 threads';
-    const [goP1, goP2, goWasm] = go.figures[key];
-    rows.push([
-      `${size} B, ${threads}`,
-      wasm.get(`gort_alloc_${size}_${par}`),
-      wasm.get(`gort_alloc_fresh_${size}_${par}`),
-      wasm.get(`system_malloc_${size}_${par}`),
-      native.get(`gort_alloc_${size}_${par}`),
-      native.get(`gort_alloc_fresh_${size}_${par}`),
-      native.get(`system_malloc_${size}_${par}`),
+    const [goP1, goP2, goWasm] = go.figures[`alloc_${size}_${par}`];
+    allocRows.push([
+      `${size} B, ${par === 'p1' ? '1 thread' : '2 threads'}`,
+      malloc.wasm.get(`gort_alloc_${size}_${par}`),
+      malloc.wasm.get(`gort_alloc_fresh_${size}_${par}`),
+      malloc.wasm.get(`system_malloc_${size}_${par}`),
+      malloc.native.get(`gort_alloc_${size}_${par}`),
+      malloc.native.get(`gort_alloc_fresh_${size}_${par}`),
+      malloc.native.get(`system_malloc_${size}_${par}`),
       par === 'p1' ? goP1 : goP2,
       goWasm,
     ]);
   }
 }
-
-const header = ['allocation (ns/alloc)', 'gort wasm', 'gort wasm fresh', 'emscripten malloc',
-  'gort native', 'gort native fresh', 'glibc malloc', 'Go native', 'Go js/wasm'];
-console.log('\n' + '| ' + header.join(' | ') + ' |');
-console.log('|' + header.map(() => '---').join('|') + '|');
-for (const [label, ...values] of rows) console.log(`| ${label} | ${values.map(fmt).join(' | ')} |`);
+table(['allocation (ns/alloc)', 'gort wasm', 'gort wasm fresh', 'emscripten malloc',
+  'gort native', 'gort native fresh', 'glibc malloc', 'Go native', 'Go js/wasm'], allocRows);
 console.log(`
 gort: recycled spans (the heap a sweep leaves), collector cost not included;
 'fresh': every object from never-touched pages. malloc columns free the object
 leaving a ring of 1024; Go's include its collector. Go native: GOMAXPROCS=1 for
-1 thread, 2 for 2 threads. Source of Go's figures: ${go.source}`);
-
+1 thread, 2 for 2 threads.`);
 const speedups = [16, 64, 256].map((size) =>
-  (wasm.get(`system_malloc_${size}_par2`) / wasm.get(`gort_alloc_${size}_par2`)).toFixed(1));
-console.log(`\nwasm, 2 threads: gort allocates ${speedups.join(' / ')}x faster than Emscripten's malloc (16 / 64 / 256 B).`);
+  (malloc.wasm.get(`system_malloc_${size}_par2`) / malloc.wasm.get(`gort_alloc_${size}_par2`)).toFixed(1));
+console.log(`wasm, 2 threads: gort allocates ${speedups.join(' / ')}x faster than Emscripten's malloc (16 / 64 / 256 B).`);
+
+// Goroutines.
+const proc = run('proc');
+const goRow = (key) => go.figures[key] ?? [null, null, null];
+const procRows = [
+  ['spawn 100k, cold, default stack (M/s)', 'goroutine_spawn_rate_default', 'goroutine_spawn_rate'],
+  ['spawn 100k, reusing, default stack (M/s)', 'goroutine_spawn_rate_reuse_default', 'goroutine_spawn_rate_reuse'],
+  ['spawn 100k, cold, smallest stack (M/s)', 'goroutine_spawn_rate_small', null],
+  ['spawn 100k, reusing, smallest stack (M/s)', 'goroutine_spawn_rate_reuse_small', null],
+  ['bytes per parked goroutine, default stack', 'goroutine_mem_default', 'goroutine_mem'],
+  ['bytes per parked goroutine, smallest stack', 'goroutine_mem_small', null],
+  ['yield round trip, 1 P (ns)', 'yield_round_trip', null],
+  ['mutex hand-off, 4 goroutines on 2 Ps (ns/op)', 'mutex_handoff', null],
+  ['stop the world, max (us)', 'stw_latency_max', null],
+  ['stop the world, mean (us)', 'stw_latency_mean', null],
+].map(([label, key, goKey]) => {
+  const [goP1, goP2, goWasm] = goKey ? goRow(goKey) : [null, null, null];
+  return [label, proc.wasm.get(key), proc.native.get(key), goP1, goP2, goWasm];
+});
+table(['goroutines', 'gort wasm', 'gort native', 'Go native p1', 'Go native p2', 'Go js/wasm'], procRows);
+console.log(`
+gort runs 2 Ps. Memory per goroutine: its stack, its g and the sudog it parks on
+(Go: StackInuse + HeapInuse delta; its stacks start at 2 KB and grow, gort's
+cannot move). Default and smallest stacks: see include/gort/proc.h.
+
+Source of Go's figures: ${go.source}`);

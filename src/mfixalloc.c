@@ -34,6 +34,7 @@ void *fixalloc_alloc(fixalloc *f)
             if (f->chunk == NULL)
                 return NULL;
             f->chunk_left = bytes;
+            f->sys += bytes;
         }
         p = f->chunk;
         f->chunk += f->size;

@@ -14,6 +14,7 @@ typedef struct fixalloc {
     char *chunk;      /* unused tail of the current chunk */
     size_t chunk_left;
     size_t inuse;     /* bytes handed out and not freed */
+    size_t sys;       /* bytes of chunks obtained from the system */
 } fixalloc;
 
 void fixalloc_init(fixalloc *f, size_t size);

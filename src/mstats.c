@@ -9,6 +9,8 @@
 
 #include "gort/mstats.h"
 #include "mheap.h"
+#include "runtime2.h"
+#include "stack.h"
 
 void gort_read_memstats(gort_memstats *st)
 {
@@ -40,6 +42,8 @@ void gort_read_memstats(gort_memstats *st)
     st->heap_idle = st->heap_sys - st->heap_inuse;
     st->mspan_inuse = atomic_load_explicit(&mheap_.nspans_inuse, memory_order_relaxed);
     st->arena_meta_sys = atomic_load_explicit(&mheap_.arena_meta_bytes, memory_order_relaxed);
+    stack_read_stats(&st->stack_inuse, &st->stack_sys);
+    st->goroutine_sys = sched_goroutine_sys_bytes();
 }
 
 size_t gort_page_size(void) { return PAGE_SIZE; }

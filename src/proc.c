@@ -47,6 +47,8 @@
 #define P_GFREE_MAX 64
 /* Rounds of stealing over all ps before a spinning m gives up. */
 #define STEAL_TRIES 4
+/* Stack sizes are rounded up to this. */
+#define STACK_SIZE_ROUND 512
 
 static struct {
     mutex lock;
@@ -80,8 +82,10 @@ static struct {
     /* Dead goroutines with default stacks (and gs whose stacks were freed). */
     mutex gflock;
     g *gfree;
+    _Atomic int32_t ngfree; /* length of gfree, readable without the lock */
     g *gfree_nostack;
     sudog *sudogfree;
+    _Atomic uint64_t sudog_sys; /* bytes of sudogs obtained */
     fixalloc galloc;
     g **allgs;
     size_t nallgs, capallgs;
@@ -349,11 +353,12 @@ static g *gfget(p *pp, size_t stack_size)
 {
     g *gp = NULL;
     if (stack_size == sched.default_stack) {
-        if (pp != NULL && pp->gfree == NULL && sched.gfree != NULL) {
+        if (pp != NULL && pp->gfree == NULL && atomic_load(&sched.ngfree) > 0) {
             lock(&sched.gflock); /* refill half of the local list */
             while (pp->gfreecnt < P_GFREE_MAX / 2 && sched.gfree != NULL) {
                 g *taken = sched.gfree;
                 sched.gfree = taken->schedlink;
+                atomic_fetch_sub(&sched.ngfree, 1);
                 taken->schedlink = pp->gfree;
                 pp->gfree = taken;
                 pp->gfreecnt++;
@@ -367,8 +372,10 @@ static g *gfget(p *pp, size_t stack_size)
             return gp;
         }
         lock(&sched.gflock);
-        if ((gp = sched.gfree) != NULL)
+        if ((gp = sched.gfree) != NULL) {
             sched.gfree = gp->schedlink;
+            atomic_fetch_sub(&sched.ngfree, 1);
+        }
         unlock(&sched.gflock);
         if (gp != NULL)
             return gp;
@@ -410,6 +417,8 @@ static void gfput(p *pp, g *gp)
     g **list = gp->stack != NULL ? &sched.gfree : &sched.gfree_nostack;
     gp->schedlink = *list;
     *list = gp;
+    if (gp->stack != NULL)
+        atomic_fetch_add(&sched.ngfree, 1);
     unlock(&sched.gflock);
 }
 
@@ -430,7 +439,7 @@ static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t go
         return GORT_EINVAL;
     if (!atomic_load(&sched.running))
         return GORT_ESTATE;
-    stack_size = round_up(stack_size, 4096);
+    stack_size = round_up(stack_size, STACK_SIZE_ROUND);
     m *mp = getm();
     p *pp = mp != NULL ? mp->p : NULL;
     g *gp = gfget(pp, stack_size);
@@ -476,25 +485,63 @@ static void notewakeup(m *mp)
     prim_futex_wake(&mp->park, 1);
 }
 
-/* Puts mp to sleep without a p until woken (or until `until`, when >= 0). */
-static void stopm(m *mp, int64_t until)
+static void checkdead(void);
+
+/* Work that an m without a p could find: the global queue, or a local queue
+ * of some p (sched.lock held). */
+static bool work_visible_locked(void)
 {
-    lock(&sched.lock);
-    if (atomic_load(&sched.exiting)) {
-        /* Set under this lock before the exit wake-ups: checked here, it
-         * cannot slip between them and our sleep. */
-        unlock(&sched.lock);
-        return;
+    if (atomic_load(&sched.runqsize) > 0)
+        return true;
+    for (int i = 0; i < sched.nprocs; i++) {
+        p *pp = sched.allp[i];
+        if (!atomic_load(&pp->stopped) && !runqempty(pp))
+            return true;
     }
+    return false;
+}
+
+/*
+ * Puts mp on the idle list (sched.lock held) and returns until when it may
+ * sleep (-1: until woken). An m that goes idle for want of work (`idle`)
+ * also watches the timers if no other m does, and is the one to declare a
+ * deadlock when it is the last to stop. Returns -2 when it must not sleep:
+ * the runtime exits, or work appeared while it was letting its p go.
+ *
+ * Everything that wakes ms (wakep, startm_with, sched_timer_added, the exit
+ * path) looks for them under sched.lock, and an m registers here under the
+ * same lock, after its last look for work: whatever is queued before is seen
+ * here, whatever is queued after finds this m on the list.
+ */
+static int64_t mput_locked(m *mp, bool idle)
+{
+    if (atomic_load(&sched.exiting))
+        return -2;
+    if (idle && work_visible_locked())
+        return -2;
+    int64_t until = -1;
     atomic_store(&mp->park, 0);
     mp->schedlink = sched.midle;
     sched.midle = mp;
     sched.nmidle++;
-    if (until >= 0) {
-        sched.timer_sleeper = mp;
-        sched.timer_sleep_until = until;
+    if (idle) {
+        int64_t next_timer = timers_next_when();
+        if (next_timer >= 0 && sched.timer_sleeper == NULL) {
+            until = next_timer;
+            sched.timer_sleeper = mp;
+            sched.timer_sleep_until = until;
+        } else {
+            checkdead();
+        }
     }
-    unlock(&sched.lock);
+    return until;
+}
+
+/* Sleeps after mput_locked until woken, or until `until` (>= 0) passes. */
+static void mpark(m *mp, int64_t until)
+{
+    if (until == -2)
+        return;
     for (;;) {
         int64_t wait = -1;
         if (until >= 0) {
@@ -504,7 +551,7 @@ static void stopm(m *mp, int64_t until)
         }
         prim_futex_wait(&mp->park, 0, wait);
         if (atomic_load(&mp->park) != 0)
-            return; /* woken by startm or exit: already off the idle list */
+            return; /* woken: the waker took us off the idle list */
         if (until >= 0 && prim_nanotime() >= until)
             break;
     }
@@ -521,6 +568,14 @@ static void stopm(m *mp, int64_t until)
     if (sched.timer_sleeper == mp)
         sched.timer_sleeper = NULL;
     unlock(&sched.lock);
+}
+
+static void stopm(m *mp, bool idle)
+{
+    lock(&sched.lock);
+    int64_t until = mput_locked(mp, idle);
+    unlock(&sched.lock);
+    mpark(mp, until);
 }
 
 /* Takes an idle m off the list (sched.lock held). */
@@ -570,8 +625,10 @@ void sched_timer_added(int64_t when)
         *link = mp->schedlink;
         sched.nmidle--;
         sched.timer_sleeper = NULL;
-    } else if (sched.timer_sleeper == NULL && sched.nmidle == sched.nm) {
-        mp = mget(); /* everyone sleeps: someone must watch the timer */
+    } else if (sched.timer_sleeper == NULL && atomic_load(&sched.npidle) > 0) {
+        /* No one watches the timers, and a p is free for it: the ms that
+         * run goroutines look at timers only when they switch. */
+        mp = mget();
     }
     unlock(&sched.lock);
     if (mp != NULL)
@@ -802,8 +859,11 @@ static void gcstopm(m *mp)
         atomic_store(&sched.stopnote, 1);
         prim_futex_wake(&sched.stopnote, 1);
     }
+    /* On the idle list before the lock is let go: start_the_world, which
+     * takes the lock, finds this m to hand a p to. */
+    int64_t until = mput_locked(mp, false);
     unlock(&sched.lock);
-    stopm(mp, -1);
+    mpark(mp, until);
 }
 
 void stop_the_world(enum wait_reason reason)
@@ -877,7 +937,8 @@ void start_the_world(void)
 
 /* ---- finding work (on g0) ---- */
 
-/* Declares a deadlock when nothing can ever run again (sched.lock held). */
+/* Declares a deadlock when nothing can ever run again (sched.lock held, the
+ * calling m already counted idle). */
 static void checkdead(void)
 {
     if (sched.nmidle != sched.nm || atomic_load(&sched.exiting))
@@ -926,7 +987,7 @@ static g *findrunnable(m *mp)
                     mp->spinning = false;
                     atomic_fetch_sub(&sched.nmspinning, 1);
                 }
-                stopm(mp, -1);
+                stopm(mp, false);
                 if (mp->p != NULL)
                     acquirep(mp, mp->p); /* handed over by startm_with */
                 continue;
@@ -944,7 +1005,7 @@ static g *findrunnable(m *mp)
             continue;
         }
         int64_t now = prim_nanotime();
-        int64_t next_timer = timers_run(now);
+        timers_run(now);
         g *gp = runqget(mp->p);
         if (gp == NULL && atomic_load(&sched.runqsize) > 0) {
             lock(&sched.lock);
@@ -989,17 +1050,7 @@ static g *findrunnable(m *mp)
             if (work)
                 continue; /* mp->p is NULL: it takes an idle p above */
         }
-        next_timer = timers_next_when();
-        lock(&sched.lock);
-        bool be_timer_sleeper = next_timer >= 0 && sched.timer_sleeper == NULL;
-        if (!be_timer_sleeper) {
-            /* The deadlock check counts this m as idle already. */
-            sched.nmidle++;
-            checkdead();
-            sched.nmidle--;
-        }
-        unlock(&sched.lock);
-        stopm(mp, be_timer_sleeper ? next_timer : -1);
+        stopm(mp, true);
         if (mp->p != NULL)
             acquirep(mp, mp->p);
     }
@@ -1041,8 +1092,11 @@ sudog *acquire_sudog(void)
     if (s != NULL)
         sched.sudogfree = s->next;
     unlock(&sched.gflock);
-    if (s == NULL && (s = prim_sys_alloc(sizeof *s)) == NULL)
-        gort_throw("runtime: out of memory for a sudog");
+    if (s == NULL) {
+        if ((s = prim_sys_alloc(sizeof *s)) == NULL)
+            gort_throw("runtime: out of memory for a sudog");
+        atomic_fetch_add(&sched.sudog_sys, sizeof *s);
+    }
     memset(s, 0, sizeof *s);
     return s;
 }
@@ -1131,6 +1185,7 @@ static void sched_cleanup(void)
     }
     sched.nallgs = 0;
     sched.gfree = NULL;
+    atomic_store(&sched.ngfree, 0);
     sched.gfree_nostack = NULL;
     for (int i = 0; i < sched.nprocs; i++) {
         p *pp = sched.allp[i];
@@ -1173,7 +1228,7 @@ int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
     mheap_init();
     once_do(&galloc_ready, galloc_init);
 
-    sched.default_stack = round_up(stack, 4096);
+    sched.default_stack = round_up(stack, STACK_SIZE_ROUND);
     sched.nprocs = nprocs;
     sched.exit_code = GORT_OK;
     atomic_store(&sched.exiting, false);
@@ -1248,6 +1303,14 @@ int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
 void galloc_init(void) { fixalloc_init(&sched.galloc, sizeof(g)); }
 
 /* ---- queries ---- */
+
+uint64_t sched_goroutine_sys_bytes(void)
+{
+    lock(&sched.gflock);
+    uint64_t bytes = sched.galloc.sys;
+    unlock(&sched.gflock);
+    return bytes + atomic_load(&sched.sudog_sys);
+}
 
 uint64_t gort_goid(void)
 {

@@ -172,6 +172,9 @@ void sched_external_waiters_add(int delta);
 void stop_the_world(enum wait_reason reason);
 void start_the_world(void);
 
+/* Bytes of g and sudog structures obtained so far (for statistics). */
+uint64_t sched_goroutine_sys_bytes(void);
+
 /* The running runtime's processors and its state. */
 bool sched_running(void);
 

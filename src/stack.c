@@ -53,6 +53,8 @@ static struct {
     } pools[STACK_MAX_SIZES];
     char *slab;       /* unused tail of the current slab */
     size_t slab_left;
+    _Atomic uint64_t inuse;
+    _Atomic uint64_t sys;
 } stacks = {.lock = MUTEX_INIT};
 
 void stack_guard_set(void *stack)
@@ -87,6 +89,8 @@ void *stackalloc(size_t size)
     void *stack = NULL;
     if (!small_stack(size)) {
         stack = prim_stack_alloc(size);
+        if (stack != NULL)
+            atomic_fetch_add(&stacks.sys, size);
     } else {
         lock(&stacks.lock);
         for (int i = 0; i < STACK_MAX_SIZES; i++) {
@@ -102,6 +106,7 @@ void *stackalloc(size_t size)
                 /* The old slab's tail is too small for this size: dropped. */
                 stacks.slab = prim_stack_alloc(STACK_SLAB_BYTES);
                 stacks.slab_left = stacks.slab != NULL ? STACK_SLAB_BYTES : 0;
+                atomic_fetch_add(&stacks.sys, stacks.slab_left);
             }
             if (stacks.slab_left >= size) {
                 stack = stacks.slab;
@@ -111,7 +116,15 @@ void *stackalloc(size_t size)
         }
         unlock(&stacks.lock);
     }
+    if (stack != NULL)
+        atomic_fetch_add(&stacks.inuse, size);
     return stack;
+}
+
+void stack_read_stats(uint64_t *inuse, uint64_t *sys)
+{
+    *inuse = atomic_load(&stacks.inuse);
+    *sys = atomic_load(&stacks.sys);
 }
 
 void stackfree(void *stack, size_t size)
@@ -119,8 +132,10 @@ void stackfree(void *stack, size_t size)
 #ifdef STACK_ASAN
     __asan_unpoison_memory_region(stack, size);
 #endif
+    atomic_fetch_sub(&stacks.inuse, size);
     if (!small_stack(size)) {
         prim_stack_free(stack, size);
+        atomic_fetch_sub(&stacks.sys, size);
         return;
     }
     lock(&stacks.lock);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Bytes at the low end of every stack that the goroutine must never reach;
  * they hold a pattern checked at every switch. */
@@ -17,6 +18,9 @@
  * when memory is exhausted. */
 void *stackalloc(size_t size);
 void stackfree(void *stack, size_t size);
+
+/* Bytes of stacks handed out and not freed, and bytes obtained for stacks. */
+void stack_read_stats(uint64_t *inuse, uint64_t *sys);
 
 /* Fills the guard zone of a stack about to run a new goroutine (after
  * prim_fiber_init, which may clear sanitizer state for the whole stack). */

@@ -20,9 +20,10 @@
  *    timer never added may hold anything there, and timers_clear need not
  *    touch the timers it drops (when the runtime stops, the stacks that hold
  *    sleepers' timers may be freed already);
- *  - next_when == heap[0].when, or -1 when the heap is empty (an atomic copy
- *    that lets timers_run return at once when nothing is due, and
- *    timers_next_when read it without the lock);
+ *  - next_when == heap[0].when, or -1 when the heap is empty, and
+ *    npending == n: atomic copies that let timers_run return at once when
+ *    nothing is due, and timers_next_when and timers_pending answer without
+ *    the lock (the scheduler asks on every switch);
  *  - f is never called with timers.lock held, and everything timers_run
  *    needs from a timer (f, arg, seq) is read under the lock before f runs:
  *    once a one-shot timer is out of the heap, this file never touches it
@@ -81,8 +82,10 @@ static struct {
     timer_running *running; /* calls of f in progress, on any thread */
 } timers = {.lock = MUTEX_INIT};
 
-/* heap[0].when, or -1; written under timers.lock, read anywhere. */
+/* heap[0].when, or -1, and the number of timers in the heap: copies written
+ * under timers.lock, read anywhere without it (the scheduler asks often). */
 static _Atomic int64_t next_when = -1;
+static atomic_int npending;
 
 /* The call of f in progress on this thread (from inside f: that call). Read
  * and written only by code that does not park. */
@@ -152,8 +155,8 @@ static void heap_grow(void)
     int cap = timers.cap == 0 ? TIMER_HEAP_MIN_CAP : timers.cap * 2;
     if (cap <= timers.cap)
         gort_throw("runtime: too many timers");
-    /* prim_sys_alloc memory is never returned: the old array is dropped,
-     * which costs less than the final array in all. */
+    /* prim_sys_alloc memory is never returned: the old array is dropped
+     * (the dropped arrays add up to less than the one in use). */
     timer_when *heap = prim_sys_alloc((size_t)cap * sizeof *heap);
     if (heap == NULL)
         gort_throw("runtime: out of memory allocating the timer heap");
@@ -188,6 +191,7 @@ static void heap_remove(int i)
 
 static void publish_next_when(void)
 {
+    atomic_store_explicit(&npending, timers.n, memory_order_release);
     atomic_store_explicit(&next_when, timers.n > 0 ? timers.heap[0].when : -1,
                           memory_order_release);
 }
@@ -239,7 +243,7 @@ static int64_t next_period(int64_t when, int64_t period, int64_t now)
     return (int64_t)((uint64_t)when + delta);
 }
 
-/* ---- time.h ---- */
+/* ---- timer.h ---- */
 
 void timer_add(timer *t)
 {
@@ -333,10 +337,7 @@ int64_t timers_next_when(void)
 
 int timers_pending(void)
 {
-    lock(&timers.lock);
-    int n = timers.n;
-    unlock(&timers.lock);
-    return n;
+    return atomic_load_explicit(&npending, memory_order_acquire);
 }
 
 void timers_clear(void)

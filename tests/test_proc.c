@@ -76,7 +76,7 @@ TEST(proc_main_runs_as_goroutine_one)
     CHECK_EQ(gort_go(main_reports_itself, &id), GORT_ESTATE);
 }
 
-#define SPAWN_COUNT 100000
+#define SPAWN_COUNT TESTING_SCALE(100000)
 
 static void parked_worker(void *arg)
 {

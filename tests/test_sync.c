@@ -250,6 +250,7 @@ static struct {
     atomic_int holder_rounds;
     atomic_int holder_done;
     int64_t waiter_ns;
+    int rounds_meanwhile; /* holder rounds during the waiter's 10 locks */
 } fair;
 
 static void fair_holder(void *arg)
@@ -274,11 +275,13 @@ static void fair_main(void *arg)
     if (!AWAIT(atomic_load(&fair.holder_rounds) > 0))
         return;
     int64_t start = gort_nanotime();
+    int rounds_before = atomic_load(&fair.holder_rounds);
     for (int i = 0; i < 10; i++) {
         gort_mutex_lock(&fair.mu);
         gort_sleep(100 * 1000);
         CHECK_EQ(gort_mutex_unlock(&fair.mu), GORT_OK);
     }
+    fair.rounds_meanwhile = atomic_load(&fair.holder_rounds) - rounds_before;
     fair.waiter_ns = gort_nanotime() - start;
     atomic_store(&fair.stop, 1);
     AWAIT(atomic_load(&fair.holder_done));
@@ -288,11 +291,15 @@ TEST(sync_mutex_fairness)
 {
     memset(&fair, 0, sizeof fair);
     run_main(2, fair_main, NULL);
-    /* Go's TestMutexFairness allows 10 s; starvation mode makes it ~10 ms. */
+    /* Go's TestMutexFairness allows 10 s. Starvation mode bounds each of
+     * the waiter's locks to a wait of ~1 ms plus one hand-off: with holder
+     * rounds of >= 100 us, about a dozen rounds. Without it the waiter
+     * gets in only by luck, after hundreds or thousands of rounds. */
     CHECK(fair.waiter_ns < 5 * (int64_t)1000000000);
+    CHECK(fair.rounds_meanwhile <= 150);
     CHECK_EQ(mutex_state(&fair.mu), 0);
-    printf("    10 locks against a relocking holder: %lld ms (holder: %d rounds)\n",
-           (long long)(fair.waiter_ns / 1000000), atomic_load(&fair.holder_rounds));
+    printf("    10 locks against a relocking holder: %lld ms, %d holder rounds meanwhile\n",
+           (long long)(fair.waiter_ns / 1000000), fair.rounds_meanwhile);
 }
 
 /* ---- RWMutex ---- */
@@ -490,34 +497,16 @@ TEST(sync_rwmutex_readers_share_writers_exclude)
 
 /* ---- WaitGroup: 100,000 goroutines, then reuse ---- */
 
-#if defined(__SANITIZE_THREAD__)
-#define TESTING_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TESTING_TSAN 1
-#endif
-#endif
-
 enum {
-#ifdef TESTING_TSAN
-    /* TSan keeps a context per live goroutine (fiber), dies past 8,128 of
-     * them, and takes ~0.5 ms to make one: there, 4,000 wait at the gate
-     * and the rest are spawned as earlier ones finish, at most WG_MAX_LIVE
-     * alive at a time. */
-    WG_GOROUTINES = 10000,
-    WG_GATED = 4000,
-#else
-    WG_GOROUTINES = 100000,
-    WG_GATED = WG_GOROUTINES, /* all 100,000 alive at once */
-#endif
-    WG_MAX_LIVE = 2000,
+    /* All alive at once (under TSan, which allows ~8,000 fibers, fewer). */
+    WG_GOROUTINES = TESTING_SCALE(100000),
     WG_ROUND2 = 1000,
     WG_ROUND2_WAITERS = 10,
 };
 
 static struct {
     gort_waitgroup wg;    /* the group under test */
-    gort_waitgroup start; /* a gate the first WG_GATED goroutines wait at */
+    gort_waitgroup start; /* a gate every goroutine of round one waits at */
     atomic_long done;
     atomic_int waiters_ok, waiters_early;
     atomic_int errors;
@@ -526,21 +515,22 @@ static struct {
 
 static void wg_worker(void *arg)
 {
-    if (arg != NULL)
-        gort_waitgroup_wait(&wgt.start);
+    (void)arg;
+    gort_waitgroup_wait(&wgt.start);
     atomic_fetch_add(&wgt.done, 1);
     if (gort_waitgroup_done(&wgt.wg) != GORT_OK)
         atomic_fetch_add(&wgt.errors, 1);
 }
 
-/* Opens the gate once the main goroutine waits on wg and every gated
- * worker waits at the gate: wg's counter is at least WG_GATED then, so a
- * Wait that returned before the gate opened would be caught. */
+/* Opens the gate once the main goroutine waits on wg and every worker
+ * waits at the gate: none can have called Done yet, so a Wait that
+ * returned before all of them did would be caught. */
 static void wg_opener(void *arg)
 {
     (void)arg;
-    if (AWAIT((uint32_t)wg_state(&wgt.wg) == 1 && (uint32_t)wg_state(&wgt.start) == WG_GATED))
-        CHECK(atomic_load(&wgt.done) <= WG_GOROUTINES - WG_GATED); /* none gated */
+    if (AWAIT((uint32_t)wg_state(&wgt.wg) == 1 &&
+              (uint32_t)wg_state(&wgt.start) == WG_GOROUTINES))
+        CHECK_EQ(atomic_load(&wgt.done), 0);
     CHECK_EQ(gort_waitgroup_done(&wgt.start), GORT_OK);
     atomic_store(&wgt.opener_done, 1);
 }
@@ -567,16 +557,10 @@ static void wg_round2_waiter(void *arg)
 static void wg_main(void *arg)
 {
     (void)arg;
-    static int gated = 1;
     REQUIRE(gort_waitgroup_add(&wgt.start, 1) == GORT_OK);
     REQUIRE(gort_waitgroup_add(&wgt.wg, WG_GOROUTINES) == GORT_OK);
-    for (int i = 0; i < WG_GATED; i++)
-        REQUIRE(gort_go_stack(wg_worker, &gated, GORT_MIN_STACK_SIZE) == GORT_OK);
-    for (long i = 0; i < WG_GOROUTINES - WG_GATED; i++) {
-        if (i % 100 == 0 && !AWAIT(i - atomic_load(&wgt.done) < WG_MAX_LIVE))
-            return;
+    for (int i = 0; i < WG_GOROUTINES; i++)
         REQUIRE(gort_go_stack(wg_worker, NULL, GORT_MIN_STACK_SIZE) == GORT_OK);
-    }
     REQUIRE(gort_go(wg_opener, NULL) == GORT_OK);
     gort_waitgroup_wait(&wgt.wg);
     CHECK_EQ(atomic_load(&wgt.done), WG_GOROUTINES);
@@ -609,8 +593,8 @@ TEST(sync_waitgroup_hundred_thousand_and_reuse)
     CHECK_EQ(atomic_load(&wgt.errors), 0);
     CHECK_EQ(sema_value(&wgt.wg.sema), 0);
     CHECK_EQ(sema_value(&wgt.start.sema), 0);
-    printf("    %d goroutines through one WaitGroup, %d of them at a gate at once: %lld ms\n",
-           WG_GOROUTINES, WG_GATED, (long long)((gort_nanotime() - start) / 1000000));
+    printf("    %d goroutines at a gate, then through one WaitGroup: %lld ms\n", WG_GOROUTINES,
+           (long long)((gort_nanotime() - start) / 1000000));
 }
 
 /* ---- Once ---- */

@@ -26,6 +26,22 @@ bool testing_failed(void);
 /* A deterministic pseudo-random generator, seeded per test (splitmix64). */
 uint64_t testing_rand(uint64_t *state);
 
+/* ThreadSanitizer keeps a context per fiber and allows about 8,000: stress
+ * tests size themselves with TESTING_SCALE(n), n natively and on wasm, n/32
+ * (at least 1,000) under TSan. */
+#if defined(__SANITIZE_THREAD__)
+#define TESTING_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TESTING_TSAN 1
+#endif
+#endif
+#ifdef TESTING_TSAN
+#define TESTING_SCALE(n) ((n) / 32 > 1000 ? (n) / 32 : ((n) < 1000 ? (n) : 1000))
+#else
+#define TESTING_SCALE(n) (n)
+#endif
+
 #define TEST(name)                                                          \
     static void test_##name(void);                                          \
     __attribute__((constructor)) static void testing_register_##name(void)  \

@@ -40,6 +40,13 @@ typedef struct gort_memstats {
      * bitmaps, outside the heap). */
     uint64_t arenas;
     uint64_t arena_meta_sys;
+    /* Goroutine stacks: bytes held by goroutines (live, or dead and kept
+     * for reuse), and bytes obtained from the system for stacks. */
+    uint64_t stack_inuse;
+    uint64_t stack_sys;
+    /* Bytes obtained for goroutine descriptors and waiter records (Go's g
+     * and sudog). */
+    uint64_t goroutine_sys;
     /* Per size class: object size, objects allocated, objects freed
      * (class 0 describes large objects, size 0). */
     struct {

@@ -39,6 +39,7 @@
 #define GORT_PRIM_FIBER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __EMSCRIPTEN__
 #include <emscripten/fiber.h>
@@ -122,7 +123,29 @@ void *prim_stack_alloc(size_t size);
 void prim_stack_free(void *stack, size_t size);
 
 /* The smallest stack prim_fiber_init accepts. */
+#ifdef __EMSCRIPTEN__
+/* wasm keeps a suspended chain's locals in the Asyncify half: a goroutine
+ * that only parks needs a few hundred bytes of each half. */
+#define PRIM_FIBER_MIN_STACK ((size_t)2048)
+#else
 #define PRIM_FIBER_MIN_STACK ((size_t)16384)
+#endif
+
+/* How many fibers may exist at once (initialized, not yet destroyed): no
+ * limit but memory, except under ThreadSanitizer, whose runtime (gcc 12,
+ * clang 14) gives every fiber one of its 8,128 thread slots, threads
+ * included, and dies when they run out (Go's race detector had the same
+ * limit). Tests that create many goroutines scale down to this. */
+#if defined(__SANITIZE_THREAD__)
+#define PRIM_FIBER_MAX_LIVE ((size_t)8000)
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PRIM_FIBER_MAX_LIVE ((size_t)8000)
+#endif
+#endif
+#ifndef PRIM_FIBER_MAX_LIVE
+#define PRIM_FIBER_MAX_LIVE SIZE_MAX
+#endif
 
 #ifdef __EMSCRIPTEN__
 /* The share of a fiber's stack region that holds its Asyncify buffer: half

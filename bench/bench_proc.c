@@ -1,0 +1,183 @@
+/*
+ * bench_proc.c — the scheduler's costs, in the shape of the Go peer program
+ * goroutine_spawn: spawn 100,000 goroutines that each mark a WaitGroup and
+ * park, then release them all and wait. The first round is cold (new
+ * goroutines and stacks), the second reuses dead goroutines; memory per
+ * parked goroutine is measured while all of them are parked. Both at the
+ * default stack size and at the smallest stack a goroutine may ask for.
+ * Also: a yield round trip, a mutex hand-off between goroutines, and the
+ * latency of stopping the world.
+ *
+ * Prints one line per figure: RESULT <name> <value> <unit>.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <gort/gort.h>
+#include <gort/sync.h>
+#include <stdio.h>
+
+#include "runtime2.h"
+
+#define SPAWN_N 100000
+#define YIELDS 1000000
+#define HANDOFFS 200000
+#define STW_ROUNDS 200
+
+static gort_waitgroup started, finished;
+static gort_rwmutex gate; /* held for writing while the spawned ones park */
+
+static void parker(void *arg)
+{
+    (void)arg;
+    gort_waitgroup_done(&started);
+    gort_rwmutex_rlock(&gate);
+    gort_rwmutex_runlock(&gate);
+    gort_waitgroup_done(&finished);
+}
+
+static uint64_t stacks_in_use(void)
+{
+    gort_memstats st;
+    gort_read_memstats(&st);
+    return st.stack_inuse;
+}
+
+struct spawn_round {
+    double rate;           /* M goroutines per second until all parked */
+    double bytes_per_g;    /* its stack, its g and the sudog it parks on */
+};
+
+static struct spawn_round spawn_round(size_t stack)
+{
+    struct spawn_round r;
+    uint64_t before = stacks_in_use();
+    gort_waitgroup_add(&started, SPAWN_N);
+    gort_waitgroup_add(&finished, SPAWN_N);
+    gort_rwmutex_lock(&gate);
+    int64_t t0 = gort_nanotime();
+    for (int i = 0; i < SPAWN_N; i++)
+        gort_go_stack(parker, NULL, stack);
+    gort_waitgroup_wait(&started);
+    int64_t parked = gort_nanotime() - t0;
+    gort_yield();
+    r.bytes_per_g = (double)(stacks_in_use() - before) / SPAWN_N + sizeof(g) + sizeof(sudog);
+    r.rate = SPAWN_N / (parked / 1e9) / 1e6;
+    gort_rwmutex_unlock(&gate);
+    gort_waitgroup_wait(&finished);
+    return r;
+}
+
+static size_t round_stack;
+static const char *round_name;
+
+static void spawn_main(void *arg)
+{
+    (void)arg;
+    struct spawn_round cold = spawn_round(round_stack);
+    struct spawn_round reuse = spawn_round(round_stack);
+    printf("RESULT goroutine_spawn_rate_%s %.3f Mgoroutines/s\n", round_name, cold.rate);
+    printf("RESULT goroutine_spawn_rate_reuse_%s %.3f Mgoroutines/s\n", round_name, reuse.rate);
+    printf("RESULT goroutine_mem_%s %.0f B/goroutine\n", round_name, cold.bytes_per_g);
+    fflush(stdout);
+}
+
+static int64_t yield_ns;
+static void yielder(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < YIELDS; i++)
+        gort_yield();
+    gort_waitgroup_done(&finished);
+}
+
+static void yield_main(void *arg)
+{
+    (void)arg;
+    gort_waitgroup_add(&finished, 2);
+    int64_t t0 = gort_nanotime();
+    gort_go(yielder, NULL);
+    gort_go(yielder, NULL);
+    gort_waitgroup_wait(&finished);
+    yield_ns = gort_nanotime() - t0;
+}
+
+static gort_mutex handoff_mu;
+static long handoff_counter;
+static void handoff_worker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < HANDOFFS; i++) {
+        gort_mutex_lock(&handoff_mu);
+        handoff_counter++;
+        gort_mutex_unlock(&handoff_mu);
+    }
+    gort_waitgroup_done(&finished);
+}
+
+static int64_t handoff_ns;
+static void handoff_main(void *arg)
+{
+    (void)arg;
+    gort_waitgroup_add(&finished, 4);
+    int64_t t0 = gort_nanotime();
+    for (int i = 0; i < 4; i++)
+        gort_go(handoff_worker, NULL);
+    gort_waitgroup_wait(&finished);
+    handoff_ns = gort_nanotime() - t0;
+}
+
+static atomic_bool stw_done;
+static void busy(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stw_done))
+        gort_safepoint();
+    gort_waitgroup_done(&finished);
+}
+
+static int64_t stw_max, stw_total;
+static void stw_main(void *arg)
+{
+    (void)arg;
+    int busy_goroutines = gort_gomaxprocs() - 1;
+    gort_waitgroup_add(&finished, busy_goroutines);
+    for (int i = 0; i < busy_goroutines; i++)
+        gort_go(busy, NULL);
+    gort_sleep(10000000);
+    for (int i = 0; i < STW_ROUNDS; i++) {
+        int64_t t0 = gort_nanotime();
+        stop_the_world(WAIT_REASON_GC);
+        int64_t stopped = gort_nanotime() - t0;
+        start_the_world();
+        stw_total += stopped;
+        if (stopped > stw_max)
+            stw_max = stopped;
+        gort_sleep(100000);
+    }
+    atomic_store(&stw_done, true);
+    gort_waitgroup_wait(&finished);
+}
+
+int main(void)
+{
+    gort_config cfg = {.procs = 2};
+    round_stack = GORT_DEFAULT_STACK_SIZE;
+    round_name = "default";
+    gort_main(&cfg, spawn_main, NULL);
+    round_stack = GORT_MIN_STACK_SIZE;
+    round_name = "small";
+    gort_main(&cfg, spawn_main, NULL);
+
+    gort_config one = {.procs = 1};
+    gort_main(&one, yield_main, NULL);
+    printf("RESULT yield_round_trip %.1f ns\n", (double)yield_ns / YIELDS);
+
+    gort_main(&cfg, handoff_main, NULL);
+    printf("RESULT mutex_handoff %.1f ns/op\n", (double)handoff_ns / (4.0 * HANDOFFS));
+
+    gort_main(&cfg, stw_main, NULL);
+    printf("RESULT stw_latency_max %.1f us\n", stw_max / 1e3);
+    printf("RESULT stw_latency_mean %.1f us\n", stw_total / 1e3 / STW_ROUNDS);
+    printf("INFO default stack %zu B, smallest %zu B\n", (size_t)GORT_DEFAULT_STACK_SIZE,
+           (size_t)GORT_MIN_STACK_SIZE);
+    return 0;
+}
