@@ -323,3 +323,40 @@ TEST(proc_goroutines_spawned_from_another_thread)
     CHECK_EQ(atomic_load(&finished), 100);
     CHECK_EQ(atomic_load(&corrupted), 0);
 }
+
+/* Recursion that yields at every level, so that the scheduler looks at the
+ * stack's guard zone often. */
+static volatile bool keep_recursing = true;
+
+static int recurse_forever(int depth)
+{
+    volatile char frame[96];
+    frame[0] = (char)depth;
+    gort_yield();
+    return keep_recursing ? recurse_forever(depth + 1) + frame[0] : 0;
+}
+
+static void overflower(void *arg)
+{
+    (void)arg;
+    recurse_forever(0);
+}
+
+static void overflow_main(void *arg)
+{
+    (void)arg;
+    gort_go_stack(overflower, NULL, GORT_MIN_STACK_SIZE);
+    for (;;)
+        gort_sleep(1000000);
+}
+
+/* Natively the scheduler names the goroutine; under ASan the poisoned guard
+ * zone is reported at the first write; wasm debug builds stop at the stack
+ * pointer check of -sSTACK_OVERFLOW_CHECK. */
+DEATH_TEST(proc_stack_overflow_is_a_clear_fatal_error,
+           "runtime: goroutine [0-9]+ stack exceeds [0-9]+-byte limit|AddressSanitizer: "
+           "(use-after-poison|stack-overflow)|Aborted\\(stack overflow")
+{
+    gort_config cfg = {.procs = 2};
+    gort_main(&cfg, overflow_main, NULL);
+}

@@ -794,7 +794,6 @@ static void mix_goroutine(void *arg)
     uint64_t seed = (uintptr_t)arg + 7;
     for (int i = 0; i < MIX_GOROUTINE_ITERS; i++)
         mix_critical(&seed, true); /* yields inside: threads must sleep */
-    gort_sleep(1000000); /* the waiter thread is asleep by now, most likely */
     CHECK_EQ(gort_waitgroup_done(&mix.phase2), GORT_OK);
     CHECK_EQ(gort_waitgroup_done(&mix.all), GORT_OK);
 }
@@ -818,11 +817,20 @@ static void mix_main(void *arg)
     REQUIRE(gort_go(mix_keeper, NULL) == GORT_OK);
     REQUIRE(gort_waitgroup_add(&mix.all, MIX_THREADS + 1 + MIX_GOROUTINES) == GORT_OK);
     REQUIRE(gort_waitgroup_add(&mix.phase2, MIX_GOROUTINES) == GORT_OK);
+    /* The threads start while we hold the mutex: both lockers go to sleep
+     * on its semaphore as thread waiters, and the waiter thread on phase2,
+     * before any goroutine could let them through. */
+    gort_mutex_lock(&mix.mu);
     REQUIRE(pthread_create(&waiter, NULL, mix_waiter_thread, NULL) == 0);
     for (intptr_t i = 0; i < MIX_THREADS; i++)
         REQUIRE(pthread_create(&lockers[i], NULL, mix_locker_thread, (void *)i) == 0);
-    for (intptr_t i = 0; i < MIX_GOROUTINES; i++)
+    bool asleep = AWAIT(sema_waiters(&mix.mu.sema) == MIX_THREADS &&
+                        (uint32_t)wg_state(&mix.phase2) == 1);
+    for (intptr_t i = 0; asleep && i < MIX_GOROUTINES; i++)
         REQUIRE(gort_go(mix_goroutine, (void *)i) == GORT_OK);
+    CHECK_EQ(gort_mutex_unlock(&mix.mu), GORT_OK); /* wakes a thread */
+    if (!asleep)
+        return;
     gort_waitgroup_wait(&mix.all); /* parks: threads and goroutines Done it */
     atomic_store(&mix.keeper_stop, 1);
     CHECK_EQ(atomic_load(&mix.thread_waited_ok), 1);

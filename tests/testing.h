@@ -18,6 +18,10 @@
 typedef void (*testing_fn)(void);
 
 void testing_register(const char *name, testing_fn fn);
+/* A death test: its body must end the process with output that matches the
+ * extended regular expression `expect` (natively it runs in a child process
+ * and the driver checks; on wasm the node:test harness runs it and checks). */
+void testing_register_death(const char *name, testing_fn fn, const char *expect);
 /* Records a failure of the running test; the test goes on, so that one run
  * reports every broken expectation. */
 void testing_fail(const char *file, int line, const char *fmt, ...);
@@ -47,6 +51,14 @@ uint64_t testing_rand(uint64_t *state);
     __attribute__((constructor)) static void testing_register_##name(void)  \
     {                                                                       \
         testing_register(#name, test_##name);                               \
+    }                                                                       \
+    static void test_##name(void)
+
+#define DEATH_TEST(name, expect)                                            \
+    static void test_##name(void);                                          \
+    __attribute__((constructor)) static void testing_register_##name(void)  \
+    {                                                                       \
+        testing_register_death(#name, test_##name, expect);                 \
     }                                                                       \
     static void test_##name(void)
 

@@ -1,6 +1,7 @@
 // The C tests of gort, built to wasm32 (build/wasm-debug by scripts/test.sh)
 // and run under Node: one node:test test per C TEST(), each in its own Node
-// process so that a crash names the test that caused it.
+// process so that a crash names the test that caused it. Death tests must
+// end their process with output that matches their pattern.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
@@ -16,24 +17,32 @@ if (!existsSync(program)) {
   throw new Error(`${program} is missing: build it with scripts/build.sh wasm-debug`);
 }
 
-const names = execFileSync(process.execPath, [program, '--list'], { encoding: 'utf8' })
+const entries = execFileSync(process.execPath, [program, '--list'], { encoding: 'utf8' })
   .split('\n')
-  .filter(Boolean);
+  .filter(Boolean)
+  .map((line) => {
+    const m = /^(\S+) death (.*)$/.exec(line);
+    return m ? { name: m[1], death: new RegExp(m[2]) } : { name: line, death: null };
+  });
 
-assert.ok(names.length > 0, 'the wasm test binary lists no tests');
+assert.ok(entries.length > 0, 'the wasm test binary lists no tests');
 
-for (const name of names) {
+const options = { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: TEST_TIMEOUT_MS };
+
+for (const { name, death } of entries) {
   test(`wasm: ${name}`, { timeout: TEST_TIMEOUT_MS }, async () => {
     let output;
     try {
-      output = await run(process.execPath, [program, name], {
-        encoding: 'utf8',
-        maxBuffer: 64 * 1024 * 1024,
-        timeout: TEST_TIMEOUT_MS,
-      });
+      output = await run(process.execPath, [program, name], options);
     } catch (err) {
-      assert.fail(`${name} failed (exit ${err.code ?? err.signal}):\n${err.stdout ?? ''}${err.stderr ?? ''}`);
+      const text = `${err.stdout ?? ''}${err.stderr ?? ''}`;
+      if (death) {
+        assert.match(text, death, `${name} died, but not as expected:\n${text}`);
+        return;
+      }
+      assert.fail(`${name} failed (exit ${err.code ?? err.signal}):\n${text}`);
     }
+    if (death) assert.fail(`${name} should have ended the process:\n${output.stdout}${output.stderr}`);
     assert.match(output.stdout, /^1 passed, 0 failed$/m, output.stdout + output.stderr);
   });
 }
