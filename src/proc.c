@@ -486,6 +486,7 @@ static void notewakeup(m *mp)
 }
 
 static void checkdead(void);
+static bool mtake(m *mp);
 
 /* Work that an m without a p could find: the global queue, or a local queue
  * of some p (sched.lock held). */
@@ -555,18 +556,11 @@ static void mpark(m *mp, int64_t until)
         if (until >= 0 && prim_nanotime() >= until)
             break;
     }
-    /* Timed out: leave the idle list ourselves, unless a waker just took us. */
+    /* Timed out: leave the idle list ourselves, unless a waker took us off
+     * it already (then park is 1). */
     lock(&sched.lock);
-    if (atomic_load(&mp->park) == 0) {
-        m **link = &sched.midle;
-        while (*link != mp)
-            link = &(*link)->schedlink;
-        *link = mp->schedlink;
-        sched.nmidle--;
-        atomic_store(&mp->park, 1);
-    }
-    if (sched.timer_sleeper == mp)
-        sched.timer_sleeper = NULL;
+    if (atomic_load(&mp->park) == 0)
+        mtake(mp);
     unlock(&sched.lock);
 }
 
@@ -578,16 +572,29 @@ static void stopm(m *mp, bool idle)
     mpark(mp, until);
 }
 
-/* Takes an idle m off the list (sched.lock held). */
+
+/* Takes mp off the idle list and marks it taken (sched.lock held): an m
+ * that times out meanwhile then knows that it is no longer on the list. */
+static bool mtake(m *mp)
+{
+    m **link = &sched.midle;
+    while (*link != NULL && *link != mp)
+        link = &(*link)->schedlink;
+    if (*link == NULL)
+        return false;
+    *link = mp->schedlink;
+    sched.nmidle--;
+    if (sched.timer_sleeper == mp)
+        sched.timer_sleeper = NULL;
+    atomic_store(&mp->park, 1);
+    return true;
+}
+
 static m *mget(void)
 {
     m *mp = sched.midle;
-    if (mp != NULL) {
-        sched.midle = mp->schedlink;
-        sched.nmidle--;
-        if (sched.timer_sleeper == mp)
-            sched.timer_sleeper = NULL;
-    }
+    if (mp != NULL)
+        mtake(mp);
     return mp;
 }
 
@@ -600,13 +607,17 @@ static void wakep(void)
     if (!atomic_compare_exchange_strong(&sched.nmspinning, &zero, 1))
         return;
     lock(&sched.lock);
-    m *mp = mget();
+    m *mp = sched.midle;
+    if (mp != NULL) {
+        /* Before mtake marks it woken: it may be running the moment after. */
+        mp->spinning = true; /* the count was taken for it */
+        mtake(mp);
+    }
     unlock(&sched.lock);
     if (mp == NULL) {
         atomic_fetch_sub(&sched.nmspinning, 1); /* every m is busy */
         return;
     }
-    mp->spinning = true; /* the count was taken for it */
     notewakeup(mp);
 }
 
@@ -618,13 +629,7 @@ void sched_timer_added(int64_t when)
     m *mp = NULL;
     if (sched.timer_sleeper != NULL && when < sched.timer_sleep_until) {
         mp = sched.timer_sleeper;
-        /* Take it off the idle list so that it is woken once. */
-        m **link = &sched.midle;
-        while (*link != mp)
-            link = &(*link)->schedlink;
-        *link = mp->schedlink;
-        sched.nmidle--;
-        sched.timer_sleeper = NULL;
+        mtake(mp); /* off the idle list, so that it is woken once */
     } else if (sched.timer_sleeper == NULL && atomic_load(&sched.npidle) > 0) {
         /* No one watches the timers, and a p is free for it: the ms that
          * run goroutines look at timers only when they switch. */
@@ -636,6 +641,8 @@ void sched_timer_added(int64_t when)
 }
 
 void sched_external_waiters_add(int delta) { atomic_fetch_add(&sched.external_waiters, delta); }
+
+void gort_keepalive(int delta) { sched_external_waiters_add(delta); }
 
 /* ---- after a switch ---- */
 
@@ -803,6 +810,9 @@ void gort_safepoint(void)
 static bool free_dead(g *gp, void *arg)
 {
     (void)arg;
+    /* Its fiber is initialized afresh when the g is reused; destroying it
+     * now keeps sanitizer contexts to the goroutines alive. */
+    prim_fiber_destroy(&gp->fiber);
     gfput(getm()->p, gp);
     return true;
 }
@@ -834,7 +844,7 @@ static void goexit1(void)
     gort_throw("goexit: a dead goroutine was resumed");
 }
 
-_Noreturn void gort_goexit(void)
+GORT_NORETURN void gort_goexit(void)
 {
     if (getg() == NULL)
         gort_throw("gort_goexit: not on a goroutine");
@@ -1124,17 +1134,36 @@ void sudog_prepare(sudog *s)
     atomic_store(&s->wakecell, 0);
 }
 
+void sudog_prepare_async(sudog *s)
+{
+    s->g = NULL;
+    s->kind = WAITER_ASYNC;
+    atomic_store(&s->wakecell, 0);
+}
+
+/* A woken thread waiter may return its sudog at once while its waker still
+ * calls prim_futex_wake on the cell: harmless, since sudogs are reused and
+ * never freed (a stray wake-up of the next user is allowed). */
 void sudog_wait(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg, enum wait_reason reason)
 {
-    if (s->kind == WAITER_GOROUTINE) {
+    switch (s->kind) {
+    case WAITER_GOROUTINE:
         gopark(unlockf, arg, reason);
         return;
+    case WAITER_THREAD:
+        sched_external_waiters_add(1);
+        unlockf(NULL, arg);
+        while (atomic_load(&s->wakecell) == 0)
+            prim_futex_wait(&s->wakecell, 0, -1);
+        sched_external_waiters_add(-1);
+        return;
+    case WAITER_ASYNC:
+        /* Counted until sudog_async_finish: until its owner has acted on the
+         * wake-up, it may still wake goroutines. */
+        sched_external_waiters_add(1);
+        unlockf(NULL, arg);
+        return;
     }
-    sched_external_waiters_add(1);
-    unlockf(NULL, arg);
-    while (atomic_load(&s->wakecell) == 0)
-        prim_futex_wait(&s->wakecell, 0, -1);
-    sched_external_waiters_add(-1);
 }
 
 void sudog_wake(sudog *s)
@@ -1145,6 +1174,14 @@ void sudog_wake(sudog *s)
     }
     atomic_store(&s->wakecell, 1);
     prim_futex_wake(&s->wakecell, 1);
+}
+
+bool sudog_async_poll(sudog *s) { return atomic_load(&s->wakecell) != 0; }
+
+void sudog_async_finish(sudog *s)
+{
+    (void)s;
+    sched_external_waiters_add(-1);
 }
 
 /* ---- starting and stopping the runtime ---- */
@@ -1282,13 +1319,7 @@ int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
     for (int i = 0; i < sched.nm; i++) {
         m *mp = sched.allm[i];
         lock(&sched.lock);
-        m **link = &sched.midle;
-        while (*link != NULL && *link != mp)
-            link = &(*link)->schedlink;
-        if (*link == mp) {
-            *link = mp->schedlink;
-            sched.nmidle--;
-        }
+        mtake(mp);
         unlock(&sched.lock);
         notewakeup(mp);
     }

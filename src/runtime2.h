@@ -95,6 +95,7 @@ struct sudog {
     bool isSelect;
     bool success;
     void *parent;         /* semaphore tree / address */
+    struct selectwait *sel; /* a select's case: what its cases share (chan.h) */
 };
 
 #define RUNQ_SIZE 256 /* a power of two: indexes wrap with a mask */
@@ -155,6 +156,16 @@ m *getm(void);
 void sudog_prepare(sudog *s);
 void sudog_wait(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg, enum wait_reason reason);
 void sudog_wake(sudog *s);
+
+/* The asynchronous waiter (the JS main thread, which may not block):
+ * sudog_prepare_async makes s one, sudog_wait then enqueues it and returns at
+ * once, and its owner waits for s->wakecell to become 1 (Atomics.waitAsync on
+ * it, or sudog_async_poll), acts on the outcome, and calls
+ * sudog_async_finish. Until then it counts as an external waiter, so the
+ * runtime does not declare a deadlock while the owner may still act. */
+void sudog_prepare_async(sudog *s);
+bool sudog_async_poll(sudog *s);
+void sudog_async_finish(sudog *s);
 
 sudog *acquire_sudog(void);
 void release_sudog(sudog *s);

@@ -301,20 +301,22 @@ int gort_waitgroup_add(gort_waitgroup *wg, int delta)
             break;
     }
     uint32_t w = (uint32_t)new_;
-    if (v > 0 || w == 0)
+    if (v > 0 || w == 0 || delta >= 0)
         return GORT_OK;
     /* We brought the counter to zero with w waiters: no wait can join now
      * (a wait that sees zero returns), so take them out and release them.
-     * A CAS rather than Go's store: an add racing with us (which Go calls
-     * misuse) keeps its counter. */
+     * A CAS rather than Go's store, and we release only the waiters we
+     * took out: an add racing with us (which Go calls misuse) keeps its
+     * counter, and no waiter is released twice. */
     state = new_;
+    uint32_t take;
     for (;;) {
         uint32_t now = (uint32_t)state;
-        uint64_t next = state - (now < w ? now : w);
-        if (__atomic_compare_exchange_n(&wg->state, &state, next, false, SEQ, SEQ))
+        take = now < w ? now : w;
+        if (__atomic_compare_exchange_n(&wg->state, &state, state - take, false, SEQ, SEQ))
             break;
     }
-    for (; w != 0; w--)
+    for (; take != 0; take--)
         semrelease(&wg->sema, false);
     return GORT_OK;
 }

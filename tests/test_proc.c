@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prim/prim.h"
 #include "runtime2.h"
 #include "testing.h"
+
+static uint32_t readgstatus_for_test(g *gp) { return atomic_load(&gp->atomicstatus); }
 
 /* A barrier built on gopark/goready: goroutines park until released. */
 static struct {
@@ -359,4 +362,72 @@ DEATH_TEST(proc_stack_overflow_is_a_clear_fatal_error,
 {
     gort_config cfg = {.procs = 2};
     gort_main(&cfg, overflow_main, NULL);
+}
+
+/* An asynchronous waiter (as the JS main thread will be): its sudog is queued
+ * without blocking its thread, a goroutine wakes it through the cell, and
+ * while it is pending the runtime does not call a lack of runnable goroutines
+ * a deadlock. */
+static struct {
+    sudog *async;        /* the pending async waiter */
+    _Atomic(g *) main_g; /* the main goroutine, parked until the waiter acts */
+    atomic_int stage;
+} async_case;
+
+static bool release_nothing(g *gp, void *arg)
+{
+    (void)gp;
+    (void)arg;
+    return true;
+}
+
+static void *async_owner(void *arg)
+{
+    (void)arg;
+    sudog *s = acquire_sudog();
+    sudog_prepare_async(s);
+    async_case.async = s;
+    sudog_wait(s, release_nothing, NULL, WAIT_REASON_ZERO); /* returns at once */
+    atomic_store(&async_case.stage, 1);
+    /* The owner's event loop: wait for the wake-up as Atomics.waitAsync
+     * would, then act on it by readying the main goroutine. */
+    while (!sudog_async_poll(s))
+        prim_futex_wait(&s->wakecell, 0, -1);
+    atomic_store(&async_case.stage, 3);
+    gort_sleep(50000000); /* everything sleeps meanwhile: no deadlock */
+    while (async_case.main_g == NULL || readgstatus_for_test(async_case.main_g) != G_WAITING)
+        gort_sleep(1000000);
+    goready(async_case.main_g);
+    sudog_async_finish(s);
+    release_sudog(s);
+    return NULL;
+}
+
+static void async_waker(void *arg)
+{
+    (void)arg;
+    while (atomic_load(&async_case.stage) < 1)
+        gort_sleep(1000000);
+    atomic_store(&async_case.stage, 2);
+    sudog_wake(async_case.async);
+}
+
+static void async_main(void *arg)
+{
+    (void)arg;
+    pthread_t owner;
+    pthread_create(&owner, NULL, async_owner, NULL);
+    gort_go(async_waker, NULL);
+    async_case.main_g = getg();
+    gopark(release_nothing, NULL, WAIT_REASON_ZERO);
+    pthread_join(owner, NULL);
+}
+
+TEST(proc_async_waiter_is_woken_and_keeps_the_runtime_alive)
+{
+    atomic_store(&async_case.stage, 0);
+    async_case.main_g = NULL;
+    gort_config cfg = {.procs = 2};
+    CHECK_EQ(gort_main(&cfg, async_main, NULL), GORT_OK);
+    CHECK_EQ(atomic_load(&async_case.stage), 3);
 }

@@ -73,8 +73,14 @@ int gort_go(void (*fn)(void *), void *arg);
  * GORT_MIN_STACK_SIZE, else GORT_EINVAL). */
 int gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size);
 
+#ifdef __cplusplus
+#define GORT_NORETURN [[noreturn]]
+#else
+#define GORT_NORETURN _Noreturn
+#endif
+
 /* Ends the calling goroutine (Go's runtime.Goexit); never returns. */
-_Noreturn void gort_goexit(void);
+GORT_NORETURN void gort_goexit(void);
 
 /* Gives up the processor so that other goroutines run (runtime.Gosched). */
 void gort_yield(void);
@@ -100,6 +106,15 @@ int gort_num_goroutine(void);
 
 /* The number of logical processors of the running runtime (GOMAXPROCS). */
 int gort_gomaxprocs(void);
+
+/*
+ * The runtime reports a deadlock when every goroutine is blocked, no timer is
+ * pending and no thread outside the runtime is blocked in it. A thread that
+ * is not a goroutine and will later wake goroutines (send, unlock, Done)
+ * without blocking in the runtime first should hold a keepalive meanwhile:
+ * gort_keepalive(1) before, gort_keepalive(-1) once it is done.
+ */
+void gort_keepalive(int delta);
 
 /* Scheduler statistics. */
 typedef struct gort_sched_stats {

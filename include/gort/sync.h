@@ -88,8 +88,10 @@ void gort_rwmutex_rlock(gort_rwmutex *rw);
 /* Locks rw for reading if no writer holds it or waits for it; never waits. */
 bool gort_rwmutex_tryrlock(gort_rwmutex *rw);
 
-/* Undoes one gort_rwmutex_rlock: GORT_OK, or GORT_ERUNLOCK ("sync: RUnlock
- * of unlocked RWMutex") when no reader holds rw (nothing changes then). */
+/* Undoes one gort_rwmutex_rlock: GORT_OK, or GORT_ERUNLOCK (where Go dies
+ * with "sync: RUnlock of unlocked RWMutex") when no reader holds rw; nothing
+ * changes then. (A stray runlock while other readers hold or wait for rw
+ * cannot be told from theirs, as in Go.) */
 int gort_rwmutex_runlock(gort_rwmutex *rw);
 
 /* Locks rw for writing, waiting for readers and writers inside to leave. */
