@@ -13,9 +13,10 @@ add_link_options(
   -sINITIAL_MEMORY=64MB
   -Wno-pthreads-mem-growth)
 
-# Debug builds stop a C stack overflow with a clear message instead of
-# letting it overwrite the heap below the stack.
-add_link_options($<$<CONFIG:Debug>:-sSTACK_OVERFLOW_CHECK=2>)
+# Every build checks each move of the C stack pointer against the running
+# fiber's limits: an overflow stops with a clear message (overflow_post.js
+# names the goroutine) instead of overwriting the memory below the stack.
+add_link_options(-sSTACK_OVERFLOW_CHECK=2)
 
 # Node 18+ has fetch(), which Emscripten 3.1.6 then uses for the .wasm path
 # and fails; this hands the bytes over from the file system instead.
@@ -23,6 +24,7 @@ set(GORT_WASM_PRE_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/node_pre.js)
 # Fibers that migrate between workers, and workers reused after fibers, need
 # two repairs to Emscripten 3.1.6's JS (see the file).
 set(GORT_WASM_FIBER_POST_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/fiber_post.js)
+set(GORT_WASM_OVERFLOW_POST_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/overflow_post.js)
 
 # A C program with main() that Node runs as `node prog.js args...`: main
 # runs on a pthread so it may block, the process exits with main's status,
@@ -38,8 +40,11 @@ function(gort_wasm_program target)
     -sEXIT_RUNTIME=1
     -sPTHREAD_POOL_SIZE=${GORT_PTHREAD_POOL}
     -sENVIRONMENT=node,worker
-    --pre-js ${GORT_WASM_PRE_JS}
-    --post-js ${GORT_WASM_FIBER_POST_JS})
+    # SHELL: keeps each flag with its file (CMake drops repeated flags).
+    "SHELL:--pre-js ${GORT_WASM_PRE_JS}"
+    "SHELL:--post-js ${GORT_WASM_FIBER_POST_JS}"
+    "SHELL:--post-js ${GORT_WASM_OVERFLOW_POST_JS}")
   set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_PRE_JS})
   set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_FIBER_POST_JS})
+  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_OVERFLOW_POST_JS})
 endfunction()

@@ -50,6 +50,9 @@
 /* Stack sizes are rounded up to this. */
 #define STACK_SIZE_ROUND 512
 
+_Static_assert(GORT_MIN_STACK_SIZE >= PRIM_FIBER_MIN_STACK + STACK_GUARD_BYTES,
+               "the smallest goroutine stack must hold a fiber and its guard zone");
+
 static struct {
     mutex lock;
     atomic_bool running;
@@ -452,7 +455,10 @@ static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t go
     gp->param = 0;
     gp->lastm = NULL;
     gp->waitreason = WAIT_REASON_ZERO;
-    prim_fiber_init(&gp->fiber, gp->stack, gp->stack_size, goroutine_entry, gp);
+    /* The fiber's stack starts above the guard zone, so that a stack-pointer
+     * check (wasm) stops short of it and leaves it free for the report. */
+    prim_fiber_init(&gp->fiber, (char *)gp->stack + STACK_GUARD_BYTES,
+                    gp->stack_size - STACK_GUARD_BYTES, goroutine_entry, gp);
     stack_guard_set(gp->stack);
     atomic_fetch_add(&sched.ngoroutines, 1);
     atomic_fetch_add_explicit(&sched.goroutines_created, 1, memory_order_relaxed);
@@ -708,6 +714,17 @@ static g *runnable_now(m *mp)
  * runs once gp's context is saved. When gp is dying, its fiber is left for
  * good.
  */
+#ifdef __EMSCRIPTEN__
+#include <emscripten/emscripten.h>
+/* For the wasm stack-pointer check (src/prim/wasm/overflow_post.js), which
+ * runs on the overflowing goroutine's own stack: it only reads. */
+EMSCRIPTEN_KEEPALIVE uint32_t gort_running_goid(void)
+{
+    g *gp = getg();
+    return gp != NULL ? (uint32_t)gp->goid : 0;
+}
+#endif
+
 _Noreturn static void stack_overflow(g *gp)
 {
     fprintf(stderr, "runtime: goroutine %llu stack exceeds %zu-byte limit\n",

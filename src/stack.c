@@ -59,6 +59,9 @@ static struct {
 
 void stack_guard_set(void *stack)
 {
+#ifdef STACK_ASAN
+    __asan_unpoison_memory_region(stack, STACK_GUARD_BYTES); /* a reused stack */
+#endif
     uint64_t *words = stack;
     for (size_t i = 0; i < STACK_GUARD_BYTES / sizeof *words; i++)
         words[i] = STACK_GUARD_PATTERN ^ i;

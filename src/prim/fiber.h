@@ -128,7 +128,7 @@ void prim_stack_free(void *stack, size_t size);
  * that only parks needs a few hundred bytes of each half. */
 #define PRIM_FIBER_MIN_STACK ((size_t)2048)
 #else
-#define PRIM_FIBER_MIN_STACK ((size_t)16384)
+#define PRIM_FIBER_MIN_STACK ((size_t)8192)
 #endif
 
 /* How many fibers may exist at once (initialized, not yet destroyed): no
