@@ -1,10 +1,12 @@
 /*
- * demo.c — an allocator workload: builds a few binary trees of typed nodes on
- * the gort heap, fills pointer-free buffers of mixed sizes, then prints the
- * heap's statistics and a map of its first arena (one character per page).
+ * demo.c — a small gort program: eight goroutines on two processors each
+ * build a binary tree of typed nodes on the gort heap (yielding as they go),
+ * sleep, and check their tree; then the heap's statistics, the scheduler's,
+ * and a map of the heap's first arena (one character per page).
  */
 #include <gort/gort.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 struct node {
@@ -30,18 +32,55 @@ static long long check(const struct node *n)
     return n->left == NULL ? n->value : n->value + check(n->left) + check(n->right);
 }
 
+#define TREES 8
+#define DEPTH 14
+
+static gort_waitgroup done;
+static long long checksums[TREES];
+
+static void tree_worker(void *arg)
+{
+    long long count = (long long)(intptr_t)arg << 32;
+    struct node *tree = build(DEPTH, &count);
+    gort_yield();
+    gort_sleep(1000000); /* parked on a timer: another goroutine runs here */
+    checksums[(intptr_t)arg] = check(tree);
+    size_t sizes[] = {12, 100, 1000, 5000, 40000};
+    for (int round = 0; round < 50; round++)
+        memset(gort_alloc_bytes(sizes[round % 5]), round, sizes[round % 5]);
+    gort_waitgroup_done(&done);
+}
+
+static void program(void *arg)
+{
+    (void)arg;
+    gort_waitgroup_add(&done, TREES);
+    for (intptr_t i = 0; i < TREES; i++)
+        gort_go(tree_worker, (void *)i);
+    gort_waitgroup_wait(&done);
+}
+
 int main(void)
 {
-    long long count = 0;
-    struct node *tree = build(16, &count);
-    printf("gort %s (%s): built a tree of %lld nodes, checksum %lld\n", gort_version(),
-           gort_build_variant(), count, check(tree));
-    size_t sizes[] = {12, 100, 1000, 5000, 40000, 300000};
-    for (int round = 0; round < 200; round++) {
-        size_t n = sizes[round % 6];
-        memset(gort_alloc_bytes(n), round, n);
+    gort_config cfg = {.procs = 2};
+    int64_t start = gort_nanotime();
+    int rc = gort_main(&cfg, program, NULL);
+    if (rc != GORT_OK) {
+        fprintf(stderr, "gort_main: %s\n", gort_strerror(rc));
+        return 1;
     }
-    gort_flush_cache();
+    printf("gort %s (%s): %d goroutines on %d processors built %d trees of %d nodes in %.1f ms\n",
+           gort_version(), gort_build_variant(), TREES, cfg.procs, TREES, (1 << (DEPTH + 1)) - 1,
+           (gort_nanotime() - start) / 1e6);
+    printf("tree checksums:");
+    for (int i = 0; i < TREES; i++)
+        printf(" %lld", checksums[i] & 0xffffffff);
+    printf("\n");
+    gort_sched_stats ss;
+    gort_read_sched_stats(&ss);
+    printf("scheduler: %llu goroutines created, %llu stolen, %llu resumed on another thread\n",
+           (unsigned long long)ss.goroutines_created, (unsigned long long)ss.steals,
+           (unsigned long long)ss.migrations);
     gort_memstats st;
     gort_read_memstats(&st);
     printf("heap_sys %.1f MB  heap_inuse %.1f MB  heap_alloc %.1f MB  objects %llu  spans %llu  "

@@ -1,6 +1,7 @@
-// `npm start`: builds the optimized wasm target if needed and runs the
-// allocator demo (scripts/demo.c) under Node, printing the heap's statistics
-// and a map of its first arena.
+// `npm start`: builds the optimized wasm target if needed and runs the demo
+// program (scripts/demo.c) under Node: goroutines building trees on the gort
+// heap, then the heap's and the scheduler's statistics and a map of the
+// heap's first arena.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
