@@ -71,6 +71,23 @@ const speedups = [16, 64, 256].map((size) =>
   (malloc.wasm.get(`system_malloc_${size}_par2`) / malloc.wasm.get(`gort_alloc_${size}_par2`)).toFixed(1));
 console.log(`wasm, 2 threads: gort allocates ${speedups.join(' / ')}x faster than Emscripten's malloc (16 / 64 / 256 B).`);
 
+// Channels.
+const chan = run('chan');
+const chanRows = [
+  ['unbuffered ping-pong (ns/round trip)', 'chan_pingpong'],
+  ['buffered cap 128, 1 sender 1 receiver (ns/msg)', 'chan_buffered_spsc'],
+  ['cap 1, one goroutine sends then receives (ns/op)', 'chan_cap1_self'],
+  ['4 producers x 4 consumers, cap 1024 (M msgs/s)', 'chan_contended_rate'],
+  ['select over 4 buffered channels (ns/select)', 'select4'],
+  ['select over 4 unbuffered channels (ns/select)', 'select4_unbuf'],
+].map(([label, key]) => {
+  const [goP1, goP2, goWasm] = go.figures[key];
+  return [label, chan.wasm.get(`${key}_p1`), chan.wasm.get(`${key}_p2`),
+    chan.native.get(`${key}_p1`), chan.native.get(`${key}_p2`), goP1, goP2, goWasm];
+});
+table(['channels', 'gort wasm 1 P', 'gort wasm 2 Ps', 'gort native 1 P', 'gort native 2 Ps',
+  'Go native p1', 'Go native p2', 'Go js/wasm'], chanRows);
+
 // Goroutines.
 const proc = run('proc');
 const goRow = (key) => go.figures[key] ?? [null, null, null];

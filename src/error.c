@@ -15,6 +15,9 @@ const char *gort_strerror(int code)
     case GORT_ERUNLOCK: return "sync: Unlock of unlocked RWMutex";
     case GORT_ENEGATIVE: return "sync: negative WaitGroup counter";
     case GORT_EWOULDBLOCK: return "operation would block";
+    case GORT_ECLOSED: return "send on closed channel";
+    case GORT_ECLOSECLOSED: return "close of closed channel";
+    case GORT_ECLOSENIL: return "close of nil channel";
     default: return "unknown error";
     }
 }

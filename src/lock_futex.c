@@ -42,13 +42,15 @@ void lock(mutex *l)
      * sleeping so that our unlock wakes the sleeper. */
     unsigned wait = v;
     for (;;) {
+        /* Look at the word once per round of pauses, not after each: a
+         * waiter that reads it constantly takes the cache line away from
+         * the holder that is about to release it. */
         for (int round = 0; round < ACTIVE_SPIN_ROUNDS; round++) {
-            for (int i = 0; i < ACTIVE_SPIN_PAUSES; i++) {
-                if (atomic_load_explicit(&l->key, memory_order_relaxed) == MUTEX_UNLOCKED &&
-                    try_take(l, wait))
-                    return;
+            if (atomic_load_explicit(&l->key, memory_order_relaxed) == MUTEX_UNLOCKED &&
+                try_take(l, wait))
+                return;
+            for (int i = 0; i < ACTIVE_SPIN_PAUSES; i++)
                 spin_pause();
-            }
         }
         for (int round = 0; round < PASSIVE_SPIN_ROUNDS; round++) {
             if (atomic_load_explicit(&l->key, memory_order_relaxed) == MUTEX_UNLOCKED &&

@@ -34,6 +34,14 @@ typedef enum gort_error {
     /* The call blocks, and the caller may not block (a browser's main
      * thread). */
     GORT_EWOULDBLOCK = 8,
+    /* A send on a closed channel (or a select choosing a send case whose
+     * channel is closed): Go's panic "send on closed channel". */
+    GORT_ECLOSED = 9,
+    /* close of a channel already closed: Go's panic
+     * "close of closed channel". */
+    GORT_ECLOSECLOSED = 10,
+    /* close of the nil (NULL) channel: Go's panic "close of nil channel". */
+    GORT_ECLOSENIL = 11,
 } gort_error;
 
 /* Go's text for an error code, e.g. "all goroutines are asleep - deadlock!". */

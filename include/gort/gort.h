@@ -4,6 +4,7 @@
 #ifndef GORT_GORT_H
 #define GORT_GORT_H
 
+#include "chan.h"
 #include "error.h"
 #include "malloc.h"
 #include "mstats.h"
