@@ -124,7 +124,9 @@ struct m {
     p *p;
     m *schedlink;         /* idle list */
     atomic_uint park;     /* futex word: 1 when woken */
-    bool spinning;        /* looking for work, holding a p */
+    /* Looking for work, holding a p. Set by a waker (under sched.lock) for
+     * the m it wakes, read and cleared by the m itself. */
+    _Atomic bool spinning;
     /* An action for whatever runs next on this m after a switch: release
      * the lock a parking goroutine held (gopark) or put the previous
      * goroutine back on a queue (yield). */

@@ -30,31 +30,9 @@
 #include "chan.h"
 #include "runtime2.h"
 #include "testing.h"
+#include "testing_rt.h"
 
-#define DEADLINE_NS (120 * (int64_t)1000000000)
 
-/* Yields until cond holds; false (and a failure) after DEADLINE_NS. Works
- * on a goroutine and on a plain thread alike. */
-#define AWAIT(cond)                                                                      \
-    ({                                                                                   \
-        bool await_ok_ = true;                                                           \
-        int64_t await_deadline_ = gort_nanotime() + DEADLINE_NS;                         \
-        while (!(cond)) {                                                                \
-            if (gort_nanotime() > await_deadline_) {                                     \
-                testing_fail(__FILE__, __LINE__, "timed out waiting for %s", #cond);     \
-                await_ok_ = false;                                                       \
-                break;                                                                   \
-            }                                                                            \
-            gort_yield();                                                                \
-        }                                                                                \
-        await_ok_;                                                                       \
-    })
-
-static void run_main(int procs, void (*fn)(void *), void *arg)
-{
-    gort_config cfg = {.procs = procs};
-    CHECK_EQ(gort_main(&cfg, fn, arg), GORT_OK);
-}
 
 /* Waiters queued on a channel (read under its lock). */
 static int queue_len(hchan *c, bool senders)
@@ -69,13 +47,6 @@ static int queue_len(hchan *c, bool senders)
 #define RECVQ_LEN(c) queue_len((c), false)
 #define SENDQ_LEN(c) queue_len((c), true)
 
-static gort_chan *make_int_chan(size_t cap)
-{
-    gort_chan *c = gort_chan_make_bytes(sizeof(int), cap);
-    if (c == NULL)
-        testing_fail(__FILE__, __LINE__, "gort_chan_make_bytes(%zu) failed", cap);
-    return c;
-}
 
 /* The P the calling goroutine runs on, as a bit. */
 static unsigned current_p_bit(void)
@@ -85,16 +56,6 @@ static unsigned current_p_bit(void)
     return id >= 0 && id < 32 ? 1u << id : 0;
 }
 
-/* A goroutine that sleeps on a timer until told to stop: while plain
- * threads run outside the runtime (not blocked in it), the scheduler's
- * deadlock check would otherwise see only blocked goroutines. */
-static atomic_bool keeper_stop;
-static void keeper(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&keeper_stop))
-        gort_sleep(500000);
-}
 
 /* ---- Go's concurrent prime sieve ---- */
 

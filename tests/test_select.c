@@ -27,30 +27,11 @@
 #include "chan.h"
 #include "runtime2.h"
 #include "testing.h"
+#include "testing_rt.h"
 
-#define DEADLINE_NS (120 * (int64_t)1000000000)
 #define MS ((int64_t)1000000)
 
-#define AWAIT(cond)                                                                      \
-    ({                                                                                   \
-        bool await_ok_ = true;                                                           \
-        int64_t await_deadline_ = gort_nanotime() + DEADLINE_NS;                         \
-        while (!(cond)) {                                                                \
-            if (gort_nanotime() > await_deadline_) {                                     \
-                testing_fail(__FILE__, __LINE__, "timed out waiting for %s", #cond);     \
-                await_ok_ = false;                                                       \
-                break;                                                                   \
-            }                                                                            \
-            gort_yield();                                                                \
-        }                                                                                \
-        await_ok_;                                                                       \
-    })
 
-static void run_main(int procs, void (*fn)(void *), void *arg)
-{
-    gort_config cfg = {.procs = procs};
-    CHECK_EQ(gort_main(&cfg, fn, arg), GORT_OK);
-}
 
 static int queue_len(hchan *c, bool senders)
 {
@@ -64,21 +45,7 @@ static int queue_len(hchan *c, bool senders)
 #define RECVQ_LEN(c) queue_len((c), false)
 #define SENDQ_LEN(c) queue_len((c), true)
 
-static gort_chan *make_int_chan(size_t cap)
-{
-    gort_chan *c = gort_chan_make_bytes(sizeof(int), cap);
-    if (c == NULL)
-        testing_fail(__FILE__, __LINE__, "gort_chan_make_bytes(%zu) failed", cap);
-    return c;
-}
 
-static atomic_bool keeper_stop;
-static void keeper(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&keeper_stop))
-        gort_sleep(500000);
-}
 
 /* Fails unless each of n counts out of `rounds` draws is within 8 standard
  * deviations of rounds/n (binomial): loose enough never to flake, tight
@@ -987,6 +954,7 @@ static void dup_main(void *arg)
     REQUIRE((dup.d = make_int_chan(0)) != NULL);
     pthread_t t;
     REQUIRE(pthread_create(&t, NULL, dup_locker, NULL) == 0);
+    AWAIT(atomic_load(&dup.held) > 0); /* the locker runs before the selects */
     int v = 1, out;
     for (long r = 0; r < (long)DUP_ROUNDS; r++) {
         if (r % 3 == 0)

@@ -23,25 +23,8 @@
 #include "runtime2.h"
 #include "sema.h"
 #include "testing.h"
+#include "testing_rt.h"
 
-#define DEADLINE_NS (120 * (int64_t)1000000000)
-
-/* Yields until cond holds; false (and a failure) after DEADLINE_NS. Works
- * on a goroutine and on a plain thread alike. */
-#define AWAIT(cond)                                                                      \
-    ({                                                                                   \
-        bool await_ok_ = true;                                                           \
-        int64_t await_deadline_ = gort_nanotime() + DEADLINE_NS;                         \
-        while (!(cond)) {                                                                \
-            if (gort_nanotime() > await_deadline_) {                                     \
-                testing_fail(__FILE__, __LINE__, "timed out waiting for %s", #cond);     \
-                await_ok_ = false;                                                       \
-                break;                                                                   \
-            }                                                                            \
-            gort_yield();                                                                \
-        }                                                                                \
-        await_ok_;                                                                       \
-    })
 
 static int32_t mutex_state(gort_mutex *m) { return __atomic_load_n(&m->state, __ATOMIC_SEQ_CST); }
 static uint32_t sema_value(uint32_t *s) { return __atomic_load_n(s, __ATOMIC_SEQ_CST); }
@@ -69,11 +52,6 @@ static void record_p(atomic_uint *mask)
         atomic_fetch_or(mask, 1u << id);
 }
 
-static void run_main(int procs, void (*fn)(void *), void *arg)
-{
-    gort_config cfg = {.procs = procs};
-    CHECK_EQ(gort_main(&cfg, fn, arg), GORT_OK);
-}
 
 /* ---- Mutex under contention ---- */
 

@@ -31,8 +31,9 @@ typedef enum gort_error {
     /* sync.WaitGroup: the counter went below zero: Go's
      * "sync: negative WaitGroup counter". */
     GORT_ENEGATIVE = 7,
-    /* The call blocks, and the caller may not block (a browser's main
-     * thread). */
+    /* The operation would have to wait: a non-blocking channel operation
+     * found the channel not ready (Go's select with default), or the caller
+     * may not block (a browser's main thread). */
     GORT_EWOULDBLOCK = 8,
     /* A send on a closed channel (or a select choosing a send case whose
      * channel is closed): Go's panic "send on closed channel". */

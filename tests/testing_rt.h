@@ -1,0 +1,62 @@
+/*
+ * testing_rt.h — helpers for tests that run goroutines: waiting with a
+ * deadline, running a test body as goroutine 1, and a keeper goroutine.
+ */
+#ifndef GORT_TESTING_RT_H
+#define GORT_TESTING_RT_H
+
+#include <gort/gort.h>
+#include <stdatomic.h>
+
+#include "testing.h"
+
+/* How long AWAIT waits before it fails the test: long enough for a loaded,
+ * sanitized machine, short enough that a broken primitive fails rather than
+ * hangs. */
+#define DEADLINE_NS (120 * (int64_t)1000000000)
+
+/* Yields until cond holds; false (and a failure) after DEADLINE_NS. Works
+ * on a goroutine and on a plain thread alike. */
+#define AWAIT(cond)                                                                      \
+    ({                                                                                   \
+        bool await_ok_ = true;                                                           \
+        int64_t await_deadline_ = gort_nanotime() + DEADLINE_NS;                         \
+        while (!(cond)) {                                                                \
+            if (gort_nanotime() > await_deadline_) {                                     \
+                testing_fail(__FILE__, __LINE__, "timed out waiting for %s", #cond);     \
+                await_ok_ = false;                                                       \
+                break;                                                                   \
+            }                                                                            \
+            gort_yield();                                                                \
+        }                                                                                \
+        await_ok_;                                                                       \
+    })
+
+/* Runs fn(arg) as goroutine 1 on `procs` processors; it must end normally. */
+static inline void run_main(int procs, void (*fn)(void *), void *arg)
+{
+    gort_config cfg = {.procs = procs};
+    CHECK_EQ(gort_main(&cfg, fn, arg), GORT_OK);
+}
+
+/* A channel of ints. */
+static inline gort_chan *make_int_chan(size_t cap)
+{
+    gort_chan *c = gort_chan_make_bytes(sizeof(int), cap);
+    if (c == NULL)
+        testing_fail(__FILE__, __LINE__, "gort_chan_make_bytes(%zu) failed", cap);
+    return c;
+}
+
+/* A goroutine that sleeps on a timer until keeper_stop is set: while plain
+ * threads run outside the runtime (not blocked in it), the deadlock check
+ * would otherwise see only blocked goroutines. */
+static atomic_bool keeper_stop;
+static inline void keeper(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&keeper_stop))
+        gort_sleep(500000);
+}
+
+#endif
