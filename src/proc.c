@@ -485,11 +485,11 @@ int gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
 
 /* ---- sleeping and waking ms ---- */
 
-static void notewakeup(m *mp)
-{
-    atomic_store(&mp->park, 1);
-    prim_futex_wake(&mp->park, 1);
-}
+/* Wakes an m that mtake took off the idle list. Only mtake, under
+ * sched.lock, marks an m woken (park = 1): a wake-up that arrives late must
+ * not mark the m again after it went back to sleep, or it would leave the
+ * list while still on it. */
+static void notewakeup(m *mp) { prim_futex_wake(&mp->park, 1); }
 
 static void checkdead(void);
 static bool mtake(m *mp);
@@ -925,13 +925,15 @@ void stop_the_world(enum wait_reason reason)
 /* Hands a p with work (or with nothing: it then goes idle) to an m. */
 static void startm_with(p *pp)
 {
-    m *mp = mget();
+    m *mp = sched.midle;
     if (mp == NULL) {
         pidleput(pp);
         return;
     }
+    /* Before mtake marks it woken: it may run the moment after. */
     mp->p = pp; /* the m binds it (acquirep) when it wakes */
     pp->m = mp;
+    mtake(mp);
     notewakeup(mp);
 }
 
