@@ -19,6 +19,10 @@
  *    head and tail; a thief takes at most half;
  *  - an m holds a p exactly while it runs goroutines or looks for them; an m
  *    without a p is asleep on m->park, or about to be (on sched.midle);
+ *  - an m is on sched.midle at most once: it adds itself (park = 0) and is
+ *    taken off (park = 1) only under sched.lock, by mtake; a futex wake-up
+ *    alone never marks it woken, so a late one cannot make it leave the list
+ *    while still on it;
  *  - sched.nmspinning counts ms that hold a p and look for work; one that
  *    stops spinning re-checks every queue before sleeping, so a goroutine
  *    queued meanwhile is never stranded (wakep wakes a worker only when none
