@@ -267,6 +267,22 @@ gort_chan *gort_chan_make_bytes(size_t elemsize, size_t cap)
 
 /* ---- chansend ---- */
 
+/* The sudog of a send or receive that must wait on c (elem: its element),
+ * for the calling goroutine or thread, or as an async waiter. */
+static sudog *chan_waiter(hchan *c, void *elem, bool async)
+{
+    sudog *s = acquire_sudog();
+    if (async)
+        sudog_prepare_async(s);
+    else
+        sudog_prepare(s);
+    s->elem = elem;
+    s->c = c;
+    s->isSelect = false;
+    s->success = false;
+    return s;
+}
+
 /*
  * Sends *ep on c. block false: only if that needs no wait. Returns GORT_OK
  * (sent), GORT_EWOULDBLOCK (not sent, !block), GORT_ECLOSED. With `async`
@@ -320,15 +336,7 @@ static int chansend1(hchan *c, const void *ep, bool block, sudog **async)
     }
 
     /* Wait for a receiver; it copies the value from *ep. */
-    sudog *mysg = acquire_sudog();
-    if (async != NULL)
-        sudog_prepare_async(mysg);
-    else
-        sudog_prepare(mysg);
-    mysg->elem = (void *)ep;
-    mysg->c = c;
-    mysg->isSelect = false;
-    mysg->success = false;
+    sudog *mysg = chan_waiter(c, (void *)ep, async != NULL);
     waitq_enqueue(&c->sendq, mysg);
     sudog_wait(mysg, chanparkcommit, &c->lock, WAIT_REASON_CHAN_SEND);
     if (async != NULL) {
@@ -423,15 +431,7 @@ static int chanrecv1(hchan *c, void *ep, bool block, bool *received, sudog **asy
     }
 
     /* Wait for a sender (it copies into *ep) or for close (it zeroes *ep). */
-    sudog *mysg = acquire_sudog();
-    if (async != NULL)
-        sudog_prepare_async(mysg);
-    else
-        sudog_prepare(mysg);
-    mysg->elem = ep;
-    mysg->c = c;
-    mysg->isSelect = false;
-    mysg->success = false;
+    sudog *mysg = chan_waiter(c, ep, async != NULL);
     waitq_enqueue(&c->recvq, mysg);
     sudog_wait(mysg, chanparkcommit, &c->lock, WAIT_REASON_CHAN_RECEIVE);
     if (async != NULL) {

@@ -455,8 +455,6 @@ static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t go
     gp->fn = fn;
     gp->arg = arg;
     gp->goid = goid != 0 ? goid : atomic_fetch_add(&sched.goidgen, 1) + 1;
-    gp->waiting = NULL;
-    gp->param = 0;
     gp->lastm = NULL;
     gp->waitreason = WAIT_REASON_ZERO;
     /* The fiber's stack starts above the guard zone, so that a stack-pointer
@@ -690,11 +688,9 @@ static g *runnable_now(m *mp)
     p *pp = mp->p;
     if (atomic_load(&sched.gcwaiting) || atomic_load(&sched.exiting))
         return NULL;
-    if (timers_pending() > 0) {
-        int64_t next = timers_next_when();
-        if (next >= 0 && next <= prim_nanotime())
-            return NULL; /* let g0 run the due timers */
-    }
+    int64_t next_timer = timers_next_when(); /* -1 when none: no clock read */
+    if (next_timer >= 0 && next_timer <= prim_nanotime())
+        return NULL; /* let g0 run the due timers */
     if (pp->schedtick % GLOBAL_RUNQ_CHECK_PERIOD == 0 && atomic_load(&sched.runqsize) > 0) {
         lock(&sched.lock);
         g *gp = globrunqpop();
@@ -1269,10 +1265,11 @@ static void sched_cleanup(void)
     timers_clear();
 }
 
+static void galloc_init(void) { fixalloc_init(&sched.galloc, sizeof(g)); }
+
 int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
 {
     static once galloc_ready = ONCE_INIT;
-    void galloc_init(void);
     gort_config cfg = config != NULL ? *config : (gort_config){0};
     if (fn == NULL)
         return GORT_EINVAL;
@@ -1353,8 +1350,6 @@ int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
     atomic_store(&sched.running, false);
     return code;
 }
-
-void galloc_init(void) { fixalloc_init(&sched.galloc, sizeof(g)); }
 
 /* ---- queries ---- */
 

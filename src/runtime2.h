@@ -70,9 +70,6 @@ struct g {
     void *arg;
     g *schedlink;        /* run queue and free list link */
     m *lastm;            /* the m it last ran on, to count migrations */
-    uintptr_t param;     /* passed by whoever readies it */
-    sudog *waiting;      /* the sudogs of a select, for channels */
-    bool selectDone;
 };
 
 /* How a waiter waits; the objects it waits on do not care which. */
@@ -90,7 +87,7 @@ struct sudog {
     sudog *prev;
     void *elem;           /* data element, for channels */
     void *c;              /* the object waited on */
-    sudog *waitlink;      /* g.waiting list, for select */
+    sudog *waitlink;      /* next queue head (sema) */
     uint64_t ticket;
     bool isSelect;
     bool success;

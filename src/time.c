@@ -245,11 +245,10 @@ static int64_t next_period(int64_t when, int64_t period, int64_t now)
 
 /* ---- timer.h ---- */
 
-void timer_add(timer *t)
+/* Pushes t (timers.lock held), lets the lock go, and tells the scheduler
+ * when t became the earliest timer. */
+static void push_and_unlock(timer *t)
 {
-    gort_assert(t->f != NULL);
-    lock(&timers.lock);
-    gort_assert(!in_heap(t));
     int64_t when = t->when;
     heap_push(t);
     bool earliest = t->heap_index == 0;
@@ -259,6 +258,14 @@ void timer_add(timer *t)
      * on only the copies are used. */
     if (earliest)
         sched_timer_added(when);
+}
+
+void timer_add(timer *t)
+{
+    gort_assert(t->f != NULL);
+    lock(&timers.lock);
+    gort_assert(!in_heap(t));
+    push_and_unlock(t);
 }
 
 bool timer_del(timer *t)
@@ -276,12 +283,7 @@ bool timer_mod(timer *t, int64_t when, int64_t period)
     bool pending = take_out_and_wait(t);
     t->when = when;
     t->period = period;
-    heap_push(t);
-    bool earliest = t->heap_index == 0;
-    publish_next_when();
-    unlock(&timers.lock);
-    if (earliest)
-        sched_timer_added(when);
+    push_and_unlock(t);
     return pending;
 }
 

@@ -34,18 +34,6 @@
 
 
 
-/* Waiters queued on a channel (read under its lock). */
-static int queue_len(hchan *c, bool senders)
-{
-    lock(&c->lock);
-    int n = 0;
-    for (sudog *s = senders ? c->sendq.first : c->recvq.first; s != NULL; s = s->next)
-        n++;
-    unlock(&c->lock);
-    return n;
-}
-#define RECVQ_LEN(c) queue_len((c), false)
-#define SENDQ_LEN(c) queue_len((c), true)
 
 
 /* The P the calling goroutine runs on, as a bit. */

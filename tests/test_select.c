@@ -33,17 +33,6 @@
 
 
 
-static int queue_len(hchan *c, bool senders)
-{
-    lock(&c->lock);
-    int n = 0;
-    for (sudog *s = senders ? c->sendq.first : c->recvq.first; s != NULL; s = s->next)
-        n++;
-    unlock(&c->lock);
-    return n;
-}
-#define RECVQ_LEN(c) queue_len((c), false)
-#define SENDQ_LEN(c) queue_len((c), true)
 
 
 

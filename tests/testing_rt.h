@@ -1,6 +1,7 @@
 /*
  * testing_rt.h — helpers for tests that run goroutines: waiting with a
- * deadline, running a test body as goroutine 1, and a keeper goroutine.
+ * deadline, running a test body as goroutine 1, channels of ints and their
+ * wait queues, and a keeper goroutine.
  */
 #ifndef GORT_TESTING_RT_H
 #define GORT_TESTING_RT_H
@@ -8,6 +9,7 @@
 #include <gort/gort.h>
 #include <stdatomic.h>
 
+#include "chan.h"
 #include "testing.h"
 
 /* How long AWAIT waits before it fails the test: long enough for a loaded,
@@ -47,6 +49,19 @@ static inline gort_chan *make_int_chan(size_t cap)
         testing_fail(__FILE__, __LINE__, "gort_chan_make_bytes(%zu) failed", cap);
     return c;
 }
+
+/* Waiters queued on a channel (read under its lock). */
+static inline int queue_len(hchan *c, bool senders)
+{
+    lock(&c->lock);
+    int n = 0;
+    for (sudog *s = senders ? c->sendq.first : c->recvq.first; s != NULL; s = s->next)
+        n++;
+    unlock(&c->lock);
+    return n;
+}
+#define RECVQ_LEN(c) queue_len((c), false)
+#define SENDQ_LEN(c) queue_len((c), true)
 
 /* A goroutine that sleeps on a timer until keeper_stop is set: while plain
  * threads run outside the runtime (not blocked in it), the deadlock check
