@@ -41,6 +41,7 @@
 #include "gort/chan.h"
 #include "gort/malloc.h"
 #include "gort/proc.h"
+#include "mgc.h"
 #include "prim/prim.h"
 #include "runtime.h"
 #include "timer.h"
@@ -70,13 +71,19 @@ static inline void elem_copy(void *dst, const void *src, size_t n)
 
 void chan_typedmemmove(const hchan *c, void *dst, const void *src)
 {
-    /* The collector's write barrier will go here for element types with
-     * pointers. */
+    /* The barrier also for a copy into a goroutine's stack (a direct send):
+     * that stack may already be scanned (Go's sendDirect does the same). */
+    if (unlikely(c->elemtype != NULL &&
+                 atomic_load_explicit(&gort_writeBarrier.enabled, memory_order_relaxed)))
+        bulk_barrier_pre_write(c->elemtype, dst, src, c->elemsize);
     elem_copy(dst, src, c->elemsize);
 }
 
 void chan_typedmemclr(const hchan *c, void *dst)
 {
+    if (unlikely(c->elemtype != NULL &&
+                 atomic_load_explicit(&gort_writeBarrier.enabled, memory_order_relaxed)))
+        bulk_barrier_pre_write(c->elemtype, dst, NULL, c->elemsize);
     if (c->elemsize != 0)
         memset(dst, 0, c->elemsize);
 }

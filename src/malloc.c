@@ -11,43 +11,51 @@
  *  - a small object of a scan span has its heap bits written before it is
  *    returned; a large object records its type in its span instead;
  *  - a tiny block only ever holds pointer-free objects, each aligned to its
- *    own size's natural alignment.
+ *    own size's natural alignment;
+ *  - while the collector marks, every object is born marked (black), so a
+ *    cycle never frees what was allocated during it;
+ *  - a thread allocates from its p's cache without a lock only while it holds
+ *    the p; threads without a p share one cache under extalloc_lock, which
+ *    the collector holds while the world is stopped, so they stop with it.
  */
 #include <string.h>
 
 #include "gort/malloc.h"
+#include "gort/proc.h"
 #include "mcache.h"
+#include "mgc.h"
 #include "prim/prim.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+/* The sweeper poisons what it frees; an object handed out again is not. */
+#define UNPOISON(addr, size) ASAN_UNPOISON_MEMORY_REGION((void *)(addr), (size))
+#else
+#define UNPOISON(addr, size) ((void)0)
+#endif
 
 /* The address of every zero-sized allocation, as Go's zerobase. */
 static uint64_t zerobase;
 
+/* The cache of the p this thread holds, or NULL. */
 static _Thread_local mcache *thread_cache;
 
-static void release_thread_cache(void *arg)
-{
-    mcache *c = arg;
-    thread_cache = NULL;
-    freemcache(c);
-}
-
-static mcache *acquire_thread_cache(void)
-{
-    mcache *c = allocmcache();
-    if (c == NULL)
-        return NULL;
-    thread_cache = c;
-    prim_at_thread_exit(release_thread_cache, c);
-    return c;
-}
+mutex extalloc_lock = MUTEX_INIT;
+mcache *extalloc_cache;
 
 void malloc_bind_cache(mcache *c) { thread_cache = c; }
 
 void gort_flush_cache(void)
 {
     mcache *c = thread_cache;
-    if (c != NULL)
+    if (c != NULL) {
         mcache_release_all(c);
+        return;
+    }
+    lock(&extalloc_lock);
+    if (extalloc_cache != NULL)
+        mcache_release_all(extalloc_cache);
+    unlock(&extalloc_lock);
 }
 
 static const spanclass tiny_spanclass = (2 << 1) | 1; /* class 2 is 16 B, noscan */
@@ -70,7 +78,10 @@ static void *malloc_tiny(mcache *c, size_t size)
     uintptr_t v = next_free_fast(s);
     if (v == 0 && (v = mcache_next_free(c, tiny_spanclass, &s)) == 0)
         return NULL;
+    UNPOISON(v, TINY_SIZE);
     memset((void *)v, 0, TINY_SIZE);
+    if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
+        gc_mark_new_object(s, v);
     /* Keep whichever block has more room left for the next tiny object. */
     if (size < c->tinyoffset || c->tiny == 0) {
         c->tiny = v;
@@ -79,33 +90,34 @@ static void *malloc_tiny(mcache *c, size_t size)
     return (void *)v;
 }
 
-static void *malloc_large(size_t size, const gort_type *t, size_t nvalues, bool noscan)
+static void *malloc_large(mcache *c, size_t size, const gort_type *t, size_t nvalues, bool noscan)
 {
     size_t npages = size / PAGE_SIZE + (size % PAGE_SIZE != 0);
+    if (atomic_load_explicit(&sweep_remaining, memory_order_relaxed) > 0)
+        sweep_reclaim(npages); /* let garbage make room before the heap grows */
     mspan *s = mheap_alloc(npages, make_spanclass(0, noscan));
     if (s == NULL)
         return NULL;
     if (s->needzero)
         memset((void *)s->startaddr, 0, size);
-    s->largetype = noscan ? NULL : t;
     s->largecount = nvalues;
+    s->largetype = noscan ? NULL : t;
+    if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
+        gc_mark_new_object(s, s->startaddr);
+    mcentral_add_large(s);
     atomic_fetch_add_explicit(&mheap_.large_allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&mheap_.large_bytes_alloc, npages * PAGE_SIZE, memory_order_relaxed);
+    gc_note_alloc(c, npages * PAGE_SIZE);
     return (void *)s->startaddr;
 }
 
 /* Allocates `size` bytes holding `nvalues` values of type t (t NULL: no
- * pointers). */
-static void *mallocgc(size_t size, const gort_type *t, size_t nvalues)
+ * pointers) from cache c. */
+static void *mallocgc_cache(mcache *c, size_t size, const gort_type *t, size_t nvalues)
 {
-    if (unlikely(size == 0))
-        return &zerobase;
-    mcache *c = thread_cache;
-    if (unlikely(c == NULL) && (c = acquire_thread_cache()) == NULL)
-        return NULL;
     bool noscan = t == NULL || t->ptrwords == 0;
     if (size > MAX_SMALL_SIZE)
-        return malloc_large(size, t, nvalues, noscan);
+        return malloc_large(c, size, t, nvalues, noscan);
     if (noscan && size < TINY_SIZE)
         return malloc_tiny(c, size);
     unsigned sizeclass = size_to_class(size);
@@ -114,11 +126,38 @@ static void *mallocgc(size_t size, const gort_type *t, size_t nvalues)
     uintptr_t v = next_free_fast(s);
     if (unlikely(v == 0) && (v = mcache_next_free(c, spc, &s)) == 0)
         return NULL;
+    UNPOISON(v, s->elemsize);
     if (s->needzero)
         memset((void *)v, 0, s->elemsize);
     if (!noscan)
         heap_bits_set_type(v, s->elemsize, size, t);
+    if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
+        gc_mark_new_object(s, v);
     return (void *)v;
+}
+
+static void *mallocgc(size_t size, const gort_type *t, size_t nvalues)
+{
+    if (unlikely(size == 0))
+        return &zerobase;
+    mcache *c = thread_cache;
+    if (likely(c != NULL))
+        return mallocgc_cache(c, size, t, nvalues);
+    lock(&extalloc_lock);
+    if (extalloc_cache == NULL && (extalloc_cache = allocmcache()) != NULL)
+        extalloc_cache->shared = true;
+    void *x = extalloc_cache != NULL ? mallocgc_cache(extalloc_cache, size, t, nvalues) : NULL;
+    unlock(&extalloc_lock);
+    return x;
+}
+
+/* Allocation is a safepoint: a goroutine stops here for a stop-the-world
+ * (its new object, in a local, is then scanned with its stack). */
+static inline void *safepoint_after(void *x)
+{
+    if (unlikely(atomic_load_explicit(&sched_gcwaiting, memory_order_relaxed)))
+        gort_safepoint();
+    return x;
 }
 
 /* A type with pointers must be made of whole words, its mask inside it. */
@@ -132,17 +171,17 @@ void *gort_new(const gort_type *t)
 {
     if (!type_is_valid(t))
         return NULL;
-    return mallocgc(t->size, t, 1);
+    return safepoint_after(mallocgc(t->size, t, 1));
 }
 
 void *gort_new_array(const gort_type *t, size_t n)
 {
     if (!type_is_valid(t) || (t->size != 0 && n > SIZE_MAX / t->size))
         return NULL;
-    return mallocgc(t->size * n, t, n);
+    return safepoint_after(mallocgc(t->size * n, t, n));
 }
 
-void *gort_alloc_bytes(size_t n) { return mallocgc(n, NULL, n); }
+void *gort_alloc_bytes(size_t n) { return safepoint_after(mallocgc(n, NULL, n)); }
 
 bool gort_in_heap(const void *addr) { return arena_of((uintptr_t)addr) != NULL; }
 

@@ -8,6 +8,7 @@
  *    accounting), so the heap's counts are exact for flushed caches.
  */
 #include "mcache.h"
+#include "mgc.h"
 
 #include "mfixalloc.h"
 
@@ -65,6 +66,9 @@ bool mcache_refill(mcache *c, spanclass spc)
                               (uint64_t)(s->nelems - s->allocCount), memory_order_relaxed);
     flush_tiny_count(c);
     c->alloc[spc] = s;
+    /* Counted for the pacer as allocated now, as Go does: this may start a
+     * cycle, or (while marking) make this allocation assist. */
+    gc_note_alloc(c, (uint64_t)(s->nelems - s->allocCount) * s->elemsize);
     return true;
 }
 
@@ -76,6 +80,9 @@ void mcache_release_all(mcache *c)
             continue;
         atomic_fetch_sub_explicit(&mheap_.small_allocs[spanclass_sizeclass((spanclass)i)],
                                   (uint64_t)(s->nelems - s->allocCount), memory_order_relaxed);
+        atomic_fetch_sub_explicit(&gcController.heap_live,
+                                  (uint64_t)(s->nelems - s->allocCount) * s->elemsize,
+                                  memory_order_relaxed);
         mcentral_uncache_span(&mheap_.central[i], s);
         c->alloc[i] = &emptymspan;
     }

@@ -14,6 +14,10 @@ typedef struct mcache {
     uintptr_t tinyoffset;
     uint64_t tinyAllocs;
     mspan *alloc[NUM_SPAN_CLASSES];
+    /* Scan work this cache's allocations owe during mark (assists). */
+    int64_t gc_assist_debt;
+    /* True for the threads' shared cache (no p): no assists from it. */
+    bool shared;
 } mcache;
 
 /* The span every empty slot of an mcache points at: it has no free object,

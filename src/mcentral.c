@@ -8,11 +8,13 @@
  *  - with sweepgen sg, lists [sg/2 % 2] hold swept spans and the other index
  *    holds spans still to sweep; the collector flips the meaning by adding 2
  *    to sweepgen, which turns every swept span into an unswept one at once;
- *  - a span is on at most one list, and on none while an mcache holds it.
+ *  - a span is on at most one list, and on none while an mcache holds it;
+ *  - large objects' spans (class 0) sit on the full lists of classes 0 and
+ *    1, only so that the sweeper finds them.
  */
 #include <string.h>
 
-#include "mheap.h"
+#include "mgc.h"
 
 void mcentral_init(mcentral *c, spanclass spc)
 {
@@ -35,7 +37,13 @@ mspan *mcentral_cache_span(mcentral *c)
     unlock(&c->lock);
     if (s != NULL)
         return s;
+    /* Sweep this class's spans before taking fresh pages (lazy sweeping),
+     * then let sweeping elsewhere give pages back before the heap grows. */
+    s = mcentral_sweep_for_alloc(c);
+    if (s != NULL)
+        return s;
     unsigned sizeclass = spanclass_sizeclass(c->spanclass);
+    sweep_reclaim(class_to_npages[sizeclass]);
     s = mheap_alloc(class_to_npages[sizeclass], c->spanclass);
     if (s != NULL && s->needzero) {
         /* Every slot of a new span is free: clearing it in one pass is
@@ -44,6 +52,15 @@ mspan *mcentral_cache_span(mcentral *c)
         s->needzero = false;
     }
     return s;
+}
+
+void mcentral_add_large(mspan *s)
+{
+    mcentral *c = &mheap_.central[s->spanclass];
+    unsigned sg = atomic_load_explicit(&mheap_.sweepgen, memory_order_acquire);
+    lock(&c->lock);
+    mspan_list_insert(full_swept(c, sg), s);
+    unlock(&c->lock);
 }
 
 /* Takes back a span an mcache is done with. */

@@ -16,6 +16,9 @@
 #include <string.h>
 
 #include "mfixalloc.h"
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
 #include "prim/prim.h"
 
 mheap mheap_;
@@ -127,6 +130,13 @@ static void init_span(mspan *s, uintptr_t start, size_t npages, spanclass spc)
     s->spanclass = spc;
     s->allocBits = s->bits[0];
     s->gcmarkBits = s->bits[1];
+    /* A recycled span structure may carry its last life's marks. */
+    memset(s->bits, 0, sizeof s->bits);
+    memset(s->scanBits, 0, sizeof s->scanBits);
+    s->list = NULL;
+    s->next = s->prev = NULL;
+    s->largetype = NULL;
+    s->largecount = 0;
     atomic_store_explicit(&s->sweepgen, atomic_load(&mheap_.sweepgen), memory_order_relaxed);
     unsigned sizeclass = spanclass_sizeclass(spc);
     if (sizeclass == 0) {
@@ -186,6 +196,10 @@ mspan *mheap_alloc(size_t npages, spanclass spc)
     if (s == NULL)
         gort_throw("runtime: out of memory for span structures");
     uintptr_t start = page_addr(first);
+#if defined(__SANITIZE_ADDRESS__)
+    /* The sweeper poisoned what it freed. */
+    ASAN_UNPOISON_MEMORY_REGION((void *)start, npages * PAGE_SIZE);
+#endif
     s->needzero = claim_zeroed(start, npages);
     init_span(s, start, npages, spc);
     atomic_store_explicit(&s->state, MSPAN_IN_USE, memory_order_relaxed);
@@ -252,4 +266,22 @@ bool mheap_verify(void)
         ok = false;
     unlock(&mheap_.lock);
     return ok;
+}
+
+void mheap_each_span(void (*fn)(mspan *s, void *arg), void *arg)
+{
+    lock(&mheap_.lock);
+    size_t narenas = atomic_load(&mheap_.narenas);
+    for (size_t a = 0; a < narenas; a++) {
+        heap_arena *ha = mheap_.allArenas[a];
+        for (size_t i = 0; i < PAGES_PER_ARENA; i++) {
+            if (((atomic_load_explicit(&ha->pageInUse[i / 8], memory_order_relaxed) >> (i % 8)) &
+                 1) == 0)
+                continue;
+            mspan *s = atomic_load_explicit(&ha->spans[i], memory_order_relaxed);
+            if (s != NULL)
+                fn(s, arg);
+        }
+    }
+    unlock(&mheap_.lock);
 }

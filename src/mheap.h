@@ -66,6 +66,9 @@ typedef struct mspan {
     size_t largecount;
 
     uint64_t bits[2][SPAN_BITS_WORDS]; /* storage behind allocBits, gcmarkBits */
+    /* Set once a marked object has been scanned (black, for the heap
+     * snapshot); during a checkmark, the check marks. */
+    uint64_t scanBits[SPAN_BITS_WORDS];
 } mspan;
 
 /*
@@ -170,6 +173,13 @@ bool mheap_verify(void);
 void mcentral_init(mcentral *c, spanclass spc);
 mspan *mcentral_cache_span(mcentral *c);
 void mcentral_uncache_span(mcentral *c, mspan *s);
+/* Lazy sweeping: sweeps c's unswept spans until one has a free slot. */
+mspan *mcentral_sweep_for_alloc(mcentral *c);
+/* Files a new large object's span where the sweeper will find it. */
+void mcentral_add_large(mspan *s);
+
+/* Calls fn on every in-use span (for the collector, world stopped). */
+void mheap_each_span(void (*fn)(mspan *s, void *arg), void *arg);
 
 /* mspan helpers (mbitmap.c). */
 void mspan_init_objects(mspan *s);

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "gort/mstats.h"
-#include "mheap.h"
+#include "mgc.h"
 #include "runtime2.h"
 #include "stack.h"
 
@@ -44,6 +44,7 @@ void gort_read_memstats(gort_memstats *st)
     st->arena_meta_sys = atomic_load_explicit(&mheap_.arena_meta_bytes, memory_order_relaxed);
     stack_read_stats(&st->stack_inuse, &st->stack_sys);
     st->goroutine_sys = sched_goroutine_sys_bytes();
+    gc_read_stats(st);
 }
 
 size_t gort_page_size(void) { return PAGE_SIZE; }

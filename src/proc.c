@@ -38,6 +38,8 @@
 #include "gort/proc.h"
 #include "mcache.h"
 #include "mfixalloc.h"
+#include "mgc.h"
+#include "sema.h"
 #include "prim/prim.h"
 #include "runtime2.h"
 #include "stack.h"
@@ -102,7 +104,6 @@ static struct {
     int exit_code;
 
     /* Stop the world. */
-    atomic_bool gcwaiting;
     int32_t stopwait;
     atomic_uint stopnote;
     int64_t stw_started;
@@ -115,6 +116,11 @@ static struct {
     _Atomic uint64_t steals;
     _Atomic uint64_t migrations;
 } sched = {.lock = MUTEX_INIT, .gflock = MUTEX_INIT};
+
+/* A stop-the-world is asked for: goroutines stop at their next safepoint. */
+atomic_bool sched_gcwaiting;
+/* One stop-the-world at a time (Go's worldsema): one ticket. */
+static uint32_t worldsema = 1;
 
 static _Thread_local m *tls_m;
 
@@ -440,7 +446,8 @@ static void goroutine_entry(void *arg)
     goexit1();
 }
 
-static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t goid)
+static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t goid, bool system,
+                   g **out)
 {
     if (fn == NULL || stack_size < GORT_MIN_STACK_SIZE)
         return GORT_EINVAL;
@@ -457,12 +464,16 @@ static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t go
     gp->goid = goid != 0 ? goid : atomic_fetch_add(&sched.goidgen, 1) + 1;
     gp->lastm = NULL;
     gp->waitreason = WAIT_REASON_ZERO;
+    gp->system = system;
     /* The fiber's stack starts above the guard zone, so that a stack-pointer
      * check (wasm) stops short of it and leaves it free for the report. */
     prim_fiber_init(&gp->fiber, (char *)gp->stack + STACK_GUARD_BYTES,
                     gp->stack_size - STACK_GUARD_BYTES, goroutine_entry, gp);
     stack_guard_set(gp->stack);
-    atomic_fetch_add(&sched.ngoroutines, 1);
+    if (!system)
+        atomic_fetch_add(&sched.ngoroutines, 1);
+    if (out != NULL)
+        *out = gp;
     atomic_fetch_add_explicit(&sched.goroutines_created, 1, memory_order_relaxed);
     casgstatus(gp, G_DEAD, G_RUNNABLE);
     if (pp != NULL) {
@@ -478,11 +489,20 @@ static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t go
     return GORT_OK;
 }
 
-int gort_go(void (*fn)(void *), void *arg) { return newproc(fn, arg, sched.default_stack, 0); }
+int gort_go(void (*fn)(void *), void *arg)
+{
+    return newproc(fn, arg, sched.default_stack, 0, false, NULL);
+}
 
 int gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
 {
-    return newproc(fn, arg, stack_size, 0);
+    return newproc(fn, arg, stack_size, 0, false, NULL);
+}
+
+g *sched_newproc_system(void (*fn)(void *), void *arg)
+{
+    g *gp = NULL;
+    return newproc(fn, arg, sched.default_stack, 0, true, &gp) == GORT_OK ? gp : NULL;
 }
 
 /* ---- sleeping and waking ms ---- */
@@ -686,7 +706,7 @@ static void execute_prepare(m *mp, g *gp)
 static g *runnable_now(m *mp)
 {
     p *pp = mp->p;
-    if (atomic_load(&sched.gcwaiting) || atomic_load(&sched.exiting))
+    if (atomic_load(&sched_gcwaiting) || atomic_load(&sched.exiting))
         return NULL;
     int64_t next_timer = timers_next_when(); /* -1 when none: no clock read */
     if (next_timer >= 0 && next_timer <= prim_nanotime())
@@ -814,13 +834,13 @@ void gort_yield(void)
      * the world is stopping, keep it on this p, which stops with it. */
     gp->waitreason = WAIT_REASON_ZERO;
     casgstatus(gp, G_RUNNING, G_WAITING);
-    bool stopping = atomic_load(&sched.gcwaiting) || atomic_load(&sched.exiting);
+    bool stopping = atomic_load(&sched_gcwaiting) || atomic_load(&sched.exiting);
     switch_from(mp, gp, stopping ? requeue_local : requeue_global, NULL, false);
 }
 
 void gort_safepoint(void)
 {
-    if (atomic_load(&sched.gcwaiting) && getg() != NULL)
+    if (atomic_load(&sched_gcwaiting) && getg() != NULL)
         gort_yield();
 }
 
@@ -842,9 +862,11 @@ static void main_finished(int code)
         sched.exit_code = code;
         atomic_store(&sched.exiting, true);
         atomic_store(&sched.main_done, 1);
+        atomic_store(&sched.stopnote, 1);
     }
     unlock(&sched.lock);
     prim_futex_wake(&sched.main_done, 1);
+    prim_futex_wake(&sched.stopnote, 1); /* a stop-the-world gives up */
 }
 
 static void goexit1(void)
@@ -853,7 +875,8 @@ static void goexit1(void)
     g *gp = mp->curg;
     if (gp->goid == 1)
         main_finished(GORT_OK);
-    atomic_fetch_sub(&sched.ngoroutines, 1);
+    if (!gp->system)
+        atomic_fetch_sub(&sched.ngoroutines, 1);
     casgstatus(gp, G_RUNNING, G_DEAD);
     gp->fn = NULL;
     gp->arg = NULL;
@@ -875,7 +898,7 @@ GORT_NORETURN void gort_goexit(void)
 static void gcstopm(m *mp)
 {
     lock(&sched.lock);
-    if (!atomic_load(&sched.gcwaiting)) {
+    if (!atomic_load(&sched_gcwaiting)) {
         /* The world started again since we looked: keep the p. */
         unlock(&sched.lock);
         return;
@@ -893,15 +916,20 @@ static void gcstopm(m *mp)
     mpark(mp, until);
 }
 
-void stop_the_world(enum wait_reason reason)
+bool stop_the_world(enum wait_reason reason)
 {
-    (void)reason;
+    semacquire(&worldsema, false, reason);
     int64_t start = prim_nanotime();
     m *mp = getm();
     lock(&sched.lock);
+    if (atomic_load(&sched.exiting)) {
+        unlock(&sched.lock);
+        semrelease(&worldsema, false);
+        return false;
+    }
     atomic_store(&sched.stopnote, 0);
     sched.stopwait = sched.nprocs;
-    atomic_store(&sched.gcwaiting, true);
+    atomic_store(&sched_gcwaiting, true);
     if (mp != NULL && mp->p != NULL) {
         atomic_store(&mp->p->stopped, true);
         sched.stopwait--;
@@ -917,9 +945,18 @@ void stop_the_world(enum wait_reason reason)
         prim_futex_wait(&sched.stopnote, 0, -1);
         lock(&sched.lock);
         wait = sched.stopwait > 0;
+        if (wait && atomic_load(&sched.exiting)) {
+            /* The program ended: its ms leave instead of stopping. */
+            atomic_store(&sched_gcwaiting, false);
+            unlock(&sched.lock);
+            semrelease(&worldsema, false);
+            return false;
+        }
+        atomic_store(&sched.stopnote, 0);
         unlock(&sched.lock);
     }
     sched.stw_started = start;
+    return true;
 }
 
 /* Hands a p with work (or with nothing: it then goes idle) to an m. */
@@ -941,7 +978,7 @@ void start_the_world(void)
 {
     m *self = getm();
     lock(&sched.lock);
-    atomic_store(&sched.gcwaiting, false);
+    atomic_store(&sched_gcwaiting, false);
     for (int i = 0; i < sched.nprocs; i++) {
         p *pp = sched.allp[i];
         if (!atomic_load(&pp->stopped))
@@ -962,6 +999,7 @@ void start_the_world(void)
     while (pause > max && !atomic_compare_exchange_weak(&sched.stw_max_ns, &max, pause))
         ;
     wakep();
+    semrelease(&worldsema, false);
 }
 
 /* ---- finding work (on g0) ---- */
@@ -984,6 +1022,47 @@ static void checkdead(void)
     prim_futex_wake(&sched.main_done, 1);
 }
 
+/* Bytes of dead stack sched_scrub_stack clears, and the room it leaves. */
+#define STACK_SCRUB_BYTES 4096
+#define STACK_SCRUB_MARGIN 1024
+
+/* One frame that covers the cleared bytes itself: what the caller calls
+ * next is laid over memory this call wrote. */
+__attribute__((noinline)) void sched_scrub_stack(void)
+{
+    g *gp = getg();
+    if (gp == NULL)
+        return;
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t lo = (uintptr_t)gp->stack + STACK_GUARD_BYTES;
+    if (sp <= lo || sp - lo <= STACK_SCRUB_BYTES + STACK_SCRUB_MARGIN)
+        return;
+    volatile char *pad = __builtin_alloca(STACK_SCRUB_BYTES);
+    for (size_t i = 0; i < STACK_SCRUB_BYTES; i++)
+        pad[i] = 0;
+}
+
+void sched_check_dead(void)
+{
+    lock(&sched.lock);
+    checkdead();
+    unlock(&sched.lock);
+}
+
+void sched_each_g(void (*fn)(g *gp, void *arg), void *arg)
+{
+    lock(&sched.gflock);
+    for (size_t i = 0; i < sched.nallgs; i++)
+        fn(sched.allgs[i], arg);
+    unlock(&sched.gflock);
+}
+
+void sched_each_p(void (*fn)(p *pp, void *arg), void *arg)
+{
+    for (int i = 0; i < sched.nprocs; i++)
+        fn(sched.allp[i], arg);
+}
+
 static g *steal_work(m *mp)
 {
     p *pp = mp->p;
@@ -1004,12 +1083,16 @@ static g *steal_work(m *mp)
 
 static g *findrunnable(m *mp)
 {
+    /* After a stop-the-world the global queue goes first: goroutines that
+     * never block stop only for those, and one readied from outside (a
+     * gort_gc caller, say) would otherwise wait behind them. */
+    bool global_first = false;
     for (;;) {
         if (atomic_load(&sched.exiting))
             return NULL;
         if (mp->p == NULL) {
             lock(&sched.lock);
-            p *pp = atomic_load(&sched.gcwaiting) ? NULL : pidleget();
+            p *pp = atomic_load(&sched_gcwaiting) ? NULL : pidleget();
             unlock(&sched.lock);
             if (pp == NULL) {
                 if (mp->spinning) {
@@ -1023,7 +1106,7 @@ static g *findrunnable(m *mp)
             }
             acquirep(mp, pp);
         }
-        if (atomic_load(&sched.gcwaiting)) {
+        if (atomic_load(&sched_gcwaiting)) {
             if (mp->spinning) {
                 mp->spinning = false;
                 atomic_fetch_sub(&sched.nmspinning, 1);
@@ -1031,11 +1114,21 @@ static g *findrunnable(m *mp)
             gcstopm(mp);
             if (mp->p != NULL)
                 acquirep(mp, mp->p);
+            global_first = true;
             continue;
         }
         int64_t now = prim_nanotime();
         timers_run(now);
-        g *gp = runqget(mp->p);
+        g *gp = NULL;
+        /* As the switch path does, now and then the global queue first. */
+        if ((global_first || mp->p->schedtick % GLOBAL_RUNQ_CHECK_PERIOD == 0) &&
+            atomic_load(&sched.runqsize) > 0) {
+            lock(&sched.lock);
+            gp = globrunqpop();
+            unlock(&sched.lock);
+        }
+        if (gp == NULL)
+            gp = runqget(mp->p);
         if (gp == NULL && atomic_load(&sched.runqsize) > 0) {
             lock(&sched.lock);
             gp = globrunqpop();
@@ -1061,7 +1154,7 @@ static g *findrunnable(m *mp)
         }
         /* Nothing: give the p back and sleep. */
         lock(&sched.lock);
-        if (atomic_load(&sched.gcwaiting) || atomic_load(&sched.runqsize) > 0) {
+        if (atomic_load(&sched_gcwaiting) || atomic_load(&sched.runqsize) > 0) {
             unlock(&sched.lock);
             continue;
         }
@@ -1248,6 +1341,7 @@ static void sched_cleanup(void)
         mcache_release_all(pp->mcache);
         pp->gfree = NULL;
         pp->gfreecnt = 0;
+        pp->wbbuf_n = 0;
         while (pp->nsudog > 0) {
             sudog *sd = pp->sudogcache[--pp->nsudog];
             sd->next = sched.sudogfree;
@@ -1289,16 +1383,20 @@ int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
     sched.nprocs = nprocs;
     sched.exit_code = GORT_OK;
     atomic_store(&sched.exiting, false);
-    atomic_store(&sched.gcwaiting, false);
+    atomic_store(&sched_gcwaiting, false);
     atomic_store(&sched.main_done, 0);
+    gc_configure(cfg.godebug);
     atomic_store(&sched.goidgen, 1);
     atomic_store(&sched.ngoroutines, 0);
     procs_create(nprocs);
     for (int i = nprocs - 1; i >= 0; i--)
         pidleput(sched.allp[i]);
 
-    int err = newproc(fn, arg, sched.default_stack, 1);
+    /* The collector first: goroutine 1 may ask for a collection at once. */
+    gc_runtime_start();
+    int err = newproc(fn, arg, sched.default_stack, 1, false, NULL);
     if (err != GORT_OK) {
+        gc_runtime_stop();
         atomic_store(&sched.running, false);
         return err;
     }
@@ -1345,6 +1443,8 @@ int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
     }
     for (int i = 0; i < sched.nm; i++)
         prim_thread_join(&sched.threads[i]);
+    gc_runtime_stop();
+    atomic_store(&sched_gcwaiting, false);
     int code = sched.exit_code;
     sched_cleanup();
     atomic_store(&sched.running, false);

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "lock.h"
+#include "mgcwork.h"
 #include "prim/fiber.h"
 #include "runtime.h"
 
@@ -57,6 +58,7 @@ enum wait_reason {
     WAIT_REASON_SYNC_WAITGROUP,
     WAIT_REASON_GC,
     WAIT_REASON_STOPPED,
+    WAIT_REASON_FINALIZER_WAIT,
 };
 
 struct g {
@@ -69,6 +71,7 @@ struct g {
     void (*fn)(void *);
     void *arg;
     g *schedlink;        /* run queue and free list link */
+    bool system;         /* a runtime goroutine, not counted */
     m *lastm;            /* the m it last ran on, to count migrations */
 };
 
@@ -96,6 +99,9 @@ struct sudog {
 };
 
 #define RUNQ_SIZE 256 /* a power of two: indexes wrap with a mask */
+/* Pointers a p's write barrier buffers before shading them (two per
+ * store). */
+#define WBBUF_ENTRIES 512
 
 struct p {
     int id;
@@ -112,6 +118,8 @@ struct p {
     g *gfree;             /* dead goroutines with default-size stacks */
     int gfreecnt;
     _Atomic bool stopped; /* parked for a stop-the-world */
+    uint32_t wbbuf_n;     /* write-barrier buffer: old and new pointers */
+    uintptr_t wbbuf[WBBUF_ENTRIES];
 };
 
 struct m {
@@ -177,10 +185,29 @@ void sched_timer_added(int64_t when);
  * any exist, a lack of runnable goroutines is not a deadlock. */
 void sched_external_waiters_add(int delta);
 
-/* Stop-the-world: stops every p at its next safepoint and returns with the
- * world stopped; start_the_world lets them run again. */
-void stop_the_world(enum wait_reason reason);
+/* Stop-the-world: stops every p at its next safepoint and returns true with
+ * the world stopped (false, stopping nothing, when the program is ending);
+ * start_the_world lets them run again. One at a time: a second caller waits
+ * (a goroutine parks) until the first has started the world again. */
+bool stop_the_world(enum wait_reason reason);
 void start_the_world(void);
+/* True while a stop-the-world waits for goroutines to reach a safepoint. */
+extern atomic_bool sched_gcwaiting;
+
+/* Calls fn on every g ever created (dead ones too), under the lock that
+ * guards the table; and on every p. For the collector. */
+void sched_each_g(void (*fn)(g *gp, void *arg), void *arg);
+void sched_each_p(void (*fn)(p *pp, void *arg), void *arg);
+/* Zeroes some of the dead stack below the caller (a goroutine), so that the
+ * frames of what it calls next hold no stale pointers from earlier, deeper
+ * calls for the conservative stack scan to find (bdwgc's GC_clear_stack).
+ * Does nothing when the stack has no room to spare. */
+void sched_scrub_stack(void);
+/* Runs the deadlock check (an external waiter went away). */
+void sched_check_dead(void);
+/* Starts a runtime goroutine that is not counted among the program's
+ * (the finalizer goroutine); NULL when memory is exhausted. */
+g *sched_newproc_system(void (*fn)(void *), void *arg);
 
 /* Bytes of g and sudog structures obtained so far (for statistics). */
 uint64_t sched_goroutine_sys_bytes(void);

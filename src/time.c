@@ -342,6 +342,14 @@ int timers_pending(void)
     return atomic_load_explicit(&npending, memory_order_acquire);
 }
 
+void timers_each(void (*fn)(timer *t, void *arg), void *arg)
+{
+    lock(&timers.lock);
+    for (int i = 0; i < timers.n; i++)
+        fn(timers.heap[i].t, arg);
+    unlock(&timers.lock);
+}
+
 void timers_clear(void)
 {
     lock(&timers.lock);

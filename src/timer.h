@@ -45,6 +45,10 @@ int64_t timers_next_when(void);
  * waiting, not deadlocked. */
 int timers_pending(void);
 
+/* Calls fn on every pending timer, under the timer lock (fn must not touch
+ * timers): the collector's roots. */
+void timers_each(void (*fn)(timer *t, void *arg), void *arg);
+
 /* Drops every pending timer (when the runtime stops). */
 void timers_clear(void);
 

@@ -6,6 +6,7 @@
 
 #include "chan.h"
 #include "error.h"
+#include "gc.h"
 #include "malloc.h"
 #include "mstats.h"
 #include "proc.h"

@@ -47,6 +47,28 @@ typedef struct gort_memstats {
     /* Bytes obtained for goroutine descriptors and waiter records (Go's g
      * and sudog). */
     uint64_t goroutine_sys;
+    /* The collector (Go's NumGC, NumForcedGC, PauseTotalNs, PauseNs,
+     * PauseEnd, LastGC, NextGC, GCCPUFraction). PauseNs[(num_gc + 255) %
+     * 256] is the latest cycle's stop-the-world time (both pauses summed);
+     * pause_end and last_gc are monotonic times (gort_nanotime). */
+    uint32_t num_gc;
+    uint32_t num_forced_gc;
+    uint64_t pause_total_ns;
+    uint64_t pause_ns[256];
+    uint64_t pause_end[256];
+    int64_t last_gc;
+    /* The heap goal: heap_live at which the next cycle should end. */
+    uint64_t next_gc;
+    /* Bytes marked live by the last cycle, and the pacer's count of bytes
+     * allocated since plus those (Go's heapLive). */
+    uint64_t heap_marked;
+    uint64_t heap_live;
+    /* Share of the available CPU (procs x time since the first runtime
+     * start) spent collecting: pauses x procs, marking and assists. */
+    double gc_cpu_fraction;
+    /* Finalizers queued so far, and spans still to sweep this cycle. */
+    uint64_t finalizers_queued;
+    uint64_t sweep_remaining;
     /* Per size class: object size, objects allocated, objects freed
      * (class 0 describes large objects, size 0). */
     struct {

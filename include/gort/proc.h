@@ -33,6 +33,12 @@ typedef struct gort_config {
     /* Default stack size of a goroutine in bytes; 0 means
      * GORT_DEFAULT_STACK_SIZE. Rounded up to a multiple of 512 bytes. */
     size_t stack_size;
+    /* Debug settings in Go's GODEBUG syntax, e.g. "gctrace=1,gccheckmark=1":
+     * gctrace=1 prints a line per collection on stderr in Go's format;
+     * gccheckmark=1 verifies each collection's mark with the world stopped
+     * and aborts with a report if a reachable object was left unmarked.
+     * NULL reads the GODEBUG environment variable instead. */
+    const char *godebug;
 } gort_config;
 
 /*

@@ -112,6 +112,12 @@ void prim_fiber_destroy(prim_fiber *f);
  * also holds the thread's static TLS.) */
 size_t prim_fiber_saved_bytes(const prim_fiber *f);
 
+/* For the collector: the memory that holds a suspended fiber's state, as up
+ * to two address ranges [lo[i], hi[i]) — natively the used part of its C
+ * stack (the switch pushed its registers there), on wasm the used part of
+ * its C stack and of its Asyncify buffer (its wasm locals). Returns how many
+ * ranges it wrote. Meaningful only while f is suspended. */
+int prim_fiber_scan_ranges(const prim_fiber *f, uintptr_t lo[2], uintptr_t hi[2]);
 /* A stack for a fiber, `size` usable bytes, page aligned. Natively it is
  * mmap'ed with a PROT_NONE guard page just below it, so running off the low
  * end faults instead of corrupting memory; on wasm it is plain aligned heap

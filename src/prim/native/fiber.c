@@ -349,3 +349,12 @@ void prim_stack_free(void *stack, size_t size)
 #endif
     munmap((char *)stack - page, size + page);
 }
+
+int prim_fiber_scan_ranges(const prim_fiber *f, uintptr_t lo[2], uintptr_t hi[2])
+{
+    if (f->stack_lo == NULL || f->sp == NULL)
+        return 0;
+    lo[0] = (uintptr_t)f->sp;
+    hi[0] = (uintptr_t)f->stack_lo + f->stack_size;
+    return 1;
+}

@@ -120,3 +120,21 @@ void *prim_stack_alloc(size_t size)
 }
 
 void prim_stack_free(void *stack, size_t size) { free(stack); }
+
+int prim_fiber_scan_ranges(const prim_fiber *f, uintptr_t lo[2], uintptr_t hi[2])
+{
+    int n = 0;
+    uintptr_t sp = (uintptr_t)f->em.stack_ptr, base = (uintptr_t)f->em.stack_base;
+    if (sp != 0 && sp < base) {
+        lo[n] = sp;
+        hi[n] = base;
+        n++;
+    }
+    uintptr_t alo = (uintptr_t)f->asyncify_lo, ahi = (uintptr_t)f->em.asyncify_data.stack_ptr;
+    if (alo != 0 && ahi > alo) {
+        lo[n] = alo;
+        hi[n] = ahi;
+        n++;
+    }
+    return n;
+}

@@ -1,0 +1,196 @@
+/*
+ * handle.c — the roots that C code (and later JavaScript) holds outside the
+ * heap and the stacks: handles, each a slot in a table that the collector
+ * scans, and registered root regions, scanned conservatively. (Go has
+ * cgo.Handle for the first and its data and bss sections for the second.)
+ *
+ * Invariants:
+ *  - a handle is its slot's index + 1, so 0 is never valid; a slot is on the
+ *    free list iff it is not in use;
+ *  - the table grows by whole chunks that never move, published with
+ *    release order, so a lookup needs no lock;
+ *  - slots and region words are written with the write barrier (gort_store),
+ *    so the collector may scan them while they change; a slot is written
+ *    outside the table's lock (the barrier may take the external-allocation
+ *    lock, which the collector holds while it takes this one).
+ */
+#include <stdlib.h>
+
+#include "gort/error.h"
+#include "mgc.h"
+#include "prim/prim.h"
+
+#define HANDLE_CHUNK_SLOTS 4096
+#define HANDLE_MAX_CHUNKS 1024 /* about 4 million handles */
+
+typedef struct handle_chunk {
+    void *slots[HANDLE_CHUNK_SLOTS];
+    uint32_t next_free[HANDLE_CHUNK_SLOTS]; /* free-list link: index + 1, 0 ends */
+    bool used[HANDLE_CHUNK_SLOTS];
+} handle_chunk;
+
+static struct {
+    mutex lock;
+    _Atomic(handle_chunk *) chunks[HANDLE_MAX_CHUNKS];
+    uint32_t nchunks;
+    uint32_t free_head; /* index + 1 of the first free slot, 0 for none */
+} handles = {.lock = MUTEX_INIT};
+
+static handle_chunk *chunk_of(uint32_t index)
+{
+    uint32_t c = index / HANDLE_CHUNK_SLOTS;
+    return c < HANDLE_MAX_CHUNKS ? atomic_load_explicit(&handles.chunks[c], memory_order_acquire)
+                                 : NULL;
+}
+
+/* Adds a chunk to the free list; false when the table is full. */
+static bool handles_grow(void)
+{
+    if (handles.nchunks == HANDLE_MAX_CHUNKS)
+        return false;
+    handle_chunk *c = prim_sys_alloc(sizeof *c);
+    if (c == NULL)
+        return false;
+    uint32_t first = handles.nchunks * HANDLE_CHUNK_SLOTS;
+    for (uint32_t i = 0; i < HANDLE_CHUNK_SLOTS; i++)
+        c->next_free[i] = i + 1 < HANDLE_CHUNK_SLOTS ? first + i + 2 : handles.free_head;
+    handles.free_head = first + 1;
+    atomic_store_explicit(&handles.chunks[handles.nchunks], c, memory_order_release);
+    handles.nchunks++;
+    return true;
+}
+
+gort_handle gort_handle_new(void *obj)
+{
+    lock(&handles.lock);
+    if (handles.free_head == 0 && !handles_grow()) {
+        unlock(&handles.lock);
+        return 0;
+    }
+    uint32_t index = handles.free_head - 1;
+    handle_chunk *c = chunk_of(index);
+    uint32_t i = index % HANDLE_CHUNK_SLOTS;
+    handles.free_head = c->next_free[i];
+    __atomic_store_n(&c->used[i], true, __ATOMIC_RELEASE);
+    unlock(&handles.lock);
+    gort_store_release(&c->slots[i], obj);
+    return index + 1;
+}
+
+/* The slot of a handle in use, or NULL. */
+static void **slot_of(gort_handle h, handle_chunk **cp)
+{
+    if (h == 0)
+        return NULL;
+    handle_chunk *c = chunk_of(h - 1);
+    uint32_t i = (h - 1) % HANDLE_CHUNK_SLOTS;
+    if (c == NULL || !__atomic_load_n(&c->used[i], __ATOMIC_ACQUIRE))
+        return NULL;
+    if (cp != NULL)
+        *cp = c;
+    return &c->slots[i];
+}
+
+void *gort_handle_get(gort_handle h)
+{
+    void **slot = slot_of(h, NULL);
+    return slot != NULL ? __atomic_load_n(slot, __ATOMIC_ACQUIRE) : NULL;
+}
+
+int gort_handle_set(gort_handle h, void *obj)
+{
+    void **slot = slot_of(h, NULL);
+    if (slot == NULL)
+        return GORT_EINVAL;
+    gort_store_release(slot, obj);
+    return GORT_OK;
+}
+
+int gort_handle_delete(gort_handle h)
+{
+    handle_chunk *c;
+    void **slot = slot_of(h, &c);
+    if (slot != NULL)
+        gort_store(slot, NULL);
+    lock(&handles.lock);
+    slot = slot_of(h, &c); /* deleted twice at once: only one frees it */
+    if (slot != NULL) {
+        uint32_t i = (h - 1) % HANDLE_CHUNK_SLOTS;
+        __atomic_store_n(&c->used[i], false, __ATOMIC_RELEASE);
+        c->next_free[i] = handles.free_head;
+        handles.free_head = h;
+    }
+    unlock(&handles.lock);
+    return slot != NULL ? GORT_OK : GORT_EINVAL;
+}
+
+void handles_mark(gcwork *w)
+{
+    lock(&handles.lock);
+    for (uint32_t k = 0; k < handles.nchunks; k++) {
+        handle_chunk *c = atomic_load_explicit(&handles.chunks[k], memory_order_relaxed);
+        for (uint32_t i = 0; i < HANDLE_CHUNK_SLOTS; i++)
+            if (__atomic_load_n(&c->used[i], __ATOMIC_RELAXED)) {
+                void *obj = __atomic_load_n(&c->slots[i], __ATOMIC_RELAXED);
+                if (obj != NULL)
+                    shade((uintptr_t)obj, w);
+            }
+    }
+    unlock(&handles.lock);
+}
+
+/* ---- root regions ---- */
+
+typedef struct root_region {
+    uintptr_t start;
+    size_t size;
+} root_region;
+
+static struct {
+    mutex lock;
+    root_region *regions;
+    size_t n, cap;
+} roots = {.lock = MUTEX_INIT};
+
+int gort_add_roots(void *start, size_t size)
+{
+    if (start == NULL || size == 0)
+        return GORT_EINVAL;
+    lock(&roots.lock);
+    if (roots.n == roots.cap) {
+        size_t cap = roots.cap ? roots.cap * 2 : 16;
+        root_region *grown = realloc(roots.regions, cap * sizeof *grown);
+        if (grown == NULL) {
+            unlock(&roots.lock);
+            return GORT_ENOMEM;
+        }
+        roots.regions = grown;
+        roots.cap = cap;
+    }
+    roots.regions[roots.n++] = (root_region){(uintptr_t)start, size};
+    unlock(&roots.lock);
+    return GORT_OK;
+}
+
+int gort_remove_roots(void *start)
+{
+    int err = GORT_EINVAL;
+    lock(&roots.lock);
+    for (size_t i = 0; i < roots.n; i++) {
+        if (roots.regions[i].start == (uintptr_t)start) {
+            roots.regions[i] = roots.regions[--roots.n];
+            err = GORT_OK;
+            break;
+        }
+    }
+    unlock(&roots.lock);
+    return err;
+}
+
+void roots_mark(gcwork *w)
+{
+    lock(&roots.lock);
+    for (size_t i = 0; i < roots.n; i++)
+        scan_conservative(roots.regions[i].start, roots.regions[i].start + roots.regions[i].size, w);
+    unlock(&roots.lock);
+}

@@ -1,0 +1,103 @@
+/*
+ * mbarrier.c — the write barrier (Go's mbarrier.go): Go's hybrid barrier,
+ * a Yuasa deletion barrier plus a Dijkstra insertion barrier. While the
+ * collector marks, a pointer store shades the pointer it overwrites (so no
+ * object reachable when marking began loses its last path unseen) and the
+ * pointer it writes (so a goroutine cannot hide a white object in an already
+ * scanned object). Objects allocated during mark are black, and stacks are
+ * scanned once, so stores into stacks need no barrier.
+ *
+ * Invariants:
+ *  - a goroutine's barrier appends both pointers to its p's buffer before
+ *    the store, and the buffer is flushed (shaded) when it fills and at mark
+ *    termination with the world stopped, so mark termination sees them all;
+ *  - a thread without a p shades at once, under the external-allocation
+ *    lock, which the collector holds while it turns the barrier off: a shade
+ *    never lands after marking ended (it would leave a stale mark bit for
+ *    the next cycle).
+ */
+#include <string.h>
+
+#include "mgc.h"
+
+struct gort_write_barrier gort_writeBarrier;
+
+void wbbuf_flush(p *pp, gcwork *w)
+{
+    for (uint32_t i = 0; i < pp->wbbuf_n; i++)
+        if (pp->wbbuf[i] != 0)
+            shade(pp->wbbuf[i], w);
+    pp->wbbuf_n = 0;
+}
+
+/* Queues the pair on the running p, or shades it at once without one. */
+static void wb_shade_pair(uintptr_t old, uintptr_t new)
+{
+    m *mp = getm();
+    p *pp = mp != NULL ? mp->p : NULL;
+    if (pp != NULL) {
+        if (pp->wbbuf_n + 2 > WBBUF_ENTRIES) {
+            gcwork w = {0};
+            wbbuf_flush(pp, &w);
+            gcw_dispose(&w);
+        }
+        pp->wbbuf[pp->wbbuf_n++] = old;
+        pp->wbbuf[pp->wbbuf_n++] = new;
+        return;
+    }
+    lock(&extalloc_lock);
+    if (atomic_load(&gort_writeBarrier.enabled)) {
+        gcwork w = {0};
+        shade(old, &w);
+        shade(new, &w);
+        gcw_dispose(&w);
+    }
+    unlock(&extalloc_lock);
+}
+
+void write_barrier_shade(uintptr_t p)
+{
+    if (p != 0 && atomic_load_explicit(&gort_writeBarrier.enabled, memory_order_relaxed))
+        wb_shade_pair(0, p);
+}
+
+void gort_store_slow(void *slot, const void *value, int order)
+{
+    uintptr_t old = (uintptr_t)__atomic_load_n((void **)slot, __ATOMIC_RELAXED);
+    wb_shade_pair(old, (uintptr_t)value);
+    if (order == __ATOMIC_RELEASE)
+        __atomic_store_n((void **)slot, (void *)value, __ATOMIC_RELEASE);
+    else
+        __atomic_store_n((void **)slot, (void *)value, __ATOMIC_RELAXED);
+}
+
+void bulk_barrier_pre_write(const gort_type *t, void *dst, const void *src, size_t size)
+{
+    if (t == NULL || t->ptrwords == 0 || !atomic_load_explicit(&gort_writeBarrier.enabled,
+                                                               memory_order_relaxed))
+        return;
+    const uint64_t *mask = t->ptrwords <= 64 ? &t->ptrbits : t->ptrmask;
+    size_t mask_words = (t->ptrwords + 63) / 64;
+    for (size_t off = 0; off + t->size <= size; off += t->size) {
+        for (size_t mw = 0; mw < mask_words; mw++) {
+            uint64_t bits = mask[mw];
+            while (bits != 0) {
+                size_t k = mw * 64 + (size_t)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                size_t at = off + k * PTR_SIZE;
+                uintptr_t old = *(const uintptr_t *)((const char *)dst + at);
+                uintptr_t new = src != NULL ? *(const uintptr_t *)((const char *)src + at) : 0;
+                if (old != 0 || new != 0)
+                    wb_shade_pair(old, new);
+            }
+        }
+    }
+}
+
+void gort_typedmemmove(const gort_type *t, void *dst, const void *src)
+{
+    if (dst == src || t->size == 0)
+        return;
+    bulk_barrier_pre_write(t, dst, src, t->size);
+    memmove(dst, src, t->size);
+}

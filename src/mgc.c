@@ -1,0 +1,578 @@
+/*
+ * mgc.c — the collection cycle (Go's mgc.go). A dedicated collector thread
+ * runs each cycle through the seed's four phases:
+ *
+ *   1. sweep termination (world stopped): the previous sweep is finished;
+ *      the write barrier and black allocation go on; goroutine stacks are
+ *      scanned while their goroutines are stopped (each is parked at a
+ *      safepoint, so on wasm its locals are in its Asyncify buffer);
+ *   2. mark (concurrent): the collector thread scans the other roots and
+ *      drains grey objects while goroutines run, allocate (black) and assist;
+ *   3. mark termination (world stopped): the p's write-barrier buffers are
+ *      flushed and what they lead to is drained; finalizers of unreachable
+ *      objects are queued; the barrier goes off; every cache is flushed and
+ *      sweepgen moves, making every span unswept;
+ *   4. sweep (concurrent): the collector thread sweeps in the background
+ *      while allocation sweeps lazily.
+ *
+ * Invariants:
+ *  - one cycle at a time, on the collector thread; gort_gc and the trigger
+ *    only ask for one (gc.requested counts cycles asked for,
+ *    gc.cycles_started those begun, gc.cycles_done those swept to the end);
+ *  - while a cycle is asked for or running, the collector counts as an
+ *    external waiter, so goroutines parked in gort_gc are not a deadlock;
+ *  - stacks are scanned once per cycle, with the world stopped, and never
+ *    again: the hybrid barrier and black allocation make a rescan needless;
+ *  - when the runtime stops during a cycle, the cycle is abandoned: barrier
+ *    off and every mark bit cleared, so the next runtime starts clean.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gort/error.h"
+#include "gort/mstats.h"
+#include "gort/proc.h"
+#include "mgc.h"
+#include "prim/prim.h"
+
+_Atomic uint32_t gcphase;
+atomic_bool gc_test_hold_mark;
+atomic_uint gc_test_held;
+atomic_bool gcBlackenEnabled;
+atomic_bool gc_abandon;
+
+#define PAUSE_RING 256
+
+static struct {
+    mutex lock;
+    prim_thread thread;
+    bool thread_running;
+    atomic_bool running;   /* the runtime runs: the thread exists */
+    atomic_bool shutdown;
+    atomic_uint wake;      /* futex word of the collector thread */
+
+    _Atomic uint32_t requested;
+    _Atomic uint32_t cycles_started;
+    _Atomic uint32_t cycles_done;
+    bool forced;           /* the requested cycle comes from gort_gc */
+    bool busy;             /* counted as an external waiter */
+    sudog *waiters;        /* gort_gc callers, ticket = cycle they wait for */
+
+    /* Debug settings (GODEBUG). */
+    bool gctrace;
+    bool checkmark;
+
+    /* Statistics. */
+    int64_t start_time;
+    _Atomic uint32_t numgc;
+    _Atomic uint32_t numforced;
+    _Atomic uint64_t pause_total_ns;
+    uint64_t pause_ns[PAUSE_RING];
+    uint64_t pause_end[PAUSE_RING];
+    _Atomic int64_t last_gc;
+    _Atomic int64_t gc_cpu_ns;
+    _Atomic uint64_t finalizers_queued;
+
+    void (*hook)(const gort_gc_event *ev, void *arg);
+    void *hook_arg;
+    enum gort_gc_phase reported_phase;
+    gort_gc_event event;
+} gc = {.lock = MUTEX_INIT};
+
+static mutex hook_lock = MUTEX_INIT;
+
+bool gc_debug_checkmark(void) { return gc.checkmark; }
+
+enum gort_gc_phase gort_gc_phase(void)
+{
+    lock(&hook_lock);
+    enum gort_gc_phase ph = gc.reported_phase;
+    unlock(&hook_lock);
+    return ph;
+}
+
+void gort_set_gc_event_hook(void (*fn)(const gort_gc_event *event, void *arg), void *arg)
+{
+    lock(&hook_lock);
+    gc.hook = fn;
+    gc.hook_arg = arg;
+    unlock(&hook_lock);
+}
+
+static void enter_phase(enum gort_gc_phase ph)
+{
+    lock(&hook_lock);
+    gc.reported_phase = ph;
+    gc.event.phase = ph;
+    gc.event.time_ns = prim_nanotime();
+    if (gc.hook != NULL)
+        gc.hook(&gc.event, gc.hook_arg);
+    unlock(&hook_lock);
+}
+
+static void wake_collector(void)
+{
+    atomic_store(&gc.wake, 1);
+    prim_futex_wake(&gc.wake, 1);
+}
+
+/* Asks for cycle `target`; gc.lock held. */
+static void request_locked(uint32_t target)
+{
+    if (atomic_load(&gc.requested) < target)
+        atomic_store(&gc.requested, target);
+    if (!gc.busy) {
+        gc.busy = true;
+        sched_external_waiters_add(1);
+    }
+}
+
+void gc_start_auto(void)
+{
+    if (!atomic_load_explicit(&gc.running, memory_order_relaxed) ||
+        atomic_load_explicit(&gc.requested, memory_order_relaxed) >
+            atomic_load_explicit(&gc.cycles_started, memory_order_relaxed))
+        return;
+    lock(&gc.lock);
+    if (atomic_load(&gc.running))
+        request_locked(atomic_load(&gc.cycles_started) + 1);
+    unlock(&gc.lock);
+    wake_collector();
+}
+
+static bool unlock_gc(g *gp, void *arg)
+{
+    (void)gp;
+    (void)arg;
+    unlock(&gc.lock);
+    return true;
+}
+
+/* Asks for a full cycle after the current one and waits for its sweep. */
+__attribute__((noinline)) static int gc_wait_full_cycle(void)
+{
+    sudog s = {0};
+    sudog_prepare(&s);
+    lock(&gc.lock);
+    if (!atomic_load(&gc.running)) {
+        unlock(&gc.lock);
+        return GORT_ESTATE;
+    }
+    /* A cycle already marking may have missed what the caller dropped: wait
+     * for the one after it (Go's runtime.GC does the same). */
+    uint32_t target = atomic_load(&gc.cycles_started) + 1;
+    request_locked(target);
+    gc.forced = true;
+    s.ticket = target;
+    s.next = gc.waiters;
+    gc.waiters = &s;
+    wake_collector();
+    sudog_wait(&s, unlock_gc, NULL, WAIT_REASON_GC);
+    return atomic_load(&gc.running) || atomic_load(&gc.cycles_done) >= target ? GORT_OK
+                                                                              : GORT_ESTATE;
+}
+
+int gort_gc(void)
+{
+    if (!atomic_load(&gc.running))
+        return GORT_ESTATE;
+    /* What the caller dropped must not survive in a stale word of the
+     * frames the wait parks in: they are laid over cleared stack. */
+    sched_scrub_stack();
+    return gc_wait_full_cycle();
+}
+
+/* Wakes the gort_gc callers whose cycle is done (all of them when the
+ * runtime stops); gc.lock held. */
+static void wake_waiters_locked(bool all)
+{
+    uint32_t done = atomic_load(&gc.cycles_done);
+    sudog **link = &gc.waiters;
+    while (*link != NULL) {
+        sudog *s = *link;
+        if (all || s->ticket <= done) {
+            *link = s->next;
+            s->next = NULL;
+            sudog_wake(s);
+        } else {
+            link = &s->next;
+        }
+    }
+}
+
+/* ---- the cycle ---- */
+
+static void flush_caches(p *pp, void *arg)
+{
+    (void)arg;
+    if (pp->mcache != NULL) {
+        mcache_release_all(pp->mcache);
+        pp->mcache->gc_assist_debt = 0;
+    }
+}
+
+static void flush_wbbuf(p *pp, void *arg) { wbbuf_flush(pp, arg); }
+
+/* Throws away grey work (an abandoned cycle). */
+static void drop_work(gcwork *w)
+{
+    while (gcw_tryget(w) != 0)
+        ;
+    gcw_dispose(w);
+}
+
+static void abandon_cycle(gcwork *w)
+{
+    atomic_store(&gcBlackenEnabled, false);
+    atomic_store(&gort_writeBarrier.enabled, 0);
+    atomic_store(&gcphase, GORT_GC_OFF);
+    drop_work(w);
+    /* Assists may still hold a buffer for a moment. */
+    while (atomic_load(&gc_assists_running) > 0)
+        prim_osyield();
+    drop_work(w);
+    gc_clear_all_marks();
+}
+
+/* Go's PauseNs: one entry per cycle, its pauses summed. */
+static void record_pause(int64_t ns, int64_t end)
+{
+    uint32_t n = atomic_load(&gc.numgc);
+    gc.pause_ns[n % PAUSE_RING] = (uint64_t)ns;
+    gc.pause_end[n % PAUSE_RING] = (uint64_t)end;
+    atomic_fetch_add(&gc.pause_total_ns, (uint64_t)ns);
+    atomic_fetch_add(&gc.numgc, 1);
+}
+
+static double ms(int64_t ns) { return (double)ns / 1e6; }
+
+static mutex trace_lock = MUTEX_INIT;
+static char last_trace[256];
+
+size_t gc_last_trace(char *buf, size_t cap)
+{
+    lock(&trace_lock);
+    size_t n = strlen(last_trace);
+    if (cap > 0) {
+        size_t k = n < cap - 1 ? n : cap - 1;
+        memcpy(buf, last_trace, k);
+        buf[k] = 0;
+    }
+    unlock(&trace_lock);
+    return n;
+}
+
+/* Formats the cycle's gctrace line (kept for gc_last_trace) and prints it
+ * with gctrace=1. */
+static void gctrace_line(uint32_t cycle, bool forced, int64_t t0, int64_t stw1, int64_t mark,
+                          int64_t stw2, int64_t assist_ns, uint64_t live_start,
+                          uint64_t live_end, uint64_t marked, uint64_t goal)
+{
+    int nprocs = gort_gomaxprocs();
+    int64_t now = prim_nanotime();
+    int64_t elapsed = now - gc.start_time;
+    int pct = elapsed > 0 && nprocs > 0
+                  ? (int)(100.0 * (double)atomic_load(&gc.gc_cpu_ns) / ((double)elapsed * nprocs))
+                  : 0;
+    const double MB = 1024.0 * 1024.0;
+    lock(&trace_lock);
+    snprintf(last_trace, sizeof last_trace,
+            "gc %" PRIu32 " @%.3fs %d%%: %.3f+%.3f+%.3f ms clock, %.3f+%.3f/%.3f/0+%.3f ms cpu, "
+            "%.0f->%.0f->%.0f MB, %.0f MB goal, %d P%s",
+            cycle, (double)(t0 - gc.start_time) / 1e9, pct, ms(stw1), ms(mark), ms(stw2),
+            ms(stw1 * nprocs), ms(assist_ns), ms(mark), ms(stw2 * nprocs), live_start / MB,
+            live_end / MB, marked / MB, goal / MB, nprocs, forced ? " (forced)" : "");
+    if (gc.gctrace)
+        fprintf(stderr, "%s\n", last_trace);
+    unlock(&trace_lock);
+}
+
+static _Atomic int64_t assist_ns_total;
+
+/* The last cycle's sweep is over: its gort_gc callers may go. */
+static void cycle_swept(uint32_t cycle)
+{
+    lock(&gc.lock);
+    if (atomic_load(&gc.cycles_done) < cycle) {
+        atomic_store(&gc.cycles_done, cycle);
+        enter_phase(GORT_GC_OFF);
+        wake_waiters_locked(false);
+        unlock(&gc.lock);
+        return;
+    }
+    unlock(&gc.lock);
+}
+
+/* Runs one cycle; false when it was abandoned. */
+static bool gc_cycle(void)
+{
+    lock(&gc.lock);
+    uint32_t cycle = atomic_load(&gc.cycles_started) + 1;
+    atomic_store(&gc.cycles_started, cycle);
+    bool forced = gc.forced;
+    gc.forced = false;
+    unlock(&gc.lock);
+
+    gcwork w = {0};
+    /* Finish the last cycle's sweep first (Go's finishsweep_m). */
+    while (sweepone())
+        if (atomic_load(&gc_abandon))
+            return false;
+    cycle_swept(cycle - 1); /* under steady pressure there is no idle moment */
+
+    int64_t t0 = prim_nanotime();
+    if (!stop_the_world(WAIT_REASON_GC))
+        return false;
+    lock(&extalloc_lock);
+    memset(&gc.event, 0, sizeof gc.event);
+    gc.event.cycle = cycle;
+    enter_phase(GORT_GC_SWEEP_TERMINATION);
+    while (sweepone())
+        ;
+    uint64_t live_start = atomic_load(&gcController.heap_live);
+    gc.event.heap_live_start = live_start;
+    gc_mark_reset();
+    atomic_store(&gcController.scan_work_done, 0);
+    uint64_t expected = atomic_load(&gcController.heap_marked);
+    atomic_store(&gcController.scan_work_expected, expected > 0 ? expected : live_start);
+    atomic_store(&assist_ns_total, 0);
+    atomic_store(&gcphase, GORT_GC_MARK);
+    atomic_store(&gort_writeBarrier.enabled, 1);
+    atomic_store(&gcBlackenEnabled, true);
+    gc_mark_stacks(&w);
+    unlock(&extalloc_lock);
+    int64_t t1 = prim_nanotime();
+    start_the_world();
+    int64_t stw1 = t1 - t0;
+    gc.event.stw_sweep_term_ns = stw1;
+    enter_phase(GORT_GC_MARK);
+    if (atomic_load(&gc_test_hold_mark)) {
+        /* A test drives the mutator while marking has only the stacks. */
+        atomic_store(&gc_test_held, 1);
+        prim_futex_wake(&gc_test_held, 1);
+        while (atomic_load(&gc_test_hold_mark) && !atomic_load(&gc_abandon))
+            prim_futex_wait(&gc_test_held, 1, 1000000);
+        atomic_store(&gc_test_held, 0);
+    }
+
+    gc_mark_roots(&w);
+    for (;;) {
+        gc_drain(&w, -1);
+        if (atomic_load(&gc_abandon)) {
+            abandon_cycle(&w);
+            return false;
+        }
+        if (gcw_pool_empty() && atomic_load(&gc_assists_running) == 0)
+            break;
+        prim_osyield();
+    }
+    gcw_dispose(&w);
+    int64_t t2 = prim_nanotime();
+    int64_t mark = t2 - t1;
+
+    if (!stop_the_world(WAIT_REASON_GC)) {
+        abandon_cycle(&w);
+        return false;
+    }
+    lock(&extalloc_lock);
+    int64_t t3 = prim_nanotime();
+    enter_phase(GORT_GC_MARK_TERMINATION);
+    sched_each_p(flush_wbbuf, &w);
+    gc_drain(&w, -1);
+    uint64_t queued = (uint64_t)fin_queue_unreachable(&w);
+    gc_drain(&w, -1);
+    gcw_dispose(&w);
+    atomic_store(&gcBlackenEnabled, false);
+    atomic_store(&gort_writeBarrier.enabled, 0);
+    if (gc.checkmark)
+        gc_checkmark();
+    uint64_t marked = gc_marked_bytes();
+    uint64_t live_end = atomic_load(&gcController.heap_live);
+    sched_each_p(flush_caches, NULL);
+    if (extalloc_cache != NULL)
+        mcache_release_all(extalloc_cache);
+    sweep_start_cycle();
+    atomic_store(&gcController.heap_marked, marked);
+    atomic_store(&gcController.heap_live, marked);
+    gc_controller_end_cycle(live_end);
+    gc_controller_commit();
+    atomic_store(&gcphase, GORT_GC_OFF);
+    int64_t t4 = prim_nanotime();
+    int64_t stw2 = t4 - t2; /* from the stop request to the restart */
+    record_pause(stw1 + stw2, t4);
+    if (forced)
+        atomic_fetch_add(&gc.numforced, 1);
+    atomic_store(&gc.last_gc, t4);
+    atomic_fetch_add(&gc.finalizers_queued, queued);
+    int64_t assist = atomic_load(&assist_ns_total);
+    int nprocs = gort_gomaxprocs();
+    atomic_fetch_add(&gc.gc_cpu_ns, (stw1 + stw2) * nprocs + mark + assist);
+    unlock(&extalloc_lock);
+    start_the_world();
+    (void)t3;
+
+    gc.event.heap_marked = marked;
+    gc.event.heap_goal = atomic_load(&gcController.goal);
+    gc.event.stw_mark_term_ns = stw2;
+    gc.event.mark_ns = mark;
+    enter_phase(GORT_GC_SWEEP);
+    gctrace_line(cycle, forced, t0, stw1, mark, stw2, assist, live_start, live_end, marked,
+                 gc.event.heap_goal);
+    fin_wake();
+    return true;
+}
+
+void gc_assist_time(int64_t ns) { atomic_fetch_add_explicit(&assist_ns_total, ns, memory_order_relaxed); }
+
+/* Nothing asked for and nothing to sweep: stop counting as a waiter.
+ * Returns false when a request came in meanwhile. */
+static bool go_idle(void)
+{
+    bool dropped = false;
+    lock(&gc.lock);
+    if (atomic_load(&gc.requested) > atomic_load(&gc.cycles_started)) {
+        unlock(&gc.lock);
+        return false;
+    }
+    if (gc.busy) {
+        gc.busy = false;
+        dropped = true;
+    }
+    unlock(&gc.lock);
+    if (dropped) {
+        sched_external_waiters_add(-1);
+        sched_check_dead();
+    }
+    return true;
+}
+
+static void *gc_thread_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        if (atomic_load(&gc.shutdown))
+            break;
+        if (atomic_load(&gc.requested) > atomic_load(&gc.cycles_started)) {
+            if (!gc_cycle())
+                break;
+            continue;
+        }
+        bool swept_any = false;
+        while (atomic_load(&gc.requested) <= atomic_load(&gc.cycles_started) &&
+               !atomic_load(&gc.shutdown) && sweepone())
+            swept_any = true;
+        if (atomic_load(&gc.requested) > atomic_load(&gc.cycles_started) ||
+            atomic_load(&gc.shutdown))
+            continue;
+        (void)swept_any;
+        cycle_swept(atomic_load(&gc.cycles_started));
+        if (!go_idle())
+            continue;
+        while (atomic_exchange(&gc.wake, 0) == 0 && !atomic_load(&gc.shutdown) &&
+               atomic_load(&gc.requested) <= atomic_load(&gc.cycles_started))
+            prim_futex_wait(&gc.wake, 0, -1);
+    }
+    prim_thread_exit();
+}
+
+/* ---- settings ---- */
+
+/* Reads "name=value" from a GODEBUG-style list. */
+static bool godebug_flag(const char *list, const char *name)
+{
+    if (list == NULL)
+        return false;
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        if (strncmp(p, name, n) == 0 && p[n] == '=')
+            return atoi(p + n + 1) != 0;
+        const char *comma = strchr(p, ',');
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return false;
+}
+
+void gc_configure(const char *godebug)
+{
+    const char *list = godebug != NULL ? godebug : getenv("GODEBUG");
+    gc.gctrace = godebug_flag(list, "gctrace");
+    gc.checkmark = godebug_flag(list, "gccheckmark");
+}
+
+void gc_runtime_start(void)
+{
+    lock(&gc.lock);
+    atomic_store(&gc.shutdown, false);
+    atomic_store(&gc_abandon, false);
+    atomic_store(&gc.wake, 0);
+    if (gc.start_time == 0)
+        gc.start_time = prim_nanotime();
+    /* Cycles asked for by a previous runtime that stopped are void. */
+    atomic_store(&gc.requested, atomic_load(&gc.cycles_started));
+    gc.busy = false;
+    atomic_store(&gc.running, true);
+    unlock(&gc.lock);
+    gc_controller_commit();
+    if (!prim_thread_start(&gc.thread, gc_thread_main, NULL))
+        gort_throw("runtime: cannot start the collector thread");
+    gc.thread_running = true;
+}
+
+void gc_runtime_stop(void)
+{
+    lock(&gc.lock);
+    atomic_store(&gc.running, false);
+    atomic_store(&gc.shutdown, true);
+    atomic_store(&gc_abandon, true);
+    unlock(&gc.lock);
+    wake_collector();
+    if (gc.thread_running) {
+        prim_thread_join(&gc.thread);
+        gc.thread_running = false;
+    }
+    lock(&gc.lock);
+    if (gc.busy) {
+        gc.busy = false;
+        sched_external_waiters_add(-1);
+    }
+    atomic_store(&gc.requested, atomic_load(&gc.cycles_started));
+    wake_waiters_locked(true);
+    unlock(&gc.lock);
+    if (atomic_load(&gcphase) != GORT_GC_OFF) {
+        gcwork w = {0};
+        abandon_cycle(&w);
+    }
+    lock(&hook_lock);
+    gc.reported_phase = GORT_GC_OFF;
+    unlock(&hook_lock);
+    fin_runtime_stopped();
+}
+
+/* ---- statistics ---- */
+
+void gc_read_stats(gort_memstats *st)
+{
+    st->num_gc = atomic_load(&gc.numgc);
+    st->num_forced_gc = atomic_load(&gc.numforced);
+    st->pause_total_ns = atomic_load(&gc.pause_total_ns);
+    lock(&extalloc_lock);
+    memcpy(st->pause_ns, gc.pause_ns, sizeof st->pause_ns);
+    memcpy(st->pause_end, gc.pause_end, sizeof st->pause_end);
+    unlock(&extalloc_lock);
+    st->last_gc = atomic_load(&gc.last_gc);
+    st->next_gc = atomic_load(&gcController.goal);
+    st->heap_marked = atomic_load(&gcController.heap_marked);
+    st->heap_live = atomic_load(&gcController.heap_live);
+    int64_t elapsed = gc.start_time != 0 ? prim_nanotime() - gc.start_time : 0;
+    int nprocs = gort_gomaxprocs();
+    if (nprocs <= 0)
+        nprocs = 1;
+    st->gc_cpu_fraction =
+        elapsed > 0 ? (double)atomic_load(&gc.gc_cpu_ns) / ((double)elapsed * nprocs) : 0;
+    st->finalizers_queued = atomic_load(&gc.finalizers_queued);
+    st->sweep_remaining = atomic_load(&sweep_remaining);
+}

@@ -1,0 +1,175 @@
+/*
+ * mgc.h — the collector's shared state and internal interface: phase,
+ * write-barrier and black-allocation switches, the pacer's figures, and the
+ * calls the allocator, the scheduler and the channels make into the
+ * collector. Split over files as Go splits it: mgc.c (the cycle), mgcmark.c
+ * (marking and roots), mbarrier.c (the write barrier), mgcsweep.c
+ * (sweeping), mgcpacer.c (when to collect and how much to assist), mfinal.c
+ * (finalizers), handle.c (handles and root regions).
+ *
+ * Invariants:
+ *  - writeBarrier_enabled is true exactly while gcphase is MARK or
+ *    MARK_TERMINATION, and both change only with the world stopped (and the
+ *    external-allocation lock held), so no mutator sees half a change;
+ *  - gcBlackenEnabled is true exactly during MARK: objects allocated then
+ *    are born marked (black);
+ *  - between two cycles every gcmarkBits is zero: sweeping clears it, new
+ *    spans start clear, and an abandoned cycle clears them all.
+ */
+#ifndef GORT_MGC_H
+#define GORT_MGC_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gort/gc.h"
+#include "mcache.h"
+#include "mgcwork.h"
+#include "mheap.h"
+#include "runtime2.h"
+
+extern _Atomic uint32_t gcphase; /* enum gort_gc_phase */
+extern atomic_bool writeBarrier_enabled;
+extern atomic_bool gcBlackenEnabled;
+
+/* Threads without a p allocate from one shared cache under this lock; the
+ * collector's stop-the-world phases hold it too, which stops them as the
+ * world stops goroutines. */
+extern mutex extalloc_lock;
+extern mcache *extalloc_cache;
+
+/* ---- marking (mgcmark.c) ---- */
+
+/* Marks the object containing p, if p points into an allocated heap object,
+ * and queues it for scanning when it holds pointers. */
+void shade(uintptr_t p, gcwork *w);
+/* Marks a just-allocated object (black allocation during mark). */
+void gc_mark_new_object(mspan *s, uintptr_t obj);
+/* Scans [lo, hi) conservatively: every aligned word that points into a heap
+ * object shades it. */
+void scan_conservative(uintptr_t lo, uintptr_t hi, gcwork *w);
+/* Scans grey objects until none is left or `budget` bytes were scanned
+ * (budget < 0: no limit). Returns the bytes scanned. */
+int64_t gc_drain(gcwork *w, int64_t budget);
+/* The roots that may change while the world runs (root regions, handles,
+ * timers, finalizers): scanned during concurrent mark. */
+void gc_mark_roots(gcwork *w);
+/* Goroutine stacks and allocation caches: scanned with the world stopped. */
+void gc_mark_stacks(gcwork *w);
+/* Shades what a heap object points to, leaving the object as it is. */
+void gc_scan_fields(uintptr_t obj, gcwork *w);
+/* Whether the object at obj (a base address) is marked. */
+bool gc_is_marked(uintptr_t obj);
+/* Bytes marked in this cycle so far. */
+uint64_t gc_marked_bytes(void);
+void gc_mark_reset(void);
+/* Verification (gccheckmark): re-marks everything from the roots with the
+ * world stopped and throws if it reaches an object the mark left white. */
+void gc_checkmark(void);
+/* Zeroes every span's mark bits (after an abandoned cycle). */
+void gc_clear_all_marks(void);
+
+/* Allocation during mark pays for itself with scan work (mutator assist). */
+void gc_assist_alloc(mcache *c, uint64_t bytes);
+extern atomic_int gc_assists_running;
+
+/* ---- write barrier (mbarrier.c) ---- */
+
+/* Shades p if the barrier is on (a pointer stored where marking may already
+ * have looked, outside gort_store). */
+void write_barrier_shade(uintptr_t p);
+/* Moves the p's buffered barrier pointers to w (shading them). */
+void wbbuf_flush(p *pp, gcwork *w);
+/* The barrier for a typed copy of `size` bytes (whole values of t) into
+ * dst: shades the pointers about to be overwritten and those copied in. */
+void bulk_barrier_pre_write(const gort_type *t, void *dst, const void *src, size_t size);
+
+/* ---- sweeping (mgcsweep.c) ---- */
+
+/* Sweeps a span taken off its mcentral's unswept list; returns false when
+ * the span was freed to the heap (it held nothing live). */
+bool mspan_sweep(mspan *s);
+/* Sweeps one unswept span; false when none is left. */
+bool sweepone(void);
+/* Sweeps spans until at least npages pages went back to the heap or
+ * nothing is left to sweep (before the heap grows). */
+void sweep_reclaim(size_t npages);
+/* Spans not yet swept in this cycle. */
+extern atomic_size_t sweep_remaining;
+/* Makes every in-use span unswept (mark termination). */
+void sweep_start_cycle(void);
+
+/* ---- pacing (mgcpacer.c) ---- */
+
+typedef struct gc_controller {
+    _Atomic int32_t gc_percent;      /* GOGC; < 0 off */
+    _Atomic int64_t memory_limit;    /* GOMEMLIMIT */
+    _Atomic uint64_t heap_live;      /* bytes allocated since the last mark, plus marked */
+    _Atomic uint64_t heap_marked;    /* bytes marked by the last cycle */
+    _Atomic uint64_t trigger;        /* heap_live at which a cycle starts */
+    _Atomic uint64_t goal;           /* heap_live the cycle should end under */
+    _Atomic uint64_t scan_work_expected;
+    _Atomic uint64_t scan_work_done;
+    _Atomic double trigger_ratio;    /* of the runway; adapted per cycle */
+} gc_controller;
+extern gc_controller gcController;
+
+/* Recomputes goal and trigger from heap_marked and the settings. */
+void gc_controller_commit(void);
+/* At mark termination: adapts the trigger to how the cycle went. */
+void gc_controller_end_cycle(uint64_t heap_live_at_end);
+/* Scan work an allocation of `bytes` owes during mark. */
+int64_t gc_assist_work_for(uint64_t bytes);
+/* Heap memory counted against the memory limit besides heap_live. */
+uint64_t gc_nonheap_bytes(void);
+
+/* Called by the allocator when a cache takes a span or a large object is
+ * made: counts the bytes and starts a cycle at the trigger. */
+void gc_note_alloc(mcache *c, uint64_t bytes);
+
+/* ---- the cycle (mgc.c) ---- */
+
+/* Starts the collector's thread with the runtime, and stops it. */
+void gc_runtime_start(void);
+void gc_runtime_stop(void);
+/* Asks for a cycle (the trigger was reached). */
+void gc_start_auto(void);
+bool gc_debug_checkmark(void);
+/* Reads GODEBUG settings (gctrace=1, gccheckmark=1) from the configuration's
+ * string, or the environment when it is NULL. */
+void gc_configure(const char *godebug);
+/* Collector figures for gort_read_memstats. */
+struct gort_memstats;
+void gc_read_stats(struct gort_memstats *st);
+/* The gctrace line of the last cycle (as GODEBUG=gctrace=1 prints it),
+ * copied to buf; returns its length. */
+size_t gc_last_trace(char *buf, size_t cap);
+/* Time mutators spent assisting, for the CPU figures. */
+void gc_assist_time(int64_t ns);
+
+/* For tests that drive the seed's barrier walk-throughs: while
+ * gc_test_hold_mark is set, a cycle stops right after scanning the stacks
+ * (world running, barrier on, nothing else marked yet) and sets
+ * gc_test_held until the flag is cleared. */
+extern atomic_bool gc_test_hold_mark;
+extern atomic_uint gc_test_held;
+
+/* ---- finalizers (mfinal.c) ---- */
+
+/* During mark: shades what finalizable objects point to (not the objects)
+ * and the queued objects. */
+void fin_mark_roots(gcwork *w);
+/* At mark termination: queues the finalizers of unmarked objects and marks
+ * those objects; returns how many were queued. */
+int fin_queue_unreachable(gcwork *w);
+/* Runs the finalizer goroutine when finalizers are queued. */
+void fin_wake(void);
+void fin_runtime_stopped(void);
+
+/* ---- handles and root regions (handle.c) ---- */
+
+void handles_mark(gcwork *w);
+void roots_mark(gcwork *w);
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * mgcmark.c — marking: greying objects, scanning them precisely from their
+ * heap bits or conservatively (stacks, root regions), draining the grey
+ * work, mutator assists, and the verification re-mark (checkmark).
+ *
+ * Tri-color, as the seed describes it: white = mark bit clear; grey = mark
+ * bit set and the object queued in a work buffer; black = mark bit set and
+ * the object scanned (its scan bit set, for the heap snapshot's view).
+ *
+ * Invariants:
+ *  - a mark bit goes from 0 to 1 only by an atomic OR, and whoever sets it
+ *    queues the object (unless its span is noscan: then it is black at once),
+ *    so every grey object is scanned exactly once;
+ *  - only allocated objects are marked: a word that points at a free slot or
+ *    outside any span (stale stack data, say) is ignored;
+ *  - the scanners read memory that mutators may be writing: every pointer
+ *    they act on is re-checked against the heap's metadata, so a torn or
+ *    stale value can only keep an object alive, never corrupt the heap. That
+ *    is why they are exempt from the sanitizers' race and redzone checks.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "mgc.h"
+#include "prim/prim.h"
+#include "timer.h"
+
+#if defined(__clang__) || defined(__GNUC__)
+#define GC_SCANNER __attribute__((no_sanitize("address", "thread", "undefined"), noinline))
+#else
+#define GC_SCANNER
+#endif
+
+/* Marking an object asks for every word of its span class in the worst
+ * case; drains stop to check for an abandoned cycle this often. */
+#define DRAIN_CHECK_OBJECTS 256
+
+static _Atomic uint64_t marked_bytes;
+atomic_int gc_assists_running;
+/* True while gc_checkmark re-marks: greyobject then sets scan bits as
+ * check marks and verifies mark bits. */
+static bool checkmark_mode;
+/* Whether a checkmark failure may be reported for the object being
+ * greyed: only for edges that are certainly pointers (see gc_checkmark). */
+static bool checkmark_precise;
+
+uint64_t gc_marked_bytes(void) { return atomic_load_explicit(&marked_bytes, memory_order_relaxed); }
+void gc_mark_reset(void) { atomic_store(&marked_bytes, 0); }
+
+static inline bool bit_test(const uint64_t *bits, uintptr_t i)
+{
+    const uint8_t *bytes = (const uint8_t *)bits;
+    return (__atomic_load_n(&bytes[i / 8], __ATOMIC_RELAXED) >> (i % 8)) & 1;
+}
+
+/* Sets bit i; true when this call set it. Bytes, not words: a byte is the
+ * unit every target can OR atomically, and bit i of the word array is bit
+ * i % 8 of byte i / 8 on the little-endian targets gort runs on. */
+static inline bool bit_test_and_set(uint64_t *bits, uintptr_t i)
+{
+    uint8_t *bytes = (uint8_t *)bits;
+    uint8_t mask = (uint8_t)(1u << (i % 8));
+    if (__atomic_load_n(&bytes[i / 8], __ATOMIC_RELAXED) & mask)
+        return false;
+    return !(__atomic_fetch_or(&bytes[i / 8], mask, __ATOMIC_RELAXED) & mask);
+}
+
+/* The allocated object containing p: its span and index. */
+static inline bool find_object(uintptr_t p, mspan **sp, uintptr_t *index)
+{
+    heap_arena *ha = arena_of(p);
+    if (ha == NULL)
+        return false;
+    mspan *s = atomic_load_explicit(&ha->spans[(p - ha->base) >> PAGE_SHIFT], memory_order_acquire);
+    if (s == NULL || atomic_load_explicit(&s->state, memory_order_relaxed) != MSPAN_IN_USE ||
+        p < s->startaddr || p >= s->limit)
+        return false;
+    uintptr_t i = spanclass_sizeclass(s->spanclass) == 0 ? 0 : mspan_object_index(s, p);
+    if (!mspan_is_allocated(s, i))
+        return false;
+    *sp = s;
+    *index = i;
+    return true;
+}
+
+_Noreturn static void checkmark_failed(mspan *s, uintptr_t i)
+{
+    uintptr_t base = s->startaddr + i * s->elemsize;
+    fprintf(stderr,
+            "runtime: checkmark found unmarked object %#lx (span %#lx, size class %u, "
+            "%lu bytes)\n",
+            (unsigned long)base, (unsigned long)s->startaddr,
+            (unsigned)spanclass_sizeclass(s->spanclass), (unsigned long)s->elemsize);
+    gort_throw("checkmark found unmarked object");
+}
+
+static inline void greyobject(mspan *s, uintptr_t i, gcwork *w)
+{
+    if (unlikely(checkmark_mode)) {
+        if (!bit_test(s->gcmarkBits, i)) {
+            if (checkmark_precise)
+                checkmark_failed(s, i);
+            return; /* see gc_checkmark: conservative roots may be stale */
+        }
+        if (!bit_test_and_set(s->scanBits, i))
+            return;
+    } else {
+        if (!bit_test_and_set(s->gcmarkBits, i))
+            return;
+        atomic_fetch_add_explicit(&marked_bytes, s->elemsize, memory_order_relaxed);
+    }
+    if (spanclass_noscan(s->spanclass))
+        return;
+    gcw_put(w, s->startaddr + i * s->elemsize);
+}
+
+void shade(uintptr_t p, gcwork *w)
+{
+    mspan *s;
+    uintptr_t i;
+    if (find_object(p, &s, &i))
+        greyobject(s, i, w);
+}
+
+void gc_mark_new_object(mspan *s, uintptr_t obj)
+{
+    uintptr_t i = spanclass_sizeclass(s->spanclass) == 0 ? 0 : mspan_object_index(s, obj);
+    if (bit_test_and_set(s->gcmarkBits, i))
+        atomic_fetch_add_explicit(&marked_bytes, s->elemsize, memory_order_relaxed);
+    /* Born black: nothing in it yet to scan. */
+    bit_test_and_set(s->scanBits, i);
+}
+
+GC_SCANNER void scan_conservative(uintptr_t lo, uintptr_t hi, gcwork *w)
+{
+    lo = round_up(lo, PTR_SIZE);
+    for (uintptr_t a = lo; a + PTR_SIZE <= hi; a += PTR_SIZE) {
+        uintptr_t v = *(volatile uintptr_t *)a;
+        if (v != 0)
+            shade(v, w);
+    }
+}
+
+/* Shades the pointer words of [b, b + nwords words) that the heap bitmap
+ * marks. */
+GC_SCANNER static void scan_heap_bits(uintptr_t b, uintptr_t nwords, gcwork *w)
+{
+    heap_arena *ha = arena_of(b);
+    uintptr_t first = (b - ha->base) / PTR_SIZE;
+    uintptr_t end = first + nwords;
+    const uint64_t *bitmap = (const uint64_t *)ha->heapbits;
+    for (uintptr_t word = first / 64; word * 64 < end; word++) {
+        uint64_t bits = bitmap[word];
+        uintptr_t base_index = word * 64;
+        if (base_index < first)
+            bits &= ~(uint64_t)0 << (first - base_index);
+        if (end - base_index < 64)
+            bits &= ((uint64_t)1 << (end - base_index)) - 1;
+        while (bits != 0) {
+            uintptr_t k = base_index + (uintptr_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            uintptr_t v = *(volatile uintptr_t *)(ha->base + k * PTR_SIZE);
+            if (v != 0)
+                shade(v, w);
+        }
+    }
+}
+
+/* Shades the pointers of a large object from its type. */
+GC_SCANNER static void scan_large(mspan *s, uintptr_t b, gcwork *w)
+{
+    const gort_type *t = s->largetype;
+    if (t == NULL)
+        return; /* noscan, or still being set up (then it is born black) */
+    const uint64_t *mask = t->ptrwords <= 64 ? &t->ptrbits : t->ptrmask;
+    size_t mask_words = (t->ptrwords + 63) / 64;
+    for (size_t e = 0; e < s->largecount; e++) {
+        uintptr_t value = b + e * t->size;
+        for (size_t m = 0; m < mask_words; m++) {
+            uint64_t bits = mask[m];
+            while (bits != 0) {
+                uintptr_t k = m * 64 + (uintptr_t)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                uintptr_t v = *(volatile uintptr_t *)(value + k * PTR_SIZE);
+                if (v != 0)
+                    shade(v, w);
+            }
+        }
+    }
+}
+
+/* Blackens a grey object; returns the bytes scanned. */
+static uintptr_t scanobject(uintptr_t b, gcwork *w)
+{
+    mspan *s = span_of(b);
+    if (s == NULL)
+        gort_throw("scanobject: grey object outside the heap");
+    uintptr_t i;
+    if (spanclass_sizeclass(s->spanclass) == 0) {
+        scan_large(s, b, w);
+        i = 0;
+    } else {
+        scan_heap_bits(b, s->elemsize / PTR_SIZE, w);
+        i = mspan_object_index(s, b);
+    }
+    if (!checkmark_mode)
+        bit_test_and_set(s->scanBits, i);
+    return s->elemsize;
+}
+
+void gc_scan_fields(uintptr_t obj, gcwork *w)
+{
+    mspan *s = span_of(obj);
+    if (s == NULL || spanclass_noscan(s->spanclass))
+        return;
+    if (spanclass_sizeclass(s->spanclass) == 0)
+        scan_large(s, obj, w);
+    else
+        scan_heap_bits(obj, s->elemsize / PTR_SIZE, w);
+}
+
+bool gc_is_marked(uintptr_t obj)
+{
+    mspan *s;
+    uintptr_t i;
+    return find_object(obj, &s, &i) && bit_test(s->gcmarkBits, i);
+}
+
+extern atomic_bool gc_abandon; /* mgc.c: the runtime is stopping */
+
+int64_t gc_drain(gcwork *w, int64_t budget)
+{
+    int64_t scanned = 0;
+    unsigned n = 0;
+    for (;;) {
+        if (++n % DRAIN_CHECK_OBJECTS == 0 && atomic_load_explicit(&gc_abandon, memory_order_relaxed))
+            break;
+        uintptr_t b = gcw_tryget(w);
+        if (b == 0)
+            break;
+        scanned += (int64_t)scanobject(b, w);
+        if (budget >= 0 && scanned >= budget)
+            break;
+    }
+    if (!checkmark_mode)
+        atomic_fetch_add_explicit(&gcController.scan_work_done, (uint64_t)scanned,
+                                  memory_order_relaxed);
+    return scanned;
+}
+
+/* ---- roots ---- */
+
+static void scan_goroutine(g *gp, void *arg)
+{
+    gcwork *w = arg;
+    uint32_t status = atomic_load(&gp->atomicstatus);
+    if (status == G_DEAD || status == G_IDLE)
+        return;
+    if (status == G_RUNNING)
+        gort_throw("runtime: a goroutine is running while the world is stopped");
+    shade((uintptr_t)gp->arg, w);
+    uintptr_t lo[2], hi[2];
+    int n = prim_fiber_scan_ranges(&gp->fiber, lo, hi);
+    for (int i = 0; i < n; i++)
+        scan_conservative(lo[i], hi[i], w);
+}
+
+static void shade_tiny_block(p *pp, void *arg)
+{
+    if (pp->mcache != NULL && pp->mcache->tiny != 0)
+        shade(pp->mcache->tiny, arg);
+}
+
+void gc_mark_stacks(gcwork *w)
+{
+    sched_each_g(scan_goroutine, w);
+    /* A tiny block may get more objects during mark: it must not stay
+     * white (Go's gcMarkTinyAllocs). */
+    sched_each_p(shade_tiny_block, w);
+    if (extalloc_cache != NULL && extalloc_cache->tiny != 0)
+        shade(extalloc_cache->tiny, w);
+}
+
+static void shade_timer(timer *t, void *arg)
+{
+    /* A timer may live inside a heap object (a channel's timer) and its
+     * argument may be one (the channel). */
+    shade((uintptr_t)t, arg);
+    shade((uintptr_t)t->arg, arg);
+}
+
+void gc_mark_roots(gcwork *w)
+{
+    roots_mark(w);
+    handles_mark(w);
+    timers_each(shade_timer, w);
+    fin_mark_roots(w);
+}
+
+/* ---- assists ---- */
+
+void gc_assist_alloc(mcache *c, uint64_t bytes)
+{
+    c->gc_assist_debt += gc_assist_work_for(bytes);
+    if (c->gc_assist_debt <= 0)
+        return;
+    atomic_fetch_add(&gc_assists_running, 1);
+    int64_t start = prim_nanotime();
+    gcwork w = {0};
+    int64_t done = gc_drain(&w, c->gc_assist_debt);
+    gcw_dispose(&w);
+    gc_assist_time(prim_nanotime() - start);
+    atomic_fetch_sub(&gc_assists_running, 1);
+    /* Work the pool did not have is forgiven: the background worker is
+     * already on it, and waiting would only stall the mutator. */
+    c->gc_assist_debt = done >= c->gc_assist_debt ? c->gc_assist_debt - done : 0;
+}
+
+/* ---- verification ---- */
+
+static void clear_span_bits(mspan *s, void *arg)
+{
+    bool *marks = arg;
+    memset(*marks ? s->gcmarkBits : s->scanBits, 0, sizeof s->bits[0]);
+}
+
+void gc_clear_all_marks(void)
+{
+    bool marks = true;
+    mheap_each_span(clear_span_bits, &marks);
+    marks = false;
+    mheap_each_span(clear_span_bits, &marks);
+}
+
+/*
+ * With the world stopped after marking: marks again from the roots into the
+ * scan bits (free at this point) and checks each object reached against the
+ * mark bits. Objects reached only through conservative roots (stacks,
+ * registered regions) are not reported: a stack may hold a stale word that
+ * points at a dead object the mark rightly left white. Objects reached
+ * through a pointer field of a marked object, or from a handle or timer,
+ * are reported: that is the loss a missing write barrier causes.
+ */
+void gc_checkmark(void)
+{
+    bool marks = false;
+    mheap_each_span(clear_span_bits, &marks);
+    checkmark_mode = true;
+    gcwork w = {0};
+    checkmark_precise = false;
+    sched_each_g(scan_goroutine, &w);
+    roots_mark(&w);
+    fin_mark_roots(&w);
+    checkmark_precise = true;
+    handles_mark(&w);
+    timers_each(shade_timer, &w);
+    gc_drain(&w, -1);
+    gcw_dispose(&w);
+    checkmark_mode = false;
+    /* The scan bits now hold check marks; the snapshot wants blacks. */
+    marks = false;
+    mheap_each_span(clear_span_bits, &marks);
+}

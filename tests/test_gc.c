@@ -1,0 +1,808 @@
+/*
+ * test_gc.c — the collector: what it frees, what it keeps (goroutine
+ * locals across parks, handles, root regions, channels), the seed's
+ * write-barrier walk-throughs driven step by step, the checkmark
+ * verification, finalizers, pacing, and a heap-graph stress test with a
+ * checksum in every object.
+ */
+#include <gort/gort.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mgc.h"
+#include "prim/prim.h"
+#include "testing.h"
+#include "testing_rt.h"
+
+typedef struct node {
+    struct node *left;
+    struct node *right;
+    uint64_t id;
+    uint64_t payload;
+    uint64_t check; /* check_of(id, payload) while the node is intact */
+} node;
+
+static const gort_type node_type =
+    GORT_TYPE(node, "node", GORT_PTR_FIELD(node, left) | GORT_PTR_FIELD(node, right));
+
+/* A *node value (channel elements, arrays of pointers). */
+static const gort_type node_ptr_type = {"*node", sizeof(void *), 1, 1, NULL};
+
+static uint64_t check_of(uint64_t id, uint64_t payload)
+{
+    uint64_t x = id * 0x9e3779b97f4a7c15ull ^ payload;
+    x ^= x >> 31;
+    return x * 0xbf58476d1ce4e5b9ull;
+}
+
+static node *new_node(uint64_t id)
+{
+    node *n = gort_new(&node_type);
+    if (n == NULL)
+        return NULL;
+    n->id = id;
+    n->payload = id * 7 + 3;
+    n->check = check_of(n->id, n->payload);
+    return n;
+}
+
+static bool node_intact(const node *n) { return n->check == check_of(n->id, n->payload); }
+
+static gort_config config_with(int procs, const char *godebug)
+{
+    return (gort_config){.procs = procs, .godebug = godebug};
+}
+
+/* ---- what the collector frees ---- */
+
+static void frees_main(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(gort_gc(), GORT_OK);
+    gort_memstats before, after;
+    gort_read_memstats(&before);
+    for (int i = 0; i < 100000; i++)
+        CHECK(new_node((uint64_t)i) != NULL);
+    CHECK_EQ(gort_gc(), GORT_OK);
+    gort_read_memstats(&after);
+    CHECK(after.num_gc > before.num_gc);
+    /* A few may linger in registers or a stale stack word of this goroutine. */
+    CHECK(after.frees - before.frees >= 99000);
+    CHECK(after.sweep_remaining == 0);
+}
+
+TEST(gc_frees_unreachable_objects)
+{
+    gort_config cfg = config_with(2, NULL);
+    CHECK_EQ(gort_main(&cfg, frees_main, NULL), GORT_OK);
+}
+
+/* A tree of depth d, built away from the caller's frame: only the handle
+ * comes back, so no stale stack word keeps the tree. */
+__attribute__((noinline)) static node *build_tree(int depth, uint64_t *next_id)
+{
+    node *n = new_node((*next_id)++);
+    if (n != NULL && depth > 0) {
+        GORT_STORE(n->left, build_tree(depth - 1, next_id));
+        GORT_STORE(n->right, build_tree(depth - 1, next_id));
+    }
+    return n;
+}
+
+static uint64_t check_tree(const node *n, uint64_t *count)
+{
+    if (n == NULL)
+        return 0;
+    (*count)++;
+    uint64_t bad = node_intact(n) ? 0 : 1;
+    return bad + check_tree(n->left, count) + check_tree(n->right, count);
+}
+
+__attribute__((noinline)) static gort_handle tree_in_handle(int depth)
+{
+    uint64_t id = 1;
+    return gort_handle_new(build_tree(depth, &id));
+}
+
+static void baseline_main(void *arg)
+{
+    (void)arg;
+    gort_gc();
+    gort_gc();
+    gort_memstats base, held, after;
+    gort_read_memstats(&base);
+    gort_handle h = tree_in_handle(14); /* 32,767 nodes */
+    REQUIRE(h != 0);
+    gort_gc();
+    gort_read_memstats(&held);
+    uint64_t count = 0;
+    CHECK_EQ(check_tree(gort_handle_get(h), &count), 0);
+    CHECK_EQ(count, 32767);
+    CHECK(held.heap_objects >= base.heap_objects + 32767);
+    CHECK_EQ(gort_handle_delete(h), GORT_OK);
+    CHECK_EQ(gort_handle_delete(h), GORT_EINVAL);
+    CHECK(gort_handle_get(h) == NULL);
+    gort_gc();
+    gort_gc();
+    gort_read_memstats(&after);
+    if (after.heap_objects > base.heap_objects + 64)
+        testing_fail(__FILE__, __LINE__, "heap objects: base %llu, held %llu, after %llu",
+                     (unsigned long long)base.heap_objects, (unsigned long long)held.heap_objects,
+                     (unsigned long long)after.heap_objects);
+    CHECK(after.heap_marked < held.heap_marked);
+}
+
+TEST(gc_handle_keeps_a_tree_and_the_heap_returns_to_its_baseline)
+{
+    gort_config cfg = config_with(2, "gccheckmark=1");
+    CHECK_EQ(gort_main(&cfg, baseline_main, NULL), GORT_OK);
+}
+
+/* ---- goroutine locals across parks ---- */
+
+typedef struct locals_test {
+    gort_chan *tick;
+    atomic_bool stop;
+    atomic_int cycles;
+} locals_test;
+
+/* Collects, and ticks after each collection, until told to stop. */
+static void collector_loop(void *arg)
+{
+    locals_test *t = arg;
+    int v = 0;
+    while (!atomic_load(&t->stop)) {
+        gort_gc();
+        atomic_fetch_add(&t->cycles, 1);
+        gort_chan_send(t->tick, &v);
+    }
+    gort_chan_close(t->tick);
+}
+
+static void locals_main(void *arg)
+{
+    (void)arg;
+    locals_test t = {.tick = make_int_chan(0)};
+    /* A list held only in this goroutine's local variable. */
+    node *head = NULL;
+    for (uint64_t i = 0; i < 2000; i++) {
+        node *n = new_node(i);
+        REQUIRE(n != NULL);
+        GORT_STORE(n->left, head);
+        head = n;
+    }
+    REQUIRE(gort_go(collector_loop, &t) == GORT_OK);
+    int v = 0;
+    for (int round = 0; round < 20; round++) {
+        /* Parks while a collection runs, then makes garbage. */
+        gort_chan_recv(t.tick, &v, NULL);
+        for (int i = 0; i < 5000; i++)
+            new_node(1000000 + (uint64_t)i);
+        uint64_t n = 0, bad = 0;
+        for (node *p = head; p != NULL; p = p->left, n++)
+            bad += !node_intact(p) || p->id != 1999 - n;
+        CHECK_EQ(n, 2000);
+        CHECK_EQ(bad, 0);
+    }
+    atomic_store(&t.stop, true);
+    bool ok = true;
+    while (ok)
+        gort_chan_recv(t.tick, &v, &ok); /* until the collector closes it */
+    CHECK(atomic_load(&t.cycles) >= 20);
+}
+
+TEST(gc_keeps_objects_held_only_in_goroutine_locals_across_parks)
+{
+    gort_config cfg = config_with(2, "gccheckmark=1");
+    CHECK_EQ(gort_main(&cfg, locals_main, NULL), GORT_OK);
+}
+
+/* ---- the seed's write-barrier walk-throughs ---- */
+
+typedef struct barrier_test {
+    node *grey;       /* reachable from the stack: grey when marking starts */
+    atomic_int gc_done;
+} barrier_test;
+
+static void run_gc(void *arg)
+{
+    barrier_test *t = arg;
+    gort_gc();
+    atomic_store(&t->gc_done, 1);
+}
+
+/* grey -> white, built in a frame that is gone when the stacks are
+ * scanned, so only `grey` leads to `white`. */
+__attribute__((noinline)) static node *grey_with_white_child(void)
+{
+    node *g = new_node(1);
+    if (g != NULL)
+        GORT_STORE(g->left, new_node(2));
+    return g;
+}
+
+/* Starts a cycle and holds it right after the stack scan. Callers scrub
+ * their stack first: a stale word left by grey_with_white_child would mark
+ * the white object and hide what the test looks for. */
+static void hold_marking(barrier_test *t)
+{
+    atomic_store(&gc_test_hold_mark, true);
+    REQUIRE(gort_go(run_gc, t) == GORT_OK);
+    AWAIT(atomic_load(&gc_test_held) == 1);
+    CHECK_EQ(gort_gc_phase(), GORT_GC_MARK);
+}
+
+static void release_marking(barrier_test *t)
+{
+    atomic_store(&gc_test_hold_mark, false);
+    prim_futex_wake(&gc_test_held, 1);
+    AWAIT(atomic_load(&t->gc_done) == 1);
+}
+
+/* Seed: "a black object is given a pointer to a white object, and the
+ * only other path to it is deleted". The black object is one allocated
+ * during mark; the insertion barrier shades the white object. */
+__attribute__((noinline)) static void move_white_into_black(barrier_test *t, node *black)
+{
+    GORT_STORE(black->left, t->grey->left);
+    GORT_STORE(t->grey->left, NULL);
+}
+
+static void black_gets_white_main(void *arg)
+{
+    (void)arg;
+    barrier_test t = {0};
+    t.grey = grey_with_white_child();
+    REQUIRE(t.grey != NULL);
+    sched_scrub_stack();
+    hold_marking(&t);
+    node *black = new_node(3); /* allocated during mark: black */
+    REQUIRE(black != NULL);
+    move_white_into_black(&t, black);
+    release_marking(&t);
+    gort_gc(); /* a second cycle sweeps whatever the first missed */
+    CHECK(black->left != NULL);
+    CHECK(node_intact(black->left));
+    CHECK_EQ(black->left->id, 2);
+    gort_object_info info;
+    CHECK(gort_find_object(black->left, &info));
+}
+
+TEST(gc_barrier_black_object_given_a_white_pointer)
+{
+    gort_config cfg = config_with(2, "gccheckmark=1");
+    CHECK_EQ(gort_main(&cfg, black_gets_white_main, NULL), GORT_OK);
+}
+
+/* Seed: "a grey object loses its only path to a white object" while a
+ * goroutine whose stack was already scanned keeps the white one: the
+ * deletion barrier shades it. */
+__attribute__((noinline)) static node *take_white_from_grey(barrier_test *t)
+{
+    node *white = t->grey->left;
+    GORT_STORE(t->grey->left, NULL);
+    return white;
+}
+
+static void grey_loses_path_main(void *arg)
+{
+    (void)arg;
+    barrier_test t = {0};
+    t.grey = grey_with_white_child();
+    REQUIRE(t.grey != NULL);
+    sched_scrub_stack();
+    hold_marking(&t);
+    node *kept = take_white_from_grey(&t);
+    release_marking(&t);
+    gort_gc();
+    for (int i = 0; i < 20000; i++)
+        new_node(100 + (uint64_t)i); /* would reuse the slot if it was freed */
+    CHECK(node_intact(kept));
+    CHECK_EQ(kept->id, 2);
+    gort_object_info info;
+    CHECK(gort_find_object(kept, &info));
+    gort_keep_alive(kept);
+}
+
+TEST(gc_barrier_grey_object_loses_its_only_path_to_a_white_one)
+{
+    gort_config cfg = config_with(2, "gccheckmark=1");
+    CHECK_EQ(gort_main(&cfg, grey_loses_path_main, NULL), GORT_OK);
+}
+
+/* A plain store that breaks the rule: checkmark catches the lost object. */
+__attribute__((noinline)) static void move_without_barrier(barrier_test *t, node *black)
+{
+    black->left = t->grey->left;
+    t->grey->left = NULL;
+}
+
+static gort_handle broken_handle;
+
+static void checkmark_main(void *arg)
+{
+    (void)arg;
+    barrier_test t = {0};
+    t.grey = grey_with_white_child();
+    REQUIRE(t.grey != NULL);
+    sched_scrub_stack();
+    hold_marking(&t);
+    node *black = new_node(3);
+    REQUIRE(black != NULL);
+    broken_handle = gort_handle_new(black);
+    move_without_barrier(&t, black);
+    release_marking(&t);
+}
+
+DEATH_TEST(gc_checkmark_reports_an_object_a_plain_store_hid,
+           "checkmark found unmarked object")
+{
+    gort_config cfg = config_with(2, "gccheckmark=1");
+    gort_main(&cfg, checkmark_main, NULL);
+}
+
+/* ---- roots: regions, channels ---- */
+
+static node *global_root[4];
+
+static void regions_main(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(gort_add_roots(global_root, sizeof global_root), GORT_OK);
+    CHECK_EQ(gort_add_roots(NULL, 8), GORT_EINVAL);
+    uint64_t id = 10;
+    for (int i = 0; i < 4; i++)
+        GORT_STORE(global_root[i], build_tree(6, &id));
+    for (int round = 0; round < 3; round++) {
+        gort_gc();
+        for (int i = 0; i < 20000; i++)
+            new_node(0);
+    }
+    for (int i = 0; i < 4; i++) {
+        uint64_t count = 0;
+        CHECK_EQ(check_tree(global_root[i], &count), 0);
+        CHECK_EQ(count, 127);
+    }
+    CHECK_EQ(gort_remove_roots(global_root), GORT_OK);
+    CHECK_EQ(gort_remove_roots(global_root), GORT_EINVAL);
+    memset(global_root, 0, sizeof global_root);
+}
+
+TEST(gc_registered_root_region_keeps_its_objects)
+{
+    gort_config cfg = config_with(2, "gccheckmark=1");
+    CHECK_EQ(gort_main(&cfg, regions_main, NULL), GORT_OK);
+}
+
+static atomic_int chan_finalized;
+
+static void count_finalized(void *obj, void *arg)
+{
+    (void)obj;
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+__attribute__((noinline)) static void make_dropped_channels(int n)
+{
+    for (int i = 0; i < n; i++) {
+        gort_chan *c = gort_chan_make(&node_ptr_type, 4);
+        REQUIRE(c != NULL);
+        node *v = new_node((uint64_t)i);
+        gort_chan_send(c, &v); /* a buffered pointer: the buffer is scanned */
+        CHECK_EQ(gort_set_finalizer(c, count_finalized, &chan_finalized), GORT_OK);
+    }
+}
+
+static void blocked_receiver(void *arg)
+{
+    gort_chan *c = arg;
+    node *v = NULL;
+    gort_chan_recv(c, &v, NULL); /* never sent to: parked for ever */
+}
+
+__attribute__((noinline)) static void start_blocked_receivers(int n, atomic_int *finalized)
+{
+    for (int i = 0; i < n; i++) {
+        gort_chan *c = gort_chan_make(&node_ptr_type, 0);
+        REQUIRE(c != NULL);
+        CHECK_EQ(gort_set_finalizer(c, count_finalized, finalized), GORT_OK);
+        REQUIRE(gort_go(blocked_receiver, c) == GORT_OK);
+    }
+}
+
+static void channels_main(void *arg)
+{
+    (void)arg;
+    atomic_int kept_finalized = 0;
+    make_dropped_channels(100);
+    start_blocked_receivers(10, &kept_finalized);
+    AWAIT(gort_num_goroutine() == 11);
+    gort_gc();
+    gort_gc();
+    AWAIT(atomic_load(&chan_finalized) == 100);
+    /* Goroutines are roots, as in Go: a channel a blocked goroutine waits
+     * on stays, with it. */
+    CHECK_EQ(atomic_load(&kept_finalized), 0);
+    /* Buffered values of live channels survive. */
+    gort_chan *live = gort_chan_make(&node_ptr_type, 8);
+    for (uint64_t i = 0; i < 8; i++) {
+        node *v = new_node(500 + i);
+        gort_chan_send(live, &v);
+    }
+    gort_gc();
+    for (int i = 0; i < 20000; i++)
+        new_node(0);
+    for (uint64_t i = 0; i < 8; i++) {
+        node *v = NULL;
+        gort_chan_recv(live, &v, NULL);
+        CHECK(v != NULL && node_intact(v) && v->id == 500 + i);
+    }
+}
+
+TEST(gc_collects_unreachable_channels_and_keeps_buffered_values)
+{
+    gort_config cfg = config_with(2, "gccheckmark=1");
+    CHECK_EQ(gort_main(&cfg, channels_main, NULL), GORT_OK);
+}
+
+/* ---- finalizers ---- */
+
+#define FIN_OBJECTS 200
+
+static atomic_int fin_runs[FIN_OBJECTS];
+
+static void fin_record(void *obj, void *arg)
+{
+    (void)arg;
+    node *n = obj;
+    if (n->id < FIN_OBJECTS && node_intact(n))
+        atomic_fetch_add(&fin_runs[n->id], 1);
+}
+
+__attribute__((noinline)) static gort_handle finalizable_objects(void)
+{
+    /* Even ids stay reachable through an array held by a handle. */
+    node **kept = gort_new_array(&node_ptr_type, FIN_OBJECTS / 2);
+    for (uint64_t i = 0; i < FIN_OBJECTS; i++) {
+        node *n = new_node(i);
+        CHECK_EQ(gort_set_finalizer(n, fin_record, NULL), GORT_OK);
+        if (i % 2 == 0)
+            GORT_STORE(kept[i / 2], n);
+    }
+    return gort_handle_new(kept);
+}
+
+static void finalizers_main(void *arg)
+{
+    (void)arg;
+    node *n = new_node(0);
+    CHECK_EQ(gort_set_finalizer((char *)n + 8, fin_record, NULL), GORT_EINVAL);
+    CHECK_EQ(gort_set_finalizer(NULL, fin_record, NULL), GORT_EINVAL);
+    gort_handle h = finalizable_objects();
+    REQUIRE(h != 0);
+    for (int round = 0; round < 4; round++)
+        gort_gc();
+    int odd = 0;
+    AWAIT(({
+        odd = 0;
+        for (int i = 1; i < FIN_OBJECTS; i += 2)
+            odd += atomic_load(&fin_runs[i]);
+        odd == FIN_OBJECTS / 2;
+    }));
+    for (int i = 0; i < FIN_OBJECTS; i++)
+        CHECK_EQ(atomic_load(&fin_runs[i]), i % 2 ? 1 : 0);
+    gort_handle_delete(h);
+    for (int round = 0; round < 3; round++)
+        gort_gc();
+    AWAIT(atomic_load(&fin_runs[0]) == 1);
+    for (int i = 0; i < FIN_OBJECTS; i++)
+        CHECK_EQ(atomic_load(&fin_runs[i]), 1);
+    CHECK_EQ(gort_num_goroutine(), 1); /* the finalizer goroutine is not counted */
+}
+
+TEST(gc_finalizers_run_once_for_unreachable_objects_only)
+{
+    gort_config cfg = config_with(2, "gccheckmark=1");
+    CHECK_EQ(gort_main(&cfg, finalizers_main, NULL), GORT_OK);
+}
+
+/* ---- the heap-graph stress test ---- */
+
+#ifdef TESTING_TSAN
+#define STRESS_CYCLES 100
+#else
+#define STRESS_CYCLES 1000
+#endif
+#define STRESS_WORKERS 4
+#define STRESS_ROOTS 64
+
+typedef struct stress {
+    atomic_bool stop;
+    atomic_int cycles;
+    atomic_uint_fast64_t next_id;
+    atomic_int workers_done;
+    atomic_uint_fast64_t verified;
+    gort_waitgroup wg;
+} stress;
+
+static const gort_type roots_type = {"[64]*node", STRESS_ROOTS * sizeof(void *), STRESS_ROOTS,
+                                     ~(uint64_t)0, NULL};
+
+/* Walks up to `budget` nodes of the left chain from n, checking each and
+ * the node each points to on the right (the graph has cycles: no
+ * recursion); returns the damaged ones. */
+static uint64_t verify_walk(const node *n, int *budget)
+{
+    uint64_t bad = 0;
+    while (n != NULL && (*budget)-- > 0) {
+        bad += !node_intact(n);
+        if (n->right != NULL)
+            bad += !node_intact(n->right);
+        n = n->left;
+    }
+    return bad;
+}
+
+static void stress_worker(void *arg)
+{
+    stress *st = arg;
+    uint64_t rng = (uint64_t)gort_goid() * 0x1234567ull;
+    node **roots = gort_new(&roots_type); /* held in this local only */
+    REQUIRE(roots != NULL);
+    while (!atomic_load(&st->stop)) {
+        uint64_t r = testing_rand(&rng);
+        unsigned slot = (unsigned)(r % STRESS_ROOTS);
+        switch ((r >> 8) % 8) {
+        case 0: case 1: case 2: { /* a new node, maybe hanging off a root */
+            node *n = new_node(atomic_fetch_add(&st->next_id, 1));
+            REQUIRE(n != NULL);
+            GORT_STORE(n->left, roots[slot]);
+            GORT_STORE(roots[slot], n);
+            break;
+        }
+        case 3: { /* rewire: a root's node points at another root's */
+            node *a = roots[slot], *b = roots[(r >> 16) % STRESS_ROOTS];
+            if (a != NULL)
+                GORT_STORE(a->right, b);
+            break;
+        }
+        case 4: /* drop a root */
+            GORT_STORE(roots[slot], NULL);
+            break;
+        case 5: { /* move a subgraph between roots, cutting the old path */
+            unsigned to = (unsigned)((r >> 16) % STRESS_ROOTS);
+            node *a = roots[slot];
+            if (a != NULL && a->left != NULL) {
+                GORT_STORE(roots[to], a->left);
+                GORT_STORE(a->left, NULL);
+            }
+            break;
+        }
+        default: { /* verify */
+            int budget = 256;
+            uint64_t bad = verify_walk(roots[slot], &budget);
+            if (bad != 0)
+                testing_fail(__FILE__, __LINE__, "%llu damaged nodes", (unsigned long long)bad);
+            atomic_fetch_add(&st->verified, (uint64_t)(256 - budget));
+            break;
+        }
+        }
+        /* Long chains make verification slow: cut them now and then. */
+        if ((r >> 40) % 64 == 0)
+            GORT_STORE(roots[slot], NULL);
+        if (testing_failed())
+            break;
+    }
+    for (int i = 0; i < STRESS_ROOTS; i++) {
+        int budget = 1 << 20;
+        CHECK_EQ(verify_walk(roots[i], &budget), 0);
+    }
+    gort_waitgroup_done(&st->wg);
+}
+
+static void stress_main(void *arg)
+{
+    (void)arg;
+    stress st = {0};
+    atomic_store(&st.next_id, 1);
+    gort_gc();
+    gort_gc();
+    gort_memstats base, end;
+    gort_read_memstats(&base);
+    gort_waitgroup_add(&st.wg, STRESS_WORKERS);
+    for (int i = 0; i < STRESS_WORKERS; i++)
+        REQUIRE(gort_go(stress_worker, &st) == GORT_OK);
+    while (atomic_load(&st.cycles) < STRESS_CYCLES && !testing_failed()) {
+        CHECK_EQ(gort_gc(), GORT_OK);
+        atomic_fetch_add(&st.cycles, 1);
+    }
+    atomic_store(&st.stop, true);
+    gort_waitgroup_wait(&st.wg);
+    CHECK(atomic_load(&st.verified) > 0);
+    /* Everything is dropped now: the heap returns to where it was. */
+    gort_gc();
+    gort_gc();
+    gort_read_memstats(&end);
+    CHECK(end.num_gc >= base.num_gc + STRESS_CYCLES);
+    CHECK(end.heap_objects <= base.heap_objects + 256);
+}
+
+TEST(gc_heap_graph_stress_with_checkmark)
+{
+    gort_config cfg = config_with(4, "gccheckmark=1");
+    CHECK_EQ(gort_main(&cfg, stress_main, NULL), GORT_OK);
+}
+
+/* ---- pacing ---- */
+
+typedef struct pacer_test {
+    int64_t limit;
+    uint64_t peak_live;
+    uint64_t peak_inuse;
+} pacer_test;
+
+#define LIVE_NODES 100000 /* about 4 MB of 40-byte nodes in 48-byte slots */
+
+static void pacer_main(void *arg)
+{
+    pacer_test *t = arg;
+    node **live = gort_new_array(&node_ptr_type, LIVE_NODES);
+    REQUIRE(live != NULL);
+    for (int i = 0; i < LIVE_NODES; i++)
+        GORT_STORE(live[i], new_node((uint64_t)i));
+    gort_gc();
+    uint64_t rng = 7;
+    gort_memstats st;
+    /* Replace live nodes at random: the live heap stays the same, and every
+     * replaced node is garbage. */
+    for (int i = 0; i < 30 * LIVE_NODES; i++) {
+        unsigned k = (unsigned)(testing_rand(&rng) % LIVE_NODES);
+        node *n = new_node((uint64_t)k);
+        REQUIRE(n != NULL);
+        GORT_STORE(live[k], n);
+        if (i % 4096 == 0) {
+            gort_read_memstats(&st);
+            if (st.heap_live > t->peak_live)
+                t->peak_live = st.heap_live;
+            if (st.heap_inuse > t->peak_inuse)
+                t->peak_inuse = st.heap_inuse;
+        }
+    }
+    for (int i = 0; i < LIVE_NODES; i++)
+        CHECK(live[i] != NULL && node_intact(live[i]) && live[i]->id == (uint64_t)i);
+    gort_read_memstats(&st);
+    CHECK(st.num_gc >= 5);
+}
+
+TEST(gc_pacer_keeps_the_heap_near_twice_the_live_heap)
+{
+    pacer_test t = {0};
+    gort_set_gc_percent(100);
+    gort_config cfg = config_with(2, NULL);
+    CHECK_EQ(gort_main(&cfg, pacer_main, &t), GORT_OK);
+    uint64_t live_bytes = (uint64_t)LIVE_NODES * 48 + LIVE_NODES * sizeof(void *);
+    /* The goal is twice what the last cycle marked, and a cycle marks the
+     * objects allocated while it ran (they are born black) besides the live
+     * ones: half a cycle of floating garbage on top of 2x live. */
+    if (t.peak_live > live_bytes * 3)
+        testing_fail(__FILE__, __LINE__, "peak heap_live %llu for %llu live bytes",
+                     (unsigned long long)t.peak_live, (unsigned long long)live_bytes);
+}
+
+TEST(gc_memory_limit_holds_the_heap_under_it_with_gc_off)
+{
+    pacer_test t = {0};
+    int old = gort_set_gc_percent(-1);
+    int64_t limit = 16 << 20;
+    gort_set_memory_limit(limit);
+    gort_config cfg = config_with(2, NULL);
+    CHECK_EQ(gort_main(&cfg, pacer_main, &t), GORT_OK);
+    gort_set_memory_limit(INT64_MAX);
+    CHECK_EQ(gort_set_gc_percent(old), -1);
+    if (t.peak_inuse >= (uint64_t)limit)
+        testing_fail(__FILE__, __LINE__, "peak heap_inuse %llu over the %lld-byte limit",
+                     (unsigned long long)t.peak_inuse, (long long)limit);
+}
+
+/* ---- benchmarks' programs, checked ---- */
+
+__attribute__((noinline)) static node *bottom_up(int depth)
+{
+    node *n = gort_new(&node_type);
+    if (n != NULL && depth > 0) {
+        GORT_STORE(n->left, bottom_up(depth - 1));
+        GORT_STORE(n->right, bottom_up(depth - 1));
+    }
+    return n;
+}
+
+static int64_t item_check(const node *n)
+{
+    return n->left == NULL ? 1 : 1 + item_check(n->left) + item_check(n->right);
+}
+
+static void binary_trees_main(void *arg)
+{
+    int max_depth = *(int *)arg;
+    node *stretch = bottom_up(max_depth + 1);
+    CHECK_EQ(item_check(stretch), (1 << (max_depth + 2)) - 1);
+    stretch = NULL;
+    node *long_lived = bottom_up(max_depth);
+    for (int d = 4; d <= max_depth; d += 2) {
+        int iterations = 1 << (max_depth - d + 4);
+        int64_t check = 0;
+        for (int i = 0; i < iterations; i++)
+            check += item_check(bottom_up(d));
+        CHECK_EQ(check, (int64_t)iterations * ((1 << (d + 1)) - 1));
+    }
+    CHECK_EQ(item_check(long_lived), (1 << (max_depth + 1)) - 1);
+    gort_memstats st;
+    gort_read_memstats(&st);
+    CHECK(st.num_gc > 0);
+}
+
+TEST(gc_binary_trees_completes_with_correct_checks)
+{
+    int depth = 14;
+    gort_config cfg = config_with(2, NULL);
+    CHECK_EQ(gort_main(&cfg, binary_trees_main, &depth), GORT_OK);
+}
+
+/* ---- settings, introspection ---- */
+
+static atomic_int events_seen[5];
+
+static void count_event(const gort_gc_event *ev, void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&events_seen[ev->phase], 1);
+}
+
+static void trace_main(void *arg)
+{
+    (void)arg;
+    gort_set_gc_event_hook(count_event, NULL);
+    gort_gc();
+    gort_set_gc_event_hook(NULL, NULL);
+    char line[256];
+    gc_last_trace(line, sizeof line);
+    regex_t re;
+    REQUIRE(regcomp(&re,
+                    "^gc [0-9]+ @[0-9]+\\.[0-9]{3}s [0-9]+%: [0-9.]+\\+[0-9.]+\\+[0-9.]+ ms clock, "
+                    "[0-9.]+\\+[0-9.]+/[0-9.]+/0\\+[0-9.]+ ms cpu, [0-9]+->[0-9]+->[0-9]+ MB, "
+                    "[0-9]+ MB goal, 2 P \\(forced\\)$",
+                    REG_EXTENDED) == 0);
+    if (regexec(&re, line, 0, NULL, 0) != 0)
+        testing_fail(__FILE__, __LINE__, "gctrace line not in Go's format: %s", line);
+    regfree(&re);
+    for (int ph = GORT_GC_SWEEP_TERMINATION; ph <= GORT_GC_SWEEP; ph++)
+        CHECK(atomic_load(&events_seen[ph]) >= 1);
+    CHECK(atomic_load(&events_seen[GORT_GC_OFF]) >= 1);
+    gort_memstats st;
+    gort_read_memstats(&st);
+    CHECK(st.num_forced_gc >= 1);
+    CHECK(st.pause_ns[(st.num_gc + 255) % 256] > 0);
+    CHECK(st.pause_total_ns >= st.pause_ns[(st.num_gc + 255) % 256]);
+    CHECK(st.next_gc > 0);
+    CHECK(st.gc_cpu_fraction > 0 && st.gc_cpu_fraction < 1);
+}
+
+TEST(gc_trace_line_events_and_memstats)
+{
+    gort_config cfg = config_with(2, NULL);
+    CHECK_EQ(gort_main(&cfg, trace_main, NULL), GORT_OK);
+}
+
+TEST(gc_settings_and_errors)
+{
+    CHECK_EQ(gort_gc(), GORT_ESTATE); /* no runtime */
+    int old = gort_set_gc_percent(50);
+    CHECK_EQ(gort_set_gc_percent(old), 50);
+    int64_t limit = gort_set_memory_limit(-1);
+    CHECK_EQ(gort_set_memory_limit(1 << 30), limit);
+    CHECK_EQ(gort_set_memory_limit(limit), 1 << 30);
+    CHECK_EQ(gort_handle_get(0), NULL);
+    CHECK_EQ(gort_handle_set(12345678, NULL), GORT_EINVAL);
+    CHECK_EQ(gort_handle_delete(0), GORT_EINVAL);
+}
