@@ -13,10 +13,10 @@ execFileSync('bash', [`${root}scripts/build.sh`, 'native-release', 'wasm-release
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 
-function results(program) {
+function results(program, extra = []) {
   const [command, args] = program.endsWith('.js')
-    ? [process.execPath, [program]]
-    : [program, []];
+    ? [process.execPath, [program, ...extra]]
+    : [program, extra];
   const out = execFileSync(command, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
   const figures = new Map();
   for (const line of out.split('\n')) {
@@ -26,10 +26,10 @@ function results(program) {
   return figures;
 }
 
-function run(name) {
+function run(name, extra = []) {
   return {
-    native: results(`${root}build/native-release/gort_bench_${name}`),
-    wasm: results(`${root}build/wasm-release/gort_bench_${name}.js`),
+    native: results(`${root}build/native-release/gort_bench_${name}`, extra),
+    wasm: results(`${root}build/wasm-release/gort_bench_${name}.js`, extra),
   };
 }
 
@@ -107,6 +107,26 @@ const procRows = [
   return [label, proc.wasm.get(key), proc.native.get(key), goP1, goP2, goWasm];
 });
 table(['goroutines', 'gort wasm', 'gort native', 'Go native p1', 'Go native p2', 'Go js/wasm'], procRows);
+// The collector.
+const gcRows = [];
+for (const program of ['binary_trees_d16', 'binary_trees_d18', 'gcbench']) {
+  const r = run('gc', [program]);
+  for (const [label, key, unit] of [
+    ['time', 'time', 'ms'], ['GC cycles', 'numgc', 'count'], ['max STW pause per cycle', 'pause_max', 'us'],
+    ['median STW pause per cycle', 'pause_p50', 'us'], ['peak heap (HeapSys)', 'heapsys', 'MB'],
+    ['GC CPU share', 'gc_cpu', '%'],
+  ]) {
+    const [goP1, goP2, goWasm] = go.figures[`${program}_${key}`] ?? [null, null, null];
+    gcRows.push([`${program.replace('_d', ' depth ').replace('_', '-')}: ${label} (${unit})`,
+      r.wasm.get(`${program}_${key}`), r.native.get(`${program}_${key}`), goP1, goP2, goWasm]);
+  }
+}
+table(['collector', 'gort wasm 2 Ps', 'gort native 2 Ps', 'Go native p1', 'Go native p2', 'Go js/wasm'], gcRows);
+console.log(`
+Sequential programs (one goroutine allocates) on a runtime of 2 Ps, with gort's
+collector thread marking beside them. A pause per cycle is both of its
+stop-the-world pauses summed (Go's PauseNs); peak heap is the arenas mapped.`);
+
 console.log(`
 gort runs 2 Ps. Memory per goroutine: its stack, its g and the sudog it parks on
 (Go: StackInuse + HeapInuse delta; its stacks start at 2 KB and grow, gort's

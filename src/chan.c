@@ -74,7 +74,7 @@ void chan_typedmemmove(const hchan *c, void *dst, const void *src)
     /* The barrier also for a copy into a goroutine's stack (a direct send):
      * that stack may already be scanned (Go's sendDirect does the same). */
     if (unlikely(c->elemtype != NULL &&
-                 atomic_load_explicit(&gort_writeBarrier.enabled, memory_order_relaxed)))
+                 __atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED)))
         bulk_barrier_pre_write(c->elemtype, dst, src, c->elemsize);
     elem_copy(dst, src, c->elemsize);
 }
@@ -82,7 +82,7 @@ void chan_typedmemmove(const hchan *c, void *dst, const void *src)
 void chan_typedmemclr(const hchan *c, void *dst)
 {
     if (unlikely(c->elemtype != NULL &&
-                 atomic_load_explicit(&gort_writeBarrier.enabled, memory_order_relaxed)))
+                 __atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED)))
         bulk_barrier_pre_write(c->elemtype, dst, NULL, c->elemsize);
     if (c->elemsize != 0)
         memset(dst, 0, c->elemsize);

@@ -81,7 +81,7 @@ static void *malloc_tiny(mcache *c, size_t size)
     UNPOISON(v, TINY_SIZE);
     memset((void *)v, 0, TINY_SIZE);
     if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
-        gc_mark_new_object(s, v);
+        gc_mark_new_object(c, s, v);
     /* Keep whichever block has more room left for the next tiny object. */
     if (size < c->tinyoffset || c->tiny == 0) {
         c->tiny = v;
@@ -103,7 +103,7 @@ static void *malloc_large(mcache *c, size_t size, const gort_type *t, size_t nva
     s->largecount = nvalues;
     s->largetype = noscan ? NULL : t;
     if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
-        gc_mark_new_object(s, s->startaddr);
+        gc_mark_new_object(c, s, s->startaddr);
     mcentral_add_large(s);
     atomic_fetch_add_explicit(&mheap_.large_allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&mheap_.large_bytes_alloc, npages * PAGE_SIZE, memory_order_relaxed);
@@ -132,7 +132,7 @@ static void *mallocgc_cache(mcache *c, size_t size, const gort_type *t, size_t n
     if (!noscan)
         heap_bits_set_type(v, s->elemsize, size, t);
     if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
-        gc_mark_new_object(s, v);
+        gc_mark_new_object(c, s, v);
     return (void *)v;
 }
 

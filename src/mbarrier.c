@@ -46,7 +46,7 @@ static void wb_shade_pair(uintptr_t old, uintptr_t new)
         return;
     }
     lock(&extalloc_lock);
-    if (atomic_load(&gort_writeBarrier.enabled)) {
+    if (__atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED)) {
         gcwork w = {0};
         shade(old, &w);
         shade(new, &w);
@@ -57,7 +57,7 @@ static void wb_shade_pair(uintptr_t old, uintptr_t new)
 
 void write_barrier_shade(uintptr_t p)
 {
-    if (p != 0 && atomic_load_explicit(&gort_writeBarrier.enabled, memory_order_relaxed))
+    if (p != 0 && __atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED))
         wb_shade_pair(0, p);
 }
 
@@ -73,8 +73,7 @@ void gort_store_slow(void *slot, const void *value, int order)
 
 void bulk_barrier_pre_write(const gort_type *t, void *dst, const void *src, size_t size)
 {
-    if (t == NULL || t->ptrwords == 0 || !atomic_load_explicit(&gort_writeBarrier.enabled,
-                                                               memory_order_relaxed))
+    if (t == NULL || t->ptrwords == 0 || !__atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED))
         return;
     const uint64_t *mask = t->ptrwords <= 64 ? &t->ptrbits : t->ptrmask;
     size_t mask_words = (t->ptrwords + 63) / 64;

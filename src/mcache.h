@@ -16,6 +16,8 @@ typedef struct mcache {
     mspan *alloc[NUM_SPAN_CLASSES];
     /* Scan work this cache's allocations owe during mark (assists). */
     int64_t gc_assist_debt;
+    /* Bytes allocated black in this cycle, not yet in the marked total. */
+    uint64_t gc_black_bytes;
     /* True for the threads' shared cache (no p): no assists from it. */
     bool shared;
 } mcache;

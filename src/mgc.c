@@ -70,7 +70,6 @@ static struct {
     _Atomic uint32_t numforced;
     _Atomic uint64_t pause_total_ns;
     uint64_t pause_ns[PAUSE_RING];
-    uint64_t pause_end[PAUSE_RING];
     _Atomic int64_t last_gc;
     _Atomic int64_t gc_cpu_ns;
     _Atomic uint64_t finalizers_queued;
@@ -215,6 +214,22 @@ static void flush_caches(p *pp, void *arg)
 
 static void flush_wbbuf(p *pp, void *arg) { wbbuf_flush(pp, arg); }
 
+static void reset_cache_counts(p *pp, void *arg)
+{
+    (void)arg;
+    if (pp->mcache != NULL) {
+        pp->mcache->gc_black_bytes = 0;
+        pp->mcache->gc_assist_debt = 0;
+    }
+}
+
+static void flush_black_bytes(p *pp, void *arg)
+{
+    (void)arg;
+    if (pp->mcache != NULL)
+        gc_flush_black_bytes(pp->mcache);
+}
+
 /* Throws away grey work (an abandoned cycle). */
 static void drop_work(gcwork *w)
 {
@@ -226,7 +241,7 @@ static void drop_work(gcwork *w)
 static void abandon_cycle(gcwork *w)
 {
     atomic_store(&gcBlackenEnabled, false);
-    atomic_store(&gort_writeBarrier.enabled, 0);
+    __atomic_store_n(&gort_writeBarrier.enabled, 0, __ATOMIC_SEQ_CST);
     atomic_store(&gcphase, GORT_GC_OFF);
     drop_work(w);
     /* Assists may still hold a buffer for a moment. */
@@ -237,11 +252,10 @@ static void abandon_cycle(gcwork *w)
 }
 
 /* Go's PauseNs: one entry per cycle, its pauses summed. */
-static void record_pause(int64_t ns, int64_t end)
+static void record_pause(int64_t ns)
 {
     uint32_t n = atomic_load(&gc.numgc);
     gc.pause_ns[n % PAUSE_RING] = (uint64_t)ns;
-    gc.pause_end[n % PAUSE_RING] = (uint64_t)end;
     atomic_fetch_add(&gc.pause_total_ns, (uint64_t)ns);
     atomic_fetch_add(&gc.numgc, 1);
 }
@@ -334,12 +348,15 @@ static bool gc_cycle(void)
     uint64_t live_start = atomic_load(&gcController.heap_live);
     gc.event.heap_live_start = live_start;
     gc_mark_reset();
+    sched_each_p(reset_cache_counts, NULL);
+    if (extalloc_cache != NULL)
+        extalloc_cache->gc_black_bytes = 0;
     atomic_store(&gcController.scan_work_done, 0);
     uint64_t expected = atomic_load(&gcController.heap_marked);
     atomic_store(&gcController.scan_work_expected, expected > 0 ? expected : live_start);
     atomic_store(&assist_ns_total, 0);
     atomic_store(&gcphase, GORT_GC_MARK);
-    atomic_store(&gort_writeBarrier.enabled, 1);
+    __atomic_store_n(&gort_writeBarrier.enabled, 1, __ATOMIC_SEQ_CST);
     atomic_store(&gcBlackenEnabled, true);
     gc_mark_stacks(&w);
     unlock(&extalloc_lock);
@@ -379,13 +396,16 @@ static bool gc_cycle(void)
     lock(&extalloc_lock);
     int64_t t3 = prim_nanotime();
     enter_phase(GORT_GC_MARK_TERMINATION);
+    sched_each_p(flush_black_bytes, NULL);
+    if (extalloc_cache != NULL)
+        gc_flush_black_bytes(extalloc_cache);
     sched_each_p(flush_wbbuf, &w);
     gc_drain(&w, -1);
     uint64_t queued = (uint64_t)fin_queue_unreachable(&w);
     gc_drain(&w, -1);
     gcw_dispose(&w);
     atomic_store(&gcBlackenEnabled, false);
-    atomic_store(&gort_writeBarrier.enabled, 0);
+    __atomic_store_n(&gort_writeBarrier.enabled, 0, __ATOMIC_SEQ_CST);
     if (gc.checkmark)
         gc_checkmark();
     uint64_t marked = gc_marked_bytes();
@@ -401,7 +421,7 @@ static bool gc_cycle(void)
     atomic_store(&gcphase, GORT_GC_OFF);
     int64_t t4 = prim_nanotime();
     int64_t stw2 = t4 - t2; /* from the stop request to the restart */
-    record_pause(stw1 + stw2, t4);
+    record_pause(stw1 + stw2);
     if (forced)
         atomic_fetch_add(&gc.numforced, 1);
     atomic_store(&gc.last_gc, t4);
@@ -561,7 +581,6 @@ void gc_read_stats(gort_memstats *st)
     st->pause_total_ns = atomic_load(&gc.pause_total_ns);
     lock(&extalloc_lock);
     memcpy(st->pause_ns, gc.pause_ns, sizeof st->pause_ns);
-    memcpy(st->pause_end, gc.pause_end, sizeof st->pause_end);
     unlock(&extalloc_lock);
     st->last_gc = atomic_load(&gc.last_gc);
     st->next_gc = atomic_load(&gcController.goal);

@@ -44,8 +44,11 @@ extern mcache *extalloc_cache;
 /* Marks the object containing p, if p points into an allocated heap object,
  * and queues it for scanning when it holds pointers. */
 void shade(uintptr_t p, gcwork *w);
-/* Marks a just-allocated object (black allocation during mark). */
-void gc_mark_new_object(mspan *s, uintptr_t obj);
+/* Marks a just-allocated object (black allocation during mark); its bytes
+ * are counted in c until mark termination collects them. */
+void gc_mark_new_object(mcache *c, mspan *s, uintptr_t obj);
+/* Adds a cache's black-allocated bytes to the cycle's marked bytes. */
+void gc_flush_black_bytes(mcache *c);
 /* Scans [lo, hi) conservatively: every aligned word that points into a heap
  * object shades it. */
 void scan_conservative(uintptr_t lo, uintptr_t hi, gcwork *w);

@@ -31,8 +31,8 @@
 #define GC_SCANNER
 #endif
 
-/* Marking an object asks for every word of its span class in the worst
- * case; drains stop to check for an abandoned cycle this often. */
+/* How many objects a drain scans between looks at the world: whether the
+ * cycle was abandoned, and whether idle markers need some of its work. */
 #define DRAIN_CHECK_OBJECTS 256
 
 static _Atomic uint64_t marked_bytes;
@@ -43,6 +43,20 @@ static bool checkmark_mode;
 /* Whether a checkmark failure may be reported for the object being
  * greyed: only for edges that are certainly pointers (see gc_checkmark). */
 static bool checkmark_precise;
+
+void gc_flush_black_bytes(mcache *c)
+{
+    atomic_fetch_add_explicit(&marked_bytes, c->gc_black_bytes, memory_order_relaxed);
+    c->gc_black_bytes = 0;
+}
+
+void gcw_flush_marked(gcwork *w)
+{
+    if (w->bytes_marked != 0) {
+        atomic_fetch_add_explicit(&marked_bytes, w->bytes_marked, memory_order_relaxed);
+        w->bytes_marked = 0;
+    }
+}
 
 uint64_t gc_marked_bytes(void) { return atomic_load_explicit(&marked_bytes, memory_order_relaxed); }
 void gc_mark_reset(void) { atomic_store(&marked_bytes, 0); }
@@ -107,7 +121,7 @@ static inline void greyobject(mspan *s, uintptr_t i, gcwork *w)
     } else {
         if (!bit_test_and_set(s->gcmarkBits, i))
             return;
-        atomic_fetch_add_explicit(&marked_bytes, s->elemsize, memory_order_relaxed);
+        w->bytes_marked += s->elemsize;
     }
     if (spanclass_noscan(s->spanclass))
         return;
@@ -122,11 +136,11 @@ void shade(uintptr_t p, gcwork *w)
         greyobject(s, i, w);
 }
 
-void gc_mark_new_object(mspan *s, uintptr_t obj)
+void gc_mark_new_object(mcache *c, mspan *s, uintptr_t obj)
 {
     uintptr_t i = spanclass_sizeclass(s->spanclass) == 0 ? 0 : mspan_object_index(s, obj);
     if (bit_test_and_set(s->gcmarkBits, i))
-        atomic_fetch_add_explicit(&marked_bytes, s->elemsize, memory_order_relaxed);
+        c->gc_black_bytes += s->elemsize;
     /* Born black: nothing in it yet to scan. */
     bit_test_and_set(s->scanBits, i);
 }
@@ -233,8 +247,11 @@ int64_t gc_drain(gcwork *w, int64_t budget)
     int64_t scanned = 0;
     unsigned n = 0;
     for (;;) {
-        if (++n % DRAIN_CHECK_OBJECTS == 0 && atomic_load_explicit(&gc_abandon, memory_order_relaxed))
-            break;
+        if (++n % DRAIN_CHECK_OBJECTS == 0) {
+            if (atomic_load_explicit(&gc_abandon, memory_order_relaxed))
+                break;
+            gcw_balance(w);
+        }
         uintptr_t b = gcw_tryget(w);
         if (b == 0)
             break;
@@ -242,6 +259,7 @@ int64_t gc_drain(gcwork *w, int64_t budget)
         if (budget >= 0 && scanned >= budget)
             break;
     }
+    gcw_flush_marked(w);
     if (!checkmark_mode)
         atomic_fetch_add_explicit(&gcController.scan_work_done, (uint64_t)scanned,
                                   memory_order_relaxed);
@@ -311,8 +329,13 @@ void gc_assist_alloc(mcache *c, uint64_t bytes)
     gcw_dispose(&w);
     gc_assist_time(prim_nanotime() - start);
     atomic_fetch_sub(&gc_assists_running, 1);
-    /* Work the pool did not have is forgiven: the background worker is
-     * already on it, and waiting would only stall the mutator. */
+    /* Work the pool did not have is forgiven: the background worker holds
+     * it. Past the goal, though, give that worker the CPU for a moment
+     * (Go parks such an assist until background credit pays its debt). */
+    if (done < c->gc_assist_debt &&
+        atomic_load_explicit(&gcController.heap_live, memory_order_relaxed) >
+            atomic_load_explicit(&gcController.goal, memory_order_relaxed))
+        prim_osyield();
     c->gc_assist_debt = done >= c->gc_assist_debt ? c->gc_assist_debt - done : 0;
 }
 

@@ -103,6 +103,7 @@ uintptr_t gcw_tryget(gcwork *w)
 
 void gcw_dispose(gcwork *w)
 {
+    gcw_flush_marked(w);
     workbuf *b = w->wbuf;
     if (b == NULL)
         return;
@@ -111,6 +112,15 @@ void gcw_dispose(gcwork *w)
         putfull(b);
     else
         putempty(b);
+}
+
+void gcw_balance(gcwork *w)
+{
+    workbuf *b = w->wbuf;
+    if (b != NULL && b->nobj >= 2 && gcw_pool_empty()) {
+        w->wbuf = NULL;
+        putfull(b);
+    }
 }
 
 bool gcw_pool_empty(void) { return atomic_load_explicit(&pool.nfull, memory_order_acquire) == 0; }

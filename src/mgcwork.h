@@ -31,6 +31,9 @@ typedef struct gcwork {
     /* Bytes scanned since the owner last read it (assist and pacing
      * credit). */
     uint64_t scan_work;
+    /* Bytes this gcwork marked, not yet added to the cycle's total (one
+     * shared counter touched per object would bounce between markers). */
+    uint64_t bytes_marked;
 } gcwork;
 
 /* Adds a grey object. */
@@ -38,8 +41,15 @@ void gcw_put(gcwork *w, uintptr_t obj);
 /* A grey object to scan, or 0 when neither this gcwork nor the pool has
  * one. */
 uintptr_t gcw_tryget(gcwork *w);
-/* Hands the gcwork's objects to the pool, so that others can scan them. */
+/* Adds the bytes the gcwork marked to the cycle's total (mgcmark.c). */
+void gcw_flush_marked(gcwork *w);
+/* Hands the gcwork's objects to the pool, so that others can scan them,
+ * and its marked bytes to the cycle's total. */
 void gcw_dispose(gcwork *w);
+/* Shares the gcwork's objects with the pool when the pool has none, so that
+ * other markers (assists) are not left idle while this one is busy or
+ * descheduled (Go's gcWork.balance). */
+void gcw_balance(gcwork *w);
 /* True when the pool holds no grey object (gcworks may still hold some). */
 bool gcw_pool_empty(void);
 

@@ -60,7 +60,7 @@ static void frees_main(void *arg)
 {
     (void)arg;
     CHECK_EQ(gort_gc(), GORT_OK);
-    gort_memstats before, after;
+    static gort_memstats before, after;
     gort_read_memstats(&before);
     for (int i = 0; i < 100000; i++)
         CHECK(new_node((uint64_t)i) != NULL);
@@ -110,7 +110,7 @@ static void baseline_main(void *arg)
     (void)arg;
     gort_gc();
     gort_gc();
-    gort_memstats base, held, after;
+    static gort_memstats base, held, after;
     gort_read_memstats(&base);
     gort_handle h = tree_in_handle(14); /* 32,767 nodes */
     REQUIRE(h != 0);
@@ -212,19 +212,29 @@ static void run_gc(void *arg)
     atomic_store(&t->gc_done, 1);
 }
 
-/* grey -> white, built in a frame that is gone when the stacks are
- * scanned, so only `grey` leads to `white`. */
-__attribute__((noinline)) static node *grey_with_white_child(void)
+/* grey -> white, built by a goroutine that hands over `grey` and dies:
+ * no stack but the dead one's ever held `white`, so only `grey` leads to
+ * it when the stacks are scanned. */
+static void build_grey_with_white_child(void *arg)
 {
     node *g = new_node(1);
     if (g != NULL)
         GORT_STORE(g->left, new_node(2));
+    gort_chan_send(arg, &g);
+}
+
+static node *grey_with_white_child(void)
+{
+    gort_chan *c = gort_chan_make(&node_ptr_type, 1);
+    node *g = NULL;
+    if (c == NULL || gort_go(build_grey_with_white_child, c) != GORT_OK)
+        return NULL;
+    gort_chan_recv(c, &g, NULL);
+    AWAIT(gort_num_goroutine() == 1); /* the builder's stack is gone */
     return g;
 }
 
-/* Starts a cycle and holds it right after the stack scan. Callers scrub
- * their stack first: a stale word left by grey_with_white_child would mark
- * the white object and hide what the test looks for. */
+/* Starts a cycle and holds it right after the stack scan. */
 static void hold_marking(barrier_test *t)
 {
     atomic_store(&gc_test_hold_mark, true);
@@ -255,7 +265,6 @@ static void black_gets_white_main(void *arg)
     barrier_test t = {0};
     t.grey = grey_with_white_child();
     REQUIRE(t.grey != NULL);
-    sched_scrub_stack();
     hold_marking(&t);
     node *black = new_node(3); /* allocated during mark: black */
     REQUIRE(black != NULL);
@@ -291,7 +300,6 @@ static void grey_loses_path_main(void *arg)
     barrier_test t = {0};
     t.grey = grey_with_white_child();
     REQUIRE(t.grey != NULL);
-    sched_scrub_stack();
     hold_marking(&t);
     node *kept = take_white_from_grey(&t);
     release_marking(&t);
@@ -326,7 +334,6 @@ static void checkmark_main(void *arg)
     barrier_test t = {0};
     t.grey = grey_with_white_child();
     REQUIRE(t.grey != NULL);
-    sched_scrub_stack();
     hold_marking(&t);
     node *black = new_node(3);
     REQUIRE(black != NULL);
@@ -608,7 +615,7 @@ static void stress_main(void *arg)
     atomic_store(&st.next_id, 1);
     gort_gc();
     gort_gc();
-    gort_memstats base, end;
+    static gort_memstats base, end;
     gort_read_memstats(&base);
     gort_waitgroup_add(&st.wg, STRESS_WORKERS);
     for (int i = 0; i < STRESS_WORKERS; i++)
@@ -653,7 +660,7 @@ static void pacer_main(void *arg)
         GORT_STORE(live[i], new_node((uint64_t)i));
     gort_gc();
     uint64_t rng = 7;
-    gort_memstats st;
+    static gort_memstats st;
     /* Replace live nodes at random: the live heap stays the same, and every
      * replaced node is garbage. */
     for (int i = 0; i < 30 * LIVE_NODES; i++) {
@@ -737,7 +744,7 @@ static void binary_trees_main(void *arg)
         CHECK_EQ(check, (int64_t)iterations * ((1 << (d + 1)) - 1));
     }
     CHECK_EQ(item_check(long_lived), (1 << (max_depth + 1)) - 1);
-    gort_memstats st;
+    static gort_memstats st;
     gort_read_memstats(&st);
     CHECK(st.num_gc > 0);
 }
@@ -779,7 +786,7 @@ static void trace_main(void *arg)
     for (int ph = GORT_GC_SWEEP_TERMINATION; ph <= GORT_GC_SWEEP; ph++)
         CHECK(atomic_load(&events_seen[ph]) >= 1);
     CHECK(atomic_load(&events_seen[GORT_GC_OFF]) >= 1);
-    gort_memstats st;
+    static gort_memstats st;
     gort_read_memstats(&st);
     CHECK(st.num_forced_gc >= 1);
     CHECK(st.pause_ns[(st.num_gc + 255) % 256] > 0);

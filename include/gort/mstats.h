@@ -48,14 +48,13 @@ typedef struct gort_memstats {
      * and sudog). */
     uint64_t goroutine_sys;
     /* The collector (Go's NumGC, NumForcedGC, PauseTotalNs, PauseNs,
-     * PauseEnd, LastGC, NextGC, GCCPUFraction). PauseNs[(num_gc + 255) %
-     * 256] is the latest cycle's stop-the-world time (both pauses summed);
-     * pause_end and last_gc are monotonic times (gort_nanotime). */
+     * LastGC, NextGC, GCCPUFraction). pause_ns[(num_gc + 255) % 256] is the
+     * latest cycle's stop-the-world time (both pauses summed); last_gc is
+     * when the latest cycle's mark ended, in gort_nanotime's clock. */
     uint32_t num_gc;
     uint32_t num_forced_gc;
     uint64_t pause_total_ns;
     uint64_t pause_ns[256];
-    uint64_t pause_end[256];
     int64_t last_gc;
     /* The heap goal: heap_live at which the next cycle should end. */
     uint64_t next_gc;
@@ -79,7 +78,9 @@ typedef struct gort_memstats {
 } gort_memstats;
 
 /*
- * Fills *stats. Objects counted as allocated include the free slots of spans
+ * Fills *stats. The structure is about 4 KB: on wasm, where a goroutine's
+ * default C stack is 8 KB, keep it in static or heap memory rather than in
+ * a local variable. Objects counted as allocated include the free slots of spans
  * that threads hold in their caches (as Go's accounting does between
  * collections): the figures are exact for threads that have exited or called
  * gort_flush_cache.

@@ -1,0 +1,198 @@
+/*
+ * bench_gc.c — the collector under the allocation-heavy programs that Go's
+ * and Boehm's collectors are measured with:
+ *  - binary-trees (the Computer Language Benchmarks Game program, sequential
+ *    as Go's peer program runs it) at depth 16 and 18: total time, cycles,
+ *    the longest and the median stop-the-world pause per cycle (both pauses
+ *    of a cycle summed, as Go's PauseNs), peak heap (arenas mapped, which
+ *    gort never returns: Go's HeapSys) and the collector's CPU share;
+ *  - Boehm's GCBench (trees built top-down and bottom-up at growing depths
+ *    beside a long-lived tree and a large array of doubles).
+ * Each program checks its own result and exits non-zero when it is wrong.
+ *
+ * Prints one line per figure: RESULT <name> <value> <unit>.
+ */
+#include <gort/gort.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct node {
+    struct node *left;
+    struct node *right;
+} node;
+
+static const gort_type node_type =
+    GORT_TYPE(node, "node", GORT_PTR_FIELD(node, left) | GORT_PTR_FIELD(node, right));
+
+static bool failed;
+
+/* ---- binary-trees ---- */
+
+static node *bottom_up(int depth)
+{
+    node *n = gort_new(&node_type);
+    if (n == NULL) {
+        fprintf(stderr, "bench_gc: out of memory\n");
+        exit(1);
+    }
+    if (depth > 0) {
+        GORT_STORE(n->left, bottom_up(depth - 1));
+        GORT_STORE(n->right, bottom_up(depth - 1));
+    }
+    return n;
+}
+
+static long item_check(const node *n)
+{
+    return n->left == NULL ? 1 : 1 + item_check(n->left) + item_check(n->right);
+}
+
+static void binary_trees(void *arg)
+{
+    int max_depth = *(int *)arg;
+    const int min_depth = 4;
+    long stretch = item_check(bottom_up(max_depth + 1));
+    if (stretch != (2L << (max_depth + 1)) - 1)
+        failed = true;
+    node *long_lived = bottom_up(max_depth);
+    for (int d = min_depth; d <= max_depth; d += 2) {
+        long iterations = 1L << (max_depth - d + min_depth);
+        long check = 0;
+        for (long i = 0; i < iterations; i++)
+            check += item_check(bottom_up(d));
+        if (check != iterations * ((2L << d) - 1))
+            failed = true;
+    }
+    if (item_check(long_lived) != (2L << max_depth) - 1)
+        failed = true;
+}
+
+/* ---- GCBench (after Boehm's, Ellis' and Kovac's GCBench.java) ---- */
+
+#define GCBENCH_STRETCH_DEPTH 18
+#define GCBENCH_LONG_LIVED_DEPTH 16
+#define GCBENCH_ARRAY_SIZE 500000
+#define GCBENCH_MIN_DEPTH 4
+#define GCBENCH_MAX_DEPTH 16
+
+static int tree_size(int depth) { return (1 << (depth + 1)) - 1; }
+static int num_iters(int depth) { return 2 * tree_size(GCBENCH_STRETCH_DEPTH) / tree_size(depth); }
+
+static node *new_node(void)
+{
+    node *n = gort_new(&node_type);
+    if (n == NULL) {
+        fprintf(stderr, "bench_gc: out of memory\n");
+        exit(1);
+    }
+    return n;
+}
+
+/* Builds top-down: children are stored into a node already in the tree. */
+static void populate(int depth, node *n)
+{
+    if (depth <= 0)
+        return;
+    GORT_STORE(n->left, new_node());
+    GORT_STORE(n->right, new_node());
+    populate(depth - 1, n->left);
+    populate(depth - 1, n->right);
+}
+
+static node *make_tree(int depth)
+{
+    node *n = new_node();
+    if (depth > 0) {
+        GORT_STORE(n->left, make_tree(depth - 1));
+        GORT_STORE(n->right, make_tree(depth - 1));
+    }
+    return n;
+}
+
+static long count_nodes(const node *n)
+{
+    return n == NULL ? 0 : 1 + count_nodes(n->left) + count_nodes(n->right);
+}
+
+static void gcbench(void *arg)
+{
+    (void)arg;
+    if (count_nodes(make_tree(GCBENCH_STRETCH_DEPTH)) != tree_size(GCBENCH_STRETCH_DEPTH))
+        failed = true;
+    node *long_lived = new_node();
+    populate(GCBENCH_LONG_LIVED_DEPTH, long_lived);
+    double *array = gort_alloc_bytes(GCBENCH_ARRAY_SIZE * sizeof(double));
+    for (int i = 0; i < GCBENCH_ARRAY_SIZE / 2; i++)
+        array[i] = 1.0 / i;
+    for (int d = GCBENCH_MIN_DEPTH; d <= GCBENCH_MAX_DEPTH; d += 2) {
+        int iters = num_iters(d);
+        for (int i = 0; i < iters; i++) {
+            node *t = new_node();
+            populate(d, t);
+            if (count_nodes(t) != tree_size(d))
+                failed = true;
+        }
+        for (int i = 0; i < iters; i++)
+            if (count_nodes(make_tree(d)) != tree_size(d))
+                failed = true;
+    }
+    if (count_nodes(long_lived) != tree_size(GCBENCH_LONG_LIVED_DEPTH) ||
+        array[1000] != 1.0 / 1000)
+        failed = true;
+}
+
+/* ---- measuring ---- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static gort_memstats stats;
+
+static void measure(const char *name, void (*program)(void *), void *arg)
+{
+    int64_t start = gort_nanotime();
+    gort_config cfg = {.procs = 2};
+    uint32_t gc_before;
+    gort_read_memstats(&stats);
+    gc_before = stats.num_gc;
+    int err = gort_main(&cfg, program, arg);
+    int64_t elapsed = gort_nanotime() - start;
+    if (err != GORT_OK || failed) {
+        fprintf(stderr, "bench_gc: %s went wrong (%s)\n", name, gort_strerror(err));
+        exit(1);
+    }
+    gort_read_memstats(&stats);
+    uint32_t cycles = stats.num_gc - gc_before;
+    uint32_t k = cycles < 256 ? cycles : 256;
+    uint64_t pauses[256];
+    for (uint32_t i = 0; i < k; i++)
+        pauses[i] = stats.pause_ns[(stats.num_gc - 1 - i) % 256];
+    qsort(pauses, k, sizeof pauses[0], cmp_u64);
+    printf("RESULT %s_time %.1f ms\n", name, elapsed / 1e6);
+    printf("RESULT %s_numgc %u count\n", name, cycles);
+    printf("RESULT %s_pause_max %.1f us\n", name, k ? pauses[k - 1] / 1e3 : 0.0);
+    printf("RESULT %s_pause_p50 %.1f us\n", name, k ? pauses[(k - 1) / 2] / 1e3 : 0.0);
+    printf("RESULT %s_heapsys %.1f MB\n", name, stats.heap_sys / 1048576.0);
+    printf("RESULT %s_gc_cpu %.1f %%\n", name, stats.gc_cpu_fraction * 100);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    /* One program per process: peak heap and CPU share are per process. */
+    const char *which = argc > 1 ? argv[1] : "binary_trees_d16";
+    if (strcmp(which, "gcbench") == 0) {
+        measure("gcbench", gcbench, NULL);
+    } else if (strncmp(which, "binary_trees_d", 14) == 0) {
+        int depth = atoi(which + 14);
+        measure(which, binary_trees, &depth);
+    } else {
+        fprintf(stderr, "usage: gort_bench_gc binary_trees_dN | gcbench\n");
+        return 2;
+    }
+    return 0;
+}
