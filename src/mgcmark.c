@@ -322,21 +322,32 @@ void gc_assist_alloc(mcache *c, uint64_t bytes)
     c->gc_assist_debt += gc_assist_work_for(bytes);
     if (c->gc_assist_debt <= 0)
         return;
-    atomic_fetch_add(&gc_assists_running, 1);
     int64_t start = prim_nanotime();
     gcwork w = {0};
-    int64_t done = gc_drain(&w, c->gc_assist_debt);
-    gcw_dispose(&w);
+    for (;;) {
+        /* Counted only while it holds work: the marker ends the mark when
+         * the pool is empty and no assist holds any. */
+        atomic_fetch_add(&gc_assists_running, 1);
+        int64_t done = gc_drain(&w, c->gc_assist_debt);
+        gcw_dispose(&w);
+        atomic_fetch_sub(&gc_assists_running, 1);
+        c->gc_assist_debt = done >= c->gc_assist_debt ? 0 : c->gc_assist_debt - done;
+        /* Below the goal, work the pool lacks is forgiven: the background
+         * marker holds it. Past the goal the allocation waits for marking
+         * to catch up, as Go parks such an assist, but never through a
+         * stop-the-world (it must reach its safepoint) or past the mark. */
+        if (c->gc_assist_debt == 0 ||
+            atomic_load_explicit(&gcController.heap_live, memory_order_relaxed) <=
+                atomic_load_explicit(&gcController.goal, memory_order_relaxed) ||
+            !atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed) ||
+            atomic_load_explicit(&sched_gcwaiting, memory_order_relaxed) ||
+            atomic_load_explicit(&gc_abandon, memory_order_relaxed))
+            break;
+        if (done == 0)
+            prim_osyield();
+    }
+    c->gc_assist_debt = 0;
     gc_assist_time(prim_nanotime() - start);
-    atomic_fetch_sub(&gc_assists_running, 1);
-    /* Work the pool did not have is forgiven: the background worker holds
-     * it. Past the goal, though, give that worker the CPU for a moment
-     * (Go parks such an assist until background credit pays its debt). */
-    if (done < c->gc_assist_debt &&
-        atomic_load_explicit(&gcController.heap_live, memory_order_relaxed) >
-            atomic_load_explicit(&gcController.goal, memory_order_relaxed))
-        prim_osyield();
-    c->gc_assist_debt = done >= c->gc_assist_debt ? c->gc_assist_debt - done : 0;
 }
 
 /* ---- verification ---- */
