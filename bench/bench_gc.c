@@ -152,10 +152,12 @@ static int cmp_u64(const void *a, const void *b)
 
 static gort_memstats stats;
 
+static const char *godebug;
+
 static void measure(const char *name, void (*program)(void *), void *arg)
 {
     int64_t start = gort_nanotime();
-    gort_config cfg = {.procs = 2};
+    gort_config cfg = {.procs = 2, .godebug = godebug};
     uint32_t gc_before;
     gort_read_memstats(&stats);
     gc_before = stats.num_gc;
@@ -185,13 +187,14 @@ int main(int argc, char **argv)
 {
     /* One program per process: peak heap and CPU share are per process. */
     const char *which = argc > 1 ? argv[1] : "binary_trees_d16";
+    godebug = argc > 2 ? argv[2] : NULL; /* e.g. gctrace=1 */
     if (strcmp(which, "gcbench") == 0) {
         measure("gcbench", gcbench, NULL);
     } else if (strncmp(which, "binary_trees_d", 14) == 0) {
         int depth = atoi(which + 14);
         measure(which, binary_trees, &depth);
     } else {
-        fprintf(stderr, "usage: gort_bench_gc binary_trees_dN | gcbench\n");
+        fprintf(stderr, "usage: gort_bench_gc binary_trees_dN|gcbench [GODEBUG settings]\n");
         return 2;
     }
     return 0;

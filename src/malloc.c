@@ -199,5 +199,7 @@ bool gort_find_object(const void *addr, gort_object_info *info)
     info->sizeclass = spanclass_sizeclass(s->spanclass);
     info->spanclass = s->spanclass;
     info->noscan = spanclass_noscan(s->spanclass);
+    info->span = s->startaddr;
+    info->index = index;
     return true;
 }

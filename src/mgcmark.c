@@ -34,6 +34,12 @@
 /* How many objects a drain scans between looks at the world: whether the
  * cycle was abandoned, and whether idle markers need some of its work. */
 #define DRAIN_CHECK_OBJECTS 256
+/* An assist scans at most this much between looks at whether the world is
+ * stopping: it must not hold up a stop-the-world for long. */
+#define ASSIST_CHUNK_BYTES ((int64_t)32 << 10)
+/* An assist waits for marking only once the heap passed its goal by 1/8:
+ * short of that, forgiving the work costs less than waiting for it. */
+#define ASSIST_WAIT_OVERSHOOT_SHIFT 3
 
 static _Atomic uint64_t marked_bytes;
 atomic_int gc_assists_running;
@@ -328,17 +334,20 @@ void gc_assist_alloc(mcache *c, uint64_t bytes)
         /* Counted only while it holds work: the marker ends the mark when
          * the pool is empty and no assist holds any. */
         atomic_fetch_add(&gc_assists_running, 1);
-        int64_t done = gc_drain(&w, c->gc_assist_debt);
+        int64_t chunk = c->gc_assist_debt < ASSIST_CHUNK_BYTES ? c->gc_assist_debt
+                                                                : ASSIST_CHUNK_BYTES;
+        int64_t done = gc_drain(&w, chunk);
         gcw_dispose(&w);
         atomic_fetch_sub(&gc_assists_running, 1);
         c->gc_assist_debt = done >= c->gc_assist_debt ? 0 : c->gc_assist_debt - done;
-        /* Below the goal, work the pool lacks is forgiven: the background
-         * marker holds it. Past the goal the allocation waits for marking
+        /* Near the goal, work the pool lacks is forgiven: the background
+         * marker holds it. Well past it the allocation waits for marking
          * to catch up, as Go parks such an assist, but never through a
          * stop-the-world (it must reach its safepoint) or past the mark. */
+        uint64_t goal = atomic_load_explicit(&gcController.goal, memory_order_relaxed);
         if (c->gc_assist_debt == 0 ||
             atomic_load_explicit(&gcController.heap_live, memory_order_relaxed) <=
-                atomic_load_explicit(&gcController.goal, memory_order_relaxed) ||
+                goal + (goal >> ASSIST_WAIT_OVERSHOOT_SHIFT) ||
             !atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed) ||
             atomic_load_explicit(&sched_gcwaiting, memory_order_relaxed) ||
             atomic_load_explicit(&gc_abandon, memory_order_relaxed))

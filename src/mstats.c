@@ -59,6 +59,41 @@ size_t gort_heap_arenas(uintptr_t *bases, size_t max)
     return n;
 }
 
+static inline bool bit_at(const uint64_t *bits, size_t i)
+{
+    return (__atomic_load_n((const uint8_t *)bits + i / 8, __ATOMIC_RELAXED) >> (i % 8)) & 1;
+}
+
+static uint16_t span_count_bits(const mspan *s, const uint64_t *bits)
+{
+    uint16_t n = 0;
+    for (size_t i = 0; i < s->nelems; i++)
+        n += bit_at(bits, i);
+    return n;
+}
+
+size_t gort_heap_span_colors(uintptr_t span, uint8_t *colors, size_t max)
+{
+    mheap_init();
+    size_t n = 0;
+    lock(&mheap_.lock);
+    mspan *s = span_of(span);
+    if (s != NULL && s->startaddr == span) {
+        n = s->nelems;
+        bool noscan = spanclass_noscan(s->spanclass);
+        for (size_t i = 0; i < n && i < max; i++) {
+            if (!mspan_is_allocated(s, i))
+                colors[i] = GORT_OBJECT_FREE;
+            else if (!bit_at(s->gcmarkBits, i))
+                colors[i] = GORT_OBJECT_WHITE;
+            else
+                colors[i] = noscan || bit_at(s->scanBits, i) ? GORT_OBJECT_BLACK : GORT_OBJECT_GREY;
+        }
+    }
+    unlock(&mheap_.lock);
+    return n;
+}
+
 static void snapshot_arena(heap_arena *ha, gort_page_record *out, size_t max)
 {
     for (size_t i = 0; i < PAGES_PER_ARENA && i < max; i++) {
@@ -72,6 +107,12 @@ static void snapshot_arena(heap_arena *ha, gort_page_record *out, size_t max)
                 r.nelems = s->nelems;
                 r.inuse = SHARED_LOAD(s->allocCount);
                 r.npages = s->npages > UINT16_MAX ? UINT16_MAX : (uint16_t)s->npages;
+                r.marked = span_count_bits(s, s->gcmarkBits);
+                unsigned sg = atomic_load_explicit(&mheap_.sweepgen, memory_order_relaxed);
+                unsigned ssg = atomic_load_explicit(&s->sweepgen, memory_order_relaxed);
+                r.sweep = ssg == sg - 2 ? GORT_SPAN_UNSWEPT
+                          : ssg == sg - 1 ? GORT_SPAN_SWEEPING
+                                          : GORT_SPAN_SWEPT;
             } else {
                 r.state = GORT_PAGE_SPAN_REST;
             }

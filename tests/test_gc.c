@@ -234,6 +234,15 @@ static node *grey_with_white_child(void)
     return g;
 }
 
+static int object_color(const void *obj)
+{
+    static uint8_t colors[1024];
+    gort_object_info info;
+    if (!gort_find_object(obj, &info) || gort_heap_span_colors(info.span, colors, 1024) <= info.index)
+        return -1;
+    return colors[info.index];
+}
+
 /* Starts a cycle and holds it right after the stack scan. */
 static void hold_marking(barrier_test *t)
 {
@@ -268,6 +277,10 @@ static void black_gets_white_main(void *arg)
     hold_marking(&t);
     node *black = new_node(3); /* allocated during mark: black */
     REQUIRE(black != NULL);
+    /* The heap's view for the playground: three colors, live. */
+    CHECK_EQ(object_color(t.grey), GORT_OBJECT_GREY);
+    CHECK_EQ(object_color(t.grey->left), GORT_OBJECT_WHITE);
+    CHECK_EQ(object_color(black), GORT_OBJECT_BLACK);
     move_white_into_black(&t, black);
     release_marking(&t);
     gort_gc(); /* a second cycle sweeps whatever the first missed */
@@ -793,6 +806,21 @@ static void trace_main(void *arg)
     CHECK(st.pause_total_ns >= st.pause_ns[(st.num_gc + 255) % 256]);
     CHECK(st.next_gc > 0);
     CHECK(st.gc_cpu_fraction > 0 && st.gc_cpu_fraction < 1);
+    /* gort_gc waits for the sweep: every span is swept, no mark left. */
+    size_t needed = gort_heap_snapshot(NULL, 0);
+    gort_page_record *pages = gort_alloc_bytes(needed * sizeof *pages);
+    REQUIRE(pages != NULL && gort_heap_snapshot(pages, needed) == needed);
+    size_t spans = 0, unswept = 0, marked = 0;
+    for (size_t i = 0; i < needed; i++) {
+        if (pages[i].state != GORT_PAGE_SPAN_START)
+            continue;
+        spans++;
+        unswept += pages[i].sweep != GORT_SPAN_SWEPT;
+        marked += pages[i].marked;
+    }
+    CHECK(spans > 0);
+    CHECK_EQ(unswept, 0);
+    CHECK_EQ(marked, 0);
 }
 
 TEST(gc_trace_line_events_and_memstats)

@@ -81,6 +81,8 @@ typedef struct gort_object_info {
     unsigned sizeclass;  /* 1..67, or 0 for a large object */
     unsigned spanclass;  /* sizeclass << 1 | noscan */
     bool noscan;         /* true when the object holds no pointers */
+    uintptr_t span;      /* the first byte of its span (a page boundary) */
+    size_t index;        /* its slot in the span */
 } gort_object_info;
 
 /*

@@ -98,15 +98,43 @@ enum gort_page_state {
     GORT_PAGE_SPAN_REST = 2,  /* further page of the span before it */
 };
 
-/* One page of the heap. For GORT_PAGE_SPAN_START, the span's class and its
- * objects; the other kinds carry zeros. */
+/* Where a span is in the collector's sweep (its sweepgen against the
+ * heap's). */
+enum gort_sweep_state {
+    GORT_SPAN_SWEPT = 0,    /* swept this cycle (or allocated since) */
+    GORT_SPAN_UNSWEPT = 1,  /* marked last cycle, waiting for the sweeper */
+    GORT_SPAN_SWEEPING = 2, /* being swept right now */
+};
+
+/* One page of the heap. For GORT_PAGE_SPAN_START, the span's class, its
+ * objects and its collector state; the other kinds carry zeros. */
 typedef struct gort_page_record {
     uint8_t state;     /* enum gort_page_state */
     uint8_t spanclass; /* sizeclass << 1 | noscan */
     uint16_t nelems;   /* object slots in the span */
     uint16_t inuse;    /* slots allocated */
     uint16_t npages;   /* the span's length in pages, saturated at 65535 */
+    uint16_t marked;   /* slots with their mark bit set */
+    uint8_t sweep;     /* enum gort_sweep_state */
+    uint8_t reserved;
 } gort_page_record;
+
+/* The tri-color state of one object slot, as the collector sees it now. */
+enum gort_object_color {
+    GORT_OBJECT_FREE = 0,  /* not allocated */
+    GORT_OBJECT_WHITE = 1, /* allocated, not (yet) marked */
+    GORT_OBJECT_GREY = 2,  /* marked, waiting to be scanned */
+    GORT_OBJECT_BLACK = 3, /* marked and scanned (or holding no pointers) */
+};
+
+/*
+ * Writes the color of each object slot of the span that starts at `span`
+ * (a GORT_PAGE_SPAN_START page's address: arena base + page index x page
+ * size) to colors[0 .. max), one enum gort_object_color per byte, and
+ * returns the span's slot count (0 when no span starts there). A snapshot
+ * taken while the collector runs: colors only ever darken during a mark.
+ */
+size_t gort_heap_span_colors(uintptr_t span, uint8_t *colors, size_t max);
 
 /* Bytes per heap page and pages per arena on this target (8 KB; 512 pages
  * on wasm32, 8,192 on 64-bit hosts). */
