@@ -782,6 +782,7 @@ static void count_event(const gort_gc_event *ev, void *arg)
 static void trace_main(void *arg)
 {
     (void)arg;
+    node *kept = new_node(1); /* a span for the snapshot below */
     gort_set_gc_event_hook(count_event, NULL);
     gort_gc();
     gort_set_gc_event_hook(NULL, NULL);
@@ -821,6 +822,7 @@ static void trace_main(void *arg)
     CHECK(spans > 0);
     CHECK_EQ(unswept, 0);
     CHECK_EQ(marked, 0);
+    CHECK(node_intact(kept));
 }
 
 TEST(gc_trace_line_events_and_memstats)
