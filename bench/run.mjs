@@ -50,23 +50,20 @@ for (const size of [16, 64, 256]) {
     allocRows.push([
       `${size} B, ${par === 'p1' ? '1 thread' : '2 threads'}`,
       malloc.wasm.get(`gort_alloc_${size}_${par}`),
-      malloc.wasm.get(`gort_alloc_fresh_${size}_${par}`),
       malloc.wasm.get(`system_malloc_${size}_${par}`),
       malloc.native.get(`gort_alloc_${size}_${par}`),
-      malloc.native.get(`gort_alloc_fresh_${size}_${par}`),
       malloc.native.get(`system_malloc_${size}_${par}`),
       par === 'p1' ? goP1 : goP2,
       goWasm,
     ]);
   }
 }
-table(['allocation (ns/alloc)', 'gort wasm', 'gort wasm fresh', 'emscripten malloc',
-  'gort native', 'gort native fresh', 'glibc malloc', 'Go native', 'Go js/wasm'], allocRows);
+table(['allocation (ns/alloc)', 'gort wasm', 'emscripten malloc', 'gort native', 'glibc malloc',
+  'Go native', 'Go js/wasm'], allocRows);
 console.log(`
-gort: recycled spans (the heap a sweep leaves), collector cost not included;
-'fresh': every object from never-touched pages. malloc columns free the object
-leaving a ring of 1024; Go's include its collector. Go native: GOMAXPROCS=1 for
-1 thread, 2 for 2 threads.`);
+gort and Go: collector on, its cost included (the ring is a heap array, as Go's
+slice). malloc columns free the object leaving a ring of 1024. 2 threads: gort
+and Go run 2 goroutines on 2 Ps. Go native: GOMAXPROCS=1 for 1 thread, 2 for 2.`);
 const speedups = [16, 64, 256].map((size) =>
   (malloc.wasm.get(`system_malloc_${size}_par2`) / malloc.wasm.get(`gort_alloc_${size}_par2`)).toFixed(1));
 console.log(`wasm, 2 threads: gort allocates ${speedups.join(' / ')}x faster than Emscripten's malloc (16 / 64 / 256 B).`);

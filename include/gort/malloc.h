@@ -7,12 +7,13 @@
  * aligned to 8 bytes, to 16 from 32 bytes on, and to 8 KB for large objects
  * (over 32 KB, which get their own run of pages).
  *
- * Nothing is freed implicitly yet: the collector arrives in a later release.
- * Until then an object lives as long as the process.
+ * Objects are freed by the collector (gort/gc.h) once nothing reaches them;
+ * store pointers into heap objects with GORT_STORE.
  *
- * Allocation is thread-safe. Each thread that allocates gets a private cache
- * (Go's mcache) on its first allocation; it is handed back when the thread
- * exits.
+ * Allocation is thread-safe. A goroutine allocates from its processor's
+ * cache (Go's mcache) without a lock; threads that are not goroutines share
+ * one cache under a lock. Allocation is a safepoint: a goroutine may stop
+ * there for the collector.
  */
 #ifndef GORT_MALLOC_H
 #define GORT_MALLOC_H

@@ -51,10 +51,6 @@ void prim_thread_join(prim_thread *t);
 /* Ends the calling runtime thread (wasm needs this after fibers ran on it). */
 _Noreturn void prim_thread_exit(void);
 
-/* Arranges for fn(arg) to run when the calling thread exits; a thread has
- * one such hook, and a second call replaces the first (fn NULL removes it). */
-void prim_at_thread_exit(void (*fn)(void *), void *arg);
-
 /* Hardware threads available to this process. */
 int prim_ncpu(void);
 
