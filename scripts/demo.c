@@ -81,8 +81,11 @@ int main(void)
     printf("scheduler: %llu goroutines created, %llu stolen, %llu resumed on another thread\n",
            (unsigned long long)ss.goroutines_created, (unsigned long long)ss.steals,
            (unsigned long long)ss.migrations);
-    gort_memstats st;
+    static gort_memstats st;
     gort_read_memstats(&st);
+    printf("collector: %u cycles, %.3f ms stopped in all, %llu objects freed, %.1f%% of the CPU\n",
+           st.num_gc, st.pause_total_ns / 1e6, (unsigned long long)st.frees,
+           st.gc_cpu_fraction * 100);
     printf("heap_sys %.1f MB  heap_inuse %.1f MB  heap_alloc %.1f MB  objects %llu  spans %llu  "
            "arenas %llu\n",
            st.heap_sys / 1e6, st.heap_inuse / 1e6, st.heap_alloc / 1e6,
