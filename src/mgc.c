@@ -66,6 +66,7 @@ static struct {
 
     /* Statistics. */
     int64_t start_time;
+    _Atomic int nprocs;    /* of the runtime running or last run */
     _Atomic uint32_t numgc;
     _Atomic uint32_t numforced;
     _Atomic uint64_t pause_total_ns;
@@ -535,6 +536,7 @@ void gc_runtime_start(void)
     atomic_store(&gc.requested, atomic_load(&gc.cycles_started));
     gc.busy = false;
     atomic_store(&gc.running, true);
+    atomic_store(&gc.nprocs, gort_gomaxprocs());
     unlock(&gc.lock);
     gc_controller_commit();
     if (!prim_thread_start(&gc.thread, gc_thread_main, NULL))
@@ -587,7 +589,7 @@ void gc_read_stats(gort_memstats *st)
     st->heap_marked = atomic_load(&gcController.heap_marked);
     st->heap_live = atomic_load(&gcController.heap_live);
     int64_t elapsed = gc.start_time != 0 ? prim_nanotime() - gc.start_time : 0;
-    int nprocs = gort_gomaxprocs();
+    int nprocs = atomic_load(&gc.nprocs);
     if (nprocs <= 0)
         nprocs = 1;
     st->gc_cpu_fraction =
