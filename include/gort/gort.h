@@ -11,6 +11,7 @@
 #include "mstats.h"
 #include "proc.h"
 #include "sync.h"
+#include "syncmap.h"
 #include "version.h"
 
 #endif
