@@ -18,6 +18,11 @@ const char *gort_strerror(int code)
     case GORT_ECLOSED: return "send on closed channel";
     case GORT_ECLOSECLOSED: return "close of closed channel";
     case GORT_ECLOSENIL: return "close of nil channel";
+    case GORT_ECANCELED: return "context canceled";
+    case GORT_EDEADLINE: return "context deadline exceeded";
+    case GORT_ENILCONTEXT: return "cannot create context from nil parent";
+    case GORT_ENILKEY: return "nil key";
+    case GORT_ENILMAP: return "assignment to entry in nil map";
     default: return "unknown error";
     }
 }

@@ -1,7 +1,7 @@
 /*
  * testing_rt.h — helpers for tests that run goroutines: waiting with a
  * deadline, running a test body as goroutine 1, channels of ints and their
- * wait queues, and a keeper goroutine.
+ * wait queues, arrays of pointers on the gort heap, and a keeper goroutine.
  */
 #ifndef GORT_TESTING_RT_H
 #define GORT_TESTING_RT_H
@@ -48,6 +48,22 @@ static inline gort_chan *make_int_chan(size_t cap)
     if (c == NULL)
         testing_fail(__FILE__, __LINE__, "gort_chan_make_bytes(%zu) failed", cap);
     return c;
+}
+
+/* An array of n pointers on the gort heap, every word traced: what a test
+ * keeps there stays alive while the array is reachable (held in a local of
+ * a running goroutine; C globals are no roots). Store with GORT_STORE. */
+typedef struct testing_ptr {
+    void *p;
+} testing_ptr;
+static const gort_type testing_ptr_type =
+    GORT_TYPE(testing_ptr, "testing.ptr", GORT_PTR_FIELD(testing_ptr, p));
+static inline void **heap_ptr_array(size_t n)
+{
+    void **a = gort_new_array(&testing_ptr_type, n);
+    if (a == NULL)
+        testing_fail(__FILE__, __LINE__, "gort_new_array(%zu pointers) failed", n);
+    return a;
 }
 
 /* Waiters queued on a channel (read under its lock). */

@@ -43,6 +43,20 @@ typedef enum gort_error {
     GORT_ECLOSECLOSED = 10,
     /* close of the nil (NULL) channel: Go's panic "close of nil channel". */
     GORT_ECLOSENIL = 11,
+    /* context: the context was cancelled (its Err): Go's context.Canceled,
+     * "context canceled". */
+    GORT_ECANCELED = 12,
+    /* context: the context's deadline passed (its Err): Go's
+     * context.DeadlineExceeded, "context deadline exceeded". */
+    GORT_EDEADLINE = 13,
+    /* context: a With function got no parent: Go's panic "cannot create
+     * context from nil parent". */
+    GORT_ENILCONTEXT = 14,
+    /* context: WithValue got a NULL key: Go's panic "nil key". */
+    GORT_ENILKEY = 15,
+    /* sync.Map: a write (Store, LoadOrStore, Swap, CompareAndSwap) to the
+     * NULL map: Go's panic for a nil map, "assignment to entry in nil map". */
+    GORT_ENILMAP = 16,
 } gort_error;
 
 /* Go's text for an error code, e.g. "all goroutines are asleep - deadlock!". */

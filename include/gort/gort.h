@@ -5,6 +5,7 @@
 #define GORT_GORT_H
 
 #include "chan.h"
+#include "context.h"
 #include "error.h"
 #include "gc.h"
 #include "malloc.h"
