@@ -68,22 +68,48 @@ const speedups = [16, 64, 256].map((size) =>
   (malloc.wasm.get(`system_malloc_${size}_par2`) / malloc.wasm.get(`gort_alloc_${size}_par2`)).toFixed(1));
 console.log(`wasm, 2 threads: gort allocates ${speedups.join(' / ')}x faster than Emscripten's malloc (16 / 64 / 256 B).`);
 
+// Rows of workloads run with 1 and 2 Ps (keys KEY_p1, KEY_p2) beside Go's
+// three figures for KEY.
+const perProcsHeader = ['gort wasm 1 P', 'gort wasm 2 Ps', 'gort native 1 P', 'gort native 2 Ps',
+  'Go native p1', 'Go native p2', 'Go js/wasm'];
+function perProcsRows(res, rows) {
+  return rows.map(([label, key]) => {
+    const [goP1, goP2, goWasm] = go.figures[key];
+    return [label, res.wasm.get(`${key}_p1`), res.wasm.get(`${key}_p2`),
+      res.native.get(`${key}_p1`), res.native.get(`${key}_p2`), goP1, goP2, goWasm];
+  });
+}
+
 // Channels.
 const chan = run('chan');
-const chanRows = [
+table(['channels', ...perProcsHeader], perProcsRows(chan, [
   ['unbuffered ping-pong (ns/round trip)', 'chan_pingpong'],
   ['buffered cap 128, 1 sender 1 receiver (ns/msg)', 'chan_buffered_spsc'],
   ['cap 1, one goroutine sends then receives (ns/op)', 'chan_cap1_self'],
   ['4 producers x 4 consumers, cap 1024 (M msgs/s)', 'chan_contended_rate'],
   ['select over 4 buffered channels (ns/select)', 'select4'],
   ['select over 4 unbuffered channels (ns/select)', 'select4_unbuf'],
-].map(([label, key]) => {
-  const [goP1, goP2, goWasm] = go.figures[key];
-  return [label, chan.wasm.get(`${key}_p1`), chan.wasm.get(`${key}_p2`),
-    chan.native.get(`${key}_p1`), chan.native.get(`${key}_p2`), goP1, goP2, goWasm];
-});
-table(['channels', 'gort wasm 1 P', 'gort wasm 2 Ps', 'gort native 1 P', 'gort native 2 Ps',
-  'Go native p1', 'Go native p2', 'Go js/wasm'], chanRows);
+]));
+
+// sync.Map and maps behind locks; the runtime map alone; context trees.
+const maps = run('syncmap');
+table(['1,000 keys, 99% loads, 2 goroutines (ns/op)', ...perProcsHeader], perProcsRows(maps, [
+  ['sync.Map', 'syncmap_readheavy_syncmap'],
+  ['map + RWMutex', 'syncmap_readheavy_rwmutex'],
+  ['map + Mutex', 'syncmap_readheavy_mutex'],
+]));
+table(['runtime map and context', 'gort wasm', 'gort native'], [
+  ['map lookup, 1,000 keys, hit (ns)', 'map_lookup_1k'],
+  ['map lookup, 1e6 keys, hit (ns)', 'map_lookup_1m'],
+  ['map lookup, 1e6 keys, miss (ns)', 'map_miss_1m'],
+  ['map insert, growing to 1e6 keys (ns)', 'map_insert_1m'],
+  ['WithCancel into a 10,000-node tree, Done made (ns/context)', 'context_tree_build'],
+  ['cancel a 10,000-node tree from its root (us)', 'context_tree_cancel'],
+].map(([label, key]) => [label, maps.wasm.get(key), maps.native.get(key)]));
+console.log(`
+The maps behind locks are gort's runtime map (a Swiss table, src/map.c) behind
+gort's Mutex and RWMutex; Go's are Go's map. Go has no figures for the last
+table (no peer program).`);
 
 // Goroutines.
 const proc = run('proc');
