@@ -22,22 +22,7 @@
  * contended, select4, select4_unbuf) runs only that one. Prints
  * RESULT <name> <value> <unit>.
  */
-#include <gort/gort.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static long scale_div = 1;
-static int procs;
-static const char *suffix;
-
-static void fail(const char *what)
-{
-    fprintf(stderr, "bench_chan: %s\n", what);
-    exit(1);
-}
-
-static double now_ns(void) { return (double)gort_nanotime(); }
+#include "bench.h"
 
 /* ---- chan_pingpong ---- */
 
@@ -272,31 +257,9 @@ static void sel_main(void *arg)
            el / (4.0 * (n / 4)));
 }
 
-/* ---- driver ---- */
-
-static void run(int p, void (*fn)(void *), long n)
-{
-    gort_config cfg = {.procs = p};
-    procs = p;
-    suffix = p == 1 ? "_p1" : "_p2";
-    n /= scale_div;
-    if (gort_main(&cfg, fn, &n) != GORT_OK)
-        fail("gort_main failed");
-    fflush(stdout);
-}
-
-static const char *only; /* a workload name, or NULL for all */
-
-static bool wanted(const char *name) { return only == NULL || strcmp(only, name) == 0; }
-
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "quick") == 0)
-            scale_div = 10;
-        else
-            only = argv[i];
-    }
+    bench_args("bench_chan", argc, argv);
     for (int p = 1; p <= 2; p++) {
         if (wanted("pingpong"))
             run(p, pingpong_main, 1000000);

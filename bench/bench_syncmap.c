@@ -23,23 +23,8 @@
  * by 10; a workload's short name (syncmap, rwmutex, mutex, map, context)
  * runs only that one. Prints RESULT <name> <value> <unit>.
  */
-#include <gort/gort.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
+#include "bench.h"
 #include "map.h"
-
-static long scale_div = 1;
-static const char *suffix;
-
-static void fail(const char *what)
-{
-    fprintf(stderr, "bench_syncmap: %s\n", what);
-    exit(1);
-}
-
-static double now_ns(void) { return (double)gort_nanotime(); }
 
 static uint64_t xs(uint64_t r)
 {
@@ -259,30 +244,9 @@ static void context_main(void *arg)
     gort_keep_alive(nodes);
 }
 
-/* ---- driver ---- */
-
-static void run(int p, void (*fn)(void *), long n)
-{
-    gort_config cfg = {.procs = p};
-    suffix = p == 1 ? "_p1" : "_p2";
-    n /= scale_div;
-    if (gort_main(&cfg, fn, &n) != GORT_OK)
-        fail("gort_main failed");
-    fflush(stdout);
-}
-
-static const char *only;
-
-static bool wanted(const char *name) { return only == NULL || strcmp(only, name) == 0; }
-
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "quick") == 0)
-            scale_div = 10;
-        else
-            only = argv[i];
-    }
+    bench_args("bench_syncmap", argc, argv);
     static const char *kinds[] = {"syncmap", "rwmutex", "mutex"};
     for (int p = 1; p <= 2; p++)
         for (int k = 0; k < 3; k++)

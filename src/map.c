@@ -200,11 +200,16 @@ static inline void slot_clear(const hmap *h, map_slot *s) { slot_fill(h, s, 0, 0
 
 /* ---- lookup ---- */
 
-/* The slot that holds key, or NULL. */
-static map_slot *find(const hmap *h, uintptr_t key, uintptr_t hash, map_group **group)
+/* The slot that holds key, or NULL (then the probe ended at a group with
+ * an EMPTY slot). With `free`, *free_group and *free gets the first EMPTY or
+ * DELETED slot the probe passed: where key would be inserted. */
+static map_slot *probe(const hmap *h, uintptr_t key, uintptr_t hash, map_group **group,
+                       map_group **free_group, unsigned *free)
 {
     uint8_t h2 = h2_of(hash);
     size_t pos = h1_of(hash) & h->mask;
+    if (free_group != NULL)
+        *free_group = NULL;
     for (size_t step = 1;; step++) {
         map_group *g = &h->groups[pos];
         uint64_t ctrl = g->ctrl;
@@ -216,6 +221,11 @@ static map_slot *find(const hmap *h, uintptr_t key, uintptr_t hash, map_group **
                 return s;
             }
         }
+        uint64_t empty_or_deleted = match_free(ctrl);
+        if (free_group != NULL && *free_group == NULL && empty_or_deleted != 0) {
+            *free_group = g;
+            *free = first_slot(empty_or_deleted);
+        }
         if (match_empty(ctrl) != 0)
             return NULL;
         pos = (pos + step) & h->mask;
@@ -224,7 +234,7 @@ static map_slot *find(const hmap *h, uintptr_t key, uintptr_t hash, map_group **
 
 bool mapaccess2(const hmap *h, uintptr_t key, uintptr_t *elem)
 {
-    map_slot *s = h->count != 0 ? find(h, key, key_hash(h, key), NULL) : NULL;
+    map_slot *s = h->count != 0 ? probe(h, key, key_hash(h, key), NULL, NULL, NULL) : NULL;
     if (elem != NULL)
         *elem = s != NULL ? s->elem : 0;
     return s != NULL;
@@ -324,32 +334,16 @@ int mapassign(hmap *h, uintptr_t key, uintptr_t elem)
 {
     uintptr_t hash = key_hash(h, key);
     for (;;) {
-        uint8_t h2 = h2_of(hash);
-        size_t pos = h1_of(hash) & h->mask;
-        map_group *target = NULL;
-        unsigned target_slot = 0;
-        for (size_t step = 1;; step++) {
-            map_group *g = &h->groups[pos];
-            uint64_t ctrl = g->ctrl;
-            for (uint64_t m = match_byte(ctrl, h2); m != 0; m &= m - 1) {
-                map_slot *s = &g->slots[first_slot(m)];
-                if (key_equal(h, s->key, key)) {
-                    word_store(&s->elem, elem, (h->kind & KIND_ELEM_POINTERS) != 0);
-                    return GORT_OK;
-                }
-            }
-            uint64_t free = match_free(ctrl);
-            if (target == NULL && free != 0) {
-                target = g;
-                target_slot = first_slot(free);
-            }
-            if (match_empty(ctrl) != 0)
-                break;
-            pos = (pos + step) & h->mask;
+        map_group *target;
+        unsigned i;
+        map_slot *s = probe(h, key, hash, NULL, &target, &i);
+        if (s != NULL) {
+            word_store(&s->elem, elem, (h->kind & KIND_ELEM_POINTERS) != 0);
+            return GORT_OK;
         }
         /* Absent. A tombstone is reused at no cost; an EMPTY slot needs
          * room under the load limit. */
-        if (ctrl_get(target, target_slot) == CTRL_DELETED) {
+        if (ctrl_get(target, i) == CTRL_DELETED) {
             h->tombstones--;
         } else if (h->growth_left == 0) {
             int r = rehash(h);
@@ -359,8 +353,8 @@ int mapassign(hmap *h, uintptr_t key, uintptr_t elem)
         } else {
             h->growth_left--;
         }
-        ctrl_set(target, target_slot, h2);
-        slot_fill(h, &target->slots[target_slot], key, elem);
+        ctrl_set(target, i, h2_of(hash));
+        slot_fill(h, &target->slots[i], key, elem);
         h->count++;
         return GORT_OK;
     }
@@ -369,7 +363,7 @@ int mapassign(hmap *h, uintptr_t key, uintptr_t elem)
 bool mapdelete(hmap *h, uintptr_t key, uintptr_t *elem)
 {
     map_group *g = NULL;
-    map_slot *s = h->count != 0 ? find(h, key, key_hash(h, key), &g) : NULL;
+    map_slot *s = h->count != 0 ? probe(h, key, key_hash(h, key), &g, NULL, NULL) : NULL;
     if (s == NULL) {
         if (elem != NULL)
             *elem = 0;

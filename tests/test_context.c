@@ -437,17 +437,46 @@ static int links_in_subtree(void)
     return n;
 }
 
+/* The node array and a tree in it: a root made by WithCancel (root_timeout
+ * 0) or WithTimeout, and TREE_N - 1 contexts below (build_tree). NULL, and
+ * a failure, when any of it cannot be made. */
+static gort_context **plant_tree(int64_t root_timeout, uint64_t seed)
+{
+    gort_context **nodes = (gort_context **)heap_ptr_array(TREE_N);
+    if (nodes == NULL)
+        return NULL;
+    gort_context *root;
+    gort_context *bg = gort_context_background();
+    if ((root_timeout > 0 ? gort_context_with_timeout(bg, root_timeout, &root)
+                          : gort_context_with_cancel(bg, &root)) != GORT_OK) {
+        testing_fail(__FILE__, __LINE__, "no root");
+        return NULL;
+    }
+    GORT_STORE(nodes[0], root);
+    /* With a deadline at the root, each deadline below is earlier than its
+     * parent's; without, an hour away (they never fire). */
+    if (!build_tree(nodes, seed, root_timeout > 0 ? 0 : HOUR_NS, root_timeout > 0)) {
+        testing_fail(__FILE__, __LINE__, "building the tree failed");
+        return NULL;
+    }
+    return nodes;
+}
+
+/* Runs a tree test as goroutine 1 on 2 Ps. */
+static void run_tree_test(void (*fn)(void *))
+{
+    memset(&tree, 0, sizeof tree);
+    run_main(2, fn, NULL);
+}
+
 static void tree_root_main(void *arg)
 {
     (void)arg;
-    gort_context **nodes = (gort_context **)heap_ptr_array(TREE_N);
-    REQUIRE(nodes != NULL);
     gort_context_stats s0 = stats_now();
     int timers0 = timers_pending();
-    gort_context *root;
-    REQUIRE(gort_context_with_cancel(gort_context_background(), &root) == GORT_OK);
-    GORT_STORE(nodes[0], root);
-    REQUIRE(build_tree(nodes, 11, HOUR_NS, false));
+    gort_context **nodes = plant_tree(0, 11);
+    REQUIRE(nodes != NULL);
+    gort_context *root = nodes[0];
     gort_context_stats s1 = stats_now();
     CHECK_EQ(s1.created - s0.created, tree.cancelable);
     CHECK_EQ(s1.children - s0.children, tree.cancelable - 1);
@@ -476,22 +505,15 @@ static void tree_root_main(void *arg)
     gort_keep_alive(nodes);
 }
 
-TEST(context_tree_cancel_from_root)
-{
-    memset(&tree, 0, sizeof tree);
-    run_main(2, tree_root_main, NULL);
-}
+TEST(context_tree_cancel_from_root) { run_tree_test(tree_root_main); }
 
 static void tree_middle_main(void *arg)
 {
     (void)arg;
-    gort_context **nodes = (gort_context **)heap_ptr_array(TREE_N);
-    REQUIRE(nodes != NULL);
     gort_context_stats s0 = stats_now();
-    gort_context *root;
-    REQUIRE(gort_context_with_cancel(gort_context_background(), &root) == GORT_OK);
-    GORT_STORE(nodes[0], root);
-    REQUIRE(build_tree(nodes, 12, HOUR_NS, false));
+    gort_context **nodes = plant_tree(0, 12);
+    REQUIRE(nodes != NULL);
+    gort_context *root = nodes[0];
     gort_context_stats s1 = stats_now();
 
     /* The cancel node with the largest subtree short of the whole tree
@@ -541,27 +563,19 @@ static void tree_middle_main(void *arg)
     gort_keep_alive(nodes);
 }
 
-TEST(context_tree_cancel_from_middle)
-{
-    memset(&tree, 0, sizeof tree);
-    run_main(2, tree_middle_main, NULL);
-}
+TEST(context_tree_cancel_from_middle) { run_tree_test(tree_middle_main); }
 
 static void tree_deadline_main(void *arg)
 {
     (void)arg;
-    gort_context **nodes = (gort_context **)heap_ptr_array(TREE_N);
-    REQUIRE(nodes != NULL);
     gort_context_stats s0 = stats_now();
     int timers0 = timers_pending();
-    gort_context *root;
-    REQUIRE(gort_context_with_timeout(gort_context_background(), 500000000, &root) == GORT_OK);
-    GORT_STORE(nodes[0], root);
-    /* Every timer node's deadline is earlier than its parent's: some fire
-     * on their own before the root, the rest are stopped by an ancestor's.
-     * (Should the root fire before the tree is built, the rest is born
-     * cancelled, by deadline all the same.) */
-    REQUIRE(build_tree(nodes, 13, 0, true));
+    /* Some timers below fire on their own before the root's, the rest are
+     * stopped by an ancestor's. (Should the root fire before the tree is
+     * built, the rest is born cancelled, by deadline all the same.) */
+    gort_context **nodes = plant_tree(500000000, 13);
+    REQUIRE(nodes != NULL);
+    gort_context *root = nodes[0];
     gort_context_stats sb = stats_now();
     int64_t armed = (sb.timers - s0.timers) + (int64_t)(sb.timers_fired - s0.timers_fired) +
                     (int64_t)(sb.timers_stopped - s0.timers_stopped);
@@ -597,11 +611,7 @@ static void tree_deadline_main(void *arg)
     gort_keep_alive(nodes);
 }
 
-TEST(context_tree_cancel_by_deadline)
-{
-    memset(&tree, 0, sizeof tree);
-    run_main(2, tree_deadline_main, NULL);
-}
+TEST(context_tree_cancel_by_deadline) { run_tree_test(tree_deadline_main); }
 
 /* A chain: each context the child of the one before. Recursive
  * cancellation would need a stack frame per level. */

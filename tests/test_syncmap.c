@@ -22,6 +22,15 @@
 #include "testing.h"
 #include "testing_rt.h"
 
+/* A write returned GORT_OK, a word equal to want and a flag equal to
+ * want_flag. */
+#define CHECK_WRITE(call, got, want, flag, want_flag) \
+    do {                                              \
+        CHECK_EQ((call), GORT_OK);                    \
+        CHECK_EQ((got), (want));                      \
+        CHECK((flag) == (want_flag));                 \
+    } while (0)
+
 static syncmap_state state_of(gort_syncmap *m)
 {
     syncmap_state st;
@@ -50,34 +59,23 @@ TEST(syncmap_operations)
     CHECK(gort_syncmap_load(m, 0, NULL));
 
     uintptr_t actual = 0;
-    CHECK_EQ(gort_syncmap_load_or_store(m, 1, 11, &actual, &loaded), GORT_OK);
-    CHECK_EQ(actual, 10);
-    CHECK(loaded);
-    CHECK_EQ(gort_syncmap_load_or_store(m, 2, 20, &actual, &loaded), GORT_OK);
-    CHECK_EQ(actual, 20);
-    CHECK(!loaded);
+    CHECK_WRITE(gort_syncmap_load_or_store(m, 1, 11, &actual, &loaded), actual, 10, loaded, true);
+    CHECK_WRITE(gort_syncmap_load_or_store(m, 2, 20, &actual, &loaded), actual, 20, loaded, false);
     CHECK_EQ(gort_syncmap_load_or_store(m, 2, 21, NULL, NULL), GORT_OK);
     CHECK(gort_syncmap_load(m, 2, &v));
     CHECK_EQ(v, 20);
 
     uintptr_t prev = 0;
-    CHECK_EQ(gort_syncmap_swap(m, 2, 22, &prev, &loaded), GORT_OK);
-    CHECK_EQ(prev, 20);
-    CHECK(loaded);
-    CHECK_EQ(gort_syncmap_swap(m, 3, 30, &prev, &loaded), GORT_OK);
-    CHECK_EQ(prev, 0);
-    CHECK(!loaded);
+    CHECK_WRITE(gort_syncmap_swap(m, 2, 22, &prev, &loaded), prev, 20, loaded, true);
+    CHECK_WRITE(gort_syncmap_swap(m, 3, 30, &prev, &loaded), prev, 0, loaded, false);
 
     bool swapped = true;
-    CHECK_EQ(gort_syncmap_compare_and_swap(m, 3, 31, 32, &swapped), GORT_OK);
-    CHECK(!swapped);
-    CHECK_EQ(gort_syncmap_compare_and_swap(m, 3, 30, 33, &swapped), GORT_OK);
-    CHECK(swapped);
+    CHECK_WRITE(gort_syncmap_compare_and_swap(m, 3, 31, 32, &swapped), 0, 0, swapped, false);
+    CHECK_WRITE(gort_syncmap_compare_and_swap(m, 3, 30, 33, &swapped), 0, 0, swapped, true);
     CHECK(gort_syncmap_load(m, 3, &v));
     CHECK_EQ(v, 33);
     /* Never adds a key. */
-    CHECK_EQ(gort_syncmap_compare_and_swap(m, 4, 0, 40, &swapped), GORT_OK);
-    CHECK(!swapped);
+    CHECK_WRITE(gort_syncmap_compare_and_swap(m, 4, 0, 40, &swapped), 0, 0, swapped, false);
     CHECK(!gort_syncmap_load(m, 4, NULL));
 
     CHECK(!gort_syncmap_compare_and_delete(m, 3, 30));
@@ -93,9 +91,7 @@ TEST(syncmap_operations)
     gort_syncmap_delete(m, 1);
     CHECK(!gort_syncmap_load(m, 1, NULL));
     /* Deleted keys come back. */
-    CHECK_EQ(gort_syncmap_load_or_store(m, 1, 12, &actual, &loaded), GORT_OK);
-    CHECK(!loaded);
-    CHECK_EQ(actual, 12);
+    CHECK_WRITE(gort_syncmap_load_or_store(m, 1, 12, &actual, &loaded), actual, 12, loaded, false);
 }
 
 static bool count_range(uintptr_t key, uintptr_t value, void *arg)
@@ -193,33 +189,27 @@ TEST(syncmap_promotion_and_expunge)
     /* Operations that find an expunged entry: CompareAndSwap and
      * CompareAndDelete have nothing to compare, delete nothing to delete. */
     bool swapped = true;
-    CHECK_EQ(gort_syncmap_compare_and_swap(m, 3, 0, 1, &swapped), GORT_OK);
-    CHECK(!swapped);
+    CHECK_WRITE(gort_syncmap_compare_and_swap(m, 3, 0, 1, &swapped), 0, 0, swapped, false);
     CHECK(!gort_syncmap_compare_and_delete(m, 3, 0));
     CHECK(!gort_syncmap_load_and_delete(m, 3, NULL));
     CHECK_EQ(syncmap_entry_state(m, 3, false), ENTRY_EXPUNGED);
     /* A store brings an expunged entry back, into the dirty map too. */
     uintptr_t prev = 7;
     bool loaded = true;
-    CHECK_EQ(gort_syncmap_swap(m, 3, 33, &prev, &loaded), GORT_OK);
-    CHECK(!loaded);
-    CHECK_EQ(prev, 0);
+    CHECK_WRITE(gort_syncmap_swap(m, 3, 33, &prev, &loaded), prev, 0, loaded, false);
     CHECK_EQ(syncmap_entry_state(m, 3, false), ENTRY_VALUE);
     CHECK_EQ(syncmap_entry_state(m, 3, true), ENTRY_VALUE);
     CHECK_EQ(state_of(m).dirty_len, 8);
     /* LoadOrStore does too. */
     uintptr_t actual = 0;
     CHECK_EQ(syncmap_entry_state(m, 6, false), ENTRY_EXPUNGED);
-    CHECK_EQ(gort_syncmap_load_or_store(m, 6, 66, &actual, &loaded), GORT_OK);
-    CHECK(!loaded);
-    CHECK_EQ(actual, 66);
+    CHECK_WRITE(gort_syncmap_load_or_store(m, 6, 66, &actual, &loaded), actual, 66, loaded, false);
     CHECK_EQ(syncmap_entry_state(m, 6, true), ENTRY_VALUE);
     CHECK_EQ(state_of(m).dirty_len, 9);
 
     /* A key only in the dirty map: CompareAndSwap works on it under the
      * lock, LoadAndDelete takes it out of the dirty map; both are misses. */
-    CHECK_EQ(gort_syncmap_compare_and_swap(m, 9, 90, 91, &swapped), GORT_OK);
-    CHECK(swapped);
+    CHECK_WRITE(gort_syncmap_compare_and_swap(m, 9, 90, 91, &swapped), 0, 0, swapped, true);
     CHECK_EQ(state_of(m).misses, 1);
     uintptr_t v = 0;
     CHECK(gort_syncmap_load_and_delete(m, 9, &v));
@@ -554,25 +544,11 @@ static bool counter_equal(uintptr_t a, uintptr_t b) { return a == b; }
 
 static struct {
     gort_syncmap *m;
-    atomic_bool stop;
-    atomic_int cycles;
     atomic_int errors;
     atomic_long retries;
     atomic_int workers_done;
     gort_waitgroup wg;
 } counters;
-
-static void counter_collector(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&counters.stop)) {
-        if (gort_gc() != GORT_OK)
-            atomic_fetch_add(&counters.errors, 1);
-        atomic_fetch_add(&counters.cycles, 1);
-        gort_yield();
-    }
-    gort_waitgroup_done(&counters.wg);
-}
 
 static void counter_worker(void *arg)
 {
@@ -651,13 +627,13 @@ static void counters_main(void *arg)
         c->key = k;
         REQUIRE(gort_syncmap_store(m, k, (uintptr_t)c) == GORT_OK);
     }
-    gort_waitgroup_add(&counters.wg, COUNTER_WORKERS + 1);
-    REQUIRE(gort_go(counter_collector, NULL) == GORT_OK);
+    gort_waitgroup_add(&counters.wg, COUNTER_WORKERS);
+    REQUIRE(gc_loop_start());
     for (uintptr_t w = 0; w < COUNTER_WORKERS; w++)
         REQUIRE(gort_go(counter_worker, (void *)(w + 1)) == GORT_OK);
-    AWAIT(atomic_load(&counters.workers_done) == COUNTER_WORKERS);
-    atomic_store(&counters.stop, true);
-    gort_waitgroup_wait(&counters.wg);
+    if (AWAIT(atomic_load(&counters.workers_done) == COUNTER_WORKERS))
+        gort_waitgroup_wait(&counters.wg);
+    gc_loop_stop();
     REQUIRE(gort_gc() == GORT_OK);
     /* Reuse what the collection freed: a live counter freed by mistake
      * would now hold other contents. */
@@ -672,7 +648,7 @@ static void counters_main(void *arg)
     CHECK_EQ(total, (uintptr_t)COUNTER_WORKERS * COUNTER_INCREMENTS);
     CHECK_EQ(atomic_load(&counters.errors), 0);
     printf("    %lu increments, %ld CompareAndSwap retries, %d collections\n",
-           (unsigned long)total, (long)atomic_load(&counters.retries), atomic_load(&counters.cycles));
+           (unsigned long)total, (long)atomic_load(&counters.retries), atomic_load(&gc_loop.cycles));
     gort_keep_alive(m);
 }
 

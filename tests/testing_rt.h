@@ -1,7 +1,8 @@
 /*
  * testing_rt.h — helpers for tests that run goroutines: waiting with a
  * deadline, running a test body as goroutine 1, channels of ints and their
- * wait queues, arrays of pointers on the gort heap, and a keeper goroutine.
+ * wait queues, arrays of pointers on the gort heap, a goroutine that
+ * collects in a loop, and a keeper goroutine.
  */
 #ifndef GORT_TESTING_RT_H
 #define GORT_TESTING_RT_H
@@ -78,6 +79,46 @@ static inline int queue_len(hchan *c, bool senders)
 }
 #define RECVQ_LEN(c) queue_len((c), false)
 #define SENDQ_LEN(c) queue_len((c), true)
+
+/* A goroutine that runs full collections back to back, so that the code
+ * under test runs while the collector marks and sweeps: gc_loop_start, then
+ * gc_loop_stop, which waits for it and fails the test if a collection
+ * failed or none ran. */
+static struct {
+    atomic_bool stop;
+    atomic_bool done;
+    atomic_int cycles;
+    atomic_int errors;
+} gc_loop;
+
+static inline void gc_loop_body(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&gc_loop.stop)) {
+        if (gort_gc() != GORT_OK)
+            atomic_fetch_add(&gc_loop.errors, 1);
+        atomic_fetch_add(&gc_loop.cycles, 1);
+        gort_yield();
+    }
+    atomic_store(&gc_loop.done, true);
+}
+
+static inline bool gc_loop_start(void)
+{
+    atomic_store(&gc_loop.stop, false);
+    atomic_store(&gc_loop.done, false);
+    atomic_store(&gc_loop.cycles, 0);
+    atomic_store(&gc_loop.errors, 0);
+    return gort_go(gc_loop_body, NULL) == GORT_OK;
+}
+
+static inline void gc_loop_stop(void)
+{
+    atomic_store(&gc_loop.stop, true);
+    AWAIT(atomic_load(&gc_loop.done));
+    CHECK_EQ(atomic_load(&gc_loop.errors), 0);
+    CHECK(atomic_load(&gc_loop.cycles) > 0);
+}
 
 /* A goroutine that sleeps on a timer until keeper_stop is set: while plain
  * threads run outside the runtime (not blocked in it), the deadlock check
