@@ -87,7 +87,7 @@ struct cancelctx {
 
 typedef struct timerctx {
     cancelctx c;
-    timer t;             /* t.arg is this context */
+    timer t;             /* t.arg is this context (untraced) */
     int64_t deadline;
 } timerctx;
 
@@ -100,9 +100,11 @@ static const gort_type valuectx_type = GORT_TYPE(
     valuectx, "context.valueCtx",
     GORT_PTR_FIELD(valuectx, ctx.parent) | GORT_PTR_FIELD(valuectx, key) | GORT_PTR_FIELD(valuectx, val));
 static const gort_type cancelctx_type = GORT_TYPE(cancelctx, "context.cancelCtx", CANCEL_PTRS(cancelctx));
-/* c comes first in a timerctx: its fields sit where a cancelctx has them. */
-static const gort_type timerctx_type =
-    GORT_TYPE(timerctx, "context.timerCtx", CANCEL_PTRS(cancelctx) | GORT_PTR_FIELD(timerctx, t.arg));
+/* c comes first in a timerctx: its fields sit where a cancelctx has them.
+ * t.arg points at the context itself, and is not traced: a pending timer is
+ * a root that keeps its context, and a pointer to itself keeps nothing
+ * (traced, it would tie the object to itself for a finalizer). */
+static const gort_type timerctx_type = GORT_TYPE(timerctx, "context.timerCtx", CANCEL_PTRS(cancelctx));
 
 static gort_context background = {NULL, CTX_BACKGROUND};
 static gort_context todo = {NULL, CTX_TODO};
@@ -340,7 +342,7 @@ int gort_context_with_deadline(gort_context *parent, int64_t deadline, gort_cont
     }
     t->t.when = deadline;
     t->t.f = deadline_fired;
-    GORT_STORE(t->t.arg, t);
+    t->t.arg = t; /* not a traced field: see timerctx_type */
     gort_mutex_lock(&c->mu);
     if (c->err == GORT_OK) {
         count(&stats.timers, 1);
