@@ -567,6 +567,8 @@ void syncmap_read_state(gort_syncmap *m, syncmap_state *st)
     gort_mutex_unlock(&m->mu);
 }
 
+hmap *syncmap_read_map(gort_syncmap *m) { return load_read(m)->m; }
+
 enum syncmap_entry_state syncmap_entry_state(gort_syncmap *m, uintptr_t key, bool in_dirty)
 {
     gort_mutex_lock(&m->mu);

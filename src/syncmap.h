@@ -1,7 +1,7 @@
 /*
  * syncmap.h — what syncmap.c shows of a sync.Map's inner state, for tests
- * and benchmarks: where a key is (read-only map, dirty map) and what its
- * entry holds (a value, nil, expunged).
+ * and benchmarks: where a key is (read-only map, dirty map), what its entry
+ * holds (a value, nil, expunged), and the read-only map itself.
  */
 #ifndef GORT_SYNCMAP_INTERNAL_H
 #define GORT_SYNCMAP_INTERNAL_H
@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "gort/syncmap.h"
+#include "map.h"
 
 typedef struct syncmap_state {
     size_t read_len;   /* keys in the read-only map */
@@ -22,6 +23,9 @@ typedef struct syncmap_state {
 } syncmap_state;
 
 void syncmap_read_state(gort_syncmap *m, syncmap_state *st);
+
+/* The read-only map in use now (key -> entry), NULL when there is none. */
+hmap *syncmap_read_map(gort_syncmap *m);
 
 /* The state of a key's entry. */
 enum syncmap_entry_state {
