@@ -55,10 +55,11 @@ void mapclear(hmap *h);
 
 /*
  * Iteration in an unspecified order (Go's for k, v := range m). The
- * iterator walks the groups the map has when mapiterinit is called: deleting
- * the entry just returned is allowed, as is deleting others (they are not
- * returned if not reached yet); entries inserted meanwhile may or may not be
- * returned.
+ * iterator walks the groups the map has when mapiterinit is called:
+ * deleting entries meanwhile is allowed (one not reached yet is then not
+ * returned), and an insert may or may not be returned; an insert that grows
+ * the map moves it to new groups, and the iterator then goes on over the old
+ * ones, a snapshot of the map as it was.
  */
 typedef struct hiter {
     const hmap *h;
