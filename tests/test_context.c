@@ -9,8 +9,8 @@
  * gort_read_context_stats, and the runtime's pending timers); a chain deep
  * enough that recursion would overflow a goroutine's stack; early
  * cancellation stopping the timer; many goroutines and a plain thread
- * creating and cancelling children of one parent while it is cancelled; and
- * cancelled contexts reclaimed by the collector.
+ * creating and cancelling children of one parent while it is cancelled and
+ * collections run.
  *
  * Waits for other goroutines poll with a deadline (AWAIT) or block on a
  * channel the test knows will be closed; nothing asserts how long anything
@@ -474,6 +474,7 @@ static void tree_root_main(void *arg)
     (void)arg;
     gort_context_stats s0 = stats_now();
     int timers0 = timers_pending();
+    REQUIRE(gc_loop_start()); /* the whole test beside collections */
     gort_context **nodes = plant_tree(0, 11);
     REQUIRE(nodes != NULL);
     gort_context *root = nodes[0];
@@ -502,6 +503,7 @@ static void tree_root_main(void *arg)
     CHECK_EQ(s2.timers, s0.timers);
     CHECK_EQ(s2.timers_stopped - s1.timers_stopped, tree.timers);
     CHECK_EQ(timers_pending(), timers0);
+    gc_loop_stop();
     gort_keep_alive(nodes);
 }
 
@@ -740,6 +742,7 @@ static void race_main(void *arg)
     gort_context *parent;
     REQUIRE(gort_context_with_cancel(gort_context_background(), &parent) == GORT_OK);
     race.parent = parent;
+    REQUIRE(gc_loop_start());
     gort_waitgroup_add(&race.wg, RACE_WORKERS);
     for (uintptr_t w = 0; w < RACE_WORKERS; w++)
         REQUIRE(gort_go(race_worker, (void *)(w + 1)) == GORT_OK);
@@ -751,6 +754,7 @@ static void race_main(void *arg)
     gort_waitgroup_wait(&race.wg);
     AWAIT(atomic_load(&race.thread_done));
     pthread_join(t, NULL);
+    gc_loop_stop();
     CHECK_EQ(atomic_load(&race.errors), 0);
     gort_context_stats s1 = stats_now();
     CHECK_EQ(s1.children, s0.children);

@@ -8,8 +8,9 @@
  * key deleted and compared under the lock); Range with a callback that
  * writes to the map; a model-based test in which many goroutines apply
  * random operations to random keys of one map and to a plain model under a
- * per-key lock, checking every result, while Range runs beside them, with
- * word keys and with heap string keys compared by content; and counters
+ * per-key lock, checking every result, while Range and collections run
+ * beside them, with word keys and with heap string keys compared by
+ * content; and counters
  * incremented with CompareAndSwap of heap-allocated values by many
  * goroutines while the collector runs, which must lose no increment.
  */
@@ -482,6 +483,7 @@ static void model_main(void *arg)
     gort_syncmap *m = gort_syncmap_make(model.string_keys ? &strings : NULL);
     REQUIRE(m != NULL);
     model.m = m;
+    REQUIRE(gc_loop_start());
     gort_waitgroup_add(&model.wg, MODEL_WORKERS + 1);
     REQUIRE(gort_go(model_ranger, NULL) == GORT_OK);
     for (uintptr_t w = 0; w < MODEL_WORKERS; w++)
@@ -489,6 +491,7 @@ static void model_main(void *arg)
     AWAIT(atomic_load(&model.workers_done) == MODEL_WORKERS);
     atomic_store(&model.stop_ranging, true);
     gort_waitgroup_wait(&model.wg);
+    gc_loop_stop();
 
     /* At rest, the map and the model agree exactly. */
     size_t n = 0;
