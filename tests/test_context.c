@@ -10,7 +10,9 @@
  * enough that recursion would overflow a goroutine's stack; early
  * cancellation stopping the timer; many goroutines and a plain thread
  * creating and cancelling children of one parent while it is cancelled and
- * collections run.
+ * collections run; and contexts reclaimed by the collector once cancelled,
+ * while an uncancelled child stays as long as its parent and a pending
+ * deadline keeps its context.
  *
  * Waits for other goroutines poll with a deadline (AWAIT) or block on a
  * channel the test knows will be closed; nothing asserts how long anything
@@ -462,11 +464,15 @@ static gort_context **plant_tree(int64_t root_timeout, uint64_t seed)
     return nodes;
 }
 
-/* Runs a tree test as goroutine 1 on 2 Ps. */
-static void run_tree_test(void (*fn)(void *))
+/* Runs a tree test as goroutine 1 on 2 Ps (with the collector's
+ * verification, for a test that collects). */
+static void run_tree_test(void (*fn)(void *), bool checkmark)
 {
     memset(&tree, 0, sizeof tree);
-    run_main(2, fn, NULL);
+    if (checkmark)
+        run_main_checkmark(2, fn, NULL);
+    else
+        run_main(2, fn, NULL);
 }
 
 static void tree_root_main(void *arg)
@@ -507,7 +513,7 @@ static void tree_root_main(void *arg)
     gort_keep_alive(nodes);
 }
 
-TEST(context_tree_cancel_from_root) { run_tree_test(tree_root_main); }
+TEST(context_tree_cancel_from_root) { run_tree_test(tree_root_main, true); }
 
 static void tree_middle_main(void *arg)
 {
@@ -565,7 +571,7 @@ static void tree_middle_main(void *arg)
     gort_keep_alive(nodes);
 }
 
-TEST(context_tree_cancel_from_middle) { run_tree_test(tree_middle_main); }
+TEST(context_tree_cancel_from_middle) { run_tree_test(tree_middle_main, false); }
 
 static void tree_deadline_main(void *arg)
 {
@@ -613,7 +619,7 @@ static void tree_deadline_main(void *arg)
     gort_keep_alive(nodes);
 }
 
-TEST(context_tree_cancel_by_deadline) { run_tree_test(tree_deadline_main); }
+TEST(context_tree_cancel_by_deadline) { run_tree_test(tree_deadline_main, false); }
 
 /* A chain: each context the child of the one before. Recursive
  * cancellation would need a stack frame per level. */
@@ -718,18 +724,22 @@ static void race_worker(void *arg)
     gort_waitgroup_done(&race.wg);
 }
 
-/* A plain thread cancels what the goroutines race on as well. */
+enum { THREAD_CONTEXTS = 200 };
+
+/* A plain thread cancels contexts beside the goroutines: children of the
+ * shared parent that main made, each with a child of its own, their Done
+ * channels made. A thread that is not a goroutine is no root for the
+ * collector: it reaches them through a handle (gort/gc.h), and allocates
+ * nothing itself. */
 static void *race_thread(void *arg)
 {
-    gort_context *parent = arg;
-    gort_context *c;
-    for (int i = 0; i < 200; i++) {
-        if (gort_context_with_cancel(parent, &c) != GORT_OK) {
+    gort_handle h = (gort_handle)(uintptr_t)arg;
+    for (int i = 0; i < THREAD_CONTEXTS; i++) {
+        gort_context **cs = gort_handle_get(h);
+        gort_context *c = cs[2 * i], *child = cs[2 * i + 1];
+        if (gort_context_cancel(c) != GORT_OK || gort_context_cancel(c) != GORT_OK ||
+            gort_context_err(child) != GORT_ECANCELED || !done_closed(gort_context_done(child)))
             atomic_fetch_add(&race.errors, 1);
-            break;
-        }
-        gort_context_cancel(c);
-        gort_context_cancel(c);
     }
     atomic_store(&race.thread_done, true);
     return NULL;
@@ -742,12 +752,24 @@ static void race_main(void *arg)
     gort_context *parent;
     REQUIRE(gort_context_with_cancel(gort_context_background(), &parent) == GORT_OK);
     race.parent = parent;
+    gort_context **for_thread = (gort_context **)heap_ptr_array(2 * THREAD_CONTEXTS);
+    REQUIRE(for_thread != NULL);
+    for (int i = 0; i < THREAD_CONTEXTS; i++) {
+        gort_context *c, *child;
+        REQUIRE(gort_context_with_cancel(parent, &c) == GORT_OK);
+        REQUIRE(gort_context_with_cancel(c, &child) == GORT_OK);
+        REQUIRE(gort_context_done(child) != NULL);
+        GORT_STORE(for_thread[2 * i], c);
+        GORT_STORE(for_thread[2 * i + 1], child);
+    }
+    gort_handle h = gort_handle_new(for_thread);
+    REQUIRE(h != 0);
     REQUIRE(gc_loop_start());
     gort_waitgroup_add(&race.wg, RACE_WORKERS);
     for (uintptr_t w = 0; w < RACE_WORKERS; w++)
         REQUIRE(gort_go(race_worker, (void *)(w + 1)) == GORT_OK);
     pthread_t t;
-    REQUIRE(pthread_create(&t, NULL, race_thread, parent) == 0);
+    REQUIRE(pthread_create(&t, NULL, race_thread, (void *)(uintptr_t)h) == 0);
     /* Cancel the parent once the workers are well under way. */
     AWAIT(atomic_load(&race.made) >= RACE_WORKERS * (int)RACE_ROUNDS / 2);
     CHECK_EQ(gort_context_cancel(parent), GORT_OK);
@@ -755,6 +777,7 @@ static void race_main(void *arg)
     AWAIT(atomic_load(&race.thread_done));
     pthread_join(t, NULL);
     gc_loop_stop();
+    CHECK_EQ(gort_handle_delete(h), GORT_OK);
     CHECK_EQ(atomic_load(&race.errors), 0);
     gort_context_stats s1 = stats_now();
     CHECK_EQ(s1.children, s0.children);
@@ -766,5 +789,76 @@ static void race_main(void *arg)
 TEST(context_concurrent_cancel)
 {
     memset(&race, 0, sizeof race);
-    run_main(4, race_main, NULL);
+    run_main_checkmark(4, race_main, NULL);
+}
+
+/* ---- collection ---- */
+
+#define COLLECT_N 300
+#define COLLECT_SLACK (COLLECT_N / 100)
+
+static struct {
+    atomic_int freed; /* finalized contexts that were garbage once cancelled */
+    atomic_int kept;  /* ... that their parent kept until it was cancelled */
+    atomic_int timed; /* ... that their pending timer keeps */
+} collected;
+
+static void count_finalized(void *obj, void *arg)
+{
+    (void)obj;
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+/* In a frame of its own, so that no live frame holds what it makes: per
+ * round, a cancelled context c with a timer child t and a value v below
+ * that, its Done made (all garbage once c is cancelled), an uncancelled
+ * child of `parent` (kept by the parent), and a context whose pending
+ * deadline is all that keeps it. */
+__attribute__((noinline)) static void make_contexts(gort_context *parent, int n)
+{
+    for (int i = 0; i < n; i++) {
+        gort_context *c, *t, *v, *kept, *timed;
+        REQUIRE(gort_context_with_cancel(gort_context_background(), &c) == GORT_OK);
+        REQUIRE(gort_context_with_timeout(c, HOUR_NS, &t) == GORT_OK);
+        REQUIRE(gort_context_with_value(t, &key_user, c, &v) == GORT_OK);
+        REQUIRE(gort_context_done(v) != NULL);
+        /* t and v point at c (their parent): c goes only after them. The
+         * finalizer is on c alone, so that no finalized object (which the
+         * finalizer goroutine may still hold) keeps another one. */
+        CHECK_EQ(gort_set_finalizer(c, count_finalized, &collected.freed), GORT_OK);
+        CHECK_EQ(gort_context_cancel(c), GORT_OK);
+        REQUIRE(gort_context_with_cancel(parent, &kept) == GORT_OK);
+        CHECK_EQ(gort_set_finalizer(kept, count_finalized, &collected.kept), GORT_OK);
+        REQUIRE(gort_context_with_timeout(gort_context_background(), HOUR_NS, &timed) == GORT_OK);
+        CHECK_EQ(gort_set_finalizer(timed, count_finalized, &collected.timed), GORT_OK);
+    }
+}
+
+static void collected_main(void *arg)
+{
+    (void)arg;
+    gort_context_stats s0 = stats_now();
+    gort_context *parent;
+    REQUIRE(gort_context_with_cancel(gort_context_background(), &parent) == GORT_OK);
+    make_contexts(parent, COLLECT_N);
+    CHECK_EQ(stats_now().children - s0.children, COLLECT_N);
+    /* Stacks are scanned conservatively: a stale word in a live frame (a
+     * slot not written since the stack's last use) may keep an object or
+     * two; 1% may stay. Whatever must stay does, exactly. */
+    AWAIT((gort_gc(), atomic_load(&collected.freed) >= COLLECT_N - COLLECT_SLACK));
+    CHECK_EQ(atomic_load(&collected.kept), 0);
+    CHECK_EQ(atomic_load(&collected.timed), 0);
+    /* Cancelling the parent unlinks its children: now they go too. */
+    CHECK_EQ(gort_context_cancel(parent), GORT_OK);
+    CHECK_EQ(stats_now().children, s0.children);
+    AWAIT((gort_gc(), atomic_load(&collected.kept) >= COLLECT_N - COLLECT_SLACK));
+    CHECK_EQ(atomic_load(&collected.timed), 0);
+    CHECK(atomic_load(&collected.freed) <= COLLECT_N && atomic_load(&collected.kept) <= COLLECT_N);
+    gort_keep_alive(parent);
+}
+
+TEST(context_collected_once_cancelled)
+{
+    memset(&collected, 0, sizeof collected);
+    run_main_checkmark(2, collected_main, NULL);
 }

@@ -401,5 +401,5 @@ static void gc_map_main(void *arg)
 
 TEST(map_survives_collection)
 {
-    run_main(2, gc_map_main, NULL);
+    run_main_checkmark(2, gc_map_main, NULL);
 }

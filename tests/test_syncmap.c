@@ -10,15 +10,17 @@
  * random operations to random keys of one map and to a plain model under a
  * per-key lock, checking every result, while Range and collections run
  * beside them, with word keys and with heap string keys compared by
- * content; and counters
- * incremented with CompareAndSwap of heap-allocated values by many
- * goroutines while the collector runs, which must lose no increment.
+ * content; counters incremented with CompareAndSwap of heap-allocated
+ * values by many goroutines while the collector runs, which must lose no
+ * increment; and old read-only maps reclaimed by the collector once no
+ * reader holds them.
  */
 #include <gort/gort.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "map.h"
 #include "syncmap.h"
 #include "testing.h"
 #include "testing_rt.h"
@@ -521,7 +523,7 @@ static void run_model(bool string_keys)
 {
     memset(&model, 0, sizeof model);
     model.string_keys = string_keys;
-    run_main(4, model_main, NULL);
+    run_main_checkmark(4, model_main, NULL);
     CHECK_EQ(atomic_load(&model.errors), 0);
 }
 
@@ -658,5 +660,77 @@ static void counters_main(void *arg)
 TEST(syncmap_no_lost_updates_under_collection)
 {
     memset(&counters, 0, sizeof counters);
-    run_main(4, counters_main, NULL);
+    run_main_checkmark(4, counters_main, NULL);
+}
+
+/* ---- old read-only maps go to the collector ---- */
+
+enum { OLD_MAPS = 20 };
+
+static atomic_int maps_finalized, held_finalized;
+
+static void count_finalized(void *obj, void *arg)
+{
+    (void)obj;
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+/* Adds a key and loads it until the dirty map is promoted, replacing the
+ * read-only map; returns the new one, with a finalizer counting on
+ * `finalized`. */
+__attribute__((noinline)) static hmap *next_read_map(gort_syncmap *m, uintptr_t key, atomic_int *finalized)
+{
+    uint64_t promotions = state_of(m).promotions;
+    if (gort_syncmap_store(m, key, key) != GORT_OK)
+        return NULL;
+    while (state_of(m).promotions == promotions)
+        gort_syncmap_load(m, key, NULL);
+    hmap *r = syncmap_read_map(m);
+    CHECK_EQ(gort_set_finalizer(r, count_finalized, finalized), GORT_OK);
+    return r;
+}
+
+/* A reader that holds a read-only map keeps it, however many promotions
+ * replace it meanwhile. */
+__attribute__((noinline)) static void hold_while_replaced(gort_syncmap *m)
+{
+    hmap *held = next_read_map(m, 1000, &held_finalized);
+    REQUIRE(held != NULL);
+    int before = atomic_load(&maps_finalized);
+    for (uintptr_t k = 1001; k < 1001 + OLD_MAPS; k++)
+        REQUIRE(next_read_map(m, k, &maps_finalized) != NULL);
+    /* The map current before `held`, and all after it but the last (but
+     * one, should a stale stack word keep one: stacks are scanned
+     * conservatively). */
+    AWAIT((gort_gc(), atomic_load(&maps_finalized) >= before + OLD_MAPS - 1));
+    CHECK_EQ(atomic_load(&held_finalized), 0);
+    uintptr_t v = 0;
+    CHECK(mapaccess2(held, 1000, &v)); /* its groups were kept with it */
+    gort_keep_alive(held);
+}
+
+static void old_maps_main(void *arg)
+{
+    (void)arg;
+    gort_syncmap *m = gort_syncmap_make(NULL);
+    REQUIRE(m != NULL);
+    for (uintptr_t k = 0; k < 100; k++)
+        REQUIRE(gort_syncmap_store(m, k, k) == GORT_OK);
+    /* Each promotion leaves the read-only map before it to the collector. */
+    for (uintptr_t k = 100; k < 100 + OLD_MAPS; k++)
+        REQUIRE(next_read_map(m, k, &maps_finalized) != NULL);
+    AWAIT((gort_gc(), atomic_load(&maps_finalized) >= OLD_MAPS - 2));
+    hold_while_replaced(m);
+    /* Let go of it: now it goes too. */
+    AWAIT((gort_gc(), atomic_load(&held_finalized) == 1));
+    for (uintptr_t k = 0; k < 100 + OLD_MAPS; k++)
+        CHECK(gort_syncmap_load(m, k, NULL));
+    gort_keep_alive(m);
+}
+
+TEST(syncmap_old_read_maps_collected)
+{
+    atomic_store(&maps_finalized, 0);
+    atomic_store(&held_finalized, 0);
+    run_main_checkmark(2, old_maps_main, NULL);
 }

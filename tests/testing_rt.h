@@ -42,6 +42,16 @@ static inline void run_main(int procs, void (*fn)(void *), void *arg)
     CHECK_EQ(gort_main(&cfg, fn, arg), GORT_OK);
 }
 
+/* run_main with the collector's verification on (GODEBUG gccheckmark=1):
+ * after each mark the world stops and everything is marked again from the
+ * roots, and an object reachable but left unmarked (a pointer stored
+ * without the write barrier) aborts the program. */
+static inline void run_main_checkmark(int procs, void (*fn)(void *), void *arg)
+{
+    gort_config cfg = {.procs = procs, .godebug = "gccheckmark=1"};
+    CHECK_EQ(gort_main(&cfg, fn, arg), GORT_OK);
+}
+
 /* A channel of ints. */
 static inline gort_chan *make_int_chan(size_t cap)
 {
