@@ -21,9 +21,11 @@
  *
  * Contexts are objects on the gort heap: one that nobody references is
  * collected, cancelled or not. A parent references its children that are
- * not cancelled yet (so that it can cancel them), as in Go: cancel every
- * context you derive once its work is done, or its parent keeps it (and
- * its timer) until the parent itself is cancelled.
+ * not cancelled yet (so that it can cancel them), and a pending deadline
+ * its context, as in Go: cancel every context you derive once its work is
+ * done, or its parent keeps it (and its timer) until the parent itself is
+ * cancelled. A thread that is not a goroutine keeps the contexts it holds
+ * reachable as gort/gc.h says (a handle, say): its stack is no root.
  *
  * Times are the runtime's monotonic clock in nanoseconds (gort_nanotime).
  * Deadlines need a running runtime (gort_main); everything else works in
