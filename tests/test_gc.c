@@ -771,6 +771,62 @@ TEST(gc_binary_trees_completes_with_correct_checks)
     CHECK_EQ(gort_main(&cfg, binary_trees_main, &depth), GORT_OK);
 }
 
+/* GCBench (Boehm's), smaller: trees built top-down (children stored into a
+ * node already in the tree) and bottom-up beside a long-lived tree and an
+ * array of doubles, every tree counted. */
+#define GCBENCH_STRETCH 14
+#define GCBENCH_LONG_LIVED 12
+#define GCBENCH_ARRAY 50000
+
+static int tree_nodes(int depth) { return (1 << (depth + 1)) - 1; }
+
+__attribute__((noinline)) static void populate(int depth, node *n)
+{
+    if (depth <= 0)
+        return;
+    GORT_STORE(n->left, new_node(0));
+    GORT_STORE(n->right, new_node(0));
+    populate(depth - 1, n->left);
+    populate(depth - 1, n->right);
+}
+
+static int count_nodes(const node *n)
+{
+    return n == NULL ? 0 : 1 + count_nodes(n->left) + count_nodes(n->right);
+}
+
+static void gcbench_main(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(count_nodes(bottom_up(GCBENCH_STRETCH)), tree_nodes(GCBENCH_STRETCH));
+    node *long_lived = new_node(0);
+    populate(GCBENCH_LONG_LIVED, long_lived);
+    double *array = gort_alloc_bytes(GCBENCH_ARRAY * sizeof(double));
+    REQUIRE(array != NULL);
+    for (int i = 1; i < GCBENCH_ARRAY / 2; i++)
+        array[i] = 1.0 / i;
+    for (int d = 4; d <= GCBENCH_LONG_LIVED; d += 2) {
+        int iters = 2 * tree_nodes(GCBENCH_STRETCH) / tree_nodes(d);
+        for (int i = 0; i < iters; i++) {
+            node *t = new_node(0);
+            populate(d, t);
+            CHECK_EQ(count_nodes(t), tree_nodes(d));
+            CHECK_EQ(count_nodes(bottom_up(d)), tree_nodes(d));
+        }
+    }
+    CHECK_EQ(count_nodes(long_lived), tree_nodes(GCBENCH_LONG_LIVED));
+    CHECK(array[1000] == 1.0 / 1000);
+    static gort_memstats st;
+    gort_read_memstats(&st);
+    CHECK(st.num_gc > 0);
+}
+
+TEST(gc_gcbench_completes_with_correct_counts)
+{
+    gort_config cfg = config_with(2, "gccheckmark=1");
+    CHECK_EQ(gort_main(&cfg, gcbench_main, NULL), GORT_OK);
+}
+
 /* ---- settings, introspection ---- */
 
 static atomic_int events_seen[5];
