@@ -83,8 +83,6 @@ static struct {
 
 static mutex hook_lock = MUTEX_INIT;
 
-bool gc_debug_checkmark(void) { return gc.checkmark; }
-
 enum gort_gc_phase gort_gc_phase(void)
 {
     lock(&hook_lock);
@@ -395,7 +393,6 @@ static bool gc_cycle(void)
         return false;
     }
     lock(&extalloc_lock);
-    int64_t t3 = prim_nanotime();
     enter_phase(GORT_GC_MARK_TERMINATION);
     sched_each_p(flush_black_bytes, NULL);
     if (extalloc_cache != NULL)
@@ -432,7 +429,6 @@ static bool gc_cycle(void)
     atomic_fetch_add(&gc.gc_cpu_ns, (stw1 + stw2) * nprocs + mark + assist);
     unlock(&extalloc_lock);
     start_the_world();
-    (void)t3;
 
     gc.event.heap_marked = marked;
     gc.event.heap_goal = atomic_load(&gcController.goal);
@@ -480,14 +476,12 @@ static void *gc_thread_main(void *arg)
                 break;
             continue;
         }
-        bool swept_any = false;
         while (atomic_load(&gc.requested) <= atomic_load(&gc.cycles_started) &&
                !atomic_load(&gc.shutdown) && sweepone())
-            swept_any = true;
+            ;
         if (atomic_load(&gc.requested) > atomic_load(&gc.cycles_started) ||
             atomic_load(&gc.shutdown))
             continue;
-        (void)swept_any;
         cycle_swept(atomic_load(&gc.cycles_started));
         if (!go_idle())
             continue;

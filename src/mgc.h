@@ -138,7 +138,6 @@ void gc_runtime_start(void);
 void gc_runtime_stop(void);
 /* Asks for a cycle (the trigger was reached). */
 void gc_start_auto(void);
-bool gc_debug_checkmark(void);
 /* Reads GODEBUG settings (gctrace=1, gccheckmark=1) from the configuration's
  * string, or the environment when it is NULL. */
 void gc_configure(const char *godebug);

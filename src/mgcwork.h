@@ -28,9 +28,6 @@ typedef struct workbuf {
 
 typedef struct gcwork {
     workbuf *wbuf;
-    /* Bytes scanned since the owner last read it (assist and pacing
-     * credit). */
-    uint64_t scan_work;
     /* Bytes this gcwork marked, not yet added to the cycle's total (one
      * shared counter touched per object would bounce between markers). */
     uint64_t bytes_marked;

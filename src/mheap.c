@@ -130,13 +130,8 @@ static void init_span(mspan *s, uintptr_t start, size_t npages, spanclass spc)
     s->spanclass = spc;
     s->allocBits = s->bits[0];
     s->gcmarkBits = s->bits[1];
-    /* A recycled span structure may carry its last life's marks. */
-    memset(s->bits, 0, sizeof s->bits);
-    memset(s->scanBits, 0, sizeof s->scanBits);
-    s->list = NULL;
-    s->next = s->prev = NULL;
-    s->largetype = NULL;
-    s->largecount = 0;
+    /* fixalloc hands out zeroed structures: no marks, lists or type of a
+     * span's previous life. */
     atomic_store_explicit(&s->sweepgen, atomic_load(&mheap_.sweepgen), memory_order_relaxed);
     unsigned sizeclass = spanclass_sizeclass(spc);
     if (sizeclass == 0) {
