@@ -151,12 +151,12 @@ static void *mallocgc(size_t size, const gort_type *t, size_t nvalues)
     return x;
 }
 
-/* Allocation is a safepoint: a goroutine stops here for a stop-the-world
- * (its new object, in a local, is then scanned with its stack). */
+/* Allocation is a safepoint: a goroutine stops here for a stop-the-world,
+ * or switches out for its stack to be scanned (its new object, in a local,
+ * is then scanned with it). */
 static inline void *safepoint_after(void *x)
 {
-    if (unlikely(atomic_load_explicit(&sched_gcwaiting, memory_order_relaxed)))
-        gort_safepoint();
+    gort_safepoint();
     return x;
 }
 

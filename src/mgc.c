@@ -3,11 +3,11 @@
  * runs each cycle through the seed's four phases:
  *
  *   1. sweep termination (world stopped): the previous sweep is finished;
- *      the write barrier and black allocation go on; goroutine stacks are
- *      scanned while their goroutines are stopped (each is parked at a
- *      safepoint, so on wasm its locals are in its Asyncify buffer);
- *   2. mark (concurrent): the collector thread scans the other roots and
- *      drains grey objects while goroutines run, allocate (black) and assist;
+ *      the write barrier and black allocation go on;
+ *   2. mark (concurrent): goroutine stacks are scanned, each while its
+ *      goroutine is switched out (on wasm its locals are then in its Asyncify
+ *      buffer); the collector thread scans the other roots and drains grey
+ *      objects while goroutines run, allocate (black) and assist;
  *   3. mark termination (world stopped): the p's write-barrier buffers are
  *      flushed and what they lead to is drained; finalizers of unreachable
  *      objects are queued; the barrier goes off; every cache is flushed and
@@ -15,14 +15,22 @@
  *   4. sweep (concurrent): the collector thread sweeps in the background
  *      while allocation sweeps lazily.
  *
+ * The work of phases 1 and 3 runs on the thread of the last p to stop
+ * (stop_the_world_run), which then goes on with its p, and a goroutine
+ * stops at its safepoint without switching out: a pause costs the way to a
+ * safepoint and the work, not thread wake-ups nor fiber switches. Stacks are
+ * not scanned in the pause but at the start of the mark, each while its
+ * goroutine is switched out (mgc.h).
+ *
  * Invariants:
  *  - one cycle at a time, on the collector thread; gort_gc and the trigger
  *    only ask for one (gc.requested counts cycles asked for,
  *    gc.cycles_started those begun, gc.cycles_done those swept to the end);
  *  - while a cycle is asked for or running, the collector counts as an
  *    external waiter, so goroutines parked in gort_gc are not a deadlock;
- *  - stacks are scanned once per cycle, with the world stopped, and never
+ *  - stacks are scanned once per cycle, after the barrier went on, and never
  *    again: the hybrid barrier and black allocation make a rescan needless;
+ *    the mark does not end before every stack is scanned;
  *  - when the runtime stops during a cycle, the cycle is abandoned: barrier
  *    off and every mark bit cleared, so the next runtime starts clean.
  */
@@ -44,6 +52,9 @@ atomic_bool gcBlackenEnabled;
 atomic_bool gc_abandon;
 
 #define PAUSE_RING 256
+/* While it waits for running goroutines to scan their stacks, the collector
+ * drains this much grey work between looks. */
+#define STACK_WAIT_DRAIN_BYTES ((int64_t)64 << 10)
 
 static struct {
     mutex lock;
@@ -229,6 +240,12 @@ static void flush_black_bytes(p *pp, void *arg)
         gc_flush_black_bytes(pp->mcache);
 }
 
+static void set_stacks_pending(bool on)
+{
+    atomic_store(&gc_stacks_pending, on);
+    safepoint_request(SAFEPOINT_STACK_SCAN, on);
+}
+
 /* Throws away grey work (an abandoned cycle). */
 static void drop_work(gcwork *w)
 {
@@ -239,6 +256,7 @@ static void drop_work(gcwork *w)
 
 static void abandon_cycle(gcwork *w)
 {
+    set_stacks_pending(false);
     atomic_store(&gcBlackenEnabled, false);
     __atomic_store_n(&gort_writeBarrier.enabled, 0, __ATOMIC_SEQ_CST);
     atomic_store(&gcphase, GORT_GC_OFF);
@@ -318,53 +336,124 @@ static void cycle_swept(uint32_t cycle)
     unlock(&gc.lock);
 }
 
-/* Runs one cycle; false when it was abandoned. */
-static bool gc_cycle(void)
+/* What the two stop-the-world phases of a cycle share with the collector
+ * thread (they may run on another thread: stop_the_world_run). */
+typedef struct cycle {
+    gcwork w;
+    uint32_t number;
+    bool forced;
+    int64_t t0, t1, t2, t4;  /* stop 1 asked, mark began, stop 2 asked, end */
+    uint64_t live_start, live_end, marked, queued;
+} cycle;
+
+/* Sweep termination, with the world stopped. */
+static void sweep_termination(void *arg)
 {
-    lock(&gc.lock);
-    uint32_t cycle = atomic_load(&gc.cycles_started) + 1;
-    atomic_store(&gc.cycles_started, cycle);
-    bool forced = gc.forced;
-    gc.forced = false;
-    unlock(&gc.lock);
-
-    gcwork w = {0};
-    /* Finish the last cycle's sweep first (Go's finishsweep_m). */
-    while (sweepone())
-        if (atomic_load(&gc_abandon))
-            return false;
-    cycle_swept(cycle - 1); /* under steady pressure there is no idle moment */
-
-    int64_t t0 = prim_nanotime();
-    if (!stop_the_world(WAIT_REASON_GC))
-        return false;
+    cycle *c = arg;
     lock(&extalloc_lock);
-    memset(&gc.event, 0, sizeof gc.event);
-    gc.event.cycle = cycle;
-    enter_phase(GORT_GC_SWEEP_TERMINATION);
     while (sweepone())
         ;
-    uint64_t live_start = atomic_load(&gcController.heap_live);
-    gc.event.heap_live_start = live_start;
+    c->live_start = atomic_load(&gcController.heap_live);
     gc_mark_reset();
     sched_each_p(reset_cache_counts, NULL);
     if (extalloc_cache != NULL)
         extalloc_cache->gc_black_bytes = 0;
     atomic_store(&gcController.scan_work_done, 0);
     uint64_t expected = atomic_load(&gcController.heap_marked);
-    atomic_store(&gcController.scan_work_expected, expected > 0 ? expected : live_start);
+    atomic_store(&gcController.scan_work_expected, expected > 0 ? expected : c->live_start);
     atomic_store(&assist_ns_total, 0);
     atomic_store(&gcphase, GORT_GC_MARK);
     __atomic_store_n(&gort_writeBarrier.enabled, 1, __ATOMIC_SEQ_CST);
     atomic_store(&gcBlackenEnabled, true);
-    gc_mark_stacks(&w);
+    /* After the barrier: a goroutine created with the new epoch, so never
+     * scanned, has its argument shaded. */
+    atomic_fetch_add(&gc_stack_epoch, 1);
+    set_stacks_pending(true);
+    gc_mark_tiny_blocks(&c->w);
     unlock(&extalloc_lock);
-    int64_t t1 = prim_nanotime();
-    start_the_world();
-    int64_t stw1 = t1 - t0;
-    gc.event.stw_sweep_term_ns = stw1;
+    c->t1 = prim_nanotime();
+}
+
+/* Mark termination, with the world stopped. */
+static void mark_termination(void *arg)
+{
+    cycle *c = arg;
+    lock(&extalloc_lock);
+    sched_each_p(flush_black_bytes, NULL);
+    if (extalloc_cache != NULL)
+        gc_flush_black_bytes(extalloc_cache);
+    sched_each_p(flush_wbbuf, &c->w);
+    gc_drain(&c->w, -1);
+    c->queued = (uint64_t)fin_queue_unreachable(&c->w);
+    gc_drain(&c->w, -1);
+    gcw_dispose(&c->w);
+    atomic_store(&gcBlackenEnabled, false);
+    __atomic_store_n(&gort_writeBarrier.enabled, 0, __ATOMIC_SEQ_CST);
+    if (gc.checkmark)
+        gc_checkmark();
+    c->marked = gc_marked_bytes();
+    c->live_end = atomic_load(&gcController.heap_live);
+    sched_each_p(flush_caches, NULL);
+    if (extalloc_cache != NULL)
+        mcache_release_all(extalloc_cache);
+    sweep_start_cycle();
+    atomic_store(&gcController.heap_marked, c->marked);
+    atomic_store(&gcController.heap_live, c->marked);
+    gc_controller_end_cycle(c->live_end);
+    gc_controller_commit();
+    atomic_store(&gcphase, GORT_GC_OFF);
+    c->t4 = prim_nanotime();
+    int64_t stw1 = c->t1 - c->t0, stw2 = c->t4 - c->t2; /* from the stop request */
+    record_pause(stw1 + stw2);
+    if (c->forced)
+        atomic_fetch_add(&gc.numforced, 1);
+    atomic_store(&gc.last_gc, c->t4);
+    atomic_fetch_add(&gc.finalizers_queued, c->queued);
+    int64_t assist = atomic_load(&assist_ns_total);
+    atomic_fetch_add(&gc.gc_cpu_ns, (stw1 + stw2) * gort_gomaxprocs() + (c->t2 - c->t1) + assist);
+    unlock(&extalloc_lock);
+}
+
+/* Runs one cycle; false when it was abandoned. */
+static bool gc_cycle(void)
+{
+    cycle c = {0};
+    lock(&gc.lock);
+    c.number = atomic_load(&gc.cycles_started) + 1;
+    atomic_store(&gc.cycles_started, c.number);
+    c.forced = gc.forced;
+    gc.forced = false;
+    unlock(&gc.lock);
+
+    /* Finish the last cycle's sweep first (Go's finishsweep_m). */
+    while (sweepone())
+        if (atomic_load(&gc_abandon))
+            return false;
+    cycle_swept(c.number - 1); /* under steady pressure there is no idle moment */
+
+    memset(&gc.event, 0, sizeof gc.event);
+    gc.event.cycle = c.number;
+    enter_phase(GORT_GC_SWEEP_TERMINATION);
+    c.t0 = prim_nanotime();
+    if (!stop_the_world_run(WAIT_REASON_GC, sweep_termination, &c))
+        return false;
+    gc.event.heap_live_start = c.live_start;
+    gc.event.stw_sweep_term_ns = c.t1 - c.t0;
     enter_phase(GORT_GC_MARK);
-    if (atomic_load(&gc_test_hold_mark)) {
+    /* The stacks first, while other work waits: a goroutine that runs
+     * scans its own at its next safepoint. */
+    bool holding = atomic_load(&gc_test_hold_mark);
+    while (gc_scan_stacks(&c.w) > 0) {
+        if (atomic_load(&gc_abandon)) {
+            abandon_cycle(&c.w);
+            return false;
+        }
+        if (!holding)
+            gc_drain(&c.w, STACK_WAIT_DRAIN_BYTES);
+        prim_osyield();
+    }
+    set_stacks_pending(false);
+    if (holding) {
         /* A test drives the mutator while marking has only the stacks. */
         atomic_store(&gc_test_held, 1);
         prim_futex_wake(&gc_test_held, 1);
@@ -373,69 +462,32 @@ static bool gc_cycle(void)
         atomic_store(&gc_test_held, 0);
     }
 
-    gc_mark_roots(&w);
+    gc_mark_roots(&c.w);
     for (;;) {
-        gc_drain(&w, -1);
+        gc_drain(&c.w, -1);
         if (atomic_load(&gc_abandon)) {
-            abandon_cycle(&w);
+            abandon_cycle(&c.w);
             return false;
         }
         if (gcw_pool_empty() && atomic_load(&gc_assists_running) == 0)
             break;
         prim_osyield();
     }
-    gcw_dispose(&w);
-    int64_t t2 = prim_nanotime();
-    int64_t mark = t2 - t1;
+    gcw_dispose(&c.w);
 
-    if (!stop_the_world(WAIT_REASON_GC)) {
-        abandon_cycle(&w);
+    enter_phase(GORT_GC_MARK_TERMINATION);
+    c.t2 = prim_nanotime();
+    if (!stop_the_world_run(WAIT_REASON_GC, mark_termination, &c)) {
+        abandon_cycle(&c.w);
         return false;
     }
-    lock(&extalloc_lock);
-    enter_phase(GORT_GC_MARK_TERMINATION);
-    sched_each_p(flush_black_bytes, NULL);
-    if (extalloc_cache != NULL)
-        gc_flush_black_bytes(extalloc_cache);
-    sched_each_p(flush_wbbuf, &w);
-    gc_drain(&w, -1);
-    uint64_t queued = (uint64_t)fin_queue_unreachable(&w);
-    gc_drain(&w, -1);
-    gcw_dispose(&w);
-    atomic_store(&gcBlackenEnabled, false);
-    __atomic_store_n(&gort_writeBarrier.enabled, 0, __ATOMIC_SEQ_CST);
-    if (gc.checkmark)
-        gc_checkmark();
-    uint64_t marked = gc_marked_bytes();
-    uint64_t live_end = atomic_load(&gcController.heap_live);
-    sched_each_p(flush_caches, NULL);
-    if (extalloc_cache != NULL)
-        mcache_release_all(extalloc_cache);
-    sweep_start_cycle();
-    atomic_store(&gcController.heap_marked, marked);
-    atomic_store(&gcController.heap_live, marked);
-    gc_controller_end_cycle(live_end);
-    gc_controller_commit();
-    atomic_store(&gcphase, GORT_GC_OFF);
-    int64_t t4 = prim_nanotime();
-    int64_t stw2 = t4 - t2; /* from the stop request to the restart */
-    record_pause(stw1 + stw2);
-    if (forced)
-        atomic_fetch_add(&gc.numforced, 1);
-    atomic_store(&gc.last_gc, t4);
-    atomic_fetch_add(&gc.finalizers_queued, queued);
-    int64_t assist = atomic_load(&assist_ns_total);
-    int nprocs = gort_gomaxprocs();
-    atomic_fetch_add(&gc.gc_cpu_ns, (stw1 + stw2) * nprocs + mark + assist);
-    unlock(&extalloc_lock);
-    start_the_world();
-
-    gc.event.heap_marked = marked;
+    gc.event.heap_marked = c.marked;
     gc.event.heap_goal = atomic_load(&gcController.goal);
-    gc.event.stw_mark_term_ns = stw2;
-    gc.event.mark_ns = mark;
+    gc.event.stw_mark_term_ns = c.t4 - c.t2;
+    gc.event.mark_ns = c.t2 - c.t1;
     enter_phase(GORT_GC_SWEEP);
-    gctrace_line(cycle, forced, t0, stw1, mark, stw2, assist, live_start, live_end, marked,
+    gctrace_line(c.number, c.forced, c.t0, c.t1 - c.t0, c.t2 - c.t1, c.t4 - c.t2,
+                 atomic_load(&assist_ns_total), c.live_start, c.live_end, c.marked,
                  gc.event.heap_goal);
     fin_wake();
     return true;
@@ -493,6 +545,8 @@ static void *gc_thread_main(void *arg)
 }
 
 /* ---- settings ---- */
+
+bool gc_checkmark_on(void) { return gc.checkmark; }
 
 /* Reads "name=value" from a GODEBUG-style list. */
 static bool godebug_flag(const char *list, const char *name)

@@ -58,8 +58,35 @@ int64_t gc_drain(gcwork *w, int64_t budget);
 /* The roots that may change while the world runs (root regions, handles,
  * timers, finalizers): scanned during concurrent mark. */
 void gc_mark_roots(gcwork *w);
-/* Goroutine stacks and allocation caches: scanned with the world stopped. */
-void gc_mark_stacks(gcwork *w);
+/* The allocation caches' tiny blocks: shaded with the world stopped. */
+void gc_mark_tiny_blocks(gcwork *w);
+
+/* Goroutine stacks are scanned during the concurrent mark, each while its
+ * goroutine is switched out (Go's suspendG): by the collector for
+ * goroutines parked or waiting to run, by the m that is about to run one,
+ * and by a running one itself, which switches out at its next safepoint for
+ * it. A stack is scanned once per cycle; goroutines created during the mark
+ * start scanned (their argument shaded), and the hybrid barrier keeps
+ * scanned stacks black. */
+#define STACKSCAN_BUSY 1u
+/* Bumped by each cycle's sweep termination. */
+extern _Atomic uint32_t gc_stack_epoch;
+/* From sweep termination until every goroutine's stack is scanned. */
+extern atomic_bool gc_stacks_pending;
+static inline bool gc_stack_scanned(const g *gp)
+{
+    return atomic_load(&((g *)gp)->stackscan) == atomic_load(&gc_stack_epoch) << 1;
+}
+/* A collector pass over every goroutine: scans the stacks that are
+ * switched out; returns how many are left (their goroutines run). */
+size_t gc_scan_stacks(gcwork *w);
+/* Called by the m about to switch to gp (its fiber_live already set), while
+ * stacks are pending: waits for a scan of gp's stack in progress, or scans
+ * it itself. */
+void gc_scan_stack_before_run(g *gp);
+/* Whether the debug setting gccheckmark=1 is on: every stack must then be
+ * switched out at mark termination. */
+bool gc_checkmark_on(void);
 /* Shades what a heap object points to, leaving the object as it is. */
 void gc_scan_fields(uintptr_t obj, gcwork *w);
 /* Whether the object at obj (a base address) is marked. */
@@ -152,8 +179,8 @@ void gc_assist_time(int64_t ns);
 
 /* For tests that drive the seed's barrier walk-throughs: while
  * gc_test_hold_mark is set, a cycle stops right after scanning the stacks
- * (world running, barrier on, nothing else marked yet) and sets
- * gc_test_held until the flag is cleared. */
+ * (world running, barrier on, nothing else marked yet: assists do not
+ * mark) and sets gc_test_held until the flag is cleared. */
 extern atomic_bool gc_test_hold_mark;
 extern atomic_uint gc_test_held;
 

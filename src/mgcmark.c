@@ -274,19 +274,88 @@ int64_t gc_drain(gcwork *w, int64_t budget)
 
 /* ---- roots ---- */
 
-static void scan_goroutine(g *gp, void *arg)
+_Atomic uint32_t gc_stack_epoch;
+atomic_bool gc_stacks_pending;
+
+/* Scans a switched-out goroutine's stack, and the argument it started with. */
+static void scan_stack(g *gp, gcwork *w)
 {
-    gcwork *w = arg;
-    uint32_t status = atomic_load(&gp->atomicstatus);
-    if (status == G_DEAD || status == G_IDLE)
-        return;
-    if (status == G_RUNNING)
-        gort_throw("runtime: a goroutine is running while the world is stopped");
     shade((uintptr_t)gp->arg, w);
     uintptr_t lo[2], hi[2];
     int n = prim_fiber_scan_ranges(&gp->fiber, lo, hi);
     for (int i = 0; i < n; i++)
         scan_conservative(lo[i], hi[i], w);
+}
+
+/* For checkmark, with the world stopped and every goroutine switched out. */
+static void scan_goroutine(g *gp, void *arg)
+{
+    uint32_t status = atomic_load(&gp->atomicstatus);
+    if (status == G_DEAD || status == G_IDLE)
+        return;
+    if (atomic_load(&gp->fiber_live))
+        gort_throw("runtime: a goroutine runs while the world is stopped");
+    scan_stack(gp, arg);
+}
+
+typedef struct stack_pass {
+    gcwork *w;
+    uint32_t scanned;  /* the stackscan value of a stack scanned this cycle */
+    size_t left;
+} stack_pass;
+
+/* The collector's part of the suspendG handshake: claim the stack (BUSY),
+ * then look whether its fiber runs; an m about to run it sets fiber_live,
+ * then looks at the claim (gc_scan_stack_before_run). Both sequentially
+ * consistent: at least one of the two sees the other. */
+static void scan_stack_pass(g *gp, void *arg)
+{
+    stack_pass *ps = arg;
+    uint32_t status = atomic_load(&gp->atomicstatus);
+    if (status == G_DEAD || status == G_IDLE)
+        return; /* a dead stack holds nothing; a reused g starts scanned */
+    uint32_t s = atomic_load(&gp->stackscan);
+    if (s == ps->scanned)
+        return;
+    if ((s & STACKSCAN_BUSY) == 0 &&
+        atomic_compare_exchange_strong(&gp->stackscan, &s, ps->scanned | STACKSCAN_BUSY)) {
+        if (!atomic_load(&gp->fiber_live)) {
+            scan_stack(gp, ps->w);
+            atomic_store(&gp->stackscan, ps->scanned);
+            return;
+        }
+        atomic_store(&gp->stackscan, s); /* it runs: it scans at its safepoint */
+    }
+    ps->left++;
+}
+
+size_t gc_scan_stacks(gcwork *w)
+{
+    stack_pass ps = {.w = w, .scanned = atomic_load(&gc_stack_epoch) << 1};
+    sched_each_g(scan_stack_pass, &ps);
+    return ps.left;
+}
+
+void gc_scan_stack_before_run(g *gp)
+{
+    uint32_t scanned = atomic_load(&gc_stack_epoch) << 1;
+    uint32_t s = atomic_load(&gp->stackscan);
+    for (;;) {
+        if (s == scanned)
+            return;
+        if (s & STACKSCAN_BUSY) {
+            /* The collector scans it now: a stack is a few KB. */
+            prim_osyield();
+            s = atomic_load(&gp->stackscan);
+            continue;
+        }
+        if (atomic_compare_exchange_weak(&gp->stackscan, &s, scanned | STACKSCAN_BUSY))
+            break;
+    }
+    gcwork w = {0};
+    scan_stack(gp, &w);
+    gcw_dispose(&w);
+    atomic_store(&gp->stackscan, scanned);
 }
 
 static void shade_tiny_block(p *pp, void *arg)
@@ -295,9 +364,8 @@ static void shade_tiny_block(p *pp, void *arg)
         shade(pp->mcache->tiny, arg);
 }
 
-void gc_mark_stacks(gcwork *w)
+void gc_mark_tiny_blocks(gcwork *w)
 {
-    sched_each_g(scan_goroutine, w);
     /* A tiny block may get more objects during mark: it must not stay
      * white (Go's gcMarkTinyAllocs). */
     sched_each_p(shade_tiny_block, w);
@@ -326,7 +394,7 @@ void gc_mark_roots(gcwork *w)
 void gc_assist_alloc(mcache *c, uint64_t bytes)
 {
     c->gc_assist_debt += gc_assist_work_for(bytes);
-    if (c->gc_assist_debt <= 0)
+    if (c->gc_assist_debt <= 0 || atomic_load_explicit(&gc_test_hold_mark, memory_order_relaxed))
         return;
     int64_t start = prim_nanotime();
     gcwork w = {0};
@@ -343,13 +411,15 @@ void gc_assist_alloc(mcache *c, uint64_t bytes)
         /* Near the goal, work the pool lacks is forgiven: the background
          * marker holds it. Well past it the allocation waits for marking
          * to catch up, as Go parks such an assist, but never through a
-         * stop-the-world (it must reach its safepoint) or past the mark. */
+         * stop-the-world (it must reach its safepoint), while stacks wait
+         * for their scan (its own may be one), or past the mark. */
         uint64_t goal = atomic_load_explicit(&gcController.goal, memory_order_relaxed);
         if (c->gc_assist_debt == 0 ||
             atomic_load_explicit(&gcController.heap_live, memory_order_relaxed) <=
                 goal + (goal >> ASSIST_WAIT_OVERSHOOT_SHIFT) ||
             !atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed) ||
             atomic_load_explicit(&sched_gcwaiting, memory_order_relaxed) ||
+            atomic_load_explicit(&gc_stacks_pending, memory_order_relaxed) ||
             atomic_load_explicit(&gc_abandon, memory_order_relaxed))
             break;
         if (done == 0)

@@ -78,7 +78,8 @@ static inline uintptr_t page_addr(size_t page) { return mheap_.base + ((uintptr_
 static bool mheap_grow(size_t npages)
 {
     size_t narenas = (npages + PAGES_PER_ARENA - 1) / PAGES_PER_ARENA;
-    uintptr_t addr = prim_heap_map(narenas);
+    bool zeroed;
+    uintptr_t addr = prim_heap_map(narenas, &zeroed);
     if (addr == 0)
         return false;
     for (size_t i = 0; i < narenas; i++) {
@@ -89,6 +90,7 @@ static bool mheap_grow(size_t npages)
             gort_throw("runtime: out of memory for heap metadata");
         ha->base = base;
         ha->heapbits = bits;
+        ha->zeroedBase = zeroed ? 0 : ARENA_BYTES; /* every page may hold old data */
         size_t n = atomic_load_explicit(&mheap_.narenas, memory_order_relaxed);
         mheap_.allArenas[n] = ha;
         atomic_store_explicit(&mheap_.arenas[(base - mheap_.base) >> ARENA_SHIFT], ha,

@@ -100,7 +100,8 @@ typedef struct heap_arena {
     _Atomic uint8_t pageMarks[PAGES_PER_ARENA / 8]; /* set by the collector */
     uintptr_t base;
     /* Pages at or above zeroedBase have never been handed out, so they are
-     * still zero and need no clearing. */
+     * still zero and need no clearing (ARENA_BYTES when the platform gave
+     * memory that may hold old data). */
     uintptr_t zeroedBase;
     /* One bit per pointer-sized word of the arena: set when the word of a
      * small object holds a pointer. Written at allocation, read by the

@@ -55,6 +55,14 @@
 #define STEAL_TRIES 4
 /* Stack sizes are rounded up to this. */
 #define STACK_SIZE_ROUND 512
+/* Stack room a goroutine needs left to stop in place at a safepoint: the
+ * stop's work may run on its stack (collector work: no deep calls; wasm
+ * keeps most of a frame out of the C stack, sanitizers widen native ones). */
+#ifdef __EMSCRIPTEN__
+#define STW_IN_PLACE_STACK_BYTES ((uintptr_t)2048)
+#else
+#define STW_IN_PLACE_STACK_BYTES ((uintptr_t)24576)
+#endif
 
 _Static_assert(GORT_MIN_STACK_SIZE >= PRIM_FIBER_MIN_STACK + STACK_GUARD_BYTES,
                "the smallest goroutine stack must hold a fiber and its guard zone");
@@ -107,6 +115,9 @@ static struct {
     int32_t stopwait;
     atomic_uint stopnote;
     int64_t stw_started;
+    void (*stw_fn)(void *); /* work for the last p to stop; NULL once claimed */
+    void *stw_arg;
+    atomic_uint stwdone;     /* the work is done and the world restarted */
 
     /* Statistics. */
     _Atomic uint64_t goroutines_created;
@@ -119,6 +130,21 @@ static struct {
 
 /* A stop-the-world is asked for: goroutines stop at their next safepoint. */
 atomic_bool sched_gcwaiting;
+uint32_t gort_safepoint_requested;
+
+void safepoint_request(uint32_t why, bool on)
+{
+    if (on)
+        __atomic_fetch_or(&gort_safepoint_requested, why, __ATOMIC_SEQ_CST);
+    else
+        __atomic_fetch_and(&gort_safepoint_requested, ~why, __ATOMIC_SEQ_CST);
+}
+
+static void set_gcwaiting(bool on)
+{
+    atomic_store(&sched_gcwaiting, on);
+    safepoint_request(SAFEPOINT_STOP_THE_WORLD, on);
+}
 /* One stop-the-world at a time (Go's worldsema): one ticket. */
 static uint32_t worldsema = 1;
 
@@ -465,6 +491,11 @@ static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t go
     gp->lastm = NULL;
     gp->waitreason = WAIT_REASON_ZERO;
     gp->system = system;
+    /* Created during a mark, it starts scanned: its stack is empty, and its
+     * argument is shaded as a store would be. */
+    atomic_store(&gp->fiber_live, false);
+    atomic_store(&gp->stackscan, atomic_load(&gc_stack_epoch) << 1);
+    write_barrier_shade((uintptr_t)arg);
     /* The fiber's stack starts above the guard zone, so that a stack-pointer
      * check (wasm) stops short of it and leaves it free for the report. */
     prim_fiber_init(&gp->fiber, (char *)gp->stack + STACK_GUARD_BYTES,
@@ -684,6 +715,7 @@ static void after_switch_run(m *mp)
     mp->after_switch = NULL;
     mp->after_switch_g = NULL;
     mp->after_switch_arg = NULL;
+    atomic_store(&prev->fiber_live, false); /* its stack may now be scanned */
     if (!f(prev, arg)) {
         /* The park was called off: run prev again soon. */
         casgstatus(prev, G_WAITING, G_RUNNABLE);
@@ -695,6 +727,9 @@ static void after_switch_run(m *mp)
 static void execute_prepare(m *mp, g *gp)
 {
     casgstatus(gp, G_RUNNABLE, G_RUNNING);
+    atomic_store(&gp->fiber_live, true);
+    if (atomic_load(&gc_stacks_pending))
+        gc_scan_stack_before_run(gp);
     mp->curg = gp;
     mp->p->schedtick++;
     if (gp->lastm != NULL && gp->lastm != mp)
@@ -838,10 +873,43 @@ void gort_yield(void)
     switch_from(mp, gp, stopping ? requeue_local : requeue_global, NULL, false);
 }
 
-void gort_safepoint(void)
+static bool requeue_next(g *gp, void *arg)
 {
-    if (atomic_load(&sched_gcwaiting) && getg() != NULL)
+    (void)arg;
+    casgstatus(gp, G_WAITING, G_RUNNABLE);
+    runqput(getm()->p, gp, true);
+    return true;
+}
+
+static void stop_in_place(m *mp, g *gp);
+
+void gort_safepoint_slow(void)
+{
+    m *mp = getm();
+    g *gp = mp != NULL ? mp->curg : NULL;
+    if (gp == NULL)
+        return;
+    if (atomic_load(&sched_gcwaiting)) {
+        /* Stopping where it stands spares two fiber switches, which cost
+         * tens of microseconds on wasm when their code has gone cold. The
+         * stop's work may run right here: it needs some stack. Checkmark
+         * scans every stack with the world stopped: they must be switched
+         * out. */
+        char here;
+        if (!gc_checkmark_on() && (uintptr_t)&here - (uintptr_t)gp->stack > STW_IN_PLACE_STACK_BYTES) {
+            stop_in_place(mp, gp);
+            return;
+        }
         gort_yield();
+        return;
+    }
+    if (atomic_load(&gc_stacks_pending) && !gc_stack_scanned(gp)) {
+        /* The collector waits for this stack: switch out, to be scanned by
+         * whoever switches back to it (execute_prepare), and go on next. */
+        gp->waitreason = WAIT_REASON_ZERO;
+        casgstatus(gp, G_RUNNING, G_WAITING);
+        switch_from(mp, gp, requeue_next, NULL, false);
+    }
 }
 
 static bool free_dead(g *gp, void *arg)
@@ -867,6 +935,7 @@ static void main_finished(int code)
     unlock(&sched.lock);
     prim_futex_wake(&sched.main_done, 1);
     prim_futex_wake(&sched.stopnote, 1); /* a stop-the-world gives up */
+    prim_futex_wake(&sched.stwdone, 1);
 }
 
 static void goexit1(void)
@@ -894,7 +963,12 @@ GORT_NORETURN void gort_goexit(void)
 
 /* ---- stop the world ---- */
 
-/* mp stops its p for a stop-the-world, and sleeps until it is over. */
+static void restart_ps(m *self, p *keep);
+
+/* mp stops its p for a stop-the-world, and sleeps until it is over. When
+ * its p is the last to stop and the stop came with work to do, mp does the
+ * work itself and goes on with its p: the world restarts without waiting
+ * for another thread to wake up, twice. */
 static void gcstopm(m *mp)
 {
     lock(&sched.lock);
@@ -906,6 +980,18 @@ static void gcstopm(m *mp)
     p *pp = releasep(mp);
     atomic_store(&pp->stopped, true);
     if (--sched.stopwait == 0) {
+        if (sched.stw_fn != NULL) {
+            void (*fn)(void *) = sched.stw_fn;
+            sched.stw_fn = NULL; /* claimed: the caller no longer gives up */
+            unlock(&sched.lock);
+            fn(sched.stw_arg);
+            restart_ps(mp, pp);
+            /* Before worldsema goes: the next stop starts from zero. */
+            atomic_store(&sched.stwdone, 1);
+            prim_futex_wake(&sched.stwdone, 1);
+            semrelease(&worldsema, false);
+            return;
+        }
         atomic_store(&sched.stopnote, 1);
         prim_futex_wake(&sched.stopnote, 1);
     }
@@ -914,6 +1000,85 @@ static void gcstopm(m *mp)
     int64_t until = mput_locked(mp, false);
     unlock(&sched.lock);
     mpark(mp, until);
+}
+
+/* gp's m stops its p at gp's safepoint without switching out: it waits
+ * right here, holding the p, until the world restarts, or does the stop's
+ * work itself when it is the last to stop. */
+static void stop_in_place(m *mp, g *gp)
+{
+    (void)gp;
+    lock(&sched.lock);
+    if (!atomic_load(&sched_gcwaiting)) {
+        unlock(&sched.lock);
+        return;
+    }
+    p *pp = mp->p;
+    atomic_store(&pp->stopped, true);
+    if (--sched.stopwait == 0) {
+        if (sched.stw_fn != NULL) {
+            void (*fn)(void *) = sched.stw_fn;
+            sched.stw_fn = NULL;
+            unlock(&sched.lock);
+            fn(sched.stw_arg);
+            restart_ps(mp, pp);
+            atomic_store(&sched.stwdone, 1);
+            prim_futex_wake(&sched.stwdone, 1);
+            semrelease(&worldsema, false);
+            return;
+        }
+        atomic_store(&sched.stopnote, 1);
+        prim_futex_wake(&sched.stopnote, 1);
+    }
+    atomic_store(&pp->inplace, 1);
+    unlock(&sched.lock);
+    while (atomic_load(&pp->inplace) != 0)
+        prim_futex_wait(&pp->inplace, 1, -1);
+}
+
+/* Lets the ps stopped in place go on (sched.lock held). */
+static void release_in_place_locked(void)
+{
+    for (int i = 0; i < sched.nprocs; i++) {
+        p *pp = sched.allp[i];
+        if (atomic_load(&pp->inplace) != 0) {
+            atomic_store(&pp->stopped, false);
+            atomic_store(&pp->inplace, 0);
+            prim_futex_wake(&pp->inplace, 1);
+        }
+    }
+}
+
+/* Asks every p to stop (sched.lock held): the caller's and the idle ones
+ * stop at once, the others at their next safepoint (sched.stopwait). */
+static void stop_ps_locked(m *mp, int64_t start)
+{
+    sched.stw_started = start;
+    atomic_store(&sched.stopnote, 0);
+    sched.stopwait = sched.nprocs;
+    set_gcwaiting(true);
+    if (mp != NULL && mp->p != NULL) {
+        atomic_store(&mp->p->stopped, true);
+        sched.stopwait--;
+    }
+    p *pp;
+    while ((pp = pidleget()) != NULL) {
+        atomic_store(&pp->stopped, true);
+        sched.stopwait--;
+    }
+}
+
+/* The program ended while a stop waited (sched.lock held): its ms leave
+ * instead of stopping, and the stop gives up. */
+static bool give_up_stop_locked(void)
+{
+    if (!atomic_load(&sched.exiting))
+        return false;
+    set_gcwaiting(false);
+    release_in_place_locked();
+    unlock(&sched.lock);
+    semrelease(&worldsema, false);
+    return true;
 }
 
 bool stop_the_world(enum wait_reason reason)
@@ -927,36 +1092,59 @@ bool stop_the_world(enum wait_reason reason)
         semrelease(&worldsema, false);
         return false;
     }
-    atomic_store(&sched.stopnote, 0);
-    sched.stopwait = sched.nprocs;
-    atomic_store(&sched_gcwaiting, true);
-    if (mp != NULL && mp->p != NULL) {
-        atomic_store(&mp->p->stopped, true);
-        sched.stopwait--;
-    }
-    p *pp;
-    while ((pp = pidleget()) != NULL) {
-        atomic_store(&pp->stopped, true);
-        sched.stopwait--;
-    }
+    sched.stw_fn = NULL;
+    stop_ps_locked(mp, start);
     bool wait = sched.stopwait > 0;
     unlock(&sched.lock);
     while (wait) {
         prim_futex_wait(&sched.stopnote, 0, -1);
         lock(&sched.lock);
         wait = sched.stopwait > 0;
-        if (wait && atomic_load(&sched.exiting)) {
-            /* The program ended: its ms leave instead of stopping. */
-            atomic_store(&sched_gcwaiting, false);
-            unlock(&sched.lock);
-            semrelease(&worldsema, false);
+        if (wait && give_up_stop_locked())
             return false;
-        }
         atomic_store(&sched.stopnote, 0);
         unlock(&sched.lock);
     }
-    sched.stw_started = start;
     return true;
+}
+
+bool stop_the_world_run(enum wait_reason reason, void (*fn)(void *), void *arg)
+{
+    m *mp = getm();
+    if (mp != NULL && mp->p != NULL)
+        gort_throw("stop_the_world_run: called with a p");
+    semacquire(&worldsema, false, reason);
+    int64_t start = prim_nanotime();
+    lock(&sched.lock);
+    if (atomic_load(&sched.exiting)) {
+        unlock(&sched.lock);
+        semrelease(&worldsema, false);
+        return false;
+    }
+    atomic_store(&sched.stwdone, 0);
+    sched.stw_fn = fn;
+    sched.stw_arg = arg;
+    stop_ps_locked(NULL, start);
+    if (sched.stopwait == 0) { /* every p was idle */
+        sched.stw_fn = NULL;
+        unlock(&sched.lock);
+        fn(arg);
+        start_the_world();
+        return true;
+    }
+    unlock(&sched.lock);
+    for (;;) {
+        prim_futex_wait(&sched.stwdone, 0, -1);
+        if (atomic_load(&sched.stwdone) != 0)
+            return true;
+        lock(&sched.lock);
+        if (sched.stw_fn != NULL && atomic_load(&sched.exiting)) {
+            sched.stw_fn = NULL;
+            give_up_stop_locked();
+            return false;
+        }
+        unlock(&sched.lock);
+    }
 }
 
 /* Hands a p with work (or with nothing: it then goes idle) to an m. */
@@ -974,16 +1162,21 @@ static void startm_with(p *pp)
     notewakeup(mp);
 }
 
-void start_the_world(void)
+/* Lets the stopped ps run again; self keeps `keep` (NULL: none). */
+static void restart_ps(m *self, p *keep)
 {
-    m *self = getm();
     lock(&sched.lock);
-    atomic_store(&sched_gcwaiting, false);
+    set_gcwaiting(false);
+    release_in_place_locked();
     for (int i = 0; i < sched.nprocs; i++) {
         p *pp = sched.allp[i];
         if (!atomic_load(&pp->stopped))
             continue;
         atomic_store(&pp->stopped, false);
+        if (pp == keep) {
+            acquirep(self, pp);
+            continue;
+        }
         if (self != NULL && self->p == pp)
             continue;
         if (!runqempty(pp))
@@ -998,7 +1191,15 @@ void start_the_world(void)
     int64_t max = atomic_load(&sched.stw_max_ns);
     while (pause > max && !atomic_compare_exchange_weak(&sched.stw_max_ns, &max, pause))
         ;
-    wakep();
+    /* Ps with local work went to ms above; an m woken for nothing would hold
+     * its p on the way, and the next stop would wait for its wake-up. */
+    if (atomic_load(&sched.runqsize) > 0)
+        wakep();
+}
+
+void start_the_world(void)
+{
+    restart_ps(getm(), NULL);
     semrelease(&worldsema, false);
 }
 
@@ -1383,7 +1584,7 @@ int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
     sched.nprocs = nprocs;
     sched.exit_code = GORT_OK;
     atomic_store(&sched.exiting, false);
-    atomic_store(&sched_gcwaiting, false);
+    set_gcwaiting(false);
     atomic_store(&sched.main_done, 0);
     gc_configure(cfg.godebug);
     atomic_store(&sched.goidgen, 1);
@@ -1444,7 +1645,7 @@ int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
     for (int i = 0; i < sched.nm; i++)
         prim_thread_join(&sched.threads[i]);
     gc_runtime_stop();
-    atomic_store(&sched_gcwaiting, false);
+    set_gcwaiting(false);
     int code = sched.exit_code;
     sched_cleanup();
     atomic_store(&sched.running, false);

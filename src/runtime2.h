@@ -73,6 +73,12 @@ struct g {
     g *schedlink;        /* run queue and free list link */
     bool system;         /* a runtime goroutine, not counted */
     m *lastm;            /* the m it last ran on, to count migrations */
+    /* Its fiber runs or is switching: its stack may change under a scan.
+     * Set before it is switched to, cleared once a switch away is done. */
+    atomic_bool fiber_live;
+    /* Stack-scan state (mgcmark.c): gc_stack_epoch << 1 once its stack is
+     * scanned in this cycle, with STACKSCAN_BUSY while one is at it. */
+    _Atomic uint32_t stackscan;
 };
 
 /* How a waiter waits; the objects it waits on do not care which. */
@@ -118,6 +124,9 @@ struct p {
     g *gfree;             /* dead goroutines with default-size stacks */
     int gfreecnt;
     _Atomic bool stopped; /* parked for a stop-the-world */
+    /* Futex word: 1 while its m waits for the world to restart right at the
+     * safepoint of its goroutine, still holding the p (stopped in place). */
+    atomic_uint inplace;
     uint32_t wbbuf_n;     /* write-barrier buffer: old and new pointers */
     uintptr_t wbbuf[WBBUF_ENTRIES];
 };
@@ -191,8 +200,18 @@ void sched_external_waiters_add(int delta);
  * (a goroutine parks) until the first has started the world again. */
 bool stop_the_world(enum wait_reason reason);
 void start_the_world(void);
+/* Stops the world, runs fn(arg) with it stopped and starts it again; false,
+ * running nothing, when the program is ending. fn runs on the thread of the
+ * last p to stop (which then goes on at once with its p), or on the
+ * caller's when every p was idle: it must not park, nor need a p. For a
+ * caller without a p (the collector thread). */
+bool stop_the_world_run(enum wait_reason reason, void (*fn)(void *), void *arg);
 /* True while a stop-the-world waits for goroutines to reach a safepoint. */
 extern atomic_bool sched_gcwaiting;
+/* Why gort_safepoint_requested is set: each asker sets and clears its bit. */
+#define SAFEPOINT_STOP_THE_WORLD 1u
+#define SAFEPOINT_STACK_SCAN 2u
+void safepoint_request(uint32_t why, bool on);
 
 /* Calls fn on every g ever created (dead ones too), under the lock that
  * guards the table; and on every p. For the collector. */

@@ -198,6 +198,63 @@ TEST(gc_keeps_objects_held_only_in_goroutine_locals_across_parks)
     CHECK_EQ(gort_main(&cfg, locals_main, NULL), GORT_OK);
 }
 
+/* A goroutine that never parks: its stack is scanned when it switches out
+ * at a safepoint for that, and it stops in place for the pauses (with
+ * checkmark on, it switches out for them too). */
+static void collect_until_stopped(void *arg)
+{
+    locals_test *t = arg;
+    while (!atomic_load(&t->stop)) {
+        gort_gc();
+        atomic_fetch_add(&t->cycles, 1);
+    }
+}
+
+static void busy_locals_main(void *arg)
+{
+    (void)arg;
+    locals_test t = {0};
+    node *head = NULL; /* held only here */
+    for (uint64_t i = 0; i < 2000; i++) {
+        node *n = new_node(i);
+        REQUIRE(n != NULL);
+        GORT_STORE(n->left, head);
+        head = n;
+    }
+    REQUIRE(gort_go(collect_until_stopped, &t) == GORT_OK);
+    int64_t deadline = gort_nanotime() + 60 * (int64_t)1000000000;
+    uint64_t rounds = 0, bad = 0, count_errors = 0;
+    while (atomic_load(&t.cycles) < 30 && gort_nanotime() < deadline) {
+        for (int i = 0; i < 2000; i++)
+            new_node(1000000 + (uint64_t)i); /* garbage; each allocation a safepoint */
+        uint64_t n = 0;
+        for (node *p = head; p != NULL; p = p->left, n++) {
+            bad += !node_intact(p) || p->id != 1999 - n;
+            gort_safepoint();
+        }
+        count_errors += n != 2000;
+        rounds++;
+    }
+    atomic_store(&t.stop, true);
+    CHECK(atomic_load(&t.cycles) >= 30);
+    CHECK_EQ(bad, 0);
+    CHECK_EQ(count_errors, 0);
+    CHECK(rounds > 0);
+    AWAIT(gort_num_goroutine() == 1);
+}
+
+TEST(gc_keeps_locals_of_a_goroutine_that_never_parks)
+{
+    gort_config cfg = config_with(2, NULL);
+    CHECK_EQ(gort_main(&cfg, busy_locals_main, NULL), GORT_OK);
+}
+
+TEST(gc_keeps_locals_of_a_goroutine_that_never_parks_under_checkmark)
+{
+    gort_config cfg = config_with(2, "gccheckmark=1");
+    CHECK_EQ(gort_main(&cfg, busy_locals_main, NULL), GORT_OK);
+}
+
 /* ---- the seed's write-barrier walk-throughs ---- */
 
 typedef struct barrier_test {

@@ -91,10 +91,25 @@ GORT_NORETURN void gort_goexit(void);
 /* Gives up the processor so that other goroutines run (runtime.Gosched). */
 void gort_yield(void);
 
+/* Nonzero while the runtime asks goroutines to come to a safepoint (a
+ * stop-the-world, or goroutine stacks waiting for their scan). Read inline
+ * by gort_safepoint; set only by the runtime. */
+extern uint32_t gort_safepoint_requested;
+
+/* What gort_safepoint does when the runtime asks for something. */
+void gort_safepoint_slow(void);
+
 /* A safepoint: lets the runtime stop this goroutine here if it must (for
- * the collector); otherwise returns at once. Long loops that neither
- * allocate nor block should call it now and then. */
-void gort_safepoint(void);
+ * the collector); otherwise returns at once, for the cost of a load and a
+ * branch. Go's compiler puts such a check at every function entry; C code
+ * gets none, so a long loop or deep recursion that neither allocates nor
+ * blocks should call it: until it does, a collection waits for it, and
+ * with a stop-the-world every goroutine waits too. */
+static inline void gort_safepoint(void)
+{
+    if (__builtin_expect(__atomic_load_n(&gort_safepoint_requested, __ATOMIC_RELAXED) != 0, 0))
+        gort_safepoint_slow();
+}
 
 /* Parks the calling goroutine for at least ns nanoseconds (time.Sleep);
  * from a thread that is not a goroutine, blocks that thread. */

@@ -8,7 +8,7 @@
  * Invariants:
  *  - Memory from prim_sys_alloc is zeroed, never moves and is never returned.
  *  - The heap range is reserved once; prim_heap_map hands out ARENA_BYTES-aligned
- *    arenas inside it, zeroed, each at most once.
+ *    arenas inside it, each at most once (zeroed or not, as it reports).
  */
 #ifndef GORT_PRIM_H
 #define GORT_PRIM_H
@@ -25,10 +25,12 @@ void *prim_sys_alloc(size_t bytes);
 /* The lowest address the heap may use; page index 0 is this address. */
 uintptr_t prim_heap_base(void);
 
-/* Maps `narenas` contiguous, zeroed arenas for the heap and returns the first
- * one's address, or 0 when memory is exhausted. On wasm this grows linear
- * memory; natively it commits part of the reserved range. */
-uintptr_t prim_heap_map(size_t narenas);
+/* Maps `narenas` contiguous arenas for the heap and returns the first one's
+ * address, or 0 when memory is exhausted; *zeroed tells whether they are
+ * known to be zero (else the heap zeroes each span as it hands it out). On
+ * wasm this takes linear memory from the system allocator, which may have
+ * used it; natively it commits part of the reserved range, which is zero. */
+uintptr_t prim_heap_map(size_t narenas, bool *zeroed);
 
 /* Futex: sleep while *addr == val, at most ns nanoseconds (forever when
  * ns < 0); spurious wake-ups are allowed. Wake wakes up to n sleepers. */

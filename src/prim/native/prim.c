@@ -49,9 +49,10 @@ uintptr_t prim_heap_base(void)
     return heap_base;
 }
 
-uintptr_t prim_heap_map(size_t narenas)
+uintptr_t prim_heap_map(size_t narenas, bool *zeroed)
 {
     uintptr_t addr = 0;
+    *zeroed = true;
     lock(&reserve_lock);
     if (heap_base == 0)
         reserve_heap();

@@ -4,8 +4,8 @@
  * it with an aligned allocation (which grows the memory as needed, up to
  * 4 GB), futexes are Atomics.wait/notify, the clock is performance.now().
  *
- * Invariants: an arena is ARENA_BYTES aligned and zeroed before it is handed
- * out; addresses are absolute, so the heap base is 0 and an address's page
+ * Invariants: an arena is ARENA_BYTES aligned (not zeroed: the heap clears
+ * spans as it hands them out); addresses are absolute, so the heap base is 0 and an address's page
  * index is addr >> PAGE_SHIFT. Arenas need not be contiguous: the page
  * allocator only ever sees the pages of mapped arenas as free.
  */
@@ -24,16 +24,16 @@ void *prim_sys_alloc(size_t bytes) { return calloc(1, bytes); }
 
 uintptr_t prim_heap_base(void) { return 0; }
 
-uintptr_t prim_heap_map(size_t narenas)
+uintptr_t prim_heap_map(size_t narenas, bool *zeroed)
 {
     if (narenas == 0 || narenas >= HEAP_MAX_ARENAS)
         return 0;
     size_t bytes = narenas * ARENA_BYTES;
     void *p = aligned_alloc(ARENA_BYTES, bytes);
-    if (p == NULL)
-        return 0;
-    /* Memory the system allocator recycles is not zeroed. */
-    memset(p, 0, bytes);
+    /* Memory the system allocator recycles is not zeroed; clearing a whole
+     * arena here would cost milliseconds in an allocation, which no
+     * stop-the-world can interrupt. */
+    *zeroed = false;
     return (uintptr_t)p;
 }
 
