@@ -13,6 +13,16 @@ add_link_options(
   -sINITIAL_MEMORY=64MB
   -Wno-pthreads-mem-growth)
 
+# Asyncify instruments every function that may reach a fiber switch, and
+# counts an indirect call as one. Emscripten's queued-call processing (inside
+# every futex wait, so inside every lock) and musl's stdio (reached by every
+# fatal error) call through function pointers but never switch fibers:
+# listed here, they no longer drag the runtime's hot paths (locks, run
+# queues, allocation, marking) into the instrumented graph. A channel
+# operation gets some 15% faster.
+add_link_options(
+  "SHELL:-sASYNCIFY_REMOVE=['emscripten_current_thread_process_queued_calls','emscripten_main_thread_process_queued_calls','_do_call','_emscripten_do_dispatch_to_thread','fflush','__fwritex','__vfprintf_internal','printf_core','pop_arg','out','close_file','__stdio_exit','fiprintf','__small_printf']")
+
 # Every build checks each move of the C stack pointer against the running
 # fiber's limits: an overflow stops with a clear message (overflow_post.js
 # names the goroutine) instead of overwriting the memory below the stack.

@@ -183,6 +183,7 @@ static void measure(const char *name, void (*program)(void *), void *arg)
     printf("RESULT %s_numgc %u count\n", name, cycles);
     printf("RESULT %s_pause_max %.1f us\n", name, k ? pauses[k - 1] / 1e3 : 0.0);
     printf("RESULT %s_pause_p50 %.1f us\n", name, k ? pauses[(k - 1) / 2] / 1e3 : 0.0);
+    printf("RESULT %s_pause_p95 %.1f us\n", name, k ? pauses[(k - 1) * 95 / 100] / 1e3 : 0.0);
     printf("RESULT %s_heapsys %.1f MB\n", name, stats.heap_sys / 1048576.0);
     printf("RESULT %s_gc_cpu %.1f %%\n", name, stats.gc_cpu_fraction * 100);
     fflush(stdout);

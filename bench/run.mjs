@@ -136,7 +136,8 @@ for (const program of ['binary_trees_d16', 'binary_trees_d18', 'gcbench']) {
   const r = run('gc', [program]);
   for (const [label, key, unit] of [
     ['time', 'time', 'ms'], ['GC cycles', 'numgc', 'count'], ['max STW pause per cycle', 'pause_max', 'us'],
-    ['median STW pause per cycle', 'pause_p50', 'us'], ['peak heap (HeapSys)', 'heapsys', 'MB'],
+    ['median STW pause per cycle', 'pause_p50', 'us'], ['95th percentile STW pause', 'pause_p95', 'us'],
+    ['peak heap (HeapSys)', 'heapsys', 'MB'],
     ['GC CPU share', 'gc_cpu', '%'],
   ]) {
     const [goP1, goP2, goWasm] = go.figures[`${program}_${key}`] ?? [null, null, null];

@@ -190,10 +190,13 @@ static void starve_main(void *arg)
          * the mutex to starvation mode and queues again, at the front. */
         if (!AWAIT((mutex_state(mu) & MUTEX_STARVING) != 0 && MUTEX_WAITERS(mutex_state(mu)) == 1))
             return;
+        /* The state counts W before W is back in the semaphore's queue. */
+        if (!AWAIT(sema_waiters(&mu->sema) == 1))
+            return;
         CHECK(mutex_state(mu) & MUTEX_LOCKED);
         /* In starvation mode newcomers queue behind; nobody may barge. */
         REQUIRE(gort_go(starve_x, NULL) == GORT_OK);
-        if (!AWAIT(MUTEX_WAITERS(mutex_state(mu)) == 2))
+        if (!AWAIT(MUTEX_WAITERS(mutex_state(mu)) == 2 && sema_waiters(&mu->sema) == 2))
             return;
         /* Unlock hands the mutex to W (the oldest waiter); W stays in
          * starvation mode (it starved and X waits), then hands it to X,
