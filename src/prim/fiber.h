@@ -54,7 +54,6 @@ struct prim_fiber {
     emscripten_fiber_t em;   /* C stack pointer, stack limits, Asyncify header */
     void *owned_buffer;      /* a thread fiber's malloc'ed Asyncify buffer */
     char *asyncify_lo;       /* where the Asyncify buffer starts */
-    unsigned char low_end_saved[16]; /* see save_low_end in wasm/fiber.c */
 #else
     void *sp;                /* stack pointer of the suspended context */
     void *stack_lo;          /* lowest usable byte of the stack */

@@ -1,6 +1,8 @@
 /*
  * prim/wasm/fiber.c — fibers on WebAssembly with Emscripten's
- * emscripten_fiber_* (Asyncify). A switch unwinds the running wasm call chain
+ * emscripten_fiber_t and emscripten_fiber_swap (Asyncify; the JS side of the
+ * switch is gort's own lean copy, fiber_lib.js and fiber_post.js, and the
+ * fields are set here in C). A switch unwinds the running wasm call chain
  * into the fiber's Asyncify buffer (its locals and call positions), and the
  * JS trampoline then rewinds the destination's chain from its buffer, or
  * calls a new fiber's entry. The C stack pointer and limits travel in the
@@ -36,19 +38,39 @@
  */
 #include "../fiber.h"
 
+#include <emscripten/stack.h>
+
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "../../runtime.h"
 
-/* The entry Emscripten calls (through dynCall_vi) on first entry. */
+/* fiber_post.js reads and writes these fields itself. */
+_Static_assert(offsetof(emscripten_fiber_t, stack_base) == 0 &&
+                   offsetof(emscripten_fiber_t, stack_limit) == 4 &&
+                   offsetof(emscripten_fiber_t, stack_ptr) == 8 &&
+                   offsetof(emscripten_fiber_t, entry) == 12 &&
+                   offsetof(emscripten_fiber_t, user_data) == 16 &&
+                   offsetof(emscripten_fiber_t, asyncify_data) == 20 &&
+                   offsetof(asyncify_data_t, rewind_id) == 8,
+               "fiber_post.js assumes emscripten 3.1.6's emscripten_fiber_t layout");
+
+/* The entry the JS trampoline calls (through dynCall_vi) on first entry. */
 static void fiber_start(void *fiber)
 {
     prim_fiber *self = fiber;
-    memcpy(self->em.stack_limit, self->low_end_saved, sizeof self->low_end_saved);
     self->entry(self->arg);
     gort_throw("runtime: fiber entry function returned");
+}
+
+/* What emscripten_fiber_init and _init_from_current_context write, written
+ * here instead: those are JS imports, and a goroutine is made per spawn. */
+static void set_asyncify_buffer(prim_fiber *f, char *buffer, size_t bytes)
+{
+    f->asyncify_lo = buffer;
+    f->em.asyncify_data.stack_ptr = buffer;
+    f->em.asyncify_data.stack_limit = buffer + bytes;
 }
 
 void prim_fiber_init_thread(prim_fiber *f)
@@ -57,9 +79,9 @@ void prim_fiber_init_thread(prim_fiber *f)
     f->owned_buffer = malloc(PRIM_FIBER_THREAD_ASYNCIFY_BYTES);
     if (f->owned_buffer == NULL)
         gort_throw("runtime: cannot allocate a thread's Asyncify buffer");
-    f->asyncify_lo = f->owned_buffer;
-    emscripten_fiber_init_from_current_context(&f->em, f->owned_buffer,
-                                               PRIM_FIBER_THREAD_ASYNCIFY_BYTES);
+    f->em.stack_base = (void *)emscripten_stack_get_base();
+    f->em.stack_limit = (void *)emscripten_stack_get_end();
+    set_asyncify_buffer(f, f->owned_buffer, PRIM_FIBER_THREAD_ASYNCIFY_BYTES);
 }
 
 void prim_fiber_init(prim_fiber *f, void *stack, size_t stack_size, void (*entry)(void *),
@@ -69,30 +91,20 @@ void prim_fiber_init(prim_fiber *f, void *stack, size_t stack_size, void (*entry
         gort_throw("runtime: fiber stack too small or misaligned");
     size_t asyncify_bytes = PRIM_FIBER_ASYNCIFY_BYTES(stack_size);
     size_t c_stack_bytes = (stack_size - asyncify_bytes) & ~(size_t)15;
-    char *asyncify = (char *)stack + c_stack_bytes;
-    *f = (prim_fiber){.asyncify_lo = asyncify, .entry = entry, .arg = arg};
-    emscripten_fiber_init(&f->em, fiber_start, f, stack, c_stack_bytes, asyncify, asyncify_bytes);
+    char *c_stack_top = (char *)stack + c_stack_bytes;
+    *f = (prim_fiber){.entry = entry, .arg = arg};
+    f->em.stack_base = c_stack_top;
+    f->em.stack_limit = stack;
+    f->em.stack_ptr = c_stack_top;
+    f->em.entry = fiber_start;
+    f->em.user_data = f;
+    set_asyncify_buffer(f, c_stack_top, asyncify_bytes);
 }
 
-/* With STACK_OVERFLOW_CHECK, Emscripten's first entry into a fiber writes
- * its stack cookie at the low end of the fiber's C stack, where callers may
- * keep a guard zone (and where the cookie is never checked for a fiber):
- * keep those bytes, for fiber_start to put back. */
-static inline void save_low_end(prim_fiber *to)
-{
-    if (to->em.entry != NULL)
-        memcpy(to->low_end_saved, to->em.stack_limit, sizeof to->low_end_saved);
-}
-
-void prim_fiber_switch(prim_fiber *from, prim_fiber *to)
-{
-    save_low_end(to);
-    emscripten_fiber_swap(&from->em, &to->em);
-}
+void prim_fiber_switch(prim_fiber *from, prim_fiber *to) { emscripten_fiber_swap(&from->em, &to->em); }
 
 void prim_fiber_exit(prim_fiber *from, prim_fiber *to)
 {
-    save_low_end(to);
     /* The unwind saves the dying chain into from's buffer; nothing reads it
      * again, and nothing touches from once `to` runs. */
     emscripten_fiber_swap(&from->em, &to->em);
