@@ -55,6 +55,9 @@ atomic_bool gc_abandon;
 /* While it waits for running goroutines to scan their stacks, the collector
  * drains this much grey work between looks. */
 #define STACK_WAIT_DRAIN_BYTES ((int64_t)64 << 10)
+/* The collector drains grey work in slices of this much scanning, and looks
+ * between them whether the heap needs to grow ahead. */
+#define MARK_SLICE_BYTES ((int64_t)1 << 20)
 
 static struct {
     mutex lock;
@@ -149,6 +152,12 @@ void gc_start_auto(void)
         request_locked(atomic_load(&gc.cycles_started) + 1);
     unlock(&gc.lock);
     wake_collector();
+}
+
+void gc_wake_for_heap(void)
+{
+    if (atomic_load_explicit(&gc.running, memory_order_relaxed))
+        wake_collector();
 }
 
 static bool unlock_gc(g *gp, void *arg)
@@ -464,7 +473,11 @@ static bool gc_cycle(void)
 
     gc_mark_roots(&c.w);
     for (;;) {
-        gc_drain(&c.w, -1);
+        /* In slices, to grow the heap ahead between them. */
+        int64_t scanned = gc_drain(&c.w, MARK_SLICE_BYTES);
+        mheap_grow_ahead();
+        if (scanned >= MARK_SLICE_BYTES && !atomic_load(&gc_abandon))
+            continue;
         if (atomic_load(&gc_abandon)) {
             abandon_cycle(&c.w);
             return false;
@@ -523,6 +536,7 @@ static void *gc_thread_main(void *arg)
     for (;;) {
         if (atomic_load(&gc.shutdown))
             break;
+        mheap_grow_ahead();
         if (atomic_load(&gc.requested) > atomic_load(&gc.cycles_started)) {
             if (!gc_cycle())
                 break;
@@ -530,7 +544,7 @@ static void *gc_thread_main(void *arg)
         }
         while (atomic_load(&gc.requested) <= atomic_load(&gc.cycles_started) &&
                !atomic_load(&gc.shutdown) && sweepone())
-            ;
+            mheap_grow_ahead();
         if (atomic_load(&gc.requested) > atomic_load(&gc.cycles_started) ||
             atomic_load(&gc.shutdown))
             continue;

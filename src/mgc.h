@@ -165,6 +165,8 @@ void gc_runtime_start(void);
 void gc_runtime_stop(void);
 /* Asks for a cycle (the trigger was reached). */
 void gc_start_auto(void);
+/* Wakes the collector thread to grow the heap ahead (mheap_grow_ahead). */
+void gc_wake_for_heap(void);
 /* Reads GODEBUG settings (gctrace=1, gccheckmark=1) from the configuration's
  * string, or the environment when it is NULL. */
 void gc_configure(const char *godebug);

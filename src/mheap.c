@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "mfixalloc.h"
+#include "mgc.h"
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #endif
@@ -74,14 +75,9 @@ static inline uintptr_t page_addr(size_t page) { return mheap_.base + ((uintptr_
 
 #define HEAP_BITS_BYTES (ARENA_BYTES / PTR_SIZE / 8)
 
-/* Maps arenas for at least npages more pages. Called with the lock held. */
-static bool mheap_grow(size_t npages)
+/* Hands narenas mapped arenas at addr to the heap (lock held). */
+static void add_arenas_locked(uintptr_t addr, size_t narenas, bool zeroed)
 {
-    size_t narenas = (npages + PAGES_PER_ARENA - 1) / PAGES_PER_ARENA;
-    bool zeroed;
-    uintptr_t addr = prim_heap_map(narenas, &zeroed);
-    if (addr == 0)
-        return false;
     for (size_t i = 0; i < narenas; i++) {
         uintptr_t base = addr + i * ARENA_BYTES;
         heap_arena *ha = prim_sys_alloc(sizeof(heap_arena));
@@ -104,7 +100,41 @@ static bool mheap_grow(size_t npages)
     /* Growth is rare enough to afford a full check of the page summaries. */
     gort_assert(pagealloc_verify(&mheap_.pages));
 #endif
+}
+
+/* Maps arenas for at least npages more pages. Called with the lock held. */
+static bool mheap_grow(size_t npages)
+{
+    size_t narenas = (npages + PAGES_PER_ARENA - 1) / PAGES_PER_ARENA;
+    bool zeroed;
+    uintptr_t addr = prim_heap_map(narenas, &zeroed);
+    if (addr == 0)
+        return false;
+    add_arenas_locked(addr, narenas, zeroed);
     return true;
+}
+
+atomic_bool mheap_reserve_low;
+
+void mheap_grow_ahead(void)
+{
+    if (!PRIM_HEAP_GROW_AHEAD || !atomic_exchange(&mheap_reserve_low, false))
+        return;
+    lock(&mheap_.lock);
+    size_t free_pages = pagealloc_free_pages(&mheap_.pages);
+    unlock(&mheap_.lock);
+    if (free_pages >= HEAP_RESERVE_PAGES)
+        return;
+    bool zeroed;
+    uintptr_t addr = prim_heap_map(1, &zeroed);
+    if (addr == 0)
+        return;
+    /* Zeroing touches every page now, on this thread. */
+    if (!zeroed)
+        memset((void *)addr, 0, ARENA_BYTES);
+    lock(&mheap_.lock);
+    add_arenas_locked(addr, 1, true);
+    unlock(&mheap_.lock);
 }
 
 /* Whether a run of pages may hold old data, and records that it now might. */
@@ -204,7 +234,12 @@ mspan *mheap_alloc(size_t npages, spanclass spc)
     set_page_in_use(start, true);
     atomic_fetch_add_explicit(&mheap_.pages_inuse, npages, memory_order_relaxed);
     atomic_fetch_add_explicit(&mheap_.nspans_inuse, 1, memory_order_relaxed);
+    bool low = PRIM_HEAP_GROW_AHEAD && pagealloc_free_pages(&mheap_.pages) < HEAP_RESERVE_PAGES;
     unlock(&mheap_.lock);
+    if (low && !atomic_load_explicit(&mheap_reserve_low, memory_order_relaxed)) {
+        atomic_store(&mheap_reserve_low, true);
+        gc_wake_for_heap();
+    }
     return s;
 }
 

@@ -150,6 +150,16 @@ void mheap_init(void);
  * or NULL when the heap cannot grow. */
 mspan *mheap_alloc(size_t npages, spanclass spc);
 
+/* Where the platform asks for it (PRIM_HEAP_GROW_AHEAD), the heap keeps
+ * HEAP_RESERVE_PAGES free pages mapped and touched ahead of need: an
+ * allocation that takes pages below the reserve sets mheap_reserve_low and
+ * wakes the collector thread, which calls mheap_grow_ahead. Allocations then
+ * seldom grow the heap or touch fresh memory themselves, which would hold up
+ * a stop-the-world for milliseconds on wasm. */
+#define HEAP_RESERVE_PAGES PAGES_PER_ARENA
+extern atomic_bool mheap_reserve_low;
+void mheap_grow_ahead(void);
+
 /* Returns a span's pages to the heap; they coalesce with free neighbours. */
 void mheap_free_span(mspan *s);
 

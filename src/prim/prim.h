@@ -32,6 +32,15 @@ uintptr_t prim_heap_base(void);
  * used it; natively it commits part of the reserved range, which is zero. */
 uintptr_t prim_heap_map(size_t narenas, bool *zeroed);
 
+/* Whether first use of fresh heap memory is slow enough (growing linear
+ * memory, first-touch faults: milliseconds per arena on wasm) that the heap
+ * should grow and touch arenas ahead of need, off the allocation path. */
+#ifdef __EMSCRIPTEN__
+#define PRIM_HEAP_GROW_AHEAD 1
+#else
+#define PRIM_HEAP_GROW_AHEAD 0
+#endif
+
 /* Futex: sleep while *addr == val, at most ns nanoseconds (forever when
  * ns < 0); spurious wake-ups are allowed. Wake wakes up to n sleepers. */
 void prim_futex_wait(atomic_uint *addr, unsigned val, int64_t ns);
