@@ -443,8 +443,7 @@ static bool gc_cycle(void)
     memset(&gc.event, 0, sizeof gc.event);
     gc.event.cycle = c.number;
     enter_phase(GORT_GC_SWEEP_TERMINATION);
-    c.t0 = prim_nanotime();
-    if (!stop_the_world_run(WAIT_REASON_GC, sweep_termination, &c))
+    if (!stop_the_world_run(WAIT_REASON_GC, sweep_termination, &c, &c.t0))
         return false;
     gc.event.heap_live_start = c.live_start;
     gc.event.stw_sweep_term_ns = c.t1 - c.t0;
@@ -489,8 +488,7 @@ static bool gc_cycle(void)
     gcw_dispose(&c.w);
 
     enter_phase(GORT_GC_MARK_TERMINATION);
-    c.t2 = prim_nanotime();
-    if (!stop_the_world_run(WAIT_REASON_GC, mark_termination, &c)) {
+    if (!stop_the_world_run(WAIT_REASON_GC, mark_termination, &c, &c.t2)) {
         abandon_cycle(&c.w);
         return false;
     }

@@ -1050,10 +1050,12 @@ static void release_in_place_locked(void)
 }
 
 /* Asks every p to stop (sched.lock held): the caller's and the idle ones
- * stop at once, the others at their next safepoint (sched.stopwait). */
-static void stop_ps_locked(m *mp, int64_t start)
+ * stop at once, the others at their next safepoint (sched.stopwait). The
+ * pause starts now, as goroutines are asked to stop (Go's pauseStart):
+ * waiting for worldsema or the lock kept no goroutine waiting. */
+static void stop_ps_locked(m *mp)
 {
-    sched.stw_started = start;
+    sched.stw_started = prim_nanotime();
     atomic_store(&sched.stopnote, 0);
     sched.stopwait = sched.nprocs;
     set_gcwaiting(true);
@@ -1084,7 +1086,6 @@ static bool give_up_stop_locked(void)
 bool stop_the_world(enum wait_reason reason)
 {
     semacquire(&worldsema, false, reason);
-    int64_t start = prim_nanotime();
     m *mp = getm();
     lock(&sched.lock);
     if (atomic_load(&sched.exiting)) {
@@ -1093,7 +1094,7 @@ bool stop_the_world(enum wait_reason reason)
         return false;
     }
     sched.stw_fn = NULL;
-    stop_ps_locked(mp, start);
+    stop_ps_locked(mp);
     bool wait = sched.stopwait > 0;
     unlock(&sched.lock);
     while (wait) {
@@ -1108,13 +1109,12 @@ bool stop_the_world(enum wait_reason reason)
     return true;
 }
 
-bool stop_the_world_run(enum wait_reason reason, void (*fn)(void *), void *arg)
+bool stop_the_world_run(enum wait_reason reason, void (*fn)(void *), void *arg, int64_t *started)
 {
     m *mp = getm();
     if (mp != NULL && mp->p != NULL)
         gort_throw("stop_the_world_run: called with a p");
     semacquire(&worldsema, false, reason);
-    int64_t start = prim_nanotime();
     lock(&sched.lock);
     if (atomic_load(&sched.exiting)) {
         unlock(&sched.lock);
@@ -1124,7 +1124,9 @@ bool stop_the_world_run(enum wait_reason reason, void (*fn)(void *), void *arg)
     atomic_store(&sched.stwdone, 0);
     sched.stw_fn = fn;
     sched.stw_arg = arg;
-    stop_ps_locked(NULL, start);
+    stop_ps_locked(NULL);
+    if (started != NULL)
+        *started = sched.stw_started;
     if (sched.stopwait == 0) { /* every p was idle */
         sched.stw_fn = NULL;
         unlock(&sched.lock);

@@ -204,8 +204,9 @@ void start_the_world(void);
  * running nothing, when the program is ending. fn runs on the thread of the
  * last p to stop (which then goes on at once with its p), or on the
  * caller's when every p was idle: it must not park, nor need a p. For a
- * caller without a p (the collector thread). */
-bool stop_the_world_run(enum wait_reason reason, void (*fn)(void *), void *arg);
+ * caller without a p (the collector thread). *started (when not NULL) gets
+ * the time the goroutines were asked to stop, before fn runs. */
+bool stop_the_world_run(enum wait_reason reason, void (*fn)(void *), void *arg, int64_t *started);
 /* True while a stop-the-world waits for goroutines to reach a safepoint. */
 extern atomic_bool sched_gcwaiting;
 /* Why gort_safepoint_requested is set: each asker sets and clears its bit. */
