@@ -7,7 +7,9 @@
  *
  * Invariants:
  *  - every object handed out is zeroed: fresh pages are zero, and a slot of a
- *    span that may be dirty (needzero) is cleared before it is returned;
+ *    span that may be dirty (needzero) is cleared before it is returned (a
+ *    goroutine's pointer-free large object after it is published, between
+ *    safepoints, but still before it is returned);
  *  - a small object of a scan span has its heap bits written before it is
  *    returned; a large object records its type in its span instead;
  *  - a tiny block only ever holds pointer-free objects, each aligned to its
@@ -90,7 +92,15 @@ static void *malloc_tiny(mcache *c, size_t size)
     return (void *)v;
 }
 
-static void *malloc_large(mcache *c, size_t size, const gort_type *t, size_t nvalues, bool noscan)
+/* A pointer-free large object that a goroutine allocates is cleared after it
+ * is published, in chunks with a safepoint between them (Go's delayed
+ * zeroing): clearing megabytes at once would hold up a stop-the-world for
+ * milliseconds. The collector never reads a pointer-free object, so it may
+ * see it half cleared. */
+#define LARGE_CLEAR_CHUNK ((size_t)256 << 10)
+
+static void *malloc_large(mcache *c, size_t size, const gort_type *t, size_t nvalues, bool noscan,
+                          bool *clear_later)
 {
     size_t npages = size / PAGE_SIZE + (size % PAGE_SIZE != 0);
     if (atomic_load_explicit(&sweep_remaining, memory_order_relaxed) > 0)
@@ -98,8 +108,12 @@ static void *malloc_large(mcache *c, size_t size, const gort_type *t, size_t nva
     mspan *s = mheap_alloc(npages, make_spanclass(0, noscan));
     if (s == NULL)
         return NULL;
-    if (s->needzero)
-        memset((void *)s->startaddr, 0, size);
+    if (s->needzero) {
+        if (noscan && !c->shared)
+            *clear_later = true;
+        else
+            memset((void *)s->startaddr, 0, size);
+    }
     s->largecount = nvalues;
     s->largetype = noscan ? NULL : t;
     if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
@@ -112,12 +126,14 @@ static void *malloc_large(mcache *c, size_t size, const gort_type *t, size_t nva
 }
 
 /* Allocates `size` bytes holding `nvalues` values of type t (t NULL: no
- * pointers) from cache c. */
-static void *mallocgc_cache(mcache *c, size_t size, const gort_type *t, size_t nvalues)
+ * pointers) from cache c; *clear_later says that the caller must still
+ * clear them (after_alloc). */
+static void *mallocgc_cache(mcache *c, size_t size, const gort_type *t, size_t nvalues,
+                            bool *clear_later)
 {
     bool noscan = t == NULL || t->ptrwords == 0;
     if (size > MAX_SMALL_SIZE)
-        return malloc_large(c, size, t, nvalues, noscan);
+        return malloc_large(c, size, t, nvalues, noscan, clear_later);
     if (noscan && size < TINY_SIZE)
         return malloc_tiny(c, size);
     unsigned sizeclass = size_to_class(size);
@@ -136,17 +152,18 @@ static void *mallocgc_cache(mcache *c, size_t size, const gort_type *t, size_t n
     return (void *)v;
 }
 
-static void *mallocgc(size_t size, const gort_type *t, size_t nvalues)
+static void *mallocgc(size_t size, const gort_type *t, size_t nvalues, bool *clear_later)
 {
     if (unlikely(size == 0))
         return &zerobase;
     mcache *c = thread_cache;
     if (likely(c != NULL))
-        return mallocgc_cache(c, size, t, nvalues);
+        return mallocgc_cache(c, size, t, nvalues, clear_later);
     lock(&extalloc_lock);
     if (extalloc_cache == NULL && (extalloc_cache = allocmcache()) != NULL)
         extalloc_cache->shared = true;
-    void *x = extalloc_cache != NULL ? mallocgc_cache(extalloc_cache, size, t, nvalues) : NULL;
+    void *x = extalloc_cache != NULL ? mallocgc_cache(extalloc_cache, size, t, nvalues, clear_later)
+                                     : NULL;
     unlock(&extalloc_lock);
     return x;
 }
@@ -154,8 +171,15 @@ static void *mallocgc(size_t size, const gort_type *t, size_t nvalues)
 /* Allocation is a safepoint: a goroutine stops here for a stop-the-world,
  * or switches out for its stack to be scanned (its new object, in a local,
  * is then scanned with it). */
-static inline void *safepoint_after(void *x)
+static inline void *after_alloc(void *x, size_t size, bool clear_later)
 {
+    if (unlikely(clear_later)) {
+        for (size_t done = 0; done < size; done += LARGE_CLEAR_CHUNK) {
+            size_t n = size - done < LARGE_CLEAR_CHUNK ? size - done : LARGE_CLEAR_CHUNK;
+            memset((char *)x + done, 0, n);
+            gort_safepoint();
+        }
+    }
     gort_safepoint();
     return x;
 }
@@ -171,17 +195,26 @@ void *gort_new(const gort_type *t)
 {
     if (!type_is_valid(t))
         return NULL;
-    return safepoint_after(mallocgc(t->size, t, 1));
+    bool clear_later = false;
+    void *x = mallocgc(t->size, t, 1, &clear_later);
+    return after_alloc(x, t->size, clear_later);
 }
 
 void *gort_new_array(const gort_type *t, size_t n)
 {
     if (!type_is_valid(t) || (t->size != 0 && n > SIZE_MAX / t->size))
         return NULL;
-    return safepoint_after(mallocgc(t->size * n, t, n));
+    bool clear_later = false;
+    void *x = mallocgc(t->size * n, t, n, &clear_later);
+    return after_alloc(x, t->size * n, clear_later);
 }
 
-void *gort_alloc_bytes(size_t n) { return safepoint_after(mallocgc(n, NULL, n)); }
+void *gort_alloc_bytes(size_t n)
+{
+    bool clear_later = false;
+    void *x = mallocgc(n, NULL, n, &clear_later);
+    return after_alloc(x, n, clear_later);
+}
 
 bool gort_in_heap(const void *addr) { return arena_of((uintptr_t)addr) != NULL; }
 

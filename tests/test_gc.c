@@ -255,6 +255,46 @@ TEST(gc_keeps_locals_of_a_goroutine_that_never_parks_under_checkmark)
     CHECK_EQ(gort_main(&cfg, busy_locals_main, NULL), GORT_OK);
 }
 
+/* A goroutine clears a large pointer-free object in chunks, with safepoints
+ * between them, while collections run: what it gets back is all zero, also
+ * where the pages held an earlier object's bytes. */
+#define LARGE_BYTES ((size_t)3 << 20)
+
+__attribute__((noinline)) static void fill_and_drop_large(void)
+{
+    unsigned char *p = gort_alloc_bytes(LARGE_BYTES);
+    if (p != NULL)
+        memset(p, 0xab, LARGE_BYTES);
+}
+
+static void large_zeroed_main(void *arg)
+{
+    (void)arg;
+    locals_test t = {0};
+    REQUIRE(gort_go(collect_until_stopped, &t) == GORT_OK);
+    size_t dirty_bytes = 0;
+    int rounds = 0;
+    for (; rounds < 20; rounds++) {
+        fill_and_drop_large();
+        sched_scrub_stack();
+        gort_gc(); /* the dropped object's pages go back to the heap */
+        unsigned char *q = gort_alloc_bytes(LARGE_BYTES);
+        REQUIRE(q != NULL);
+        for (size_t i = 0; i < LARGE_BYTES; i++)
+            dirty_bytes += q[i] != 0;
+    }
+    atomic_store(&t.stop, true);
+    CHECK_EQ(dirty_bytes, 0);
+    CHECK(atomic_load(&t.cycles) > 0);
+    AWAIT(gort_num_goroutine() == 1);
+}
+
+TEST(gc_large_pointer_free_objects_come_back_zeroed)
+{
+    gort_config cfg = config_with(2, NULL);
+    CHECK_EQ(gort_main(&cfg, large_zeroed_main, NULL), GORT_OK);
+}
+
 /* ---- the seed's write-barrier walk-throughs ---- */
 
 typedef struct barrier_test {
