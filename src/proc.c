@@ -881,7 +881,7 @@ static bool requeue_next(g *gp, void *arg)
     return true;
 }
 
-static void stop_in_place(m *mp, g *gp);
+static void stop_in_place(m *mp);
 
 void gort_safepoint_slow(void)
 {
@@ -897,7 +897,7 @@ void gort_safepoint_slow(void)
          * out. */
         char here;
         if (!gc_checkmark_on() && (uintptr_t)&here - (uintptr_t)gp->stack > STW_IN_PLACE_STACK_BYTES) {
-            stop_in_place(mp, gp);
+            stop_in_place(mp);
             return;
         }
         gort_yield();
@@ -965,6 +965,32 @@ GORT_NORETURN void gort_goexit(void)
 
 static void restart_ps(m *self, p *keep);
 
+/* pp, mp's p, stops (sched.lock held). When it is the last to stop and the
+ * stop came with work, mp claims the work, runs it with the lock let go,
+ * restarts the world keeping pp, and returns true; otherwise the lock stays
+ * held and the caller waits for the restart. */
+static bool stopped_locked(m *mp, p *pp)
+{
+    atomic_store(&pp->stopped, true);
+    if (--sched.stopwait != 0)
+        return false;
+    if (sched.stw_fn == NULL) {
+        atomic_store(&sched.stopnote, 1);
+        prim_futex_wake(&sched.stopnote, 1);
+        return false;
+    }
+    void (*fn)(void *) = sched.stw_fn;
+    sched.stw_fn = NULL; /* claimed: the caller no longer gives up */
+    unlock(&sched.lock);
+    fn(sched.stw_arg);
+    restart_ps(mp, pp);
+    /* Before worldsema goes: the next stop starts from zero. */
+    atomic_store(&sched.stwdone, 1);
+    prim_futex_wake(&sched.stwdone, 1);
+    semrelease(&worldsema, false);
+    return true;
+}
+
 /* mp stops its p for a stop-the-world, and sleeps until it is over. When
  * its p is the last to stop and the stop came with work to do, mp does the
  * work itself and goes on with its p: the world restarts without waiting
@@ -978,23 +1004,8 @@ static void gcstopm(m *mp)
         return;
     }
     p *pp = releasep(mp);
-    atomic_store(&pp->stopped, true);
-    if (--sched.stopwait == 0) {
-        if (sched.stw_fn != NULL) {
-            void (*fn)(void *) = sched.stw_fn;
-            sched.stw_fn = NULL; /* claimed: the caller no longer gives up */
-            unlock(&sched.lock);
-            fn(sched.stw_arg);
-            restart_ps(mp, pp);
-            /* Before worldsema goes: the next stop starts from zero. */
-            atomic_store(&sched.stwdone, 1);
-            prim_futex_wake(&sched.stwdone, 1);
-            semrelease(&worldsema, false);
-            return;
-        }
-        atomic_store(&sched.stopnote, 1);
-        prim_futex_wake(&sched.stopnote, 1);
-    }
+    if (stopped_locked(mp, pp))
+        return;
     /* On the idle list before the lock is let go: start_the_world, which
      * takes the lock, finds this m to hand a p to. */
     int64_t until = mput_locked(mp, false);
@@ -1002,34 +1013,19 @@ static void gcstopm(m *mp)
     mpark(mp, until);
 }
 
-/* gp's m stops its p at gp's safepoint without switching out: it waits
- * right here, holding the p, until the world restarts, or does the stop's
- * work itself when it is the last to stop. */
-static void stop_in_place(m *mp, g *gp)
+/* mp's goroutine stops its p at its safepoint without switching out: mp
+ * waits right here, holding the p, until the world restarts, or does the
+ * stop's work itself when it is the last to stop. */
+static void stop_in_place(m *mp)
 {
-    (void)gp;
     lock(&sched.lock);
     if (!atomic_load(&sched_gcwaiting)) {
         unlock(&sched.lock);
         return;
     }
     p *pp = mp->p;
-    atomic_store(&pp->stopped, true);
-    if (--sched.stopwait == 0) {
-        if (sched.stw_fn != NULL) {
-            void (*fn)(void *) = sched.stw_fn;
-            sched.stw_fn = NULL;
-            unlock(&sched.lock);
-            fn(sched.stw_arg);
-            restart_ps(mp, pp);
-            atomic_store(&sched.stwdone, 1);
-            prim_futex_wake(&sched.stwdone, 1);
-            semrelease(&worldsema, false);
-            return;
-        }
-        atomic_store(&sched.stopnote, 1);
-        prim_futex_wake(&sched.stopnote, 1);
-    }
+    if (stopped_locked(mp, pp))
+        return;
     atomic_store(&pp->inplace, 1);
     unlock(&sched.lock);
     while (atomic_load(&pp->inplace) != 0)
