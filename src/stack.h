@@ -1,7 +1,7 @@
 /*
  * stack.h — goroutine stacks (Go's stack.go, for stacks that cannot move):
  * carved from slabs, kept on free lists by size, each with a guard zone at its
- * low end that is checked whenever its goroutine switches away.
+ * low end that is checked (natively) whenever its goroutine switches away.
  */
 #ifndef GORT_STACK_H
 #define GORT_STACK_H
@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 /* Bytes at the low end of every stack that the goroutine must never reach;
- * they hold a pattern checked at every switch. Under AddressSanitizer, whose
+ * natively they hold a pattern checked at every switch (on wasm the stack
+ * pointer itself is checked at every move). Under AddressSanitizer, whose
  * frames carry redzones and can be larger than 512 bytes, a frame could step
  * over a narrow zone into the stack below without touching it: there the
  * zone (poisoned) is wider than any frame the tests make. */
