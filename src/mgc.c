@@ -249,11 +249,7 @@ static void flush_black_bytes(p *pp, void *arg)
         gc_flush_black_bytes(pp->mcache);
 }
 
-static void set_stacks_pending(bool on)
-{
-    atomic_store(&gc_stacks_pending, on);
-    safepoint_request(SAFEPOINT_STACK_SCAN, on);
-}
+static void set_stacks_pending(bool on) { safepoint_request(SAFEPOINT_STACK_SCAN, on); }
 
 /* Throws away grey work (an abandoned cycle). */
 static void drop_work(gcwork *w)

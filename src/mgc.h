@@ -72,7 +72,7 @@ void gc_mark_tiny_blocks(gcwork *w);
 /* Bumped by each cycle's sweep termination. */
 extern _Atomic uint32_t gc_stack_epoch;
 /* From sweep termination until every goroutine's stack is scanned. */
-extern atomic_bool gc_stacks_pending;
+static inline bool gc_stacks_pending(void) { return safepoint_requested(SAFEPOINT_STACK_SCAN); }
 static inline bool gc_stack_scanned(const g *gp)
 {
     return atomic_load(&((g *)gp)->stackscan) == atomic_load(&gc_stack_epoch) << 1;

@@ -275,7 +275,6 @@ int64_t gc_drain(gcwork *w, int64_t budget)
 /* ---- roots ---- */
 
 _Atomic uint32_t gc_stack_epoch;
-atomic_bool gc_stacks_pending;
 
 /* Scans a switched-out goroutine's stack, and the argument it started with. */
 static void scan_stack(g *gp, gcwork *w)
@@ -418,8 +417,8 @@ void gc_assist_alloc(mcache *c, uint64_t bytes)
             atomic_load_explicit(&gcController.heap_live, memory_order_relaxed) <=
                 goal + (goal >> ASSIST_WAIT_OVERSHOOT_SHIFT) ||
             !atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed) ||
-            atomic_load_explicit(&sched_gcwaiting, memory_order_relaxed) ||
-            atomic_load_explicit(&gc_stacks_pending, memory_order_relaxed) ||
+            sched_gcwaiting() ||
+            gc_stacks_pending() ||
             atomic_load_explicit(&gc_abandon, memory_order_relaxed))
             break;
         if (done == 0)

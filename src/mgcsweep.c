@@ -20,7 +20,6 @@
  */
 #include <string.h>
 
-#include "gort/proc.h"
 #include "mgc.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -178,19 +177,13 @@ static intptr_t sweep_any(void)
 
 bool sweepone(void) { return sweep_any() >= 0; }
 
-/* A stop-the-world waits for the allocating goroutine: sweeping for it may
- * stop early (the heap then grows, or the span comes from the heap). */
-static inline bool stop_waiting(void)
-{
-    return (__atomic_load_n(&gort_safepoint_requested, __ATOMIC_RELAXED) &
-            SAFEPOINT_STOP_THE_WORLD) != 0;
-}
-
 void sweep_reclaim(size_t npages)
 {
     size_t freed = 0;
+    /* A stop-the-world waits for the allocating goroutine: stop early (the
+     * heap grows instead). */
     while (freed < npages && atomic_load_explicit(&sweep_remaining, memory_order_relaxed) > 0 &&
-           !stop_waiting()) {
+           !sched_gcwaiting()) {
         intptr_t n = sweep_any();
         if (n < 0)
             break;
@@ -201,7 +194,7 @@ void sweep_reclaim(size_t npages)
 mspan *mcentral_sweep_for_alloc(mcentral *c)
 {
     unsigned sg = atomic_load_explicit(&mheap_.sweepgen, memory_order_acquire);
-    for (int budget = 0; budget < LAZY_SWEEP_BUDGET && !stop_waiting(); budget++) {
+    for (int budget = 0; budget < LAZY_SWEEP_BUDGET && !sched_gcwaiting(); budget++) {
         mspan *s = take_unswept(c, sg, false);
         if (s == NULL)
             return NULL;

@@ -118,7 +118,10 @@ atomic_bool mheap_reserve_low;
 
 void mheap_grow_ahead(void)
 {
-    if (!PRIM_HEAP_GROW_AHEAD || !atomic_exchange(&mheap_reserve_low, false))
+    /* Called between every sweep and mark slice: a plain load when nothing
+     * is asked. */
+    if (!PRIM_HEAP_GROW_AHEAD || !atomic_load_explicit(&mheap_reserve_low, memory_order_relaxed) ||
+        !atomic_exchange(&mheap_reserve_low, false))
         return;
     lock(&mheap_.lock);
     size_t free_pages = pagealloc_free_pages(&mheap_.pages);

@@ -17,8 +17,12 @@
  *  - the local ring is written at the tail only by the p's owner and consumed
  *    at the head by the owner and by thieves, with acquire/release ordering on
  *    head and tail; a thief takes at most half;
- *  - an m holds a p exactly while it runs goroutines or looks for them; an m
- *    without a p is asleep on m->park, or about to be (on sched.midle);
+ *  - an m holds a p exactly while it runs goroutines or looks for them, or
+ *    waits stopped in place at its goroutine's safepoint; an m without a p is
+ *    asleep on m->park, or about to be (on sched.midle);
+ *  - while the world is stopped every p is stopped, either released by its m
+ *    on g0 (gcstopm) or held by an m waiting in place (p->inplace); the
+ *    stop's work, if any, runs on the m of the last p to stop;
  *  - an m is on sched.midle at most once: it adds itself (park = 0) and is
  *    taken off (park = 1) only under sched.lock, by mtake; a futex wake-up
  *    alone never marks it woken, so a late one cannot make it leave the list
@@ -128,8 +132,6 @@ static struct {
     _Atomic uint64_t migrations;
 } sched = {.lock = MUTEX_INIT, .gflock = MUTEX_INIT};
 
-/* A stop-the-world is asked for: goroutines stop at their next safepoint. */
-atomic_bool sched_gcwaiting;
 uint32_t gort_safepoint_requested;
 
 void safepoint_request(uint32_t why, bool on)
@@ -140,11 +142,7 @@ void safepoint_request(uint32_t why, bool on)
         __atomic_fetch_and(&gort_safepoint_requested, ~why, __ATOMIC_SEQ_CST);
 }
 
-static void set_gcwaiting(bool on)
-{
-    atomic_store(&sched_gcwaiting, on);
-    safepoint_request(SAFEPOINT_STOP_THE_WORLD, on);
-}
+static void set_gcwaiting(bool on) { safepoint_request(SAFEPOINT_STOP_THE_WORLD, on); }
 /* One stop-the-world at a time (Go's worldsema): one ticket. */
 static uint32_t worldsema = 1;
 
@@ -728,7 +726,7 @@ static void execute_prepare(m *mp, g *gp)
 {
     casgstatus(gp, G_RUNNABLE, G_RUNNING);
     atomic_store(&gp->fiber_live, true);
-    if (atomic_load(&gc_stacks_pending))
+    if (gc_stacks_pending())
         gc_scan_stack_before_run(gp);
     mp->curg = gp;
     mp->p->schedtick++;
@@ -741,7 +739,7 @@ static void execute_prepare(m *mp, g *gp)
 static g *runnable_now(m *mp)
 {
     p *pp = mp->p;
-    if (atomic_load(&sched_gcwaiting) || atomic_load(&sched.exiting))
+    if (sched_gcwaiting() || atomic_load(&sched.exiting))
         return NULL;
     int64_t next_timer = timers_next_when(); /* -1 when none: no clock read */
     if (next_timer >= 0 && next_timer <= prim_nanotime())
@@ -869,7 +867,7 @@ void gort_yield(void)
      * the world is stopping, keep it on this p, which stops with it. */
     gp->waitreason = WAIT_REASON_ZERO;
     casgstatus(gp, G_RUNNING, G_WAITING);
-    bool stopping = atomic_load(&sched_gcwaiting) || atomic_load(&sched.exiting);
+    bool stopping = sched_gcwaiting() || atomic_load(&sched.exiting);
     switch_from(mp, gp, stopping ? requeue_local : requeue_global, NULL, false);
 }
 
@@ -889,21 +887,21 @@ void gort_safepoint_slow(void)
     g *gp = mp != NULL ? mp->curg : NULL;
     if (gp == NULL)
         return;
-    if (atomic_load(&sched_gcwaiting)) {
+    if (sched_gcwaiting()) {
         /* Stopping where it stands spares two fiber switches, which cost
          * tens of microseconds on wasm when their code has gone cold. The
          * stop's work may run right here: it needs some stack. Checkmark
          * scans every stack with the world stopped: they must be switched
          * out. */
         char here;
-        if (!gc_checkmark_on() && (uintptr_t)&here - (uintptr_t)gp->stack > STW_IN_PLACE_STACK_BYTES) {
+        uintptr_t room = (uintptr_t)&here - (uintptr_t)gp->stack;
+        if (!gc_checkmark_on() && room > STW_IN_PLACE_STACK_BYTES)
             stop_in_place(mp);
-            return;
-        }
-        gort_yield();
+        else
+            gort_yield();
         return;
     }
-    if (atomic_load(&gc_stacks_pending) && !gc_stack_scanned(gp)) {
+    if (gc_stacks_pending() && !gc_stack_scanned(gp)) {
         /* The collector waits for this stack: switch out, to be scanned by
          * whoever switches back to it (execute_prepare), and go on next. */
         gp->waitreason = WAIT_REASON_ZERO;
@@ -998,7 +996,7 @@ static bool stopped_locked(m *mp, p *pp)
 static void gcstopm(m *mp)
 {
     lock(&sched.lock);
-    if (!atomic_load(&sched_gcwaiting)) {
+    if (!sched_gcwaiting()) {
         /* The world started again since we looked: keep the p. */
         unlock(&sched.lock);
         return;
@@ -1019,7 +1017,7 @@ static void gcstopm(m *mp)
 static void stop_in_place(m *mp)
 {
     lock(&sched.lock);
-    if (!atomic_load(&sched_gcwaiting)) {
+    if (!sched_gcwaiting()) {
         unlock(&sched.lock);
         return;
     }
@@ -1079,17 +1077,25 @@ static bool give_up_stop_locked(void)
     return true;
 }
 
-bool stop_the_world(enum wait_reason reason)
+/* Takes worldsema and sched.lock for a stop; false (holding neither) when
+ * the program is ending. */
+static bool begin_stop(enum wait_reason reason)
 {
     semacquire(&worldsema, false, reason);
-    m *mp = getm();
     lock(&sched.lock);
     if (atomic_load(&sched.exiting)) {
         unlock(&sched.lock);
         semrelease(&worldsema, false);
         return false;
     }
-    sched.stw_fn = NULL;
+    return true;
+}
+
+bool stop_the_world(enum wait_reason reason)
+{
+    m *mp = getm();
+    if (!begin_stop(reason))
+        return false;
     stop_ps_locked(mp);
     bool wait = sched.stopwait > 0;
     unlock(&sched.lock);
@@ -1110,13 +1116,8 @@ bool stop_the_world_run(enum wait_reason reason, void (*fn)(void *), void *arg, 
     m *mp = getm();
     if (mp != NULL && mp->p != NULL)
         gort_throw("stop_the_world_run: called with a p");
-    semacquire(&worldsema, false, reason);
-    lock(&sched.lock);
-    if (atomic_load(&sched.exiting)) {
-        unlock(&sched.lock);
-        semrelease(&worldsema, false);
+    if (!begin_stop(reason))
         return false;
-    }
     atomic_store(&sched.stwdone, 0);
     sched.stw_fn = fn;
     sched.stw_arg = arg;
@@ -1291,7 +1292,7 @@ static g *findrunnable(m *mp)
             return NULL;
         if (mp->p == NULL) {
             lock(&sched.lock);
-            p *pp = atomic_load(&sched_gcwaiting) ? NULL : pidleget();
+            p *pp = sched_gcwaiting() ? NULL : pidleget();
             unlock(&sched.lock);
             if (pp == NULL) {
                 if (mp->spinning) {
@@ -1305,7 +1306,7 @@ static g *findrunnable(m *mp)
             }
             acquirep(mp, pp);
         }
-        if (atomic_load(&sched_gcwaiting)) {
+        if (sched_gcwaiting()) {
             if (mp->spinning) {
                 mp->spinning = false;
                 atomic_fetch_sub(&sched.nmspinning, 1);
@@ -1353,7 +1354,7 @@ static g *findrunnable(m *mp)
         }
         /* Nothing: give the p back and sleep. */
         lock(&sched.lock);
-        if (atomic_load(&sched_gcwaiting) || atomic_load(&sched.runqsize) > 0) {
+        if (sched_gcwaiting() || atomic_load(&sched.runqsize) > 0) {
             unlock(&sched.lock);
             continue;
         }

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gort/proc.h"
 #include "lock.h"
 #include "mgcwork.h"
 #include "prim/fiber.h"
@@ -207,12 +208,18 @@ void start_the_world(void);
  * caller without a p (the collector thread). *started (when not NULL) gets
  * the time the goroutines were asked to stop, before fn runs. */
 bool stop_the_world_run(enum wait_reason reason, void (*fn)(void *), void *arg, int64_t *started);
-/* True while a stop-the-world waits for goroutines to reach a safepoint. */
-extern atomic_bool sched_gcwaiting;
-/* Why gort_safepoint_requested is set: each asker sets and clears its bit. */
+/* Why gort_safepoint_requested is set: each asker sets and clears its bit,
+ * and the bits are the only record of what is asked. */
 #define SAFEPOINT_STOP_THE_WORLD 1u
 #define SAFEPOINT_STACK_SCAN 2u
 void safepoint_request(uint32_t why, bool on);
+static inline bool safepoint_requested(uint32_t why)
+{
+    return (__atomic_load_n(&gort_safepoint_requested, __ATOMIC_SEQ_CST) & why) != 0;
+}
+/* True while a stop-the-world waits for goroutines to reach a safepoint (or
+ * holds them stopped). */
+static inline bool sched_gcwaiting(void) { return safepoint_requested(SAFEPOINT_STOP_THE_WORLD); }
 
 /* Calls fn on every g ever created (dead ones too), under the lock that
  * guards the table; and on every p. For the collector. */
