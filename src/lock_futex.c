@@ -19,13 +19,6 @@ enum { MUTEX_UNLOCKED = 0, MUTEX_LOCKED = 1, MUTEX_SLEEPING = 2 };
 #define ACTIVE_SPIN_PAUSES 30
 #define PASSIVE_SPIN_ROUNDS 1
 
-static inline void spin_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 static int try_take(mutex *l, unsigned as)
 {
     unsigned unlocked = MUTEX_UNLOCKED;
@@ -49,8 +42,7 @@ void lock(mutex *l)
             if (atomic_load_explicit(&l->key, memory_order_relaxed) == MUTEX_UNLOCKED &&
                 try_take(l, wait))
                 return;
-            for (int i = 0; i < ACTIVE_SPIN_PAUSES; i++)
-                spin_pause();
+            prim_procyield(ACTIVE_SPIN_PAUSES);
         }
         for (int round = 0; round < PASSIVE_SPIN_ROUNDS; round++) {
             if (atomic_load_explicit(&l->key, memory_order_relaxed) == MUTEX_UNLOCKED &&

@@ -139,7 +139,8 @@ static uintptr_t new_seed(void)
 {
     static _Atomic uint64_t counter;
     uint64_t n = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed);
-    return (uintptr_t)mix64((uint64_t)prim_nanotime() ^ (n * 0xbf58476d1ce4e5b9ull));
+    uint64_t r = (uint64_t)cheaprand() << 32 | cheaprand();
+    return (uintptr_t)mix64(r ^ (n * 0xbf58476d1ce4e5b9ull));
 }
 
 static inline uintptr_t key_hash(const hmap *h, uintptr_t key)

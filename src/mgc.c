@@ -527,6 +527,7 @@ static bool go_idle(void)
 static void *gc_thread_main(void *arg)
 {
     (void)arg;
+    prim_thread_init();
     for (;;) {
         if (atomic_load(&gc.shutdown))
             break;

@@ -1268,7 +1268,7 @@ static g *steal_work(m *mp)
     p *pp = mp->p;
     for (int round = 0; round < STEAL_TRIES; round++) {
         bool last = round == STEAL_TRIES - 1;
-        int start = (int)(prim_nanotime() % sched.nprocs);
+        int start = (int)cheaprandn((uint32_t)sched.nprocs);
         for (int k = 0; k < sched.nprocs; k++) {
             p *victim = sched.allp[(start + k) % sched.nprocs];
             if (victim == pp)
@@ -1317,8 +1317,8 @@ static g *findrunnable(m *mp)
             global_first = true;
             continue;
         }
-        int64_t now = prim_nanotime();
-        timers_run(now);
+        if (timers_next_when() >= 0) /* no clock read without timers */
+            timers_run(prim_nanotime());
         g *gp = NULL;
         /* As the switch path does, now and then the global queue first. */
         if ((global_first || mp->p->schedtick % GLOBAL_RUNQ_CHECK_PERIOD == 0) &&
@@ -1383,6 +1383,7 @@ static void *mstart(void *arg)
 {
     m *mp = arg;
     tls_m = mp;
+    prim_thread_init();
     prim_fiber_init_thread(&mp->g0);
     for (;;) {
         after_switch_run(mp);

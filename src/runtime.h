@@ -62,6 +62,12 @@ _Noreturn void gort_assert_failed(const char *cond, const char *file, int line);
 #define gort_assert(cond) ((void)0)
 #endif
 
+/* A cheap random number, not for cryptography (rand.c). */
+uint32_t cheaprand(void);
+
+/* Uniform in [0, n) (Lemire's multiply-shift; the bias is below n / 2^32). */
+static inline uint32_t cheaprandn(uint32_t n) { return (uint32_t)(((uint64_t)cheaprand() * n) >> 32); }
+
 static inline uintptr_t round_up(uintptr_t n, uintptr_t align)
 {
     return (n + align - 1) & ~(align - 1);

@@ -46,31 +46,6 @@
 /* Selects with up to this many cases keep their orders on the stack. */
 #define SELECT_STACK_CASES 16
 
-/* ---- a cheap random source (Go's cheaprand), per thread ---- */
-
-static _Thread_local uint64_t cheaprand_state;
-
-/* Not inlined: the caller may run on another thread after its next park,
- * and must not keep this thread's state's address. */
-__attribute__((noinline)) static uint32_t cheaprand(void)
-{
-    uint64_t s = cheaprand_state;
-    if (s == 0)
-        s = (uint64_t)prim_nanotime() ^ (uint64_t)(uintptr_t)&cheaprand_state;
-    /* splitmix64 */
-    s += 0x9e3779b97f4a7c15ull;
-    cheaprand_state = s;
-    uint64_t z = s;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    return (uint32_t)(z >> 32);
-}
-
-/* Uniform in [0, n) (Lemire's multiply-shift; the bias is below 2^-16 for
- * the n a select may have). */
-static inline uint32_t cheaprandn(uint32_t n) { return (uint32_t)(((uint64_t)cheaprand() * n) >> 32); }
-
 /* ---- locking every channel of the select ---- */
 
 static inline hchan *case_chan(const gort_select_case *cases, const uint16_t *order, int k)

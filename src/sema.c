@@ -258,13 +258,5 @@ bool sync_runtime_canspin(int iter)
 
 void sync_runtime_dospin(void)
 {
-    for (int i = 0; i < ACTIVE_SPIN_PAUSES; i++) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ __volatile__("yield" ::: "memory");
-#else
-        __asm__ __volatile__("" ::: "memory");
-#endif
-    }
+    prim_procyield(ACTIVE_SPIN_PAUSES);
 }

@@ -52,12 +52,20 @@ int64_t prim_nanotime(void);
 /* Lets another thread run (used by bounded spinning). */
 void prim_osyield(void);
 
+/* Busy-waits about n CPU pause instructions' worth (Go's procyield): the
+ * unit of a spin that waits for another thread without sleeping. */
+void prim_procyield(int n);
+
 /* A thread of the runtime (an M). prim_thread_start returns false when no
  * thread can be had (on wasm: no free worker in the pool). */
 typedef struct prim_thread {
     uintptr_t handle;
 } prim_thread;
 bool prim_thread_start(prim_thread *t, void *(*fn)(void *), void *arg);
+/* Called first on each runtime thread: readies what the platform makes
+ * ready per thread on first use, so that the first use is not inside a
+ * stop-the-world. */
+void prim_thread_init(void);
 void prim_thread_join(prim_thread *t);
 /* Ends the calling runtime thread (wasm needs this after fibers ran on it). */
 _Noreturn void prim_thread_exit(void);

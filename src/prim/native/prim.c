@@ -92,6 +92,21 @@ int64_t prim_nanotime(void)
 
 void prim_osyield(void) { sched_yield(); }
 
+void prim_thread_init(void) {}
+
+void prim_procyield(int n)
+{
+    for (int i = 0; i < n; i++) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield" ::: "memory");
+#else
+        __asm__ __volatile__("" ::: "memory");
+#endif
+    }
+}
+
 int prim_ncpu(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

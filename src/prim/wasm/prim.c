@@ -46,7 +46,25 @@ void prim_futex_wake(atomic_uint *addr, int n) { emscripten_futex_wake((volatile
 
 int64_t prim_nanotime(void) { return (int64_t)(emscripten_get_now() * 1e6); }
 
+/* A worker's first clock read compiles the JS behind it for that worker
+ * (0.1 ms), and the first read of a goroutine's thread used to be inside
+ * the first collection's pause. */
+void prim_thread_init(void) { (void)emscripten_get_now(); }
+
 void prim_osyield(void) { sched_yield(); }
+
+/* wasm has no pause instruction. Without one a spin is over in a few
+ * nanoseconds and the waiter sleeps while the holder is still inside a
+ * critical section of a microsecond; waking it again costs 10 us, and over
+ * 100 us when its core went idle. So each pause is a short counted loop,
+ * about as long as an x86 pause. */
+#define LOOPS_PER_PAUSE 40
+
+void prim_procyield(int n)
+{
+    for (volatile int i = 0; i < n * LOOPS_PER_PAUSE; i++)
+        ;
+}
 
 int prim_ncpu(void)
 {
