@@ -36,6 +36,7 @@ set(GORT_WASM_PRE_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/node_pre.js)
 set(GORT_WASM_FIBER_POST_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/fiber_post.js)
 set(GORT_WASM_OVERFLOW_POST_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/overflow_post.js)
 set(GORT_WASM_FIBER_LIB_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/fiber_lib.js)
+set(GORT_WASM_EXIT_LIB_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/exit_lib.js)
 
 # A C program with main() that Node runs as `node prog.js args...`: main
 # runs on a pthread so it may block, the process exits with main's status,
@@ -55,9 +56,11 @@ function(gort_wasm_program target)
     "SHELL:--pre-js ${GORT_WASM_PRE_JS}"
     "SHELL:--post-js ${GORT_WASM_FIBER_POST_JS}"
     "SHELL:--post-js ${GORT_WASM_OVERFLOW_POST_JS}"
-    "SHELL:--js-library ${GORT_WASM_FIBER_LIB_JS}")
+    "SHELL:--js-library ${GORT_WASM_FIBER_LIB_JS}"
+    "SHELL:--js-library ${GORT_WASM_EXIT_LIB_JS}")
   set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_PRE_JS})
   set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_FIBER_POST_JS})
   set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_OVERFLOW_POST_JS})
   set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_FIBER_LIB_JS})
+  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_EXIT_LIB_JS})
 endfunction()
