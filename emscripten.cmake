@@ -41,7 +41,11 @@ set(GORT_WASM_EXIT_LIB_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/exit_lib.js)
 # A C program with main() that Node runs as `node prog.js args...`: main
 # runs on a pthread so it may block, the process exits with main's status,
 # and a pool of workers is ready before main starts (a wasm thread cannot be
-# created synchronously). GORT_PTHREAD_POOL workers, 8 unless set.
+# created synchronously). GORT_PTHREAD_POOL workers, 8 unless set. On
+# Node the program sets three process-wide V8 flags as it loads, unless given
+# on the command line (src/prim/wasm/node_pre.js): its module is compiled whole
+# at the top tier, and JS functions get their feedback vectors at once, so
+# that no compilation lands inside a collector pause.
 function(gort_wasm_program target)
   if(NOT GORT_PTHREAD_POOL)
     set(GORT_PTHREAD_POOL 8)
