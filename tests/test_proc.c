@@ -431,3 +431,64 @@ TEST(proc_async_waiter_is_woken_and_keeps_the_runtime_alive)
     CHECK_EQ(gort_main(&cfg, async_main, NULL), GORT_OK);
     CHECK_EQ(atomic_load(&async_case.stage), 3);
 }
+
+/* Stacks freed when the runtime stops wait on free lists, their list nodes
+ * written inside them: the next run takes them back, one per goroutine. */
+enum { REUSE_GOROUTINES = 300, REUSE_FILL_WORDS = 256 };
+
+static struct {
+    gort_waitgroup started, done;
+    gort_chan *go_on;
+    atomic_int intact;
+} reuse_case;
+
+static void reuse_worker(void *arg)
+{
+    uintptr_t id = (uintptr_t)arg;
+    volatile uintptr_t words[REUSE_FILL_WORDS];
+    for (size_t i = 0; i < REUSE_FILL_WORDS; i++)
+        words[i] = id * 7919 + i;
+    gort_waitgroup_done(&reuse_case.started);
+    int ignored;
+    bool ok;
+    gort_chan_recv(reuse_case.go_on, &ignored, &ok); /* all hold their stacks now */
+    bool intact = true;
+    for (size_t i = 0; i < REUSE_FILL_WORDS; i++)
+        intact = intact && words[i] == id * 7919 + i;
+    if (intact)
+        atomic_fetch_add(&reuse_case.intact, 1);
+    gort_waitgroup_done(&reuse_case.done);
+}
+
+static void reuse_main(void *arg)
+{
+    size_t stack = *(size_t *)arg;
+    reuse_case.go_on = gort_chan_make_bytes(sizeof(int), 0);
+    gort_waitgroup_add(&reuse_case.started, REUSE_GOROUTINES);
+    gort_waitgroup_add(&reuse_case.done, REUSE_GOROUTINES);
+    for (uintptr_t i = 0; i < REUSE_GOROUTINES; i++)
+        CHECK_EQ(gort_go_stack(reuse_worker, (void *)(i + 1), stack), GORT_OK);
+    gort_waitgroup_wait(&reuse_case.started);
+    gort_chan_close(reuse_case.go_on);
+    gort_waitgroup_wait(&reuse_case.done);
+}
+
+TEST(proc_stacks_freed_at_stop_are_reused_by_the_next_run)
+{
+    gort_config cfg = {.procs = 2};
+    size_t sizes[] = {GORT_DEFAULT_STACK_SIZE, GORT_MIN_STACK_SIZE};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        uint64_t sys_after_first = 0;
+        for (int run = 0; run < 3; run++) {
+            atomic_store(&reuse_case.intact, 0);
+            CHECK_EQ(gort_main(&cfg, reuse_main, &sizes[k]), GORT_OK);
+            CHECK_EQ(atomic_load(&reuse_case.intact), REUSE_GOROUTINES);
+            gort_memstats ms;
+            gort_read_memstats(&ms);
+            if (run == 0)
+                sys_after_first = ms.stack_sys;
+            else
+                CHECK_EQ(ms.stack_sys, sys_after_first); /* no new stack memory */
+        }
+    }
+}

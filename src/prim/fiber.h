@@ -117,6 +117,12 @@ size_t prim_fiber_saved_bytes(const prim_fiber *f);
  * its C stack and of its Asyncify buffer (its wasm locals). Returns how many
  * ranges it wrote. Meaningful only while f is suspended. */
 int prim_fiber_scan_ranges(const prim_fiber *f, uintptr_t lo[2], uintptr_t hi[2]);
+
+/* 16 bytes inside a fiber stack laid out by prim_fiber_init(stack,
+ * stack_size) that every fiber run on it has written: the top of its C
+ * stack, where the first frame goes. The rest of a stack's pages may never
+ * have been touched (wasm's buffer half, a deep stack's low end). */
+void *prim_fiber_first_frame(void *stack, size_t stack_size);
 /* A stack for a fiber, `size` usable bytes, page aligned. Natively it is
  * mmap'ed with a PROT_NONE guard page just below it, so running off the low
  * end faults instead of corrupting memory; on wasm it is plain aligned heap

@@ -242,6 +242,12 @@ void prim_fiber_init_thread(prim_fiber *f)
 #endif
 }
 
+void *prim_fiber_first_frame(void *stack, size_t stack_size)
+{
+    /* Inside the switch frame prim_fiber_init writes. */
+    return (void *)((((uintptr_t)stack + stack_size) & ~(uintptr_t)15) - 16);
+}
+
 void prim_fiber_init(prim_fiber *f, void *stack, size_t stack_size, void (*entry)(void *),
                      void *arg)
 {

@@ -84,21 +84,31 @@ void prim_fiber_init_thread(prim_fiber *f)
     set_asyncify_buffer(f, f->owned_buffer, PRIM_FIBER_THREAD_ASYNCIFY_BYTES);
 }
 
+/* The C stack's top, just below the Asyncify buffer (as prim_fiber_init). */
+static char *c_stack_top(void *stack, size_t stack_size)
+{
+    size_t asyncify_bytes = PRIM_FIBER_ASYNCIFY_BYTES(stack_size);
+    return (char *)stack + ((stack_size - asyncify_bytes) & ~(size_t)15);
+}
+
+void *prim_fiber_first_frame(void *stack, size_t stack_size)
+{
+    return c_stack_top(stack, stack_size) - 16;
+}
+
 void prim_fiber_init(prim_fiber *f, void *stack, size_t stack_size, void (*entry)(void *),
                      void *arg)
 {
     if (stack_size < PRIM_FIBER_MIN_STACK || ((uintptr_t)stack & 15) != 0)
         gort_throw("runtime: fiber stack too small or misaligned");
-    size_t asyncify_bytes = PRIM_FIBER_ASYNCIFY_BYTES(stack_size);
-    size_t c_stack_bytes = (stack_size - asyncify_bytes) & ~(size_t)15;
-    char *c_stack_top = (char *)stack + c_stack_bytes;
+    char *top = c_stack_top(stack, stack_size);
     *f = (prim_fiber){.entry = entry, .arg = arg};
-    f->em.stack_base = c_stack_top;
+    f->em.stack_base = top;
     f->em.stack_limit = stack;
-    f->em.stack_ptr = c_stack_top;
+    f->em.stack_ptr = top;
     f->em.entry = fiber_start;
     f->em.user_data = f;
-    set_asyncify_buffer(f, c_stack_top, asyncify_bytes);
+    set_asyncify_buffer(f, top, PRIM_FIBER_ASYNCIFY_BYTES(stack_size));
 }
 
 void prim_fiber_switch(prim_fiber *from, prim_fiber *to) { emscripten_fiber_swap(&from->em, &to->em); }
