@@ -219,8 +219,8 @@ int sema_waiters(uint32_t *addr)
 /* ---- bounded spinning for the sync types ---- */
 
 #if defined(__EMSCRIPTEN__)
-/* No pause instruction, and often two cores shared with the browser: spin
- * briefly, then sleep. */
+/* Often two cores shared with the browser's own threads: spin briefly,
+ * then sleep. */
 #define ACTIVE_SPIN_ROUNDS 2
 #define ACTIVE_SPIN_PAUSES 10
 #else
