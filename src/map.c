@@ -46,7 +46,6 @@
 #include "gort/gc.h"
 #include "gort/malloc.h"
 #include "gort/syncmap.h"
-#include "prim/prim.h"
 #include "runtime.h"
 
 #define GROUP_SLOTS 8

@@ -40,7 +40,6 @@
 #include "chan.h"
 #include "gort/chan.h"
 #include "gort/proc.h"
-#include "prim/prim.h"
 #include "runtime.h"
 
 /* Selects with up to this many cases keep their orders on the stack. */

@@ -5,20 +5,16 @@
 // race needs a loaded machine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { runTest } from './wasm_program.mjs';
 
-const program = fileURLToPath(new URL('../build/wasm-debug/gort_tests.js', import.meta.url));
-const run = promisify(execFile);
 const ROUNDS = 12;
 const AT_ONCE = 2;
 
 test('wasm: programs exit cleanly after main returns, two at a time', async () => {
   for (let round = 0; round < ROUNDS; round++) {
     const outputs = await Promise.all(Array.from({ length: AT_ONCE }, () =>
-      run(process.execPath, ['--wasm-lazy-compilation', '--wasm-dynamic-tiering', program, 'chan_async_waiters'], { encoding: 'utf8' })
-        .catch((err) => ({ stdout: err.stdout ?? '', stderr: `${err.stderr ?? ''}\n(exit ${err.code})` }))));
+      runTest('chan_async_waiters').catch((err) =>
+        ({ stdout: err.stdout ?? '', stderr: `${err.stderr ?? ''}\n(exit ${err.code})` }))));
     for (const { stdout, stderr } of outputs) {
       assert.match(stdout, /^1 passed, 0 failed$/m, stdout + stderr);
       assert.doesNotMatch(stdout + stderr, /Aborted|Stack cookie|exit \d/, stdout + stderr);

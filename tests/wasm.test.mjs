@@ -4,18 +4,10 @@
 // end their process with output that matches their pattern.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { execFileSync } from 'node:child_process';
+import { program, runTest } from './wasm_program.mjs';
 
-const program = fileURLToPath(new URL('../build/wasm-debug/gort_tests.js', import.meta.url));
-const run = promisify(execFile);
 const TEST_TIMEOUT_MS = 10 * 60 * 1000;
-
-if (!existsSync(program)) {
-  throw new Error(`${program} is missing: build it with scripts/build.sh wasm-debug`);
-}
 
 const entries = execFileSync(process.execPath, [program, '--list'], { encoding: 'utf8' })
   .split('\n')
@@ -27,21 +19,13 @@ const entries = execFileSync(process.execPath, [program, '--list'], { encoding: 
 
 assert.ok(entries.length > 0, 'the wasm test binary lists no tests');
 
-const options = { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: TEST_TIMEOUT_MS };
-
-// V8's default, lazy and tiered, compilation. A gort program asks V8 to
-// compile its module whole at the top tier (src/prim/wasm/node_pre.js), which
-// keeps compilation out of the collector's pauses (the benchmarks measure
-// those); for this 4.5 MB debug binary that is seconds of compiler threads in
-// every test process, which the test of an idle runtime's CPU would count.
-// Flags given on the command line are left as they are.
-const V8_DEFAULT_COMPILATION = ['--wasm-lazy-compilation', '--wasm-dynamic-tiering'];
+const options = { maxBuffer: 64 * 1024 * 1024, timeout: TEST_TIMEOUT_MS };
 
 for (const { name, death } of entries) {
   test(`wasm: ${name}`, { timeout: TEST_TIMEOUT_MS }, async () => {
     let output;
     try {
-      output = await run(process.execPath, [...V8_DEFAULT_COMPILATION, program, name], options);
+      output = await runTest(name, options);
     } catch (err) {
       const text = `${err.stdout ?? ''}${err.stderr ?? ''}`;
       if (death) {

@@ -123,6 +123,7 @@ int prim_fiber_scan_ranges(const prim_fiber *f, uintptr_t lo[2], uintptr_t hi[2]
  * stack, where the first frame goes. The rest of a stack's pages may never
  * have been touched (wasm's buffer half, a deep stack's low end). */
 void *prim_fiber_first_frame(void *stack, size_t stack_size);
+
 /* A stack for a fiber, `size` usable bytes, page aligned. Natively it is
  * mmap'ed with a PROT_NONE guard page just below it, so running off the low
  * end faults instead of corrupting memory; on wasm it is plain aligned heap

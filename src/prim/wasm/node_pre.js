@@ -1,10 +1,14 @@
-// Runs before Emscripten's startup code in every gort wasm program. Node 18+
-// defines fetch(), and Emscripten 3.1.6 then fetches the .wasm by its file
-// path and fails ('Failed to parse URL'). On Node's main thread we read the
-// bytes ourselves (honouring Module.locateFile); pthread workers are sent the
-// compiled module by message and need nothing.
-if (typeof process == 'object' && process.versions && process.versions.node &&
-    !Module['wasmBinary'] && require('worker_threads').isMainThread) {
+// node_pre.js — runs before Emscripten's startup code in every gort wasm
+// program, and acts only on Node's main thread (pthread workers are sent the
+// compiled module by message): it loads the .wasm, and it sets how V8
+// compiles it.
+//
+// Node 18+ defines fetch(), and Emscripten 3.1.6 then fetches the .wasm by
+// its file path and fails ('Failed to parse URL'): we read the bytes
+// ourselves (honouring Module.locateFile).
+var gortNodeMainThread = typeof process == 'object' && process.versions &&
+    process.versions.node && require('worker_threads').isMainThread;
+if (gortNodeMainThread && !Module['wasmBinary']) {
   var gortWasmName = require('path').basename(__filename).replace(/\.c?js$/, '.wasm');
   var gortWasmPath = Module['locateFile'] ? Module['locateFile'](gortWasmName, __dirname + '/')
                                           : require('path').join(__dirname, gortWasmName);
@@ -25,8 +29,7 @@ if (typeof process == 'object' && process.versions && process.versions.node &&
 //    vectors for functions called only once.
 // The flags are process-wide. One that the user gave on the command line or
 // in NODE_OPTIONS is left alone.
-if (typeof process == 'object' && process.versions && process.versions.node &&
-    require('worker_threads').isMainThread) {
+if (gortNodeMainThread) {
   var gortV8 = require('v8');
   var gortUserFlags = process.execArgv.concat((process.env.NODE_OPTIONS || '').split(/\s+/))
                           .join(' ').replace(/_/g, '-');
