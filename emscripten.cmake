@@ -24,7 +24,7 @@ add_link_options(
   "SHELL:-sASYNCIFY_REMOVE=['emscripten_current_thread_process_queued_calls','emscripten_main_thread_process_queued_calls','_do_call','_emscripten_do_dispatch_to_thread','fflush','__fwritex','__vfprintf_internal','printf_core','pop_arg','out','close_file','__stdio_exit','fiprintf','__small_printf']")
 
 # Every build checks each move of the C stack pointer against the running
-# fiber's limits: an overflow stops with a clear message (overflow_post.js
+# fiber's limits: an overflow stops with a clear message (overflow_lib.js
 # names the goroutine) instead of overwriting the memory below the stack.
 add_link_options(-sSTACK_OVERFLOW_CHECK=2)
 
@@ -34,7 +34,7 @@ set(GORT_WASM_PRE_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/node_pre.js)
 # Fibers that migrate between workers, and workers reused after fibers, need
 # two repairs to Emscripten 3.1.6's JS (see the file).
 set(GORT_WASM_FIBER_POST_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/fiber_post.js)
-set(GORT_WASM_OVERFLOW_POST_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/overflow_post.js)
+set(GORT_WASM_OVERFLOW_LIB_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/overflow_lib.js)
 set(GORT_WASM_FIBER_LIB_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/fiber_lib.js)
 set(GORT_WASM_EXIT_LIB_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/exit_lib.js)
 
@@ -59,12 +59,12 @@ function(gort_wasm_program target)
     # SHELL: keeps each flag with its file (CMake drops repeated flags).
     "SHELL:--pre-js ${GORT_WASM_PRE_JS}"
     "SHELL:--post-js ${GORT_WASM_FIBER_POST_JS}"
-    "SHELL:--post-js ${GORT_WASM_OVERFLOW_POST_JS}"
     "SHELL:--js-library ${GORT_WASM_FIBER_LIB_JS}"
+    "SHELL:--js-library ${GORT_WASM_OVERFLOW_LIB_JS}"
     "SHELL:--js-library ${GORT_WASM_EXIT_LIB_JS}")
   set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_PRE_JS})
   set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_FIBER_POST_JS})
-  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_OVERFLOW_POST_JS})
+  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_OVERFLOW_LIB_JS})
   set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_FIBER_LIB_JS})
   set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_EXIT_LIB_JS})
 endfunction()

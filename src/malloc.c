@@ -168,6 +168,28 @@ static void *mallocgc(size_t size, const gort_type *t, size_t nvalues, bool *cle
     return x;
 }
 
+void *mallocgc_external_into(void **root, size_t n)
+{
+    lock(&extalloc_lock);
+    if (extalloc_cache == NULL && (extalloc_cache = allocmcache()) != NULL)
+        extalloc_cache->shared = true;
+    bool clear_later = false;
+    void *x = NULL;
+    if (extalloc_cache != NULL)
+        x = n == 0 ? &zerobase : mallocgc_cache(extalloc_cache, n, NULL, n, &clear_later);
+    if (x != NULL) {
+        if (__atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED)) {
+            gcwork w = {0};
+            shade((uintptr_t)__atomic_load_n(root, __ATOMIC_RELAXED), &w);
+            shade((uintptr_t)x, &w);
+            gcw_dispose(&w);
+        }
+        __atomic_store_n(root, x, __ATOMIC_RELEASE);
+    }
+    unlock(&extalloc_lock);
+    return x;
+}
+
 /* Allocation is a safepoint: a goroutine stops here for a stop-the-world,
  * or switches out for its stack to be scanned (its new object, in a local,
  * is then scanned with it). */

@@ -39,6 +39,13 @@ extern atomic_bool gcBlackenEnabled;
 extern mutex extalloc_lock;
 extern mcache *extalloc_cache;
 
+/* For a thread without a p (a JS party): allocates n pointer-free bytes and
+ * stores their address into *root, a word of a root region, shading it as
+ * the write barrier would; both under extalloc_lock, so that no collection
+ * can begin and end between the allocation and the store. NULL when the
+ * heap cannot grow. */
+void *mallocgc_external_into(void **root, size_t n);
+
 /* ---- marking (mgcmark.c) ---- */
 
 /* Marks the object containing p, if p points into an allocated heap object,

@@ -35,6 +35,7 @@
  *    goroutine, no pending timer and no external waiter means no goroutine can
  *    ever run again.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -769,7 +770,7 @@ static g *runnable_now(m *mp)
  */
 #ifdef __EMSCRIPTEN__
 #include <emscripten/emscripten.h>
-/* For the wasm stack-pointer check (src/prim/wasm/overflow_post.js), which
+/* For the wasm stack-pointer check (src/prim/wasm/overflow_lib.js), which
  * runs on the overflowing goroutine's own stack: it only reads. */
 EMSCRIPTEN_KEEPALIVE uint32_t gort_running_goid(void)
 {
@@ -1445,6 +1446,7 @@ void sudog_prepare(sudog *s)
     s->g = gp;
     s->kind = gp != NULL ? WAITER_GOROUTINE : WAITER_THREAD;
     atomic_store(&s->wakecell, 0);
+    atomic_store(&s->doorbell, NULL);
 }
 
 void sudog_prepare_async(sudog *s)
@@ -1452,6 +1454,7 @@ void sudog_prepare_async(sudog *s)
     s->g = NULL;
     s->kind = WAITER_ASYNC;
     atomic_store(&s->wakecell, 0);
+    atomic_store(&s->doorbell, NULL);
 }
 
 /* A woken thread waiter may return its sudog at once while its waker still
@@ -1487,9 +1490,24 @@ void sudog_wake(sudog *s)
     }
     atomic_store(&s->wakecell, 1);
     prim_futex_wake(&s->wakecell, 1);
+    /* Read after the wake cell is set: either this sees the doorbell, or
+     * sudog_async_doorbell sees the cell set (both sequentially consistent).
+     * Once the cell is set the owner may reuse s: a doorbell read then is a
+     * stray ring for another waiter of some realm, which only makes it look. */
+    atomic_uint *doorbell = atomic_load(&s->doorbell);
+    if (doorbell != NULL) {
+        atomic_fetch_add(doorbell, 1);
+        prim_futex_wake(doorbell, INT_MAX);
+    }
 }
 
 bool sudog_async_poll(sudog *s) { return atomic_load(&s->wakecell) != 0; }
+
+bool sudog_async_doorbell(sudog *s, atomic_uint *doorbell)
+{
+    atomic_store(&s->doorbell, doorbell);
+    return atomic_load(&s->wakecell) != 0;
+}
 
 void sudog_async_finish(sudog *s)
 {

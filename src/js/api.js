@@ -1,0 +1,7 @@
+// api.js — what every entry point exports besides start().
+export { isSupported, Runtime } from './runtime.js';
+export { Channel, select } from './channel.js';
+export { Context, ContextError, Canceled, DeadlineExceeded } from './context.js';
+export {
+  GortError, ChannelClosedError, PanicError, RuntimeClosedError, NotIsolatedError, FatalError,
+} from './errors.js';

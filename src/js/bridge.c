@@ -1,0 +1,617 @@
+/*
+ * bridge.c — what the npm package's JavaScript calls: the runtime started on
+ * a thread of its own, channels, select, timers and contexts reached through
+ * handles, and operations for the three kinds of JS party: the main thread
+ * (which may never block: asynchronous waiters), and workers (which may:
+ * plain thread waiters, or asynchronous ones for their Promise API).
+ *
+ * JS holds no raw heap pointer: channels, contexts and tickers are gort
+ * handles (gort/gc.h). A JS operation lives in an op record (js_op) that
+ * this file allocates outside the gort heap and registers as a root region,
+ * so that a value on its way (a payload pointer in an element) stays alive
+ * while the operation is pending. The op record's layout, and the other
+ * offsets JS needs, are published once by gort_js_layout.
+ *
+ * Values: a channel's element is either a scalar (f64, i32, bool: stored in
+ * the channel itself) or a pointer to a payload, a pointer-free object of
+ * the gort heap holding a 32-bit length and that many bytes (strings,
+ * bytes, JSON, user codecs). Payloads are allocated straight into an op
+ * record's element (mallocgc_external_into), so no collection can free one
+ * between its allocation and the moment something references it.
+ *
+ * Invariants:
+ *  - a function called from the main thread never waits for anything
+ *    unbounded: channel locks are held for a few copies, nothing here
+ *    assists the collector, and the longest wait is for a stop-the-world
+ *    pause to end (allocation and the write barrier of a thread without a
+ *    p take the lock the collector holds while the world is stopped);
+ *  - an op record is pending (op->pending != NULL) from the call that queued
+ *    it until gort_js_finish or gort_js_select_finish; it is freed only when
+ *    not pending;
+ *  - the functions marked "worker" block their thread and are never called
+ *    on a browser's main thread (the JS checks before it calls).
+ */
+#include <emscripten/emscripten.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gort/gort.h"
+#include "chan.h"
+#include "mgc.h"
+#include "prim/prim.h"
+#include "runtime2.h"
+#include "bridge.h"
+
+/* ---- the layout descriptor ---- */
+
+/* Offsets and sizes JS reads once (gort_js_layout), in this order; the JS
+ * side names them in the same order (LAYOUT_FIELDS in runtime.js). */
+static const uint32_t js_layout[] = {
+    sizeof(js_op),
+    offsetof(js_op, elem),
+    offsetof(js_op, pending),
+    offsetof(js_op, result),
+    offsetof(js_op, ok),
+    offsetof(js_op, ncases),
+    sizeof(gort_select_case),
+    offsetof(gort_select_case, chan),
+    offsetof(gort_select_case, dir),
+    offsetof(gort_select_case, ok),
+    sizeof(uint64_t), /* one case's element, after the cases */
+    offsetof(js_runtime_state, status),
+    offsetof(js_runtime_state, exit_code),
+    offsetof(js_runtime_state, doorbell),
+    offsetof(js_runtime_state, slots),
+    JS_THREAD_SLOTS,
+    JS_MAX_PAYLOAD,
+    sizeof(uint32_t), /* a payload's header: its length */
+};
+
+EMSCRIPTEN_KEEPALIVE const uint32_t *gort_js_layout(void) { return js_layout; }
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_layout_count(void) { return sizeof js_layout / sizeof js_layout[0]; }
+
+/* ---- the runtime's life ---- */
+
+static js_runtime_state state;
+static gort_chan *quit; /* closed by gort_js_stop: goroutine 1 then returns */
+static gort_config config;
+static char godebug[256];
+
+static void wake_state(void)
+{
+    atomic_fetch_add(&state.doorbell, 1);
+    prim_futex_wake(&state.doorbell, INT32_MAX);
+}
+
+/* Goroutine 1 of a runtime JS started: says it runs and waits to be told to
+ * stop. The keepalive stands for the JS parties, which may act at any time:
+ * while the runtime is open their absence of a pending operation is no
+ * deadlock. */
+static void js_main(void *arg)
+{
+    gort_keepalive(1);
+    atomic_store(&state.status, JS_RUNNING);
+    wake_state();
+    gort_chan_recv(quit, NULL, NULL);
+    gort_keepalive(-1);
+}
+
+static void *runtime_thread(void *arg)
+{
+    int code = gort_main(&config, js_main, NULL);
+    atomic_store(&state.exit_code, code);
+    atomic_store(&state.status, JS_STOPPED);
+    wake_state();
+    return NULL;
+}
+
+EMSCRIPTEN_KEEPALIVE js_runtime_state *gort_js_state(void) { return &state; }
+
+/*
+ * Starts the runtime on a pool thread of its own (gort_main blocks) and
+ * returns at once: JS awaits state.status becoming JS_RUNNING or
+ * JS_STOPPED. gogc < -1 keeps the default; memory_limit < 0 too.
+ */
+EMSCRIPTEN_KEEPALIVE int gort_js_start(int procs, int gogc, double memory_limit, const char *debug)
+{
+    if (atomic_load(&state.status) != JS_IDLE)
+        return GORT_ESTATE;
+    quit = gort_chan_make_bytes(0, 0);
+    if (quit == NULL || gort_add_roots(&quit, sizeof quit) != GORT_OK)
+        return GORT_ENOMEM;
+    config = (gort_config){.procs = procs};
+    if (debug != NULL) {
+        strncpy(godebug, debug, sizeof godebug - 1);
+        config.godebug = godebug;
+    } else {
+        config.godebug = ""; /* not the environment: a page has none */
+    }
+    if (gogc >= -1)
+        gort_set_gc_percent(gogc);
+    if (memory_limit >= 0)
+        gort_set_memory_limit((int64_t)memory_limit);
+    atomic_store(&state.status, JS_STARTING);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    int err = pthread_create(&thread, &attr, runtime_thread, NULL);
+    pthread_attr_destroy(&attr);
+    if (err != 0) {
+        atomic_store(&state.status, JS_IDLE);
+        return GORT_ESTATE;
+    }
+    return GORT_OK;
+}
+
+/* Asks goroutine 1 to return, which ends gort_main; non-blocking. */
+EMSCRIPTEN_KEEPALIVE int gort_js_stop(void)
+{
+    if (atomic_load(&state.status) != JS_RUNNING)
+        return GORT_ESTATE;
+    return gort_chan_close(quit) == GORT_OK ? GORT_OK : GORT_ESTATE;
+}
+
+/* ---- handles ---- */
+
+static void *object_of(uint32_t h) { return h == 0 ? NULL : gort_handle_get(h); }
+
+EMSCRIPTEN_KEEPALIVE int gort_js_release(uint32_t h) { return gort_handle_delete(h); }
+
+/* A second handle to the object of h (for another party to release on its
+ * own), or 0. */
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_dup(uint32_t h)
+{
+    void *obj = object_of(h);
+    return obj != NULL ? gort_handle_new(obj) : 0;
+}
+
+/* 1 when h is a live handle. */
+EMSCRIPTEN_KEEPALIVE int gort_js_handle_valid(uint32_t h) { return object_of(h) != NULL; }
+
+/* ---- channels ---- */
+
+/* A payload pointer: one pointer word, which the collector traces. */
+static const gort_type payload_ref_type = {
+    .size = sizeof(void *), .ptrwords = 1, .ptrbits = 1, .name = "js payload ref"};
+
+static size_t elem_size_of(int kind)
+{
+    switch (kind) {
+    case JS_ELEM_F64: return sizeof(double);
+    case JS_ELEM_I32: return sizeof(int32_t);
+    case JS_ELEM_BOOL: return 1;
+    case JS_ELEM_UNIT: return 0;
+    default: return 0;
+    }
+}
+
+/* make(chan T, cap) for an element kind; a handle, or 0 with *err set:
+ * GORT_EINVAL for an unknown kind or a capacity out of range (Go's
+ * "makechan: size out of range"), GORT_ENOMEM. */
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_chan_make(int kind, double cap, int *err)
+{
+    if (kind < 0 || kind > JS_ELEM_UNIT || !(cap >= 0) || cap > (double)INT32_MAX) {
+        *err = GORT_EINVAL;
+        return 0;
+    }
+    gort_chan *c = kind == JS_ELEM_PAYLOAD ? gort_chan_make(&payload_ref_type, (size_t)cap)
+                                           : gort_chan_make_bytes(elem_size_of(kind), (size_t)cap);
+    if (c == NULL) {
+        /* The sizes are valid: only the buffer's size can be out of range. */
+        *err = (size_t)cap * (elem_size_of(kind) ? elem_size_of(kind) : sizeof(void *)) > (1u << 30)
+                   ? GORT_EINVAL
+                   : GORT_ENOMEM;
+        return 0;
+    }
+    uint32_t h = gort_handle_new(c);
+    *err = h != 0 ? GORT_OK : GORT_ENOMEM;
+    return h;
+}
+
+/* len, cap and element size of a channel into out[0..2]; GORT_EINVAL for a
+ * dead handle. */
+EMSCRIPTEN_KEEPALIVE int gort_js_chan_info(uint32_t h, uint32_t *out)
+{
+    gort_chan *c = object_of(h);
+    if (c == NULL)
+        return GORT_EINVAL;
+    out[0] = (uint32_t)gort_chan_len(c);
+    out[1] = (uint32_t)gort_chan_cap(c);
+    out[2] = (uint32_t)gort_chan_elemsize(c);
+    return GORT_OK;
+}
+
+/* close(c): GORT_OK, GORT_ECLOSECLOSED, GORT_ECLOSENIL (h 0), GORT_EINVAL
+ * for a dead handle. */
+EMSCRIPTEN_KEEPALIVE int gort_js_chan_close(uint32_t h)
+{
+    if (h == 0)
+        return GORT_ECLOSENIL;
+    gort_chan *c = object_of(h);
+    return c == NULL ? GORT_EINVAL : gort_chan_close(c);
+}
+
+/* ---- op records ---- */
+
+static size_t op_bytes(int ncases)
+{
+    return sizeof(js_op) + (size_t)ncases * (sizeof(gort_select_case) + sizeof(uint64_t));
+}
+
+/* A zeroed op record for up to ncases select cases (0 for a channel
+ * operation), registered as a root region; NULL without memory. */
+EMSCRIPTEN_KEEPALIVE js_op *gort_js_op_new(int ncases)
+{
+    if (ncases < 0 || ncases > GORT_SELECT_MAX_CASES)
+        return NULL;
+    js_op *op = calloc(1, op_bytes(ncases));
+    if (op == NULL)
+        return NULL;
+    op->ncases = ncases;
+    if (gort_add_roots(op, op_bytes(ncases)) != GORT_OK) {
+        free(op);
+        return NULL;
+    }
+    return op;
+}
+
+EMSCRIPTEN_KEEPALIVE void gort_js_op_free(js_op *op)
+{
+    if (op == NULL || op->pending != NULL)
+        return;
+    gort_remove_roots(op);
+    free(op);
+}
+
+static gort_select_case *op_cases(js_op *op) { return (gort_select_case *)(op + 1); }
+static uint64_t *op_elems(js_op *op) { return (uint64_t *)(op_cases(op) + op->ncases); }
+
+/* A payload of len bytes allocated into the element word at `slot` (in an
+ * op record): the address of its bytes, for JS to fill, or NULL when the
+ * heap cannot grow. */
+EMSCRIPTEN_KEEPALIVE uint8_t *gort_js_payload_new(void **slot, uint32_t len)
+{
+    if (len > JS_MAX_PAYLOAD)
+        return NULL;
+    uint32_t *p = mallocgc_external_into(slot, sizeof(uint32_t) + (size_t)len);
+    if (p == NULL)
+        return NULL;
+    *p = len;
+    return (uint8_t *)(p + 1);
+}
+
+/* ---- operations of asynchronous waiters (the main thread, Promises) ---- */
+
+/* Arms the doorbell of a pending operation; true when it completed meanwhile. */
+static bool pending_armed(sudog *s, atomic_uint *doorbell) { return sudog_async_doorbell(s, doorbell); }
+
+/*
+ * c <- op->elem for an asynchronous waiter. Returns GORT_OK (sent),
+ * GORT_ECLOSED, GORT_EINVAL (dead handle), or GORT_EWOULDBLOCK with
+ * op->pending set: JS awaits the doorbell, sees op's wake cell set (or gets
+ * 1 from gort_js_ready) and calls gort_js_finish. h 0 is the nil channel:
+ * GORT_EWOULDBLOCK with nothing pending (it never completes).
+ */
+EMSCRIPTEN_KEEPALIVE int gort_js_send(uint32_t h, js_op *op, atomic_uint *doorbell)
+{
+    gort_chan *c = object_of(h);
+    if (c == NULL && h != 0)
+        return GORT_EINVAL;
+    sudog *s;
+    int r = chansend_async(c, &op->elem, &s);
+    op->pending = s;
+    if (s != NULL)
+        pending_armed(s, doorbell);
+    return r;
+}
+
+/* v, ok := <-c into op->elem, op->ok; as gort_js_send. */
+EMSCRIPTEN_KEEPALIVE int gort_js_recv(uint32_t h, js_op *op, atomic_uint *doorbell)
+{
+    gort_chan *c = object_of(h);
+    if (c == NULL && h != 0)
+        return GORT_EINVAL;
+    sudog *s;
+    bool received = false;
+    int r = chanrecv_async(c, &op->elem, &received, &s);
+    op->pending = s;
+    op->ok = received;
+    if (s != NULL)
+        pending_armed(s, doorbell);
+    return r;
+}
+
+/* 1 when op's pending operation has completed (its wake cell is set). */
+EMSCRIPTEN_KEEPALIVE int gort_js_ready(js_op *op)
+{
+    if (op->pending == NULL)
+        return 0;
+    if (op->ncases > 0)
+        return sudog_async_poll(select_async_sudog(op->pending));
+    return sudog_async_poll(op->pending);
+}
+
+/* Completes a pending send or receive that is ready: op->ok is 1 when the
+ * value was handed over, 0 when close woke it (a send then failed). */
+EMSCRIPTEN_KEEPALIVE void gort_js_finish(js_op *op)
+{
+    op->ok = chan_async_finish(op->pending);
+    op->pending = NULL;
+}
+
+/* Non-blocking forms: GORT_OK, GORT_EWOULDBLOCK, GORT_ECLOSED (send),
+ * GORT_EINVAL (dead handle). */
+EMSCRIPTEN_KEEPALIVE int gort_js_trysend(uint32_t h, js_op *op)
+{
+    gort_chan *c = object_of(h);
+    if (c == NULL && h != 0)
+        return GORT_EINVAL;
+    return gort_chan_trysend(c, &op->elem);
+}
+
+EMSCRIPTEN_KEEPALIVE int gort_js_tryrecv(uint32_t h, js_op *op)
+{
+    gort_chan *c = object_of(h);
+    if (c == NULL && h != 0)
+        return GORT_EINVAL;
+    bool ok = false;
+    int r = gort_chan_tryrecv(c, &op->elem, &ok);
+    op->ok = ok;
+    return r;
+}
+
+/* Turns the handles JS wrote into op's cases' chan fields into channels and
+ * points each case at its element. GORT_EINVAL for a dead handle. */
+static int cases_resolve(js_op *op, int ncases)
+{
+    gort_select_case *cases = op_cases(op);
+    uint64_t *elems = op_elems(op);
+    for (int i = 0; i < ncases; i++) {
+        uint32_t h = (uint32_t)(uintptr_t)cases[i].chan;
+        cases[i].chan = object_of(h);
+        if (cases[i].chan == NULL && h != 0)
+            return GORT_EINVAL;
+        cases[i].elem = &elems[i];
+        cases[i].ok = false;
+    }
+    return GORT_OK;
+}
+
+/* Records the outcome of a select in op: result (the case, default, or
+ * -GORT_ECLOSED) and the chosen case's ok. */
+static int select_done(js_op *op, int r)
+{
+    op->ok = r >= 0 ? op_cases(op)[r].ok : false;
+    op->result = r;
+    return r;
+}
+
+/*
+ * select over op's first ncases cases (JS wrote a channel handle and a
+ * direction into each, and send values into their elements), for an
+ * asynchronous waiter. Returns the chosen case, GORT_SELECT_DEFAULT (with
+ * has_default), -GORT_ECLOSED (a send case on a closed channel was
+ * chosen), -GORT_EINVAL, or -GORT_EWOULDBLOCK with op->pending set (or not,
+ * when no case has a channel: it never completes); a pending select ends
+ * with gort_js_select_finish.
+ */
+EMSCRIPTEN_KEEPALIVE int gort_js_select(js_op *op, int ncases, int has_default, atomic_uint *doorbell)
+{
+    if (ncases > op->ncases || cases_resolve(op, ncases) != GORT_OK)
+        return -GORT_EINVAL;
+    if (has_default)
+        return select_done(op, gort_select(op_cases(op), ncases, true));
+    select_async *a;
+    int r = selectgo_async(op_cases(op), ncases, &a);
+    op->pending = a;
+    if (a != NULL) {
+        pending_armed(select_async_sudog(a), doorbell);
+        return -GORT_EWOULDBLOCK;
+    }
+    if (r == -GORT_EWOULDBLOCK || r == -GORT_EINVAL)
+        return r;
+    return select_done(op, r);
+}
+
+EMSCRIPTEN_KEEPALIVE int gort_js_select_finish(js_op *op)
+{
+    int r = selectgo_async_finish(op->pending);
+    op->pending = NULL;
+    return select_done(op, r);
+}
+
+/* ---- operations of plain thread waiters (workers: they block) ---- */
+
+/*
+ * Worker: select over op's first ncases cases, blocking the calling thread
+ * for at most timeout_ms (< 0: no limit). Returns as gort_select; ncases
+ * (the index past the cases) when the timeout came first. op must have room
+ * for ncases + 1 cases when timeout_ms >= 0.
+ */
+EMSCRIPTEN_KEEPALIVE int gort_js_select_sync(js_op *op, int ncases, double timeout_ms)
+{
+    int total = ncases + (timeout_ms >= 0);
+    if (total > op->ncases || cases_resolve(op, ncases) != GORT_OK)
+        return -GORT_EINVAL;
+    if (timeout_ms >= 0) {
+        gort_chan *timer = gort_after((int64_t)(timeout_ms * 1e6));
+        if (timer == NULL)
+            return -GORT_ENOMEM;
+        op_cases(op)[ncases] = (gort_select_case){
+            .chan = timer, .dir = GORT_SELECT_RECV, .elem = &op_elems(op)[ncases]};
+    }
+    return select_done(op, gort_select(op_cases(op), total, false));
+}
+
+/* Worker: c <- op->elem, blocking. GORT_OK, GORT_ECLOSED, GORT_EINVAL. */
+EMSCRIPTEN_KEEPALIVE int gort_js_send_sync(uint32_t h, js_op *op)
+{
+    gort_chan *c = object_of(h);
+    if (c == NULL && h != 0)
+        return GORT_EINVAL;
+    return gort_chan_send(c, &op->elem);
+}
+
+/* ---- timers ---- */
+
+/* time.After(ms): a handle of a channel of one f64-sized element (the
+ * monotonic time it fired, an int64 in nanoseconds), or 0 without memory. */
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_after(double ms)
+{
+    gort_chan *c = gort_after((int64_t)(ms * 1e6));
+    return c != NULL ? gort_handle_new(c) : 0;
+}
+
+/* time.NewTicker(ms): a handle of the ticker (its channel from
+ * gort_js_ticker_chan), or 0: *err GORT_EINVAL for a period <= 0 (Go's
+ * "non-positive interval for NewTicker"), else GORT_ENOMEM. */
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ticker(double ms, int *err)
+{
+    int64_t ns = (int64_t)(ms * 1e6);
+    if (!(ns > 0)) {
+        *err = GORT_EINVAL;
+        return 0;
+    }
+    gort_ticker *t = gort_ticker_make(ns);
+    uint32_t h = t != NULL ? gort_handle_new(t) : 0;
+    *err = h != 0 ? GORT_OK : GORT_ENOMEM;
+    return h;
+}
+
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ticker_chan(uint32_t h)
+{
+    gort_ticker *t = object_of(h);
+    return t != NULL ? gort_handle_new(gort_ticker_chan(t)) : 0;
+}
+
+EMSCRIPTEN_KEEPALIVE int gort_js_ticker_stop(uint32_t h)
+{
+    gort_ticker *t = object_of(h);
+    if (t == NULL)
+        return GORT_EINVAL;
+    gort_ticker_stop(t);
+    return GORT_OK;
+}
+
+/* ---- contexts ---- */
+
+/* A handle of context.Background(). */
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_background(void) { return gort_handle_new(gort_context_background()); }
+
+static uint32_t derived(int err, gort_context *ctx, int *errp)
+{
+    uint32_t h = err == GORT_OK ? gort_handle_new(ctx) : 0;
+    *errp = err != GORT_OK ? err : h != 0 ? GORT_OK : GORT_ENOMEM;
+    return h;
+}
+
+/* WithCancel, WithTimeout (ms), WithDeadline (ms on the clock of
+ * gort_js_now): a handle of the new context, or 0 with *err
+ * (GORT_ENILCONTEXT for a dead parent handle, GORT_ENOMEM). */
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_with_cancel(uint32_t parent, int *err)
+{
+    gort_context *ctx = NULL;
+    return derived(gort_context_with_cancel(object_of(parent), &ctx), ctx, err);
+}
+
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_with_timeout(uint32_t parent, double ms, int *err)
+{
+    gort_context *ctx = NULL;
+    return derived(gort_context_with_timeout(object_of(parent), (int64_t)(ms * 1e6), &ctx), ctx, err);
+}
+
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_with_deadline(uint32_t parent, double at_ms, int *err)
+{
+    gort_context *ctx = NULL;
+    return derived(gort_context_with_deadline(object_of(parent), (int64_t)(at_ms * 1e6), &ctx), ctx,
+                   err);
+}
+
+/* Value keys from JS are strings: each distinct string gets one address,
+ * the same in every realm, for as long as the runtime lives. */
+#define KEY_TABLE_MAX 4096
+static struct {
+    mutex lock;
+    char *keys[KEY_TABLE_MAX];
+    uint32_t n;
+} key_table;
+
+static const void *intern_key(const char *key)
+{
+    lock(&key_table.lock);
+    const void *found = NULL;
+    for (uint32_t i = 0; i < key_table.n && found == NULL; i++)
+        if (strcmp(key_table.keys[i], key) == 0)
+            found = key_table.keys[i];
+    if (found == NULL && key_table.n < KEY_TABLE_MAX && (found = strdup(key)) != NULL)
+        key_table.keys[key_table.n++] = (char *)found;
+    unlock(&key_table.lock);
+    return found;
+}
+
+/* WithValue(parent, key, value): value is the payload in *value_slot (an op
+ * record's element). *err also GORT_ENOMEM when the key table is full. */
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_with_value(uint32_t parent, const char *key, void **value_slot,
+                                                     int *err)
+{
+    const void *k = intern_key(key);
+    if (k == NULL) {
+        *err = GORT_ENOMEM;
+        return 0;
+    }
+    gort_context *ctx = NULL;
+    return derived(gort_context_with_value(object_of(parent), k, *value_slot, &ctx), ctx, err);
+}
+
+/* Value(key): the payload, or NULL. The context (which JS holds by its
+ * handle) keeps it alive while JS reads it. */
+EMSCRIPTEN_KEEPALIVE void *gort_js_ctx_value(uint32_t h, const char *key)
+{
+    gort_context *ctx = object_of(h);
+    return ctx != NULL ? gort_context_value(ctx, intern_key(key)) : NULL;
+}
+
+EMSCRIPTEN_KEEPALIVE int gort_js_ctx_cancel(uint32_t h)
+{
+    gort_context *ctx = object_of(h);
+    return ctx != NULL ? gort_context_cancel(ctx) : GORT_EINVAL;
+}
+
+EMSCRIPTEN_KEEPALIVE int gort_js_ctx_err(uint32_t h)
+{
+    gort_context *ctx = object_of(h);
+    return ctx != NULL ? gort_context_err(ctx) : GORT_EINVAL;
+}
+
+/* A new handle of ctx's Done channel; 0 for a context that is never done
+ * (JS uses the nil channel then) or without memory (*err). */
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_done(uint32_t h, int *err)
+{
+    gort_context *ctx = object_of(h);
+    if (ctx == NULL) {
+        *err = GORT_EINVAL;
+        return 0;
+    }
+    gort_chan *done = gort_context_done(ctx);
+    *err = GORT_OK;
+    return done != NULL ? gort_handle_new(done) : 0;
+}
+
+/* The deadline in ms on gort_js_now's clock, or -1 without one. */
+EMSCRIPTEN_KEEPALIVE double gort_js_ctx_deadline(uint32_t h)
+{
+    gort_context *ctx = object_of(h);
+    int64_t at;
+    if (ctx == NULL || !gort_context_deadline(ctx, &at))
+        return -1;
+    return (double)at / 1e6;
+}
+
+/* The runtime's monotonic clock in ms. */
+EMSCRIPTEN_KEEPALIVE double gort_js_now(void) { return (double)gort_nanotime() / 1e6; }
+
+/* Go's text for an error code. */
+EMSCRIPTEN_KEEPALIVE const char *gort_js_strerror(int err) { return gort_strerror(err); }

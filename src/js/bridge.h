@@ -1,0 +1,54 @@
+/*
+ * bridge.h — what the C side of the npm package shares between its files and
+ * with its JavaScript (through the layout descriptor, gort_js_layout): the op
+ * record of a JS operation, the runtime's state words, the element kinds.
+ */
+#ifndef GORT_JS_BRIDGE_H
+#define GORT_JS_BRIDGE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* The element of a channel made from JS: a payload reference (strings,
+ * bytes, JSON and user codecs), or a scalar stored in the channel. */
+enum js_elem_kind {
+    JS_ELEM_PAYLOAD = 0,
+    JS_ELEM_F64 = 1,
+    JS_ELEM_I32 = 2,
+    JS_ELEM_BOOL = 3,
+    JS_ELEM_UNIT = 4, /* chan struct{} (a context's Done) */
+};
+
+/* One JS operation: a channel operation (ncases 0) or a select (ncases
+ * cases, then ncases elements, follow the record). */
+typedef struct js_op {
+    uint64_t elem;   /* the element of a channel operation (scalar or payload pointer) */
+    void *pending;   /* the queued sudog or select_async, until finished */
+    int32_t result;  /* a select's outcome */
+    uint32_t ok;     /* received (a receive), handed over (a send) */
+    int32_t ncases;  /* room for this many select cases */
+    uint32_t pad;
+} js_op;
+
+enum js_status {
+    JS_IDLE = 0,
+    JS_STARTING = 1,
+    JS_RUNNING = 2,
+    JS_STOPPED = 3,
+};
+
+/* The largest payload (a string's UTF-8, bytes, JSON) one element carries. */
+#define JS_MAX_PAYLOAD ((uint32_t)1 << 28)
+
+/* Thread slots kept ready for workers that attach (src/js/thread.c). */
+#define JS_THREAD_SLOTS 8
+
+typedef struct js_runtime_state {
+    atomic_uint status;    /* enum js_status */
+    atomic_int exit_code;  /* gort_main's result once JS_STOPPED */
+    atomic_uint doorbell;  /* the main realm's doorbell */
+    /* pthreads made for workers to adopt (0: taken); see thread.c. */
+    _Atomic uint32_t slots[JS_THREAD_SLOTS];
+} js_runtime_state;
+
+#endif

@@ -1,0 +1,455 @@
+// channel.js — Go's channels and select for JS, on the runtime's own
+// channels: the same queues hold goroutines, blocked workers and the main
+// thread's Promises, so every one of Go's rules holds across them all.
+// Operations that must wait queue an asynchronous waiter and resolve when the
+// realm's doorbell says it woke (realm.js); in a worker, the *Sync forms
+// block the thread in the runtime instead.
+
+import { ChannelClosedError, GortError, PanicError } from './errors.js';
+import { codecOf, ELEM_BOOL, ELEM_F64, ELEM_I32, ELEM_PAYLOAD, ELEM_UNIT } from './codec.js';
+import { E } from './realm.js';
+
+const SELECT_RECV = 0;
+const SELECT_SEND = 1;
+const SELECT_DEFAULT = -1;
+
+// A channel of no values: a context's Done, the abort case of an operation.
+export const UNIT_CODEC = { name: 'unit', kind: ELEM_UNIT, check() {} };
+
+/** Writes value into the element at address `at` (throws for a value the codec does not take). */
+function putValue(realm, codec, at, value) {
+  switch (codec.kind) {
+    case ELEM_F64: codec.check(value); realm.refresh(); realm.f64[at >>> 3] = value; return;
+    case ELEM_I32: codec.check(value); realm.refresh(); realm.i32[at >>> 2] = value; return;
+    case ELEM_BOOL: codec.check(value); realm.refresh(); realm.u8[at] = value ? 1 : 0; return;
+    case ELEM_UNIT: return;
+    case ELEM_PAYLOAD: {
+      const bytes = codec.encode(value);
+      const limit = realm.layout.maxPayload;
+      if (bytes.length > limit) {
+        throw new TypeError(`gort: a value of ${bytes.length} bytes is larger than a channel element may be (${limit} bytes)`);
+      }
+      const p = realm.module._gort_js_payload_new(at, bytes.length);
+      if (p === 0) throw new RangeError(`gort: out of memory for a value of ${bytes.length} bytes`);
+      realm.refresh();
+      realm.u8.set(bytes, p);
+    }
+  }
+}
+
+/** Reads the element at `at` (ok false: the zero value of a closed channel) and lets its payload go. */
+function takeValue(realm, codec, at, ok) {
+  realm.refresh();
+  switch (codec.kind) {
+    case ELEM_F64:
+      if (codec.nanos) return (realm.i32[(at >>> 2) + 1] * 2 ** 32 + realm.u32[at >>> 2]) / 1e6;
+      return realm.f64[at >>> 3];
+    case ELEM_I32: return realm.i32[at >>> 2];
+    case ELEM_BOOL: return realm.u8[at] !== 0;
+    case ELEM_UNIT: return undefined;
+    case ELEM_PAYLOAD: {
+      const p = realm.u32[at >>> 2];
+      if (!ok || p === 0) return undefined;
+      const len = realm.u32[p >>> 2];
+      const start = p + realm.layout.payloadHeader;
+      // A copy: views of shared memory break TextDecoder and web APIs.
+      const bytes = realm.u8.slice(start, start + len);
+      realm.u32[at >>> 2] = 0;
+      return codec.decode(bytes);
+    }
+  }
+  return undefined;
+}
+
+function clearElem(realm, at) {
+  realm.refresh();
+  realm.u32[at >>> 2] = 0;
+  realm.u32[(at + 4) >>> 2] = 0;
+}
+
+function deadHandle(what) {
+  return new GortError(`gort: ${what} was disposed`, 'EINVAL');
+}
+
+/**
+ * A channel (Go's chan T). Made by rt.chan(); in a worker, by attaching a
+ * handle. All methods may be called from any realm of its runtime.
+ */
+export class Channel {
+  /** @internal */
+  constructor(rt, h, codec, owned = true) {
+    this.rt = rt;
+    this.h = h;
+    this.codec = codec;
+    this.owned = owned;
+  }
+
+  get #realm() {
+    this.rt.realm.check();
+    if (this.h === -1) throw deadHandle('this channel');
+    return this.rt.realm;
+  }
+
+  /**
+   * Sends v: resolves when a receiver took it (unbuffered) or it is
+   * buffered. Rejects with ChannelClosedError if the channel is or gets
+   * closed; with signal's reason when signal aborts first (then v was not
+   * sent).
+   * @param {unknown} v
+   * @param {{ signal?: AbortSignal }} [options]
+   */
+  async send(v, { signal } = {}) {
+    const realm = this.#realm;
+    signal?.throwIfAborted();
+    if (signal) {
+      await select([{ send: this, value: v }], { signal });
+      return;
+    }
+    const op = realm.opTake();
+    const elem = op + realm.layout.opElem;
+    try {
+      putValue(realm, this.codec, elem, v);
+    } catch (err) {
+      realm.opGive(op);
+      throw err;
+    }
+    const r = realm.module._gort_js_send(this.h, op, realm.doorbell);
+    if (r === E.WOULDBLOCK) {
+      if (realm.u32[(op + realm.layout.opPending) >>> 2] === 0) return new Promise(() => {}); // the nil channel
+      await realm.whenReady(op, true);
+      realm.module._gort_js_finish(op);
+      const sent = realm.opOk(op);
+      clearElem(realm, elem);
+      realm.opGive(op);
+      if (!sent) throw new ChannelClosedError(v);
+      return;
+    }
+    clearElem(realm, elem);
+    realm.opGive(op);
+    if (r === E.CLOSED) throw new ChannelClosedError(v);
+    if (r !== E.OK) throw deadHandle('this channel');
+  }
+
+  /**
+   * Receives a value: { value, ok }, ok false (and value the zero value)
+   * once the channel is closed and drained.
+   * @param {{ signal?: AbortSignal }} [options]
+   */
+  async recv({ signal } = {}) {
+    const realm = this.#realm;
+    signal?.throwIfAborted();
+    if (signal) {
+      const { value, ok } = await select([{ recv: this }], { signal });
+      return { value, ok };
+    }
+    const op = realm.opTake();
+    const elem = op + realm.layout.opElem;
+    let r = realm.module._gort_js_recv(this.h, op, realm.doorbell);
+    if (r === E.WOULDBLOCK) {
+      if (realm.u32[(op + realm.layout.opPending) >>> 2] === 0) return new Promise(() => {});
+      await realm.whenReady(op, true);
+      realm.module._gort_js_finish(op);
+      r = E.OK;
+    }
+    if (r !== E.OK) {
+      realm.opGive(op);
+      throw deadHandle('this channel');
+    }
+    const ok = realm.opOk(op);
+    const value = takeValue(realm, this.codec, elem, ok);
+    realm.opGive(op);
+    return { value, ok };
+  }
+
+  /** Sends v only if no wait is needed: true when sent. Throws ChannelClosedError on a closed channel. */
+  trySend(v) {
+    const realm = this.#realm;
+    const op = realm.opTake();
+    const elem = op + realm.layout.opElem;
+    try {
+      putValue(realm, this.codec, elem, v);
+      const r = realm.module._gort_js_trysend(this.h, op);
+      if (r === E.CLOSED) throw new ChannelClosedError(v);
+      if (r === E.INVAL) throw deadHandle('this channel');
+      return r === E.OK;
+    } finally {
+      clearElem(realm, elem);
+      realm.opGive(op);
+    }
+  }
+
+  /**
+   * Receives only if no wait is needed.
+   * @returns {{ state: 'ok', value: unknown } | { state: 'empty' } | { state: 'closed' }}
+   */
+  tryRecv() {
+    const realm = this.#realm;
+    const op = realm.opTake();
+    const elem = op + realm.layout.opElem;
+    try {
+      const r = realm.module._gort_js_tryrecv(this.h, op);
+      if (r === E.WOULDBLOCK) return { state: 'empty' };
+      if (r !== E.OK) throw deadHandle('this channel');
+      const ok = realm.opOk(op);
+      if (!ok) return { state: 'closed' };
+      return { state: 'ok', value: takeValue(realm, this.codec, elem, true) };
+    } finally {
+      clearElem(realm, elem);
+      realm.opGive(op);
+    }
+  }
+
+  /** close(ch). Throws PanicError 'close of closed channel' when it is closed already. */
+  close() {
+    const realm = this.#realm;
+    const r = realm.module._gort_js_chan_close(this.h);
+    if (r === E.CLOSECLOSED) throw new PanicError('close of closed channel', 'ECLOSECLOSED');
+    if (r === E.CLOSENIL) throw new PanicError('close of nil channel', 'ECLOSENIL');
+    if (r !== E.OK) throw deadHandle('this channel');
+  }
+
+  #info(i) {
+    const realm = this.#realm;
+    if (realm.module._gort_js_chan_info(this.h, realm.scratch) !== E.OK) throw deadHandle('this channel');
+    realm.refresh();
+    return realm.u32[(realm.scratch >>> 2) + i];
+  }
+
+  /** len(ch): values buffered now. */
+  get len() { return this.#info(0); }
+  /** cap(ch): the buffer's size. */
+  get cap() { return this.#info(1); }
+
+  /** Plain data naming this channel, for postMessage to a worker (attach it there). */
+  get handle() {
+    this.#realm;
+    return { gort: 'chan', runtime: this.rt.id, h: this.h, codec: this.codec.user ? 'custom' : this.codec.name };
+  }
+
+  /** Receives until the channel is closed and drained; break does not close it (Go's range). */
+  async *[Symbol.asyncIterator]() {
+    for (;;) {
+      const { value, ok } = await this.recv();
+      if (!ok) return;
+      yield value;
+    }
+  }
+
+  /** A ReadableStream of the values received; cancelling it does not close the channel. */
+  readable() {
+    return new ReadableStream({
+      pull: async (controller) => {
+        const { value, ok } = await this.recv();
+        if (ok) controller.enqueue(value);
+        else controller.close();
+      },
+    });
+  }
+
+  /** A WritableStream that sends each chunk; closing the stream closes the channel. */
+  writable() {
+    return new WritableStream({
+      write: (chunk) => this.send(chunk),
+      close: () => this.close(),
+    });
+  }
+
+  // ---- blocking forms (workers only) ----
+
+  /** Worker only: sends v, blocking this thread. */
+  sendSync(v) {
+    const realm = this.#blockingRealm();
+    const op = realm.opTake();
+    const elem = op + realm.layout.opElem;
+    try {
+      putValue(realm, this.codec, elem, v);
+      const r = realm.module._gort_js_send_sync(this.h, op);
+      if (r === E.CLOSED) throw new ChannelClosedError(v);
+      if (r !== E.OK) throw deadHandle('this channel');
+    } finally {
+      clearElem(realm, elem);
+      realm.opGive(op);
+    }
+  }
+
+  /**
+   * Worker only: receives, blocking this thread for at most timeout ms.
+   * @returns {{ value: unknown, ok: boolean, timedOut?: true }}
+   */
+  recvSync({ timeout } = {}) {
+    const r = selectSync([{ recv: this }], { timeout });
+    if (r.index === -1) return { value: undefined, ok: false, timedOut: true };
+    return { value: r.value, ok: r.ok };
+  }
+
+  #blockingRealm() {
+    const realm = this.#realm;
+    if (!realm.canBlock) {
+      throw new GortError('gort: a blocking call (sendSync, recvSync, select.sync) cannot be made on this thread; use the Promise form, or call it in a worker', 'EWOULDBLOCK');
+    }
+    return realm;
+  }
+
+  /** Lets the channel go (its handle); the channel itself lives while anything else holds it. */
+  [Symbol.dispose]() {
+    if (this.h > 0 && this.owned) this.rt.realm.module._gort_js_release(this.h);
+    this.h = -1;
+  }
+}
+
+// ---- select ----
+
+function runtimeOf(cases) {
+  for (const c of cases) {
+    const ch = c && (c.recv ?? c.send);
+    if (ch) return ch.rt;
+  }
+  return null;
+}
+
+/** Validates cases and fills an op record's cases; returns the send values' codecs. */
+function fillCases(realm, op, cases, rt, room = cases.length) {
+  const L = realm.layout;
+  const casesAt = op + L.opSize;
+  const elemsAt = casesAt + room * L.caseSize;
+  realm.refresh();
+  cases.forEach((c, i) => {
+    const at = casesAt + i * L.caseSize;
+    const elem = elemsAt + i * L.caseElemSize;
+    if (c == null) {
+      realm.u32[(at + L.caseChan) >>> 2] = 0;
+      realm.u32[(at + L.caseDir) >>> 2] = SELECT_RECV;
+      return;
+    }
+    const ch = c.recv ?? c.send;
+    if (!(ch instanceof Channel)) throw new TypeError('gort: a select case is { recv: channel }, { send: channel, value } or null');
+    if (ch.rt !== rt) throw new GortError('gort: a select cannot mix channels of different runtimes', 'EINVAL');
+    if (ch.h === -1) throw deadHandle('a channel of this select');
+    realm.u32[(at + L.caseChan) >>> 2] = ch.h;
+    if (c.send !== undefined && c.recv === undefined) {
+      realm.u32[(at + L.caseDir) >>> 2] = SELECT_SEND;
+      putValue(realm, ch.codec, elem, c.value);
+      realm.refresh();
+    } else {
+      realm.u32[(at + L.caseDir) >>> 2] = SELECT_RECV;
+    }
+  });
+  return elemsAt;
+}
+
+function selectOutcome(realm, op, cases, elemsAt, r) {
+  const L = realm.layout;
+  if (r === -E.CLOSED) {
+    const i = cases.findIndex((c) => c && c.send !== undefined && c.recv === undefined);
+    throw new ChannelClosedError(i >= 0 ? cases[i].value : undefined);
+  }
+  if (r === -E.INVAL) throw deadHandle('a channel of this select');
+  if (r === SELECT_DEFAULT) return { index: -1, value: undefined, ok: false };
+  const ok = realm.opOk(op);
+  const c = cases[r];
+  let value;
+  if (c && c.recv !== undefined) value = takeValue(realm, c.recv.codec, elemsAt + r * L.caseElemSize, ok);
+  return { index: r, value, ok };
+}
+
+function releaseCases(realm, op, n) {
+  const L = realm.layout;
+  const elemsAt = op + L.opSize + n * L.caseSize;
+  realm.refresh();
+  for (let i = 0; i < n; i++) clearElem(realm, elemsAt + i * L.caseElemSize);
+  realm.module._gort_js_op_free(op);
+}
+
+/**
+ * Go's select over cases ({ recv: ch }, { send: ch, value }, or null for a
+ * nil channel's case): waits until one can proceed; a case chosen uniformly
+ * at random among those ready. Resolves with { index, value, ok }. With a
+ * signal, aborting withdraws every case: nothing is sent or taken.
+ * @param {Array<{ recv: Channel } | { send: Channel, value: unknown } | null>} cases
+ * @param {{ signal?: AbortSignal }} [options]
+ */
+export async function select(cases, { signal } = {}) {
+  return selectAsync(cases, { signal, keepAlive: true });
+}
+
+/** @internal select with the realm's keepAlive choice. */
+export async function selectAsync(cases, { signal, keepAlive = true, rt: given } = {}) {
+  if (!Array.isArray(cases)) throw new TypeError('gort: select takes an array of cases');
+  const rt = given ?? runtimeOf(cases);
+  if (!rt) return new Promise(() => {}); // select {}: blocks forever
+  const realm = rt.realm;
+  realm.check();
+  signal?.throwIfAborted();
+  let abortCh = null;
+  let all = cases;
+  if (signal) {
+    abortCh = rt.chanOf(UNIT_CODEC, 0);
+    all = [...cases, { recv: abortCh }];
+  }
+  const onAbort = () => abortCh.close();
+  const op = realm.opTake(all.length);
+  try {
+    const elemsAt = fillCases(realm, op, all, rt);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let r = realm.module._gort_js_select(op, all.length, 0, realm.doorbell);
+    if (r === -E.WOULDBLOCK) {
+      if (realm.u32[(op + realm.layout.opPending) >>> 2] === 0) return await new Promise(() => {});
+      await realm.whenReady(op, keepAlive);
+      r = realm.module._gort_js_select_finish(op);
+    }
+    if (abortCh && r === all.length - 1) throw signal.reason;
+    return selectOutcome(realm, op, all, elemsAt, r);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    releaseCases(realm, op, all.length);
+    abortCh?.[Symbol.dispose]();
+  }
+}
+
+/**
+ * select with Go's default: { index: -1 } at once when no case is ready.
+ */
+select.try = function trySelect(cases) {
+  if (!Array.isArray(cases)) throw new TypeError('gort: select takes an array of cases');
+  const rt = runtimeOf(cases);
+  if (!rt) return { index: -1, value: undefined, ok: false };
+  const realm = rt.realm;
+  realm.check();
+  const op = realm.opTake(cases.length);
+  try {
+    const elemsAt = fillCases(realm, op, cases, rt);
+    const r = realm.module._gort_js_select(op, cases.length, 1, realm.doorbell);
+    return selectOutcome(realm, op, cases, elemsAt, r);
+  } finally {
+    releaseCases(realm, op, cases.length);
+  }
+};
+
+/**
+ * Worker only: select that blocks this thread, for at most timeout ms
+ * ({ index: -1 } when the time ran out).
+ */
+export function selectSync(cases, { timeout } = {}) {
+  if (!Array.isArray(cases)) throw new TypeError('gort: select takes an array of cases');
+  const rt = runtimeOf(cases);
+  if (!rt) throw new GortError('gort: select.sync with no channel would block forever', 'EDEADLOCK');
+  const realm = rt.realm;
+  realm.check();
+  if (!realm.canBlock) {
+    throw new GortError('gort: a blocking call (sendSync, recvSync, select.sync) cannot be made on this thread; use the Promise form, or call it in a worker', 'EWOULDBLOCK');
+  }
+  const timed = timeout !== undefined && timeout !== null && timeout >= 0;
+  const op = realm.opTake(cases.length + 1);
+  try {
+    const elemsAt = fillCases(realm, op, cases, rt, cases.length + 1);
+    const r = realm.module._gort_js_select_sync(op, cases.length, timed ? timeout : -1);
+    if (timed && r === cases.length) return { index: -1, value: undefined, ok: false };
+    return selectOutcome(realm, op, cases, elemsAt, r);
+  } finally {
+    releaseCases(realm, op, cases.length + 1);
+  }
+}
+
+select.sync = selectSync;
+
+export { codecOf };

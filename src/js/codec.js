@@ -1,0 +1,96 @@
+// codec.js — how JS values travel in channels. Scalar codecs ('f64', 'i32',
+// 'bool') store the value in the channel's element itself; the others store
+// it as a payload, a pointer-free object of the gort heap (its bytes), which
+// the collector frees once no channel or operation holds it.
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+// Element kinds, as src/js/bridge.h numbers them.
+export const ELEM_PAYLOAD = 0;
+export const ELEM_F64 = 1;
+export const ELEM_I32 = 2;
+export const ELEM_BOOL = 3;
+export const ELEM_UNIT = 4;
+
+function bytesOf(value) {
+  if (value instanceof Uint8Array) return value;
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer || (typeof SharedArrayBuffer != 'undefined' && value instanceof SharedArrayBuffer)) {
+    return new Uint8Array(value);
+  }
+  throw new TypeError(`gort: the 'bytes' codec takes a Uint8Array, another typed array or an ArrayBuffer, not ${describe(value)}`);
+}
+
+function describe(value) {
+  if (value === null) return 'null';
+  if (typeof value == 'object') return value.constructor ? value.constructor.name : 'an object';
+  return typeof value;
+}
+
+/**
+ * The codecs by name. A scalar codec has `kind` and `check`; a payload
+ * codec has `encode` (value -> Uint8Array) and `decode` (a fresh, non-shared
+ * Uint8Array -> value).
+ */
+export const CODECS = {
+  f64: {
+    name: 'f64', kind: ELEM_F64,
+    check(v) { if (typeof v != 'number') throw new TypeError(`gort: an 'f64' channel carries numbers, not ${describe(v)}`); },
+  },
+  i32: {
+    name: 'i32', kind: ELEM_I32,
+    check(v) {
+      if (!Number.isInteger(v) || v < -0x80000000 || v > 0x7fffffff) {
+        throw new TypeError(`gort: an 'i32' channel carries integers from -2147483648 to 2147483647, not ${typeof v == 'number' ? v : describe(v)}`);
+      }
+    },
+  },
+  bool: {
+    name: 'bool', kind: ELEM_BOOL,
+    check(v) { if (typeof v != 'boolean') throw new TypeError(`gort: a 'bool' channel carries booleans, not ${describe(v)}`); },
+  },
+  string: {
+    name: 'string', kind: ELEM_PAYLOAD,
+    encode(v) {
+      if (typeof v != 'string') throw new TypeError(`gort: a 'string' channel carries strings, not ${describe(v)}`);
+      return encoder.encode(v);
+    },
+    decode(bytes) { return decoder.decode(bytes); },
+  },
+  bytes: {
+    name: 'bytes', kind: ELEM_PAYLOAD,
+    encode: bytesOf,
+    decode(bytes) { return bytes; },
+  },
+  json: {
+    name: 'json', kind: ELEM_PAYLOAD,
+    encode(v) {
+      const text = JSON.stringify(v);
+      if (text === undefined) throw new TypeError(`gort: a 'json' channel cannot carry ${describe(v)} (JSON.stringify gives nothing)`);
+      return encoder.encode(text);
+    },
+    decode(bytes) { return JSON.parse(decoder.decode(bytes)); },
+  },
+};
+
+/** The codec for a channel option: a name, or a user's { encode, decode }. */
+export function codecOf(option = 'json') {
+  if (typeof option == 'string') {
+    const codec = CODECS[option];
+    if (!codec) throw new TypeError(`gort: unknown codec '${option}' (f64, i32, bool, string, bytes, json, or { encode, decode })`);
+    return codec;
+  }
+  if (option && typeof option.encode == 'function' && typeof option.decode == 'function') {
+    return {
+      name: option.name ?? 'custom', kind: ELEM_PAYLOAD, user: option,
+      encode(v) {
+        const bytes = option.encode(v);
+        if (!(bytes instanceof Uint8Array)) throw new TypeError('gort: a codec\'s encode must return a Uint8Array');
+        return bytes;
+      },
+      decode(bytes) { return option.decode(bytes); },
+    };
+  }
+  throw new TypeError('gort: a codec is a name (f64, i32, bool, string, bytes, json) or { encode, decode }');
+}

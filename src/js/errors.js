@@ -1,0 +1,47 @@
+// errors.js — the errors gort's JS API throws. Misuse that Go reports as a
+// panic carries Go's words; every one leaves the runtime usable, except
+// FatalError, which ends that runtime (not the page or the process).
+
+/** The base class of gort's errors. `code` is the C API's error code name. */
+export class GortError extends Error {
+  constructor(message, code, options) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** 'send on closed channel': the value was not sent; it is in `value`. */
+export class ChannelClosedError extends GortError {
+  constructor(value) {
+    super('send on closed channel', 'ECLOSED');
+    this.value = value;
+  }
+}
+
+/** Go's other channel panics: 'close of closed channel', 'close of nil channel'. */
+export class PanicError extends GortError {}
+
+/** The runtime was closed (rt.close()) or ended: nothing more can be done with it. */
+export class RuntimeClosedError extends GortError {
+  constructor(message = 'gort: the runtime is closed') {
+    super(message, 'ECLOSEDRUNTIME');
+  }
+}
+
+/**
+ * SharedArrayBuffer is not available: the page is not cross-origin isolated.
+ * The message names the fix.
+ */
+export class NotIsolatedError extends GortError {
+  constructor(message) {
+    super(message, 'ENOTISOLATED');
+  }
+}
+
+/** A fatal error inside the runtime ('fatal error: ...' in Go's words) ended it. */
+export class FatalError extends GortError {
+  constructor(message) {
+    super(message, 'EFATAL');
+  }
+}

@@ -1,0 +1,205 @@
+// realm.js — the one narrow layer between JS and the runtime's memory. A
+// realm is one JS thread's view of a runtime: the main thread's, or an
+// attached worker's (which is a thread of the wasm module). It holds the
+// module's exports, memory views rebuilt when memory grows, the layout that
+// C publishes (gort_js_layout: no struct offset is written in JS), op
+// records, and one doorbell: a word the runtime increments and wakes
+// whenever one of this realm's waiters wakes, awaited with a single
+// Atomics.waitAsync however many operations are pending.
+
+import { RuntimeClosedError } from './errors.js';
+
+// The names of gort_js_layout's entries, in its order (src/js/bridge.c).
+const LAYOUT_FIELDS = [
+  'opSize', 'opElem', 'opPending', 'opResult', 'opOk', 'opNcases',
+  'caseSize', 'caseChan', 'caseDir', 'caseOk', 'caseElemSize',
+  'stateStatus', 'stateExitCode', 'stateDoorbell', 'stateSlots', 'threadSlots',
+  'maxPayload', 'payloadHeader',
+];
+
+// Error codes of gort/error.h.
+export const E = Object.freeze({
+  OK: 0, DEADLOCK: 1, NOMEM: 2, INVAL: 3, STATE: 4, WOULDBLOCK: 8, CLOSED: 9,
+  CLOSECLOSED: 10, CLOSENIL: 11, CANCELED: 12, DEADLINE: 13, NILCONTEXT: 14, NILKEY: 15,
+});
+
+// enum js_status of bridge.h.
+export const STATUS = Object.freeze({ IDLE: 0, STARTING: 1, RUNNING: 2, STOPPED: 3 });
+
+// Op records kept for reuse per realm, beyond which they are freed.
+const OP_CACHE_LIMIT = 64;
+
+// Node does not count a pending Atomics.waitAsync as work (nodejs/node#61941):
+// while operations that should keep the process alive are pending, a timer
+// that never fires holds it open.
+const HOLD_INTERVAL_MS = 1 << 30;
+
+export class Realm {
+  /**
+   * @param {object} module the Emscripten module instance
+   * @param {{ canBlock: boolean, doorbell?: number, onIdle?: () => void }} options
+   */
+  constructor(module, { canBlock, doorbell }) {
+    this.module = module;
+    this.memory = module.wasmMemory;
+    this.canBlock = canBlock;
+    this.buffer = null;
+    this.refresh();
+    const count = module._gort_js_layout_count();
+    const at = module._gort_js_layout() >>> 2;
+    /** @type {Record<string, number>} */
+    this.layout = {};
+    LAYOUT_FIELDS.forEach((name, i) => { this.layout[name] = this.u32[at + i]; });
+    if (count !== LAYOUT_FIELDS.length) throw new Error('gort: the package\'s JS and wasm are from different builds');
+    this.state = module._gort_js_state();
+    this.scratch = module._malloc(64);
+    this.doorbell = doorbell ?? this.state + this.layout.stateDoorbell;
+    this.opCache = [];
+    this.pending = new Set();
+    this.waiting = false;
+    this.holds = 0;
+    this.holdTimer = null;
+    this.closedReason = null;
+  }
+
+  /** Views over the shared memory, rebuilt when another thread grew it. */
+  refresh() {
+    const buffer = this.memory.buffer;
+    if (buffer === this.buffer) return;
+    this.buffer = buffer;
+    this.u8 = new Uint8Array(buffer);
+    this.i32 = new Int32Array(buffer);
+    this.u32 = new Uint32Array(buffer);
+    this.f64 = new Float64Array(buffer);
+  }
+
+  get status() {
+    this.refresh();
+    return Atomics.load(this.u32, (this.state + this.layout.stateStatus) >>> 2);
+  }
+
+  // ---- C strings and out-parameters ----
+
+  /** Calls fn with str as a NUL-terminated UTF-8 C string. */
+  withCString(str, fn) {
+    const bytes = new TextEncoder().encode(str);
+    const p = this.module._malloc(bytes.length + 1);
+    try {
+      this.refresh();
+      this.u8.set(bytes, p);
+      this.u8[p + bytes.length] = 0;
+      return fn(p);
+    } finally {
+      this.module._free(p);
+    }
+  }
+
+  /** The int out-parameter at the scratch area (calls write it there). */
+  get errOut() { return this.scratch; }
+  readErr() { this.refresh(); return this.i32[this.scratch >>> 2]; }
+
+  // ---- op records ----
+
+  opTake(ncases = 0) {
+    if (ncases === 0 && this.opCache.length > 0) return this.opCache.pop();
+    const op = this.module._gort_js_op_new(ncases);
+    if (op === 0) throw new RangeError('gort: out of memory for an operation');
+    return op;
+  }
+
+  opGive(op, ncases = 0) {
+    if (ncases === 0 && this.opCache.length < OP_CACHE_LIMIT) {
+      this.refresh();
+      this.u32[(op + this.layout.opElem) >>> 2] = 0;
+      this.u32[(op + this.layout.opElem + 4) >>> 2] = 0;
+      this.opCache.push(op);
+      return;
+    }
+    this.module._gort_js_op_free(op);
+  }
+
+  opOk(op) { this.refresh(); return this.u32[(op + this.layout.opOk) >>> 2] !== 0; }
+  opResult(op) { this.refresh(); return this.i32[(op + this.layout.opResult) >>> 2]; }
+
+  // ---- waiting for pending operations ----
+
+  /**
+   * Resolves when the pending operation in op has completed. keepAlive: the
+   * wait holds a Node process open (a user's operation does; the runtime's
+   * own watchers, such as a context's signal, do not).
+   */
+  whenReady(op, keepAlive) {
+    return new Promise((resolve, reject) => {
+      const entry = { op, resolve, reject, keepAlive };
+      this.pending.add(entry);
+      if (keepAlive) this.hold(1);
+      // It may have completed before its doorbell was armed.
+      if (this.module._gort_js_ready(op)) this.complete(entry);
+      else this.arm();
+    });
+  }
+
+  complete(entry) {
+    this.pending.delete(entry);
+    if (entry.keepAlive) this.hold(-1);
+    entry.resolve();
+  }
+
+  /** Looks at every pending operation; then awaits the doorbell again. */
+  poll() {
+    this.waiting = false;
+    for (const entry of this.pending) {
+      if (this.module._gort_js_ready(entry.op)) this.complete(entry);
+    }
+    this.arm();
+  }
+
+  arm() {
+    if (this.waiting || this.pending.size === 0) return;
+    this.refresh();
+    const index = this.doorbell >>> 2;
+    const seen = Atomics.load(this.i32, index);
+    // A ring between the last look and this load would be missed: look again.
+    for (const entry of this.pending) {
+      if (this.module._gort_js_ready(entry.op)) {
+        queueMicrotask(() => this.poll());
+        this.waiting = true;
+        return;
+      }
+    }
+    this.waiting = true;
+    const result = Atomics.waitAsync(this.i32, index, seen);
+    if (result.async) result.value.then(() => this.poll());
+    else setTimeout(() => this.poll(), 0);
+  }
+
+  /** Rejects every pending operation (the runtime closed or died). */
+  failAll(error) {
+    this.closedReason = error;
+    for (const entry of this.pending) {
+      this.pending.delete(entry);
+      if (entry.keepAlive) this.hold(-1);
+      entry.reject(error);
+    }
+  }
+
+  hold(delta) {
+    this.holds += delta;
+    if (typeof process != 'object' || typeof setInterval != 'function') return;
+    if (this.holds > 0 && this.holdTimer === null) {
+      this.holdTimer = setInterval(() => {}, HOLD_INTERVAL_MS);
+    } else if (this.holds === 0 && this.holdTimer !== null) {
+      clearInterval(this.holdTimer);
+      this.holdTimer = null;
+    }
+  }
+
+  /** Throws when the runtime has stopped. */
+  check() {
+    if (this.closedReason) throw this.closedReason;
+    if (this.status === STATUS.STOPPED) {
+      this.closedReason = new RuntimeClosedError();
+      throw this.closedReason;
+    }
+  }
+}

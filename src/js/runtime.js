@@ -1,0 +1,260 @@
+// runtime.js — start() and the Runtime: loading the module, starting gort's
+// scheduler and collector on threads of their own, and the API's entry
+// points. The platform entry files (index.node.js, index.browser.js) give the
+// loader: how the module's glue and its .wasm are found.
+
+import { FatalError, GortError, NotIsolatedError, RuntimeClosedError } from './errors.js';
+import { Channel, select, selectSync, UNIT_CODEC } from './channel.js';
+import { codecOf, ELEM_F64 } from './codec.js';
+import { Contexts, Context } from './context.js';
+import { E, Realm, STATUS } from './realm.js';
+
+// Threads a runtime takes from the pool besides one per processor: the
+// thread gort_main blocks in, the collector's, and one spare.
+const EXTRA_THREADS = 3;
+// How long close() waits for the scheduler to stop before it ends the threads anyway.
+const CLOSE_GRACE_MS = 2000;
+const DEFAULT_MAX_PROCS = 4;
+
+const NOT_ISOLATED_FIX =
+  'gort needs SharedArrayBuffer, which a browser gives only to a cross-origin isolated page: ' +
+  'serve the page with the headers "Cross-Origin-Opener-Policy: same-origin" and ' +
+  '"Cross-Origin-Embedder-Policy: require-corp" (on the dev server and on the static host alike)';
+
+/**
+ * Whether gort can run here, and why not.
+ * @returns {{ supported: boolean, reason?: string }}
+ */
+export function isSupported() {
+  if (typeof WebAssembly != 'object') return { supported: false, reason: 'gort: this engine has no WebAssembly' };
+  if (typeof SharedArrayBuffer == 'undefined' || (typeof crossOriginIsolated == 'boolean' && !crossOriginIsolated)) {
+    return { supported: false, reason: NOT_ISOLATED_FIX };
+  }
+  if (typeof Atomics != 'object' || typeof Atomics.waitAsync != 'function') {
+    return { supported: false, reason: 'gort: this engine has no Atomics.waitAsync (Chrome 87+, Safari 16.4+, Firefox 145+, Node 16+)' };
+  }
+  return { supported: true };
+}
+
+let nextRuntimeId = 1;
+
+function defaultProcs() {
+  const cpus = typeof navigator == 'object' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 2;
+  return Math.max(1, Math.min(cpus, DEFAULT_MAX_PROCS));
+}
+
+export class Runtime {
+  /** @internal */
+  constructor(module, wasmModule, loader, procs) {
+    this.id = `${Date.now().toString(36)}.${(nextRuntimeId++).toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
+    this.module = module;
+    this.wasmModule = wasmModule;
+    this.loader = loader;
+    this.procs = procs;
+    this.realm = new Realm(module, { canBlock: false });
+    this.context = new Contexts(this);
+    this.closing = null;
+  }
+
+  /** @internal */
+  chanOf(codec, cap) {
+    const realm = this.realm;
+    realm.check();
+    const h = realm.module._gort_js_chan_make(codec.kind, cap, realm.errOut);
+    const err = realm.readErr();
+    if (err === E.INVAL) throw new RangeError(`makechan: size out of range (cap ${cap})`);
+    if (h === 0) throw new RangeError('gort: out of memory for a channel');
+    return new Channel(this, h, codec);
+  }
+
+  /**
+   * make(chan T, cap). codec: 'json' (the default), 'string', 'bytes', 'f64',
+   * 'i32', 'bool', or { encode, decode }.
+   */
+  chan({ cap = 0, codec } = {}) {
+    if (!Number.isInteger(cap) || cap < 0) throw new RangeError(`makechan: size out of range (cap ${cap})`);
+    return this.chanOf(codecOf(codec), cap);
+  }
+
+  /** time.After(ms): a channel that receives the time (ms, the runtime's clock) once, after ms. */
+  after(ms) {
+    const realm = this.realm;
+    realm.check();
+    const h = realm.module._gort_js_after(Number(ms));
+    if (h === 0) throw new RangeError('gort: out of memory for a timer');
+    return new Channel(this, h, NANOS_CODEC);
+  }
+
+  /**
+   * time.NewTicker(ms): a channel that receives the time every ms (a slow
+   * receiver misses ticks). Dispose it (or call stop()) to stop it.
+   */
+  tick(ms) {
+    const realm = this.realm;
+    realm.check();
+    const t = realm.module._gort_js_ticker(Number(ms), realm.errOut);
+    if (t === 0) {
+      if (realm.readErr() === E.INVAL) throw new RangeError('non-positive interval for NewTicker');
+      throw new RangeError('gort: out of memory for a ticker');
+    }
+    const ch = new Channel(this, realm.module._gort_js_ticker_chan(t), NANOS_CODEC);
+    const stop = () => {
+      if (t === -1) return;
+      realm.module._gort_js_ticker_stop(t);
+      realm.module._gort_js_release(t);
+    };
+    let stopped = false;
+    ch.stop = () => { if (!stopped) { stopped = true; stop(); } };
+    const dispose = ch[Symbol.dispose].bind(ch);
+    ch[Symbol.dispose] = () => { ch.stop(); dispose(); };
+    return ch;
+  }
+
+  /** Go's select over this runtime's channels (see select). */
+  select(cases, options) { return select(cases, options); }
+
+  /**
+   * Starts a goroutine of the package's module by name: 'echo'(in, out)
+   * or 'primes'(out, n). Arguments are channels or numbers.
+   */
+  go(name, ...args) {
+    const realm = this.realm;
+    realm.check();
+    if (args.length > 4) throw new RangeError('gort: a goroutine takes at most 4 arguments');
+    const handles = realm.module._malloc(32);
+    const numbers = realm.module._malloc(32);
+    try {
+      realm.refresh();
+      args.forEach((a, i) => {
+        realm.u32[(handles >>> 2) + i] = a instanceof Channel ? a.h : 0;
+        realm.f64[(numbers >>> 3) + i] = typeof a == 'number' ? a : 0;
+      });
+      const r = realm.withCString(String(name), (n) => realm.module._gort_js_go(n, handles, numbers, args.length));
+      if (r === E.INVAL) throw new GortError(`gort: no goroutine named '${name}' in this module`, 'EINVAL');
+      if (r !== E.OK) throw new RangeError('gort: out of memory for a goroutine');
+    } finally {
+      realm.module._free(handles);
+      realm.module._free(numbers);
+    }
+  }
+
+  /**
+   * Plain data for postMessage: a worker passes it to attach() (from
+   * 'gort/worker') to join this runtime.
+   */
+  get handle() {
+    this.realm.check();
+    return {
+      gort: 'runtime', runtime: this.id, module: this.wasmModule, memory: this.module.wasmMemory,
+      state: this.realm.state, urls: this.loader.urls ?? null,
+    };
+  }
+
+  /** Stops the runtime and ends its threads; afterwards every call throws RuntimeClosedError. */
+  close() {
+    if (!this.closing) this.closing = this.#close();
+    return this.closing;
+  }
+
+  async #close() {
+    const realm = this.realm;
+    if (realm.status === STATUS.RUNNING) {
+      realm.module._gort_js_stop();
+      await waitForStatus(realm, STATUS.STOPPED, CLOSE_GRACE_MS);
+    }
+    realm.failAll(new RuntimeClosedError());
+    this.module.PThread.terminateAllThreads();
+  }
+
+  /** @internal A fatal error in the runtime: it is over; pending operations reject. */
+  fail(message) {
+    if (this.realm.closedReason) return;
+    this.realm.failAll(new FatalError(message));
+    try { this.module.PThread.terminateAllThreads(); } catch { /* the threads may be gone */ }
+  }
+
+  [Symbol.asyncDispose]() { return this.close(); }
+}
+
+// A timer channel's element: the monotonic time it fired, an int64 of
+// nanoseconds (8 bytes, as an f64), read as milliseconds.
+const NANOS_CODEC = { name: 'time', kind: ELEM_F64, nanos: true, check() {} };
+
+/** Resolves once the state word reaches status, or after timeoutMs. */
+async function waitForStatus(realm, status, timeoutMs = Infinity) {
+  realm.hold(1);
+  try {
+    return await waitForStatusHeld(realm, status, timeoutMs);
+  } finally {
+    realm.hold(-1);
+  }
+}
+
+async function waitForStatusHeld(realm, status, timeoutMs) {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    realm.refresh();
+    const index = (realm.state + realm.layout.stateDoorbell) >>> 2;
+    const seen = Atomics.load(realm.i32, index);
+    const now = realm.status;
+    if (now === status || now === STATUS.STOPPED) return now;
+    const left = deadline - performance.now();
+    if (left <= 0) return now;
+    const r = Atomics.waitAsync(realm.i32, index, seen, Number.isFinite(left) ? left : undefined);
+    if (r.async) await r.value;
+  }
+}
+
+/** Keeps the pool's workers from holding a Node process open. */
+function unrefWorkers(PThread) {
+  for (const w of [...PThread.unusedWorkers, ...PThread.runningWorkers]) {
+    if (typeof w.unref == 'function') w.unref();
+  }
+}
+
+/**
+ * Starts a runtime.
+ * @param {import('./loader.js').Loader} loader
+ */
+export async function startWith(loader, options = {}) {
+  const support = isSupported();
+  if (!support.supported) throw new NotIsolatedError(support.reason);
+  const procs = options.procs ?? defaultProcs();
+  if (!Number.isInteger(procs) || procs < 1 || procs > 64) throw new RangeError(`gort: procs must be an integer from 1 to 64, not ${procs}`);
+  const gogc = options.gogc === undefined ? -2 : options.gogc === 'off' || options.gogc === false ? -1 : options.gogc;
+  if (!Number.isInteger(gogc) || gogc < -2) throw new RangeError(`gort: gogc must be a non-negative integer or 'off', not ${options.gogc}`);
+  const memoryLimit = options.memoryLimit ?? -1;
+  const wasmModule = await loader.compile(options);
+  let rt = null;
+  const pendingFatal = [];
+  const module = await loader.createModule({
+    gortPoolSize: procs + EXTRA_THREADS,
+    instantiateWasm(imports, receive) {
+      WebAssembly.instantiate(wasmModule, imports).then((instance) => receive(instance, wasmModule));
+      return {};
+    },
+    locateFile: (path, prefix) => loader.locate(path, prefix, options),
+    onAbort(what) {
+      const text = `fatal error: ${what}`;
+      if (rt) rt.fail(text); else pendingFatal.push(text);
+    },
+  });
+  rt = new Runtime(module, wasmModule, loader, procs);
+  for (const w of [...module.PThread.unusedWorkers]) {
+    // Emscripten rethrows a pool worker's error on the main thread, which
+    // would end the page's script or the Node process: it ends this runtime.
+    w.onerror = (e) => rt.fail(`fatal error: ${e && e.message ? e.message : e}`);
+  }
+  unrefWorkers(module.PThread);
+  const err = rt.realm.withCString(options.godebug ?? '', (debug) =>
+    module._gort_js_start(procs, gogc, memoryLimit, debug));
+  if (err !== E.OK) throw new GortError(`gort: the runtime did not start (${err})`, 'ESTATE');
+  const status = await waitForStatus(rt.realm, STATUS.RUNNING);
+  unrefWorkers(module.PThread);
+  if (status !== STATUS.RUNNING) throw new GortError('gort: the runtime stopped as it started', 'ESTATE');
+  if (pendingFatal.length) throw new FatalError(pendingFatal[0]);
+  module._gort_js_slots_fill(rt.realm.state);
+  return rt;
+}
+
+export { Channel, Context, select, selectSync };
