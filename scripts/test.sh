@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # scripts/test.sh — the whole test suite (`npm test`): installs missing tools,
-# builds gort natively under AddressSanitizer+UBSan and ThreadSanitizer and as
-# wasm, runs the C tests natively (ctest) and as wasm under `node --test`.
+# builds gort natively under AddressSanitizer+UBSan and ThreadSanitizer, as
+# wasm and as the npm package (dist/), runs the C tests natively (ctest) and as
+# wasm, and the package's tests, under `node --test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/toolchain.sh
 
 scripts/build.sh native-asan native-tsan wasm-debug
+src/js/build.sh
 
 echo "== native tests (ASan + UBSan)"
 ctest --test-dir build/native-asan --output-on-failure -j 2
@@ -20,5 +22,5 @@ else
   ctest --test-dir build/native-tsan --output-on-failure -j 2
 fi
 
-echo "== wasm tests (node --test)"
+echo "== wasm and JS package tests (node --test)"
 node --test tests/

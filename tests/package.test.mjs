@@ -1,0 +1,274 @@
+// The npm package from Node's main thread (dist/, built by src/js/build.sh):
+// Go's channel semantics across the main thread and goroutines, select,
+// abort signals, contexts, misuse, and the process's lifetime.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const entry = fileURLToPath(new URL('../dist/index.node.js', import.meta.url));
+if (!existsSync(entry)) throw new Error(`${entry} is missing: build it with src/js/build.sh`);
+const gort = await import(entry);
+const { start, select, ChannelClosedError, PanicError, RuntimeClosedError, Canceled, DeadlineExceeded } = gort;
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
+let rt;
+
+before(async () => { rt = await start({ procs: 2, godebug: 'gccheckmark=1' }); });
+after(async () => { await rt.close(); });
+
+test('an unbuffered send resolves only when a receiver has taken the value', async () => {
+  const ch = rt.chan({ codec: 'string' });
+  let sent = false;
+  const sending = ch.send('hand-off').then(() => { sent = true; });
+  await tick();
+  assert.equal(sent, false, 'send resolved with nobody receiving');
+  assert.deepEqual(await ch.recv(), { value: 'hand-off', ok: true });
+  await sending;
+  assert.equal(sent, true);
+});
+
+test('a buffered channel is FIFO, and len and cap say what it holds', async () => {
+  const ch = rt.chan({ cap: 3, codec: 'json' });
+  await ch.send({ n: 1 });
+  await ch.send([2]);
+  await ch.send('three');
+  assert.equal(ch.len, 3);
+  assert.equal(ch.cap, 3);
+  assert.equal(ch.trySend(4), false, 'a full buffer took a fourth value');
+  assert.deepEqual((await ch.recv()).value, { n: 1 });
+  assert.deepEqual((await ch.recv()).value, [2]);
+  assert.deepEqual((await ch.recv()).value, 'three');
+  assert.deepEqual(ch.tryRecv(), { state: 'empty' });
+});
+
+test('close wakes waiting receivers and senders; a closed channel drains before ok is false', async () => {
+  const waiting = rt.chan({ codec: 'f64' });
+  const receivers = [waiting.recv(), waiting.recv()];
+  const blocked = rt.chan({ codec: 'string' });
+  const sender = blocked.send('never taken');
+  await tick();
+  waiting.close();
+  blocked.close();
+  for (const r of await Promise.all(receivers)) assert.deepEqual(r, { value: 0, ok: false });
+  await assert.rejects(sender, (err) => err instanceof ChannelClosedError && err.message === 'send on closed channel' && err.value === 'never taken');
+
+  const buffered = rt.chan({ cap: 2, codec: 'i32' });
+  await buffered.send(7);
+  await buffered.send(8);
+  buffered.close();
+  assert.deepEqual(await buffered.recv(), { value: 7, ok: true });
+  assert.deepEqual(buffered.tryRecv(), { state: 'ok', value: 8 });
+  assert.deepEqual(buffered.tryRecv(), { state: 'closed' });
+  assert.deepEqual(await buffered.recv(), { value: 0, ok: false });
+  await assert.rejects(buffered.send(9), ChannelClosedError);
+  assert.throws(() => buffered.close(), (err) => err instanceof PanicError && err.message === 'close of closed channel');
+});
+
+test('for await receives every value in order and ends at close', async () => {
+  const ch = rt.chan({ cap: 8, codec: 'i32' });
+  const produced = (async () => { for (let i = 0; i < 100; i++) await ch.send(i); ch.close(); })();
+  const seen = [];
+  for await (const v of ch) seen.push(v);
+  await produced;
+  assert.deepEqual(seen, Array.from({ length: 100 }, (_, i) => i));
+});
+
+test('select chooses uniformly among ready cases and never a nil case', async () => {
+  const a = rt.chan({ cap: 1, codec: 'bool' });
+  const b = rt.chan({ cap: 1, codec: 'bool' });
+  const ROUNDS = 2000;
+  const counts = [0, 0, 0];
+  for (let i = 0; i < ROUNDS; i++) {
+    a.trySend(true);
+    b.trySend(true);
+    const { index, value, ok } = await select([{ recv: a }, null, { recv: b }]);
+    assert.equal(value, true);
+    assert.equal(ok, true);
+    counts[index]++;
+  }
+  assert.equal(counts[1], 0, 'the nil case was chosen');
+  for (const i of [0, 2]) {
+    assert.ok(counts[i] > ROUNDS * 0.4 && counts[i] < ROUNDS * 0.6, `case ${i} chosen ${counts[i]} of ${ROUNDS} times`);
+  }
+});
+
+test('select with send cases, and select.try as Go\'s default', async () => {
+  const out = rt.chan({ cap: 1, codec: 'string' });
+  const idle = rt.chan({ codec: 'string' });
+  assert.deepEqual(select.try([{ recv: idle }]), { index: -1, value: undefined, ok: false });
+  const r = await select([{ recv: idle }, { send: out, value: 'via select' }]);
+  assert.equal(r.index, 1);
+  assert.deepEqual(out.tryRecv(), { state: 'ok', value: 'via select' });
+  const full = rt.chan({ cap: 1, codec: 'i32' });
+  full.trySend(1);
+  assert.equal(select.try([{ send: full, value: 2 }]).index, -1);
+});
+
+test('aborting a pending operation withdraws it: nothing is sent or taken', async () => {
+  const ch = rt.chan({ codec: 'string' });
+  const controller = new AbortController();
+  const receiving = ch.recv({ signal: controller.signal });
+  await tick();
+  controller.abort(new Error('stop'));
+  await assert.rejects(receiving, /stop/);
+  assert.equal(ch.trySend('x'), false, 'an aborted receiver is still queued');
+
+  const sendAbort = new AbortController();
+  const sending = ch.send('withdrawn', { signal: sendAbort.signal });
+  await tick();
+  sendAbort.abort();
+  await assert.rejects(sending, (err) => err.name === 'AbortError');
+  assert.deepEqual(ch.tryRecv(), { state: 'empty' }, 'an aborted send was delivered');
+
+  const already = AbortSignal.abort();
+  await assert.rejects(ch.recv({ signal: already }), (err) => err.name === 'AbortError');
+});
+
+test('goroutines and the main thread share channels: every value arrives exactly once', async () => {
+  const COUNT = 5000;
+  const input = rt.chan({ cap: 16, codec: 'json' });
+  const outputs = [rt.chan({ cap: 16, codec: 'json' }), rt.chan({ codec: 'json' })];
+  for (const out of outputs) rt.go('echo', input, out); // two goroutines take from one channel
+  const sending = (async () => {
+    for (let i = 0; i < COUNT; i++) await input.send({ i, text: `value ${i}` });
+    input.close();
+  })();
+  const seen = new Set();
+  const open = [...outputs];
+  while (open.some(Boolean)) {
+    const { index, value, ok } = await select(open.map((ch) => (ch ? { recv: ch } : null)));
+    if (!ok) { open[index] = null; continue; }
+    assert.equal(value.text, `value ${value.i}`);
+    assert.ok(!seen.has(value.i), `value ${value.i} arrived twice`);
+    seen.add(value.i);
+  }
+  await sending;
+  assert.equal(seen.size, COUNT, 'values were lost');
+});
+
+test('a C prime sieve feeds for await', async () => {
+  const primes = rt.chan({ codec: 'f64' });
+  rt.go('primes', primes, 25);
+  const got = [];
+  for await (const p of primes) got.push(p);
+  assert.deepEqual(got, [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97]);
+});
+
+test('timers: after fires once, a ticker ticks until stopped', async () => {
+  const t0 = performance.now();
+  const { ok } = await rt.after(50).recv();
+  assert.ok(ok);
+  assert.ok(performance.now() - t0 >= 45, 'after(50) fired early');
+  const ticker = rt.tick(10);
+  const first = (await ticker.recv()).value;
+  const second = (await ticker.recv()).value;
+  assert.ok(second > first, 'ticks carry increasing times');
+  ticker.stop();
+  ticker[Symbol.dispose]();
+  const r = await select([{ recv: rt.after(30) }, null]);
+  assert.equal(r.index, 0);
+});
+
+test('contexts: cancel, timeout, values, signals', async () => {
+  const bg = rt.context.background();
+  assert.equal(bg.done, null, 'Background has a Done channel');
+  const ctx = rt.context.withCancel(bg);
+  const child = rt.context.withValue(ctx, 'user', { name: 'gopher' });
+  assert.deepEqual(child.value('user'), { name: 'gopher' });
+  assert.equal(child.value('other'), undefined);
+  assert.equal(ctx.err, null);
+  const waiting = child.done.recv();
+  const signal = child.signal;
+  ctx.cancel();
+  assert.deepEqual(await waiting, { value: undefined, ok: false });
+  assert.equal(ctx.err, Canceled);
+  assert.equal(child.err, Canceled);
+  assert.equal(Canceled.message, 'context canceled');
+  await tick();
+  assert.equal(signal.aborted, true);
+  assert.equal(signal.reason, Canceled);
+
+  const timed = rt.context.withTimeout(bg, 30);
+  assert.ok(timed.deadline instanceof Date);
+  const r = await select([{ recv: timed.done }, { recv: rt.after(5000) }]);
+  assert.equal(r.index, 0, 'the timeout did not come first');
+  assert.equal(timed.err, DeadlineExceeded);
+  assert.equal(DeadlineExceeded.message, 'context deadline exceeded');
+
+  const controller = new AbortController();
+  const fromSignal = rt.context.fromSignal(controller.signal);
+  controller.abort();
+  assert.deepEqual(await fromSignal.done.recv(), { value: undefined, ok: false });
+});
+
+test('misuse throws typed errors and leaves the runtime usable', async () => {
+  const ints = rt.chan({ codec: 'i32' });
+  assert.throws(() => ints.trySend(1.5), TypeError);
+  assert.throws(() => ints.trySend('1'), TypeError);
+  const json = rt.chan({ cap: 1 });
+  assert.throws(() => json.trySend(undefined), TypeError);
+  assert.throws(() => rt.chan({ codec: 'xml' }), TypeError);
+  assert.throws(() => rt.chan({ cap: -1 }), RangeError);
+  assert.throws(() => rt.tick(0), /non-positive interval for NewTicker/);
+  assert.throws(() => rt.context.withCancel(null), /cannot create context from nil parent/);
+  const gone = rt.chan({ cap: 1 });
+  gone[Symbol.dispose]();
+  assert.throws(() => gone.trySend(1), /disposed/);
+  assert.throws(() => rt.go('nonesuch'), /no goroutine named/);
+  // Still usable.
+  const ok = rt.chan({ cap: 1, codec: 'string' });
+  await ok.send('still here');
+  assert.deepEqual(await ok.recv(), { value: 'still here', ok: true });
+});
+
+test('values the program drops are collected: the heap stays bounded', async () => {
+  const ch = rt.chan({ cap: 64, codec: 'string' });
+  const big = 'x'.repeat(16 * 1024);
+  const memory = rt.handle.memory;
+  const before = memory.buffer.byteLength;
+  for (let i = 0; i < 20000; i++) { // 320 MB through the channel
+    await ch.send(big);
+    const { value } = await ch.recv();
+    if (value.length !== big.length) assert.fail('a value changed on its way');
+    if (i % 1000 === 0) rt.chan({ cap: 1 })[Symbol.dispose](); // and channels dropped too
+  }
+  const grown = memory.buffer.byteLength - before;
+  assert.ok(grown < 128 * 1024 * 1024, `linear memory grew by ${grown} bytes`);
+});
+
+const run = promisify(execFile);
+const script = (body) => `const { start } = await import(${JSON.stringify(entry)});\n${body}`;
+
+test('Node: a script that uses channels and returns exits by itself', async () => {
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script(`
+    const rt = await start({ procs: 2 });
+    const ch = rt.chan({ cap: 1 });
+    await ch.send('done');
+    console.log((await ch.recv()).value);
+  `)], { timeout: 30000 });
+  assert.equal(stdout.trim(), 'done');
+});
+
+test('Node: a pending receive keeps the process alive until a value comes', async () => {
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script(`
+    const rt = await start({ procs: 1 });
+    const ch = rt.chan({ codec: 'string' });
+    const t = setTimeout(() => ch.send('late'), 300);
+    t.unref(); // only the pending receive holds the process now
+    console.log((await ch.recv()).value);
+  `)], { timeout: 30000 });
+  assert.equal(stdout.trim(), 'late');
+});
+
+test('close() ends the runtime: every call then throws RuntimeClosedError', async () => {
+  const own = await start({ procs: 1 });
+  const ch = own.chan();
+  const pending = ch.recv();
+  await own.close();
+  await assert.rejects(pending, RuntimeClosedError);
+  assert.throws(() => own.chan(), RuntimeClosedError);
+  await assert.rejects(ch.send(1), RuntimeClosedError);
+});
