@@ -35,7 +35,6 @@
  *    goroutine, no pending timer and no external waiter means no goroutine can
  *    ever run again.
  */
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -1497,7 +1496,7 @@ void sudog_wake(sudog *s)
     atomic_uint *doorbell = atomic_load(&s->doorbell);
     if (doorbell != NULL) {
         atomic_fetch_add(doorbell, 1);
-        prim_futex_wake(doorbell, INT_MAX);
+        prim_futex_wake(doorbell, INT32_MAX);
     }
 }
 
