@@ -8,6 +8,10 @@ cd "$(dirname "$0")/../.."
 source scripts/toolchain.sh
 
 dir=build/wasm-release
+# One build at a time in this folder (tests and npm pack may start it together).
+mkdir -p build
+exec 9> build/.js-build.lock
+flock 9
 emcmake cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release > /dev/null 2> >(grep -v "^configure: " >&2)
 cmake --build "$dir" -j "$(nproc 2>/dev/null || echo 2)" --target gort_js_node gort_js_web 2>&1 |
   grep -v "Asyncify removelist contained a non-existing function" | grep -iE "error|warning" >&2 || true
