@@ -37,9 +37,11 @@ const HOLD_INTERVAL_MS = 1 << 30;
 export class Realm {
   /**
    * @param {object} module the Emscripten module instance
-   * @param {{ canBlock: boolean, doorbell?: number, onIdle?: () => void }} options
+   * @param {{ canBlock: boolean, doorbell?: number, state?: number, threadless?: boolean }} options
+   *   state: the runtime's state words (the main realm asks C for them);
+   *   threadless: this thread is not one of the module's yet (it may only read).
    */
-  constructor(module, { canBlock, doorbell }) {
+  constructor(module, { canBlock, doorbell, state, threadless = false }) {
     this.module = module;
     this.memory = module.wasmMemory;
     this.canBlock = canBlock;
@@ -51,8 +53,8 @@ export class Realm {
     this.layout = {};
     LAYOUT_FIELDS.forEach((name, i) => { this.layout[name] = this.u32[at + i]; });
     if (count !== LAYOUT_FIELDS.length) throw new Error('gort: the package\'s JS and wasm are from different builds');
-    this.state = module._gort_js_state();
-    this.scratch = module._malloc(64);
+    this.state = state ?? module._gort_js_state();
+    this.scratch = threadless ? 0 : module._malloc(64);
     this.doorbell = doorbell ?? this.state + this.layout.stateDoorbell;
     this.opCache = [];
     this.pending = new Set();

@@ -43,17 +43,35 @@ function defaultProcs() {
   return Math.max(1, Math.min(cpus, DEFAULT_MAX_PROCS));
 }
 
-export class Runtime {
+/**
+ * A runtime as one realm sees it: what the main thread and attached workers
+ * can all do.
+ */
+export class RuntimeView {
   /** @internal */
-  constructor(module, wasmModule, loader, procs) {
-    this.id = `${Date.now().toString(36)}.${(nextRuntimeId++).toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
-    this.module = module;
-    this.wasmModule = wasmModule;
-    this.loader = loader;
-    this.procs = procs;
-    this.realm = new Realm(module, { canBlock: false });
+  constructor(id, realm) {
+    this.id = id;
+    this.realm = realm;
     this.context = new Contexts(this);
-    this.closing = null;
+  }
+
+  /**
+   * Turns a handle (ch.handle, ctx.handle, posted from another realm) into a
+   * live object of this realm. A channel with a user codec needs it again:
+   * open(handle, { codec }).
+   */
+  open(handle, { codec } = {}) {
+    this.realm.check();
+    if (!handle || typeof handle != 'object' || typeof handle.gort != 'string') {
+      throw new TypeError('gort: open() takes the handle of a channel or a context');
+    }
+    if (handle.runtime !== this.id) throw new GortError('gort: this handle belongs to another runtime', 'EINVAL');
+    if (!this.realm.module._gort_js_handle_valid(handle.h)) throw new GortError('gort: this handle was disposed', 'EINVAL');
+    if (handle.gort === 'context') return new Context(this, handle.h, false);
+    if (handle.gort !== 'chan') throw new TypeError(`gort: open() cannot open a '${handle.gort}' handle`);
+    if (handle.codec === 'custom' && !codec) throw new TypeError('gort: this channel has a user codec: open(handle, { codec })');
+    const c = codec ? codecOf(codec) : handle.codec === 'unit' ? UNIT_CODEC : handle.codec === 'time' ? NANOS_CODEC : codecOf(handle.codec);
+    return new Channel(this, handle.h, c, false);
   }
 
   /** @internal */
@@ -136,6 +154,21 @@ export class Runtime {
       realm.module._free(handles);
       realm.module._free(numbers);
     }
+  }
+
+}
+
+/** A runtime, as the realm that started it holds it. */
+export class Runtime extends RuntimeView {
+  /** @internal */
+  constructor(module, wasmModule, loader, procs) {
+    super(`${Date.now().toString(36)}.${(nextRuntimeId++).toString(36)}.${Math.random().toString(36).slice(2, 8)}`,
+      new Realm(module, { canBlock: false }));
+    this.module = module;
+    this.wasmModule = wasmModule;
+    this.loader = loader;
+    this.procs = procs;
+    this.closing = null;
   }
 
   /**
@@ -257,4 +290,4 @@ export async function startWith(loader, options = {}) {
   return rt;
 }
 
-export { Channel, Context, select, selectSync };
+export { Channel, Context, select, selectSync, NANOS_CODEC };

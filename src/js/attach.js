@@ -1,0 +1,88 @@
+// attach.js — a worker the user created joins a runtime. The worker
+// instantiates the module on the runtime's shared memory, as Emscripten's
+// pool workers do, and adopts one of the pthreads the runtime keeps ready
+// (thread.c): its stack and thread pointer make it a thread of the module,
+// which may call the runtime and block in it (Atomics.wait is allowed in a
+// worker). It then has the whole API of the main thread, plus the blocking
+// forms (sendSync, recvSync, select.sync).
+
+import { GortError, RuntimeClosedError } from './errors.js';
+import { Realm, STATUS } from './realm.js';
+import { RuntimeView } from './runtime.js';
+
+/** A runtime as an attached worker sees it. */
+export class WorkerRuntime extends RuntimeView {
+  /** @internal */
+  constructor(id, realm, thread, slotsAt, slotCount) {
+    super(id, realm);
+    this.thread = thread;
+    this.slotsAt = slotsAt;
+    this.slotCount = slotCount;
+  }
+
+  /**
+   * Gives this worker's thread back for another worker to adopt. Objects
+   * opened here must not be used afterwards.
+   */
+  detach() {
+    if (this.thread === 0) return;
+    const realm = this.realm;
+    realm.failAll(new RuntimeClosedError('gort: this worker detached from the runtime'));
+    realm.refresh();
+    for (let i = 0; i < this.slotCount; i++) {
+      if (Atomics.compareExchange(realm.u32, (this.slotsAt >>> 2) + i, 0, this.thread) === 0) break;
+    }
+    this.thread = 0;
+  }
+
+  [Symbol.dispose]() { this.detach(); }
+}
+
+/** Takes a pthread from the runtime's slots (0 when none is ready). */
+function takeThread(u32, slotsAt, count) {
+  for (let i = 0; i < count; i++) {
+    const t = Atomics.exchange(u32, (slotsAt >>> 2) + i, 0);
+    if (t !== 0) return t;
+  }
+  return 0;
+}
+
+/**
+ * Joins the runtime of handle (rt.handle, posted to this worker).
+ * @param {(settings: object) => Promise<object>} createModule the Emscripten glue's factory
+ */
+export async function attachWith(createModule, handle) {
+  if (!handle || handle.gort !== 'runtime' || !(handle.memory instanceof WebAssembly.Memory) ||
+      !(handle.module instanceof WebAssembly.Module)) {
+    throw new TypeError('gort: attach() takes a runtime\'s handle (rt.handle, posted to this worker)');
+  }
+  const module = await createModule({
+    ENVIRONMENT_IS_PTHREAD: true,
+    gortAttached: true,
+    wasmModule: handle.module,
+    wasmMemory: handle.memory,
+    buffer: handle.memory.buffer,
+    instantiateWasm(imports, receive) {
+      const instance = new WebAssembly.Instance(handle.module, imports);
+      receive(instance, handle.module);
+      return instance.exports;
+    },
+  });
+  const probe = new Realm(module, { canBlock: true, threadless: true, state: handle.state });
+  if (probe.status === STATUS.STOPPED) throw new RuntimeClosedError();
+  const slotsAt = handle.state + probe.layout.stateSlots;
+  const thread = takeThread(probe.u32, slotsAt, probe.layout.threadSlots);
+  if (thread === 0) {
+    throw new GortError(`gort: no thread is ready for this worker (at most ${probe.layout.threadSlots} workers attach at once)`, 'EAGAIN');
+  }
+  // What a pool worker does when it is told to run a pthread (Emscripten's worker.js).
+  module.__emscripten_thread_init(thread, 0, 0, 1);
+  module.establishStackSpace();
+  module.PThread.threadInit();
+  const doorbell = module._malloc(4);
+  const realm = new Realm(module, { canBlock: true, doorbell, state: handle.state });
+  realm.refresh();
+  Atomics.store(realm.u32, doorbell >>> 2, 0);
+  module._gort_js_slots_fill(handle.state);
+  return new WorkerRuntime(handle.runtime, realm, thread, slotsAt, realm.layout.threadSlots);
+}

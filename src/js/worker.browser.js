@@ -1,0 +1,15 @@
+// worker.browser.js — 'gort/worker' in a browser's (module) Web Worker:
+// attach() joins a runtime whose handle the page posted.
+import createGortModule from './wasm/web/gort.mjs';
+import { attachWith } from './attach.js';
+
+/**
+ * @param {import('./index').RuntimeHandle} handle
+ * @returns {Promise<import('./worker').WorkerRuntime>}
+ */
+export function attach(handle) {
+  return attachWith(createGortModule, handle);
+}
+
+export * from './api.js';
+export { WorkerRuntime } from './attach.js';
