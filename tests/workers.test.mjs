@@ -1,0 +1,96 @@
+// Workers that attach to a runtime ('gort/worker', dist/ built by
+// src/js/build.sh): the main thread, two worker_threads and goroutines on the
+// same channels with every value checked, cancellation reaching a worker
+// blocked in the runtime, aborts in a worker, and blocking forms refused on
+// the main thread.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const entry = fileURLToPath(new URL('../dist/index.node.js', import.meta.url));
+const workerEntry = fileURLToPath(new URL('../dist/worker.node.js', import.meta.url));
+if (!existsSync(workerEntry)) throw new Error(`${workerEntry} is missing: build it with src/js/build.sh`);
+const { start, GortError } = await import(entry);
+const partyScript = new URL('./workers/party.mjs', import.meta.url);
+
+let rt;
+before(async () => { rt = await start({ procs: 2, godebug: 'gccheckmark=1' }); });
+after(async () => { await rt.close(); });
+
+function party(role, data) {
+  const worker = new Worker(partyScript, { workerData: { entry: workerEntry, rt: rt.handle, role, ...data } });
+  return new Promise((resolve, reject) => {
+    worker.once('message', (m) => (m === 'ok' ? resolve() : reject(new Error(m))));
+    worker.once('error', reject);
+  });
+}
+
+test('main thread, two workers and goroutines share channels: every value received exactly once', async () => {
+  const COUNT = 1500;
+  const work = rt.chan({ cap: 4, codec: 'json' });
+  const results = rt.chan({ cap: 4, codec: 'json' });
+  const report = rt.chan({ cap: 8, codec: 'json' });
+  rt.go('echo', work, results); // a goroutine moves work to results, and closes results after work
+  const common = { count: COUNT, work: work.handle, results: results.handle, report: report.handle };
+  const workers = [
+    party('party', { ...common, name: 'blocking', blocking: true }),
+    party('party', { ...common, name: 'async', blocking: false }),
+  ];
+  const mainIds = [];
+  const receiving = (async () => { for await (const v of results) mainIds.push(v.id); })();
+  for (let i = 0; i < COUNT; i++) await work.send({ id: `main:${i}` });
+  const sent = [];
+  while (sent.length < 2) sent.push((await report.recv()).value);
+  work.close();
+  const received = [mainIds];
+  while (received.length < 3) received.push((await report.recv()).value.received);
+  await receiving;
+  await Promise.all(workers);
+  const all = received.flat();
+  const unique = new Set(all);
+  assert.equal(unique.size, all.length, 'a value was received twice');
+  for (const name of ['main', 'blocking', 'async']) {
+    for (let i = 0; i < COUNT; i++) assert.ok(unique.has(`${name}:${i}`), `${name}:${i} was lost`);
+  }
+  assert.equal(all.length, 3 * COUNT);
+  assert.ok(received.every((ids) => ids.length > 0), 'a party received nothing');
+});
+
+test('a cancel on the main thread wakes a worker blocked in recvSync and a goroutine', async () => {
+  const ctx = rt.context.withCancel(rt.context.background());
+  const back = rt.chan({ codec: 'string' });
+  const forwarded = rt.chan({ codec: 'json' });
+  rt.go('echo', ctx.done, forwarded); // ends, closing forwarded, when done closes
+  const worker = party('waitDone', { ctx: ctx.handle, back: back.handle });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.deepEqual(forwarded.tryRecv(), { state: 'empty' });
+  ctx.cancel();
+  assert.deepEqual(await back.recv(), { value: 'woken ok=false', ok: true });
+  assert.deepEqual(await forwarded.recv(), { value: undefined, ok: false });
+  await worker;
+});
+
+test('aborting a worker\'s pending receive withdraws it', async () => {
+  const ch = rt.chan({ codec: 'string' });
+  const back = rt.chan({ codec: 'string' });
+  const worker = party('abortRecv', { ch: ch.handle, back: back.handle });
+  assert.equal((await back.recv()).value, 'aborted in worker');
+  await worker;
+  assert.equal(ch.trySend('nobody'), false, 'the aborted receiver is still queued');
+});
+
+test('blocking forms are refused on the main thread; handles of another runtime too', async () => {
+  const ch = rt.chan({ cap: 1 });
+  assert.throws(() => ch.recvSync(), (err) => err instanceof GortError && /cannot be made on this thread/.test(err.message));
+  assert.throws(() => ch.sendSync(1), /cannot be made on this thread/);
+  const other = await start({ procs: 1 });
+  try {
+    assert.throws(() => other.open(ch.handle), /another runtime/);
+  } finally {
+    await other.close();
+  }
+  await ch.send('usable');
+  assert.equal((await ch.recv()).value, 'usable');
+});

@@ -1,0 +1,59 @@
+// A worker_threads party of tests/workers.test.mjs: attaches to the runtime
+// whose handle it was given and plays the role named in workerData.
+import { workerData, parentPort } from 'node:worker_threads';
+
+const { attach } = await import(workerData.entry);
+const wr = await attach(workerData.rt);
+const roles = {
+  // Sends its share with the blocking form or Promises, and receives from
+  // results until it is closed, reporting every id it received.
+  async party({ name, count, blocking, work, results, report }) {
+    const workCh = wr.open(work);
+    const resultsCh = wr.open(results);
+    const receiving = (async () => {
+      const ids = [];
+      if (blocking) {
+        for (;;) {
+          const { value, ok } = resultsCh.recvSync();
+          if (!ok) break;
+          ids.push(value.id);
+          if (ids.length % 64 === 0) await null; // let the sending loop below run
+        }
+      } else {
+        for await (const v of resultsCh) ids.push(v.id);
+      }
+      return ids;
+    })();
+    const pad = 'w'.repeat(512);
+    for (let i = 0; i < count; i++) {
+      const value = { id: `${name}:${i}`, pad };
+      if (blocking) workCh.sendSync(value);
+      else await workCh.send(value);
+    }
+    wr.open(report).sendSync({ name, sent: count });
+    const ids = await receiving;
+    wr.open(report).sendSync({ name, received: ids });
+  },
+  // Blocks in recvSync on a context's Done until someone cancels it.
+  waitDone({ ctx, back }) {
+    const done = wr.open(ctx).done;
+    const r = done.recvSync();
+    wr.open(back).sendSync(`woken ok=${r.ok}`);
+  },
+  // A pending Promise receive in a worker, withdrawn by its signal.
+  async abortRecv({ ch, back }) {
+    const c = wr.open(ch);
+    const controller = new AbortController();
+    const pending = c.recv({ signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('aborted in worker')), 30);
+    const outcome = await pending.then(() => 'received', (e) => e.message);
+    wr.open(back).sendSync(outcome);
+  },
+};
+try {
+  await roles[workerData.role](workerData);
+  wr.detach();
+  parentPort.postMessage('ok');
+} catch (err) {
+  parentPort.postMessage(`error: ${err && err.stack || err}`);
+}
