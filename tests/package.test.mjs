@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 const entry = fileURLToPath(new URL('../dist/index.node.js', import.meta.url));
 if (!existsSync(entry)) throw new Error(`${entry} is missing: build it with src/js/build.sh`);
 const gort = await import(entry);
-const { start, select, ChannelClosedError, PanicError, RuntimeClosedError, Canceled, DeadlineExceeded } = gort;
+const { start, select, ChannelClosedError, PanicError, RuntimeClosedError, FatalError, Canceled, DeadlineExceeded } = gort;
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
 let rt;
@@ -271,4 +271,18 @@ test('close() ends the runtime: every call then throws RuntimeClosedError', asyn
   await assert.rejects(pending, RuntimeClosedError);
   assert.throws(() => own.chan(), RuntimeClosedError);
   await assert.rejects(ch.send(1), RuntimeClosedError);
+});
+
+test('a fatal error ends its runtime, not the process: pending operations reject with Go\'s words', async () => {
+  const doomed = await start({ procs: 1 });
+  const pending = doomed.chan().recv();
+  doomed.go('overflow');
+  await assert.rejects(pending, (err) => err instanceof FatalError && /^fatal error: stack overflow \(goroutine \d+\)$/.test(err.message));
+  assert.throws(() => doomed.chan(), FatalError);
+  await doomed.close();
+  const fresh = await start({ procs: 1 });
+  const ch = fresh.chan({ cap: 1, codec: 'i32' });
+  await ch.send(42);
+  assert.deepEqual(await ch.recv(), { value: 42, ok: true });
+  await fresh.close();
 });

@@ -10,6 +10,9 @@
  *  primes(out, n)     the first n primes (i32 or f64 elements) by Go's
  *                     concurrent prime sieve, one goroutine per prime
  *                     found, then out is closed.
+ *  overflow()         recurses without bound: the runtime ends with
+ *                     'fatal error: stack overflow' (what JS sees of a
+ *                     fatal error, for tests).
  */
 #include <emscripten/emscripten.h>
 #include <stdlib.h>
@@ -124,12 +127,30 @@ static void primes(void *arg)
      * nobody will wake, which end with the runtime. */
 }
 
+/* Each frame keeps a buffer the compiler cannot drop; far more frames than
+ * any stack holds. */
+static int recurse(volatile char *previous, unsigned frames_left)
+{
+    volatile char frame[256];
+    frame[0] = previous != NULL ? previous[0] + 1 : 0;
+    if (frames_left == 0)
+        return frame[0];
+    return recurse(frame, frames_left - 1) + frame[0];
+}
+
+static void overflow(void *arg)
+{
+    free(arg);
+    recurse(NULL, UINT32_MAX);
+}
+
 static const struct builtin {
     const char *name;
     void (*fn)(void *);
 } builtins[] = {
     {"echo", echo},
     {"primes", primes},
+    {"overflow", overflow},
 };
 
 /*

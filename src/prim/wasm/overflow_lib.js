@@ -26,6 +26,7 @@ mergeInto(LibraryManager.library, {
       err('runtime: stack exceeds ' + (base - end) + '-byte limit (SP 0x' + requested.toString(16) + ')');
     }
     err('fatal error: stack overflow');
-    abort('stack overflow');
+    // The embedder (the npm package) reports what abort is given.
+    abort(goid !== 0 ? 'stack overflow (goroutine ' + goid + ')' : 'stack overflow');
   },
 });
