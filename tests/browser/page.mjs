@@ -1,0 +1,278 @@
+// page.mjs — the checks the browser test runs in a page (tests/browser.test.mjs
+// drives it). ?suite=isolated runs the package from a cross-origin isolated
+// page's main thread; ?suite=not-isolated from a page served without the two
+// isolation headers. Each check shows as a line of the page (pass or fail,
+// with the error), and the whole outcome is left in window.gortBrowserResults
+// for the test to read.
+
+const suite = new URLSearchParams(location.search).get('suite');
+// Long enough for a loaded machine, short enough that a hang in one check
+// is reported as that check's failure instead of stalling the test.
+const CHECK_TIMEOUT_MS = 8000;
+// How long an operation that must stay pending is watched.
+const PENDING_WATCH_MS = 60;
+
+const list = document.getElementById('results');
+document.getElementById('suite').textContent = suite;
+const results = [];
+
+// A failure's text is cut to this length: a garbled value could be
+// megabytes, too much for the page to lay out and the test to print.
+const MAX_ERROR_LENGTH = 600;
+
+function describe(err) {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH)}… (${text.length} characters)` : text;
+}
+
+function expect(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+function equal(actual, expected, what) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`${what}: got ${a}, expected ${e}`);
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Whether promise is still unsettled after PENDING_WATCH_MS. */
+async function stillPending(promise) {
+  let settled = false;
+  promise.then(() => { settled = true; }, () => { settled = true; });
+  await sleep(PENDING_WATCH_MS);
+  return !settled;
+}
+
+/** The error fn throws or rejects with, or a failure when it does not. */
+async function errorOf(fn, what) {
+  try {
+    await fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error(`${what} did not fail`);
+}
+
+async function check(name, fn) {
+  const item = document.createElement('li');
+  item.textContent = `…     ${name}`;
+  list.append(item);
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([fn(), timeout]);
+    results.push({ name, ok: true });
+    item.className = 'pass';
+    item.textContent = `PASS  ${name}`;
+  } catch (err) {
+    results.push({ name, ok: false, error: describe(err) });
+    item.className = 'fail';
+    item.textContent = `FAIL  ${name}\n      ${describe(err)}`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function finish() {
+  const failed = results.filter((r) => !r.ok).length;
+  const summary = document.getElementById('summary');
+  summary.className = failed ? 'failed' : 'passed';
+  summary.textContent = `${results.length - failed} passed, ${failed} failed`;
+  window.gortBrowserResults = { suite, results };
+}
+
+const BOTH_HEADERS = ['Cross-Origin-Opener-Policy: same-origin', 'Cross-Origin-Embedder-Policy: require-corp'];
+
+let gort;
+await check("import('gort') loads the package's browser entry", async () => {
+  gort = await import('gort');
+  expect(typeof gort.start == 'function', 'the module has no start()');
+});
+
+if (suite === 'isolated') await isolatedChecks();
+else if (suite === 'not-isolated') await notIsolatedChecks();
+else await check('the page names its suite', () => { throw new Error(`unknown suite '${suite}'`); });
+finish();
+
+async function isolatedChecks() {
+  const { start, select, isSupported, GortError, ChannelClosedError, PanicError, RuntimeClosedError, Canceled } = gort;
+  let rt;
+
+  await check('the page is cross-origin isolated and isSupported() says yes', () => {
+    expect(crossOriginIsolated === true, 'crossOriginIsolated is false');
+    equal(isSupported(), { supported: true }, 'isSupported()');
+  });
+
+  await check('start() resolves with a running runtime', async () => {
+    rt = await start({ procs: 2 });
+    expect(rt instanceof gort.Runtime, 'start() did not give a Runtime');
+  });
+
+  await check('unbuffered hand-off with an echo goroutine: a send waits for the goroutine to take it', async () => {
+    const input = rt.chan({ codec: 'string' });
+    const output = rt.chan({ codec: 'string' });
+    rt.go('echo', input, output);
+    await input.send('first'); // the goroutine took it, and now waits to send it on
+    // It holds 'first' until the page receives: nobody takes a second value.
+    const second = input.send('second');
+    expect(await stillPending(second), 'a send resolved while the goroutine was blocked sending');
+    equal(await output.recv(), { value: 'first', ok: true }, 'first receive');
+    await second;
+    equal(await output.recv(), { value: 'second', ok: true }, 'second receive');
+    input.close();
+    equal(await output.recv(), { ok: false }, 'receive after the goroutine closed its output');
+  });
+
+  await check('a goroutine hands values to the page: primes(out, 10)', async () => {
+    const out = rt.chan({ codec: 'i32' });
+    rt.go('primes', out, 10);
+    const seen = [];
+    for await (const p of out) seen.push(p);
+    equal(seen, [2, 3, 5, 7, 11, 13, 17, 19, 23, 29], 'primes');
+  });
+
+  await check('a buffered channel is FIFO, and len and cap say what it holds', async () => {
+    const ch = rt.chan({ cap: 3, codec: 'json' });
+    await ch.send({ n: 1 });
+    await ch.send([2]);
+    await ch.send('three');
+    equal([ch.len, ch.cap], [3, 3], '[len, cap]');
+    expect(ch.trySend(4) === false, 'a full buffer took a fourth value');
+    equal(await ch.recv(), { value: { n: 1 }, ok: true }, 'first out');
+    equal(await ch.recv(), { value: [2], ok: true }, 'second out');
+    equal(await ch.recv(), { value: 'three', ok: true }, 'third out');
+    equal(ch.tryRecv(), { state: 'empty' }, 'tryRecv on the drained channel');
+  });
+
+  await check('values of every small size arrive whole (strings of 0 to 15 bytes, twice over)', async () => {
+    // Small payloads share 16-byte blocks of the heap, each placed after the
+    // previous one: every length is sent so that every placement occurs.
+    const ch = rt.chan({ cap: 32, codec: 'string' });
+    const sent = [];
+    for (let round = 0; round < 2; round++) {
+      for (let length = 0; length < 16; length++) sent.push('abcdefghijklmnop'.slice(0, length));
+    }
+    for (const text of sent) await ch.send(text);
+    for (const [i, text] of sent.entries()) {
+      const { value } = await ch.recv();
+      expect(value === text, `value ${i} ('${text}', ${text.length} bytes) came out as ${value.length} characters: ${JSON.stringify(value.slice(0, 24))}`);
+    }
+  });
+
+  await check('close wakes a pending receive with ok false', async () => {
+    const ch = rt.chan({ codec: 'f64' });
+    const receiving = ch.recv();
+    expect(await stillPending(receiving), 'a receive on an empty channel resolved');
+    ch.close();
+    equal(await receiving, { value: 0, ok: false }, 'the woken receive');
+  });
+
+  await check('select never chooses a nil case, wakes when a case becomes ready, and select.try is default', async () => {
+    const ready = rt.chan({ cap: 1, codec: 'bool' });
+    for (let i = 0; i < 50; i++) {
+      ready.trySend(true);
+      equal(await select([null, { recv: ready }, null]), { index: 1, value: true, ok: true }, `round ${i}`);
+    }
+    const idle = rt.chan({ codec: 'string' });
+    equal(select.try([null, { recv: idle }]), { index: -1, ok: false }, 'select.try with nothing ready');
+    const selecting = select([null, { recv: idle }]);
+    expect(await stillPending(selecting), 'select resolved with nothing ready');
+    expect(idle.trySend('late'), 'the pending select did not take a value sent to it');
+    equal(await selecting, { index: 1, value: 'late', ok: true }, 'the woken select');
+  });
+
+  await check('an abort signal withdraws a pending receive: it rejects and is no longer queued', async () => {
+    const ch = rt.chan({ codec: 'string' });
+    const controller = new AbortController();
+    const receiving = ch.recv({ signal: controller.signal });
+    expect(await stillPending(receiving), 'a receive on an empty channel resolved');
+    const reason = new Error('withdrawn by the page');
+    controller.abort(reason);
+    const err = await errorOf(() => receiving, 'the aborted receive');
+    expect(err === reason, `it rejected with ${describe(err)}, not the signal's reason`);
+    expect(ch.trySend('nobody') === false, 'the aborted receive is still queued: it took a value');
+  });
+
+  await check("a context cancelled from the page wakes a receive pending on ctx.done", async () => {
+    const ctx = rt.context.withCancel(rt.context.background());
+    const signal = ctx.signal;
+    const receiving = ctx.done.recv();
+    expect(await stillPending(receiving), 'ctx.done was ready before the cancel');
+    expect(ctx.err === null, 'err was set before the cancel');
+    ctx.cancel();
+    equal(await receiving, { ok: false }, 'the receive on ctx.done');
+    expect(ctx.err === Canceled, `err is ${ctx.err}, not Canceled`);
+    if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    expect(signal.reason === Canceled, 'ctx.signal did not abort with Canceled');
+  });
+
+  await check("misuse throws Go's typed errors: ChannelClosedError and PanicError('close of closed channel')", async () => {
+    const ch = rt.chan({ codec: 'json' });
+    ch.close();
+    const sendErr = await errorOf(() => ch.send({ kept: true }), 'a send on a closed channel');
+    expect(sendErr instanceof ChannelClosedError && sendErr instanceof GortError, `the send threw ${describe(sendErr)}`);
+    equal([sendErr.message, sendErr.value], ['send on closed channel', { kept: true }], '[message, value]');
+    const closeErr = await errorOf(() => ch.close(), 'a second close');
+    expect(closeErr instanceof PanicError, `the second close threw ${describe(closeErr)}`);
+    equal(closeErr.message, 'close of closed channel', 'message');
+  });
+
+  await check('wasmURL and workerURL: a .wasm served as application/octet-stream and a worker file away from the glue', async () => {
+    const moved = await start({
+      procs: 1,
+      wasmURL: new URL('/moved/gort.wasm', location.href),
+      workerURL: '/moved/gort.worker.js',
+    });
+    try {
+      const input = moved.chan({ cap: 1, codec: 'string' });
+      const output = moved.chan({ codec: 'string' });
+      moved.go('echo', input, output);
+      await input.send('through the moved files');
+      equal(await output.recv(), { value: 'through the moved files', ok: true }, 'echo');
+    } finally {
+      await moved.close();
+    }
+  });
+
+  await check('a worker file that does not load rejects start() instead of hanging', async () => {
+    const err = await errorOf(() => start({ procs: 1, workerURL: '/moved/no-such.worker.js' }), 'start() with a missing worker file');
+    expect(err.message.includes('/moved/no-such.worker.js'), `the error does not name the file: ${describe(err)}`);
+  });
+
+  await check('close() stops the runtime; afterwards calls throw RuntimeClosedError', async () => {
+    await rt.close();
+    const err = await errorOf(() => rt.chan(), 'rt.chan() after close()');
+    expect(err instanceof RuntimeClosedError, `rt.chan() threw ${describe(err)}`);
+  });
+}
+
+async function notIsolatedChecks() {
+  const { start, isSupported, NotIsolatedError } = gort;
+
+  await check('the page is not cross-origin isolated and has no SharedArrayBuffer', () => {
+    expect(crossOriginIsolated === false, 'crossOriginIsolated is true');
+    expect(typeof SharedArrayBuffer == 'undefined', 'SharedArrayBuffer is defined');
+  });
+
+  await check('isSupported() says no and names both headers', () => {
+    const support = isSupported();
+    expect(support.supported === false, 'isSupported() says yes');
+    for (const header of BOTH_HEADERS) expect(support.reason.includes(header), `the reason does not name '${header}': ${support.reason}`);
+  });
+
+  await check('start() rejects at once with NotIsolatedError naming both headers, loading nothing', async () => {
+    const began = performance.now();
+    const err = await errorOf(() => start(), 'start()');
+    const tookMs = performance.now() - began;
+    expect(err instanceof NotIsolatedError, `start() rejected with ${describe(err)}`);
+    expect(err.code === 'ENOTISOLATED', `code is ${err.code}`);
+    for (const header of BOTH_HEADERS) expect(err.message.includes(header), `the message does not name '${header}'`);
+    expect(tookMs < 200, `start() took ${tookMs.toFixed(0)} ms to reject`);
+    const fetched = performance.getEntriesByType('resource').map((e) => e.name).filter((name) => name.endsWith('.wasm'));
+    equal(fetched, [], 'the .wasm files fetched');
+  });
+}
