@@ -276,11 +276,11 @@ gort_chan *gort_chan_make_bytes(size_t elemsize, size_t cap)
 
 /* The sudog of a send or receive that must wait on c (elem: its element),
  * for the calling goroutine or thread, or as an async waiter. */
-static sudog *chan_waiter(hchan *c, void *elem, bool async)
+static sudog *chan_waiter(hchan *c, void *elem, const async_wait *async)
 {
     sudog *s = acquire_sudog();
-    if (async)
-        sudog_prepare_async(s);
+    if (async != NULL)
+        sudog_prepare_async(s, async->doorbell);
     else
         sudog_prepare(s);
     s->elem = elem;
@@ -294,17 +294,17 @@ static sudog *chan_waiter(hchan *c, void *elem, bool async)
  * Sends *ep on c. block false: only if that needs no wait. Returns GORT_OK
  * (sent), GORT_EWOULDBLOCK (not sent, !block), GORT_ECLOSED. With `async`
  * (an asynchronous waiter, which may not block): where the caller would
- * wait, the sudog is queued and returned in *async with GORT_EWOULDBLOCK
- * (chan_async_finish completes it); *async is NULL when the operation can
- * never complete (the nil channel).
+ * wait, the sudog is queued and returned in async->pending with
+ * GORT_EWOULDBLOCK (chan_async_finish completes it); async->pending is NULL
+ * when the operation can never complete (the nil channel).
  */
-static int chansend1(hchan *c, const void *ep, bool block, sudog **async)
+static int chansend1(hchan *c, const void *ep, bool block, async_wait *async)
 {
     if (c == NULL) {
         if (!block)
             return GORT_EWOULDBLOCK;
         if (async != NULL) {
-            *async = NULL;
+            async->pending = NULL;
             return GORT_EWOULDBLOCK;
         }
         chan_block_forever(WAIT_REASON_CHAN_SEND);
@@ -343,11 +343,11 @@ static int chansend1(hchan *c, const void *ep, bool block, sudog **async)
     }
 
     /* Wait for a receiver; it copies the value from *ep. */
-    sudog *mysg = chan_waiter(c, (void *)ep, async != NULL);
+    sudog *mysg = chan_waiter(c, (void *)ep, async);
     waitq_enqueue(&c->sendq, mysg);
     sudog_wait(mysg, chanparkcommit, &c->lock, WAIT_REASON_CHAN_SEND);
     if (async != NULL) {
-        *async = mysg; /* queued; the lock is let go */
+        async->pending = mysg; /* queued; the lock is let go */
         return GORT_EWOULDBLOCK;
     }
     /* Woken, and dequeued by the waker: by a receiver (success) or by
@@ -371,13 +371,13 @@ static inline int chansend(hchan *c, const void *ep, bool block)
  * GORT_OK, or GORT_EWOULDBLOCK (!block, nothing to take). `async` as for
  * chansend1.
  */
-static int chanrecv1(hchan *c, void *ep, bool block, bool *received, sudog **async)
+static int chanrecv1(hchan *c, void *ep, bool block, bool *received, async_wait *async)
 {
     if (c == NULL) {
         if (!block)
             return GORT_EWOULDBLOCK;
         if (async != NULL) {
-            *async = NULL;
+            async->pending = NULL;
             return GORT_EWOULDBLOCK;
         }
         chan_block_forever(WAIT_REASON_CHAN_RECEIVE);
@@ -438,11 +438,11 @@ static int chanrecv1(hchan *c, void *ep, bool block, bool *received, sudog **asy
     }
 
     /* Wait for a sender (it copies into *ep) or for close (it zeroes *ep). */
-    sudog *mysg = chan_waiter(c, ep, async != NULL);
+    sudog *mysg = chan_waiter(c, ep, async);
     waitq_enqueue(&c->recvq, mysg);
     sudog_wait(mysg, chanparkcommit, &c->lock, WAIT_REASON_CHAN_RECEIVE);
     if (async != NULL) {
-        *async = mysg;
+        async->pending = mysg;
         return GORT_EWOULDBLOCK;
     }
     *received = mysg->success;
@@ -569,16 +569,20 @@ int chan_recv_internal(hchan *c, void *ep, bool block, bool *received)
 
 /* ---- asynchronous waiters ---- */
 
-int chansend_async(hchan *c, const void *ep, sudog **pending)
+int chansend_async(hchan *c, const void *ep, atomic_uint *doorbell, sudog **pending)
 {
-    *pending = NULL;
-    return chansend1(c, ep, true, pending);
+    async_wait async = {.doorbell = doorbell};
+    int r = chansend1(c, ep, true, &async);
+    *pending = async.pending;
+    return r;
 }
 
-int chanrecv_async(hchan *c, void *ep, bool *received, sudog **pending)
+int chanrecv_async(hchan *c, void *ep, bool *received, atomic_uint *doorbell, sudog **pending)
 {
-    *pending = NULL;
-    return chanrecv1(c, ep, true, received, pending);
+    async_wait async = {.doorbell = doorbell};
+    int r = chanrecv1(c, ep, true, received, &async);
+    *pending = async.pending;
+    return r;
 }
 
 bool chan_async_finish(sudog *s)

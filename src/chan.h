@@ -75,6 +75,13 @@ typedef struct selectwait {
     sudog *sleeper;   /* the sudog whose sudog_wait the waiter blocks in */
 } selectwait;
 
+/* An asynchronous waiter's operation in progress: the doorbell its wake-up
+ * rings (sudog.doorbell, may be NULL) and, once queued, its sudog. */
+typedef struct async_wait {
+    atomic_uint *doorbell;
+    sudog *pending;
+} async_wait;
+
 /* ---- shared by chan.c and select.c (c->lock held unless said) ---- */
 
 static inline size_t chan_load_size(const size_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
@@ -147,8 +154,8 @@ int chan_recv_internal(hchan *c, void *ep, bool block, bool *received);
  * channel they return GORT_EWOULDBLOCK with *pending NULL: the operation
  * never completes (and does not count as a waiter).
  */
-int chansend_async(hchan *c, const void *ep, sudog **pending);
-int chanrecv_async(hchan *c, void *ep, bool *received, sudog **pending);
+int chansend_async(hchan *c, const void *ep, atomic_uint *doorbell, sudog **pending);
+int chanrecv_async(hchan *c, void *ep, bool *received, atomic_uint *doorbell, sudog **pending);
 bool chan_async_finish(sudog *pending);
 
 /*
@@ -164,7 +171,7 @@ bool chan_async_finish(sudog *pending);
  * completes.
  */
 typedef struct select_async select_async;
-int selectgo_async(gort_select_case *cases, int ncases, select_async **pending);
+int selectgo_async(gort_select_case *cases, int ncases, atomic_uint *doorbell, select_async **pending);
 sudog *select_async_sudog(const select_async *pending);
 int selectgo_async_finish(select_async *pending);
 

@@ -1445,15 +1445,15 @@ void sudog_prepare(sudog *s)
     s->g = gp;
     s->kind = gp != NULL ? WAITER_GOROUTINE : WAITER_THREAD;
     atomic_store(&s->wakecell, 0);
-    atomic_store(&s->doorbell, NULL);
+    s->doorbell = NULL;
 }
 
-void sudog_prepare_async(sudog *s)
+void sudog_prepare_async(sudog *s, atomic_uint *doorbell)
 {
     s->g = NULL;
     s->kind = WAITER_ASYNC;
     atomic_store(&s->wakecell, 0);
-    atomic_store(&s->doorbell, NULL);
+    s->doorbell = doorbell;
 }
 
 /* A woken thread waiter may return its sudog at once while its waker still
@@ -1487,13 +1487,10 @@ void sudog_wake(sudog *s)
         goready(s->g);
         return;
     }
+    /* Read before the wake cell is set: from then on the owner may reuse s. */
+    atomic_uint *doorbell = s->doorbell;
     atomic_store(&s->wakecell, 1);
     prim_futex_wake(&s->wakecell, 1);
-    /* Read after the wake cell is set: either this sees the doorbell, or
-     * sudog_async_doorbell sees the cell set (both sequentially consistent).
-     * Once the cell is set the owner may reuse s: a doorbell read then is a
-     * stray ring for another waiter of some realm, which only makes it look. */
-    atomic_uint *doorbell = atomic_load(&s->doorbell);
     if (doorbell != NULL) {
         atomic_fetch_add(doorbell, 1);
         prim_futex_wake(doorbell, INT32_MAX);
@@ -1501,12 +1498,6 @@ void sudog_wake(sudog *s)
 }
 
 bool sudog_async_poll(sudog *s) { return atomic_load(&s->wakecell) != 0; }
-
-bool sudog_async_doorbell(sudog *s, atomic_uint *doorbell)
-{
-    atomic_store(&s->doorbell, doorbell);
-    return atomic_load(&s->wakecell) != 0;
-}
 
 void sudog_async_finish(sudog *s)
 {

@@ -94,9 +94,9 @@ struct sudog {
     g *g;                 /* WAITER_GOROUTINE */
     atomic_uint wakecell; /* WAITER_THREAD / ASYNC: 0 waiting, 1 woken */
     /* WAITER_ASYNC: a word its owner's realm awaits for every waiter it has
-     * (one Atomics.waitAsync per realm): incremented and woken after
-     * wakecell, when set. */
-    _Atomic(atomic_uint *) doorbell;
+     * (one Atomics.waitAsync per realm), or NULL: incremented and woken after
+     * wakecell. Set before the sudog is queued. */
+    atomic_uint *doorbell;
     sudog *next;
     sudog *prev;
     void *elem;           /* data element, for channels */
@@ -184,11 +184,8 @@ void sudog_wake(sudog *s);
  * it, or sudog_async_poll), acts on the outcome, and calls
  * sudog_async_finish. Until then it counts as an external waiter, so the
  * runtime does not declare a deadlock while the owner may still act. */
-void sudog_prepare_async(sudog *s);
+void sudog_prepare_async(sudog *s, atomic_uint *doorbell);
 bool sudog_async_poll(sudog *s);
-/* Asks for *doorbell to be incremented and woken when s wakes. Returns true
- * when s has woken already (the doorbell may then not ring for it). */
-bool sudog_async_doorbell(sudog *s, atomic_uint *doorbell);
 void sudog_async_finish(sudog *s);
 
 sudog *acquire_sudog(void);

@@ -151,6 +151,7 @@ static void sort_lockorder(const gort_select_case *cases, uint16_t *a, int n)
 /* A select between its passes, for an asynchronous waiter: everything pass
  * 3 needs, kept until selectgo_async_finish (malloc'ed with the orders). */
 struct select_async {
+    atomic_uint *doorbell; /* every case's sudog rings it when it wakes */
     selectwait sw;
     gort_select_case *cases;
     int norder;
@@ -268,7 +269,7 @@ static int selectgo(gort_select_case *cases, int ncases, bool block, uint16_t *p
         hchan *c = cas->chan;
         sudog *sg = acquire_sudog();
         if (async != NULL)
-            sudog_prepare_async(sg);
+            sudog_prepare_async(sg, async->doorbell);
         else
             sudog_prepare(sg);
         sg->isSelect = true;
@@ -400,7 +401,7 @@ int gort_select(gort_select_case *cases, int ncases, bool has_default)
 
 /* ---- asynchronous waiters ---- */
 
-int selectgo_async(gort_select_case *cases, int ncases, select_async **pending)
+int selectgo_async(gort_select_case *cases, int ncases, atomic_uint *doorbell, select_async **pending)
 {
     *pending = NULL;
     if (!select_args_valid(cases, ncases))
@@ -411,6 +412,7 @@ int selectgo_async(gort_select_case *cases, int ncases, select_async **pending)
     if (a == NULL)
         gort_throw("select: out of memory");
     memset(a, 0, sizeof *a);
+    a->doorbell = doorbell;
     uint16_t *orders = (uint16_t *)(a + 1);
     int r = selectgo(cases, ncases, true, orders, orders + ncases, a);
     if (r == SELECT_PENDING && a->norder > 0 && a->head != NULL) {

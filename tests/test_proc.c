@@ -385,7 +385,7 @@ static void *async_owner(void *arg)
 {
     (void)arg;
     sudog *s = acquire_sudog();
-    sudog_prepare_async(s);
+    sudog_prepare_async(s, NULL);
     async_case.async = s;
     sudog_wait(s, release_nothing, NULL, WAIT_REASON_ZERO); /* returns at once */
     atomic_store(&async_case.stage, 1);

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "chan.h"
+#include "prim/prim.h"
 #include "runtime2.h"
 #include "testing.h"
 #include "testing_rt.h"
@@ -842,6 +843,7 @@ static struct {
     atomic_int value;
     atomic_int errors;
     atomic_bool done;
+    atomic_uint doorbell; /* the fired case's wake-up rings it */
 } sa;
 
 static void *sa_thread(void *arg)
@@ -851,13 +853,18 @@ static void *sa_thread(void *arg)
     gort_select_case cases[3] = {GORT_RECV_CASE(sa.c[0], &vals[0]), GORT_RECV_CASE(sa.c[1], &vals[1]),
                                  GORT_RECV_CASE(sa.c[2], &vals[2])};
     select_async *p = NULL;
-    int r = selectgo_async(cases, 3, &p);
+    int r = selectgo_async(cases, 3, &sa.doorbell, &p);
     if (r != -GORT_EWOULDBLOCK || p == NULL)
         atomic_fetch_add(&sa.errors, 1);
     atomic_store(&sa.stage, 1);
     int64_t deadline = gort_nanotime() + DEADLINE_NS;
     while (p != NULL && !sudog_async_poll(select_async_sudog(p)) && gort_nanotime() < deadline)
         gort_sleep(100000);
+    /* The wake-up rings the doorbell right after it sets the cell. */
+    while (atomic_load(&sa.doorbell) == 0 && gort_nanotime() < deadline)
+        prim_futex_wait(&sa.doorbell, 0, 1000000);
+    if (atomic_load(&sa.doorbell) == 0)
+        atomic_fetch_add(&sa.errors, 1); /* woken without ringing */
     r = p != NULL ? selectgo_async_finish(p) : -1;
     atomic_store(&sa.result, r);
     atomic_store(&sa.value, r >= 0 && r < 3 ? vals[r] : -1);
@@ -867,14 +874,14 @@ static void *sa_thread(void *arg)
     /* Ready at once: no pending. */
     int v = 9;
     CHECK_EQ(gort_chan_send(sa.c[2], &v), GORT_OK);
-    r = selectgo_async(cases, 3, &p);
+    r = selectgo_async(cases, 3, NULL, &p);
     if (r != 2 || p != NULL || vals[2] != 9)
         atomic_fetch_add(&sa.errors, 1);
     /* Nothing but nil channels, or nothing at all: never completes. */
     gort_select_case nils[2] = {GORT_RECV_CASE(NULL, NULL), GORT_SEND_CASE(NULL, &v)};
-    if (selectgo_async(nils, 2, &p) != -GORT_EWOULDBLOCK || p != NULL)
+    if (selectgo_async(nils, 2, NULL, &p) != -GORT_EWOULDBLOCK || p != NULL)
         atomic_fetch_add(&sa.errors, 1);
-    if (selectgo_async(NULL, 0, &p) != -GORT_EWOULDBLOCK || p != NULL)
+    if (selectgo_async(NULL, 0, NULL, &p) != -GORT_EWOULDBLOCK || p != NULL)
         atomic_fetch_add(&sa.errors, 1);
     gort_keepalive(-1);
     return NULL;

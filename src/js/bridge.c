@@ -285,9 +285,6 @@ EMSCRIPTEN_KEEPALIVE uint8_t *gort_js_payload_new(void **slot, uint32_t len)
 
 /* ---- operations of asynchronous waiters (the main thread, Promises) ---- */
 
-/* Arms the doorbell of a pending operation; true when it completed meanwhile. */
-static bool pending_armed(sudog *s, atomic_uint *doorbell) { return sudog_async_doorbell(s, doorbell); }
-
 /*
  * c <- op->elem for an asynchronous waiter. Returns GORT_OK (sent),
  * GORT_ECLOSED, GORT_EINVAL (dead handle), or GORT_EWOULDBLOCK with
@@ -301,10 +298,8 @@ EMSCRIPTEN_KEEPALIVE int gort_js_send(uint32_t h, js_op *op, atomic_uint *doorbe
     if (c == NULL && h != 0)
         return GORT_EINVAL;
     sudog *s;
-    int r = chansend_async(c, &op->elem, &s);
+    int r = chansend_async(c, &op->elem, doorbell, &s);
     op->pending = s;
-    if (s != NULL)
-        pending_armed(s, doorbell);
     return r;
 }
 
@@ -316,11 +311,9 @@ EMSCRIPTEN_KEEPALIVE int gort_js_recv(uint32_t h, js_op *op, atomic_uint *doorbe
         return GORT_EINVAL;
     sudog *s;
     bool received = false;
-    int r = chanrecv_async(c, &op->elem, &received, &s);
+    int r = chanrecv_async(c, &op->elem, &received, doorbell, &s);
     op->pending = s;
     op->ok = received;
-    if (s != NULL)
-        pending_armed(s, doorbell);
     return r;
 }
 
@@ -405,12 +398,10 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select(js_op *op, int ncases, int has_default, 
     if (has_default)
         return select_done(op, gort_select(op_cases(op), ncases, true));
     select_async *a;
-    int r = selectgo_async(op_cases(op), ncases, &a);
+    int r = selectgo_async(op_cases(op), ncases, doorbell, &a);
     op->pending = a;
-    if (a != NULL) {
-        pending_armed(select_async_sudog(a), doorbell);
+    if (a != NULL)
         return -GORT_EWOULDBLOCK;
-    }
     if (r == -GORT_EWOULDBLOCK || r == -GORT_EINVAL)
         return r;
     return select_done(op, r);
