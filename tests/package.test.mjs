@@ -67,6 +67,17 @@ test('close wakes waiting receivers and senders; a closed channel drains before 
   assert.throws(() => buffered.close(), (err) => err instanceof PanicError && err.message === 'close of closed channel');
 });
 
+test('strings of every small length arrive whole (payload headers stay aligned)', async () => {
+  const ch = rt.chan({ cap: 32, codec: 'string' });
+  const sent = [];
+  for (let round = 0; round < 4; round++) {
+    for (let len = 0; len < 24; len++) sent.push('abcdefghijklmnopqrstuvwxyz'.slice(0, len) + 'é'.repeat(round));
+  }
+  const receiving = (async () => { const got = []; for (const _ of sent) got.push((await ch.recv()).value); return got; })();
+  for (const s of sent) await ch.send(s);
+  assert.deepEqual(await receiving, sent);
+});
+
 test('for await receives every value in order and ends at close', async () => {
   const ch = rt.chan({ cap: 8, codec: 'i32' });
   const produced = (async () => { for (let i = 0; i < 100; i++) await ch.send(i); ch.close(); })();

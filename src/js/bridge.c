@@ -271,12 +271,15 @@ static uint64_t *op_elems(js_op *op) { return (uint64_t *)(op_cases(op) + op->nc
 
 /* A payload of len bytes allocated into the element word at `slot` (in an
  * op record): the address of its bytes, for JS to fill, or NULL when the
- * heap cannot grow. */
+ * heap cannot grow. Its size is rounded up to a multiple of its header's
+ * size: the tiny allocator aligns an object only as its size allows, and JS
+ * reads the header as an aligned 32-bit word. */
 EMSCRIPTEN_KEEPALIVE uint8_t *gort_js_payload_new(void **slot, uint32_t len)
 {
     if (len > JS_MAX_PAYLOAD)
         return NULL;
-    uint32_t *p = mallocgc_external_into(slot, sizeof(uint32_t) + (size_t)len);
+    size_t size = (sizeof(uint32_t) + (size_t)len + sizeof(uint32_t) - 1) & ~(sizeof(uint32_t) - 1);
+    uint32_t *p = mallocgc_external_into(slot, size);
     if (p == NULL)
         return NULL;
     *p = len;
