@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/toolchain.sh
 
+# The browser tests drive Debian's Chromium through playwright-core (a dev
+# dependency): both are installed when missing.
+[ -x /usr/bin/chromium ] || [ -n "${GORT_CHROMIUM:-}" ] || gort_apt_install chromium
+[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+
 scripts/build.sh native-asan native-tsan wasm-debug
 src/js/build.sh
 
