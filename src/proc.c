@@ -1439,6 +1439,11 @@ void release_sudog(sudog *s)
     unlock(&sched.gflock);
 }
 
+/* A thread waiter's spin before it sleeps: rounds of pauses (about 30 us in
+ * all on x86; prim_procyield makes a wasm pause about as long). */
+#define THREAD_WAIT_SPIN_ROUNDS 30
+#define THREAD_WAIT_SPIN_PAUSES 30
+
 void sudog_prepare(sudog *s)
 {
     g *gp = getg();
@@ -1468,6 +1473,11 @@ void sudog_wait(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg, enum wai
     case WAITER_THREAD:
         sched_external_waiters_add(1);
         unlockf(NULL, arg);
+        /* Waking a sleeping thread costs 10-100 us (more when its core went
+         * idle), and the other side of a hand-off often answers within a
+         * few: spin that long first. */
+        for (int round = 0; round < THREAD_WAIT_SPIN_ROUNDS && atomic_load(&s->wakecell) == 0; round++)
+            prim_procyield(THREAD_WAIT_SPIN_PAUSES);
         while (atomic_load(&s->wakecell) == 0)
             prim_futex_wait(&s->wakecell, 0, -1);
         sched_external_waiters_add(-1);

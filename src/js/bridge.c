@@ -330,6 +330,16 @@ EMSCRIPTEN_KEEPALIVE int gort_js_ready(js_op *op)
     return sudog_async_poll(op->pending);
 }
 
+/* The word that becomes non-zero when op's pending operation completes (for
+ * JS to watch with Atomics.load), or NULL when nothing is pending. */
+EMSCRIPTEN_KEEPALIVE atomic_uint *gort_js_wakecell(js_op *op)
+{
+    if (op->pending == NULL)
+        return NULL;
+    sudog *s = op->ncases > 0 ? select_async_sudog(op->pending) : op->pending;
+    return &s->wakecell;
+}
+
 /* Completes a pending send or receive that is ready: op->ok is 1 when the
  * value was handed over, 0 when close woke it (a send then failed). */
 EMSCRIPTEN_KEEPALIVE void gort_js_finish(js_op *op)
@@ -438,6 +448,19 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select_sync(js_op *op, int ncases, double timeo
             .chan = timer, .dir = GORT_SELECT_RECV, .elem = &op_elems(op)[ncases]};
     }
     return select_done(op, gort_select(op_cases(op), total, false));
+}
+
+/* Worker: v, ok := <-c into op->elem and op->ok, blocking. GORT_OK,
+ * GORT_EINVAL. */
+EMSCRIPTEN_KEEPALIVE int gort_js_recv_sync(uint32_t h, js_op *op)
+{
+    gort_chan *c = object_of(h);
+    if (c == NULL && h != 0)
+        return GORT_EINVAL;
+    bool ok = false;
+    int r = gort_chan_recv(c, &op->elem, &ok);
+    op->ok = ok;
+    return r;
 }
 
 /* Worker: c <- op->elem, blocking. GORT_OK, GORT_ECLOSED, GORT_EINVAL. */

@@ -10,6 +10,9 @@
  *  primes(out, n)     the first n primes (i32 or f64 elements) by Go's
  *                     concurrent prime sieve, one goroutine per prime
  *                     found, then out is closed.
+ *  churn(done, n)     allocates n binary trees of depth 12 (about 300 KB
+ *                     each, dropped at once: collector work), then sends n
+ *                     on done (i32 or f64).
  *  overflow()         recurses without bound: the runtime ends with
  *                     'fatal error: stack overflow' (what JS sees of a
  *                     fatal error, for tests).
@@ -127,6 +130,36 @@ static void primes(void *arg)
      * nobody will wake, which end with the runtime. */
 }
 
+typedef struct tree_node {
+    struct tree_node *left, *right;
+} tree_node;
+
+static const gort_type tree_node_type = GORT_TYPE(tree_node, "churn tree node",
+    GORT_PTR_FIELD(tree_node, left) | GORT_PTR_FIELD(tree_node, right));
+
+#define CHURN_TREE_DEPTH 12
+
+static tree_node *make_tree(int depth)
+{
+    tree_node *n = gort_new(&tree_node_type);
+    if (n != NULL && depth > 0) {
+        GORT_STORE(n->left, make_tree(depth - 1));
+        GORT_STORE(n->right, make_tree(depth - 1));
+    }
+    return n;
+}
+
+static void churn(void *arg)
+{
+    go_args *a = arg;
+    gort_chan *done = take_chan(a, 0);
+    int64_t n = (int64_t)a->numbers[1];
+    free(a);
+    for (int64_t i = 0; i < n; i++)
+        make_tree(CHURN_TREE_DEPTH);
+    send_number(done, n);
+}
+
 /* Each frame keeps a buffer the compiler cannot drop; far more frames than
  * any stack holds. */
 static int recurse(volatile char *previous, unsigned frames_left)
@@ -150,6 +183,7 @@ static const struct builtin {
 } builtins[] = {
     {"echo", echo},
     {"primes", primes},
+    {"churn", churn},
     {"overflow", overflow},
 };
 

@@ -277,6 +277,19 @@ export class Channel {
    * @returns {{ value: unknown, ok: boolean, timedOut?: true }}
    */
   recvSync({ timeout } = {}) {
+    if (timeout === undefined || timeout === null || timeout < 0) {
+      const realm = this.#blockingRealm();
+      const op = realm.opTake();
+      try {
+        const r = realm.module._gort_js_recv_sync(this.h, op);
+        if (r !== E.OK) throw deadHandle('this channel');
+        const ok = realm.opOk(op);
+        return { value: takeValue(realm, this.codec, op + realm.layout.opElem, ok), ok };
+      } finally {
+        clearElem(realm, op + realm.layout.opElem);
+        realm.opGive(op);
+      }
+    }
     const r = selectSync([{ recv: this }], { timeout });
     if (r.index === -1) return { value: undefined, ok: false, timedOut: true };
     return { value: r.value, ok: r.ok };
@@ -352,12 +365,14 @@ function selectOutcome(realm, op, cases, elemsAt, r) {
   return { index: r, value, ok };
 }
 
+/** Clears op's cases and elements (a kept record must hold no channel or
+ * payload alive: it is a root region) and gives it back. */
 function releaseCases(realm, op, n) {
   const L = realm.layout;
-  const elemsAt = op + L.opSize + n * L.caseSize;
+  const casesAt = op + L.opSize;
   realm.refresh();
-  for (let i = 0; i < n; i++) clearElem(realm, elemsAt + i * L.caseElemSize);
-  realm.module._gort_js_op_free(op);
+  realm.u8.fill(0, casesAt, casesAt + n * (L.caseSize + L.caseElemSize));
+  realm.opGive(op, n);
 }
 
 /**

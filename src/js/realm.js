@@ -26,8 +26,17 @@ export const E = Object.freeze({
 // enum js_status of bridge.h.
 export const STATUS = Object.freeze({ IDLE: 0, STARTING: 1, RUNNING: 2, STOPPED: 3 });
 
-// Op records kept for reuse per realm, beyond which they are freed.
+// Op records kept for reuse per realm and size (selects of fewer than
+// OP_CACHE_CASES cases), beyond which they are freed: each is a root region.
 const OP_CACHE_LIMIT = 64;
+const OP_CACHE_CASES = 9;
+
+// A waiter's wake-up through Atomics.waitAsync takes 50-100 us (the notifying
+// thread posts a task to this one), while a goroutine or worker on the other
+// side of a hand-off often answers within microseconds: when nothing else is
+// pending, the realm watches the operation's cell for this long first. The
+// wait is bounded, so a main thread may do it.
+const SPIN_BEFORE_WAIT_MS = 0.03;
 
 // Node does not count a pending Atomics.waitAsync as work (nodejs/node#61941):
 // while operations that should keep the process alive are pending, a timer
@@ -102,20 +111,26 @@ export class Realm {
 
   // ---- op records ----
 
+  /** An op record with room for ncases select cases (0: a channel operation). */
   opTake(ncases = 0) {
-    if (ncases === 0 && this.opCache.length > 0) return this.opCache.pop();
+    const cache = this.opCache[ncases];
+    if (cache && cache.length > 0) return cache.pop();
     const op = this.module._gort_js_op_new(ncases);
     if (op === 0) throw new RangeError('gort: out of memory for an operation');
     return op;
   }
 
+  /** Takes op back for reuse (its elements must be cleared). */
   opGive(op, ncases = 0) {
-    if (ncases === 0 && this.opCache.length < OP_CACHE_LIMIT) {
-      this.refresh();
-      this.u32[(op + this.layout.opElem) >>> 2] = 0;
-      this.u32[(op + this.layout.opElem + 4) >>> 2] = 0;
-      this.opCache.push(op);
-      return;
+    if (ncases < OP_CACHE_CASES) {
+      const cache = (this.opCache[ncases] ??= []);
+      if (cache.length < OP_CACHE_LIMIT) {
+        this.refresh();
+        this.u32[(op + this.layout.opElem) >>> 2] = 0;
+        this.u32[(op + this.layout.opElem + 4) >>> 2] = 0;
+        cache.push(op);
+        return;
+      }
     }
     this.module._gort_js_op_free(op);
   }
@@ -131,6 +146,7 @@ export class Realm {
    * own watchers, such as a context's signal, do not).
    */
   whenReady(op, keepAlive) {
+    if (this.pending.size === 0 && this.spinUntilReady(op)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const entry = { op, resolve, reject, keepAlive };
       this.pending.add(entry);
@@ -139,6 +155,18 @@ export class Realm {
       if (this.module._gort_js_ready(op)) this.complete(entry);
       else this.arm();
     });
+  }
+
+  /** Watches op's wake cell for SPIN_BEFORE_WAIT_MS: true when it completed. */
+  spinUntilReady(op) {
+    const cell = this.module._gort_js_wakecell(op) >>> 2;
+    if (cell === 0) return false;
+    this.refresh();
+    const until = performance.now() + SPIN_BEFORE_WAIT_MS;
+    do {
+      if (Atomics.load(this.i32, cell) !== 0) return true;
+    } while (performance.now() < until);
+    return false;
   }
 
   complete(entry) {
