@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # src/js/build.sh — builds the npm package into dist/: the module (both
-# flavours of glue, one .wasm) in release mode, and the package's ES modules.
+# flavours of glue, one .wasm) in release mode, the package's ES modules and
+# their CommonJS copy, and the type declarations.
 # Run by `npm pack` (prepack) and by the tests; needs the toolchain that
-# scripts/toolchain.sh installs.
+# scripts/toolchain.sh installs and the npm dev dependencies (npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/toolchain.sh
+# Checked before anything is built or dist/ is removed (used by the CommonJS copy below).
+if [ ! -d node_modules/esbuild ]; then
+  echo "src/js/build.sh: esbuild is missing: run npm ci (it is a dev dependency)" >&2
+  exit 1
+fi
 
 dir=build/wasm-release
 # One build at a time in this folder (tests and npm pack may start it together).
@@ -26,4 +32,24 @@ done
 cp "$dir"/src/js/node/gort.js "$dir"/src/js/node/gort.worker.js "$dir"/src/js/node/gort.wasm \
    "$dir"/src/js/node/package.json dist/wasm/node/
 cp "$dir"/src/js/web/gort.mjs "$dir"/src/js/web/gort.worker.js "$dir"/src/js/web/gort.wasm dist/wasm/web/
+
+# The CommonJS copy of the Node entry points, for require('gort') and
+# require('gort/worker') (package.json's "require" conditions): esbuild (a dev
+# dependency) turns each ES module above into a .cjs file beside it
+# (build-cjs.mjs). A program that both imports and requires the package loads
+# two copies of every module (the dual-package hazard): instanceof does not
+# hold between them (a ChannelClosedError thrown by one copy is not an
+# instance of the other's), and a channel of one is refused by the other's
+# select(). Handles (rt.handle, ch.handle) are plain data and cross freely.
+node src/js/build-cjs.mjs
+# Their types: the same declarations as .d.cts files, which TypeScript reads
+# as CommonJS, as the "types" conditions under "require" name them (a .d.ts
+# in this "type": "module" package would declare an ES module, which
+# TypeScript does not let a CommonJS file require under module node16).
+cp src/js/index.d.ts dist/index.d.cts
+sed "s#from './index.js'#from './index.cjs'#" src/js/worker.d.ts > dist/worker.d.cts
+if grep -q "from './index.js'" dist/worker.d.cts || ! grep -q "from './index.cjs'" dist/worker.d.cts; then
+  echo "src/js/build.sh: worker.d.ts no longer imports from './index.js' the way dist/worker.d.cts is made from it" >&2
+  exit 1
+fi
 echo "built dist/"

@@ -1,7 +1,29 @@
-// Types of the gort package (ES module and CommonJS alike).
+// Types of 'gort' (index.node.js on Node, index.browser.js in browsers and
+// bundlers). build.sh copies this file to dist/index.d.cts, the types of
+// require('gort'). The Web types it names (AbortSignal, ReadableStream,
+// WritableStream, WebAssembly) come from the "dom" lib or @types/node.
+// `using` and `await using` work on channels, contexts and runtimes: the lib
+// that declares Symbol.dispose and Symbol.asyncDispose is pulled in here.
+/// <reference lib="esnext.disposable" />
+/// <reference lib="es2022.error" />
 
+/** What each codec name carries: recv() gives this type (and send() takes it, except for 'bytes'). */
+export interface CodecTypes {
+  /** Anything JSON.stringify takes, as JSON.parse gives it back. */
+  json: unknown;
+  string: string;
+  /** Received as a fresh Uint8Array; sent from any typed array, DataView or ArrayBuffer. */
+  bytes: Uint8Array;
+  /** A float64 in the channel's element. */
+  f64: number;
+  /** An integer from -2147483648 to 2147483647 (others throw TypeError). */
+  i32: number;
+  bool: boolean;
+}
 /** A codec: how values travel in a channel. */
-export type CodecName = 'json' | 'string' | 'bytes' | 'f64' | 'i32' | 'bool';
+export type CodecName = keyof CodecTypes;
+/** What a 'bytes' channel sends: the bytes of any view or buffer. */
+export type BytesInput = ArrayBufferView | ArrayBuffer | SharedArrayBuffer;
 export interface UserCodec<T> {
   name?: string;
   /** The bytes of a value (copied into the gort heap). */
@@ -11,7 +33,7 @@ export interface UserCodec<T> {
 }
 
 export interface StartOptions {
-  /** Logical processors (GOMAXPROCS); default: the CPUs, at most 4. The pool gets procs + 3 threads. */
+  /** Logical processors (GOMAXPROCS), 1 to 64; default: the CPUs, at most 4. The pool gets procs + 3 threads. */
   procs?: number;
   /** GOGC: a percentage, or 'off' / false. Default 100. */
   gogc?: number | 'off' | false;
@@ -30,27 +52,49 @@ export interface OperationOptions {
   signal?: AbortSignal;
 }
 
-export interface Received<T> {
-  value: T | undefined;
-  /** false once the channel is closed and drained (value is then the zero value). */
-  ok: boolean;
-}
+/**
+ * v, ok := <-c. ok is false once the channel is closed and drained; value is
+ * then the zero value (0 for 'f64' and 'i32', false for 'bool', undefined for
+ * the others).
+ */
+export type Received<T> = { value: T; ok: true } | { value: T | undefined; ok: false };
+/** recvSync's result: a receive, or { timedOut: true } when its timeout ran out first. */
+export type ReceivedSync<T> =
+  | (Received<T> & { timedOut?: undefined })
+  | { value: undefined; ok: false; timedOut: true };
 
 export type TryReceived<T> = { state: 'ok'; value: T } | { state: 'empty' } | { state: 'closed' };
 
 /** Plain, structured-cloneable data naming a channel, a context or a runtime. */
-export interface ChannelHandle { gort: 'chan'; runtime: string; h: number; codec: string }
+export interface ChannelHandle {
+  gort: 'chan';
+  runtime: string;
+  h: number;
+  /** 'custom' for a user codec (give it again to open()), 'time' for timers, 'unit' for a context's done. */
+  codec: CodecName | 'custom' | 'time' | 'unit';
+}
 export interface ContextHandle { gort: 'context'; runtime: string; h: number }
-export interface RuntimeHandle { gort: 'runtime'; runtime: string; module: WebAssembly.Module; memory: WebAssembly.Memory; state: number; urls: unknown }
+export interface RuntimeHandle {
+  gort: 'runtime';
+  runtime: string;
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  state: number;
+  urls: unknown;
+}
 
-export declare class Channel<T = unknown> implements AsyncIterable<T> {
+/**
+ * A channel (Go's chan T): recv() gives T; send() takes In (T, except for a
+ * 'bytes' channel, which takes any BytesInput).
+ */
+export declare class Channel<T = unknown, In = T> implements AsyncIterable<T>, Disposable {
   private constructor();
   /** c <- v: resolves when a receiver took v (cap 0) or it was buffered. Rejects with ChannelClosedError. */
-  send(value: T, options?: OperationOptions): Promise<void>;
+  send(value: In, options?: OperationOptions): Promise<void>;
   /** v, ok := <-c */
   recv(options?: OperationOptions): Promise<Received<T>>;
   /** select { case c <- v: default: }: true when sent. Throws ChannelClosedError on a closed channel. */
-  trySend(value: T): boolean;
+  trySend(value: In): boolean;
   /** select { case v, ok := <-c: default: } */
   tryRecv(): TryReceived<T>;
   /** close(c); throws PanicError('close of closed channel'). */
@@ -59,18 +103,18 @@ export declare class Channel<T = unknown> implements AsyncIterable<T> {
   readonly len: number;
   /** cap(c) */
   readonly cap: number;
-  /** Data for postMessage. */
+  /** Data for postMessage: open() it in another realm of the runtime. */
   readonly handle: ChannelHandle;
   /** Receives until closed and drained; break does not close the channel. */
-  [Symbol.asyncIterator](): AsyncIterator<T>;
+  [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined>;
   /** The values received, as a stream (cancelling it does not close the channel). */
   readable(): ReadableStream<T>;
   /** A stream whose chunks are sent; closing it closes the channel. */
-  writable(): WritableStream<T>;
-  /** Worker only: blocking send. */
-  sendSync(value: T): void;
-  /** Worker only: blocking receive, for at most timeout ms. */
-  recvSync(options?: { timeout?: number }): Received<T> & { timedOut?: true };
+  writable(): WritableStream<In>;
+  /** Worker only (throws GortError 'EWOULDBLOCK' elsewhere): blocking send. */
+  sendSync(value: In): void;
+  /** Worker only (throws GortError 'EWOULDBLOCK' elsewhere): blocking receive, for at most timeout ms. */
+  recvSync(options?: { timeout?: number }): ReceivedSync<T>;
   /** Releases this handle of the channel. */
   [Symbol.dispose](): void;
 }
@@ -78,73 +122,148 @@ export declare class Channel<T = unknown> implements AsyncIterable<T> {
 /** A ticker's channel: stop() (or dispose) stops it. */
 export interface TickerChannel extends Channel<number> { stop(): void }
 
-export type SelectCase = { recv: Channel<any> } | { send: Channel<any>; value: unknown } | null;
+/** A case of select: receive, send, or null (or undefined) for a nil channel's case, which is never ready. */
+export type SelectCase = { recv: Channel<any, any> } | { send: Channel<any, any>; value: unknown } | null | undefined;
+/** The case that proceeded (its index in cases; -1 for default or a timeout), and what it received. */
 export interface Selected { index: number; value: unknown; ok: boolean }
 
-/** Go's select: one ready case, chosen uniformly at random; null is a nil channel's case. */
-export declare function select(cases: SelectCase[], options?: OperationOptions): Promise<Selected>;
-export declare namespace select {
+/** Go's select, and its forms without waiting and with blocking. */
+export interface Select {
+  /** One ready case, chosen uniformly at random; with a signal, aborting withdraws every case. */
+  (cases: readonly SelectCase[], options?: OperationOptions): Promise<Selected>;
   /** select with default: index -1 when no case is ready. */
-  function tryCases(cases: SelectCase[]): Selected;
-  export { tryCases as try };
+  try(cases: readonly SelectCase[]): Selected;
   /** Worker only: a blocking select, for at most timeout ms (index -1 when it ran out). */
-  function sync(cases: SelectCase[], options?: { timeout?: number }): Selected;
+  sync(cases: readonly SelectCase[], options?: { timeout?: number }): Selected;
 }
+/** Go's select: select(cases), select.try(cases), select.sync(cases, { timeout }). */
+export declare const select: Select;
 
-export declare class ContextError extends GortError {}
+/** The error of a context that is done. */
+export declare class ContextError extends GortError {
+  readonly code: 'ECANCELED' | 'EDEADLINE';
+}
 /** 'context canceled' */
-export declare const Canceled: ContextError;
+export declare const Canceled: ContextError & { readonly code: 'ECANCELED' };
 /** 'context deadline exceeded' */
-export declare const DeadlineExceeded: ContextError;
+export declare const DeadlineExceeded: ContextError & { readonly code: 'EDEADLINE' };
 
-export declare class Context {
+export declare class Context implements Disposable {
   private constructor();
   /** Closed when the context is done; null for a context that never is (Background). */
   readonly done: Channel<void> | null;
   /** null, then Canceled or DeadlineExceeded. */
   readonly err: ContextError | null;
   readonly deadline: Date | null;
-  /** An AbortSignal of this realm that aborts when the context is done. */
+  /** An AbortSignal of this realm that aborts (with err as its reason) when the context is done. */
   readonly signal: AbortSignal;
+  /** The value for key carried by this context or an ancestor (as JSON gives it back), or undefined. */
   value(key: string): unknown;
+  /** Cancels it and what was derived from it; throws GortError for a context without a cancel (Background). */
   cancel(): void;
   readonly handle: ContextHandle;
   [Symbol.dispose](): void;
 }
 
+/** rt.context: Go's context constructors. */
 export interface Contexts {
   background(): Context;
   withCancel(parent: Context): Context;
   withTimeout(parent: Context, ms: number): Context;
+  /** deadline: a Date or epoch milliseconds. */
   withDeadline(parent: Context, deadline: Date | number): Context;
+  /** value: anything JSON.stringify takes. */
   withValue(parent: Context, key: string, value: unknown): Context;
+  /** A context cancelled when signal aborts. */
   fromSignal(signal: AbortSignal): Context;
 }
 
-export declare class Runtime implements AsyncDisposable {
-  private constructor();
+/** Options of chan(): cap is the buffer (0, the default, is unbuffered). */
+export interface ChanOptions<C> { cap?: number; codec: C }
+
+/** A goroutine's argument: a channel, null (the nil channel) or a number. */
+export type GoArg = Channel<any, any> | null | number;
+
+/**
+ * What the main thread's Runtime and an attached worker's WorkerRuntime both
+ * have (a type only: the package exports no value of this name).
+ */
+export interface RuntimeView {
   readonly id: string;
-  readonly procs: number;
   readonly context: Contexts;
-  chan<T = unknown>(options?: { cap?: number; codec?: CodecName | UserCodec<T> }): Channel<T>;
+  /** make(chan T, cap) with the 'json' codec (the default). */
+  chan<T = unknown>(options?: { cap?: number; codec?: 'json' }): Channel<T>;
+  chan(options: ChanOptions<'string'>): Channel<string>;
+  chan(options: ChanOptions<'bytes'>): Channel<Uint8Array, BytesInput>;
+  chan(options: ChanOptions<'f64' | 'i32'>): Channel<number>;
+  chan(options: ChanOptions<'bool'>): Channel<boolean>;
+  chan<T>(options: ChanOptions<UserCodec<T>>): Channel<T>;
+  chan(options: { cap?: number; codec?: CodecName | UserCodec<any> }): Channel<unknown, unknown>;
+  /**
+   * A live channel of this realm from a handle posted from another (a user
+   * codec must be given again; another codec replaces the handle's).
+   */
+  open<T = unknown, In = T>(handle: ChannelHandle, options?: { codec?: CodecName | UserCodec<T> }): Channel<T, In>;
+  /** A live context of this realm from a handle posted from another. */
+  open(handle: ContextHandle): Context;
+  open(handle: ChannelHandle | ContextHandle): Channel<unknown, unknown> | Context;
   /** time.After(ms): receives the runtime clock's time (ms) once. */
   after(ms: number): Channel<number>;
-  /** time.NewTicker(ms) */
+  /** time.NewTicker(ms); throws RangeError for ms <= 0. */
   tick(ms: number): TickerChannel;
-  select(cases: SelectCase[], options?: OperationOptions): Promise<Selected>;
-  /** Starts one of the module's goroutines: 'echo'(in, out), 'primes'(out, n). */
-  go(name: string, ...args: Array<Channel<any> | number>): void;
+  /** Go's select (the same as select()). */
+  select(cases: readonly SelectCase[], options?: OperationOptions): Promise<Selected>;
+  /**
+   * Starts one of the module's goroutines by name ('echo'(in, out),
+   * 'primes'(out, n), ...), with at most 4 arguments; GortError 'EINVAL' for
+   * an unknown name.
+   */
+  go(name: string, ...args: [] | [GoArg] | [GoArg, GoArg] | [GoArg, GoArg, GoArg] | [GoArg, GoArg, GoArg, GoArg]): void;
+}
+
+/** A runtime, as the realm that started it holds it. */
+export interface Runtime extends RuntimeView {}
+export declare class Runtime implements AsyncDisposable {
+  private constructor();
+  readonly procs: number;
+  /** Data for postMessage: a worker passes it to attach() (from 'gort/worker'). */
   readonly handle: RuntimeHandle;
+  /** Stops the runtime; afterwards every call throws RuntimeClosedError. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** Loads the module and starts a runtime (NotIsolatedError where SharedArrayBuffer is missing). */
 export declare function start(options?: StartOptions): Promise<Runtime>;
 export declare function isSupported(): { supported: boolean; reason?: string };
 
-export declare class GortError extends Error { readonly code: string }
-export declare class ChannelClosedError extends GortError { readonly value: unknown }
-export declare class PanicError extends GortError {}
-export declare class RuntimeClosedError extends GortError {}
-export declare class NotIsolatedError extends GortError {}
-export declare class FatalError extends GortError {}
+/** The base class of gort's errors; code is the C API's error code name. */
+export declare class GortError extends Error {
+  constructor(message: string, code: string, options?: ErrorOptions);
+  readonly code: string;
+}
+/** 'send on closed channel': the value was not sent; it is in value. */
+export declare class ChannelClosedError extends GortError {
+  constructor(value: unknown);
+  readonly code: 'ECLOSED';
+  readonly value: unknown;
+}
+/** 'close of closed channel' or 'close of nil channel'. */
+export declare class PanicError extends GortError {
+  readonly code: 'ECLOSECLOSED' | 'ECLOSENIL';
+}
+/** The runtime was closed or ended. */
+export declare class RuntimeClosedError extends GortError {
+  constructor(message?: string);
+  readonly code: 'ECLOSEDRUNTIME';
+}
+/** SharedArrayBuffer is missing: the page is not cross-origin isolated (the message names the fix). */
+export declare class NotIsolatedError extends GortError {
+  constructor(message: string);
+  readonly code: 'ENOTISOLATED';
+}
+/** A fatal error ('fatal error: ...') ended the runtime. */
+export declare class FatalError extends GortError {
+  constructor(message: string);
+  readonly code: 'EFATAL';
+}

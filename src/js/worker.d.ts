@@ -1,24 +1,40 @@
-// Types of 'gort/worker': a worker joins a runtime whose handle was posted to it.
-import type { Channel, ChannelHandle, Context, ContextHandle, Contexts, RuntimeHandle, SelectCase, Selected, OperationOptions, CodecName, UserCodec, TickerChannel } from './index';
-export * from './index';
+// Types of 'gort/worker': a worker joins a runtime whose handle was posted to
+// it. build.sh makes dist/worker.d.cts (the types of require('gort/worker'))
+// from this file by turning './index.js' into './index.cjs'.
+import type { RuntimeHandle, RuntimeView } from './index.js';
 
-/** A runtime as an attached worker sees it: the main thread's API plus the blocking forms. */
+// What worker.node.js and worker.browser.js export besides attach and
+// WorkerRuntime (api.js): everything of 'gort' but start().
+export {
+  isSupported, Runtime, Channel, select, Context, ContextError, Canceled, DeadlineExceeded,
+  GortError, ChannelClosedError, PanicError, RuntimeClosedError, NotIsolatedError, FatalError,
+} from './index.js';
+export type {
+  CodecTypes, CodecName, BytesInput, UserCodec, StartOptions, OperationOptions, Received, ReceivedSync,
+  TryReceived, ChannelHandle, ContextHandle, RuntimeHandle, TickerChannel, SelectCase, Selected, Select,
+  Contexts, ChanOptions, GoArg, RuntimeView,
+} from './index.js';
+
+/**
+ * A runtime as an attached worker sees it: the main thread's API (open() the
+ * handles posted to it) plus the blocking forms (sendSync, recvSync,
+ * select.sync).
+ */
+export interface WorkerRuntime extends RuntimeView {}
 export declare class WorkerRuntime implements Disposable {
   private constructor();
-  readonly id: string;
-  readonly context: Contexts;
-  /** A live channel or context from a handle posted to this worker (a user codec must be given again). */
-  open<T = unknown>(handle: ChannelHandle, options?: { codec?: CodecName | UserCodec<T> }): Channel<T>;
-  open(handle: ContextHandle): Context;
-  chan<T = unknown>(options?: { cap?: number; codec?: CodecName | UserCodec<T> }): Channel<T>;
-  after(ms: number): Channel<number>;
-  tick(ms: number): TickerChannel;
-  select(cases: SelectCase[], options?: OperationOptions): Promise<Selected>;
-  go(name: string, ...args: Array<Channel<any> | number>): void;
-  /** Gives this worker's thread back (at most 8 workers are attached at once). */
+  /**
+   * Gives this worker's thread back for another worker to adopt (at most 8
+   * workers are attached at once). Objects opened here must not be used
+   * afterwards.
+   */
   detach(): void;
   [Symbol.dispose](): void;
 }
 
-/** Joins the runtime of handle (rt.handle, posted by the thread that started it). */
+/**
+ * Joins the runtime of handle (rt.handle, posted by the thread that started
+ * it). Throws RuntimeClosedError when it has stopped, GortError 'EAGAIN' when
+ * no thread is free.
+ */
 export declare function attach(handle: RuntimeHandle): Promise<WorkerRuntime>;
