@@ -7,10 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/toolchain.sh
 
-# The browser tests drive Debian's Chromium through playwright-core (a dev
-# dependency): both are installed when missing.
+# The browser tests drive Debian's Chromium through playwright-core; the
+# package's build needs esbuild (its CommonJS copy) and the tests typescript
+# (its declarations): all are installed when missing.
 [ -x /usr/bin/chromium ] || [ -n "${GORT_CHROMIUM:-}" ] || gort_apt_install chromium
-[ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund
+for dev in playwright-core esbuild typescript; do
+  if [ ! -d "node_modules/$dev" ]; then npm ci --no-audit --no-fund; break; fi
+done
 
 scripts/build.sh native-asan native-tsan wasm-debug
 src/js/build.sh
