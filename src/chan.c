@@ -585,6 +585,25 @@ int chanrecv_async(hchan *c, void *ep, bool *received, atomic_uint *doorbell, su
     return r;
 }
 
+bool chan_async_cancel(sudog *s, bool send)
+{
+    hchan *c = s->c;
+    lock(&c->lock);
+    waitq *q = send ? &c->sendq : &c->recvq;
+    /* Still queued: nobody has taken it (a waker dequeues under the lock
+     * and wakes after it lets go). */
+    bool queued = s->prev != NULL || q->first == s;
+    if (queued)
+        waitq_remove(q, s);
+    unlock(&c->lock);
+    if (!queued)
+        return false;
+    s->c = NULL;
+    sudog_async_finish(s);
+    release_sudog(s);
+    return true;
+}
+
 bool chan_async_finish(sudog *s)
 {
     if (!sudog_async_poll(s))

@@ -157,6 +157,11 @@ int chan_recv_internal(hchan *c, void *ep, bool block, bool *received);
 int chansend_async(hchan *c, const void *ep, atomic_uint *doorbell, sudog **pending);
 int chanrecv_async(hchan *c, void *ep, bool *received, atomic_uint *doorbell, sudog **pending);
 bool chan_async_finish(sudog *pending);
+/* Withdraws a pending operation that nobody has taken yet: true when it was
+ * still queued (it is gone: nothing was sent or received); false when a
+ * waker has it, whose wake-up is on its way (finish it as usual). send says
+ * which queue it waits in. */
+bool chan_async_cancel(sudog *pending, bool send);
 
 /*
  * select for an asynchronous waiter, as the operations above: returns
@@ -174,6 +179,9 @@ typedef struct select_async select_async;
 int selectgo_async(gort_select_case *cases, int ncases, atomic_uint *doorbell, select_async **pending);
 sudog *select_async_sudog(const select_async *pending);
 int selectgo_async_finish(select_async *pending);
+/* Withdraws every case of a pending select if none has fired: true when
+ * it did (pending is gone); false when a case fired (finish it as usual). */
+bool selectgo_async_cancel(select_async *pending);
 
 /* The lock-free "obviously not ready" checks of the non-blocking paths. */
 static inline bool chan_full(const hchan *c)

@@ -1242,6 +1242,16 @@ __attribute__((noinline)) void sched_scrub_stack(void)
         pad[i] = 0;
 }
 
+bool sched_quiescent(void)
+{
+    lock(&sched.lock);
+    bool quiet = sched.nmidle == sched.nm && atomic_load(&sched.runqsize) == 0 && timers_pending() == 0;
+    for (int i = 0; quiet && i < sched.nprocs; i++)
+        quiet = runqempty(sched.allp[i]);
+    unlock(&sched.lock);
+    return quiet;
+}
+
 void sched_check_dead(void)
 {
     lock(&sched.lock);

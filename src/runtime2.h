@@ -234,6 +234,11 @@ void sched_each_p(void (*fn)(p *pp, void *arg), void *arg);
  * calls for the conservative stack scan to find (bdwgc's GC_clear_stack).
  * Does nothing when the stack has no room to spare. */
 void sched_scrub_stack(void);
+/* True when every m is idle, nothing is runnable and no timer is pending:
+ * only a thread outside the runtime can make progress now (the deadlock
+ * check without the external waiters, for embedders that know whether those
+ * ever will). */
+bool sched_quiescent(void);
 /* Runs the deadlock check (an external waiter went away). */
 void sched_check_dead(void);
 /* Starts a runtime goroutine that is not counted among the program's

@@ -298,19 +298,20 @@ static int selectgo(gort_select_case *cases, int ncases, bool block, uint16_t *p
 
 /* Pass 3: woken by the case that fired (it was dequeued by its waker);
  * withdraw the others, free the sudogs, and say what happened. */
-static int select_pass3(gort_select_case *cases, const uint16_t *lockorder, int norder,
-                        sudog *head, const selectwait *sw)
+/* Takes every case's sudog but fired's out of its queue and frees them all,
+ * head (the sleeper) last: the caller may still look at it (async). Returns
+ * fired's case index (-1 for none) and its success in *success. */
+static int select_dequeue(gort_select_case *cases, const uint16_t *lockorder, int norder, sudog *head,
+                          const sudog *fired, bool *success)
 {
     sellock(cases, lockorder, norder);
-    sudog *fired = sw->fired;
     int casi = -1;
-    bool success = false;
     sudog *sg = head;
     for (int k = 0; k < norder; k++) {
         int i = lockorder[k];
         if (sg == fired) {
             casi = i;
-            success = sg->success;
+            *success = sg->success;
         } else {
             hchan *c = cases[i].chan;
             waitq_remove(cases[i].dir == GORT_SELECT_SEND ? &c->sendq : &c->recvq, sg);
@@ -326,8 +327,15 @@ static int select_pass3(gort_select_case *cases, const uint16_t *lockorder, int 
         sg = next;
     }
     selunlock(cases, lockorder, norder);
-    /* The sleeper last: the caller may still look at it (async). */
     release_sudog(head);
+    return casi;
+}
+
+static int select_pass3(gort_select_case *cases, const uint16_t *lockorder, int norder,
+                        sudog *head, const selectwait *sw)
+{
+    bool success = false;
+    int casi = select_dequeue(cases, lockorder, norder, head, sw->fired, &success);
     if (casi < 0)
         gort_throw("selectgo: bad wakeup");
 
@@ -424,6 +432,24 @@ int selectgo_async(gort_select_case *cases, int ncases, atomic_uint *doorbell, s
 }
 
 sudog *select_async_sudog(const select_async *pending) { return pending->head; }
+
+bool selectgo_async_cancel(select_async *a)
+{
+    /* Claimed under every case's lock, as a waker claims it under its
+     * channel's: once this wins, no case can fire. */
+    sellock(a->cases, a->lockorder, a->norder);
+    uint32_t open = 0;
+    bool won = __atomic_compare_exchange_n(&a->sw.done, &open, 1, false, __ATOMIC_SEQ_CST,
+                                           __ATOMIC_SEQ_CST);
+    selunlock(a->cases, a->lockorder, a->norder);
+    if (!won)
+        return false; /* a case fired: its wake-up is on its way */
+    sudog_async_finish(a->head);
+    bool success = false;
+    select_dequeue(a->cases, a->lockorder, a->norder, a->head, NULL, &success);
+    free(a);
+    return true;
+}
 
 int selectgo_async_finish(select_async *a)
 {

@@ -263,15 +263,35 @@ test('Node: a script that uses channels and returns exits by itself', async () =
   assert.equal(stdout.trim(), 'done');
 });
 
-test('Node: a pending receive keeps the process alive until a value comes', async () => {
+test('Node: a pending receive keeps the process alive while a goroutine or a timer can still answer', async () => {
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script(`
     const rt = await start({ procs: 1 });
-    const ch = rt.chan({ codec: 'string' });
-    const t = setTimeout(() => ch.send('late'), 300);
-    t.unref(); // only the pending receive holds the process now
+    const done = rt.chan({ codec: 'f64' });
+    rt.go('churn', done, 300); // works for a while, then sends
+    console.log((await done.recv()).value);
+    const { ok } = await rt.after(300).recv();
+    console.log(ok ? 'timer' : 'no timer');
+  `)], { timeout: 60000 });
+  assert.equal(stdout.trim(), '300\ntimer');
+});
+
+test('Node: a receive nothing can complete rejects with DeadlockError, and the runtime stays usable', async () => {
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script(`
+    const { DeadlockError } = await import(${JSON.stringify(entry)});
+    const rt = await start({ procs: 1 });
+    const nobody = rt.chan();
+    try {
+      await nobody.recv();
+      console.log('received?');
+    } catch (err) {
+      console.log(err instanceof DeadlockError, err.message);
+    }
+    console.log(nobody.trySend(1) ? 'a receiver is still queued' : 'withdrawn');
+    const ch = rt.chan({ cap: 1, codec: 'string' });
+    await ch.send('after');
     console.log((await ch.recv()).value);
   `)], { timeout: 30000 });
-  assert.equal(stdout.trim(), 'late');
+  assert.equal(stdout.trim(), 'true all goroutines are asleep - deadlock!\nwithdrawn\nafter');
 });
 
 test('close() ends the runtime: every call then throws RuntimeClosedError', async () => {

@@ -1483,6 +1483,63 @@ TEST(chan_threads_without_runtime)
 
 /* ---- asynchronous waiters (the JS main thread's kind) ---- */
 
+/* Withdrawing a pending asynchronous operation (an aborted JS Promise): it
+ * leaves nothing behind when nobody took it, and is refused once a waker has
+ * it, which then completes as usual: never a value lost or taken twice. */
+TEST(chan_async_cancel_withdraws_only_what_nobody_took)
+{
+    gort_chan *c, *d;
+    REQUIRE((c = gort_chan_make_bytes(sizeof(int), 0)) != NULL);
+    REQUIRE((d = gort_chan_make_bytes(sizeof(int), 0)) != NULL);
+    int v = 0, x = 5;
+    bool received = false;
+    sudog *p = NULL;
+    /* A receive nobody served: withdrawn, and no longer a receiver. */
+    CHECK_EQ(chanrecv_async(c, &v, &received, NULL, &p), GORT_EWOULDBLOCK);
+    CHECK(chan_async_cancel(p, false));
+    CHECK_EQ(gort_chan_trysend(c, &x), GORT_EWOULDBLOCK);
+    /* A receive a sender served: refused; it completes with the value. */
+    CHECK_EQ(chanrecv_async(c, &v, &received, NULL, &p), GORT_EWOULDBLOCK);
+    CHECK_EQ(gort_chan_trysend(c, &x), GORT_OK);
+    CHECK(!chan_async_cancel(p, false));
+    CHECK(chan_async_finish(p));
+    CHECK_EQ(v, 5);
+    /* A send withdrawn is never received. */
+    x = 6;
+    CHECK_EQ(chansend_async(c, &x, NULL, &p), GORT_EWOULDBLOCK);
+    CHECK(chan_async_cancel(p, true));
+    CHECK_EQ(gort_chan_tryrecv(c, &v, &received), GORT_EWOULDBLOCK);
+    /* Among other waiters: only the withdrawn one leaves the queue. */
+    int w1 = 0, w2 = 0;
+    sudog *p1 = NULL, *p2 = NULL;
+    CHECK_EQ(chanrecv_async(c, &w1, &received, NULL, &p1), GORT_EWOULDBLOCK);
+    CHECK_EQ(chanrecv_async(c, &w2, &received, NULL, &p2), GORT_EWOULDBLOCK);
+    CHECK(chan_async_cancel(p1, false));
+    x = 7;
+    CHECK_EQ(gort_chan_trysend(c, &x), GORT_OK);
+    CHECK(chan_async_finish(p2));
+    CHECK_EQ(w2, 7);
+    CHECK_EQ(w1, 0);
+    /* A select nobody served: every case withdrawn. */
+    gort_select_case cases[2] = {GORT_RECV_CASE(c, &v), GORT_RECV_CASE(d, &v)};
+    select_async *a = NULL;
+    CHECK_EQ(selectgo_async(cases, 2, NULL, &a), -GORT_EWOULDBLOCK);
+    CHECK(selectgo_async_cancel(a));
+    CHECK_EQ(gort_chan_trysend(c, &x), GORT_EWOULDBLOCK);
+    CHECK_EQ(gort_chan_trysend(d, &x), GORT_EWOULDBLOCK);
+    /* A select whose case fired: refused; it completes with that case. */
+    v = 0;
+    x = 8;
+    CHECK_EQ(selectgo_async(cases, 2, NULL, &a), -GORT_EWOULDBLOCK);
+    CHECK_EQ(gort_chan_trysend(d, &x), GORT_OK);
+    CHECK(!selectgo_async_cancel(a));
+    CHECK(sudog_async_poll(select_async_sudog(a)));
+    CHECK_EQ(selectgo_async_finish(a), 1);
+    CHECK_EQ(v, 8);
+    CHECK_EQ(gort_chan_trysend(c, &x), GORT_EWOULDBLOCK);
+}
+
+
 /* A plain thread plays the JS main thread: it never blocks in the runtime,
  * it starts operations and polls their wake cells. */
 static struct {

@@ -3,5 +3,5 @@ export { isSupported, Runtime } from './runtime.js';
 export { Channel, select } from './channel.js';
 export { Context, ContextError, Canceled, DeadlineExceeded } from './context.js';
 export {
-  GortError, ChannelClosedError, PanicError, RuntimeClosedError, NotIsolatedError, FatalError,
+  GortError, ChannelClosedError, PanicError, RuntimeClosedError, NotIsolatedError, FatalError, DeadlockError,
 } from './errors.js';

@@ -154,6 +154,12 @@ EMSCRIPTEN_KEEPALIVE int gort_js_stop(void)
     return gort_chan_close(quit) == GORT_OK ? GORT_OK : GORT_ESTATE;
 }
 
+/* 1 when no goroutine can run until a JS party acts (sched_quiescent). */
+EMSCRIPTEN_KEEPALIVE int gort_js_quiescent(void)
+{
+    return atomic_load(&state.status) == JS_RUNNING && sched_quiescent();
+}
+
 /* ---- handles ---- */
 
 static void *object_of(uint32_t h) { return h == 0 ? NULL : gort_handle_get(h); }
@@ -346,6 +352,21 @@ EMSCRIPTEN_KEEPALIVE void gort_js_finish(js_op *op)
 {
     op->ok = chan_async_finish(op->pending);
     op->pending = NULL;
+}
+
+/* Withdraws op's pending operation (a select, or a send when send is set,
+ * or a receive) if nobody has taken it: 1 when withdrawn (nothing was sent
+ * or received; op is no longer pending), 0 when it is completing (finish it
+ * as usual). */
+EMSCRIPTEN_KEEPALIVE int gort_js_cancel(js_op *op, int send)
+{
+    if (op->pending == NULL)
+        return 0;
+    bool withdrawn = op->ncases > 0 ? selectgo_async_cancel(op->pending)
+                                     : chan_async_cancel(op->pending, send != 0);
+    if (withdrawn)
+        op->pending = NULL;
+    return withdrawn;
 }
 
 /* Non-blocking forms: GORT_OK, GORT_EWOULDBLOCK, GORT_ECLOSED (send),

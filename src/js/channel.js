@@ -61,6 +61,18 @@ function takeValue(realm, codec, at, ok) {
   return undefined;
 }
 
+function isPending(realm, op) {
+  realm.refresh();
+  return realm.u32[(op + realm.layout.opPending) >>> 2] !== 0;
+}
+
+/** An operation that can never complete (nil channels): only its signal ends it. */
+function forever(signal) {
+  return new Promise((_, reject) => {
+    signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
 function clearElem(realm, at) {
   realm.refresh();
   realm.u32[at >>> 2] = 0;
@@ -101,64 +113,51 @@ export class Channel {
   async send(v, { signal } = {}) {
     const realm = this.#realm;
     signal?.throwIfAborted();
-    if (signal) {
-      await select([{ send: this, value: v }], { signal });
-      return;
-    }
     const op = realm.opTake();
     const elem = op + realm.layout.opElem;
     try {
       putValue(realm, this.codec, elem, v);
-    } catch (err) {
-      realm.opGive(op);
-      throw err;
-    }
-    const r = realm.module._gort_js_send(this.h, op, realm.doorbell);
-    if (r === E.WOULDBLOCK) {
-      if (realm.u32[(op + realm.layout.opPending) >>> 2] === 0) return new Promise(() => {}); // the nil channel
-      await realm.whenReady(op, true);
-      realm.module._gort_js_finish(op);
-      const sent = realm.opOk(op);
+      let r = realm.module._gort_js_send(this.h, op, realm.doorbell);
+      if (r === E.WOULDBLOCK) {
+        if (!isPending(realm, op)) return await forever(signal); // the nil channel
+        await realm.whenReady(op, { signal, send: true });
+        realm.module._gort_js_finish(op);
+        r = realm.opOk(op) ? E.OK : E.CLOSED;
+      }
+      if (r === E.CLOSED) throw new ChannelClosedError(v);
+      if (r !== E.OK) throw deadHandle('this channel');
+    } finally {
       clearElem(realm, elem);
       realm.opGive(op);
-      if (!sent) throw new ChannelClosedError(v);
-      return;
     }
-    clearElem(realm, elem);
-    realm.opGive(op);
-    if (r === E.CLOSED) throw new ChannelClosedError(v);
-    if (r !== E.OK) throw deadHandle('this channel');
   }
 
   /**
    * Receives a value: { value, ok }, ok false (and value the zero value)
-   * once the channel is closed and drained.
+   * once the channel is closed and drained. With a signal, aborting
+   * withdraws the receive: no value is taken.
    * @param {{ signal?: AbortSignal }} [options]
    */
   async recv({ signal } = {}) {
     const realm = this.#realm;
     signal?.throwIfAborted();
-    if (signal) {
-      const { value, ok } = await select([{ recv: this }], { signal });
-      return { value, ok };
-    }
     const op = realm.opTake();
     const elem = op + realm.layout.opElem;
-    let r = realm.module._gort_js_recv(this.h, op, realm.doorbell);
-    if (r === E.WOULDBLOCK) {
-      if (realm.u32[(op + realm.layout.opPending) >>> 2] === 0) return new Promise(() => {});
-      await realm.whenReady(op, true);
-      realm.module._gort_js_finish(op);
-      r = E.OK;
-    }
-    if (r !== E.OK) {
+    try {
+      let r = realm.module._gort_js_recv(this.h, op, realm.doorbell);
+      if (r === E.WOULDBLOCK) {
+        if (!isPending(realm, op)) return await forever(signal); // the nil channel
+        await realm.whenReady(op, { signal });
+        realm.module._gort_js_finish(op);
+        r = E.OK;
+      }
+      if (r !== E.OK) throw deadHandle('this channel');
+      const ok = realm.opOk(op);
+      return { value: takeValue(realm, this.codec, elem, ok), ok };
+    } finally {
+      clearElem(realm, elem);
       realm.opGive(op);
-      throw deadHandle('this channel');
     }
-    const ok = realm.opOk(op);
-    const value = takeValue(realm, this.codec, elem, ok);
-    realm.opGive(op);
-    return { value, ok };
   }
 
   /** Sends v only if no wait is needed: true when sent. Throws ChannelClosedError on a closed channel. */
@@ -391,33 +390,22 @@ export async function select(cases, { signal } = {}) {
 export async function selectAsync(cases, { signal, keepAlive = true, rt: given } = {}) {
   if (!Array.isArray(cases)) throw new TypeError('gort: select takes an array of cases');
   const rt = given ?? runtimeOf(cases);
-  if (!rt) return new Promise(() => {}); // select {}: blocks forever
+  if (!rt) return forever(signal); // select {}: blocks forever
   const realm = rt.realm;
   realm.check();
   signal?.throwIfAborted();
-  let abortCh = null;
-  let all = cases;
-  if (signal) {
-    abortCh = rt.chanOf(UNIT_CODEC, 0);
-    all = [...cases, { recv: abortCh }];
-  }
-  const onAbort = () => abortCh.close();
-  const op = realm.opTake(all.length);
+  const op = realm.opTake(cases.length);
   try {
-    const elemsAt = fillCases(realm, op, all, rt);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let r = realm.module._gort_js_select(op, all.length, 0, realm.doorbell);
+    const elemsAt = fillCases(realm, op, cases, rt);
+    let r = realm.module._gort_js_select(op, cases.length, 0, realm.doorbell);
     if (r === -E.WOULDBLOCK) {
-      if (realm.u32[(op + realm.layout.opPending) >>> 2] === 0) return await new Promise(() => {});
-      await realm.whenReady(op, keepAlive);
+      if (!isPending(realm, op)) return await forever(signal); // only nil channels
+      await realm.whenReady(op, { keepAlive, signal });
       r = realm.module._gort_js_select_finish(op);
     }
-    if (abortCh && r === all.length - 1) throw signal.reason;
-    return selectOutcome(realm, op, all, elemsAt, r);
+    return selectOutcome(realm, op, cases, elemsAt, r);
   } finally {
-    signal?.removeEventListener('abort', onAbort);
-    releaseCases(realm, op, all.length);
-    abortCh?.[Symbol.dispose]();
+    releaseCases(realm, op, cases.length);
   }
 }
 

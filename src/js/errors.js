@@ -22,6 +22,17 @@ export class ChannelClosedError extends GortError {
 /** Go's other channel panics: 'close of closed channel', 'close of nil channel'. */
 export class PanicError extends GortError {}
 
+/**
+ * 'all goroutines are asleep - deadlock!': pending operations that nothing
+ * can complete (Node: the process has nothing else to do, and no goroutine
+ * can run or timer fire). The runtime stays usable.
+ */
+export class DeadlockError extends GortError {
+  constructor() {
+    super('all goroutines are asleep - deadlock!', 'EDEADLOCK');
+  }
+}
+
 /** The runtime was closed (rt.close()) or ended: nothing more can be done with it. */
 export class RuntimeClosedError extends GortError {
   constructor(message = 'gort: the runtime is closed') {

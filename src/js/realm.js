@@ -7,7 +7,7 @@
 // whenever one of this realm's waiters wakes, awaited with a single
 // Atomics.waitAsync however many operations are pending.
 
-import { RuntimeClosedError } from './errors.js';
+import { DeadlockError, RuntimeClosedError } from './errors.js';
 
 // The names of gort_js_layout's entries, in its order (src/js/bridge.c).
 const LAYOUT_FIELDS = [
@@ -39,9 +39,14 @@ const OP_CACHE_CASES = 9;
 const SPIN_BEFORE_WAIT_MS = 0.03;
 
 // Node does not count a pending Atomics.waitAsync as work (nodejs/node#61941):
-// while operations that should keep the process alive are pending, a timer
-// that never fires holds it open.
+// a timer that never fires holds a thread open while it must wait.
 const HOLD_INTERVAL_MS = 1 << 30;
+// How often the main thread of a Node process with waiting operations looks
+// whether the runtime can still complete them, and how many looks in a row
+// must say no before it lets the process end (one look may fall between a
+// goroutine's wake-up and its run).
+const DEADLOCK_CHECK_MS = 20;
+const QUIET_LOOKS = 2;
 
 export class Realm {
   /**
@@ -70,6 +75,13 @@ export class Realm {
     this.waiting = false;
     this.holds = 0;
     this.holdTimer = null;
+    this.kept = 0;
+    this.onLoopEmpty = null;
+    this.watchTimer = null;
+    // Node's main thread: only it has an event loop whose end says that
+    // nothing else will happen (see keep).
+    this.watchesIdle = !canBlock && typeof process == 'object' && typeof process.on == 'function' &&
+      typeof process.versions == 'object' && typeof process.versions.node == 'string';
     this.closedReason = null;
   }
 
@@ -141,16 +153,24 @@ export class Realm {
   // ---- waiting for pending operations ----
 
   /**
-   * Resolves when the pending operation in op has completed. keepAlive: the
-   * wait holds a Node process open (a user's operation does; the runtime's
-   * own watchers, such as a context's signal, do not).
+   * Resolves when the pending operation in op has completed. Rejects with
+   * signal's reason when signal aborts first and the operation could still
+   * be withdrawn (then nothing was sent or received; otherwise it completes
+   * as if the abort came late). keepAlive: the wait keeps a Node process
+   * open while something can still complete it (a user's operation does;
+   * the runtime's own watchers, such as a context's signal, do not). send:
+   * which queue a channel operation waits in (for its withdrawal).
    */
-  whenReady(op, keepAlive) {
+  whenReady(op, { keepAlive = true, signal, send = false } = {}) {
     if (this.pending.size === 0 && this.spinUntilReady(op)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const entry = { op, resolve, reject, keepAlive };
+      const entry = { op, resolve, reject, keepAlive, send, signal, onAbort: null };
       this.pending.add(entry);
-      if (keepAlive) this.hold(1);
+      if (keepAlive) this.keep(1);
+      if (signal) {
+        entry.onAbort = () => this.withdraw(entry, signal.reason);
+        signal.addEventListener('abort', entry.onAbort, { once: true });
+      }
       // It may have completed before its doorbell was armed.
       if (this.module._gort_js_ready(op)) this.complete(entry);
       else this.arm();
@@ -169,19 +189,38 @@ export class Realm {
     return false;
   }
 
-  complete(entry) {
+  #settle(entry) {
     this.pending.delete(entry);
-    if (entry.keepAlive) this.hold(-1);
+    if (entry.keepAlive) this.keep(-1);
+    if (entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
+  }
+
+  complete(entry) {
+    this.#settle(entry);
     entry.resolve();
+  }
+
+  /** Withdraws entry's operation if nobody has taken it yet, rejecting it with reason. */
+  withdraw(entry, reason) {
+    if (!this.pending.has(entry)) return false;
+    if (!this.module._gort_js_cancel(entry.op, entry.send ? 1 : 0)) return false;
+    this.#settle(entry);
+    entry.reject(reason);
+    return true;
   }
 
   /** Looks at every pending operation; then awaits the doorbell again. */
   poll() {
     this.waiting = false;
+    let completed = 0;
     for (const entry of this.pending) {
-      if (this.module._gort_js_ready(entry.op)) this.complete(entry);
+      if (this.module._gort_js_ready(entry.op)) {
+        this.complete(entry);
+        completed++;
+      }
     }
     this.arm();
+    return completed;
   }
 
   arm() {
@@ -207,12 +246,68 @@ export class Realm {
   failAll(error) {
     this.closedReason = error;
     for (const entry of this.pending) {
-      this.pending.delete(entry);
-      if (entry.keepAlive) this.hold(-1);
+      this.#settle(entry);
       entry.reject(error);
     }
   }
 
+  // ---- keeping a Node process alive ----
+
+  /**
+   * Counts operations that should keep a Node process alive. Elsewhere than
+   * on Node's main thread (workers) a timer holds the thread while they
+   * wait. On Node's main thread a timer holds the process only while the
+   * runtime can still complete them: once no goroutine can run and no timer
+   * is pending (looked at every DEADLOCK_CHECK_MS) it lets go, and if the
+   * process then has nothing else to do ('beforeExit') that is Go's deadlock:
+   * the waiting operations are withdrawn and reject with DeadlockError.
+   */
+  keep(delta) {
+    this.kept += delta;
+    if (!this.watchesIdle) {
+      this.hold(delta);
+      return;
+    }
+    if (this.kept > 0 && this.onLoopEmpty === null) {
+      this.onLoopEmpty = () => this.#loopEmpty();
+      process.on('beforeExit', this.onLoopEmpty);
+      this.#watch();
+    } else if (this.kept === 0 && this.onLoopEmpty !== null) {
+      process.off('beforeExit', this.onLoopEmpty);
+      this.onLoopEmpty = null;
+      this.#unwatch();
+    }
+  }
+
+  #watch() {
+    if (this.watchTimer !== null) return;
+    let quietLooks = 0;
+    this.watchTimer = setInterval(() => {
+      quietLooks = this.module._gort_js_quiescent() ? quietLooks + 1 : 0;
+      if (quietLooks >= QUIET_LOOKS) this.#unwatch();
+    }, DEADLOCK_CHECK_MS);
+  }
+
+  #unwatch() {
+    if (this.watchTimer === null) return;
+    clearInterval(this.watchTimer);
+    this.watchTimer = null;
+  }
+
+  #loopEmpty() {
+    // Wake-ups already in memory settle first: their continuations may act.
+    if (this.poll() > 0 || this.kept === 0) return;
+    if (!this.module._gort_js_quiescent()) {
+      this.#watch();
+      return;
+    }
+    const deadlock = new DeadlockError();
+    for (const entry of this.pending) {
+      if (entry.keepAlive) this.withdraw(entry, deadlock);
+    }
+  }
+
+  /** Holds a Node thread open (start, close, and waits in workers). */
   hold(delta) {
     this.holds += delta;
     if (typeof process != 'object' || typeof setInterval != 'function') return;
