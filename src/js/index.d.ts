@@ -214,9 +214,10 @@ export interface RuntimeView {
   /** Go's select (the same as select()). */
   select(cases: readonly SelectCase[], options?: OperationOptions): Promise<Selected>;
   /**
-   * Starts one of the module's goroutines by name ('echo'(in, out),
-   * 'primes'(out, n), ...), with at most 4 arguments; GortError 'EINVAL' for
-   * an unknown name.
+   * Starts one of the module's goroutines by name, with at most 4
+   * arguments: 'echo'(in, out), 'primes'(out, n), 'churn'(done, n) (n trees
+   * of collector work, then n on done), 'overflow'() (ends the runtime with a
+   * FatalError, for tests); GortError 'EINVAL' for an unknown name.
    */
   go(name: string, ...args: [] | [GoArg] | [GoArg, GoArg] | [GoArg, GoArg, GoArg] | [GoArg, GoArg, GoArg, GoArg]): void;
 }
@@ -261,6 +262,15 @@ export declare class RuntimeClosedError extends GortError {
 export declare class NotIsolatedError extends GortError {
   constructor(message: string);
   readonly code: 'ENOTISOLATED';
+}
+/**
+ * 'all goroutines are asleep - deadlock!': on Node's main thread, waiting
+ * operations that nothing can complete once the process has nothing else to
+ * do (they are withdrawn first). The runtime stays usable.
+ */
+export declare class DeadlockError extends GortError {
+  constructor();
+  readonly code: 'EDEADLOCK';
 }
 /** A fatal error ('fatal error: ...') ended the runtime. */
 export declare class FatalError extends GortError {

@@ -7,7 +7,7 @@ import type { RuntimeHandle, RuntimeView } from './index.js';
 // WorkerRuntime (api.js): everything of 'gort' but start().
 export {
   isSupported, Runtime, Channel, select, Context, ContextError, Canceled, DeadlineExceeded,
-  GortError, ChannelClosedError, PanicError, RuntimeClosedError, NotIsolatedError, FatalError,
+  GortError, ChannelClosedError, PanicError, RuntimeClosedError, NotIsolatedError, FatalError, DeadlockError,
 } from './index.js';
 export type {
   CodecTypes, CodecName, BytesInput, UserCodec, StartOptions, OperationOptions, Received, ReceivedSync,

@@ -5,7 +5,7 @@
 // (tsc fails on such a line that compiles).
 import {
   start, select, isSupported, Runtime, Channel, Context, ContextError, Canceled, DeadlineExceeded,
-  GortError, ChannelClosedError, PanicError, RuntimeClosedError, NotIsolatedError, FatalError,
+  GortError, ChannelClosedError, PanicError, RuntimeClosedError, NotIsolatedError, FatalError, DeadlockError,
   type BytesInput, type ChannelHandle, type CodecName, type CodecTypes, type ContextHandle, type Contexts,
   type GoArg, type OperationOptions, type Received, type ReceivedSync, type RuntimeHandle, type RuntimeView,
   type Select, type SelectCase, type Selected, type StartOptions, type TickerChannel, type TryReceived,
@@ -179,6 +179,8 @@ export async function mainThread(): Promise<void> {
       expectType<'ECLOSECLOSED' | 'ECLOSENIL'>()(e.code);
     } else if (e instanceof RuntimeClosedError) {
       expectType<'ECLOSEDRUNTIME'>()(e.code);
+    } else if (e instanceof DeadlockError) {
+      expectType<'EDEADLOCK'>()(e.code);
     } else if (e instanceof FatalError) {
       console.error(e.message, e.code === 'EFATAL');
     } else if (e instanceof NotIsolatedError) {
