@@ -78,6 +78,43 @@ test('strings of every small length arrive whole (payload headers stay aligned)'
   assert.deepEqual(await receiving, sent);
 });
 
+test('bytes come back as fresh, non-shared Uint8Arrays; user codecs round-trip', async () => {
+  const bytes = rt.chan({ cap: 2, codec: 'bytes' });
+  await bytes.send(new Uint8Array([1, 2, 3]));
+  await bytes.send(new Uint16Array([0x0201]).buffer);
+  const a = (await bytes.recv()).value;
+  assert.ok(a instanceof Uint8Array);
+  assert.ok(!(a.buffer instanceof SharedArrayBuffer), 'a view of shared memory came back');
+  assert.deepEqual([...a], [1, 2, 3]);
+  assert.equal(new TextDecoder().decode(a), '\x01\x02\x03', 'TextDecoder refused the bytes');
+  assert.deepEqual([...(await bytes.recv()).value], [1, 2]);
+  assert.throws(() => bytes.trySend('not bytes'), TypeError);
+
+  const dates = rt.chan({ cap: 1, codec: {
+    encode: (d) => new TextEncoder().encode(d.toISOString()),
+    decode: (b) => new Date(new TextDecoder().decode(b)),
+  } });
+  const when = new Date(Date.UTC(2009, 10, 10));
+  await dates.send(when);
+  const back = (await dates.recv()).value;
+  assert.ok(back instanceof Date);
+  assert.equal(back.getTime(), when.getTime());
+});
+
+test('streams: readable() yields what is received, writable() sends and closes', async () => {
+  const ch = rt.chan({ cap: 4, codec: 'string' });
+  const writer = ch.writable().getWriter();
+  const writing = (async () => {
+    for (const w of ['a', 'b', 'c']) await writer.write(w);
+    await writer.close();
+  })();
+  const got = [];
+  for await (const v of ch.readable()) got.push(v);
+  await writing;
+  assert.deepEqual(got, ['a', 'b', 'c']);
+  assert.deepEqual(ch.tryRecv(), { state: 'closed' });
+});
+
 test('for await receives every value in order and ends at close', async () => {
   const ch = rt.chan({ cap: 8, codec: 'i32' });
   const produced = (async () => { for (let i = 0; i < 100; i++) await ch.send(i); ch.close(); })();
