@@ -1,7 +1,8 @@
 // The npm package in a real browser: Debian's Chromium, driven by
 // playwright-core, loads tests/browser/index.html from a local server that
 // sends the cross-origin isolation headers, and the page runs the package
-// from its main thread (tests/browser/page.mjs says what each check does).
+// from its main thread and from module Web Workers that attach to its
+// runtime (tests/browser/page.mjs and worker.mjs say what each check does).
 // The same page served without the headers must get NotIsolatedError.
 // Screenshots of both pages go to build/screenshots/.
 import { test, before, after } from 'node:test';
@@ -21,6 +22,10 @@ const CHROMIUM_ARGS = [
 ];
 // The page's checks time out one by one (8 s each); this bounds the whole page.
 const PAGE_TIMEOUT_MS = 45_000;
+// A page whose main thread never returns (a blocking call that was not
+// refused) answers no evaluate() and cannot be closed: each call into it is
+// given this long before the test reports it and moves on.
+const PAGE_CALL_TIMEOUT_MS = 10_000;
 
 const entry = fileURLToPath(new URL('../dist/index.browser.js', import.meta.url));
 if (!existsSync(entry)) throw new Error(`${entry} is missing: build it with src/js/build.sh`);
@@ -53,6 +58,15 @@ after(async () => {
   await server?.close();
 });
 
+/** Resolves as promise does, or rejects after ms naming what did not answer. */
+function bounded(promise, what, ms = PAGE_CALL_TIMEOUT_MS) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer in ${ms} ms: the page's main thread is stuck`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Loads the test page at path in a fresh context, waits for its results,
  * and saves a screenshot. Returns the results and the errors the page
@@ -74,19 +88,24 @@ async function runPage(path, screenshotName, expectedFailures = []) {
     await page.goto(`${server.origin}${path}`);
     let outcome;
     try {
-      await page.waitForFunction(() => window.gortBrowserResults, null, { timeout: PAGE_TIMEOUT_MS });
-      outcome = await page.evaluate(() => window.gortBrowserResults);
+      // Playwright's own timeout came minutes late when the page's main
+      // thread spun in a blocking call: a timer of the test bounds it too.
+      await bounded(page.waitForFunction(() => window.gortBrowserResults, null, { timeout: PAGE_TIMEOUT_MS }),
+        'waiting for the results', PAGE_TIMEOUT_MS + PAGE_CALL_TIMEOUT_MS);
+      outcome = await bounded(page.evaluate(() => window.gortBrowserResults), 'reading the results');
     } catch (err) {
       outcome = { results: [], error: err.message };
     }
-    const shown = await page.locator('#results li').allTextContents();
+    const shown = await bounded(page.locator('#results li').allTextContents(), 'reading the lines shown')
+      .catch((err) => { problems.push(err.message); return []; });
     await mkdir(screenshots, { recursive: true });
     await page.screenshot({ path: `${screenshots}${screenshotName}`, fullPage: true })
       .catch((err) => problems.push(`no screenshot: ${err.message}`));
     const unexpected = problems.filter((p) => !expectedFailures.some((text) => p.includes(text)));
     return { ...outcome, shown, problems: unexpected };
   } finally {
-    await context.close();
+    // A stuck page's context may never close; the browser's close in after() ends it.
+    await bounded(context.close(), 'closing the page').catch(() => {});
   }
 }
 
@@ -118,13 +137,19 @@ test('package.json sends browsers and bundlers to the browser entry', () => {
   // The page's import map names the same file.
   const html = readFileSync(new URL('./browser/index.html', import.meta.url), 'utf8');
   assert.match(html, /"gort": "\.\.\/\.\.\/dist\/index\.browser\.js"/);
+  // A module worker sees no import map: the test's worker imports by path
+  // the file that 'gort/worker' names for browsers.
+  assert.equal(pkg.exports['./worker'].browser, './dist/worker.browser.js');
+  const worker = readFileSync(new URL('./browser/worker.mjs', import.meta.url), 'utf8');
+  assert.match(worker, /from '\.\.\/\.\.\/dist\/worker\.browser\.js'/);
 });
 
-test('a cross-origin isolated page runs the package from its main thread', { skip }, async () => {
+test('a cross-origin isolated page runs the package from its main thread and from module workers attached to it', { skip }, async (t) => {
   const before = server.requests.length;
   // One check starts a runtime whose worker file does not exist.
   const outcome = await runPage('/tests/browser/index.html?suite=isolated', 'browser.png', ['/moved/no-such.worker.js']);
-  assertAllPassed(outcome, 15);
+  for (const r of outcome.results) if (r.detail) t.diagnostic(`${r.name}: ${r.detail}`);
+  assertAllPassed(outcome, 21);
   const requested = server.requests.slice(before);
   // The moved worker file imported the glue from where the package is, not from beside itself.
   assert.ok(requested.includes('/moved/gort.worker.js') && requested.includes('/moved/gort.wasm'), `requests: ${requested}`);

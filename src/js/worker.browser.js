@@ -8,7 +8,7 @@ import { attachWith } from './attach.js';
  * @returns {Promise<import('./worker').WorkerRuntime>}
  */
 export function attach(handle) {
-  return attachWith(createGortModule, handle);
+  return attachWith(createGortModule, handle, { clockFromRuntime: true });
 }
 
 export * from './api.js';

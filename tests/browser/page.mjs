@@ -1,6 +1,7 @@
 // page.mjs — the checks the browser test runs in a page (tests/browser.test.mjs
 // drives it). ?suite=isolated runs the package from a cross-origin isolated
-// page's main thread; ?suite=not-isolated from a page served without the two
+// page's main thread, and from module Web Workers (worker.mjs) that attach to
+// the page's runtime; ?suite=not-isolated from a page served without the two
 // isolation headers. Each check shows as a line of the page (pass or fail,
 // with the error), and the whole outcome is left in window.gortBrowserResults
 // for the test to read.
@@ -11,6 +12,11 @@ const suite = new URLSearchParams(location.search).get('suite');
 const CHECK_TIMEOUT_MS = 8000;
 // How long an operation that must stay pending is watched.
 const PENDING_WATCH_MS = 60;
+
+// The module Web Worker that attaches to the page's runtime, and every one
+// started, with every message its onmessage saw (checked at the end).
+const WORKER_URL = new URL('./worker.mjs', import.meta.url);
+const startedWorkers = [];
 
 const list = document.getElementById('results');
 document.getElementById('suite').textContent = suite;
@@ -64,10 +70,11 @@ async function check(name, fn) {
     timer = setTimeout(() => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
   });
   try {
-    await Promise.race([fn(), timeout]);
-    results.push({ name, ok: true });
+    // A check may return a line of detail (counts, checksums) to show.
+    const detail = await Promise.race([fn(), timeout]);
+    results.push({ name, ok: true, ...(typeof detail == 'string' ? { detail } : {}) });
     item.className = 'pass';
-    item.textContent = `PASS  ${name}`;
+    item.textContent = `PASS  ${name}${typeof detail == 'string' ? `\n      ${detail}` : ''}`;
   } catch (err) {
     results.push({ name, ok: false, error: describe(err) });
     item.className = 'fail';
@@ -243,6 +250,8 @@ async function isolatedChecks() {
     expect(err.message.includes('/moved/no-such.worker.js'), `the error does not name the file: ${describe(err)}`);
   });
 
+  await workerChecks(rt);
+
   await check('close() stops the runtime; afterwards calls throw RuntimeClosedError', async () => {
     await rt.close();
     const err = await errorOf(() => rt.chan(), 'rt.chan() after close()');
@@ -274,5 +283,171 @@ async function notIsolatedChecks() {
     expect(tookMs < 200, `start() took ${tookMs.toFixed(0)} ms to reject`);
     const fetched = performance.getEntriesByType('resource').map((e) => e.name).filter((name) => name.endsWith('.wasm'));
     equal(fetched, [], 'the .wasm files fetched');
+  });
+}
+
+// ---- module Web Workers attached to the page's runtime ('gort/worker') ----
+
+/**
+ * Starts worker.mjs as a module worker in role, handing it the runtime's
+ * handle and data. messageOf(type) resolves with the worker's next message of
+ * that type (and rejects when the worker reports an error or fails to load).
+ */
+function startWorker(rt, role, data = {}) {
+  const worker = new Worker(WORKER_URL, { type: 'module', name: `gort-test-${role}` });
+  const record = { role, worker, messages: [] };
+  startedWorkers.push(record);
+  const waiters = [];
+  let failure = null;
+  const fail = (err) => {
+    failure ??= err;
+    for (const w of waiters.splice(0)) w.reject(failure);
+  };
+  worker.onmessage = ({ data: message }) => {
+    record.messages.push(message);
+    if (message?.gortTest !== true) return; // counted by the last check
+    if (message.type === 'error') { fail(new Error(`the ${role} worker failed: ${message.message}`)); return; }
+    const i = waiters.findIndex((w) => w.type === message.type);
+    if (i >= 0) waiters.splice(i, 1)[0].resolve(message);
+    else record.unclaimed = [...(record.unclaimed ?? []), message];
+  };
+  worker.onmessageerror = () => fail(new Error(`a message of the ${role} worker could not be read`));
+  worker.onerror = (event) => {
+    event.preventDefault(); // reported as this check's failure, not as an error of the page
+    fail(new Error(`the ${role} worker failed to load or threw: ${event.message || 'no message'}`));
+  };
+  worker.postMessage({ role, rt: rt.handle, ...data });
+  return {
+    worker,
+    messageOf(type) {
+      if (failure) return Promise.reject(failure);
+      const i = (record.unclaimed ?? []).findIndex((m) => m.type === type);
+      if (i >= 0) return Promise.resolve(record.unclaimed.splice(i, 1)[0]);
+      return new Promise((resolve, reject) => waiters.push({ type, resolve, reject }));
+    },
+    /** Whether a message of type has arrived and is not yet claimed. */
+    has(type) { return (record.unclaimed ?? []).some((m) => m.type === type); },
+    terminate() { worker.terminate(); },
+  };
+}
+
+async function workerChecks(rt) {
+  const { GortError } = gort;
+
+  await check("a module worker attaches to the page's runtime with gort/worker's attach(rt.handle)", async () => {
+    const greeting = rt.chan({ codec: 'string' });
+    const w = startWorker(rt, 'hello', { greeting: greeting.handle });
+    try {
+      const attached = await w.messageOf('attached');
+      equal(attached.runtime, rt.id, 'the runtime the worker attached to');
+      equal(await greeting.recv(), { value: 'hello from a module worker', ok: true }, 'what the worker sent');
+      await w.messageOf('done');
+    } finally {
+      w.terminate();
+    }
+  });
+
+  await check('the page, a worker blocking in sendSync/recvSync, a worker using Promises and an echo goroutine share channels: every value received exactly once', async () => {
+    const COUNT = 1000; // values each of the three senders sends
+    const work = rt.chan({ cap: 4, codec: 'json' });
+    const results = rt.chan({ cap: 4, codec: 'json' });
+    rt.go('echo', work, results); // moves work to results; closes results after work is closed
+    // Ids: the page sends 0..COUNT-1, the workers the next two ranges.
+    const common = { count: COUNT, work: work.handle, results: results.handle };
+    const blocking = startWorker(rt, 'party', { ...common, name: 'blocking', base: COUNT, blocking: true });
+    const promises = startWorker(rt, 'party', { ...common, name: 'promises', base: 2 * COUNT, blocking: false });
+    try {
+      const pageIds = [];
+      const receiving = (async () => { for await (const v of results) pageIds.push(v.id); })();
+      // The blocking worker receives only once it has sent all it sends:
+      // the page sends its share after that, so that all three receive.
+      await blocking.messageOf('sent');
+      for (let i = 0; i < COUNT; i++) await work.send({ id: i, from: 'page' });
+      await promises.messageOf('sent');
+      work.close();
+      const [fromBlocking, fromPromises] = await Promise.all([blocking.messageOf('received'), promises.messageOf('received')]);
+      await receiving;
+      const seen = new Uint8Array(3 * COUNT);
+      for (const id of [...pageIds, ...fromBlocking.ids, ...fromPromises.ids]) {
+        expect(Number.isInteger(id) && id >= 0 && id < seen.length, `a value no one sent: ${JSON.stringify(id)}`);
+        expect(seen[id] === 0, `value ${id} was received twice`);
+        seen[id] = 1;
+      }
+      const lost = seen.indexOf(0);
+      expect(lost === -1, `value ${lost} was never received`);
+      // The sums the workers computed over what they received add up to the sum of every id sent.
+      const pageSum = pageIds.reduce((a, b) => a + b, 0);
+      const total = pageSum + fromBlocking.sum + fromPromises.sum;
+      const expected = (3 * COUNT * (3 * COUNT - 1)) / 2;
+      equal(total, expected, 'the sum of every id received');
+      for (const [name, ids] of [['page', pageIds], ['blocking worker', fromBlocking.ids], ['promises worker', fromPromises.ids]]) {
+        expect(ids.length > 0, `the ${name} received nothing`);
+      }
+      await Promise.all([blocking.messageOf('done'), promises.messageOf('done')]);
+      return `${3 * COUNT} values; received by the page ${pageIds.length}, the blocking worker ${fromBlocking.ids.length}, ` +
+        `the promises worker ${fromPromises.ids.length}; checksum ${total} = ${expected}`;
+    } finally {
+      blocking.terminate();
+      promises.terminate();
+    }
+  });
+
+  await check('a context cancelled from the page wakes a worker blocked in ctx.done.recvSync()', async () => {
+    const ctx = rt.context.withCancel(rt.context.background());
+    const w = startWorker(rt, 'waitDone', { ctx: ctx.handle });
+    try {
+      await w.messageOf('waiting');
+      await sleep(150);
+      expect(!w.has('woken'), 'the worker woke before the cancel');
+      ctx.cancel();
+      const woken = await w.messageOf('woken');
+      equal([woken.ok, woken.value], [false, null], "the worker's receive on ctx.done [ok, value]");
+      expect(woken.blockedMs >= 100, `the worker was blocked only ${woken.blockedMs.toFixed(1)} ms`);
+      await w.messageOf('done');
+      return `the worker was blocked for ${woken.blockedMs.toFixed(0)} ms`;
+    } finally {
+      w.terminate();
+    }
+  });
+
+  await check("a worker's clock is the runtime's: deadlines read the same there, and its timeouts last as long as asked", async () => {
+    const ctx = rt.context.withTimeout(rt.context.background(), 60_000);
+    const w = startWorker(rt, 'clock', { ctx: ctx.handle });
+    try {
+      const clock = await w.messageOf('clock');
+      // Each side turns the runtime's deadline into a Date with its own clock.
+      const apart = Math.abs(clock.deadline - ctx.deadline.getTime());
+      expect(apart <= 20, `the worker reads the page's deadline ${apart} ms away from the page`);
+      expect(clock.timedOut, 'recvSync({ timeout: 100 }) on an empty channel did not time out');
+      expect(clock.recvMs >= 99.9 && clock.recvMs < 2000, `recvSync({ timeout: 100 }) returned after ${clock.recvMs.toFixed(1)} ms`);
+      equal([clock.doneOk, clock.ctxErr], [false, 'context deadline exceeded'], "the worker's own 100 ms context [done ok, err]");
+      expect(clock.ctxMs >= 99.9 && clock.ctxMs < 2000, `the worker's 100 ms context ended after ${clock.ctxMs.toFixed(1)} ms`);
+      await w.messageOf('done');
+      ctx.cancel();
+      return `deadlines ${apart} ms apart; timeout after ${clock.recvMs.toFixed(1)} ms, context after ${clock.ctxMs.toFixed(1)} ms`;
+    } finally {
+      w.terminate();
+    }
+  });
+
+  await check("recvSync and sendSync on the page's main thread throw 'cannot be made on this thread'", async () => {
+    const ch = rt.chan({ cap: 1, codec: 'string' });
+    for (const [what, call] of [['recvSync', () => ch.recvSync()], ['sendSync', () => ch.sendSync('x')]]) {
+      const err = await errorOf(call, `ch.${what}() on the main thread`);
+      expect(err instanceof GortError && err.code === 'EWOULDBLOCK', `${what} threw ${describe(err)}`);
+      expect(err.message.includes('cannot be made on this thread'), `${what}'s message: ${err.message}`);
+    }
+    // Nothing was sent or queued by the refused calls.
+    equal(ch.len, 0, 'len after the refused sendSync');
+    expect(ch.trySend('usable'), 'the channel is not usable after the refused calls');
+    equal(await ch.recv(), { value: 'usable', ok: true }, 'the value sent after');
+  });
+
+  await check("the workers' onmessage saw only the test's own messages (none from the runtime's thread code)", async () => {
+    expect(startedWorkers.length >= 5, `only ${startedWorkers.length} workers were started`);
+    const stray = startedWorkers.flatMap((w) => w.messages.filter((m) => m?.gortTest !== true).map((m) => `${w.role}: ${JSON.stringify(m)}`));
+    equal(stray, [], 'messages that are not the test\'s');
+    const count = startedWorkers.reduce((n, w) => n + w.messages.length, 0);
+    return `${count} messages from ${startedWorkers.length} workers`;
   });
 }

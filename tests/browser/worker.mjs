@@ -1,0 +1,88 @@
+// worker.mjs — a module Web Worker of the browser test (page.mjs starts it
+// with new Worker(url, { type: 'module' })). It attaches to the page's
+// runtime through 'gort/worker' and plays the role the page's first message
+// names. A module worker does not see the page's import map, so it names the
+// package's browser file for 'gort/worker' by its path.
+//
+// Every message it posts is { gortTest: true, type, ... }: the page counts
+// any other message as one that leaked from the runtime's own thread code
+// (Emscripten's glue posts { cmd: 'loaded' } and the like to a pool worker's
+// parent).
+import { attach, WorkerRuntime } from '../../dist/worker.browser.js';
+
+function post(type, data = {}) {
+  self.postMessage({ gortTest: true, type, ...data });
+}
+
+const roles = {
+  // Attaches, says so, and sends one value to the page on a channel it was given.
+  async hello({ greeting }, wr) {
+    if (!(wr instanceof WorkerRuntime)) throw new Error('attach() did not give a WorkerRuntime');
+    post('attached', { runtime: wr.id });
+    await wr.open(greeting).send('hello from a module worker');
+  },
+
+  // Sends its share of values and receives from results until it is
+  // closed, and reports the ids it received and their sum (the page checks
+  // both against what was sent). With blocking, it sends with sendSync and
+  // then receives with recvSync: one thread cannot do both at once. With
+  // Promises, it does both at once.
+  async party({ name, base, count, blocking, work, results }, wr) {
+    const workCh = wr.open(work);
+    const resultsCh = wr.open(results);
+    const ids = [];
+    if (blocking) {
+      for (let i = 0; i < count; i++) workCh.sendSync({ id: base + i, from: name });
+      post('sent', { name });
+      for (;;) {
+        const { value, ok } = resultsCh.recvSync();
+        if (!ok) break;
+        ids.push(value.id);
+      }
+    } else {
+      const receiving = (async () => { for await (const v of resultsCh) ids.push(v.id); })();
+      for (let i = 0; i < count; i++) await workCh.send({ id: base + i, from: name });
+      post('sent', { name });
+      await receiving;
+    }
+    post('received', { name, ids, sum: ids.reduce((a, b) => a + b, 0) });
+  },
+
+  // Reads the clock three ways: the deadline of the page's context, a
+  // recvSync with a timeout, and a context with a timeout made here.
+  clock({ ctx }, wr) {
+    const deadline = wr.open(ctx).deadline.getTime();
+    let began = performance.now();
+    const timed = wr.chan().recvSync({ timeout: 100 });
+    const recvMs = performance.now() - began;
+    const own = wr.context.withTimeout(wr.context.background(), 100);
+    began = performance.now();
+    const done = own.done.recvSync();
+    const ctxMs = performance.now() - began;
+    post('clock', { deadline, timedOut: timed.timedOut === true, recvMs, doneOk: done.ok, ctxMs, ctxErr: String(own.err?.message) });
+  },
+
+  // Blocks this thread in recvSync on a context's Done until the page cancels it.
+  waitDone({ ctx }, wr) {
+    const done = wr.open(ctx).done;
+    post('waiting');
+    const began = performance.now();
+    const { value, ok } = done.recvSync();
+    post('woken', { ok, value: value ?? null, blockedMs: performance.now() - began });
+  },
+};
+
+self.onmessage = async ({ data }) => {
+  let wr = null;
+  try {
+    wr = await attach(data.rt);
+    const role = roles[data.role];
+    if (!role) throw new Error(`no role '${data.role}'`);
+    await role(data, wr);
+    wr.detach();
+    post('done');
+  } catch (err) {
+    try { wr?.detach(); } catch { /* the error below is the one to report */ }
+    post('error', { message: `${err?.name}: ${err?.message}\n${err?.stack ?? ''}` });
+  }
+};
