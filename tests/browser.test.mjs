@@ -11,15 +11,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { serve } from './browser/server.mjs';
+import { launchChromium, skipBrowser as skip } from './browser/chromium.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const screenshots = fileURLToPath(new URL('../build/screenshots/', import.meta.url));
-// Debian's package puts it here; GORT_CHROMIUM names another Chromium.
-const chromiumPath = process.env.GORT_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 // The page's checks time out one by one (8 s each); this bounds the whole page.
 const PAGE_TIMEOUT_MS = 45_000;
 // A page whose main thread never returns (a blocking call that was not
@@ -30,27 +25,13 @@ const PAGE_CALL_TIMEOUT_MS = 10_000;
 const entry = fileURLToPath(new URL('../dist/index.browser.js', import.meta.url));
 if (!existsSync(entry)) throw new Error(`${entry} is missing: build it with src/js/build.sh`);
 
-const skip = existsSync(chromiumPath)
-  ? false
-  : `${chromiumPath} is missing: install Debian's chromium package (scripts/test.sh does, where it can)`;
-
-let chromium;
-if (!skip) {
-  try {
-    ({ chromium } = await import('playwright-core'));
-  } catch (err) {
-    throw new Error(`playwright-core (a devDependency) is missing: run npm ci (${err.message})`);
-  }
-}
-
 let server;
 let browser;
 
 before(async () => {
   if (skip) return;
   server = await serve(root);
-  // launch() gives the browser a fresh temporary profile, removed on close.
-  browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS, timeout: 30_000 });
+  browser = await launchChromium();
 });
 
 after(async () => {

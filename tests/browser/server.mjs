@@ -1,5 +1,6 @@
-// server.mjs — the static server of the browser test: the repository's dist/
-// and the test page, on 127.0.0.1 at a free port.
+// server.mjs — the static server of the browser tests: the repository's
+// dist/ and the test page, on 127.0.0.1 at a free port (tarball.test.mjs
+// serves other folders of a scratch project the same way).
 //
 //   /dist/...            the built package
 //   /tests/browser/...   the test page and its script
@@ -37,11 +38,11 @@ const MOVED_FILES = {
   'gort.worker.js': { file: 'dist/wasm/web/gort.worker.js', type: MIME_TYPES['.js'] },
 };
 
-// The folders served as they are.
+// The folders of the repository served as they are.
 const SERVED_FOLDERS = ['dist', 'tests/browser'];
 
 /** The file that answers path (absolute) and its Content-Type, or null. */
-function targetOf(root, path) {
+function targetOf(root, folders, path) {
   if (path.startsWith('/moved/')) {
     const name = path.slice('/moved/'.length);
     const moved = Object.hasOwn(MOVED_FILES, name) ? MOVED_FILES[name] : null;
@@ -49,17 +50,19 @@ function targetOf(root, path) {
   }
   const file = normalize(join(root, path));
   // normalize() has resolved every '..': the file must still be inside a served folder.
-  if (!SERVED_FOLDERS.some((folder) => file.startsWith(join(root, folder) + sep))) return null;
+  if (!folders.some((folder) => file.startsWith(join(root, folder) + sep))) return null;
   return { file, type: MIME_TYPES[extname(file)] ?? 'application/octet-stream' };
 }
 
 /**
- * Serves root's dist/ and tests/browser/ (see above).
- * @param {string} root the repository's folder
+ * Serves root's dist/ and tests/browser/ (see above), or the folders of
+ * root that options.folders names (relative paths, served at /<folder>/).
+ * @param {string} root the repository's folder, or another project's
+ * @param {{ folders?: string[] }} [options]
  * @returns {Promise<{ origin: string, requests: string[], close: () => Promise<void> }>}
  *   requests: the path of every request so far, in order
  */
-export async function serve(root) {
+export async function serve(root, { folders = SERVED_FOLDERS } = {}) {
   const requests = [];
   const server = createServer(async (request, response) => {
     let path;
@@ -73,7 +76,7 @@ export async function serve(root) {
     const isolated = !path.startsWith('/plain/');
     if (!isolated) path = path.slice('/plain'.length);
     const headers = { 'Cache-Control': 'no-store', ...(isolated ? ISOLATION_HEADERS : {}) };
-    const target = targetOf(root, path);
+    const target = targetOf(root, folders, path);
     const body = target && await readFile(target.file).catch(() => null);
     if (!body) {
       response.writeHead(404, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
