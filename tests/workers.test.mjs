@@ -58,6 +58,32 @@ test('main thread, two workers and goroutines share channels: every value receiv
   assert.ok(received.every((ids) => ids.length > 0), 'a party received nothing');
 });
 
+test('close storms: each close wakes the main thread, both workers and a goroutine waiting on it', async () => {
+  const ROUNDS = 100;
+  const rounds = [rt.chan({ codec: 'json' }), rt.chan({ codec: 'json' })];
+  const report = rt.chan({ cap: 4, codec: 'string' });
+  const workers = [
+    party('closeStorm', { rounds: rounds[0].handle, report: report.handle, blocking: true }),
+    party('closeStorm', { rounds: rounds[1].handle, report: report.handle, blocking: false }),
+  ];
+  for (let i = 0; i < ROUNDS; i++) {
+    const c = rt.chan({ codec: i % 2 ? 'string' : 'f64', cap: i % 3 });
+    const forwarded = rt.chan({ codec: 'json' });
+    rt.go('echo', c, forwarded); // closes forwarded when c closes
+    const mine = c.recv();
+    for (const r of rounds) await r.send(c.handle);
+    // Let every party queue on c (some closes still land first: both orders are Go's).
+    if (i % 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    c.close();
+    assert.equal((await mine).ok, false);
+    assert.deepEqual(await forwarded.recv(), { value: undefined, ok: false });
+    for (let k = 0; k < 2; k++) assert.equal((await report.recv()).value, 'closed');
+    c[Symbol.dispose]();
+  }
+  for (const r of rounds) r.close();
+  await Promise.all(workers);
+});
+
 test('a cancel on the main thread wakes a worker blocked in recvSync and a goroutine', async () => {
   const ctx = rt.context.withCancel(rt.context.background());
   const back = rt.chan({ codec: 'string' });

@@ -34,6 +34,20 @@ const roles = {
     const ids = await receiving;
     wr.open(report).sendSync({ name, received: ids });
   },
+  // Close storm: for each channel handle that arrives on rounds, waits on
+  // that channel (blocking or with a Promise) until it is closed, and
+  // reports what the wake-up said.
+  async closeStorm({ rounds, report, blocking }) {
+    const roundsCh = wr.open(rounds);
+    const reportCh = wr.open(report);
+    for (;;) {
+      const { value: handle, ok } = roundsCh.recvSync();
+      if (!ok) return;
+      const c = wr.open(handle);
+      const r = blocking ? c.recvSync() : await c.recv();
+      reportCh.sendSync(r.ok ? 'received?' : 'closed');
+    }
+  },
   // Blocks in recvSync on a context's Done until someone cancels it.
   waitDone({ ctx, back }) {
     const done = wr.open(ctx).done;
