@@ -8,8 +8,11 @@
 // project's node_modules/gort/dist, served with the isolation headers. The
 // tarball has no dependencies: installing it needs no network.
 //
-// npm pack rebuilds the repository's dist/ in place (prepack): another test
-// file run at the same moment could see dist/ missing for that while.
+// npm pack rebuilds the repository's dist/ in place (prepack, which removes
+// dist/ first): a test file run beside this one can find dist/ missing for
+// that while (package.test.mjs run at the same time failed with 'Cannot find
+// module .../dist/wasm/node/gort.worker.js'). node --test runs files side by
+// side where there are more than two cores (os.availableParallelism() - 1).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
