@@ -31,7 +31,8 @@ import { fileURLToPath } from 'node:url';
 
 const srcDir = dirname(fileURLToPath(import.meta.url));
 const repoDir = resolve(srcDir, '../..');
-const distDir = join(repoDir, 'dist');
+// The folder being built (build.sh builds a fresh one beside dist/ and swaps it in).
+const distDir = resolve(process.argv[2] ?? join(repoDir, 'dist'));
 const ENTRIES = ['index.node.js', 'worker.node.js'];
 const IMPORT_META_URL = '__gort_import_meta_url';
 

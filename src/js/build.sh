@@ -23,15 +23,18 @@ cmake --build "$dir" -j "$(nproc 2>/dev/null || echo 2)" --target gort_js_node g
   grep -v "Asyncify removelist contained a non-existing function" | grep -iE "error|warning" >&2 || true
 test -f "$dir/src/js/node/gort.wasm" -a -f "$dir/src/js/web/gort.wasm"
 
-rm -rf dist
-mkdir -p dist/wasm/node dist/wasm/web
+# The new dist/ is made beside the old one and swapped in at the end: tests
+# that run while npm pack rebuilds it never see it half made.
+next=build/dist-next
+rm -rf "$next"
+mkdir -p "$next"/wasm/node "$next"/wasm/web
 for f in src/js/*.js src/js/*.d.ts; do
   case "$(basename "$f")" in lib.js|pre.js) continue ;; esac
-  cp "$f" dist/
+  cp "$f" "$next"/
 done
 cp "$dir"/src/js/node/gort.js "$dir"/src/js/node/gort.worker.js "$dir"/src/js/node/gort.wasm \
-   "$dir"/src/js/node/package.json dist/wasm/node/
-cp "$dir"/src/js/web/gort.mjs "$dir"/src/js/web/gort.worker.js "$dir"/src/js/web/gort.wasm dist/wasm/web/
+   "$dir"/src/js/node/package.json "$next"/wasm/node/
+cp "$dir"/src/js/web/gort.mjs "$dir"/src/js/web/gort.worker.js "$dir"/src/js/web/gort.wasm "$next"/wasm/web/
 
 # The CommonJS copy of the Node entry points, for require('gort') and
 # require('gort/worker') (package.json's "require" conditions): esbuild (a dev
@@ -41,15 +44,19 @@ cp "$dir"/src/js/web/gort.mjs "$dir"/src/js/web/gort.worker.js "$dir"/src/js/web
 # hold between them (a ChannelClosedError thrown by one copy is not an
 # instance of the other's), and a channel of one is refused by the other's
 # select(). Handles (rt.handle, ch.handle) are plain data and cross freely.
-node src/js/build-cjs.mjs
+node src/js/build-cjs.mjs "$next"
 # Their types: the same declarations as .d.cts files, which TypeScript reads
 # as CommonJS, as the "types" conditions under "require" name them (a .d.ts
 # in this "type": "module" package would declare an ES module, which
 # TypeScript does not let a CommonJS file require under module node16).
-cp src/js/index.d.ts dist/index.d.cts
-sed "s#from './index.js'#from './index.cjs'#" src/js/worker.d.ts > dist/worker.d.cts
-if grep -q "from './index.js'" dist/worker.d.cts || ! grep -q "from './index.cjs'" dist/worker.d.cts; then
+cp src/js/index.d.ts "$next"/index.d.cts
+sed "s#from './index.js'#from './index.cjs'#" src/js/worker.d.ts > "$next"/worker.d.cts
+if grep -q "from './index.js'" "$next"/worker.d.cts || ! grep -q "from './index.cjs'" "$next"/worker.d.cts; then
   echo "src/js/build.sh: worker.d.ts no longer imports from './index.js' the way dist/worker.d.cts is made from it" >&2
   exit 1
 fi
+rm -rf build/dist-old
+if [ -d dist ]; then mv dist build/dist-old; fi
+mv "$next" dist
+rm -rf build/dist-old
 echo "built dist/"
