@@ -1,7 +1,8 @@
 // `npm run bench`: builds the optimized native and wasm targets, runs every
 // benchmark program on both, and prints one table per area with Go's figures
 // (bench/go_figures.json) beside gort's. Figures from a shared machine are
-// noisy: compare the columns of one run, as ratios.
+// noisy: compare the columns of one run, as ratios. Last, the npm package's
+// table (bench/js.mjs).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -169,3 +170,8 @@ gort runs 2 Ps. Memory per goroutine: its stack, its g and the sudog it parks on
 cannot move). Default and smallest stacks: see include/gort/proc.h.
 
 Source of Go's figures: ${go.source}`);
+
+// The npm package's table: JS parties beside their JS anchors (bench/js.mjs).
+execFileSync(process.execPath, [fileURLToPath(new URL('js.mjs', import.meta.url)), ...process.argv.slice(2)], {
+  stdio: 'inherit',
+});
