@@ -240,6 +240,14 @@ EMSCRIPTEN_KEEPALIVE int gort_js_chan_close(uint32_t h)
     return c == NULL ? GORT_EINVAL : gort_chan_close(c);
 }
 
+/* The channel of handle h into *c (NULL for h 0: the nil channel); false
+ * for a dead handle. */
+static bool chan_of(uint32_t h, gort_chan **c)
+{
+    *c = object_of(h);
+    return *c != NULL || h == 0;
+}
+
 /* ---- op records ---- */
 
 static size_t op_bytes(int ncases)
@@ -303,8 +311,8 @@ EMSCRIPTEN_KEEPALIVE uint8_t *gort_js_payload_new(void **slot, uint32_t len)
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_send(uint32_t h, js_op *op, atomic_uint *doorbell)
 {
-    gort_chan *c = object_of(h);
-    if (c == NULL && h != 0)
+    gort_chan *c;
+    if (!chan_of(h, &c))
         return GORT_EINVAL;
     sudog *s;
     int r = chansend_async(c, &op->elem, doorbell, &s);
@@ -315,8 +323,8 @@ EMSCRIPTEN_KEEPALIVE int gort_js_send(uint32_t h, js_op *op, atomic_uint *doorbe
 /* v, ok := <-c into op->elem, op->ok; as gort_js_send. */
 EMSCRIPTEN_KEEPALIVE int gort_js_recv(uint32_t h, js_op *op, atomic_uint *doorbell)
 {
-    gort_chan *c = object_of(h);
-    if (c == NULL && h != 0)
+    gort_chan *c;
+    if (!chan_of(h, &c))
         return GORT_EINVAL;
     sudog *s;
     bool received = false;
@@ -373,16 +381,16 @@ EMSCRIPTEN_KEEPALIVE int gort_js_cancel(js_op *op, int send)
  * GORT_EINVAL (dead handle). */
 EMSCRIPTEN_KEEPALIVE int gort_js_trysend(uint32_t h, js_op *op)
 {
-    gort_chan *c = object_of(h);
-    if (c == NULL && h != 0)
+    gort_chan *c;
+    if (!chan_of(h, &c))
         return GORT_EINVAL;
     return gort_chan_trysend(c, &op->elem);
 }
 
 EMSCRIPTEN_KEEPALIVE int gort_js_tryrecv(uint32_t h, js_op *op)
 {
-    gort_chan *c = object_of(h);
-    if (c == NULL && h != 0)
+    gort_chan *c;
+    if (!chan_of(h, &c))
         return GORT_EINVAL;
     bool ok = false;
     int r = gort_chan_tryrecv(c, &op->elem, &ok);
@@ -475,8 +483,8 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select_sync(js_op *op, int ncases, double timeo
  * GORT_EINVAL. */
 EMSCRIPTEN_KEEPALIVE int gort_js_recv_sync(uint32_t h, js_op *op)
 {
-    gort_chan *c = object_of(h);
-    if (c == NULL && h != 0)
+    gort_chan *c;
+    if (!chan_of(h, &c))
         return GORT_EINVAL;
     bool ok = false;
     int r = gort_chan_recv(c, &op->elem, &ok);
@@ -487,8 +495,8 @@ EMSCRIPTEN_KEEPALIVE int gort_js_recv_sync(uint32_t h, js_op *op)
 /* Worker: c <- op->elem, blocking. GORT_OK, GORT_ECLOSED, GORT_EINVAL. */
 EMSCRIPTEN_KEEPALIVE int gort_js_send_sync(uint32_t h, js_op *op)
 {
-    gort_chan *c = object_of(h);
-    if (c == NULL && h != 0)
+    gort_chan *c;
+    if (!chan_of(h, &c))
         return GORT_EINVAL;
     return gort_chan_send(c, &op->elem);
 }

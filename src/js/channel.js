@@ -73,6 +73,30 @@ function forever(signal) {
   });
 }
 
+/**
+ * Runs fn(op, elem) with an op record of the realm (elem: its element's
+ * address), and clears and gives the record back once fn returns or its
+ * Promise settles: no payload stays held by a kept record.
+ */
+function withOp(realm, fn) {
+  const op = realm.opTake();
+  const elem = op + realm.layout.opElem;
+  const release = () => {
+    clearElem(realm, elem);
+    realm.opGive(op);
+  };
+  let result;
+  try {
+    result = fn(op, elem);
+  } catch (err) {
+    release();
+    throw err;
+  }
+  if (result instanceof Promise) return result.finally(release);
+  release();
+  return result;
+}
+
 function clearElem(realm, at) {
   realm.refresh();
   realm.u32[at >>> 2] = 0;
@@ -113,23 +137,18 @@ export class Channel {
   async send(v, { signal } = {}) {
     const realm = this.#realm;
     signal?.throwIfAborted();
-    const op = realm.opTake();
-    const elem = op + realm.layout.opElem;
-    try {
+    await withOp(realm, async (op, elem) => {
       putValue(realm, this.codec, elem, v);
       let r = realm.module._gort_js_send(this.h, op, realm.doorbell);
       if (r === E.WOULDBLOCK) {
-        if (!isPending(realm, op)) return await forever(signal); // the nil channel
+        if (!isPending(realm, op)) return forever(signal); // the nil channel
         await realm.whenReady(op, { signal, send: true });
         realm.module._gort_js_finish(op);
         r = realm.opOk(op) ? E.OK : E.CLOSED;
       }
       if (r === E.CLOSED) throw new ChannelClosedError(v);
       if (r !== E.OK) throw deadHandle('this channel');
-    } finally {
-      clearElem(realm, elem);
-      realm.opGive(op);
-    }
+    });
   }
 
   /**
@@ -141,12 +160,10 @@ export class Channel {
   async recv({ signal } = {}) {
     const realm = this.#realm;
     signal?.throwIfAborted();
-    const op = realm.opTake();
-    const elem = op + realm.layout.opElem;
-    try {
+    return withOp(realm, async (op, elem) => {
       let r = realm.module._gort_js_recv(this.h, op, realm.doorbell);
       if (r === E.WOULDBLOCK) {
-        if (!isPending(realm, op)) return await forever(signal); // the nil channel
+        if (!isPending(realm, op)) return forever(signal); // the nil channel
         await realm.whenReady(op, { signal });
         realm.module._gort_js_finish(op);
         r = E.OK;
@@ -154,27 +171,19 @@ export class Channel {
       if (r !== E.OK) throw deadHandle('this channel');
       const ok = realm.opOk(op);
       return { value: takeValue(realm, this.codec, elem, ok), ok };
-    } finally {
-      clearElem(realm, elem);
-      realm.opGive(op);
-    }
+    });
   }
 
   /** Sends v only if no wait is needed: true when sent. Throws ChannelClosedError on a closed channel. */
   trySend(v) {
     const realm = this.#realm;
-    const op = realm.opTake();
-    const elem = op + realm.layout.opElem;
-    try {
+    return withOp(realm, (op, elem) => {
       putValue(realm, this.codec, elem, v);
       const r = realm.module._gort_js_trysend(this.h, op);
       if (r === E.CLOSED) throw new ChannelClosedError(v);
       if (r === E.INVAL) throw deadHandle('this channel');
       return r === E.OK;
-    } finally {
-      clearElem(realm, elem);
-      realm.opGive(op);
-    }
+    });
   }
 
   /**
@@ -183,19 +192,13 @@ export class Channel {
    */
   tryRecv() {
     const realm = this.#realm;
-    const op = realm.opTake();
-    const elem = op + realm.layout.opElem;
-    try {
+    return withOp(realm, (op, elem) => {
       const r = realm.module._gort_js_tryrecv(this.h, op);
       if (r === E.WOULDBLOCK) return { state: 'empty' };
       if (r !== E.OK) throw deadHandle('this channel');
-      const ok = realm.opOk(op);
-      if (!ok) return { state: 'closed' };
+      if (!realm.opOk(op)) return { state: 'closed' };
       return { state: 'ok', value: takeValue(realm, this.codec, elem, true) };
-    } finally {
-      clearElem(realm, elem);
-      realm.opGive(op);
-    }
+    });
   }
 
   /** close(ch). Throws PanicError 'close of closed channel' when it is closed already. */
@@ -258,17 +261,12 @@ export class Channel {
   /** Worker only: sends v, blocking this thread. */
   sendSync(v) {
     const realm = this.#blockingRealm();
-    const op = realm.opTake();
-    const elem = op + realm.layout.opElem;
-    try {
+    withOp(realm, (op, elem) => {
       putValue(realm, this.codec, elem, v);
       const r = realm.module._gort_js_send_sync(this.h, op);
       if (r === E.CLOSED) throw new ChannelClosedError(v);
       if (r !== E.OK) throw deadHandle('this channel');
-    } finally {
-      clearElem(realm, elem);
-      realm.opGive(op);
-    }
+    });
   }
 
   /**
@@ -278,16 +276,11 @@ export class Channel {
   recvSync({ timeout } = {}) {
     if (timeout === undefined || timeout === null || timeout < 0) {
       const realm = this.#blockingRealm();
-      const op = realm.opTake();
-      try {
-        const r = realm.module._gort_js_recv_sync(this.h, op);
-        if (r !== E.OK) throw deadHandle('this channel');
+      return withOp(realm, (op, elem) => {
+        if (realm.module._gort_js_recv_sync(this.h, op) !== E.OK) throw deadHandle('this channel');
         const ok = realm.opOk(op);
-        return { value: takeValue(realm, this.codec, op + realm.layout.opElem, ok), ok };
-      } finally {
-        clearElem(realm, op + realm.layout.opElem);
-        realm.opGive(op);
-      }
+        return { value: takeValue(realm, this.codec, elem, ok), ok };
+      });
     }
     const r = selectSync([{ recv: this }], { timeout });
     if (r.index === -1) return { value: undefined, ok: false, timedOut: true };
