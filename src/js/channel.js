@@ -118,6 +118,7 @@ export class Channel {
     this.h = h;
     this.codec = codec;
     this.owned = owned;
+    if (owned) rt.realm.own(this, h);
   }
 
   get #realm() {
@@ -295,10 +296,36 @@ export class Channel {
     return realm;
   }
 
-  /** Lets the channel go (its handle); the channel itself lives while anything else holds it. */
+  /**
+   * Lets the channel go (its handle) now, rather than when this object is
+   * collected; the channel itself lives while anything else holds it.
+   */
   [Symbol.dispose]() {
-    if (this.h > 0 && this.owned) this.rt.realm.module._gort_js_release(this.h);
+    if (this.h > 0 && this.owned) this.rt.realm.disown(this, this.h);
     this.h = -1;
+  }
+}
+
+/** A ticker's channel (rt.tick): stop(), disposing it or dropping it stops the ticker. */
+export class TickerChannel extends Channel {
+  /** @internal */
+  constructor(rt, h, codec, ticker) {
+    super(rt, h, codec);
+    this.ticker = ticker;
+    this.tickerToken = {};
+    rt.realm.own(this, ticker, this.tickerToken, true);
+  }
+
+  /** Ticker.Stop: no more ticks (one already buffered stays). */
+  stop() {
+    if (this.ticker === 0) return;
+    this.rt.realm.disown(this.tickerToken, this.ticker, true);
+    this.ticker = 0;
+  }
+
+  [Symbol.dispose]() {
+    this.stop();
+    super[Symbol.dispose]();
   }
 }
 

@@ -28,6 +28,7 @@ export class Context {
     this.owned = owned;
     this.doneChannel = undefined;
     this.abortController = null;
+    if (owned) rt.realm.own(this, h);
   }
 
   get #realm() {
@@ -107,7 +108,7 @@ export class Context {
   }
 
   [Symbol.dispose]() {
-    if (this.h > 0 && this.owned) this.rt.realm.module._gort_js_release(this.h);
+    if (this.h > 0 && this.owned) this.rt.realm.disown(this, this.h);
     this.doneChannel?.[Symbol.dispose]();
     this.h = -1;
   }

@@ -48,6 +48,15 @@ const HOLD_INTERVAL_MS = 1 << 30;
 const DEADLOCK_CHECK_MS = 20;
 const QUIET_LOOKS = 2;
 
+// Handles of objects this realm made and dropped without disposing them are
+// released when the JS object is collected. That is a safety net, not a
+// bound: V8 collects by the pressure on its own heap, and a Channel object is
+// small beside the channel it holds in the runtime's (a million dropped
+// channels can grow the wasm memory by 100 MB before V8 collects their
+// objects). Disposing releases at once. Another realm that opened the same
+// handle must be done with it before the owner lets go.
+const droppedHandles = new FinalizationRegistry(({ realm, h, ticker }) => realm.releaseHandle(h, ticker));
+
 export class Realm {
   /**
    * @param {object} module the Emscripten module instance
@@ -317,6 +326,29 @@ export class Realm {
       clearInterval(this.holdTimer);
       this.holdTimer = null;
     }
+  }
+
+  // ---- handles ----
+
+  /**
+   * object (a Channel, a Context) owns handle h: it is released when object
+   * is collected, unless disown(token, ...) released it first. ticker: h is
+   * a ticker's, which is stopped too.
+   */
+  own(object, h, token = object, ticker = false) {
+    droppedHandles.register(object, { realm: this, h, ticker }, token);
+  }
+
+  /** Releases a handle registered with token, now. */
+  disown(token, h, ticker = false) {
+    droppedHandles.unregister(token);
+    this.releaseHandle(h, ticker);
+  }
+
+  releaseHandle(h, ticker = false) {
+    if (this.closedReason !== null || this.status !== STATUS.RUNNING) return;
+    if (ticker) this.module._gort_js_ticker_stop(h);
+    this.module._gort_js_release(h);
   }
 
   /** Throws when the runtime has stopped. */

@@ -4,7 +4,7 @@
 // loader: how the module's glue and its .wasm are found.
 
 import { FatalError, GortError, NotIsolatedError, RuntimeClosedError } from './errors.js';
-import { Channel, select, selectSync, UNIT_CODEC } from './channel.js';
+import { Channel, select, selectSync, TickerChannel, UNIT_CODEC } from './channel.js';
 import { codecOf, ELEM_F64 } from './codec.js';
 import { Contexts, Context } from './context.js';
 import { E, Realm, STATUS } from './realm.js';
@@ -105,7 +105,8 @@ export class RuntimeView {
 
   /**
    * time.NewTicker(ms): a channel that receives the time every ms (a slow
-   * receiver misses ticks). Dispose it (or call stop()) to stop it.
+   * receiver misses ticks). stop() (or dispose, or dropping the channel)
+   * stops it.
    */
   tick(ms) {
     const realm = this.realm;
@@ -115,17 +116,7 @@ export class RuntimeView {
       if (realm.readErr() === E.INVAL) throw new RangeError('non-positive interval for NewTicker');
       throw new RangeError('gort: out of memory for a ticker');
     }
-    const ch = new Channel(this, realm.module._gort_js_ticker_chan(t), NANOS_CODEC);
-    const stop = () => {
-      if (t === -1) return;
-      realm.module._gort_js_ticker_stop(t);
-      realm.module._gort_js_release(t);
-    };
-    let stopped = false;
-    ch.stop = () => { if (!stopped) { stopped = true; stop(); } };
-    const dispose = ch[Symbol.dispose].bind(ch);
-    ch[Symbol.dispose] = () => { ch.stop(); dispose(); };
-    return ch;
+    return new TickerChannel(this, realm.module._gort_js_ticker_chan(t), NANOS_CODEC, t);
   }
 
   /** Go's select over this runtime's channels (see select). */
