@@ -785,9 +785,27 @@ _Noreturn static void stack_overflow(g *gp)
     gort_throw("stack overflow");
 }
 
+/* Room a switch needs below switch_from's frame on the goroutine's stack
+ * (the fiber swap saves registers there, in code no sanitizer sees). */
+#define SWITCH_STACK_ROOM 256
+
+/* True when the running goroutine's stack pointer has come within a
+ * switch's room of its guard zone: the switch itself would write into the
+ * zone, or past it into the stack below, where nothing would notice. */
+static inline bool stack_exhausted(const g *gp)
+{
+#ifdef __EMSCRIPTEN__
+    (void)gp;
+    return false; /* every stack-pointer move is checked already */
+#else
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    return sp < (uintptr_t)gp->stack + STACK_GUARD_BYTES + SWITCH_STACK_ROOM;
+#endif
+}
+
 static void switch_from(m *mp, g *gp, bool (*action)(g *, void *), void *arg, bool dying)
 {
-    if (!stack_guard_intact(gp->stack))
+    if (!stack_guard_intact(gp->stack) || stack_exhausted(gp))
         stack_overflow(gp);
     mp->after_switch = action;
     mp->after_switch_g = gp;
@@ -1449,17 +1467,18 @@ void release_sudog(sudog *s)
     unlock(&sched.gflock);
 }
 
-/* A thread waiter's spin before it sleeps: rounds of pauses (about 30 us in
- * all on x86; prim_procyield makes a wasm pause about as long). */
-#define THREAD_WAIT_SPIN_ROUNDS 30
-#define THREAD_WAIT_SPIN_PAUSES 30
+/* A thread waiter's spin before it sleeps: rounds of pauses, looking at its
+ * cell after each (a hand-off's latency is that of a look), about 30 us in
+ * all on x86; prim_procyield makes a wasm pause about as long. */
+#define THREAD_WAIT_SPIN_ROUNDS 900
+#define THREAD_WAIT_SPIN_PAUSES 1
 
 void sudog_prepare(sudog *s)
 {
     g *gp = getg();
     s->g = gp;
     s->kind = gp != NULL ? WAITER_GOROUTINE : WAITER_THREAD;
-    atomic_store(&s->wakecell, 0);
+    atomic_store(&s->wakecell, WAKE_WAITING);
     s->doorbell = NULL;
 }
 
@@ -1467,7 +1486,7 @@ void sudog_prepare_async(sudog *s, atomic_uint *doorbell)
 {
     s->g = NULL;
     s->kind = WAITER_ASYNC;
-    atomic_store(&s->wakecell, 0);
+    atomic_store(&s->wakecell, WAKE_WAITING);
     s->doorbell = doorbell;
 }
 
@@ -1486,10 +1505,16 @@ void sudog_wait(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg, enum wai
         /* Waking a sleeping thread costs 10-100 us (more when its core went
          * idle), and the other side of a hand-off often answers within a
          * few: spin that long first. */
-        for (int round = 0; round < THREAD_WAIT_SPIN_ROUNDS && atomic_load(&s->wakecell) == 0; round++)
+        for (int round = 0; round < THREAD_WAIT_SPIN_ROUNDS && atomic_load(&s->wakecell) == WAKE_WAITING;
+             round++)
             prim_procyield(THREAD_WAIT_SPIN_PAUSES);
-        while (atomic_load(&s->wakecell) == 0)
-            prim_futex_wait(&s->wakecell, 0, -1);
+        /* Say it sleeps, so that its waker makes the futex call (a system
+         * call) only then. */
+        unsigned waiting = WAKE_WAITING;
+        if (atomic_compare_exchange_strong(&s->wakecell, &waiting, WAKE_SLEEPING)) {
+            while (atomic_load(&s->wakecell) != WAKE_WOKEN)
+                prim_futex_wait(&s->wakecell, WAKE_SLEEPING, -1);
+        }
         sched_external_waiters_add(-1);
         return;
     case WAITER_ASYNC:
@@ -1509,15 +1534,15 @@ void sudog_wake(sudog *s)
     }
     /* Read before the wake cell is set: from then on the owner may reuse s. */
     atomic_uint *doorbell = s->doorbell;
-    atomic_store(&s->wakecell, 1);
-    prim_futex_wake(&s->wakecell, 1);
+    if (atomic_exchange(&s->wakecell, WAKE_WOKEN) == WAKE_SLEEPING)
+        prim_futex_wake(&s->wakecell, 1);
     if (doorbell != NULL) {
         atomic_fetch_add(doorbell, 1);
         prim_futex_wake(doorbell, INT32_MAX);
     }
 }
 
-bool sudog_async_poll(sudog *s) { return atomic_load(&s->wakecell) != 0; }
+bool sudog_async_poll(sudog *s) { return atomic_load(&s->wakecell) == WAKE_WOKEN; }
 
 void sudog_async_finish(sudog *s)
 {

@@ -82,6 +82,15 @@ struct g {
     _Atomic uint32_t stackscan;
 };
 
+/* A thread or async waiter's wake cell. Only a thread waiter that gives up
+ * spinning marks it sleeping, and only then does its waker make the futex
+ * call. JS reads woken as "not 0". */
+enum wake_state {
+    WAKE_WAITING = 0,
+    WAKE_WOKEN = 1,
+    WAKE_SLEEPING = 2,
+};
+
 /* How a waiter waits; the objects it waits on do not care which. */
 enum waiter_kind {
     WAITER_GOROUTINE = 0, /* a goroutine: parked, made runnable on a p */
@@ -92,7 +101,7 @@ enum waiter_kind {
 struct sudog {
     enum waiter_kind kind;
     g *g;                 /* WAITER_GOROUTINE */
-    atomic_uint wakecell; /* WAITER_THREAD / ASYNC: 0 waiting, 1 woken */
+    atomic_uint wakecell; /* WAITER_THREAD / ASYNC: enum wake_state */
     /* WAITER_ASYNC: a word its owner's realm awaits for every waiter it has
      * (one Atomics.waitAsync per realm), or NULL: incremented and woken after
      * wakecell. Set before the sudog is queued. */

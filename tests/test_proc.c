@@ -392,7 +392,7 @@ static void *async_owner(void *arg)
     /* The owner's event loop: wait for the wake-up as Atomics.waitAsync
      * would, then act on it by readying the main goroutine. */
     while (!sudog_async_poll(s))
-        prim_futex_wait(&s->wakecell, 0, -1);
+        prim_futex_wait(&s->wakecell, 0, 1000000); /* the cell is not woken: it is looked at */
     atomic_store(&async_case.stage, 3);
     gort_sleep(50000000); /* everything sleeps meanwhile: no deadlock */
     while (async_case.main_g == NULL || readgstatus_for_test(async_case.main_g) != G_WAITING)

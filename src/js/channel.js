@@ -19,9 +19,9 @@ export const UNIT_CODEC = { name: 'unit', kind: ELEM_UNIT, check() {} };
 /** Writes value into the element at address `at` (throws for a value the codec does not take). */
 function putValue(realm, codec, at, value) {
   switch (codec.kind) {
-    case ELEM_F64: codec.check(value); realm.refresh(); realm.f64[at >>> 3] = value; return;
-    case ELEM_I32: codec.check(value); realm.refresh(); realm.i32[at >>> 2] = value; return;
-    case ELEM_BOOL: codec.check(value); realm.refresh(); realm.u8[at] = value ? 1 : 0; return;
+    case ELEM_F64: codec.check(value); realm.refresh(at + 8); realm.f64[at >>> 3] = value; return;
+    case ELEM_I32: codec.check(value); realm.refresh(at + 8); realm.i32[at >>> 2] = value; return;
+    case ELEM_BOOL: codec.check(value); realm.refresh(at + 8); realm.u8[at] = value ? 1 : 0; return;
     case ELEM_UNIT: return;
     case ELEM_PAYLOAD: {
       const bytes = codec.encode(value);
@@ -31,7 +31,7 @@ function putValue(realm, codec, at, value) {
       }
       const p = realm.module._gort_js_payload_new(at, bytes.length);
       if (p === 0) throw new RangeError(`gort: out of memory for a value of ${bytes.length} bytes`);
-      realm.refresh();
+      realm.refresh(p + bytes.length);
       realm.u8.set(bytes, p);
     }
   }
@@ -39,7 +39,7 @@ function putValue(realm, codec, at, value) {
 
 /** Reads the element at `at` (ok false: the zero value of a closed channel) and lets its payload go. */
 function takeValue(realm, codec, at, ok) {
-  realm.refresh();
+  realm.refresh(at + 8);
   switch (codec.kind) {
     case ELEM_F64:
       if (codec.nanos) return (realm.i32[(at >>> 2) + 1] * 2 ** 32 + realm.u32[at >>> 2]) / 1e6;
@@ -50,8 +50,10 @@ function takeValue(realm, codec, at, ok) {
     case ELEM_PAYLOAD: {
       const p = realm.u32[at >>> 2];
       if (!ok || p === 0) return undefined;
+      realm.refresh(p + realm.layout.payloadHeader);
       const len = realm.u32[p >>> 2];
       const start = p + realm.layout.payloadHeader;
+      realm.refresh(start + len);
       // A copy: views of shared memory break TextDecoder and web APIs.
       const bytes = realm.u8.slice(start, start + len);
       realm.u32[at >>> 2] = 0;
@@ -62,7 +64,7 @@ function takeValue(realm, codec, at, ok) {
 }
 
 function isPending(realm, op) {
-  realm.refresh();
+  realm.refresh(op + realm.layout.opSize);
   return realm.u32[(op + realm.layout.opPending) >>> 2] !== 0;
 }
 
@@ -98,7 +100,7 @@ function withOp(realm, fn) {
 }
 
 function clearElem(realm, at) {
-  realm.refresh();
+  realm.refresh(at + 8);
   realm.u32[at >>> 2] = 0;
   realm.u32[(at + 4) >>> 2] = 0;
 }

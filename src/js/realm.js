@@ -69,6 +69,7 @@ export class Realm {
     this.memory = module.wasmMemory;
     this.canBlock = canBlock;
     this.buffer = null;
+    this.viewBytes = 0;
     this.refresh();
     const count = module._gort_js_layout_count();
     const at = module._gort_js_layout() >>> 2;
@@ -94,11 +95,18 @@ export class Realm {
     this.closedReason = null;
   }
 
-  /** Views over the shared memory, rebuilt when another thread grew it. */
-  refresh() {
+  /**
+   * Views over the shared memory, rebuilt when another thread grew it. A
+   * caller that touches nothing past `end` skips the memory's buffer getter
+   * (a tenth of a channel operation) while the views reach that far: a
+   * shared buffer is never detached, so an old view stays valid.
+   */
+  refresh(end = Infinity) {
+    if (end <= this.viewBytes) return;
     const buffer = this.memory.buffer;
     if (buffer === this.buffer) return;
     this.buffer = buffer;
+    this.viewBytes = buffer.byteLength;
     this.u8 = new Uint8Array(buffer);
     this.i32 = new Int32Array(buffer);
     this.u32 = new Uint32Array(buffer);
@@ -106,7 +114,7 @@ export class Realm {
   }
 
   get status() {
-    this.refresh();
+    this.refresh(this.state + this.layout.stateSlots);
     return Atomics.load(this.u32, (this.state + this.layout.stateStatus) >>> 2);
   }
 
@@ -146,7 +154,7 @@ export class Realm {
     if (ncases < OP_CACHE_CASES) {
       const cache = (this.opCache[ncases] ??= []);
       if (cache.length < OP_CACHE_LIMIT) {
-        this.refresh();
+        this.refresh(op + this.layout.opSize);
         this.u32[(op + this.layout.opElem) >>> 2] = 0;
         this.u32[(op + this.layout.opElem + 4) >>> 2] = 0;
         cache.push(op);
@@ -156,8 +164,8 @@ export class Realm {
     this.module._gort_js_op_free(op);
   }
 
-  opOk(op) { this.refresh(); return this.u32[(op + this.layout.opOk) >>> 2] !== 0; }
-  opResult(op) { this.refresh(); return this.i32[(op + this.layout.opResult) >>> 2]; }
+  opOk(op) { this.refresh(op + this.layout.opSize); return this.u32[(op + this.layout.opOk) >>> 2] !== 0; }
+  opResult(op) { this.refresh(op + this.layout.opSize); return this.i32[(op + this.layout.opResult) >>> 2]; }
 
   // ---- waiting for pending operations ----
 
