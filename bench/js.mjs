@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { Chan as TsChan } from 'ts-chan';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const quick = process.argv.includes('--quick') || process.env.GORT_BENCH_QUICK === '1';
@@ -122,6 +123,25 @@ async function workerWorkerAtomics() {
   return us(per);
 }
 
+// ---- one thread: the main thread ping-pongs with itself ----
+
+// Two async loops of the main thread hand a number back and forth through
+// two unbuffered channels: gort's, and ts-chan's (a Promise-based channel
+// library in pure JS, a dev dependency for this row).
+async function selfPingPong(a, b, recvValue) {
+  const echo = (async () => {
+    for (let i = 0; i < ROUND_TRIPS; i++) await b.send(recvValue(await a.recv()));
+  })();
+  const t0 = performance.now();
+  for (let i = 0; i < ROUND_TRIPS; i++) { await a.send(i); await b.recv(); }
+  const per = (performance.now() - t0) / ROUND_TRIPS;
+  await echo;
+  return us(per);
+}
+
+const mainSelfGort = () => selfPingPong(rt.chan({ codec: 'f64' }), rt.chan({ codec: 'f64' }), (r) => r.value);
+const mainSelfTsChan = () => selfPingPong(new TsChan(0), new TsChan(0), (r) => r.value);
+
 // ---- throughput between two workers ----
 
 const VALUES = {
@@ -192,6 +212,8 @@ const mainW = await repeat(mainWorkerGort);
 const mainWPort = await repeat(mainWorkerPort);
 row('round trip main <-> goroutine (unbuffered)', mainGo, mainWPort, 'postMessage main <-> worker', 'us');
 row('round trip main <-> worker (unbuffered)', mainW, mainWPort, 'postMessage main <-> worker', 'us');
+row('round trip main <-> main, two async loops (unbuffered)', await repeat(mainSelfGort), await repeat(mainSelfTsChan),
+  'ts-chan (pure JS) on the same thread', 'us');
 const wwGort = await repeat(workerWorkerGort);
 const wwPort = await repeat(workerWorkerPort);
 const wwAtomics = await repeat(workerWorkerAtomics);
@@ -215,5 +237,4 @@ console.log(`| longest main-thread operation while a goroutine churns ${CHURN_TR
 console.log(`| longest event-loop delay meanwhile | ${cell(loop)} | | | ms | |`);
 console.log(`
 Medians of ${RUNS} runs (min..max). Round trips: ${ROUND_TRIPS} per run; throughput: ${MESSAGES} values per run.
-"gort vs anchor" is how many times faster gort is (below 1x: slower). The pure-JS
-channel library row of the npm package issue is not measured yet.`);
+"gort vs anchor" is how many times faster gort is (below 1x: slower).`);

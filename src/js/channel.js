@@ -151,6 +151,7 @@ export class Channel {
       }
       if (r === E.CLOSED) throw new ChannelClosedError(v);
       if (r !== E.OK) throw deadHandle('this channel');
+      realm.nudge();
     });
   }
 
@@ -172,6 +173,7 @@ export class Channel {
         r = E.OK;
       }
       if (r !== E.OK) throw deadHandle('this channel');
+      realm.nudge();
       const ok = realm.opOk(op);
       return { value: takeValue(realm, this.codec, elem, ok), ok };
     });
@@ -185,6 +187,7 @@ export class Channel {
       const r = realm.module._gort_js_trysend(this.h, op);
       if (r === E.CLOSED) throw new ChannelClosedError(v);
       if (r === E.INVAL) throw deadHandle('this channel');
+      if (r === E.OK) realm.nudge();
       return r === E.OK;
     });
   }
@@ -199,6 +202,7 @@ export class Channel {
       const r = realm.module._gort_js_tryrecv(this.h, op);
       if (r === E.WOULDBLOCK) return { state: 'empty' };
       if (r !== E.OK) throw deadHandle('this channel');
+      realm.nudge();
       if (!realm.opOk(op)) return { state: 'closed' };
       return { state: 'ok', value: takeValue(realm, this.codec, elem, true) };
     });
@@ -211,6 +215,7 @@ export class Channel {
     if (r === E.CLOSECLOSED) throw new PanicError('close of closed channel', 'ECLOSECLOSED');
     if (r === E.CLOSENIL) throw new PanicError('close of nil channel', 'ECLOSENIL');
     if (r !== E.OK) throw deadHandle('this channel');
+    realm.nudge();
   }
 
   #info(i) {
@@ -425,6 +430,7 @@ export async function selectAsync(cases, { signal, keepAlive = true, rt: given }
       await realm.whenReady(op, { keepAlive, signal });
       r = realm.module._gort_js_select_finish(op);
     }
+    realm.nudge();
     return selectOutcome(realm, op, cases, elemsAt, r);
   } finally {
     releaseCases(realm, op, cases.length);
@@ -444,6 +450,7 @@ select.try = function trySelect(cases) {
   try {
     const elemsAt = fillCases(realm, op, cases, rt);
     const r = realm.module._gort_js_select(op, cases.length, 1, realm.doorbell);
+    realm.nudge();
     return selectOutcome(realm, op, cases, elemsAt, r);
   } finally {
     releaseCases(realm, op, cases.length);

@@ -35,7 +35,9 @@ const OP_CACHE_CASES = 9;
 // thread posts a task to this one), while a goroutine or worker on the other
 // side of a hand-off often answers within microseconds: when nothing else is
 // pending, the realm watches the operation's cell for this long first. The
-// wait is bounded, so a main thread may do it.
+// wait is bounded, so a main thread may do it. It does not while this
+// realm's operations hand values to its own waiters (two async loops of one
+// thread): the other side's turn would come only after the watch.
 const SPIN_BEFORE_WAIT_MS = 0.03;
 
 // Node does not count a pending Atomics.waitAsync as work (nodejs/node#61941):
@@ -87,6 +89,8 @@ export class Realm {
     this.holdTimer = null;
     this.kept = 0;
     this.onLoopEmpty = null;
+    this.nudged = false;
+    this.handingToItself = false;
     this.watchTimer = null;
     // Node's main thread: only it has an event loop whose end says that
     // nothing else will happen (see keep).
@@ -196,9 +200,10 @@ export class Realm {
 
   /** Watches op's wake cell for SPIN_BEFORE_WAIT_MS: true when it completed. */
   spinUntilReady(op) {
+    if (this.handingToItself) return false;
     const cell = this.module._gort_js_wakecell(op) >>> 2;
     if (cell === 0) return false;
-    this.refresh();
+    this.refresh(4 * cell + 4);
     const until = performance.now() + SPIN_BEFORE_WAIT_MS;
     do {
       if (Atomics.load(this.i32, cell) !== 0) return true;
@@ -224,6 +229,25 @@ export class Realm {
     this.#settle(entry);
     entry.reject(reason);
     return true;
+  }
+
+  /**
+   * After an operation of this realm that completed at once: it may have
+   * handed a value to one of this realm's own waiters (two async loops of
+   * one thread), whose doorbell ring would reach this thread only as a task,
+   * after a trip through the event loop. Look at once, after this task.
+   */
+  nudge() {
+    if (this.pending.size > 0 && !this.nudged) {
+      this.nudged = true;
+      queueMicrotask(() => {
+        this.nudged = false;
+        if (this.poll() > 0 && !this.handingToItself) {
+          this.handingToItself = true;
+          setTimeout(() => { this.handingToItself = false; }, 0);
+        }
+      });
+    }
   }
 
   /** Looks at every pending operation; then awaits the doorbell again. */
