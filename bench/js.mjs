@@ -4,10 +4,10 @@
 // runs with their spread (min..max); compare the columns of one run, as
 // ratios: the machines are shared and noisy.
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Chan as TsChan } from 'ts-chan';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const quick = process.argv.includes('--quick') || process.env.GORT_BENCH_QUICK === '1';
@@ -17,7 +17,12 @@ const MESSAGES = quick ? 5000 : 50000;
 const CHURN_TREES = quick ? 300 : 3000;
 const CHANNEL_CAP = 1024;
 
+// The package's build and the ts-chan row need the dev dependencies.
+if (!['esbuild', 'ts-chan'].every((dep) => existsSync(`${root}node_modules/${dep}`))) {
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+}
 execFileSync('bash', [`${root}src/js/build.sh`], { stdio: ['ignore', 'ignore', 'inherit'] });
+const { Chan: TsChan } = await import('ts-chan');
 const entry = `${root}dist/index.node.js`;
 const workerEntry = `${root}dist/worker.node.js`;
 const { start } = await import(entry);
