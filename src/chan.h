@@ -145,8 +145,9 @@ int chan_recv_internal(hchan *c, void *ep, bool block, bool *received);
  * GORT_ECLOSED for a send, GORT_OK and *received for a receive). Where the
  * blocking form would wait they queue a sudog in arrival order beside the
  * goroutines and threads waiting there, return GORT_EWOULDBLOCK and set
- * *pending to it; the caller awaits pending->wakecell becoming non-zero
- * (Atomics.waitAsync, or sudog_async_poll) and then calls
+ * *pending to it; the caller awaits its wake-up (sudog_async_poll; the
+ * word *doorbell, when not NULL, is incremented and woken after it: one
+ * Atomics.waitAsync for all of a JS realm's operations) and then calls
  * chan_async_finish(pending), which returns true when the value was
  * handed over (a send: received; a receive: *ep holds a sent value) and
  * false when close woke it (a send failed with "send on closed channel"; a

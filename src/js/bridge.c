@@ -47,18 +47,15 @@
 /* ---- the layout descriptor ---- */
 
 /* Offsets and sizes JS reads once (gort_js_layout), in this order; the JS
- * side names them in the same order (LAYOUT_FIELDS in runtime.js). */
+ * side names them in the same order (LAYOUT_FIELDS in realm.js). */
 static const uint32_t js_layout[] = {
     sizeof(js_op),
     offsetof(js_op, elem),
     offsetof(js_op, pending),
-    offsetof(js_op, result),
     offsetof(js_op, ok),
-    offsetof(js_op, ncases),
     sizeof(gort_select_case),
     offsetof(gort_select_case, chan),
     offsetof(gort_select_case, dir),
-    offsetof(gort_select_case, ok),
     sizeof(uint64_t), /* one case's element, after the cases */
     offsetof(js_runtime_state, status),
     offsetof(js_runtime_state, exit_code),
@@ -165,14 +162,6 @@ EMSCRIPTEN_KEEPALIVE int gort_js_quiescent(void)
 static void *object_of(uint32_t h) { return h == 0 ? NULL : gort_handle_get(h); }
 
 EMSCRIPTEN_KEEPALIVE int gort_js_release(uint32_t h) { return gort_handle_delete(h); }
-
-/* A second handle to the object of h (for another party to release on its
- * own), or 0. */
-EMSCRIPTEN_KEEPALIVE uint32_t gort_js_dup(uint32_t h)
-{
-    void *obj = object_of(h);
-    return obj != NULL ? gort_handle_new(obj) : 0;
-}
 
 /* 1 when h is a live handle. */
 EMSCRIPTEN_KEEPALIVE int gort_js_handle_valid(uint32_t h) { return object_of(h) != NULL; }
@@ -415,12 +404,11 @@ static int cases_resolve(js_op *op, int ncases)
     return GORT_OK;
 }
 
-/* Records the outcome of a select in op: result (the case, default, or
- * -GORT_ECLOSED) and the chosen case's ok. */
+/* Records the chosen case's ok in op and returns the select's outcome (the
+ * case, GORT_SELECT_DEFAULT, or -GORT_ECLOSED). */
 static int select_done(js_op *op, int r)
 {
     op->ok = r >= 0 ? op_cases(op)[r].ok : false;
-    op->result = r;
     return r;
 }
 

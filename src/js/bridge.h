@@ -24,8 +24,7 @@ enum js_elem_kind {
 typedef struct js_op {
     uint64_t elem;   /* the element of a channel operation (scalar or payload pointer) */
     void *pending;   /* the queued sudog or select_async, until finished */
-    int32_t result;  /* a select's outcome */
-    uint32_t ok;     /* received (a receive), handed over (a send) */
+    uint32_t ok;     /* received (a receive), handed over (a send), the chosen case's (a select) */
     int32_t ncases;  /* room for this many select cases */
     uint32_t pad;
 } js_op;

@@ -6,15 +6,13 @@
 // block the thread in the runtime instead.
 
 import { ChannelClosedError, GortError, PanicError } from './errors.js';
-import { codecOf, ELEM_BOOL, ELEM_F64, ELEM_I32, ELEM_PAYLOAD, ELEM_UNIT } from './codec.js';
+import { ELEM_BOOL, ELEM_F64, ELEM_I32, ELEM_PAYLOAD, ELEM_UNIT } from './codec.js';
 import { E } from './realm.js';
 
 const SELECT_RECV = 0;
 const SELECT_SEND = 1;
 const SELECT_DEFAULT = -1;
 
-// A channel of no values: a context's Done, the abort case of an operation.
-export const UNIT_CODEC = { name: 'unit', kind: ELEM_UNIT, check() {} };
 
 /** Writes value into the element at address `at` (throws for a value the codec does not take). */
 function putValue(realm, codec, at, value) {
@@ -484,4 +482,3 @@ export function selectSync(cases, { timeout } = {}) {
 
 select.sync = selectSync;
 
-export { codecOf };

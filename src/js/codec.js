@@ -74,6 +74,19 @@ export const CODECS = {
   },
 };
 
+// The runtime's own channels' elements, named in their handles: a context's
+// Done (Go's chan struct{}) and a timer's (the monotonic time it fired, an
+// int64 of nanoseconds in 8 bytes, read as milliseconds).
+export const UNIT_CODEC = { name: 'unit', kind: ELEM_UNIT, check() {} };
+export const TIME_CODEC = { name: 'time', kind: ELEM_F64, nanos: true, check() {} };
+
+/** The codec of a channel's handle (a name the channel's maker gave it). */
+export function codecOfHandle(name) {
+  if (name === UNIT_CODEC.name) return UNIT_CODEC;
+  if (name === TIME_CODEC.name) return TIME_CODEC;
+  return codecOf(name);
+}
+
 /** The codec for a channel option: a name, or a user's { encode, decode }. */
 export function codecOf(option = 'json') {
   if (typeof option == 'string') {

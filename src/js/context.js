@@ -3,7 +3,8 @@
 // timer) closes the same Done channel, which wakes every party waiting on it.
 
 import { GortError } from './errors.js';
-import { Channel, UNIT_CODEC, selectAsync } from './channel.js';
+import { Channel, selectAsync } from './channel.js';
+import { UNIT_CODEC } from './codec.js';
 import { E } from './realm.js';
 
 /** The error of a context that is done: context.Canceled or context.DeadlineExceeded. */
@@ -50,13 +51,11 @@ export class Context {
 
   /** null while not done; then Canceled or DeadlineExceeded, for good. */
   get err() {
-    const r = this.rt.realm.module._gort_js_ctx_err(this.#realmHandle());
+    const r = this.#realm.module._gort_js_ctx_err(this.h);
     if (r === E.CANCELED) return Canceled;
     if (r === E.DEADLINE) return DeadlineExceeded;
     return null;
   }
-
-  #realmHandle() { this.#realm; return this.h; }
 
   /** The deadline (a Date), or null without one. */
   get deadline() {
@@ -79,7 +78,7 @@ export class Context {
 
   /** Cancels it (and everything derived from it). Does nothing when it is done already. */
   cancel() {
-    const r = this.rt.realm.module._gort_js_ctx_cancel(this.#realmHandle());
+    const r = this.#realm.module._gort_js_ctx_cancel(this.h);
     if (r !== E.OK) throw new GortError('gort: only a context made by withCancel, withTimeout or withDeadline can be cancelled', 'EINVAL');
   }
 

@@ -11,8 +11,8 @@ import { DeadlockError, RuntimeClosedError } from './errors.js';
 
 // The names of gort_js_layout's entries, in its order (src/js/bridge.c).
 const LAYOUT_FIELDS = [
-  'opSize', 'opElem', 'opPending', 'opResult', 'opOk', 'opNcases',
-  'caseSize', 'caseChan', 'caseDir', 'caseOk', 'caseElemSize',
+  'opSize', 'opElem', 'opPending', 'opOk',
+  'caseSize', 'caseChan', 'caseDir', 'caseElemSize',
   'stateStatus', 'stateExitCode', 'stateDoorbell', 'stateSlots', 'threadSlots',
   'maxPayload', 'payloadHeader',
 ];
@@ -138,6 +138,13 @@ export class Realm {
     }
   }
 
+  /** The NUL-terminated UTF-8 string at address p (copied out: TextDecoder rejects shared views). */
+  cString(p) {
+    this.refresh();
+    const end = this.u8.indexOf(0, p);
+    return new TextDecoder().decode(this.u8.slice(p, end < 0 ? p : end));
+  }
+
   /** The int out-parameter at the scratch area (calls write it there). */
   get errOut() { return this.scratch; }
   readErr() { this.refresh(); return this.i32[this.scratch >>> 2]; }
@@ -169,7 +176,6 @@ export class Realm {
   }
 
   opOk(op) { this.refresh(op + this.layout.opSize); return this.u32[(op + this.layout.opOk) >>> 2] !== 0; }
-  opResult(op) { this.refresh(op + this.layout.opSize); return this.i32[(op + this.layout.opResult) >>> 2]; }
 
   // ---- waiting for pending operations ----
 

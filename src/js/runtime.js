@@ -4,8 +4,8 @@
 // loader: how the module's glue and its .wasm are found.
 
 import { FatalError, GortError, NotIsolatedError, RuntimeClosedError } from './errors.js';
-import { Channel, select, selectSync, TickerChannel, UNIT_CODEC } from './channel.js';
-import { codecOf, ELEM_F64 } from './codec.js';
+import { Channel, select, TickerChannel } from './channel.js';
+import { codecOf, codecOfHandle, TIME_CODEC } from './codec.js';
 import { Contexts, Context } from './context.js';
 import { E, Realm, STATUS } from './realm.js';
 
@@ -15,6 +15,9 @@ const EXTRA_THREADS = 3;
 // How long close() waits for the scheduler to stop before it ends the threads anyway.
 const CLOSE_GRACE_MS = 2000;
 const DEFAULT_MAX_PROCS = 4;
+// gort_js_start's gogc for 'off' (Go's GOGC=off), and for keeping the default.
+const GOGC_OFF = -1;
+const GOGC_UNSET = -2;
 
 const NOT_ISOLATED_FIX =
   'gort needs SharedArrayBuffer, which a browser gives only to a cross-origin isolated page: ' +
@@ -70,8 +73,7 @@ export class RuntimeView {
     if (handle.gort === 'context') return new Context(this, handle.h, false);
     if (handle.gort !== 'chan') throw new TypeError(`gort: open() cannot open a '${handle.gort}' handle`);
     if (handle.codec === 'custom' && !codec) throw new TypeError('gort: this channel has a user codec: open(handle, { codec })');
-    const c = codec ? codecOf(codec) : handle.codec === 'unit' ? UNIT_CODEC : handle.codec === 'time' ? NANOS_CODEC : codecOf(handle.codec);
-    return new Channel(this, handle.h, c, false);
+    return new Channel(this, handle.h, codec ? codecOf(codec) : codecOfHandle(handle.codec), false);
   }
 
   /** @internal */
@@ -100,7 +102,7 @@ export class RuntimeView {
     realm.check();
     const h = realm.module._gort_js_after(Number(ms));
     if (h === 0) throw new RangeError('gort: out of memory for a timer');
-    return new Channel(this, h, NANOS_CODEC);
+    return new Channel(this, h, TIME_CODEC);
   }
 
   /**
@@ -116,7 +118,7 @@ export class RuntimeView {
       if (realm.readErr() === E.INVAL) throw new RangeError('non-positive interval for NewTicker');
       throw new RangeError('gort: out of memory for a ticker');
     }
-    return new TickerChannel(this, realm.module._gort_js_ticker_chan(t), NANOS_CODEC, t);
+    return new TickerChannel(this, realm.module._gort_js_ticker_chan(t), TIME_CODEC, t);
   }
 
   /** Go's select over this runtime's channels (see select). */
@@ -200,9 +202,6 @@ export class Runtime extends RuntimeView {
   [Symbol.asyncDispose]() { return this.close(); }
 }
 
-// A timer channel's element: the monotonic time it fired, an int64 of
-// nanoseconds (8 bytes, as an f64), read as milliseconds.
-const NANOS_CODEC = { name: 'time', kind: ELEM_F64, nanos: true, check() {} };
 
 /** Resolves once the state word reaches status, or after timeoutMs. */
 async function waitForStatus(realm, status, timeoutMs = Infinity) {
@@ -237,16 +236,24 @@ function unrefWorkers(PThread) {
 }
 
 /**
- * Starts a runtime.
- * @param {import('./loader.js').Loader} loader
+ * Starts a runtime. The platform's entry gives the loader: compile(options)
+ * (the WebAssembly.Module), createModule(settings) (the Emscripten glue's
+ * factory), locate(path, prefix, options) (where the glue's files are).
  */
 export async function startWith(loader, options = {}) {
   const support = isSupported();
   if (!support.supported) throw new NotIsolatedError(support.reason);
   const procs = options.procs ?? defaultProcs();
   if (!Number.isInteger(procs) || procs < 1 || procs > 64) throw new RangeError(`gort: procs must be an integer from 1 to 64, not ${procs}`);
-  const gogc = options.gogc === undefined ? -2 : options.gogc === 'off' || options.gogc === false ? -1 : options.gogc;
-  if (!Number.isInteger(gogc) || gogc < -2) throw new RangeError(`gort: gogc must be a non-negative integer or 'off', not ${options.gogc}`);
+  let gogc = GOGC_UNSET;
+  if (options.gogc === 'off' || options.gogc === false) {
+    gogc = GOGC_OFF;
+  } else if (options.gogc !== undefined) {
+    if (!Number.isInteger(options.gogc) || options.gogc < 0) {
+      throw new RangeError(`gort: gogc must be a non-negative integer or 'off', not ${options.gogc}`);
+    }
+    gogc = options.gogc;
+  }
   const memoryLimit = options.memoryLimit ?? -1;
   const wasmModule = await loader.compile(options);
   let rt = null;
@@ -275,10 +282,13 @@ export async function startWith(loader, options = {}) {
   if (err !== E.OK) throw new GortError(`gort: the runtime did not start (${err})`, 'ESTATE');
   const status = await waitForStatus(rt.realm, STATUS.RUNNING);
   unrefWorkers(module.PThread);
-  if (status !== STATUS.RUNNING) throw new GortError('gort: the runtime stopped as it started', 'ESTATE');
+  if (status !== STATUS.RUNNING) {
+    const code = rt.realm.i32[(rt.realm.state + rt.realm.layout.stateExitCode) >>> 2];
+    const why = rt.realm.cString(module._gort_js_strerror(code));
+    throw new GortError(`gort: the runtime stopped as it started: ${why}`, 'ESTATE');
+  }
   if (pendingFatal.length) throw new FatalError(pendingFatal[0]);
   module._gort_js_slots_fill(rt.realm.state);
   return rt;
 }
 
-export { Channel, Context, select, selectSync, NANOS_CODEC };
