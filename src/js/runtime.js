@@ -228,6 +228,17 @@ async function waitForStatusHeld(realm, status, timeoutMs) {
   }
 }
 
+/**
+ * Go's words for a runtime thread's abort. It reaches the main thread twice,
+ * in either order: as the abort's own text ('stack overflow (goroutine 7)')
+ * and as the thread's error ('Aborted(stack overflow (goroutine 7)). Build
+ * with -s ASSERTIONS=1 for more info.'); both give the same text.
+ */
+function fatalText(what) {
+  const aborted = /^(?:RuntimeError: )?Aborted\((.*)\)(?:\. Build with .*)?$/s.exec(String(what));
+  return `fatal error: ${aborted ? aborted[1] : what}`;
+}
+
 /** Keeps the pool's workers from holding a Node process open. */
 function unrefWorkers(PThread) {
   for (const w of [...PThread.unusedWorkers, ...PThread.runningWorkers]) {
@@ -266,7 +277,7 @@ export async function startWith(loader, options = {}) {
     },
     locateFile: (path, prefix) => loader.locate(path, prefix, options),
     onAbort(what) {
-      const text = `fatal error: ${what}`;
+      const text = fatalText(what);
       if (rt) rt.fail(text); else pendingFatal.push(text);
     },
   });
@@ -274,7 +285,7 @@ export async function startWith(loader, options = {}) {
   for (const w of [...module.PThread.unusedWorkers]) {
     // Emscripten rethrows a pool worker's error on the main thread, which
     // would end the page's script or the Node process: it ends this runtime.
-    w.onerror = (e) => rt.fail(`fatal error: ${e && e.message ? e.message : e}`);
+    w.onerror = (e) => rt.fail(fatalText(e && e.message ? e.message : e));
   }
   unrefWorkers(module.PThread);
   const err = rt.realm.withCString(options.godebug ?? '', (debug) =>
