@@ -1577,6 +1577,7 @@ static void procs_create(int nprocs)
 /* Frees what the stopped runtime leaves: abandoned goroutines, caches. */
 static void sched_cleanup(void)
 {
+    sema_forget_goroutines();
     for (size_t i = 0; i < sched.nallgs; i++) {
         g *gp = sched.allgs[i];
         if (readgstatus(gp) != G_DEAD)

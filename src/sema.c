@@ -216,6 +216,28 @@ int sema_waiters(uint32_t *addr)
     return n;
 }
 
+void sema_forget_goroutines(void)
+{
+    for (size_t i = 0; i < SEMTAB_SIZE; i++) {
+        semaroot *root = &semtable[i];
+        lock(&root->lock);
+        sudog *heads = root->queues;
+        root->queues = NULL;
+        for (sudog *h = heads, *next_head; h != NULL; h = next_head) {
+            next_head = h->waitlink;
+            uint32_t *addr = h->c;
+            for (sudog *s = h, *next; s != NULL; s = next) {
+                next = s->next;
+                if (s->kind == WAITER_GOROUTINE)
+                    atomic_fetch_sub(&root->nwait, 1); /* its goroutine is gone */
+                else
+                    queue(root, addr, s, false); /* a thread: still waiting */
+            }
+        }
+        unlock(&root->lock);
+    }
+}
+
 /* ---- bounded spinning for the sync types ---- */
 
 #if defined(__EMSCRIPTEN__)

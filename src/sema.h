@@ -40,6 +40,15 @@ void semacquire(uint32_t *addr, bool lifo, enum wait_reason reason);
  */
 void semrelease(uint32_t *addr, bool handoff);
 
+/*
+ * Drops every goroutine from the semaphores' queues, called when a runtime
+ * stops: the goroutines it abandoned (blocked for good, say on a static
+ * WaitGroup when it reported a deadlock) are freed with it, and a semaphore
+ * word at the same address in the next runtime must not wake them. Threads
+ * that are not goroutines keep their places.
+ */
+void sema_forget_goroutines(void);
+
 /* Goroutines and threads sleeping in semacquire on addr (for tests and
  * debugging: it takes the root lock). */
 int sema_waiters(uint32_t *addr);
