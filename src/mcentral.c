@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "mgc.h"
+#include "observe.h"
 
 void mcentral_init(mcentral *c, spanclass spc)
 {
@@ -24,9 +25,19 @@ void mcentral_init(mcentral *c, spanclass spc)
 static mspan_list *partial_swept(mcentral *c, unsigned sg) { return &c->partial[sg / 2 % 2]; }
 static mspan_list *full_swept(mcentral *c, unsigned sg) { return &c->full[sg / 2 % 2]; }
 
+static mspan *cache_span(mcentral *c);
+
 /* A span with at least one free slot, for an mcache, or NULL when the heap
  * cannot grow. */
 mspan *mcentral_cache_span(mcentral *c)
+{
+    mspan *s = cache_span(c);
+    if (s != NULL)
+        heapmap_span_update(s, true);
+    return s;
+}
+
+static mspan *cache_span(mcentral *c)
 {
     unsigned sg = atomic_load_explicit(&mheap_.sweepgen, memory_order_acquire);
     lock(&c->lock);
@@ -39,11 +50,14 @@ mspan *mcentral_cache_span(mcentral *c)
         return s;
     /* Sweep this class's spans before taking fresh pages (lazy sweeping),
      * then let sweeping elsewhere give pages back before the heap grows. */
+    int lane = trace_sweep_begin();
     s = mcentral_sweep_for_alloc(c);
+    unsigned sizeclass = spanclass_sizeclass(c->spanclass);
+    if (s == NULL)
+        sweep_reclaim(class_to_npages[sizeclass]);
+    trace_sweep_end(lane);
     if (s != NULL)
         return s;
-    unsigned sizeclass = spanclass_sizeclass(c->spanclass);
-    sweep_reclaim(class_to_npages[sizeclass]);
     s = mheap_alloc(class_to_npages[sizeclass], c->spanclass);
     if (s != NULL && s->needzero) {
         /* Every slot of a new span is free: clearing it in one pass is
@@ -67,6 +81,7 @@ void mcentral_add_large(mspan *s)
 void mcentral_uncache_span(mcentral *c, mspan *s)
 {
     unsigned sg = atomic_load_explicit(&mheap_.sweepgen, memory_order_acquire);
+    heapmap_span_update(s, false); /* before another thread may take it */
     lock(&c->lock);
     if (s->allocCount == s->nelems)
         mspan_list_insert(full_swept(c, sg), s);

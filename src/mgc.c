@@ -43,6 +43,7 @@
 #include "gort/mstats.h"
 #include "gort/proc.h"
 #include "mgc.h"
+#include "observe.h"
 #include "prim/prim.h"
 
 _Atomic uint32_t gcphase;
@@ -119,6 +120,8 @@ static void enter_phase(enum gort_gc_phase ph)
     gc.reported_phase = ph;
     gc.event.phase = ph;
     gc.event.time_ns = prim_nanotime();
+    trace_event_at(GORT_TRACE_COLLECTOR, GORT_EV_GC_PHASE, gc.event.time_ns,
+                   (uint64_t)ph | (uint64_t)gc.event.cycle << 8);
     if (gc.hook != NULL)
         gc.hook(&gc.event, gc.hook_arg);
     unlock(&hook_lock);
@@ -419,6 +422,26 @@ static void mark_termination(void *arg)
     unlock(&extalloc_lock);
 }
 
+/* The allocation whose assist debt, at the start of a mark, gives the cycle's
+ * assist ratio for its summary event. */
+#define ASSIST_RATIO_PROBE_BYTES ((uint64_t)1 << 20)
+
+static void trace_cycle_summary(const cycle *c, double assist_ratio)
+{
+    const int lane = GORT_TRACE_COLLECTOR;
+    uint64_t ratio_bits;
+    memcpy(&ratio_bits, &assist_ratio, sizeof ratio_bits);
+    trace_event(lane, GORT_EV_CYCLE_LIVE_START, c->live_start);
+    trace_event(lane, GORT_EV_CYCLE_LIVE_END, c->live_end);
+    trace_event(lane, GORT_EV_CYCLE_MARKED, c->marked);
+    trace_event(lane, GORT_EV_CYCLE_GOAL, atomic_load(&gcController.goal));
+    trace_event(lane, GORT_EV_CYCLE_TRIGGER, atomic_load(&gcController.trigger));
+    trace_event(lane, GORT_EV_CYCLE_ASSIST_RATIO, ratio_bits);
+    trace_event(lane, GORT_EV_CYCLE_ASSIST_NS, (uint64_t)atomic_load(&assist_ns_total));
+    trace_event(lane, GORT_EV_CYCLE_MARK_NS, (uint64_t)(c->t2 - c->t1));
+    trace_event(lane, GORT_EV_CYCLE_END, c->number);
+}
+
 /* Runs one cycle; false when it was abandoned. */
 static bool gc_cycle(void)
 {
@@ -431,9 +454,12 @@ static bool gc_cycle(void)
     unlock(&gc.lock);
 
     /* Finish the last cycle's sweep first (Go's finishsweep_m). */
+    if (atomic_load_explicit(&sweep_remaining, memory_order_relaxed) > 0)
+        trace_state(GORT_TRACE_COLLECTOR, GORT_TRACE_SWEEP, 0);
     while (sweepone())
         if (atomic_load(&gc_abandon))
             return false;
+    trace_state(GORT_TRACE_COLLECTOR, GORT_TRACE_IDLE, 0);
     cycle_swept(c.number - 1); /* under steady pressure there is no idle moment */
 
     memset(&gc.event, 0, sizeof gc.event);
@@ -444,6 +470,9 @@ static bool gc_cycle(void)
     gc.event.heap_live_start = c.live_start;
     gc.event.stw_sweep_term_ns = c.t1 - c.t0;
     enter_phase(GORT_GC_MARK);
+    trace_state(GORT_TRACE_COLLECTOR, GORT_TRACE_MARK, 0);
+    /* Scan work owed per byte allocated, as the cycle begins. */
+    double assist_ratio = (double)gc_assist_work_for(ASSIST_RATIO_PROBE_BYTES) / ASSIST_RATIO_PROBE_BYTES;
     /* The stacks first, while other work waits: a goroutine that runs
      * scans its own at its next safepoint. */
     bool holding = atomic_load(&gc_test_hold_mark);
@@ -483,6 +512,7 @@ static bool gc_cycle(void)
     }
     gcw_dispose(&c.w);
 
+    trace_state(GORT_TRACE_COLLECTOR, GORT_TRACE_IDLE, 0);
     enter_phase(GORT_GC_MARK_TERMINATION);
     if (!stop_the_world_run(WAIT_REASON_GC, mark_termination, &c, &c.t2)) {
         abandon_cycle(&c.w);
@@ -493,6 +523,8 @@ static bool gc_cycle(void)
     gc.event.stw_mark_term_ns = c.t4 - c.t2;
     gc.event.mark_ns = c.t2 - c.t1;
     enter_phase(GORT_GC_SWEEP);
+    metrics_add_dedicated(c.t2 - c.t1);
+    trace_cycle_summary(&c, assist_ratio);
     gctrace_line(c.number, c.forced, c.t0, c.t1 - c.t0, c.t2 - c.t1, c.t4 - c.t2,
                  atomic_load(&assist_ns_total), c.live_start, c.live_end, c.marked,
                  gc.event.heap_goal);
@@ -500,7 +532,11 @@ static bool gc_cycle(void)
     return true;
 }
 
-void gc_assist_time(int64_t ns) { atomic_fetch_add_explicit(&assist_ns_total, ns, memory_order_relaxed); }
+void gc_assist_time(int64_t ns)
+{
+    atomic_fetch_add_explicit(&assist_ns_total, ns, memory_order_relaxed);
+    metrics_add_assist(ns);
+}
 
 /* Nothing asked for and nothing to sweep: stop counting as a waiter.
  * Returns false when a request came in meanwhile. */
@@ -528,6 +564,7 @@ static void *gc_thread_main(void *arg)
 {
     (void)arg;
     prim_thread_init();
+    trace_collector_thread();
     for (;;) {
         if (atomic_load(&gc.shutdown))
             break;
@@ -537,9 +574,12 @@ static void *gc_thread_main(void *arg)
                 break;
             continue;
         }
+        if (atomic_load_explicit(&sweep_remaining, memory_order_relaxed) > 0)
+            trace_state(GORT_TRACE_COLLECTOR, GORT_TRACE_SWEEP, 0);
         while (atomic_load(&gc.requested) <= atomic_load(&gc.cycles_started) &&
                !atomic_load(&gc.shutdown) && sweepone())
             mheap_grow_ahead();
+        trace_state(GORT_TRACE_COLLECTOR, GORT_TRACE_IDLE, 0);
         if (atomic_load(&gc.requested) > atomic_load(&gc.cycles_started) ||
             atomic_load(&gc.shutdown))
             continue;

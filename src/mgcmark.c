@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "mgc.h"
+#include "observe.h"
 #include "prim/prim.h"
 #include "timer.h"
 
@@ -396,6 +397,8 @@ void gc_assist_alloc(mcache *c, uint64_t bytes)
     if (c->gc_assist_debt <= 0 || atomic_load_explicit(&gc_test_hold_mark, memory_order_relaxed))
         return;
     int64_t start = prim_nanotime();
+    int lane = trace_lane_self();
+    trace_state(lane, GORT_TRACE_ASSIST, start);
     gcwork w = {0};
     for (;;) {
         /* Counted only while it holds work: the marker ends the mark when
@@ -425,7 +428,9 @@ void gc_assist_alloc(mcache *c, uint64_t bytes)
             prim_osyield();
     }
     c->gc_assist_debt = 0;
-    gc_assist_time(prim_nanotime() - start);
+    int64_t end = prim_nanotime();
+    gc_assist_time(end - start);
+    trace_state(lane, GORT_TRACE_RUNNING, end);
 }
 
 /* ---- verification ---- */

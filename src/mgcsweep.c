@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "mgc.h"
+#include "observe.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -91,8 +92,10 @@ bool mspan_sweep(mspan *s)
         s->scanBits[0] = 0;
         atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
         sweep_done_one();
-        if (live)
+        if (live) {
+            heapmap_span_swept(s);
             return true;
+        }
         atomic_fetch_add_explicit(&mheap_.large_frees, 1, memory_order_relaxed);
         atomic_fetch_sub_explicit(&mheap_.large_bytes_alloc, s->npages * PAGE_SIZE,
                                   memory_order_relaxed);
@@ -100,6 +103,7 @@ bool mspan_sweep(mspan *s)
         mheap_free_span(s);
         return false;
     }
+    heapmap_span_update(s, false); /* being swept */
     uint16_t live = count_marked(s);
     uint16_t freed = (uint16_t)(s->allocCount - live);
     if (freed > 0) {
@@ -122,6 +126,7 @@ bool mspan_sweep(mspan *s)
         mheap_free_span(s);
         return false;
     }
+    heapmap_span_swept(s);
     return true;
 }
 

@@ -17,6 +17,7 @@
 
 #include "mfixalloc.h"
 #include "mgc.h"
+#include "observe.h"
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #endif
@@ -87,6 +88,7 @@ static void add_arenas_locked(uintptr_t addr, size_t narenas, bool zeroed)
         ha->base = base;
         ha->heapbits = bits;
         ha->zeroedBase = zeroed ? 0 : ARENA_BYTES; /* every page may hold old data */
+        heapmap_add_arena(base);
         size_t n = atomic_load_explicit(&mheap_.narenas, memory_order_relaxed);
         mheap_.allArenas[n] = ha;
         atomic_store_explicit(&mheap_.arenas[(base - mheap_.base) >> ARENA_SHIFT], ha,
@@ -235,6 +237,7 @@ mspan *mheap_alloc(size_t npages, spanclass spc)
     atomic_store_explicit(&s->state, MSPAN_IN_USE, memory_order_relaxed);
     set_span_map(s, s);
     set_page_in_use(start, true);
+    heapmap_span_alloc(s);
     atomic_fetch_add_explicit(&mheap_.pages_inuse, npages, memory_order_relaxed);
     atomic_fetch_add_explicit(&mheap_.nspans_inuse, 1, memory_order_relaxed);
     bool low = PRIM_HEAP_GROW_AHEAD && pagealloc_free_pages(&mheap_.pages) < HEAP_RESERVE_PAGES;
@@ -250,6 +253,7 @@ void mheap_free_span(mspan *s)
 {
     lock(&mheap_.lock);
     gort_assert(atomic_load(&s->state) == MSPAN_IN_USE && s->list == NULL);
+    heapmap_span_free(s);
     set_page_in_use(s->startaddr, false);
     set_span_map(s, NULL);
     atomic_store_explicit(&s->state, MSPAN_DEAD, memory_order_relaxed);

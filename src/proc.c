@@ -43,6 +43,7 @@
 #include "mcache.h"
 #include "mfixalloc.h"
 #include "mgc.h"
+#include "observe.h"
 #include "sema.h"
 #include "prim/prim.h"
 #include "runtime2.h"
@@ -332,6 +333,7 @@ static g *runqsteal(p *pp, p *victim, bool steal_runnext)
 
 static void pidleput(p *pp)
 {
+    trace_state(pp->id, GORT_TRACE_IDLE, 0);
     pp->link = sched.pidle;
     pp->m = NULL;
     sched.pidle = pp;
@@ -352,6 +354,7 @@ static void acquirep(m *mp, p *pp)
 {
     mp->p = pp;
     pp->m = mp;
+    trace_state(pp->id, GORT_TRACE_RUNNING, 0);
     malloc_bind_cache(pp->mcache);
 }
 
@@ -988,8 +991,10 @@ static void restart_ps(m *self, p *keep);
 static bool stopped_locked(m *mp, p *pp)
 {
     atomic_store(&pp->stopped, true);
+    trace_state(pp->id, GORT_TRACE_STOPPED, 0);
     if (--sched.stopwait != 0)
         return false;
+    trace_stw_stopped(pp->id);
     if (sched.stw_fn == NULL) {
         atomic_store(&sched.stopnote, 1);
         prim_futex_wake(&sched.stopnote, 1);
@@ -1071,15 +1076,21 @@ static void stop_ps_locked(m *mp)
     atomic_store(&sched.stopnote, 0);
     sched.stopwait = sched.nprocs;
     set_gcwaiting(true);
+    int lane = mp != NULL && mp->p != NULL ? mp->p->id : trace_lane_self();
+    trace_stw_begin(lane, sched.stw_started, sched.nprocs);
     if (mp != NULL && mp->p != NULL) {
         atomic_store(&mp->p->stopped, true);
+        trace_state(mp->p->id, GORT_TRACE_STOPPED, sched.stw_started);
         sched.stopwait--;
     }
     p *pp;
     while ((pp = pidleget()) != NULL) {
         atomic_store(&pp->stopped, true);
+        trace_state(pp->id, GORT_TRACE_STOPPED, sched.stw_started);
         sched.stopwait--;
     }
+    if (sched.stopwait == 0)
+        trace_stw_stopped(lane);
 }
 
 /* The program ended while a stop waited (sched.lock held): its ms leave
@@ -1183,6 +1194,9 @@ static void startm_with(p *pp)
 static void restart_ps(m *self, p *keep)
 {
     lock(&sched.lock);
+    /* Before the ps stopped in place go on: their rings are theirs again. */
+    trace_stw_end(keep != NULL ? keep->id : self != NULL && self->p != NULL ? self->p->id : trace_lane_self(),
+                  true);
     set_gcwaiting(false);
     release_in_place_locked();
     for (int i = 0; i < sched.nprocs; i++) {
@@ -1644,6 +1658,8 @@ int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
     atomic_store(&sched.goidgen, 1);
     atomic_store(&sched.ngoroutines, 0);
     procs_create(nprocs);
+    trace_procs(nprocs);
+    metrics_runtime_started(nprocs);
     for (int i = nprocs - 1; i >= 0; i--)
         pidleput(sched.allp[i]);
 
@@ -1699,6 +1715,7 @@ int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
     for (int i = 0; i < sched.nm; i++)
         prim_thread_join(&sched.threads[i]);
     gc_runtime_stop();
+    metrics_runtime_stopped();
     set_gcwaiting(false);
     int code = sched.exit_code;
     sched_cleanup();

@@ -9,10 +9,12 @@
 #include "error.h"
 #include "gc.h"
 #include "malloc.h"
+#include "metrics.h"
 #include "mstats.h"
 #include "proc.h"
 #include "sync.h"
 #include "syncmap.h"
+#include "trace.h"
 #include "version.h"
 
 #endif

@@ -1,0 +1,210 @@
+/*
+ * gort/trace.h — the runtime watched while it runs: an event stream and the
+ * heap's page map, kept in memory that a reader on another thread reads with
+ * plain loads (on wasm: shared memory that JavaScript reads without calling
+ * into the module). The runtime never waits for a reader and never allocates
+ * for one.
+ *
+ * Events. Each P has a ring of fixed-size records that only the P's holder
+ * writes (or, while no thread holds the P, the scheduler with its lock); the
+ * collector thread has a ring of its own. A ring overwrites its oldest
+ * records: a reader that falls behind loses events, and learns how many. A
+ * reader keeps one cursor per ring (gort_trace_cursor) and calls
+ * gort_trace_read; a JS reader follows the same protocol on the memory
+ * (src/js/observe.js):
+ *
+ *   head = atomic load of ring->head (events ever written to the ring);
+ *   copy the records [max(cursor, head - capacity), head);
+ *   head2 = atomic load of ring->head again;
+ *   records with index <= head2 - capacity may have been overwritten during
+ *   the copy: drop them and count them lost (with those below
+ *   head - capacity). So a reader a whole ring behind gets the newest
+ *   capacity - 1 records: the oldest slot may be in a writer's hands.
+ *
+ * Page map. One record per heap page, per arena, updated when a span is
+ * made, freed, swept, cached or given back by a cache (never per
+ * allocation), each arena with a generation word: gen << 8 | writers. A
+ * writer adds 1 before it writes and (1 << 8) - 1 after, so a reader that
+ * saw no writer and the same word before and after its copy holds a
+ * consistent arena (gort_heapmap_read). A span that crosses arenas is
+ * written with all of them held.
+ */
+#ifndef GORT_TRACE_H
+#define GORT_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What an event says; arg's meaning depends on it. */
+enum gort_trace_kind {
+    GORT_EV_NONE = 0,
+    /* The collector entered a phase: arg = enum gort_gc_phase | cycle << 8.
+     * Collector ring. */
+    GORT_EV_GC_PHASE = 1,
+    /* The ring's lane (a P, or the collector) changed state: arg = enum
+     * gort_trace_state. */
+    GORT_EV_STATE = 2,
+    /* Every P was asked to stop (stop-the-world): arg = GOMAXPROCS. The
+     * event's time is the request's. Ps that were running are stopping
+     * until their GORT_TRACE_STOPPED event. */
+    GORT_EV_STW_BEGIN = 3,
+    /* The last P stopped: arg = the stopping time in ns. */
+    GORT_EV_STW_STOPPED = 4,
+    /* The world starts again: arg = the pause in ns (from the request).
+     * Each stopped P goes back to the state it had before the request. */
+    GORT_EV_STW_END = 5,
+    /* A cycle's summary, written by the collector right after its mark
+     * termination, in this order (arg in bytes unless said otherwise). */
+    GORT_EV_CYCLE_LIVE_START = 8, /* heap_live when the cycle started */
+    GORT_EV_CYCLE_LIVE_END = 9,   /* heap_live when the mark ended */
+    GORT_EV_CYCLE_MARKED = 10,    /* bytes marked: live after the cycle */
+    GORT_EV_CYCLE_GOAL = 11,      /* the next cycle's heap goal */
+    GORT_EV_CYCLE_TRIGGER = 12,   /* heap_live at which the next one starts */
+    /* The assist ratio the cycle began with: scan work owed per byte
+     * allocated, as the bits of an IEEE double. */
+    GORT_EV_CYCLE_ASSIST_RATIO = 13,
+    GORT_EV_CYCLE_ASSIST_NS = 14, /* time mutators spent assisting */
+    GORT_EV_CYCLE_MARK_NS = 15,   /* the concurrent mark, wall time */
+    /* Last of a summary: arg = the cycle's number. */
+    GORT_EV_CYCLE_END = 16,
+};
+
+/* A lane's state (GORT_EV_STATE). A P's lane: idle (no thread holds it),
+ * running (its thread runs goroutines or looks for them: user code),
+ * assisting (an allocation pays scan work), sweeping (an allocation sweeps
+ * spans before it takes fresh pages), stopped (for a stop-the-world).
+ * The collector's lane: marking (its dedicated mark work), sweeping (in the
+ * background) or idle. "Stopping" is never written: it is a running P
+ * between GORT_EV_STW_BEGIN and its GORT_TRACE_STOPPED. */
+enum gort_trace_state {
+    GORT_TRACE_IDLE = 0,
+    GORT_TRACE_RUNNING = 1,
+    GORT_TRACE_ASSIST = 2,
+    GORT_TRACE_SWEEP = 3,
+    GORT_TRACE_STOPPED = 4,
+    GORT_TRACE_MARK = 5,
+};
+
+/* One event: 24 bytes. time is in ns since the runtime's trace epoch (the
+ * first runtime start of the process), on gort_nanotime's clock. */
+typedef struct gort_trace_event {
+    uint64_t time;
+    uint16_t kind; /* enum gort_trace_kind */
+    uint16_t lane; /* the P's id, or GORT_TRACE_COLLECTOR */
+    uint32_t reserved;
+    uint64_t arg;
+} gort_trace_event;
+
+/* Records per ring (a power of two). */
+#define GORT_TRACE_RING_EVENTS 4096
+/* Rings 0 .. GOMAXPROCS-1 are the Ps'; this one is the collector's. */
+#define GORT_TRACE_COLLECTOR 256
+#define GORT_TRACE_RINGS (GORT_TRACE_COLLECTOR + 1)
+
+typedef struct gort_trace_ring {
+    uint32_t head; /* events written so far (wraps at 2^32); atomic */
+    uint32_t reserved;
+    gort_trace_event events[GORT_TRACE_RING_EVENTS];
+} gort_trace_ring;
+
+/* Where the rings are: rings[i] is NULL until lane i first exists. */
+typedef struct gort_trace_header {
+    uint32_t ring_events;     /* GORT_TRACE_RING_EVENTS */
+    uint32_t nprocs;          /* GOMAXPROCS of the runtime running or last run; atomic */
+    int64_t epoch;            /* gort_nanotime at the trace epoch */
+    gort_trace_ring *rings[GORT_TRACE_RINGS];
+} gort_trace_header;
+
+/* The rings (never moves). */
+const gort_trace_header *gort_trace_rings(void);
+
+/* A reader's position in every ring; zero it to start at the oldest records
+ * each ring still holds. */
+typedef struct gort_trace_cursor {
+    uint32_t next[GORT_TRACE_RINGS];
+    uint8_t started[GORT_TRACE_RINGS];
+} gort_trace_cursor;
+
+/*
+ * Copies the events written since the cursor's last read, ring after ring
+ * (each ring's events in order; merge by time for a timeline), to
+ * out[0 .. max), advances the cursor past them and returns how many it
+ * copied. A ring whose unread events do not fit is left for the next call.
+ * *lost (when not NULL) gets the events the rings overwrote before this read
+ * reached them. Never blocks a writer.
+ */
+size_t gort_trace_read(gort_trace_cursor *cursor, gort_trace_event *out, size_t max,
+                       uint64_t *lost);
+
+/* The time base of events: gort_nanotime() - epoch. */
+int64_t gort_trace_now(void);
+
+/* ---- the heap's page map ---- */
+
+/* One page: 12 bytes. For a span's first page, the span as its last span
+ * event left it; its further pages say only that they belong to it. */
+typedef struct gort_heapmap_page {
+    uint8_t state;      /* enum gort_page_state (gort/mstats.h) */
+    uint8_t spanclass;  /* sizeclass << 1 | noscan */
+    uint16_t nelems;    /* object slots */
+    /* Slots allocated at the span's last event: while a thread's cache
+     * allocates from it (GORT_HEAPMAP_CACHED) the span holds more. */
+    uint16_t inuse;
+    /* Objects that survived the span's last sweep (marked by the cycle
+     * before); a mark in progress shows in the span's bits only. */
+    uint16_t marked;
+    uint16_t npages;    /* the span's length, saturated at 65535 */
+    /* The span's sweepgen, low 8 bits: (heap sweepgen - sweepgen) & 0xff
+     * is 0 swept, 1 being swept, 2 waiting for the sweeper
+     * (gort_heapmap_sweep_state). */
+    uint8_t sweepgen;
+    uint8_t flags;      /* GORT_HEAPMAP_* */
+} gort_heapmap_page;
+
+#define GORT_HEAPMAP_CACHED 1 /* a thread's allocation cache holds the span */
+
+/* The map of one arena (its base, its generation word, its pages). */
+typedef struct gort_heapmap_arena {
+    uint32_t gen; /* gen << 8 | writers; atomic */
+    uint32_t reserved;
+    uint64_t base;
+    gort_heapmap_page pages[]; /* gort_pages_per_arena() records */
+} gort_heapmap_arena;
+
+/* The most arenas a heap has (4 GB of 4 MB arenas on wasm32, 64 GB of
+ * 64 MB arenas natively). */
+#define GORT_HEAPMAP_MAX_ARENAS 1024
+
+typedef struct gort_heapmap_header {
+    uint32_t narenas;  /* arenas mapped so far, in mapping order; atomic */
+    uint32_t pages_per_arena;
+    uint32_t page_size;
+    uint32_t reserved;
+    const uint32_t *sweepgen; /* the heap's sweepgen word */
+    gort_heapmap_arena *arenas[GORT_HEAPMAP_MAX_ARENAS]; /* narenas of them */
+} gort_heapmap_header;
+
+/* The page map (never moves; arenas are added as the heap grows). */
+const gort_heapmap_header *gort_heapmap(void);
+
+/*
+ * Copies arena `index`'s records (gort_pages_per_arena() of them) to out
+ * as one consistent picture, retrying while writers are at it (at most
+ * `tries` times). Returns the arena's generation (to skip arenas that did
+ * not change), or -1 when the index is past the last arena or every try met
+ * a writer.
+ */
+int64_t gort_heapmap_read(size_t index, gort_heapmap_page *out, int tries);
+
+/* enum gort_sweep_state (gort/mstats.h) of a span-start record. */
+int gort_heapmap_sweep_state(const gort_heapmap_page *page);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

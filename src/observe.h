@@ -1,0 +1,81 @@
+/*
+ * observe.h — the calls the runtime makes so that readers can watch it
+ * (gort/trace.h, gort/metrics.h): events into the rings (trace.c), span
+ * events into the page map (heapmap.c), pauses and CPU time into the
+ * metrics (metrics.c). None waits for a reader, none allocates from the
+ * heap, and none is on a per-allocation or per-goroutine-switch path.
+ *
+ * Who may write a ring (each has one writer at a time, so records need no
+ * lock): a P's ring, the thread holding the P, or while no thread holds it
+ * (idle, or stopped and released), the holder of the scheduler's lock; the
+ * collector's ring, the collector thread.
+ */
+#ifndef GORT_OBSERVE_H
+#define GORT_OBSERVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gort/trace.h"
+
+struct mspan;
+
+/* ---- events (trace.c) ---- */
+
+/* Makes the rings of lanes 0 .. nprocs-1 and the collector's (once each)
+ * and says how many Ps run; at runtime start. */
+void trace_procs(int nprocs);
+/* Marks the calling thread as the collector's. */
+void trace_collector_thread(void);
+/* The lane of the calling thread: its P's id, GORT_TRACE_COLLECTOR, or -1
+ * (a thread without a P: its events are not recorded). */
+int trace_lane_self(void);
+/* An event now, or at `time` (gort_nanotime's clock), into lane's ring. */
+void trace_event(int lane, uint16_t kind, uint64_t arg);
+void trace_event_at(int lane, uint16_t kind, int64_t time, uint64_t arg);
+/* A lane's state change (GORT_EV_STATE), at `time` (<= 0: now). Also
+ * counts the lanes' idle time for the CPU metrics. */
+void trace_state(int lane, enum gort_trace_state state, int64_t time);
+
+/* Stop-the-world (scheduler lock held): asked at `started` by the thread
+ * of lane `lane`; every P stopped; the world starts again (lane: the
+ * restarting thread's). Also record the pause for the metrics. */
+void trace_stw_begin(int lane, int64_t started, int nprocs);
+void trace_stw_stopped(int lane);
+void trace_stw_end(int lane, bool gc);
+
+/* An allocation sweeps spans (lazy sweeping): returns the lane it marked
+ * sweeping, or -1 when nothing was recorded (no sweep pending, no P). */
+int trace_sweep_begin(void);
+void trace_sweep_end(int lane);
+
+/* ---- the page map (heapmap.c) ---- */
+
+/* An arena was added at base (heap lock held). */
+void heapmap_add_arena(uintptr_t base);
+/* The span was made (heap lock held) or freed (before its pages go). */
+void heapmap_span_alloc(struct mspan *s);
+void heapmap_span_free(struct mspan *s);
+/* The span's counts or sweep state changed; cached: a thread's cache now
+ * holds it. */
+void heapmap_span_update(struct mspan *s, bool cached);
+/* The span was swept and stays: what it holds now is what was marked. */
+void heapmap_span_swept(struct mspan *s);
+
+/* ---- metrics (metrics.c) ---- */
+
+/* A stop-the-world pause: the time to stop every P and the whole pause;
+ * gc: the collector's (else "other"). */
+void metrics_record_pause(int64_t stopping_ns, int64_t total_ns, bool gc);
+/* A lane's idle spell ended (for /cpu/classes/idle). */
+void metrics_add_idle(int64_t ns);
+/* Time allocations spent sweeping (lazy sweeping). */
+void metrics_add_sweep(int64_t ns);
+/* Time mutators spent assisting; the collector thread's mark time. */
+void metrics_add_assist(int64_t ns);
+void metrics_add_dedicated(int64_t ns);
+/* A runtime started with nprocs Ps, or stopped (for /cpu/classes/total). */
+void metrics_runtime_started(int nprocs);
+void metrics_runtime_stopped(void);
+
+#endif

@@ -1,0 +1,229 @@
+/*
+ * trace.c — the event rings (gort/trace.h): per-P single-writer rings of
+ * fixed-size records in memory readers share, which overwrite their oldest
+ * records and never wait for a reader, and the reader's side of their
+ * protocol for C callers.
+ *
+ * Invariants:
+ *  - a ring has one writer at a time (observe.h says who); its head counts
+ *    the records ever written and is stored (release) only after the record
+ *    it publishes; a writer makes the previous head visible (release fence)
+ *    before it overwrites the slot of the record `capacity` back, so a
+ *    reader that copied a slot the writer was overwriting sees a head that
+ *    condemns it;
+ *  - rings are made once per lane, never freed nor moved: a reader may hold
+ *    their addresses for the life of the process;
+ *  - lane_state[i] is touched only by ring i's writer.
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "gort/trace.h"
+#include "observe.h"
+#include "prim/prim.h"
+#include "mgc.h"
+#include "runtime2.h"
+
+_Static_assert(sizeof(gort_trace_event) == 24, "an event is 24 bytes: the JS reader's stride");
+_Static_assert((GORT_TRACE_RING_EVENTS & (GORT_TRACE_RING_EVENTS - 1)) == 0,
+               "ring indexes wrap with a mask");
+
+/* Natively relaxed atomics (visible as such to ThreadSanitizer, plain moves
+ * on x86); plain stores on wasm, where an atomic store is an exchange. */
+#ifdef __wasm__
+#define RING_STORE(field, v) ((field) = (v))
+#else
+#define RING_STORE(field, v) __atomic_store_n(&(field), (v), __ATOMIC_RELAXED)
+#endif
+#define RING_LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+static gort_trace_header header = {.ring_events = GORT_TRACE_RING_EVENTS};
+static mutex rings_lock = MUTEX_INIT;
+
+/* What each lane is doing and since when, for the idle-time metric. */
+static struct {
+    uint8_t state;
+    int64_t since;
+} lane_state[GORT_TRACE_RINGS];
+
+static _Thread_local bool on_collector_thread;
+
+/* Stop-the-world times (scheduler lock held). */
+static int64_t stw_started;
+static int64_t stw_stopped_at;
+
+const gort_trace_header *gort_trace_rings(void) { return &header; }
+
+int64_t gort_trace_now(void) { return prim_nanotime() - header.epoch; }
+
+static void make_ring(int lane)
+{
+    if (header.rings[lane] != NULL)
+        return;
+    gort_trace_ring *r = prim_sys_alloc(sizeof *r);
+    if (r == NULL)
+        gort_throw("runtime: out of memory for trace rings");
+    lane_state[lane].state = GORT_TRACE_IDLE;
+    lane_state[lane].since = prim_nanotime();
+    __atomic_store_n(&header.rings[lane], r, __ATOMIC_RELEASE);
+}
+
+void trace_procs(int nprocs)
+{
+    lock(&rings_lock);
+    if (header.epoch == 0)
+        header.epoch = prim_nanotime();
+    for (int i = 0; i < nprocs && i < GORT_TRACE_COLLECTOR; i++)
+        make_ring(i);
+    make_ring(GORT_TRACE_COLLECTOR);
+    __atomic_store_n(&header.nprocs, (uint32_t)nprocs, __ATOMIC_RELEASE);
+    unlock(&rings_lock);
+}
+
+void trace_collector_thread(void) { on_collector_thread = true; }
+
+int trace_lane_self(void)
+{
+    if (on_collector_thread)
+        return GORT_TRACE_COLLECTOR;
+    m *mp = getm();
+    return mp != NULL && mp->p != NULL ? mp->p->id : -1;
+}
+
+void trace_event_at(int lane, uint16_t kind, int64_t time, uint64_t arg)
+{
+    if (lane < 0)
+        return;
+    gort_trace_ring *r = header.rings[lane];
+    if (r == NULL)
+        return;
+    uint32_t h = RING_LOAD(r->head);
+    atomic_thread_fence(memory_order_release);
+    gort_trace_event *ev = &r->events[h & (GORT_TRACE_RING_EVENTS - 1)];
+    RING_STORE(ev->time, (uint64_t)(time - header.epoch));
+    RING_STORE(ev->kind, kind);
+    RING_STORE(ev->lane, (uint16_t)lane);
+    RING_STORE(ev->arg, arg);
+    __atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
+}
+
+void trace_event(int lane, uint16_t kind, uint64_t arg)
+{
+    if (lane >= 0)
+        trace_event_at(lane, kind, prim_nanotime(), arg);
+}
+
+void trace_state(int lane, enum gort_trace_state state, int64_t time)
+{
+    if (lane < 0 || header.rings[lane] == NULL)
+        return;
+    /* The collector's loop says idle at each turn; a P's lane may not skip
+     * a repeat (a P stopped in place goes on without an event). */
+    if (lane == GORT_TRACE_COLLECTOR && lane_state[lane].state == state)
+        return;
+    if (time <= 0)
+        time = prim_nanotime();
+    if (lane != GORT_TRACE_COLLECTOR && lane_state[lane].state == GORT_TRACE_IDLE && state != GORT_TRACE_IDLE)
+        metrics_add_idle(time - lane_state[lane].since);
+    if (lane_state[lane].state != state) {
+        lane_state[lane].state = (uint8_t)state;
+        lane_state[lane].since = time;
+    }
+    trace_event_at(lane, GORT_EV_STATE, time, state);
+}
+
+void trace_stw_begin(int lane, int64_t started, int nprocs)
+{
+    stw_started = started;
+    stw_stopped_at = 0;
+    trace_event_at(lane, GORT_EV_STW_BEGIN, started, (uint64_t)nprocs);
+}
+
+void trace_stw_stopped(int lane)
+{
+    stw_stopped_at = prim_nanotime();
+    trace_event_at(lane, GORT_EV_STW_STOPPED, stw_stopped_at, (uint64_t)(stw_stopped_at - stw_started));
+}
+
+void trace_stw_end(int lane, bool gc)
+{
+    int64_t now = prim_nanotime();
+    int64_t stopped = stw_stopped_at != 0 ? stw_stopped_at : now;
+    trace_event_at(lane, GORT_EV_STW_END, now, (uint64_t)(now - stw_started));
+    metrics_record_pause(stopped - stw_started, now - stw_started, gc);
+}
+
+int trace_sweep_begin(void)
+{
+    if (atomic_load_explicit(&sweep_remaining, memory_order_relaxed) == 0)
+        return -1;
+    int lane = trace_lane_self();
+    if (lane < 0 || lane == GORT_TRACE_COLLECTOR)
+        return -1;
+    trace_state(lane, GORT_TRACE_SWEEP, 0);
+    return lane;
+}
+
+void trace_sweep_end(int lane)
+{
+    if (lane < 0)
+        return;
+    int64_t now = prim_nanotime();
+    metrics_add_sweep(now - lane_state[lane].since);
+    trace_state(lane, GORT_TRACE_RUNNING, now);
+}
+
+/* ---- the reader ---- */
+
+static void copy_event(gort_trace_event *to, const gort_trace_event *from)
+{
+    to->time = RING_LOAD(from->time);
+    to->kind = RING_LOAD(from->kind);
+    to->lane = RING_LOAD(from->lane);
+    to->reserved = 0;
+    to->arg = RING_LOAD(from->arg);
+}
+
+size_t gort_trace_read(gort_trace_cursor *cur, gort_trace_event *out, size_t max, uint64_t *lost)
+{
+    const uint32_t cap = GORT_TRACE_RING_EVENTS;
+    size_t n = 0;
+    uint64_t missed = 0;
+    for (int lane = 0; lane < GORT_TRACE_RINGS && n < max; lane++) {
+        gort_trace_ring *r = __atomic_load_n(&header.rings[lane], __ATOMIC_ACQUIRE);
+        if (r == NULL)
+            continue;
+        uint32_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+        if (!cur->started[lane]) {
+            cur->started[lane] = 1;
+            cur->next[lane] = head > cap ? head - cap : 0;
+        }
+        uint32_t next = cur->next[lane];
+        uint32_t avail = head - next;
+        if (avail > cap) {
+            missed += avail - cap;
+            next = head - cap;
+            avail = cap;
+        }
+        if (avail > max - n)
+            avail = (uint32_t)(max - n);
+        for (uint32_t k = 0; k < avail; k++)
+            copy_event(&out[n + k], &r->events[(next + k) & (cap - 1)]);
+        atomic_thread_fence(memory_order_acquire);
+        uint32_t head2 = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+        /* Records at index <= head2 - cap may have been overwritten (or be
+         * in the writer's hands) while we copied. */
+        uint32_t bad = 0;
+        while (bad < avail && (int32_t)(next + bad + cap - head2) <= 0)
+            bad++;
+        if (bad > 0) {
+            memmove(&out[n], &out[n + bad], (avail - bad) * sizeof *out);
+            missed += bad;
+        }
+        n += avail - bad;
+        cur->next[lane] = next + avail;
+    }
+    if (lost != NULL)
+        *lost = missed;
+    return n;
+}

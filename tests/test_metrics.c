@@ -1,0 +1,194 @@
+/*
+ * test_metrics.c — gort_read_metrics (gort/metrics.h): every listed name
+ * reads with its listed kind and unknown names read as bad; cycle counts
+ * follow the cycles run; the heap goal follows GOGC from the live heap;
+ * each pause is counted once in the stopping and the total histograms and
+ * never stops for longer than it lasts; the memory classes add up.
+ */
+#include <gort/gort.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testing.h"
+#include "testing_rt.h"
+
+static uint64_t read_u64(const char *name)
+{
+    gort_metric_sample s = {.name = name};
+    gort_read_metrics(&s, 1);
+    CHECK_EQ(s.kind, GORT_METRIC_UINT64);
+    return s.value.u64;
+}
+
+static double read_f64(const char *name)
+{
+    gort_metric_sample s = {.name = name};
+    gort_read_metrics(&s, 1);
+    CHECK_EQ(s.kind, GORT_METRIC_FLOAT64);
+    return s.value.f64;
+}
+
+#define MAX_BUCKETS 512
+static uint64_t stopping[MAX_BUCKETS], total[MAX_BUCKETS];
+
+/* Reads a histogram's counts into counts; returns how many buckets. */
+static size_t read_hist(const char *name, uint64_t *counts, const double **bounds)
+{
+    gort_metric_sample s = {.name = name};
+    s.value.hist.counts = counts;
+    s.value.hist.counts_cap = MAX_BUCKETS;
+    gort_read_metrics(&s, 1);
+    CHECK_EQ(s.kind, GORT_METRIC_HISTOGRAM);
+    CHECK(s.value.hist.ncounts <= MAX_BUCKETS);
+    if (bounds != NULL)
+        *bounds = s.value.hist.buckets;
+    return s.value.hist.ncounts;
+}
+
+static uint64_t sum(const uint64_t *v, size_t n)
+{
+    uint64_t t = 0;
+    for (size_t i = 0; i < n; i++)
+        t += v[i];
+    return t;
+}
+
+static void every_name_main(void *arg)
+{
+    (void)arg;
+    size_t n = 0;
+    const gort_metric_description *all = gort_all_metrics(&n);
+    CHECK(n >= 30);
+    gort_metric_sample *samples = calloc(n + 1, sizeof *samples);
+    static uint64_t counts[64][MAX_BUCKETS];
+    size_t hists = 0;
+    for (size_t i = 0; i < n; i++) {
+        samples[i].name = all[i].name;
+        if (all[i].kind == GORT_METRIC_HISTOGRAM && hists < 64) {
+            samples[i].value.hist.counts = counts[hists++];
+            samples[i].value.hist.counts_cap = MAX_BUCKETS;
+        }
+        /* Go's names: /path:unit */
+        CHECK(all[i].name[0] == '/' && strchr(all[i].name, ':') != NULL);
+        CHECK(strlen(all[i].description) > 10);
+    }
+    samples[n].name = "/gc/no-such-metric:bytes";
+    samples[n].kind = GORT_METRIC_UINT64;
+    gort_read_metrics(samples, n + 1);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ(samples[i].kind, all[i].kind);
+        if (samples[i].kind == GORT_METRIC_HISTOGRAM) {
+            const gort_metric_histogram *h = &samples[i].value.hist;
+            CHECK(h->ncounts > 0 && h->buckets != NULL);
+            for (size_t b = 0; b < h->ncounts; b++)
+                CHECK(h->buckets[b] < h->buckets[b + 1]);
+        }
+    }
+    CHECK_EQ(samples[n].kind, GORT_METRIC_BAD);
+    free(samples);
+    CHECK_EQ(read_u64("/sched/gomaxprocs:threads"), 2);
+    CHECK(read_u64("/sched/goroutines:goroutines") >= 1);
+    /* The memory classes add up to the total. */
+    const char *classes[] = {
+        "/memory/classes/heap/free:bytes",       "/memory/classes/heap/objects:bytes",
+        "/memory/classes/heap/stacks:bytes",     "/memory/classes/heap/unused:bytes",
+        "/memory/classes/metadata/mspan/inuse:bytes", "/memory/classes/metadata/other:bytes",
+    };
+    gort_gc(); /* quiet figures: caches flushed */
+    uint64_t parts = 0;
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        parts += read_u64(classes[i]);
+    CHECK_EQ(parts, read_u64("/memory/classes/total:bytes"));
+    /* CPU classes: gc and idle fit in the total; user is what is left. */
+    double cpu_total = read_f64("/cpu/classes/total:cpu-seconds");
+    double gc = read_f64("/cpu/classes/gc/total:cpu-seconds");
+    double parts_gc = read_f64("/cpu/classes/gc/mark/assist:cpu-seconds") +
+                      read_f64("/cpu/classes/gc/mark/dedicated:cpu-seconds") +
+                      read_f64("/cpu/classes/gc/pause:cpu-seconds");
+    CHECK(gc > 0);
+    CHECK(fabs(gc - parts_gc) < 1e-3);
+    CHECK(cpu_total > gc);
+    CHECK(read_f64("/cpu/classes/idle:cpu-seconds") >= 0);
+    CHECK(read_f64("/cpu/classes/user:cpu-seconds") >= 0);
+}
+
+TEST(metrics_every_name_reads_with_its_kind) { run_main(2, every_name_main, NULL); }
+
+typedef struct blob {
+    struct blob *next;
+    char pad[120];
+} blob;
+static const gort_type blob_type = GORT_TYPE(blob, "metrics.blob", GORT_PTR_FIELD(blob, next));
+
+/* A linked list of about `bytes` live bytes. */
+static blob *live_list(size_t bytes)
+{
+    blob *head = NULL;
+    for (size_t n = 0; n < bytes / sizeof(blob); n++) {
+        blob *b = gort_new(&blob_type);
+        if (b == NULL)
+            return head;
+        GORT_STORE(b->next, head);
+        head = b;
+    }
+    return head;
+}
+
+#define FORCED 5
+
+static void cycles_main(void *arg)
+{
+    (void)arg;
+    gort_set_gc_percent(100);
+    uint64_t total0 = read_u64("/gc/cycles/total:gc-cycles");
+    uint64_t forced0 = read_u64("/gc/cycles/forced:gc-cycles");
+    size_t nb = read_hist("/sched/pauses/total/gc:seconds", total, NULL);
+    uint64_t pauses0 = sum(total, nb);
+    CHECK_EQ(read_hist("/sched/pauses/stopping/gc:seconds", stopping, NULL), nb);
+    uint64_t stops0 = sum(stopping, nb);
+
+    blob *keep = live_list((size_t)24 << 20); /* past the 4 MB minimum goal */
+    for (int i = 0; i < FORCED; i++)
+        REQUIRE(gort_gc() == GORT_OK);
+    uint64_t total1 = read_u64("/gc/cycles/total:gc-cycles");
+    uint64_t forced1 = read_u64("/gc/cycles/forced:gc-cycles");
+    uint64_t automatic1 = read_u64("/gc/cycles/automatic:gc-cycles");
+    CHECK_EQ(forced1 - forced0, FORCED);
+    CHECK(total1 - total0 >= FORCED);
+    CHECK_EQ(automatic1 + forced1, total1);
+
+    /* The goal follows GOGC from what the last cycle marked. */
+    uint64_t live = read_u64("/gc/heap/live:bytes");
+    CHECK(live >= (uint64_t)24 << 20);
+    CHECK_EQ(read_u64("/gc/heap/goal:bytes"), live + live / 100 * 100);
+    CHECK_EQ(read_u64("/gc/gogc:percent"), 100);
+    gort_set_gc_percent(50);
+    CHECK_EQ(read_u64("/gc/heap/goal:bytes"), live + live / 100 * 50);
+    CHECK_EQ(read_u64("/gc/gogc:percent"), 50);
+    gort_set_gc_percent(100);
+    gort_keep_alive(keep);
+
+    /* Two pauses per cycle, each in both histograms; a pause's stopping
+     * part never exceeds it: at every boundary at least as many stops as
+     * whole pauses lie below it. */
+    const double *bounds = NULL;
+    CHECK_EQ(read_hist("/sched/pauses/total/gc:seconds", total, &bounds), nb);
+    CHECK_EQ(read_hist("/sched/pauses/stopping/gc:seconds", stopping, NULL), nb);
+    uint64_t pauses = sum(total, nb) - pauses0;
+    CHECK(pauses >= 2 * (total1 - total0));
+    CHECK_EQ(sum(stopping, nb) - stops0, pauses);
+    uint64_t below_stop = 0, below_total = 0;
+    for (size_t b = 0; b < nb; b++) {
+        below_stop += stopping[b];
+        below_total += total[b];
+        CHECK(below_stop >= below_total);
+    }
+    CHECK(bounds != NULL && isinf(bounds[nb]));
+    CHECK_EQ(read_hist("/gc/pauses:seconds", stopping, NULL), nb);
+    CHECK_EQ(sum(stopping, nb), sum(total, nb));
+    CHECK(read_u64("/gc/heap/allocs:objects") >= ((size_t)24 << 20) / sizeof(blob));
+    CHECK(read_u64("/gc/heap/objects:objects") >= ((size_t)24 << 20) / sizeof(blob));
+}
+
+TEST(metrics_cycles_goal_and_pauses_follow_the_collector) { run_main(2, cycles_main, NULL); }
