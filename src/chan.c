@@ -50,7 +50,7 @@
  * aligned for any element. */
 #define HCHAN_SIZE round_up(sizeof(hchan), 16)
 /* The largest buffer a channel may ask for (Go's maxAlloc, roughly). */
-#define MAX_CHAN_BYTES ((size_t)1 << (sizeof(void *) == 8 ? 40 : 31))
+#define MAX_CHAN_BYTES GORT_CHAN_MAX_BUFFER
 
 /* A channel whose elements hold pointers: only buf is a heap pointer (the
  * sudogs are runtime memory, elemtype is static). */
@@ -230,46 +230,71 @@ static bool chanparkcommit(g *gp, void *arg)
 
 /* ---- makechan ---- */
 
-static hchan *makechan(const gort_type *elemtype, size_t elemsize, size_t size)
+/* Go's makechan: the checks give its panics' codes; a failed allocation
+ * leaves nothing behind but garbage. */
+static int makechan(const gort_type *elemtype, size_t elemsize, size_t size, hchan **out)
 {
     size_t mem;
-    if (elemsize > GORT_CHAN_MAX_ELEM)
-        return NULL;
+    *out = NULL;
+    if (elemsize > GORT_CHAN_MAX_ELEM || (elemtype != NULL && !malloc_type_is_valid(elemtype)))
+        return GORT_EELEMTYPE;
     if (__builtin_mul_overflow(elemsize, size, &mem) || mem > MAX_CHAN_BYTES)
-        return NULL;
+        return GORT_ECHANSIZE;
     hchan *c;
     if (elemtype == NULL || elemtype->ptrwords == 0 || mem == 0) {
         /* No pointers in the buffer (or no buffer): one pointer-free object
          * holds the header and the buffer, as in Go. */
         c = gort_alloc_bytes(HCHAN_SIZE + mem);
         if (c == NULL)
-            return NULL;
+            return GORT_ENOMEM;
         c->buf = mem != 0 ? (char *)c + HCHAN_SIZE : NULL;
     } else {
         c = gort_new(&hchan_type);
         if (c == NULL)
-            return NULL;
-        c->buf = gort_new_array(elemtype, size);
-        if (c->buf == NULL)
-            return NULL;
+            return GORT_ENOMEM;
+        void *buf = gort_new_array(elemtype, size);
+        if (buf == NULL)
+            return GORT_ENOMEM;
+        GORT_STORE(c->buf, buf);
     }
     c->elemsize = (uint32_t)elemsize;
     c->elemtype = elemtype;
     c->dataqsiz = size;
     c->lock = (mutex)MUTEX_INIT;
-    return c;
+    *out = c;
+    return GORT_OK;
+}
+
+int gort_chan_new(const gort_type *elem, size_t cap, gort_chan **c)
+{
+    if (c == NULL)
+        return GORT_EINVAL;
+    if (elem == NULL) {
+        *c = NULL;
+        return GORT_EELEMTYPE;
+    }
+    return makechan(elem, elem->size, cap, c);
+}
+
+int gort_chan_new_bytes(size_t elemsize, size_t cap, gort_chan **c)
+{
+    if (c == NULL)
+        return GORT_EINVAL;
+    return makechan(NULL, elemsize, cap, c);
 }
 
 gort_chan *gort_chan_make(const gort_type *elem, size_t cap)
 {
-    if (elem == NULL)
-        return NULL;
-    return makechan(elem, elem->size, cap);
+    gort_chan *c;
+    gort_chan_new(elem, cap, &c);
+    return c;
 }
 
 gort_chan *gort_chan_make_bytes(size_t elemsize, size_t cap)
 {
-    return makechan(NULL, elemsize, cap);
+    gort_chan *c;
+    gort_chan_new_bytes(elemsize, cap, &c);
+    return c;
 }
 
 /* ---- chansend ---- */
@@ -657,9 +682,10 @@ static struct gort_timer *chantimer_new(int64_t when, int64_t period)
     struct gort_timer *tm = gort_new(&chantimer_type);
     if (tm == NULL)
         return NULL;
-    tm->c = makechan(NULL, sizeof(int64_t), 1);
-    if (tm->c == NULL)
+    hchan *c;
+    if (makechan(NULL, sizeof(int64_t), 1, &c) != GORT_OK)
         return NULL;
+    GORT_STORE(tm->c, c);
     tm->t.when = when;
     tm->t.period = period;
     tm->t.f = sendtime;

@@ -23,6 +23,8 @@ const char *gort_strerror(int code)
     case GORT_ENILCONTEXT: return "cannot create context from nil parent";
     case GORT_ENILKEY: return "nil key";
     case GORT_ENILMAP: return "assignment to entry in nil map";
+    case GORT_EELEMTYPE: return "makechan: invalid channel element type";
+    case GORT_ECHANSIZE: return "makechan: size out of range";
     default: return "unknown error";
     }
 }

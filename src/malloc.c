@@ -207,7 +207,7 @@ static inline void *after_alloc(void *x, size_t size, bool clear_later)
 }
 
 /* A type with pointers must be made of whole words, its mask inside it. */
-static bool type_is_valid(const gort_type *t)
+bool malloc_type_is_valid(const gort_type *t)
 {
     return t->ptrwords == 0 || (t->size % PTR_SIZE == 0 && t->ptrwords <= t->size / PTR_SIZE &&
                                 (t->ptrwords <= 64 || t->ptrmask != NULL));
@@ -215,7 +215,7 @@ static bool type_is_valid(const gort_type *t)
 
 void *gort_new(const gort_type *t)
 {
-    if (!type_is_valid(t))
+    if (!malloc_type_is_valid(t))
         return NULL;
     bool clear_later = false;
     void *x = mallocgc(t->size, t, 1, &clear_later);
@@ -224,7 +224,7 @@ void *gort_new(const gort_type *t)
 
 void *gort_new_array(const gort_type *t, size_t n)
 {
-    if (!type_is_valid(t) || (t->size != 0 && n > SIZE_MAX / t->size))
+    if (!malloc_type_is_valid(t) || (t->size != 0 && n > SIZE_MAX / t->size))
         return NULL;
     bool clear_later = false;
     void *x = mallocgc(t->size * n, t, n, &clear_later);

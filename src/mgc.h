@@ -46,6 +46,10 @@ extern mcache *extalloc_cache;
  * heap cannot grow. */
 void *mallocgc_external_into(void **root, size_t n);
 
+/* Whether objects of type t can be allocated: a type with pointers is made
+ * of whole words and its pointer mask lies inside it (gort_new's check). */
+bool malloc_type_is_valid(const gort_type *t);
+
 /* ---- marking (mgcmark.c) ---- */
 
 /* Marks the object containing p, if p points into an allocated heap object,

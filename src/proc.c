@@ -480,6 +480,8 @@ static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t go
         return GORT_EINVAL;
     if (!atomic_load(&sched.running))
         return GORT_ESTATE;
+    if (stack_size > STACK_MAX_BYTES)
+        return GORT_ENOMEM; /* and its rounding would overflow */
     stack_size = round_up(stack_size, STACK_SIZE_ROUND);
     m *mp = getm();
     p *pp = mp != NULL ? mp->p : NULL;

@@ -113,6 +113,8 @@ static bool small_stack(size_t size) { return size <= STACK_SLAB_BYTES / 4; }
 void *stackalloc(size_t size)
 {
     void *stack = NULL;
+    if (size > STACK_MAX_BYTES)
+        return NULL;
     if (!small_stack(size)) {
         stack = prim_stack_alloc(size);
         if (stack != NULL)

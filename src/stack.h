@@ -22,8 +22,13 @@
 #define STACK_GUARD_BYTES ((size_t)512)
 #endif
 
+/* The largest stack a goroutine may ask for (Go's maxstacksize: 1 GB on
+ * 64-bit hosts, 250 MB on 32-bit ones): a request past it fails as out of
+ * memory, before any rounding of its size can overflow. */
+#define STACK_MAX_BYTES ((size_t)(sizeof(void *) == 8 ? 1000000000 : 250000000))
+
 /* A stack of `size` bytes (a multiple of 4 KB), guard zone included; NULL
- * when memory is exhausted. */
+ * when memory is exhausted or size is over STACK_MAX_BYTES. */
 void *stackalloc(size_t size);
 void stackfree(void *stack, size_t size);
 

@@ -53,21 +53,35 @@ typedef struct gort_chan gort_chan;
 /* The largest element a channel may carry, in bytes (Go's limit: 64 KB). */
 #define GORT_CHAN_MAX_ELEM ((size_t)65535)
 
+/* The largest buffer a channel may have, in bytes (cap * element size):
+ * 1 TB on 64-bit hosts, 2 GB on wasm32 (whose memory is 4 GB in all). */
+#define GORT_CHAN_MAX_BUFFER ((size_t)1 << (sizeof(void *) == 8 ? 40 : 31))
+
 /*
  * make(chan T, cap): a new channel of elements of type `elem` with a buffer
- * of `cap` elements (0: unbuffered). Returns NULL when elem is NULL or
- * larger than GORT_CHAN_MAX_ELEM (Go's "makechan: invalid channel element
- * type"), when cap * elem->size is too large (Go's panic "makechan: size
- * out of range"), or when the heap cannot grow.
+ * of `cap` elements (0: unbuffered) in *c. Returns GORT_OK, or, with *c
+ * NULL (c itself must not be NULL: GORT_EINVAL):
+ *  - GORT_EELEMTYPE (Go's panic "makechan: invalid channel element type")
+ *    when elem is NULL or malformed (pointer words outside it, a size not
+ *    made of words) or its size is over GORT_CHAN_MAX_ELEM;
+ *  - GORT_ECHANSIZE (Go's panic "makechan: size out of range") when the
+ *    buffer, cap * elem->size bytes, is over GORT_CHAN_MAX_BUFFER;
+ *  - GORT_ENOMEM (Go's "runtime: out of memory") when the heap cannot grow
+ *    to hold the channel and its buffer.
  */
-gort_chan *gort_chan_make(const gort_type *elem, size_t cap);
+int gort_chan_new(const gort_type *elem, size_t cap, gort_chan **c);
 
 /*
  * A channel of pointer-free elements of `elemsize` bytes (ints, floats,
- * structs without heap pointers): gort_chan_make without a type. elemsize
- * may be 0 (Go's chan struct{}: only the events count). NULL as for
- * gort_chan_make.
+ * structs without heap pointers): gort_chan_new without a type. elemsize
+ * may be 0 (Go's chan struct{}: only the events count). Codes as for
+ * gort_chan_new (GORT_EELEMTYPE: elemsize over GORT_CHAN_MAX_ELEM).
  */
+int gort_chan_new_bytes(size_t elemsize, size_t cap, gort_chan **c);
+
+/* gort_chan_new and gort_chan_new_bytes returning the channel, or NULL for
+ * any failure (gort_chan_new says which). */
+gort_chan *gort_chan_make(const gort_type *elem, size_t cap);
 gort_chan *gort_chan_make_bytes(size_t elemsize, size_t cap);
 
 /*

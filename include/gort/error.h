@@ -57,6 +57,13 @@ typedef enum gort_error {
     /* sync.Map: a write (Store, LoadOrStore, Swap, CompareAndSwap) to the
      * NULL map: Go's panic for a nil map, "assignment to entry in nil map". */
     GORT_ENILMAP = 16,
+    /* make(chan T) with an element type a channel cannot carry: NULL, a
+     * malformed gort_type, or elements larger than GORT_CHAN_MAX_ELEM: Go's
+     * panic "makechan: invalid channel element type". */
+    GORT_EELEMTYPE = 17,
+    /* make(chan T, n) whose buffer (n elements) is larger than a channel's
+     * buffer may be: Go's panic "makechan: size out of range". */
+    GORT_ECHANSIZE = 18,
 } gort_error;
 
 /* Go's text for an error code, e.g. "all goroutines are asleep - deadlock!". */

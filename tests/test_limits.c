@@ -1,0 +1,366 @@
+/*
+ * test_limits.c — gort at its limits: the heap exhausted (natively under a
+ * process memory limit, on wasm at the 4 GB of wasm32), requests too large
+ * to be had, channels with huge capacities and elements at the size limit,
+ * goroutines whose stacks cannot be had, deep context chains, and the
+ * codes of channel creation. Each either works or fails with its code, and
+ * the runtime stays usable after.
+ *
+ * Natively the exhaustion test runs itself again in a child process
+ * (/proc/self/exe, with GORT_LIMITS_CHILD set) whose data segment limit
+ * (RLIMIT_DATA, which counts the heap arenas gort commits) is a little above
+ * what it uses when it starts; the sanitizers are told to let an
+ * allocation fail rather than report it (allocator_may_return_null).
+ */
+#include <gort/gort.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testing.h"
+#include "testing_rt.h"
+
+#ifndef __EMSCRIPTEN__
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
+/* ---- the heap exhausted ---- */
+
+#define CHUNK_BYTES ((size_t)1 << 20)
+/* More chunks than any limit here allows: wasm32's 4 GB, or the child's
+ * data limit natively. */
+#define MAX_CHUNKS 8192
+/* Natively: what the child may commit beyond what it has when it starts.
+ * Arenas are 64 MB: two fit, and the third does not, leaving the C
+ * allocator (and the sanitizers' own allocations) room to spare. */
+#define CHILD_DATA_BUDGET ((rlim_t)160 << 20)
+
+static struct {
+    atomic_bool stop;
+    atomic_long pings;
+    atomic_int pingers_done;
+} oom;
+
+/* Two goroutines that hand a value back and forth until told to stop:
+ * they must keep going while the heap is exhausted. */
+static void pinger(void *arg)
+{
+    gort_chan **pair = arg;
+    long v = 0;
+    while (!atomic_load(&oom.stop)) {
+        if (gort_chan_send(pair[0], &v) != GORT_OK)
+            break;
+        bool ok;
+        gort_chan_recv(pair[1], &v, &ok);
+        atomic_fetch_add(&oom.pings, 1);
+    }
+    atomic_fetch_add(&oom.pingers_done, 1);
+}
+
+static void ponger(void *arg)
+{
+    gort_chan **pair = arg;
+    long v;
+    bool ok = true;
+    while (gort_chan_recv(pair[0], &v, &ok) == GORT_OK && ok) {
+        v++;
+        if (gort_chan_send(pair[1], &v) != GORT_OK)
+            break;
+    }
+    atomic_fetch_add(&oom.pingers_done, 1);
+}
+
+static atomic_int spawned_ran;
+static void count_spawned(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&spawned_ran, 1);
+}
+
+static void fill_chunk(unsigned char *p, size_t i)
+{
+    memset(p, (int)(i * 7 + 1), 64);
+    memset(p + CHUNK_BYTES - 64, (int)(i * 7 + 2), 64);
+}
+
+static bool chunk_intact(const unsigned char *p, size_t i)
+{
+    for (int j = 0; j < 64; j++)
+        if (p[j] != (unsigned char)(i * 7 + 1) || p[CHUNK_BYTES - 64 + j] != (unsigned char)(i * 7 + 2))
+            return false;
+    return true;
+}
+
+/* Allocates chunks into holder until the heap says no; returns how many. */
+static size_t exhaust(void **holder)
+{
+    size_t n = 0;
+    while (n < MAX_CHUNKS) {
+        unsigned char *p = gort_alloc_bytes(CHUNK_BYTES);
+        if (p == NULL)
+            break;
+        fill_chunk(p, n);
+        GORT_STORE(holder[n], p);
+        n++;
+    }
+    return n;
+}
+
+static void exhaustion_main(void *arg)
+{
+    (void)arg;
+    gort_chan *pair[2] = {gort_chan_make_bytes(sizeof(long), 0), gort_chan_make_bytes(sizeof(long), 0)};
+    REQUIRE(pair[0] != NULL && pair[1] != NULL);
+    REQUIRE(gort_go(pinger, pair) == GORT_OK);
+    REQUIRE(gort_go(ponger, pair) == GORT_OK);
+
+    void **holder = heap_ptr_array(MAX_CHUNKS);
+    REQUIRE(holder != NULL);
+    size_t first = exhaust(holder);
+    printf("    heap exhausted after %zu chunks of 1 MB\n", first);
+    CHECK(first > 16);
+    CHECK(first < MAX_CHUNKS);
+
+    /* The runtime works on: the pair hands values over, a collection runs,
+     * the failure repeats as the same clean NULL, creation of goroutines
+     * and channels either works or says GORT_ENOMEM. */
+    long before = atomic_load(&oom.pings);
+    CHECK(AWAIT(atomic_load(&oom.pings) > before + 100));
+    CHECK_EQ(gort_gc(), GORT_OK);
+    CHECK(gort_alloc_bytes(CHUNK_BYTES) == NULL);
+    CHECK(gort_alloc_bytes((size_t)64 << 20) == NULL);
+    gort_chan *c = NULL;
+    int rc = gort_chan_new_bytes(1, (size_t)32 << 20, &c);
+    CHECK(rc == GORT_ENOMEM && c == NULL);
+    /* Goroutines with large stacks until one cannot be had. */
+    atomic_store(&spawned_ran, 0);
+    int spawned = 0;
+    for (; spawned < 64; spawned++) {
+        rc = gort_go_stack(count_spawned, NULL, (size_t)16 << 20);
+        if (rc != GORT_OK) {
+            CHECK_EQ(rc, GORT_ENOMEM);
+            break;
+        }
+    }
+    CHECK(spawned < 64);
+    CHECK(AWAIT(atomic_load(&spawned_ran) == spawned));
+    for (size_t i = 0; i < first; i++)
+        if (!chunk_intact(holder[i], i)) {
+            testing_fail(__FILE__, __LINE__, "chunk %zu damaged", i);
+            break;
+        }
+
+    /* Dropped, collected: the memory is there again. */
+    for (size_t i = 0; i < first; i++)
+        GORT_STORE(holder[i], NULL);
+    CHECK_EQ(gort_gc(), GORT_OK);
+    size_t second = exhaust(holder);
+    printf("    after the drop and a collection: %zu chunks\n", second);
+    CHECK(second + second / 8 >= first);
+    for (size_t i = 0; i < second; i++)
+        GORT_STORE(holder[i], NULL);
+    CHECK_EQ(gort_gc(), GORT_OK);
+    CHECK(gort_alloc_bytes(CHUNK_BYTES) != NULL);
+
+    atomic_store(&oom.stop, true);
+    gort_chan_close(pair[0]);
+    CHECK(AWAIT(atomic_load(&oom.pingers_done) >= 1));
+}
+
+static void exhaustion_run(void)
+{
+    memset(&oom, 0, sizeof oom);
+    run_main(2, exhaustion_main, NULL);
+}
+
+#ifndef __EMSCRIPTEN__
+static rlim_t vm_data_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    rlim_t kb = 0;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmData: %lu kB", &kb) == 1)
+            break;
+    if (f != NULL)
+        fclose(f);
+    return kb * 1024;
+}
+#endif
+
+TEST(limits_heap_exhausted_allocation_fails_cleanly_and_recovers)
+{
+#ifdef __EMSCRIPTEN__
+    exhaustion_run(); /* the limit is wasm32's 4 GB */
+#else
+    if (getenv("GORT_LIMITS_CHILD") != NULL) {
+        rlim_t data = vm_data_bytes();
+        REQUIRE(data > 0);
+        struct rlimit lim = {.rlim_cur = data + CHILD_DATA_BUDGET, .rlim_max = RLIM_INFINITY};
+        REQUIRE(setrlimit(RLIMIT_DATA, &lim) == 0);
+        exhaustion_run();
+        return;
+    }
+    /* Run this test again in a child under the limit. */
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        const char *asan = getenv("ASAN_OPTIONS"), *tsan = getenv("TSAN_OPTIONS");
+        char asan_opts[512], tsan_opts[512];
+        snprintf(asan_opts, sizeof asan_opts, "%s%sallocator_may_return_null=1", asan ? asan : "",
+                 asan ? ":" : "");
+        snprintf(tsan_opts, sizeof tsan_opts, "%s%sallocator_may_return_null=1", tsan ? tsan : "",
+                 tsan ? " " : "");
+        setenv("ASAN_OPTIONS", asan_opts, 1);
+        setenv("TSAN_OPTIONS", tsan_opts, 1);
+        setenv("GORT_LIMITS_CHILD", "1", 1);
+        execl("/proc/self/exe", "gort_tests", "limits_heap_exhausted_allocation_fails_cleanly_and_recovers",
+              (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+#endif
+}
+
+/* ---- requests too large, elements at the limit ---- */
+
+static void big_requests_main(void *arg)
+{
+    (void)arg;
+    static const gort_type word = {"word", sizeof(void *), 1, 1, NULL};
+    static const gort_type bad = {"bad", 12, 1, 1, NULL}; /* pointers in a size not of words */
+    CHECK(gort_alloc_bytes(SIZE_MAX) == NULL);
+    CHECK(gort_alloc_bytes(SIZE_MAX / 2) == NULL);
+    CHECK(gort_alloc_bytes(SIZE_MAX - 8191) == NULL);
+    CHECK(gort_new_array(&word, SIZE_MAX / 4) == NULL);
+    CHECK(gort_new_array(&word, SIZE_MAX / sizeof(void *) + 1) == NULL);
+    CHECK(gort_new(&bad) == NULL);
+    CHECK(gort_alloc_bytes(1) != NULL); /* the heap is as it was */
+
+    gort_chan *c = (gort_chan *)1;
+    CHECK_EQ(gort_chan_new(NULL, 1, &c), GORT_EELEMTYPE);
+    CHECK(c == NULL);
+    CHECK_EQ(gort_chan_new(&bad, 1, &c), GORT_EELEMTYPE);
+    CHECK_EQ(gort_chan_new_bytes(GORT_CHAN_MAX_ELEM + 1, 0, &c), GORT_EELEMTYPE);
+    CHECK_EQ(gort_chan_new_bytes(8, SIZE_MAX, &c), GORT_ECHANSIZE);
+    CHECK_EQ(gort_chan_new_bytes(8, GORT_CHAN_MAX_BUFFER / 8 + 1, &c), GORT_ECHANSIZE);
+    CHECK_EQ(gort_chan_new(&word, SIZE_MAX / 2, &c), GORT_ECHANSIZE);
+    CHECK_EQ(gort_chan_new_bytes(8, 1, NULL), GORT_EINVAL);
+    CHECK(gort_chan_make_bytes(8, SIZE_MAX) == NULL);
+    CHECK(gort_chan_make(NULL, 0) == NULL);
+    /* A buffer within the limit but past what the heap has: out of
+     * memory, not a crash (wasm32: 2 GB of buffer in a 4 GB memory that
+     * holds the runtime too). */
+    if (sizeof(void *) == 4) {
+        CHECK_EQ(gort_chan_new_bytes(1, GORT_CHAN_MAX_BUFFER, &c), GORT_ENOMEM);
+        CHECK(c == NULL);
+    }
+    CHECK(strcmp(gort_strerror(GORT_EELEMTYPE), "makechan: invalid channel element type") == 0);
+    CHECK(strcmp(gort_strerror(GORT_ECHANSIZE), "makechan: size out of range") == 0);
+
+    /* Elements at the size limit, through a buffer, a hand-off and select. */
+    static unsigned char big_in[GORT_CHAN_MAX_ELEM], big_out[GORT_CHAN_MAX_ELEM];
+    for (size_t i = 0; i < sizeof big_in; i++)
+        big_in[i] = (unsigned char)(i * 31 + 7);
+    CHECK_EQ(gort_chan_new_bytes(GORT_CHAN_MAX_ELEM, 3, &c), GORT_OK);
+    REQUIRE(c != NULL);
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(gort_chan_send(c, big_in), GORT_OK);
+    CHECK_EQ(gort_chan_trysend(c, big_in), GORT_EWOULDBLOCK);
+    for (int i = 0; i < 3; i++) {
+        bool ok = false;
+        memset(big_out, 0, sizeof big_out);
+        gort_select_case rc = GORT_RECV_CASE(c, big_out);
+        CHECK_EQ(gort_select(&rc, 1, false), 0);
+        CHECK(rc.ok && memcmp(big_in, big_out, sizeof big_in) == 0);
+        (void)ok;
+    }
+    /* A typed channel whose buffer is a large object holding pointers. */
+    CHECK_EQ(gort_chan_new(&word, (size_t)1 << 16, &c), GORT_OK);
+    REQUIRE(c != NULL);
+    void *obj = gort_alloc_bytes(64);
+    for (int i = 0; i < 1000; i++)
+        CHECK_EQ(gort_chan_send(c, &obj), GORT_OK);
+    CHECK_EQ(gort_gc(), GORT_OK);
+    CHECK_EQ(gort_chan_len(c), 1000);
+}
+
+TEST(limits_requests_too_large_and_elements_at_the_limit)
+{
+    run_main(2, big_requests_main, NULL);
+}
+
+/* ---- goroutines whose stacks cannot be had ---- */
+
+static atomic_int ran;
+static void count_run(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&ran, 1);
+}
+
+static void stacks_main(void *arg)
+{
+    (void)arg;
+    atomic_store(&ran, 0);
+    CHECK_EQ(gort_go_stack(count_run, NULL, SIZE_MAX), GORT_ENOMEM);
+    CHECK_EQ(gort_go_stack(count_run, NULL, SIZE_MAX / 2), GORT_ENOMEM);
+    CHECK_EQ(gort_go_stack(count_run, NULL, SIZE_MAX - 4095), GORT_ENOMEM);
+    CHECK_EQ(gort_go_stack(count_run, NULL, (size_t)1 << (sizeof(void *) == 8 ? 46 : 31)), GORT_ENOMEM);
+    CHECK_EQ(gort_go_stack(count_run, NULL, GORT_MIN_STACK_SIZE - 1), GORT_EINVAL);
+    CHECK_EQ(gort_go(NULL, NULL), GORT_EINVAL);
+    /* Still fine for stacks that can be had. */
+    CHECK_EQ(gort_go_stack(count_run, NULL, GORT_MIN_STACK_SIZE), GORT_OK);
+    CHECK_EQ(gort_go(count_run, NULL), GORT_OK);
+    AWAIT(atomic_load(&ran) == 2);
+}
+
+TEST(limits_goroutine_stacks_that_cannot_be_had)
+{
+    run_main(2, stacks_main, NULL);
+}
+
+/* ---- deep context chains ---- */
+
+#define CHAIN_DEPTH TESTING_SCALE(100000)
+
+static void chain_main(void *arg)
+{
+    (void)arg;
+    static const char key = 'k';
+    gort_context *root = NULL, *ctx;
+    REQUIRE(gort_context_with_cancel(gort_context_background(), &root) == GORT_OK);
+    REQUIRE(gort_context_with_value(root, &key, (void *)&key, &ctx) == GORT_OK);
+    /* A chain of alternating cancel and value contexts, held by its leaf. */
+    gort_context *mid = NULL;
+    for (int i = 0; i < CHAIN_DEPTH; i++) {
+        gort_context *next;
+        int rc = i % 2 ? gort_context_with_value(ctx, &ctx, NULL, &next) : gort_context_with_cancel(ctx, &next);
+        REQUIRE(rc == GORT_OK);
+        ctx = next;
+        if (i == CHAIN_DEPTH / 2)
+            mid = ctx;
+    }
+    CHECK(gort_context_value(ctx, &key) == &key); /* found at the top */
+    gort_chan *done = gort_context_done(ctx);
+    REQUIRE(done != NULL);
+    CHECK_EQ(gort_context_err(ctx), GORT_OK);
+    /* The middle first: the lower half goes with it, the top stays. */
+    CHECK_EQ(gort_context_cancel(mid), GORT_OK);
+    CHECK_EQ(gort_context_err(ctx), GORT_ECANCELED);
+    CHECK_EQ(gort_context_err(root), GORT_OK);
+    CHECK_EQ(gort_context_cancel(root), GORT_OK);
+    bool ok = true;
+    CHECK_EQ(gort_chan_tryrecv(done, NULL, &ok), GORT_OK);
+    CHECK(!ok);
+    CHECK_EQ(gort_gc(), GORT_OK);
+}
+
+TEST(limits_deep_context_chain)
+{
+    run_main(2, chain_main, NULL);
+}
