@@ -45,7 +45,6 @@ static struct {
     _Atomic int64_t assist_ns;
     _Atomic int64_t dedicated_ns;
     _Atomic int64_t idle_ns;
-    _Atomic int64_t sweep_ns;
     /* GOMAXPROCS x wall time of the runtimes that ran before this one. */
     _Atomic int64_t past_cpu_ns;
     _Atomic int64_t run_started;
@@ -104,7 +103,6 @@ void metrics_record_pause(int64_t stopping_ns, int64_t total_ns, bool gc)
 }
 
 void metrics_add_idle(int64_t ns) { atomic_fetch_add_explicit(&mt.idle_ns, ns, memory_order_relaxed); }
-void metrics_add_sweep(int64_t ns) { atomic_fetch_add_explicit(&mt.sweep_ns, ns, memory_order_relaxed); }
 void metrics_add_assist(int64_t ns) { atomic_fetch_add_explicit(&mt.assist_ns, ns, memory_order_relaxed); }
 void metrics_add_dedicated(int64_t ns) { atomic_fetch_add_explicit(&mt.dedicated_ns, ns, memory_order_relaxed); }
 

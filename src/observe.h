@@ -69,8 +69,6 @@ void heapmap_span_swept(struct mspan *s);
 void metrics_record_pause(int64_t stopping_ns, int64_t total_ns, bool gc);
 /* A lane's idle spell ended (for /cpu/classes/idle). */
 void metrics_add_idle(int64_t ns);
-/* Time allocations spent sweeping (lazy sweeping). */
-void metrics_add_sweep(int64_t ns);
 /* Time mutators spent assisting; the collector thread's mark time. */
 void metrics_add_assist(int64_t ns);
 void metrics_add_dedicated(int64_t ns);

@@ -168,9 +168,7 @@ void trace_sweep_end(int lane)
 {
     if (lane < 0)
         return;
-    int64_t now = prim_nanotime();
-    metrics_add_sweep(now - lane_state[lane].since);
-    trace_state(lane, GORT_TRACE_RUNNING, now);
+    trace_state(lane, GORT_TRACE_RUNNING, 0);
 }
 
 /* ---- the reader ---- */

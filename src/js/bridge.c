@@ -40,6 +40,7 @@
 #include "gort/gort.h"
 #include "chan.h"
 #include "mgc.h"
+#include "sizeclasses.h"
 #include "prim/prim.h"
 #include "runtime2.h"
 #include "bridge.h"
@@ -649,3 +650,167 @@ EMSCRIPTEN_KEEPALIVE double gort_js_now(void) { return (double)gort_nanotime() /
 
 /* Go's text for an error code. */
 EMSCRIPTEN_KEEPALIVE const char *gort_js_strerror(int err) { return gort_strerror(err); }
+
+/* ---- observation: metrics, event rings, the page map (src/js/observe.js) ----
+ *
+ * The rings and the page map are read by JS straight from memory, never
+ * through a call: observe_layout tells it where they are and every offset
+ * in them, each entry by name (gort_js_observe_layout_names: the names,
+ * NUL-separated, in the entries' order), so no struct layout is written in
+ * JS. Metrics are read through a call (gort_js_metric). */
+
+#define OBSERVE_FIELDS(X)                                                     \
+    X(traceHeader, (uintptr_t)gort_trace_rings())                             \
+    X(traceRingEvents, offsetof(gort_trace_header, ring_events))              \
+    X(traceNprocs, offsetof(gort_trace_header, nprocs))                       \
+    X(traceRings, offsetof(gort_trace_header, rings))                         \
+    X(traceCollector, GORT_TRACE_COLLECTOR)                                   \
+    X(ringHead, offsetof(gort_trace_ring, head))                              \
+    X(ringEvents, offsetof(gort_trace_ring, events))                          \
+    X(eventSize, sizeof(gort_trace_event))                                    \
+    X(eventTime, offsetof(gort_trace_event, time))                            \
+    X(eventKind, offsetof(gort_trace_event, kind))                            \
+    X(eventLane, offsetof(gort_trace_event, lane))                            \
+    X(eventArg, offsetof(gort_trace_event, arg))                              \
+    X(evGcPhase, GORT_EV_GC_PHASE)                                            \
+    X(evState, GORT_EV_STATE)                                                 \
+    X(evStwBegin, GORT_EV_STW_BEGIN)                                          \
+    X(evStwStopped, GORT_EV_STW_STOPPED)                                      \
+    X(evStwEnd, GORT_EV_STW_END)                                              \
+    X(evCycleLiveStart, GORT_EV_CYCLE_LIVE_START)                             \
+    X(evCycleLiveEnd, GORT_EV_CYCLE_LIVE_END)                                 \
+    X(evCycleMarked, GORT_EV_CYCLE_MARKED)                                    \
+    X(evCycleGoal, GORT_EV_CYCLE_GOAL)                                        \
+    X(evCycleTrigger, GORT_EV_CYCLE_TRIGGER)                                  \
+    X(evCycleAssistRatio, GORT_EV_CYCLE_ASSIST_RATIO)                         \
+    X(evCycleAssistNs, GORT_EV_CYCLE_ASSIST_NS)                               \
+    X(evCycleMarkNs, GORT_EV_CYCLE_MARK_NS)                                   \
+    X(evCycleEnd, GORT_EV_CYCLE_END)                                          \
+    X(stateIdle, GORT_TRACE_IDLE)                                             \
+    X(stateRunning, GORT_TRACE_RUNNING)                                       \
+    X(stateAssist, GORT_TRACE_ASSIST)                                         \
+    X(stateSweep, GORT_TRACE_SWEEP)                                           \
+    X(stateStopped, GORT_TRACE_STOPPED)                                       \
+    X(stateMark, GORT_TRACE_MARK)                                             \
+    X(phaseOff, GORT_GC_OFF)                                                  \
+    X(phaseSweepTermination, GORT_GC_SWEEP_TERMINATION)                       \
+    X(phaseMark, GORT_GC_MARK)                                                \
+    X(phaseMarkTermination, GORT_GC_MARK_TERMINATION)                         \
+    X(phaseSweep, GORT_GC_SWEEP)                                              \
+    X(heapmapHeader, (uintptr_t)gort_heapmap())                               \
+    X(hmNarenas, offsetof(gort_heapmap_header, narenas))                      \
+    X(hmPagesPerArena, offsetof(gort_heapmap_header, pages_per_arena))        \
+    X(hmPageSize, offsetof(gort_heapmap_header, page_size))                   \
+    X(hmSweepgen, offsetof(gort_heapmap_header, sweepgen))                    \
+    X(hmArenas, offsetof(gort_heapmap_header, arenas))                        \
+    X(hmArenaGen, offsetof(gort_heapmap_arena, gen))                          \
+    X(hmArenaBase, offsetof(gort_heapmap_arena, base))                        \
+    X(hmArenaPages, offsetof(gort_heapmap_arena, pages))                      \
+    X(pageRecordSize, sizeof(gort_heapmap_page))                              \
+    X(pageState, offsetof(gort_heapmap_page, state))                          \
+    X(pageSpanclass, offsetof(gort_heapmap_page, spanclass))                  \
+    X(pageNelems, offsetof(gort_heapmap_page, nelems))                        \
+    X(pageInuse, offsetof(gort_heapmap_page, inuse))                          \
+    X(pageMarked, offsetof(gort_heapmap_page, marked))                        \
+    X(pageNpages, offsetof(gort_heapmap_page, npages))                        \
+    X(pageSweepgen, offsetof(gort_heapmap_page, sweepgen))                    \
+    X(pageFlags, offsetof(gort_heapmap_page, flags))                          \
+    X(pageFree, GORT_PAGE_FREE)                                               \
+    X(pageSpanStart, GORT_PAGE_SPAN_START)                                    \
+    X(pageSpanRest, GORT_PAGE_SPAN_REST)                                      \
+    X(pageCached, GORT_HEAPMAP_CACHED)                                        \
+    X(classToSize, (uintptr_t)class_to_size)                                  \
+    X(numSizeClasses, NUM_SIZE_CLASSES)                                       \
+    X(heapBase, (uintptr_t)&mheap_.base)                                      \
+    X(heapArenas, (uintptr_t)mheap_.arenas)                                   \
+    X(arenaShift, ARENA_SHIFT)                                                \
+    X(pageShift, PAGE_SHIFT)                                                  \
+    X(haSpans, offsetof(heap_arena, spans))                                   \
+    X(spanStart, offsetof(mspan, startaddr))                                  \
+    X(spanNpages, offsetof(mspan, npages))                                    \
+    X(spanElemsize, offsetof(mspan, elemsize))                                \
+    X(spanNelems, offsetof(mspan, nelems))                                    \
+    X(spanFreeindex, offsetof(mspan, freeindex))                              \
+    X(spanClass, offsetof(mspan, spanclass))                                  \
+    X(spanState, offsetof(mspan, state))                                      \
+    X(spanInUse, MSPAN_IN_USE)                                                \
+    X(spanAllocBits, offsetof(mspan, allocBits))                              \
+    X(spanMarkBits, offsetof(mspan, gcmarkBits))                              \
+    X(spanScanBits, offsetof(mspan, scanBits))                                \
+    X(gcPhase, (uintptr_t)&gcphase)                                          \
+    X(mdSize, sizeof(gort_metric_description))                                \
+    X(mdName, offsetof(gort_metric_description, name))                        \
+    X(mdDescription, offsetof(gort_metric_description, description))          \
+    X(mdKind, offsetof(gort_metric_description, kind))                        \
+    X(mdCumulative, offsetof(gort_metric_description, cumulative))
+
+#define OBSERVE_NAME(name, value) #name "\0"
+#define OBSERVE_COUNT(name, value) +1
+#define OBSERVE_SET(name, value) observe_layout[i++] = (uint32_t)(value);
+static const char observe_names[] = OBSERVE_FIELDS(OBSERVE_NAME);
+static uint32_t observe_layout[0 OBSERVE_FIELDS(OBSERVE_COUNT)];
+
+EMSCRIPTEN_KEEPALIVE const uint32_t *gort_js_observe_layout(void)
+{
+    size_t i = 0;
+    OBSERVE_FIELDS(OBSERVE_SET)
+    return observe_layout;
+}
+EMSCRIPTEN_KEEPALIVE const char *gort_js_observe_layout_names(void) { return observe_names; }
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_observe_layout_count(void)
+{
+    return sizeof observe_layout / sizeof observe_layout[0];
+}
+
+/* The whole heap's snapshot (gort_heap_snapshot), for tests that hold the
+ * page table against it. */
+EMSCRIPTEN_KEEPALIVE size_t gort_js_heap_snapshot(gort_page_record *pages, size_t max)
+{
+    return gort_heap_snapshot(pages, max);
+}
+
+/* Histogram buckets gort_js_metric copies at most. */
+#define GORT_JS_METRIC_BUCKETS 256
+
+/* Every metric's name, kind and description (gort_all_metrics). */
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_metrics_count(void)
+{
+    size_t n;
+    gort_all_metrics(&n);
+    return (uint32_t)n;
+}
+EMSCRIPTEN_KEEPALIVE const gort_metric_description *gort_js_metric_description(uint32_t i)
+{
+    size_t n;
+    const gort_metric_description *all = gort_all_metrics(&n);
+    return i < n ? &all[i] : NULL;
+}
+
+/* Reads one metric: returns its kind; a number goes to *value (a uint64 as
+ * a double: exact below 2^53), a histogram's counts (as doubles) to
+ * counts[0 .. cap), its bucket count to *ncounts and its boundaries'
+ * address to *buckets. */
+EMSCRIPTEN_KEEPALIVE int gort_js_metric(const char *name, double *value, double *counts, uint32_t cap,
+                                        uint32_t *ncounts, const double **buckets)
+{
+    static mutex metric_lock = MUTEX_INIT;
+    static uint64_t hist[GORT_JS_METRIC_BUCKETS];
+    lock(&metric_lock);
+    gort_metric_sample s = {.name = name};
+    s.value.hist.counts = hist;
+    s.value.hist.counts_cap = GORT_JS_METRIC_BUCKETS;
+    gort_read_metrics(&s, 1);
+    if (s.kind == GORT_METRIC_UINT64)
+        *value = (double)s.value.u64;
+    else if (s.kind == GORT_METRIC_FLOAT64)
+        *value = s.value.f64;
+    else if (s.kind == GORT_METRIC_HISTOGRAM) {
+        size_t n = s.value.hist.ncounts < GORT_JS_METRIC_BUCKETS ? s.value.hist.ncounts : GORT_JS_METRIC_BUCKETS;
+        for (size_t i = 0; i < n && i < cap; i++)
+            counts[i] = (double)hist[i];
+        *ncounts = (uint32_t)n;
+        *buckets = s.value.hist.buckets;
+    }
+    unlock(&metric_lock);
+    return s.kind;
+}

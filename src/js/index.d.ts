@@ -184,6 +184,49 @@ export interface ChanOptions<C> { cap?: number; codec: C }
 /** A goroutine's argument: a channel, null (the nil channel) or a number. */
 export type GoArg = Channel<any, any> | null | number;
 
+/** A distribution: counts[i] values fell in [buckets[i], buckets[i+1]). */
+export interface MetricHistogram { buckets: number[]; counts: number[] }
+export interface MetricDescription {
+  name: string; description: string; kind: 'uint64' | 'float64' | 'histogram'; cumulative: boolean;
+}
+/** One event of the rings (time in ns since the runtime's trace epoch). */
+export interface TraceEvent {
+  time: number;
+  kind: 'gcPhase' | 'state' | 'stwBegin' | 'stwStopped' | 'stwEnd' | 'cycleLiveStart' | 'cycleLiveEnd' |
+    'cycleMarked' | 'cycleGoal' | 'cycleTrigger' | 'cycleAssistRatio' | 'cycleAssistNs' | 'cycleMarkNs' | 'cycleEnd';
+  lane: number | 'collector';
+  arg: number | string | { phase: string; cycle: number };
+}
+export interface ChromeTrace { traceEvents: object[]; displayTimeUnit: 'ms'; otherData: { source: 'gort'; lost: number } }
+/** rt.events(): drains the event rings without calling into the module. */
+export interface EventReader {
+  /** Events since the last drain, in time order, and how many the rings overwrote first. */
+  drain(): { events: TraceEvent[]; lost: number };
+  /** Events lost so far. */
+  readonly lost: number;
+  /** MMU over the kept history per window (ms); null for windows longer than it. */
+  /** Default windows: 1, 2, 5, 10, 20, 50, 100 and 1000 ms. */
+  mmu(windowsMs?: readonly number[]): Record<number, number | null>;
+  mmuCurve(points?: number): { windowMs: number; mmu: number | null }[];
+  /** Go's gctrace lines of the cycles kept. */
+  gctrace(): string[];
+  chromeTrace(options?: { fromMs?: number; toMs?: number }): ChromeTrace;
+}
+export interface HeapMapArena { index: number; base: number; gen: number; changed: boolean; stale: boolean; bytes: Uint8Array }
+export interface HeapMapPage {
+  kind: 'free' | 'start' | 'rest'; spanclass?: number; sizeclass?: number; noscan?: boolean; elemsize?: number;
+  nelems?: number; inuse?: number; marked?: number; npages?: number; sweep?: 'swept' | 'sweeping' | 'unswept'; cached?: boolean;
+}
+/** rt.heapMap(): copies the page table without calling into the module. */
+export interface HeapMapReader {
+  readonly pageSize: number;
+  readonly pagesPerArena: number;
+  read(): { arenas: HeapMapArena[]; sweepgen: number };
+  page(arena: HeapMapArena, index: number, sweepgen?: number): HeapMapPage;
+  /** A span's objects: colors 0 free, 1 white, 2 grey, 3 black. */
+  span(addr: number): { base: number; elemsize: number; nelems: number; colors: Uint8Array } | null;
+}
+
 /**
  * What the main thread's Runtime and an attached worker's WorkerRuntime both
  * have (a type only: the package exports no value of this name).
@@ -213,6 +256,16 @@ export interface RuntimeView {
   tick(ms: number): TickerChannel;
   /** Go's select (the same as select()). */
   select(cases: readonly SelectCase[], options?: OperationOptions): Promise<Selected>;
+  /** Go's runtime/metrics by name: all of them, or those named (RangeError for an unknown name). */
+  metrics(names?: readonly string[]): Record<string, number | MetricHistogram>;
+  /** Every metric's name, kind and meaning. */
+  metricsInfo(): MetricDescription[];
+  /** A reader of the event rings, keeping historyMs of events (default 10 s). */
+  events(options?: { historyMs?: number; collectorTakesP?: boolean }): EventReader;
+  /** A reader of the heap's page table. */
+  heapMap(): HeapMapReader;
+  /** Records ms (default 1000) of events and returns them as a Chrome trace. */
+  trace(options?: { ms?: number; everyMs?: number }): Promise<ChromeTrace>;
   /**
    * Starts one of the module's goroutines by name, with at most 4
    * arguments: 'echo'(in, out), 'primes'(out, n), 'churn'(done, n) (n trees

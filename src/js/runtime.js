@@ -8,6 +8,7 @@ import { Channel, select, TickerChannel } from './channel.js';
 import { codecOf, codecOfHandle, TIME_CODEC } from './codec.js';
 import { Contexts, Context } from './context.js';
 import { E, Realm, STATUS } from './realm.js';
+import { EventReader, HeapMapReader, metricDescriptions, readMetrics } from './observe.js';
 
 // Threads a runtime takes from the pool besides one per processor: the
 // thread gort_main blocks in, the collector's, and one spare.
@@ -18,6 +19,9 @@ const DEFAULT_MAX_PROCS = 4;
 // gort_js_start's gogc for 'off' (Go's GOGC=off), and for keeping the default.
 const GOGC_OFF = -1;
 const GOGC_UNSET = -2;
+// How often rt.trace() drains the rings: well before a busy P's ring (4096
+// events) wraps.
+const TRACE_DRAIN_MS = 20;
 
 const NOT_ISOLATED_FIX =
   'gort needs SharedArrayBuffer, which a browser gives only to a cross-origin isolated page: ' +
@@ -123,6 +127,28 @@ export class RuntimeView {
 
   /** Go's select over this runtime's channels (see select). */
   select(cases, options) { return select(cases, options); }
+
+  // ---- observation (observe.js) ----
+
+  /** Go's runtime/metrics by name: all of them, or those named. */
+  metrics(names) { this.realm.check(); return readMetrics(this.realm, names); }
+  /** Every metric's name, kind, meaning and whether it only grows. */
+  metricsInfo() { this.realm.check(); return metricDescriptions(this.realm); }
+  /** A reader of the event rings: drain(), mmu(), mmuCurve(), gctrace(), chromeTrace(). */
+  events(options) { this.realm.check(); return new EventReader(this.realm, options); }
+  /** A reader of the heap's page table: read(), page(), span(). */
+  heapMap() { this.realm.check(); return new HeapMapReader(this.realm); }
+
+  /** Records ms of events and returns them as a Chrome trace (a JSON object Perfetto opens). */
+  async trace({ ms = 1000, everyMs = TRACE_DRAIN_MS } = {}) {
+    const reader = this.events({ historyMs: ms + everyMs });
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(everyMs, Math.max(0, until - performance.now()))));
+      reader.drain();
+    }
+    return reader.chromeTrace();
+  }
 
   /**
    * Starts a goroutine of the package's module by name: 'echo'(in, out)

@@ -1,0 +1,620 @@
+// observe.js — the runtime watched while it runs: metrics by Go's names
+// (rt.metrics(), one call into the module), and two readers that never call
+// into it: an event reader that drains the per-P rings (phases, each P's
+// state, pauses, cycle summaries) and computes the minimum mutator
+// utilization, a Chrome trace and gctrace lines from them; and a heap-map
+// reader that copies the page table arena by arena, and for a zoomed span
+// its objects' colours. Every address and offset comes from the module's
+// layout descriptor (gort_js_observe_layout, src/js/bridge.c), by name.
+//
+// The reading protocols are those of gort/trace.h: a ring's head is loaded
+// before and after its records are copied and the records the writer may
+// have overwritten meanwhile are dropped and counted lost; an arena's
+// generation word (gen << 8 | writers) is loaded before and after its copy,
+// which counts only when no writer was in and the word did not move.
+
+// The windows of the live MMU (ms), as the issue and Go's tools show them.
+export const MMU_WINDOWS_MS = Object.freeze([1, 2, 5, 10, 20, 50, 100, 1000]);
+// Events the reader keeps for the MMU and the trace export.
+const DEFAULT_HISTORY_MS = 10_000;
+// Tries of an arena copy that meet a writer before the reader gives the
+// arena up for this read (it keeps its last copy, marked stale).
+const ARENA_TRIES = 8;
+// Points of the MMU curve when not told.
+const CURVE_POINTS = 60;
+const TWO_32 = 2 ** 32;
+
+const STATE_NAMES = ['idle', 'running', 'assist', 'sweep', 'stopped', 'mark'];
+// A P between a stop request and its stop (never in a ring: inferred).
+const STOPPING = 'stopping';
+const PHASE_NAMES = ['off', 'sweep termination', 'mark', 'mark termination', 'sweep'];
+const COLORS = Object.freeze({ FREE: 0, WHITE: 1, GREY: 2, BLACK: 3 });
+
+/** Reads the observation layout once per module: name -> value. */
+function layoutOf(realm) {
+  if (realm.observeLayout) return realm.observeLayout;
+  const m = realm.module;
+  const count = m._gort_js_observe_layout_count();
+  const at = m._gort_js_observe_layout() >>> 2;
+  const namesAt = m._gort_js_observe_layout_names();
+  realm.refresh();
+  const L = {};
+  let p = namesAt;
+  for (let i = 0; i < count; i++) {
+    const end = realm.u8.indexOf(0, p);
+    const name = new TextDecoder().decode(realm.u8.slice(p, end));
+    L[name] = realm.u32[at + i];
+    p = end + 1;
+  }
+  realm.observeLayout = L;
+  return L;
+}
+
+const u16 = (u8, at) => u8[at] | (u8[at + 1] << 8);
+const u64 = (u32, at) => u32[at >>> 2] + u32[(at >>> 2) + 1] * TWO_32;
+
+// ---- metrics ----
+
+/**
+ * rt.metrics(names?): the runtime's metrics by Go's runtime/metrics names.
+ * Numbers are Numbers (exact below 2^53); histograms are { buckets, counts }
+ * (counts[i] values fell in [buckets[i], buckets[i+1])).
+ */
+export function readMetrics(realm, names) {
+  const m = realm.module;
+  const all = metricDescriptions(realm);
+  const wanted = names === undefined ? all.map((d) => d.name) : Array.from(names);
+  const known = new Set(all.map((d) => d.name));
+  for (const n of wanted) {
+    if (!known.has(n)) throw new RangeError(`gort: no metric named '${n}' (rt.metricsInfo() lists them)`);
+  }
+  const maxBuckets = 256;
+  const scratch = m._malloc(8 * maxBuckets + 32);
+  const value = scratch, ncounts = scratch + 8, buckets = scratch + 12, counts = scratch + 16;
+  try {
+    const out = {};
+    for (const name of wanted) {
+      const kind = realm.withCString(name, (c) => m._gort_js_metric(c, value, counts, maxBuckets, ncounts, buckets));
+      realm.refresh();
+      if (kind === 3) {
+        const n = realm.u32[ncounts >>> 2];
+        const b = realm.u32[buckets >>> 2] >>> 3;
+        out[name] = {
+          buckets: Array.from(realm.f64.subarray(b, b + n + 1)),
+          counts: Array.from(realm.f64.subarray(counts >>> 3, (counts >>> 3) + n)),
+        };
+      } else {
+        out[name] = realm.f64[value >>> 3];
+      }
+    }
+    return out;
+  } finally {
+    m._free(scratch);
+  }
+}
+
+/** Every metric: { name, description, kind ('uint64'|'float64'|'histogram'), cumulative }. */
+export function metricDescriptions(realm) {
+  if (realm.metricDescriptions) return realm.metricDescriptions;
+  const m = realm.module;
+  const L = layoutOf(realm);
+  const n = m._gort_js_metrics_count();
+  const kinds = ['bad', 'uint64', 'float64', 'histogram'];
+  const list = [];
+  for (let i = 0; i < n; i++) {
+    const d = m._gort_js_metric_description(i);
+    realm.refresh();
+    list.push({
+      name: realm.cString(realm.u32[(d + L.mdName) >>> 2]),
+      description: realm.cString(realm.u32[(d + L.mdDescription) >>> 2]),
+      kind: kinds[realm.u32[(d + L.mdKind) >>> 2]],
+      cumulative: realm.u8[d + L.mdCumulative] !== 0,
+    });
+  }
+  realm.metricDescriptions = list;
+  return list;
+}
+
+// ---- events ----
+
+/**
+ * Utilization from a time-ordered event list: the change points
+ * [{ t, u }] (t in ns, u in [0, 1]) of the share of GOMAXPROCS available to
+ * goroutines. A P counts when it is running user code or idle; assisting,
+ * sweeping for an allocation, stopping and stopped take it; the collector's
+ * dedicated mark takes one P (as Go's dedicated worker does), unless
+ * options.collectorTakesP is false.
+ */
+export class Utilization {
+  constructor(nprocs, { collectorTakesP = true, collector = 256 } = {}) {
+    this.nprocs = nprocs;
+    this.collector = collector;
+    this.collectorTakesP = collectorTakesP;
+    this.state = new Array(nprocs).fill('idle');
+    this.saved = new Array(nprocs).fill('idle');
+    this.marking = false;
+    this.points = [];
+  }
+
+  value() {
+    let avail = 0;
+    for (const s of this.state) if (s === 'running' || s === 'idle') avail++;
+    if (this.marking && this.collectorTakesP) avail--;
+    return Math.max(0, avail) / this.nprocs;
+  }
+
+  /** Applies one event ({ time, kind, lane, arg } with kind a name) and records the change. */
+  apply(e) {
+    switch (e.kind) {
+      case 'state':
+        if (e.lane === this.collector) this.marking = e.arg === 'mark';
+        else if (e.lane < this.nprocs) this.state[e.lane] = e.arg;
+        break;
+      case 'stwBegin':
+        for (let p = 0; p < this.nprocs; p++) {
+          this.saved[p] = this.state[p] === 'idle' ? 'idle' : 'running';
+          if (this.state[p] !== 'stopped') this.state[p] = STOPPING;
+        }
+        break;
+      case 'stwEnd':
+        for (let p = 0; p < this.nprocs; p++) {
+          if (this.state[p] === 'stopped' || this.state[p] === STOPPING) this.state[p] = this.saved[p];
+        }
+        break;
+      default:
+        return;
+    }
+    const u = this.value();
+    const last = this.points[this.points.length - 1];
+    if (last && last.t === e.time) last.u = u;
+    else if (!last || last.u !== u) this.points.push({ t: e.time, u });
+  }
+}
+
+/**
+ * The minimum mutator utilization over windows of w ns, of the step
+ * function `points` on [t0, t1] (the value of a point holds until the
+ * next): min over window starts s of (1/w) x the integral over [s, s + w].
+ * The integral is piecewise linear in s with breaks where s or s + w meets
+ * a step, so the minimum is at one of those starts. null when the span is
+ * shorter than w.
+ */
+export function mmu(points, t0, t1, w) {
+  if (!(w > 0) || t1 - t0 < w || points.length === 0) return null;
+  const T = [], U = [], C = [];
+  let acc = 0;
+  let u0 = points[0].u;
+  for (const p of points) if (p.t <= t0) u0 = p.u;
+  T.push(t0); U.push(u0); C.push(0);
+  for (const p of points) {
+    if (p.t <= t0 || p.t >= t1) continue;
+    const i = T.length - 1;
+    acc += U[i] * (p.t - T[i]);
+    T.push(p.t); U.push(p.u); C.push(acc);
+  }
+  const integral = (x) => {
+    let lo = 0, hi = T.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (T[mid] <= x) lo = mid; else hi = mid - 1;
+    }
+    return C[lo] + U[lo] * (x - T[lo]);
+  };
+  let best = Infinity;
+  const consider = (s) => {
+    if (s < t0) s = t0;
+    if (s > t1 - w) s = t1 - w;
+    const v = (integral(s + w) - integral(s)) / w;
+    if (v < best) best = v;
+  };
+  for (const t of T) { consider(t); consider(t - w); }
+  consider(t1 - w);
+  return Math.min(1, Math.max(0, best));
+}
+
+function kindNames(L) {
+  const k = {};
+  for (const [name, value] of Object.entries(L)) {
+    if (/^ev[A-Z]/.test(name)) k[value] = name[2].toLowerCase() + name.slice(3);
+  }
+  return k;
+}
+
+/**
+ * Drains the event rings without calling into the module. Keeps the events
+ * of the last historyMs for the MMU, the trace export and gctrace lines.
+ */
+export class EventReader {
+  /** @internal */
+  constructor(realm, { historyMs = DEFAULT_HISTORY_MS, collectorTakesP = true } = {}) {
+    this.realm = realm;
+    this.L = layoutOf(realm);
+    this.kinds = kindNames(this.L);
+    this.historyNs = historyMs * 1e6;
+    this.collectorTakesP = collectorTakesP;
+    this.next = new Map(); // lane -> next index to read
+    this.lost = 0;
+    this.events = [];
+    this.util = null;
+    this.t0 = null;
+    // Start at each ring's present: what came before this reader is not lost to it.
+    this.forEachRing((lane, ring) => { this.next.set(lane, this.head(ring)); });
+  }
+
+  get nprocs() {
+    const L = this.L;
+    this.realm.refresh(L.traceHeader + L.traceRings);
+    return Atomics.load(this.realm.u32, (L.traceHeader + L.traceNprocs) >>> 2);
+  }
+
+  head(ring) { return Atomics.load(this.realm.u32, (ring + this.L.ringHead) >>> 2); }
+
+  forEachRing(fn) {
+    const { realm, L } = this;
+    realm.refresh();
+    const lanes = [...Array(Math.min(this.nprocs, L.traceCollector)).keys(), L.traceCollector];
+    for (const lane of lanes) {
+      const ring = Atomics.load(realm.u32, (L.traceHeader + L.traceRings + 4 * lane) >>> 2);
+      if (ring !== 0) fn(lane, ring);
+    }
+  }
+
+  /**
+   * Reads every event written since the last drain: returns them merged in
+   * time order ({ time (ns), kind, lane, arg }) and how many the rings
+   * overwrote before this reader reached them.
+   */
+  drain() {
+    const { realm, L } = this;
+    const cap = Atomics.load(realm.u32, (L.traceHeader + L.traceRingEvents) >>> 2);
+    const fresh = [];
+    let lost = 0;
+    this.forEachRing((lane, ring) => {
+      const head = this.head(ring);
+      let next = this.next.has(lane) ? this.next.get(lane) : head;
+      let avail = (head - next) >>> 0;
+      if (avail > cap) { lost += avail - cap; next = (head - cap) >>> 0; avail = cap; }
+      const copied = [];
+      const { u8, u32 } = realm;
+      for (let k = 0; k < avail; k++) {
+        const at = ring + L.ringEvents + (((next + k) & (cap - 1)) * L.eventSize);
+        copied.push({
+          time: u64(u32, at + L.eventTime),
+          kind: u16(u8, at + L.eventKind),
+          lane: u16(u8, at + L.eventLane),
+          arg: u64(u32, at + L.eventArg),
+          argLo: u32[(at + L.eventArg) >>> 2],
+        });
+      }
+      const head2 = this.head(ring);
+      let bad = 0;
+      // Records at index <= head2 - cap may be the writer's by now.
+      while (bad < avail && ((next + bad + cap - head2) | 0) <= 0) bad++;
+      lost += bad;
+      for (let k = bad; k < avail; k++) fresh.push(copied[k]);
+      this.next.set(lane, (next + avail) >>> 0);
+    });
+    const out = fresh.map((e) => this.decode(e));
+    out.sort(byTimeThenRank);
+    this.lost += lost;
+    this.keep(out);
+    return { events: out, lost };
+  }
+
+  /** @internal */
+  decode(e) {
+    const L = this.L;
+    const kind = this.kinds[e.kind] ?? `kind${e.kind}`;
+    let arg = e.arg;
+    if (kind === 'state') arg = STATE_NAMES[e.argLo] ?? e.argLo;
+    else if (kind === 'gcPhase') arg = { phase: PHASE_NAMES[e.argLo & 0xff], cycle: Math.floor(e.arg / 256) };
+    else if (kind === 'cycleAssistRatio') {
+      const b = new DataView(new ArrayBuffer(8));
+      b.setUint32(0, e.argLo, true);
+      b.setUint32(4, Math.floor(e.arg / TWO_32), true);
+      arg = b.getFloat64(0, true);
+    }
+    return { time: e.time, kind, lane: e.lane === L.traceCollector ? 'collector' : e.lane, arg };
+  }
+
+  /** @internal */
+  keep(fresh) {
+    if (fresh.length === 0) return;
+    if (this.util === null) this.util = new Utilization(this.nprocs, { collectorTakesP: this.collectorTakesP });
+    for (const e of fresh) {
+      if (this.t0 === null) this.t0 = e.time;
+      this.util.apply({ ...e, lane: e.lane === 'collector' ? 256 : e.lane });
+      this.events.push(e);
+    }
+    const horizon = this.events[this.events.length - 1].time - this.historyNs;
+    let cut = 0;
+    while (cut < this.events.length && this.events[cut].time < horizon) cut++;
+    if (cut > 0) this.events.splice(0, cut);
+    const pts = this.util.points;
+    let pcut = 0;
+    while (pcut + 1 < pts.length && pts[pcut + 1].t < horizon) pcut++;
+    if (pcut > 0) pts.splice(0, pcut);
+    if (this.t0 < horizon) this.t0 = horizon;
+  }
+
+  /** The span of the kept history, in ns: [from, to]. */
+  span() {
+    if (this.events.length === 0) return null;
+    return [this.t0, this.events[this.events.length - 1].time];
+  }
+
+  /** MMU over the kept history for each window (ms): { [ms]: utilization | null }. */
+  mmu(windowsMs = MMU_WINDOWS_MS) {
+    const out = {};
+    const span = this.span();
+    for (const w of windowsMs) out[w] = span ? mmu(this.util.points, span[0], span[1], w * 1e6) : null;
+    return out;
+  }
+
+  /** The whole MMU curve over the kept history: [{ windowMs, mmu }], windows spaced logarithmically. */
+  mmuCurve(points = CURVE_POINTS) {
+    const span = this.span();
+    if (!span || span[1] - span[0] < 1e3) return [];
+    const lo = 1e3, hi = span[1] - span[0];
+    const curve = [];
+    for (let i = 0; i < points; i++) {
+      const w = lo * (hi / lo) ** (i / (points - 1));
+      curve.push({ windowMs: w / 1e6, mmu: mmu(this.util.points, span[0], span[1], w) });
+    }
+    return curve;
+  }
+
+  /** The collection cycles in the kept history, one object per cycle summary. */
+  cycles() {
+    const cycles = [];
+    let cur = { phases: {} };
+    const pauses = [];
+    for (const e of this.events) {
+      if (e.kind === 'gcPhase') {
+        if (e.arg.phase === 'sweep termination') cur = { cycle: e.arg.cycle, phases: {}, pauses: [] };
+        cur.phases[e.arg.phase] = e.time;
+      } else if (e.kind === 'stwEnd') {
+        pauses.push({ end: e.time, ns: e.arg });
+        if (cur.pauses) cur.pauses.push(e.arg);
+      } else if (e.kind.startsWith('cycle')) {
+        const key = e.kind.slice(5, 6).toLowerCase() + e.kind.slice(6);
+        cur[key] = e.arg;
+        if (e.kind === 'cycleEnd') { cur.number = e.arg; cycles.push(cur); }
+      }
+    }
+    return cycles;
+  }
+
+  /**
+   * Go's gctrace lines for the cycles in the kept history:
+   * 'gc N @Ts P%: stw1+mark+stw2 ms clock, ..., A->B->C MB, G MB goal, N P'.
+   * P% is the collector's share of the CPU over the kept history.
+   */
+  gctrace() {
+    const procs = this.nprocs;
+    const span = this.span();
+    const lines = [];
+    let gcNs = 0;
+    const ms = (ns) => (ns / 1e6).toFixed(3);
+    const mb = (b) => (b / 1048576).toFixed(0);
+    for (const c of this.cycles()) {
+      if (!c.pauses || c.pauses.length < 2 || c.phases['sweep termination'] === undefined) continue;
+      const [stw1, stw2] = c.pauses;
+      gcNs += (stw1 + stw2) * procs + (c.markNs ?? 0) + (c.assistNs ?? 0);
+      const t = c.phases['sweep termination'];
+      const elapsed = span ? t - span[0] : 0;
+      const pct = elapsed > 0 ? Math.round((100 * gcNs) / (elapsed * procs)) : 0;
+      lines.push(`gc ${c.number} @${(t / 1e9).toFixed(3)}s ${pct}%: ${ms(stw1)}+${ms(c.markNs ?? 0)}+${ms(stw2)} ms clock, ` +
+        `${ms(stw1 * procs)}+${ms(c.assistNs ?? 0)}/${ms(c.markNs ?? 0)}/0+${ms(stw2 * procs)} ms cpu, ` +
+        `${mb(c.liveStart)}->${mb(c.liveEnd)}->${mb(c.marked)} MB, ${mb(c.goal)} MB goal, ${procs} P`);
+    }
+    return lines;
+  }
+
+  /**
+   * A Chrome trace (the JSON object format; Perfetto and chrome://tracing
+   * open it) of the kept history, or of [fromMs, toMs] in the events' time
+   * base: a lane per P and one for the collector with their states, a lane
+   * of GC phases, one of stop-the-world pauses, and counters of the heap.
+   */
+  chromeTrace({ fromMs = -Infinity, toMs = Infinity } = {}) {
+    const from = fromMs * 1e6, to = toMs * 1e6;
+    const us = (ns) => ns / 1e3;
+    const PID = 1, COLLECTOR_TID = 1000, PHASES_TID = 2000, STW_TID = 2001;
+    const out = [
+      { ph: 'M', pid: PID, name: 'process_name', args: { name: 'gort' } },
+      { ph: 'M', pid: PID, tid: COLLECTOR_TID, name: 'thread_name', args: { name: 'collector' } },
+      { ph: 'M', pid: PID, tid: PHASES_TID, name: 'thread_name', args: { name: 'GC phases' } },
+      { ph: 'M', pid: PID, tid: STW_TID, name: 'thread_name', args: { name: 'stop-the-world' } },
+    ];
+    const procs = this.nprocs;
+    for (let p = 0; p < procs; p++) out.push({ ph: 'M', pid: PID, tid: p, name: 'thread_name', args: { name: `P${p}` } });
+    const open = new Map(); // tid -> { name, since }
+    const close = (tid, t) => {
+      const o = open.get(tid);
+      if (!o) return;
+      open.delete(tid);
+      const a = Math.max(o.since, from), b = Math.min(t, to);
+      if (b > a && o.name !== 'idle' && o.name !== 'off') {
+        out.push({ ph: 'X', pid: PID, tid, name: o.name, cat: o.cat, ts: us(a), dur: us(b - a), args: o.args ?? {} });
+      }
+    };
+    const begin = (tid, name, t, cat, args) => { close(tid, t); open.set(tid, { name, since: t, cat, args }); };
+    let stwAt = null;
+    const saved = new Map();
+    for (const e of this.events) {
+      const t = e.time;
+      if (e.kind === 'state') {
+        begin(e.lane === 'collector' ? COLLECTOR_TID : e.lane, e.arg, t, 'sched');
+      } else if (e.kind === 'gcPhase') {
+        begin(PHASES_TID, e.arg.phase, t, 'gc', { cycle: e.arg.cycle });
+      } else if (e.kind === 'stwBegin') {
+        stwAt = t;
+        for (let p = 0; p < procs; p++) {
+          const o = open.get(p);
+          saved.set(p, o && o.name === 'idle' ? 'idle' : 'running');
+          if (!o || o.name !== 'stopped') begin(p, STOPPING, t, 'sched');
+        }
+      } else if (e.kind === 'stwEnd') {
+        if (stwAt !== null && t >= from && stwAt <= to) {
+          out.push({ ph: 'X', pid: PID, tid: STW_TID, name: 'stop-the-world', cat: 'gc', ts: us(Math.max(stwAt, from)), dur: us(Math.min(t, to) - Math.max(stwAt, from)), args: { pause_us: us(e.arg) } });
+        }
+        stwAt = null;
+        for (let p = 0; p < procs; p++) {
+          const o = open.get(p);
+          if (o && (o.name === 'stopped' || o.name === STOPPING)) begin(p, saved.get(p) ?? 'running', t, 'sched');
+        }
+      } else if (e.kind === 'cycleEnd' || e.kind === 'cycleGoal' || e.kind === 'cycleMarked' || e.kind === 'cycleLiveEnd') {
+        if (t >= from && t <= to) {
+          const name = { cycleGoal: 'heap goal', cycleMarked: 'heap marked', cycleLiveEnd: 'heap live', cycleEnd: null }[e.kind];
+          if (name) out.push({ ph: 'C', pid: PID, name, ts: us(t), args: { bytes: e.arg } });
+        }
+      }
+    }
+    const end = this.events.length ? this.events[this.events.length - 1].time : 0;
+    for (const tid of [...open.keys()]) close(tid, end);
+    return { traceEvents: out, displayTimeUnit: 'ms', otherData: { source: 'gort', lost: this.lost } };
+  }
+}
+
+function byTimeThenRank(a, b) {
+  if (a.time !== b.time) return a.time - b.time;
+  return rank(a) - rank(b);
+}
+// At one instant a pause's begin comes first and its end last.
+function rank(e) { return e.kind === 'stwBegin' ? 0 : e.kind === 'stwEnd' ? 2 : 1; }
+
+// ---- the heap map ----
+
+/**
+ * Copies the page table without calling into the module: read() gives every
+ * arena's records (re-copied only when its generation moved), span(addr)
+ * a span's objects and their colours.
+ */
+export class HeapMapReader {
+  /** @internal */
+  constructor(realm) {
+    this.realm = realm;
+    this.L = layoutOf(realm);
+    this.arenas = [];
+    const { u32 } = realm;
+    realm.refresh();
+    this.pagesPerArena = u32[(this.L.heapmapHeader + this.L.hmPagesPerArena) >>> 2];
+    this.pageSize = u32[(this.L.heapmapHeader + this.L.hmPageSize) >>> 2];
+    this.sizes = Array.from(u32.subarray(this.L.classToSize >>> 2, (this.L.classToSize >>> 2) + this.L.numSizeClasses));
+  }
+
+  /** The heap's sweepgen now (for a record's sweep state). */
+  sweepgen() {
+    const { realm, L } = this;
+    const at = realm.u32[(L.heapmapHeader + L.hmSweepgen) >>> 2];
+    return Atomics.load(realm.u32, at >>> 2);
+  }
+
+  /**
+   * Copies every arena that changed since the last read. Returns
+   * { arenas: [{ index, base, gen, changed, stale, bytes }], sweepgen }: bytes
+   * is the arena's records (page(arena, i) decodes one); stale says every
+   * try met a writer and bytes is the previous copy.
+   */
+  read() {
+    const { realm, L } = this;
+    realm.refresh();
+    const n = Atomics.load(realm.u32, (L.heapmapHeader + L.hmNarenas) >>> 2);
+    const bytes = this.pagesPerArena * L.pageRecordSize;
+    for (let i = 0; i < n; i++) {
+      const a = realm.u32[(L.heapmapHeader + L.hmArenas + 4 * i) >>> 2];
+      let entry = this.arenas[i];
+      if (!entry) {
+        entry = { index: i, base: u64(realm.u32, a + L.hmArenaBase), gen: -1, changed: false, stale: false, bytes: null, at: a };
+        this.arenas[i] = entry;
+      }
+      entry.changed = false;
+      entry.stale = false;
+      const genAt = (a + L.hmArenaGen) >>> 2;
+      let done = false;
+      for (let t = 0; t < ARENA_TRIES && !done; t++) {
+        const g1 = Atomics.load(realm.u32, genAt);
+        if ((g1 & 0xff) !== 0) continue;
+        if (g1 >>> 8 === entry.gen) { done = true; break; }
+        const copy = realm.u8.slice(a + L.hmArenaPages, a + L.hmArenaPages + bytes);
+        if (Atomics.load(realm.u32, genAt) === g1) {
+          entry.bytes = copy;
+          entry.gen = g1 >>> 8;
+          entry.changed = true;
+          done = true;
+        }
+      }
+      if (!done) entry.stale = true;
+    }
+    return { arenas: this.arenas.slice(0, n), sweepgen: this.sweepgen() };
+  }
+
+  /** Decodes page i of a copied arena. */
+  page(arena, i, sweepgen = this.sweepgen()) {
+    const { L } = this;
+    const b = arena.bytes;
+    const at = i * L.pageRecordSize;
+    const state = b[at + L.pageState];
+    const kind = state === L.pageSpanStart ? 'start' : state === L.pageSpanRest ? 'rest' : 'free';
+    if (kind !== 'start') return { kind };
+    const spanclass = b[at + L.pageSpanclass];
+    const sizeclass = spanclass >> 1;
+    const lag = (sweepgen - b[at + L.pageSweepgen]) & 0xff;
+    const npages = u16(b, at + L.pageNpages);
+    return {
+      kind,
+      spanclass,
+      sizeclass,
+      noscan: (spanclass & 1) === 1,
+      elemsize: sizeclass === 0 ? npages * this.pageSize : this.sizes[sizeclass],
+      nelems: u16(b, at + L.pageNelems),
+      inuse: u16(b, at + L.pageInuse),
+      marked: u16(b, at + L.pageMarked),
+      npages,
+      sweep: lag === 1 ? 'sweeping' : lag === 2 ? 'unswept' : 'swept',
+      cached: (b[at + L.pageFlags] & L.pageCached) !== 0,
+    };
+  }
+
+  /**
+   * The objects of the span that starts at addr: { base, elemsize, nelems,
+   * colors } with one byte per slot (0 free, 1 white, 2 grey: marked, not
+   * yet scanned, 3 black), read straight from the span's bits. The bits
+   * change while it reads (allocation, marking): the picture is of a moment
+   * around the call, never of freed memory; null when no span starts there.
+   */
+  span(addr) {
+    const { realm, L } = this;
+    realm.refresh();
+    const { u32, u8 } = realm;
+    const heapBase = u32[L.heapBase >>> 2];
+    const slot = ((addr - heapBase) / 2 ** L.arenaShift) | 0;
+    const ha = Atomics.load(u32, (L.heapArenas + 4 * slot) >>> 2);
+    if (ha === 0) return null;
+    const arenaBase = heapBase + slot * 2 ** L.arenaShift;
+    const page = ((addr - arenaBase) / 2 ** L.pageShift) | 0;
+    const s = Atomics.load(u32, (ha + L.haSpans + 4 * page) >>> 2);
+    if (s === 0 || u32[(s + L.spanStart) >>> 2] !== addr || u8[s + L.spanState] !== L.spanInUse) return null;
+    const nelems = u16(u8, s + L.spanNelems);
+    const elemsize = u32[(s + L.spanElemsize) >>> 2];
+    const freeindex = u16(u8, s + L.spanFreeindex);
+    const noscan = (u8[s + L.spanClass] & 1) === 1;
+    const alloc = u32[(s + L.spanAllocBits) >>> 2];
+    const mark = u32[(s + L.spanMarkBits) >>> 2];
+    const scan = s + L.spanScanBits;
+    const bit = (p, i) => (u8[p + (i >> 3)] >> (i & 7)) & 1;
+    const colors = new Uint8Array(nelems);
+    for (let i = 0; i < nelems; i++) {
+      if (i >= freeindex && !bit(alloc, i)) colors[i] = COLORS.FREE;
+      else if (!bit(mark, i)) colors[i] = COLORS.WHITE;
+      else colors[i] = noscan || bit(scan, i) ? COLORS.BLACK : COLORS.GREY;
+    }
+    return { base: addr, elemsize, nelems, colors };
+  }
+}
+
+export { COLORS };
+
+/** A reader's layout, for tests: the names and values C published. */
+export function observeLayout(realm) { return { ...layoutOf(realm) }; }

@@ -1,0 +1,292 @@
+// The runtime watched from JS (src/js/observe.js): the MMU of a synthetic
+// event sequence against hand-computed values; then, on a running runtime
+// (dist/), metrics by Go's names, the event rings drained from JS (every
+// cycle's phases in order, pauses bracketed, a slow reader losing the
+// oldest events and saying how many while goroutines never wait), gctrace
+// lines and a Chrome trace written to a file, and the page table: the same
+// picture as gort_heap_snapshot on a quiet heap, never a torn span while
+// the main thread allocates and the collector sweeps, and a span's objects
+// as colours.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mmu, Utilization } from '../src/js/observe.js';
+
+const entry = fileURLToPath(new URL('../dist/index.node.js', import.meta.url));
+if (!existsSync(entry)) throw new Error(`${entry} is missing: build it with src/js/build.sh`);
+const { start } = await import(entry);
+
+const MS = 1e6;
+
+test('MMU of a synthetic sequence matches hand-computed values', () => {
+  // 2 Ps running; a pause from 10 to 11 ms (both stop at 10.5); the
+  // collector marks from 11 to 21 ms (one P of two), P0 assists from 15 to
+  // 17 ms; the trace ends at 100 ms. Utilization: 1 on [0,10), 0 on
+  // [10,11), 0.5 on [11,15), 0 on [15,17), 0.5 on [17,21), 1 on [21,100].
+  const u = new Utilization(2);
+  const ev = (t, kind, lane, arg) => u.apply({ time: t * MS, kind, lane, arg });
+  ev(0, 'state', 0, 'running');
+  ev(0, 'state', 1, 'running');
+  ev(10, 'stwBegin', 0, 2);
+  ev(10.2, 'state', 1, 'stopped');
+  ev(10.5, 'state', 0, 'stopped');
+  ev(11, 'stwEnd', 0, 1 * MS);
+  ev(11, 'state', 256, 'mark');
+  ev(15, 'state', 0, 'assist');
+  ev(17, 'state', 0, 'running');
+  ev(21, 'state', 256, 'idle');
+  const at = (w) => mmu(u.points, 0, 100 * MS, w * MS);
+  assert.equal(at(1), 0, 'the pause: 1 ms of nothing');
+  assert.equal(at(2), 0, 'assist while marking: 2 ms of nothing');
+  // [12,17]: 3 ms at 0.5 and 2 at 0 (any start in [12,15] gives the same).
+  assert.ok(Math.abs(at(5) - 0.3) < 1e-9, `5 ms: ${at(5)}`);
+  // [10,20]: 0 + 4 x 0.5 + 0 + 3 x 0.5 = 3.5 over 10.
+  assert.ok(Math.abs(at(10) - 0.35) < 1e-9, `10 ms: ${at(10)}`);
+  // The whole trace: 10 + 2 + 2 + 79 = 93 of 100.
+  assert.ok(Math.abs(at(100) - 0.93) < 1e-9, `100 ms: ${at(100)}`);
+  assert.equal(at(101), null, 'a window longer than the trace has no MMU');
+  // Without counting the collector's thread as a P, only the pause and the assist remain.
+  const v = new Utilization(2, { collectorTakesP: false });
+  for (const p of [[0, 'state', 0, 'running'], [0, 'state', 1, 'running'], [10, 'stwBegin', 0, 2],
+    [10.5, 'state', 0, 'stopped'], [10.5, 'state', 1, 'stopped'], [11, 'stwEnd', 0, MS],
+    [11, 'state', 256, 'mark'], [15, 'state', 0, 'assist'], [17, 'state', 0, 'running']]) {
+    v.apply({ time: p[0] * MS, kind: p[1], lane: p[2], arg: p[3] });
+  }
+  // 1 on [0,10), 0 on [10,11), 1 on [11,15), 0.5 on [15,17), 1 after: [10,15] holds 4 of 5.
+  assert.ok(Math.abs(mmu(v.points, 0, 100 * MS, 5 * MS) - 0.8) < 1e-9);
+});
+
+let rt;
+before(async () => { rt = await start({ procs: 2 }); });
+after(async () => { await rt?.close(); });
+
+/** Sends n strings of the given sizes through an echo goroutine and back. */
+async function churn(n, sizes = [10, 1000, 5000, 40_000, 120_000]) {
+  const input = rt.chan({ cap: 4, codec: 'string' });
+  const output = rt.chan({ cap: 4, codec: 'string' });
+  rt.go('echo', input, output);
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const s = 'x'.repeat(sizes[i % sizes.length]);
+    await input.send(s);
+    bytes += (await output.recv()).value.length;
+  }
+  input.close();
+  return bytes;
+}
+
+test('metrics by Go\'s names: cycles count up, the goal follows the live heap, pauses are counted', async () => {
+  const info = rt.metricsInfo();
+  assert.ok(info.length >= 30);
+  assert.ok(info.every((d) => /^\/[a-z/-]+:[a-z-]+$/.test(d.name)), 'Go-style names');
+  const before = rt.metrics();
+  for (const d of info) {
+    const v = before[d.name];
+    if (d.kind === 'histogram') {
+      assert.equal(v.counts.length + 1, v.buckets.length, d.name);
+    } else {
+      assert.equal(typeof v, 'number', d.name);
+    }
+  }
+  assert.throws(() => rt.metrics(['/no/such:thing']), RangeError);
+  await churn(400);
+  const m = rt.metrics(['/gc/cycles/total:gc-cycles', '/gc/heap/goal:bytes', '/gc/heap/live:bytes',
+    '/gc/gogc:percent', '/sched/gomaxprocs:threads', '/sched/pauses/total/gc:seconds',
+    '/sched/pauses/stopping/gc:seconds']);
+  assert.ok(m['/gc/cycles/total:gc-cycles'] > before['/gc/cycles/total:gc-cycles'], 'no cycle ran');
+  assert.equal(m['/sched/gomaxprocs:threads'], 2);
+  assert.equal(m['/gc/gogc:percent'], 100);
+  const live = m['/gc/heap/live:bytes'];
+  const minimum = Math.floor((4 << 20) / 100) * 100; // the pacer's smallest goal at GOGC 100
+  assert.equal(m['/gc/heap/goal:bytes'], Math.max(live + Math.floor(live / 100) * 100, minimum));
+  const sum = (h) => h.counts.reduce((a, b) => a + b, 0);
+  assert.ok(sum(m['/sched/pauses/total/gc:seconds']) >= 2 * m['/gc/cycles/total:gc-cycles']);
+  assert.equal(sum(m['/sched/pauses/stopping/gc:seconds']), sum(m['/sched/pauses/total/gc:seconds']));
+});
+
+test('event rings from JS: every cycle\'s phases in order, pauses bracketed, gctrace and a Chrome trace', async () => {
+  const reader = rt.events();
+  const all = [];
+  let lost = 0;
+  const drainInto = () => { const r = reader.drain(); all.push(...r.events); lost += r.lost; };
+  for (let i = 0; i < 6; i++) { await churn(100); drainInto(); }
+  drainInto();
+  assert.equal(lost, 0, 'a reader draining every few ms lost events');
+  const order = ['sweep termination', 'mark', 'mark termination', 'sweep', 'off'];
+  let cycle = 0, next = null, complete = 0;
+  for (const e of all) {
+    if (e.kind !== 'gcPhase') continue;
+    const { phase, cycle: n } = e.arg;
+    if (phase === 'sweep termination') {
+      if (cycle !== 0) assert.equal(next, 'sweep termination', `cycle ${cycle} ended at ${next}`);
+      if (cycle !== 0) assert.equal(n, cycle + 1);
+      cycle = n;
+      next = 'mark';
+      continue;
+    }
+    if (cycle === 0) continue; // the tail of a cycle begun before the reader
+    assert.equal(phase, next, `cycle ${n}`);
+    assert.equal(n, cycle);
+    if (phase === 'off') complete++;
+    next = order[(order.indexOf(phase) + 1) % order.length];
+  }
+  assert.ok(complete >= 2, `only ${complete} whole cycles seen`);
+  let begin = null, pauses = 0;
+  for (const e of all) {
+    if (e.kind === 'stwBegin') { assert.equal(begin, null); begin = e.time; }
+    if (e.kind === 'stwEnd') { assert.notEqual(begin, null); assert.equal(e.arg, e.time - begin); begin = null; pauses++; }
+  }
+  assert.ok(pauses >= 2 * complete);
+  const lines = reader.gctrace();
+  assert.ok(lines.length >= complete - 1);
+  for (const l of lines) assert.match(l, /^gc \d+ @\d+\.\d{3}s \d+%: [\d.]+\+[\d.]+\+[\d.]+ ms clock, .* MB goal, 2 P$/);
+  const mmuNow = reader.mmu();
+  for (const w of [1, 2, 5, 10, 20, 50, 100]) {
+    assert.ok(mmuNow[w] === null || (mmuNow[w] >= 0 && mmuNow[w] <= 1), `MMU ${w} ms: ${mmuNow[w]}`);
+  }
+  const curve = reader.mmuCurve(20);
+  assert.ok(curve.length === 20 && curve.every((p) => p.mmu === null || (p.mmu >= 0 && p.mmu <= 1)));
+  // The export a user writes and opens in Perfetto.
+  const dir = mkdtempSync(join(tmpdir(), 'gort-trace-'));
+  try {
+    const file = join(dir, 'trace.json');
+    writeFileSync(file, JSON.stringify(reader.chromeTrace()));
+    const trace = JSON.parse(readFileSync(file, 'utf8'));
+    const names = new Set(trace.traceEvents.filter((e) => e.name === 'thread_name').map((e) => e.args.name));
+    for (const lane of ['P0', 'P1', 'collector', 'GC phases', 'stop-the-world']) assert.ok(names.has(lane), lane);
+    const spans = trace.traceEvents.filter((e) => e.ph === 'X');
+    assert.ok(spans.some((e) => e.name === 'mark' && e.tid === 1000), 'the collector\'s mark');
+    assert.ok(spans.some((e) => e.name === 'stop-the-world'));
+    assert.ok(spans.every((e) => e.dur > 0 && Number.isFinite(e.ts)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const recorded = await rt.trace({ ms: 200 });
+  assert.ok(Array.isArray(recorded.traceEvents));
+});
+
+test('a slow reader loses the oldest events, says how many, and no goroutine waits for it', async () => {
+  const reader = rt.events();
+  // Hand-offs with a goroutine make the Ps go idle and run again: several
+  // ring-fulls of state changes while nobody reads.
+  const t0 = performance.now();
+  await churn(6000, [8]);
+  const elapsed = performance.now() - t0;
+  const { events, lost } = reader.drain();
+  assert.ok(lost > 0, 'nothing was lost: the test did not outrun the rings');
+  assert.ok(events.length > 0);
+  const perLane = new Map();
+  for (const e of events) perLane.set(e.lane, (perLane.get(e.lane) ?? 0) + 1);
+  for (const [lane, n] of perLane) assert.ok(n < 4096, `lane ${lane}: ${n} events from a ring of 4096`);
+  for (let i = 1; i < events.length; i++) assert.ok(events[i].time >= events[i - 1].time);
+  assert.equal(reader.lost, lost);
+  assert.ok(elapsed < 60_000);
+  const again = reader.drain();
+  assert.equal(again.lost, 0, 'a reader caught up loses nothing');
+});
+
+/** Checks one arena copy: a span's first page says how many pages follow, and exactly those are its. */
+function consistent(map, arena) {
+  for (let i = 0; i < map.pagesPerArena;) {
+    const p = map.page(arena, i);
+    if (p.kind === 'free') { i++; continue; }
+    if (p.kind === 'rest') {
+      if (i !== 0) return `page ${i}: a rest page without a span start`;
+      while (i < map.pagesPerArena && map.page(arena, i).kind === 'rest') i++;
+      continue;
+    }
+    if (p.npages < 1 || p.inuse > p.nelems || p.marked > p.nelems) return `page ${i}: ${JSON.stringify(p)}`;
+    for (let k = i + 1; k < i + p.npages && k < map.pagesPerArena; k++) {
+      if (map.page(arena, k).kind !== 'rest') return `page ${k}: not part of the span at ${i} (${p.npages} pages)`;
+    }
+    i += p.npages;
+  }
+  return null;
+}
+
+test('the page table never shows a torn span while the main thread allocates and the collector sweeps', async () => {
+  const map = rt.heapMap();
+  let stop = false, reads = 0, stale = 0;
+  const problems = [];
+  const looking = (async () => {
+    while (!stop) {
+      const { arenas } = map.read();
+      for (const a of arenas) {
+        if (a.stale) { stale++; continue; }
+        reads++;
+        const why = consistent(map, a);
+        if (why) problems.push(`arena ${a.index}: ${why}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  })();
+  await churn(1500);
+  stop = true;
+  await looking;
+  assert.deepEqual(problems, []);
+  assert.ok(reads > 20, `${reads} arena copies`);
+});
+
+test('on a quiet heap the page table agrees with gort_heap_snapshot, and spans show their objects', async () => {
+  await churn(200);
+  const map = rt.heapMap();
+  const m = rt.module;
+  // Quiet: no cycle runs and every span is swept.
+  let view;
+  for (let tries = 0; ; tries++) {
+    const total1 = rt.metrics(['/gc/cycles/total:gc-cycles'])['/gc/cycles/total:gc-cycles'];
+    view = map.read();
+    const swept = view.arenas.every((a) => {
+      for (let i = 0; i < map.pagesPerArena; i++) {
+        const p = map.page(a, i, view.sweepgen);
+        if (p.kind === 'start' && p.sweep !== 'swept') return false;
+      }
+      return true;
+    });
+    const total2 = rt.metrics(['/gc/cycles/total:gc-cycles'])['/gc/cycles/total:gc-cycles'];
+    if (swept && total1 === total2) break;
+    assert.ok(tries < 200, 'the heap never went quiet');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const pages = view.arenas.length * map.pagesPerArena;
+  const L = rt.realm.observeLayout;
+  const recordSize = 12; // gort_page_record (gort/mstats.h)
+  const buf = m._malloc(pages * recordSize);
+  try {
+    assert.equal(m._gort_js_heap_snapshot(buf, pages), pages);
+    rt.realm.refresh();
+    const snap = rt.realm.u8.slice(buf, buf + pages * recordSize);
+    const u16 = (b, at) => b[at] | (b[at + 1] << 8);
+    let spans = 0, checkedObjects = 0;
+    for (const a of view.arenas) {
+      for (let i = 0; i < map.pagesPerArena; i++) {
+        const at = (a.index * map.pagesPerArena + i) * recordSize;
+        const p = map.page(a, i, view.sweepgen);
+        const state = snap[at];
+        assert.equal(p.kind, ['free', 'start', 'rest'][state], `arena ${a.index} page ${i}`);
+        if (p.kind !== 'start') continue;
+        spans++;
+        assert.equal(p.spanclass, snap[at + 1]);
+        assert.equal(p.nelems, u16(snap, at + 2));
+        assert.equal(p.npages, u16(snap, at + 6));
+        // A span a thread's cache holds has had allocations since its event.
+        if (p.cached) assert.ok(p.inuse <= u16(snap, at + 4));
+        else assert.equal(p.inuse, u16(snap, at + 4), `arena ${a.index} page ${i}`);
+        if (!p.cached && spans % 7 === 0) {
+          const objs = map.span(a.base + i * map.pageSize);
+          assert.ok(objs, 'a span start the map shows is a span');
+          assert.equal(objs.nelems, p.nelems);
+          assert.equal(objs.colors.filter((c) => c !== 0).length, p.inuse);
+          checkedObjects++;
+        }
+      }
+    }
+    assert.ok(spans > 5 && checkedObjects > 0);
+    assert.equal(L.pageRecordSize, recordSize);
+  } finally {
+    m._free(buf);
+  }
+});
