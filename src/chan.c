@@ -707,7 +707,15 @@ gort_chan *gort_timer_chan(const gort_timer *t) { return t->c; }
 
 bool gort_timer_stop(gort_timer *t) { return timer_del(&t->t); }
 
-bool gort_timer_reset(gort_timer *t, int64_t ns) { return timer_mod(&t->t, when_after(ns), 0); }
+/* A timer of a runtime that stopped was taken out of the timer heap with
+ * it; armed again with no runtime, it would wait in the heap of the next
+ * one, unseen by that runtime's collector. */
+bool gort_timer_reset(gort_timer *t, int64_t ns)
+{
+    if (!sched_running())
+        return false;
+    return timer_mod(&t->t, when_after(ns), 0);
+}
 
 gort_ticker *gort_ticker_make(int64_t period_ns)
 {
@@ -724,6 +732,8 @@ int gort_ticker_reset(gort_ticker *t, int64_t period_ns)
 {
     if (period_ns <= 0)
         return GORT_EINVAL;
+    if (!sched_running())
+        return GORT_ESTATE;
     (void)timer_mod(&t->tm.t, when_after(period_ns), period_ns);
     return GORT_OK;
 }

@@ -476,10 +476,13 @@ static void goroutine_entry(void *arg)
 static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t goid, bool system,
                    g **out)
 {
-    if (fn == NULL || stack_size < GORT_MIN_STACK_SIZE)
+    if (fn == NULL)
         return GORT_EINVAL;
+    /* Before the stack's size: gort_go's default is set by gort_main. */
     if (!atomic_load(&sched.running))
         return GORT_ESTATE;
+    if (stack_size < GORT_MIN_STACK_SIZE)
+        return GORT_EINVAL;
     if (stack_size > STACK_MAX_BYTES)
         return GORT_ENOMEM; /* and its rounding would overflow */
     stack_size = round_up(stack_size, STACK_SIZE_ROUND);

@@ -364,3 +364,133 @@ TEST(limits_deep_context_chain)
 {
     run_main(2, chain_main, NULL);
 }
+
+/* ---- the misuse matrix (README: "Misuse of the C API") ---- */
+
+static gort_chan *kept_chan;
+static gort_context *kept_ctx;
+static gort_timer *kept_timer;
+static gort_ticker *kept_ticker;
+static gort_handle kept_handle;
+
+static void make_objects_main(void *arg)
+{
+    (void)arg;
+    kept_chan = gort_chan_make_bytes(sizeof(int), 2);
+    REQUIRE(gort_context_with_timeout(gort_context_background(), 3600 * (int64_t)1000000000, &kept_ctx) == GORT_OK);
+    kept_timer = gort_timer_make(3600 * (int64_t)1000000000);
+    kept_ticker = gort_ticker_make(3600 * (int64_t)1000000000);
+    REQUIRE(kept_chan != NULL && kept_timer != NULL && kept_ticker != NULL);
+    /* Handles keep them across the stop (they are roots in the next run). */
+    kept_handle = gort_handle_new(kept_chan);
+    gort_handle_new(kept_ctx);
+    gort_handle_new(kept_timer);
+    gort_handle_new(kept_ticker);
+}
+
+static void nested_main(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(gort_main(NULL, nested_main, NULL), GORT_ESTATE);
+}
+
+static void misuse_on_goroutine(void *arg)
+{
+    (void)arg;
+    int v = 1;
+    bool ok;
+    /* NULL and out-of-range arguments. */
+    CHECK_EQ(gort_chan_close(NULL), GORT_ECLOSENIL);
+    CHECK_EQ(gort_chan_trysend(NULL, &v), GORT_EWOULDBLOCK);
+    CHECK_EQ(gort_chan_tryrecv(NULL, &v, &ok), GORT_EWOULDBLOCK);
+    CHECK_EQ(gort_chan_len(NULL) + gort_chan_cap(NULL) + gort_chan_elemsize(NULL), 0);
+    CHECK_EQ(gort_chan_send(kept_chan, NULL), GORT_EINVAL);
+    CHECK_EQ(gort_chan_trysend(kept_chan, NULL), GORT_EINVAL);
+    CHECK_EQ(gort_select(NULL, 1, true), -GORT_EINVAL);
+    CHECK_EQ(gort_select(NULL, -1, true), -GORT_EINVAL);
+    CHECK_EQ(gort_select(NULL, GORT_SELECT_MAX_CASES + 1, true), -GORT_EINVAL);
+    gort_select_case bad_dir = {.chan = kept_chan, .dir = (gort_select_dir)7, .elem = &v};
+    CHECK_EQ(gort_select(&bad_dir, 1, true), -GORT_EINVAL);
+    CHECK_EQ(gort_select(NULL, 0, true), GORT_SELECT_DEFAULT);
+    CHECK(gort_ticker_make(0) == NULL);
+    CHECK_EQ(gort_ticker_reset(kept_ticker, -1), GORT_EINVAL);
+    gort_context *ctx = (gort_context *)1;
+    CHECK_EQ(gort_context_with_cancel(NULL, &ctx), GORT_ENILCONTEXT);
+    CHECK_EQ(gort_context_with_deadline(NULL, 0, &ctx), GORT_ENILCONTEXT);
+    CHECK_EQ(gort_context_with_timeout(NULL, 0, &ctx), GORT_ENILCONTEXT);
+    CHECK_EQ(gort_context_with_value(NULL, &v, NULL, &ctx), GORT_ENILCONTEXT);
+    CHECK_EQ(gort_context_with_value(gort_context_background(), NULL, NULL, &ctx), GORT_ENILKEY);
+    CHECK_EQ(gort_context_cancel(NULL), GORT_EINVAL);
+    CHECK_EQ(gort_context_cancel(gort_context_background()), GORT_EINVAL);
+    CHECK(gort_context_done(gort_context_background()) == NULL);
+    CHECK_EQ(gort_syncmap_store(NULL, 1, 1), GORT_ENILMAP);
+    CHECK_EQ(gort_syncmap_load_or_store(NULL, 1, 1, NULL, NULL), GORT_ENILMAP);
+    CHECK_EQ(gort_syncmap_swap(NULL, 1, 1, NULL, NULL), GORT_ENILMAP);
+    CHECK_EQ(gort_syncmap_compare_and_swap(NULL, 1, 1, 2, NULL), GORT_ENILMAP);
+    CHECK(!gort_syncmap_load(NULL, 1, NULL));
+    CHECK(!gort_syncmap_load_and_delete(NULL, 1, NULL));
+    CHECK(!gort_syncmap_compare_and_delete(NULL, 1, 1));
+    gort_syncmap_delete(NULL, 1);
+    CHECK_EQ(gort_handle_delete(0), GORT_EINVAL);
+    CHECK_EQ(gort_handle_set(0, NULL), GORT_EINVAL);
+    CHECK(gort_handle_get(0) == NULL);
+    CHECK_EQ(gort_go(NULL, NULL), GORT_EINVAL);
+    gort_mutex mu = GORT_MUTEX_INIT;
+    CHECK_EQ(gort_mutex_unlock(&mu), GORT_EUNLOCK);
+    gort_rwmutex rw = GORT_RWMUTEX_INIT;
+    CHECK_EQ(gort_rwmutex_unlock(&rw), GORT_ERUNLOCK);
+    CHECK_EQ(gort_rwmutex_runlock(&rw), GORT_ERUNLOCK);
+    gort_waitgroup wg = GORT_WAITGROUP_INIT;
+    CHECK_EQ(gort_waitgroup_done(&wg), GORT_ENEGATIVE);
+    CHECK(strcmp(gort_strerror(12345), "unknown error") == 0);
+
+    /* Objects of the runtime that stopped: channels and contexts work on;
+     * the timers were stopped with it and can be armed again. */
+    CHECK_EQ(gort_chan_trysend(kept_chan, &v), GORT_OK);
+    CHECK_EQ(gort_chan_tryrecv(kept_chan, &v, &ok), GORT_OK);
+    CHECK_EQ(gort_context_err(kept_ctx), GORT_OK);
+    CHECK_EQ(gort_context_cancel(kept_ctx), GORT_OK);
+    CHECK_EQ(gort_context_err(kept_ctx), GORT_ECANCELED);
+    CHECK(gort_timer_reset(kept_timer, 1000) == false);
+    int64_t fired;
+    CHECK_EQ(gort_chan_recv(gort_timer_chan(kept_timer), &fired, &ok), GORT_OK);
+    CHECK_EQ(gort_ticker_reset(kept_ticker, 1000), GORT_OK);
+    CHECK_EQ(gort_chan_recv(gort_ticker_chan(kept_ticker), &fired, &ok), GORT_OK);
+    gort_ticker_stop(kept_ticker);
+}
+
+TEST(limits_misuse_matrix)
+{
+    /* No runtime: what needs one says so. */
+    CHECK_EQ(gort_go(count_run, NULL), GORT_ESTATE);
+    CHECK_EQ(gort_gc(), GORT_ESTATE);
+    CHECK(gort_after(1000) == NULL);
+    CHECK(gort_timer_make(1000) == NULL);
+    CHECK(gort_ticker_make(1000) == NULL);
+    gort_context *ctx = NULL;
+    CHECK_EQ(gort_context_with_timeout(gort_context_background(), 3600 * (int64_t)1000000000, &ctx),
+             GORT_ESTATE);
+    CHECK(ctx == NULL);
+    CHECK_EQ(gort_gomaxprocs(), 0);
+    CHECK_EQ(gort_goid(), 0);
+    CHECK_EQ(gort_main(NULL, NULL, NULL), GORT_EINVAL);
+    gort_config tiny = {.procs = 1, .stack_size = 1};
+    CHECK_EQ(gort_main(&tiny, count_run, NULL), GORT_EINVAL);
+    run_main(1, nested_main, NULL);
+
+    run_main(2, make_objects_main, NULL);
+    /* Between runs, on this plain thread: channels and contexts work, the
+     * timers of the stopped runtime stay stopped. */
+    int v = 7;
+    bool ok;
+    CHECK_EQ(gort_chan_trysend(kept_chan, &v), GORT_OK);
+    CHECK_EQ(gort_chan_tryrecv(kept_chan, &v, &ok), GORT_OK);
+    CHECK(ok && v == 7);
+    CHECK_EQ(gort_context_err(kept_ctx), GORT_OK);
+    int64_t d;
+    CHECK(gort_context_deadline(kept_ctx, &d));
+    CHECK(gort_timer_reset(kept_timer, 1000) == false);
+    CHECK_EQ(gort_ticker_reset(kept_ticker, 1000), GORT_ESTATE);
+    CHECK(gort_timer_stop(kept_timer) == false);
+    run_main(2, misuse_on_goroutine, NULL);
+}

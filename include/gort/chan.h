@@ -214,7 +214,9 @@ gort_chan *gort_timer_chan(const gort_timer *t);
  * returned, no firing of an earlier arming is in progress. */
 bool gort_timer_stop(gort_timer *t);
 /* Timer.Reset: fires ns from now; true when it was pending. As in Go, call
- * it on a stopped or fired timer whose channel was drained. */
+ * it on a stopped or fired timer whose channel was drained. Without a
+ * running runtime (the timer's stopped with the runtime that made it) it
+ * does nothing and returns false. */
 bool gort_timer_reset(gort_timer *t, int64_t ns);
 
 /*
@@ -231,7 +233,8 @@ gort_chan *gort_ticker_chan(const gort_ticker *t);
 void gort_ticker_stop(gort_ticker *t);
 /* Ticker.Reset: stops it and starts ticking every period_ns from now.
  * GORT_OK, or GORT_EINVAL (Go's panic "non-positive interval for
- * Ticker.Reset") when period_ns <= 0: the ticker is unchanged then. */
+ * Ticker.Reset") when period_ns <= 0, GORT_ESTATE without a running
+ * runtime: the ticker is unchanged then. */
 int gort_ticker_reset(gort_ticker *t, int64_t period_ns);
 
 #ifdef __cplusplus
