@@ -1,8 +1,8 @@
 /*
- * bench_chan.c — channel and select costs, in the shapes of the Go peer
- * programs (/work/shared/peers/go/cmd/chan_pingpong, chan_buffered,
- * chan_contended, select4), each run with 1 and with 2 Ps (Go's _p1 and _p2;
- * Go's js/wasm is the p1 shape):
+ * bench_chan.c — channel and select costs, the workloads of the Go peer
+ * programs bench/go/chan_pingpong, chan_spsc, chan_self, chan_contended and
+ * select4, each run with 1 and with 2 Ps (or the Ps `procs=N` asks for;
+ * Go's GOMAXPROCS; Go's js/wasm has 1):
  *
  *   chan_pingpong         two goroutines bounce a value over two unbuffered
  *                         channels, 1e6 round trips (ns per round trip)
@@ -260,7 +260,9 @@ static void sel_main(void *arg)
 int main(int argc, char **argv)
 {
     bench_args("bench_chan", argc, argv);
-    for (int p = 1; p <= 2; p++) {
+    for (int p = 1; p <= BENCH_MAX_PROCS; p++) {
+        if (!procs_wanted(p))
+            continue;
         if (wanted("pingpong"))
             run(p, pingpong_main, 1000000);
         if (wanted("spsc"))
@@ -276,6 +278,6 @@ int main(int argc, char **argv)
         if (wanted("select4_unbuf"))
             run(p, sel_main, 4000000);
     }
-    printf("INFO gort channels: p1 = 1 P, p2 = 2 Ps (GOMAXPROCS)\n");
+    printf("INFO gort channels: _pN = N Ps (GOMAXPROCS)\n");
     return 0;
 }

@@ -13,7 +13,13 @@
  * function entry: without it a walk over a large tree (which never
  * allocates) would hold up each stop-the-world for the whole walk.
  *
- * Prints one line per figure: RESULT <name> <value> <unit>.
+ * Prints one line per figure: RESULT <name> <value> <unit>, and every pause
+ * of the program (the last 256 cycles') in microseconds: PAUSES <name> <us>...
+ *
+ *   gort_bench_gc binary_trees_dN|gcbench [quick] [procs=N] [GODEBUG settings]
+ *
+ * runs on 2 Ps unless procs=N says otherwise; quick lowers GCBench's depths
+ * by GCBENCH_QUICK_CUT (binary-trees is made smaller by its depth).
  */
 #include <gort/gort.h>
 #include <stdio.h>
@@ -79,9 +85,13 @@ static void binary_trees(void *arg)
 #define GCBENCH_ARRAY_SIZE 500000
 #define GCBENCH_MIN_DEPTH 4
 #define GCBENCH_MAX_DEPTH 16
+#define GCBENCH_QUICK_CUT 2
+#define DEFAULT_PROCS 2
+
+static int depth_cut; /* GCBENCH_QUICK_CUT in quick mode */
 
 static int tree_size(int depth) { return (1 << (depth + 1)) - 1; }
-static int num_iters(int depth) { return 2 * tree_size(GCBENCH_STRETCH_DEPTH) / tree_size(depth); }
+static int num_iters(int depth) { return 2 * tree_size(GCBENCH_STRETCH_DEPTH - depth_cut) / tree_size(depth); }
 
 static node *new_node(void)
 {
@@ -123,14 +133,16 @@ static long count_nodes(const node *n)
 static void gcbench(void *arg)
 {
     (void)arg;
-    if (count_nodes(make_tree(GCBENCH_STRETCH_DEPTH)) != tree_size(GCBENCH_STRETCH_DEPTH))
+    const int stretch = GCBENCH_STRETCH_DEPTH - depth_cut;
+    const int long_lived_depth = GCBENCH_LONG_LIVED_DEPTH - depth_cut;
+    if (count_nodes(make_tree(stretch)) != tree_size(stretch))
         failed = true;
     node *long_lived = new_node();
-    populate(GCBENCH_LONG_LIVED_DEPTH, long_lived);
+    populate(long_lived_depth, long_lived);
     double *array = gort_alloc_bytes(GCBENCH_ARRAY_SIZE * sizeof(double));
     for (int i = 0; i < GCBENCH_ARRAY_SIZE / 2; i++)
         array[i] = 1.0 / i;
-    for (int d = GCBENCH_MIN_DEPTH; d <= GCBENCH_MAX_DEPTH; d += 2) {
+    for (int d = GCBENCH_MIN_DEPTH; d <= GCBENCH_MAX_DEPTH - depth_cut; d += 2) {
         int iters = num_iters(d);
         for (int i = 0; i < iters; i++) {
             node *t = new_node();
@@ -142,7 +154,7 @@ static void gcbench(void *arg)
             if (count_nodes(make_tree(d)) != tree_size(d))
                 failed = true;
     }
-    if (count_nodes(long_lived) != tree_size(GCBENCH_LONG_LIVED_DEPTH) ||
+    if (count_nodes(long_lived) != tree_size(long_lived_depth) ||
         array[1000] != 1.0 / 1000)
         failed = true;
 }
@@ -158,11 +170,12 @@ static int cmp_u64(const void *a, const void *b)
 static gort_memstats stats;
 
 static const char *godebug;
+static int procs = DEFAULT_PROCS;
 
 static void measure(const char *name, void (*program)(void *), void *arg)
 {
     int64_t start = gort_nanotime();
-    gort_config cfg = {.procs = 2, .godebug = godebug};
+    gort_config cfg = {.procs = procs, .godebug = godebug};
     uint32_t gc_before;
     gort_read_memstats(&stats);
     gc_before = stats.num_gc;
@@ -186,6 +199,10 @@ static void measure(const char *name, void (*program)(void *), void *arg)
     printf("RESULT %s_pause_p95 %.1f us\n", name, k ? pauses[(k - 1) * 95 / 100] / 1e3 : 0.0);
     printf("RESULT %s_heapsys %.1f MB\n", name, stats.heap_sys / 1048576.0);
     printf("RESULT %s_gc_cpu %.1f %%\n", name, stats.gc_cpu_fraction * 100);
+    printf("PAUSES %s", name);
+    for (uint32_t i = 0; i < k; i++)
+        printf(" %.1f", pauses[i] / 1e3);
+    printf("\n");
     fflush(stdout);
 }
 
@@ -193,14 +210,22 @@ int main(int argc, char **argv)
 {
     /* One program per process: peak heap and CPU share are per process. */
     const char *which = argc > 1 ? argv[1] : "binary_trees_d16";
-    godebug = argc > 2 ? argv[2] : NULL; /* e.g. gctrace=1 */
+    for (int i = 2; i < argc; i++) {
+        int n;
+        if (strcmp(argv[i], "quick") == 0)
+            depth_cut = GCBENCH_QUICK_CUT;
+        else if (sscanf(argv[i], "procs=%d", &n) == 1 && n >= 1)
+            procs = n;
+        else
+            godebug = argv[i]; /* e.g. gctrace=1 */
+    }
     if (strcmp(which, "gcbench") == 0) {
         measure("gcbench", gcbench, NULL);
     } else if (strncmp(which, "binary_trees_d", 14) == 0) {
         int depth = atoi(which + 14);
         measure(which, binary_trees, &depth);
     } else {
-        fprintf(stderr, "usage: gort_bench_gc binary_trees_dN|gcbench [GODEBUG settings]\n");
+        fprintf(stderr, "usage: gort_bench_gc binary_trees_dN|gcbench [quick] [procs=N] [GODEBUG settings]\n");
         return 2;
     }
     return 0;

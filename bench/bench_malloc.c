@@ -10,6 +10,8 @@
  * figure includes the collector's cost, as Go's does. The system allocator
  * frees the object leaving the ring.
  *
+ * `gort_bench_malloc quick` allocates a tenth as many objects.
+ *
  * Prints one line per figure: RESULT <name> <value> <unit>.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -22,6 +24,9 @@
 
 #define RING 1024
 #define MAX_THREADS 2
+#define QUICK_DIVISOR 10
+
+static long scale_div = 1; /* QUICK_DIVISOR in quick mode */
 
 struct job {
     size_t size;
@@ -98,7 +103,10 @@ static void *system_job(void *arg)
 }
 
 /* 64 MB worth of 16 B objects, 128 MB of 64 B, 256 MB of 256 B. */
-static long allocs_for(size_t size) { return size <= 16 ? 4000000 : size <= 64 ? 2000000 : 1000000; }
+static long allocs_for(size_t size)
+{
+    return (size <= 16 ? 4000000 : size <= 64 ? 2000000 : 1000000) / scale_div;
+}
 
 static double measure_gort(size_t size, int threads)
 {
@@ -133,8 +141,10 @@ static double measure_system(size_t size, int threads)
     return (now_ns() - start) / (double)(per_thread * threads);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "quick") == 0)
+        scale_div = QUICK_DIVISOR;
     static const size_t sizes[] = {16, 64, 256};
     static const char *const suffixes[] = {"", "p1", "par2"};
     measure_system(64, 1); /* warm-up */

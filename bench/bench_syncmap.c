@@ -2,7 +2,7 @@
  * bench_syncmap.c — sync.Map, maps behind a lock, the runtime's hash map
  * and context trees:
  *
- *   syncmap_readheavy_KIND   the Go peer program's workload (cmd/syncmap):
+ *   syncmap_readheavy_KIND   the Go peer's workload (bench/go/syncmap):
  *                            1,000 word keys, 99% Load / 1% Store, 2
  *                            goroutines sharing 1e7 operations, run with 1
  *                            and 2 Ps (Go's _p1 and _p2); KIND is syncmap,
@@ -248,9 +248,9 @@ int main(int argc, char **argv)
 {
     bench_args("bench_syncmap", argc, argv);
     static const char *kinds[] = {"syncmap", "rwmutex", "mutex"};
-    for (int p = 1; p <= 2; p++)
+    for (int p = 1; p <= BENCH_MAX_PROCS; p++)
         for (int k = 0; k < 3; k++)
-            if (wanted(kinds[k])) {
+            if (procs_wanted(p) && wanted(kinds[k])) {
                 kind = kinds[k];
                 run(p, readheavy_main, 10000000);
             }
@@ -258,6 +258,6 @@ int main(int argc, char **argv)
         run(1, map_main, 10000000);
     if (wanted("context"))
         run(1, context_main, 0);
-    printf("INFO gort maps: p1 = 1 P, p2 = 2 Ps (GOMAXPROCS), 2 goroutines either way\n");
+    printf("INFO gort maps: _pN = N Ps (GOMAXPROCS), 2 goroutines either way\n");
     return 0;
 }

@@ -1,8 +1,11 @@
 // bench/js.mjs — the npm package's table (`npm run bench` runs it last;
-// `node bench/js.mjs [--quick]` alone): each gort row is measured in the same
-// run as its JS anchor between the same parties. Figures are medians of RUNS
-// runs with their spread (min..max); compare the columns of one run, as
-// ratios: the machines are shared and noisy.
+// `node bench/js.mjs [--quick] [--runs=N] [--only=GROUP,...] [--samples]`
+// alone): each gort row is measured in the same run as its JS anchor between
+// the same parties, in turn (gort, anchor, gort, anchor, ...). Figures are
+// medians of RUNS runs with their spread (min..max); compare the columns of
+// one run, as ratios: the machines are shared and noisy. GROUPs: roundtrip,
+// self, workers, throughput, stall. --samples prints every sample as
+// SAMPLE <json> for bench/run.mjs before the table.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { MessageChannel, Worker } from 'node:worker_threads';
@@ -11,7 +14,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const quick = process.argv.includes('--quick') || process.env.GORT_BENCH_QUICK === '1';
-const RUNS = quick ? 3 : 5;
+const runsFlag = process.argv.find((a) => a.startsWith('--runs='));
+const RUNS = runsFlag ? Number(runsFlag.slice('--runs='.length)) : quick ? 3 : 5;
+const onlyFlag = process.argv.find((a) => a.startsWith('--only='));
+const only = onlyFlag ? onlyFlag.slice('--only='.length).split(',') : null;
+const printSamples = process.argv.includes('--samples');
 const ROUND_TRIPS = quick ? 2000 : 20000;
 const MESSAGES = quick ? 5000 : 50000;
 const CHURN_TREES = quick ? 300 : 3000;
@@ -46,12 +53,6 @@ const stats = (values) => {
   const mid = v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
   return { median: mid, min: v[0], max: v[v.length - 1] };
 };
-
-async function repeat(measure) {
-  const values = [];
-  for (let i = 0; i < RUNS; i++) values.push(await measure());
-  return stats(values);
-}
 
 const rt = await start({ procs: 2 });
 const us = (ms) => ms * 1000;
@@ -202,44 +203,77 @@ async function mainThreadStall() {
   return { longestOp: longest, loopDelayMax: histogram.max / 1e6, trips };
 }
 
+// ---- the rows: gort and its anchor, measured in turn in every run ----
+
+const ROWS = [
+  { id: 'js_main_goroutine', group: 'roundtrip', label: 'round trip main <-> goroutine (unbuffered)',
+    gort: 'mainGoroutine', anchor: 'mainWorkerPort', anchorName: 'postMessage main <-> worker', unit: 'us', better: 'lower' },
+  { id: 'js_main_worker', group: 'roundtrip', label: 'round trip main <-> worker (unbuffered)',
+    gort: 'mainWorkerGort', anchor: 'mainWorkerPort', anchorName: 'postMessage main <-> worker', unit: 'us', better: 'lower' },
+  { id: 'js_main_main', group: 'self', label: 'round trip main <-> main, two async loops (unbuffered)',
+    gort: 'mainSelfGort', anchor: 'mainSelfTsChan', anchorName: 'ts-chan (pure JS) on the same thread', unit: 'us', better: 'lower' },
+  { id: 'js_worker_worker_port', group: 'workers', label: 'round trip worker <-> worker (unbuffered)',
+    gort: 'workerWorkerGort', anchor: 'workerWorkerPort', anchorName: 'MessageChannel worker <-> worker', unit: 'us', better: 'lower' },
+  { id: 'js_worker_worker_atomics', group: 'workers', label: 'round trip worker <-> worker (unbuffered)',
+    gort: 'workerWorkerGort', anchor: 'workerWorkerAtomics', anchorName: 'Atomics.wait/notify (the floor)', unit: 'us', better: 'lower' },
+  ...Object.keys(VALUES).map((name) => ({
+    id: `js_throughput_${name.replace(/[^a-z0-9]+/gi, '_')}`, group: 'throughput',
+    label: `throughput worker -> worker, ${name} (cap ${CHANNEL_CAP})`, gort: `throughputGort ${name}`,
+    anchor: `throughputPort ${name}`, anchorName: 'postMessage (structured clone)', unit: 'M values/s', better: 'higher',
+  })),
+  { id: 'js_stall_longest_op', group: 'stall', label: `longest main-thread operation while a goroutine churns ${CHURN_TREES} trees`,
+    gort: 'stall longestOp', unit: 'ms', better: 'lower' },
+  { id: 'js_stall_loop_delay', group: 'stall', label: 'longest event-loop delay meanwhile',
+    gort: 'stall loopDelayMax', unit: 'ms', better: 'lower' },
+].filter((r) => only == null || only.includes(r.group));
+
+const MEASURES = {
+  mainGoroutine, mainWorkerGort, mainWorkerPort, mainSelfGort, mainSelfTsChan,
+  workerWorkerGort, workerWorkerPort, workerWorkerAtomics,
+  ...Object.fromEntries(Object.entries(VALUES).flatMap(([name, v]) => [
+    [`throughputGort ${name}`, () => throughputGort(v)], [`throughputPort ${name}`, () => throughputPort(v)]])),
+  stall: mainThreadStall,
+};
+// A measure's name; 'stall longestOp' is a field of the stall measure's result.
+const measureOf = (name) => name.split(' ')[0] === 'stall' ? 'stall' : name;
+const pick = (results, name) => name.startsWith('stall ') ? results.stall[name.split(' ')[1]] : results[name];
+
+// Every run measures each measure once, in the rows' order: gort, then its anchor.
+const order = [...new Set(ROWS.flatMap((r) => [r.gort, r.anchor].filter(Boolean).map(measureOf)))];
+const runs = [];
+for (let i = 0; i < RUNS; i++) {
+  const results = {};
+  for (const name of order) results[name] = await MEASURES[name]();
+  runs.push(results);
+}
+await rt.close();
+
+if (printSamples) {
+  runs.forEach((results, run) => {
+    for (const r of ROWS) {
+      const base = { metric: r.id, label: r.label, unit: r.unit, better: r.anchor ? r.better : null, anchor: r.anchorName, run };
+      console.log(`SAMPLE ${JSON.stringify({ ...base, column: 'gort-js', value: pick(results, r.gort) })}`);
+      if (r.anchor) console.log(`SAMPLE ${JSON.stringify({ ...base, column: 'js-anchor', value: pick(results, r.anchor) })}`);
+    }
+  });
+}
+
 // ---- report ----
 
 const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const cell = (s) => `${fmt(s.median)} (${fmt(s.min)}..${fmt(s.max)})`;
-const rows = [];
-function row(label, gort, anchor, anchorName, unit, higherIsBetter = false) {
-  const ratio = higherIsBetter ? gort.median / anchor.median : anchor.median / gort.median;
-  rows.push([label, cell(gort), anchorName, cell(anchor), unit, `${ratio.toFixed(1)}x`]);
-}
-
-const mainGo = await repeat(mainGoroutine);
-const mainW = await repeat(mainWorkerGort);
-const mainWPort = await repeat(mainWorkerPort);
-row('round trip main <-> goroutine (unbuffered)', mainGo, mainWPort, 'postMessage main <-> worker', 'us');
-row('round trip main <-> worker (unbuffered)', mainW, mainWPort, 'postMessage main <-> worker', 'us');
-row('round trip main <-> main, two async loops (unbuffered)', await repeat(mainSelfGort), await repeat(mainSelfTsChan),
-  'ts-chan (pure JS) on the same thread', 'us');
-const wwGort = await repeat(workerWorkerGort);
-const wwPort = await repeat(workerWorkerPort);
-const wwAtomics = await repeat(workerWorkerAtomics);
-row('round trip worker <-> worker (unbuffered)', wwGort, wwPort, 'MessageChannel worker <-> worker', 'us');
-row('round trip worker <-> worker (unbuffered)', wwGort, wwAtomics, 'Atomics.wait/notify (the floor)', 'us');
-for (const [name, v] of Object.entries(VALUES)) {
-  const g = await repeat(() => throughputGort(v));
-  const p = await repeat(() => throughputPort(v));
-  row(`throughput worker -> worker, ${name} (cap ${CHANNEL_CAP})`, g, p, 'postMessage (structured clone)', 'M values/s', true);
-}
-const stall = [];
-for (let i = 0; i < RUNS; i++) stall.push(await mainThreadStall());
-await rt.close();
-
 console.log('\n| JS parties | gort | anchor | anchor figure | unit | gort vs anchor |');
 console.log('|---|---|---|---|---|---|');
-for (const r of rows) console.log(`| ${r.join(' | ')} |`);
-const longest = stats(stall.map((s) => s.longestOp));
-const loop = stats(stall.map((s) => s.loopDelayMax));
-console.log(`| longest main-thread operation while a goroutine churns ${CHURN_TREES} trees | ${cell(longest)} | | | ms | |`);
-console.log(`| longest event-loop delay meanwhile | ${cell(loop)} | | | ms | |`);
+for (const r of ROWS) {
+  const gort = stats(runs.map((x) => pick(x, r.gort)));
+  if (!r.anchor) {
+    console.log(`| ${r.label} | ${cell(gort)} | | | ${r.unit} | |`);
+    continue;
+  }
+  const anchor = stats(runs.map((x) => pick(x, r.anchor)));
+  const ratio = r.better === 'higher' ? gort.median / anchor.median : anchor.median / gort.median;
+  console.log(`| ${r.label} | ${cell(gort)} | ${r.anchorName} | ${cell(anchor)} | ${r.unit} | ${ratio.toFixed(1)}x |`);
+}
 console.log(`
 Medians of ${RUNS} runs (min..max). Round trips: ${ROUND_TRIPS} per run; throughput: ${MESSAGES} values per run.
 "gort vs anchor" is how many times faster gort is (below 1x: slower).`);

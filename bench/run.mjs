@@ -1,177 +1,189 @@
-// `npm run bench`: builds the optimized native and wasm targets, runs every
-// benchmark program on both, and prints one table per area with Go's figures
-// (bench/go_figures.json) beside gort's. Figures from a shared machine are
-// noisy: compare the columns of one run, as ratios. Last, the npm package's
-// table (bench/js.mjs).
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// `npm run bench`: measures gort beside its peers in one run on one machine —
+// Go natively (GOMAXPROCS 1, 2, and 4 for the multi-core rows) and as
+// js/wasm under the same Node, Emscripten's and glibc's malloc, and the JS
+// anchors of the npm package (bench/js.mjs) — and prints one table of
+// figures per area and the table of gort's ratios to each peer. Each run of
+// an area runs every workload once, gort's program then its peers' in turn
+// (gort native, Go native, gort wasm, Go js/wasm), so that all see the same
+// machine; a figure is the median of the runs, its spread (min..max) kept.
+// Writes build/bench/report.html (charts) and build/bench/samples.json
+// (every sample).
+//
+//   npm run bench [-- [--quick] [--runs=N] [--out=DIR] [--no-build] [AREA|WORKLOAD...]]
+//
+// --quick (or GORT_BENCH_QUICK=1): every workload a tenth of its size (the
+// collector's programs two depths smaller), 3 runs instead of 5. Words name
+// areas (chan, proc, malloc, gc, maps, cores, js) or workloads (see
+// bench/lib/plan.mjs) to run alone. --no-build runs the programs built last.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { plan, select } from './lib/plan.mjs';
+import { figureTable, linesOf, parseOutput, ratioTable, samplesOf } from './lib/results.mjs';
+import { renderReport } from './lib/report.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const go = JSON.parse(readFileSync(new URL('go_figures.json', import.meta.url), 'utf8'));
+const argv = process.argv.slice(2);
+const flag = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const quick = argv.includes('--quick') || process.env.GORT_BENCH_QUICK === '1';
+const RUNS = Number(flag('runs') ?? (quick ? 3 : 5));
+const outDir = flag('out') ?? `${root}build/bench`;
+const words = argv.filter((a) => !a.startsWith('--'));
+// A program that takes longer than this has hung.
+const JOB_TIMEOUT_MS = (quick ? 300 : 900) * 1000;
+if (!(RUNS >= 1)) throw new Error('--runs must be a positive number');
 
-execFileSync('bash', [`${root}scripts/build.sh`, 'native-release', 'wasm-release'], {
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
+const areas = select(plan({ quick }), words);
 
-function results(program, extra = []) {
-  const [command, args] = program.endsWith('.js')
-    ? [process.execPath, [program, ...extra]]
-    : [program, extra];
-  const out = execFileSync(command, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
-  const figures = new Map();
-  for (const line of out.split('\n')) {
-    const m = /^RESULT (\S+) (\S+) (\S+)$/.exec(line);
-    if (m) figures.set(m[1], Number(m[2]));
-  }
-  return figures;
+if (!argv.includes('--no-build')) {
+  execFileSync('bash', [`${root}bench/build.sh`], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
-function run(name, extra = []) {
-  return {
-    native: results(`${root}build/native-release/gort_bench_${name}`, extra),
-    wasm: results(`${root}build/wasm-release/gort_bench_${name}.js`, extra),
-  };
-}
+const goDir = `${root}build/bench-go`;
+const goAbsentReason = existsSync(`${goDir}/ABSENT`) ? readFileSync(`${goDir}/ABSENT`, 'utf8').trim()
+  : existsSync(`${goDir}/VERSION`) ? null : 'the Go peers are not built (bench/build.sh)';
+const goAbsent = goAbsentReason != null;
+// Go 1.19's wasm_exec_node.js assigns globalThis.crypto, which Node 19 and
+// later define as a getter unless this flag turns their Web Crypto global off.
+const goWasmFlags = process.allowedNodeEnvironmentFlags.has('--no-experimental-global-webcrypto')
+  ? ['--no-experimental-global-webcrypto'] : [];
 
-const fmt = (v) => (v == null || Number.isNaN(v) ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2));
-
-function table(header, rows) {
-  console.log('\n| ' + header.join(' | ') + ' |');
-  console.log('|' + header.map(() => '---').join('|') + '|');
-  for (const [label, ...values] of rows) console.log(`| ${label} | ${values.map(fmt).join(' | ')} |`);
-}
-
-// Allocation.
-const malloc = run('malloc');
-const allocRows = [];
-for (const size of [16, 64, 256]) {
-  for (const par of ['p1', 'par2']) {
-    const [goP1, goP2, goWasm] = go.figures[`alloc_${size}_${par}`];
-    allocRows.push([
-      `${size} B, ${par === 'p1' ? '1 thread' : '2 threads'}`,
-      malloc.wasm.get(`gort_alloc_${size}_${par}`),
-      malloc.wasm.get(`system_malloc_${size}_${par}`),
-      malloc.native.get(`gort_alloc_${size}_${par}`),
-      malloc.native.get(`system_malloc_${size}_${par}`),
-      par === 'p1' ? goP1 : goP2,
-      goWasm,
-    ]);
+function version(command, args) {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0].trim();
+  } catch {
+    return null;
   }
 }
-table(['allocation (ns/alloc)', 'gort wasm', 'emscripten malloc', 'gort native', 'glibc malloc',
-  'Go native', 'Go js/wasm'], allocRows);
-console.log(`
-gort and Go: collector on, its cost included (the ring is a heap array, as Go's
-slice). malloc columns free the object leaving a ring of 1024. 2 threads: gort
-and Go run 2 goroutines on 2 Ps. Go native: GOMAXPROCS=1 for 1 thread, 2 for 2.`);
-const speedups = [16, 64, 256].map((size) =>
-  (malloc.wasm.get(`system_malloc_${size}_par2`) / malloc.wasm.get(`gort_alloc_${size}_par2`)).toFixed(1));
-console.log(`wasm, 2 threads: gort allocates ${speedups.join(' / ')}x faster than Emscripten's malloc (16 / 64 / 256 B).`);
 
-// Rows of workloads run with 1 and 2 Ps (keys KEY_p1, KEY_p2) beside Go's
-// three figures for KEY.
-const perProcsHeader = ['gort wasm 1 P', 'gort wasm 2 Ps', 'gort native 1 P', 'gort native 2 Ps',
-  'Go native p1', 'Go native p2', 'Go js/wasm'];
-function perProcsRows(res, rows) {
-  return rows.map(([label, key]) => {
-    const [goP1, goP2, goWasm] = go.figures[key];
-    return [label, res.wasm.get(`${key}_p1`), res.wasm.get(`${key}_p2`),
-      res.native.get(`${key}_p1`), res.native.get(`${key}_p2`), goP1, goP2, goWasm];
-  });
-}
-
-// Channels.
-const chan = run('chan');
-table(['channels', ...perProcsHeader], perProcsRows(chan, [
-  ['unbuffered ping-pong (ns/round trip)', 'chan_pingpong'],
-  ['buffered cap 128, 1 sender 1 receiver (ns/msg)', 'chan_buffered_spsc'],
-  ['cap 1, one goroutine sends then receives (ns/op)', 'chan_cap1_self'],
-  ['4 producers x 4 consumers, cap 1024 (M msgs/s)', 'chan_contended_rate'],
-  ['select over 4 buffered channels (ns/select)', 'select4'],
-  ['select over 4 unbuffered channels (ns/select)', 'select4_unbuf'],
-]));
-
-// sync.Map and maps behind locks; the runtime map alone; context trees.
-const maps = run('syncmap');
-table(['1,000 keys, 99% loads, 2 goroutines (ns/op)', ...perProcsHeader], perProcsRows(maps, [
-  ['sync.Map', 'syncmap_readheavy_syncmap'],
-  ['map + RWMutex', 'syncmap_readheavy_rwmutex'],
-  ['map + Mutex', 'syncmap_readheavy_mutex'],
-]));
-table(['runtime map and context', 'gort wasm', 'gort native'], [
-  ['map lookup, 1,000 keys, hit (ns)', 'map_lookup_1k'],
-  ['map lookup, 1e6 keys, hit (ns)', 'map_lookup_1m'],
-  ['map lookup, 1e6 keys, miss (ns)', 'map_miss_1m'],
-  ['map insert, growing to 1e6 keys (ns)', 'map_insert_1m'],
-  ['WithCancel into a 10,000-node tree, Done made (ns/context)', 'context_tree_build'],
-  ['cancel a 10,000-node tree from its root (us)', 'context_tree_cancel'],
-].map(([label, key]) => [label, maps.wasm.get(key), maps.native.get(key)]));
-console.log(`
-The maps behind locks are gort's runtime map (a Swiss table, src/map.c) behind
-gort's Mutex and RWMutex; Go's are Go's map. Go has no figures for the last
-table (no peer program).`);
-
-// Goroutines.
-const proc = run('proc');
-const goRow = (key) => go.figures[key] ?? [null, null, null];
-const procRows = [
-  ['spawn 100k, cold, default stack (M/s)', 'goroutine_spawn_rate_default', 'goroutine_spawn_rate'],
-  ['spawn 100k, reusing, default stack (M/s)', 'goroutine_spawn_rate_reuse_default', 'goroutine_spawn_rate_reuse'],
-  ['spawn 100k, cold, smallest stack (M/s)', 'goroutine_spawn_rate_small', null],
-  ['spawn 100k, reusing, smallest stack (M/s)', 'goroutine_spawn_rate_reuse_small', null],
-  ['bytes per parked goroutine, default stack', 'goroutine_mem_default', 'goroutine_mem'],
-  ['bytes per parked goroutine, smallest stack', 'goroutine_mem_small', null],
-  ['yield round trip, 1 P (ns)', 'yield_round_trip', null],
-  ['mutex hand-off, 4 goroutines on 2 Ps (ns/op)', 'mutex_handoff', null],
-  ['stop the world, max (us)', 'stw_latency_max', null],
-  ['stop the world, mean (us)', 'stw_latency_mean', null],
-].map(([label, key, goKey]) => {
-  const [goP1, goP2, goWasm] = goKey ? goRow(goKey) : [null, null, null];
-  return [label, proc.wasm.get(key), proc.native.get(key), goP1, goP2, goWasm];
-});
-table(['goroutines', 'gort wasm', 'gort native', 'Go native p1', 'Go native p2', 'Go js/wasm'], procRows);
-// The collector. Each program runs GC_RUNS times per target and every figure
-// is the median of its runs, as Go's figures are medians of 15 runs
-// (PEERS.md); the worst run's max pause is shown beside them.
-const GC_RUNS = 5;
-const median = (values) => {
-  const v = values.filter((x) => x != null).sort((a, b) => a - b);
-  return v.length === 0 ? null : v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+const machine = {
+  date: new Date().toISOString(),
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.cpus().length,
+  memoryGB: Math.round(os.totalmem() / 2 ** 30 * 10) / 10,
+  os: `${os.type()} ${os.release()} ${os.arch()}`,
+  loadBefore: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+  node: process.version,
+  emcc: version('emcc', ['--version'])?.replace(/^emcc \(.*?\)\s*/, 'emcc ').replace(/\s*\(\)$/, ''),
+  cc: version('cc', ['--version']),
+  go: goAbsent ? `absent: ${goAbsentReason}` : readFileSync(`${goDir}/VERSION`, 'utf8').trim(),
+  gort: version('git', ['-C', root, 'describe', '--always', '--dirty']),
+  quick,
+  runs: RUNS,
 };
-const gcRows = [];
-for (const program of ['binary_trees_d16', 'binary_trees_d18', 'gcbench']) {
-  const runs = Array.from({ length: GC_RUNS }, () => run('gc', [program]));
-  const fig = (target, key, pick = median) => pick(runs.map((r) => r[target].get(`${program}_${key}`)));
-  const worst = (values) => Math.max(...values.filter((x) => x != null));
-  const name = program.replace('_d', ' depth ').replace('_', '-');
-  for (const [label, key, unit] of [
-    ['time', 'time', 'ms'], ['GC cycles', 'numgc', 'count'], ['max STW pause per cycle', 'pause_max', 'us'],
-    ['median STW pause per cycle', 'pause_p50', 'us'], ['95th percentile STW pause', 'pause_p95', 'us'],
-    ['peak heap (HeapSys)', 'heapsys', 'MB'],
-    ['GC CPU share', 'gc_cpu', '%'],
-  ]) {
-    const [goP1, goP2, goWasm] = go.figures[`${program}_${key}`] ?? [null, null, null];
-    gcRows.push([`${name}: ${label} (${unit})`, fig('wasm', key), fig('native', key), goP1, goP2, goWasm]);
+
+const samples = [], pauses = [], failures = [];
+
+// Runs one program once and keeps its samples; a failure is kept and
+// reported at the end (the other measurements go on).
+function job(area, run, what, command, args, source, env = {}) {
+  const started = Date.now();
+  const r = spawnSync(command, args, {
+    encoding: 'utf8', maxBuffer: 64 << 20, timeout: JOB_TIMEOUT_MS, env: { ...process.env, ...env },
+  });
+  if (r.status !== 0) {
+    const why = r.error ? r.error.message : r.signal ? `killed by ${r.signal}` : `exit status ${r.status}`;
+    failures.push({ area: area.id, run, what, why, stderr: (r.stderr ?? '').trim().split('\n').slice(-5).join('\n') });
+    process.stderr.write(`bench: ${what} failed (${why})\n${r.stderr ?? ''}`);
+    return;
   }
-  gcRows.push([`${name}: max STW pause, worst of ${GC_RUNS} runs (us)`,
-    fig('wasm', 'pause_max', worst), fig('native', 'pause_max', worst), null, null, null]);
+  const got = samplesOf(r.stdout, source, area.id, run);
+  if (got.samples.length === 0) {
+    failures.push({ area: area.id, run, what, why: 'printed no RESULT line', stderr: '' });
+  }
+  samples.push(...got.samples.map((s) => ({ ...s, job: what, ms: Date.now() - started })));
+  pauses.push(...got.pauses);
 }
-table(['collector', 'gort wasm 2 Ps', 'gort native 2 Ps', 'Go native p1', 'Go native p2', 'Go js/wasm'], gcRows);
+
+const quickArgs = quick ? ['quick'] : [];
+
+function gortJob(area, run, w, target) {
+  const { program, args, procs } = w.gort;
+  const file = target === 'native' ? `${root}build/bench-native/gort_bench_${program}`
+    : `${root}build/bench-wasm/gort_bench_${program}.js`;
+  const [command, all] = target === 'native' ? [file, [...args, ...quickArgs]] : [process.execPath, [file, ...args, ...quickArgs]];
+  job(area, run, `gort ${target} ${program} ${args.join(' ')}`.trim(), command, all,
+    { impl: 'gort', target, procs: procs ?? area.gortProcs, procsOf: area.procsOf });
+}
+
+function goJob(area, run, w, target, procs) {
+  if (goAbsent) return;
+  const { program, args = [] } = w.go;
+  const what = `Go ${target} ${program} ${args.join(' ')}${target === 'native' ? ` GOMAXPROCS=${procs}` : ''}`;
+  if (target === 'native') {
+    job(area, run, what, `${goDir}/native/${program}`, [...args, ...quickArgs], { impl: 'go', target, procs },
+      { GOMAXPROCS: String(procs) });
+  } else {
+    job(area, run, what, process.execPath,
+      [...goWasmFlags, `${goDir}/wasm_exec_node.js`, `${goDir}/wasm/${program}`, ...args, ...quickArgs],
+      { impl: 'go', target, procs: 1 });
+  }
+}
+
+function runArea(area) {
+  for (let run = 0; run < RUNS; run++) {
+    process.stderr.write(`bench: ${area.id}, run ${run + 1} of ${RUNS}\n`);
+    for (const w of area.workloads) {
+      if (w.gort) gortJob(area, run, w, 'native');
+      for (const p of w.go?.procs ?? []) goJob(area, run, w, 'native', p);
+      if (w.gort) gortJob(area, run, w, 'wasm');
+      if (w.go && w.go.wasm !== false) goJob(area, run, w, 'wasm', 1);
+    }
+  }
+}
+
+// bench/js.mjs measures gort and each anchor in turn in every run, and
+// prints every sample.
+function runJs(area) {
+  process.stderr.write(`bench: js, ${RUNS} runs\n`);
+  const all = area.workloads.length === plan({ quick }).find((a) => a.id === 'js').workloads.length;
+  const args = [`${root}bench/js.mjs`, '--samples', `--runs=${RUNS}`, ...(quick ? ['--quick'] : []),
+    ...(all ? [] : [`--only=${area.workloads.map((w) => w.id.replace(/^js_/, '')).join(',')}`])];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20, timeout: JOB_TIMEOUT_MS * 4,
+    stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) {
+    failures.push({ area: 'js', run: null, what: 'bench/js.mjs', why: r.error?.message ?? `exit status ${r.status}`, stderr: '' });
+    return;
+  }
+  samples.push(...parseOutput(r.stdout).samples.map((s) => ({ area: 'js', procs: null, ...s })));
+}
+
+for (const area of areas) (area.id === 'js' ? runJs : runArea)(area);
+machine.loadAfter = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+
+// ---- the tables ----
+
+const cores = os.cpus().length;
+const results = areas.map((area) => ({ area, lines: linesOf(area, samples) }));
+for (const { area, lines } of results) {
+  if (lines.length === 0) continue;
+  console.log(`\n${figureTable(area, lines, { goAbsent, cores })}`);
+}
 console.log(`
-Sequential programs (one goroutine allocates) on a runtime of 2 Ps, with gort's
-collector thread marking beside them. A pause per cycle is both of its
-stop-the-world pauses summed (Go's PauseNs); peak heap is the arenas mapped.
-gort's figures are medians of ${GC_RUNS} runs, Go's of 15.`);
+Figures: median (min..max) of ${RUNS} runs${quick ? ' (quick: a tenth of every size)' : ''}. Go js/wasm runs on
+one thread: its figure stands on every line. Collector rows: gort and Go on 2 Ps; a pause
+per cycle is both stop-the-world pauses summed (Go's PauseNs); peak heap is the arenas
+mapped (Go's HeapSys). Malloc columns free the object leaving the ring; 2 threads: gort
+and Go run 2 goroutines on 2 Ps.${goAbsent ? `\nGo: ${goAbsentReason}.` : ''}`);
 
+console.log(`\n${ratioTable(results.flatMap((r) => r.lines), { goAbsent, cores })}`);
 console.log(`
-gort runs 2 Ps. Memory per goroutine: its stack, its g and the sudog it parks on
-(Go: StackInuse + HeapInuse delta; its stacks start at 2 KB and grow, gort's
-cannot move). Default and smallest stacks: see include/gort/proc.h.
+Ratios: how many times better gort's median is (faster, or smaller when lower is better);
+below 1x gort is behind.${cores < Math.max(...results.flatMap((r) => r.lines.map((l) => l.procs ?? 0)))
+  ? ` This machine has ${cores} cores: more Ps than that are oversubscribed.` : ''}
+Machine: ${machine.cpu}, ${cores} cores, load ${machine.loadBefore} before, ${machine.loadAfter} after;
+Node ${machine.node}, ${machine.emcc}, ${machine.go}.`);
 
-Source of Go's figures: ${go.source}`);
+mkdirSync(outDir, { recursive: true });
+const data = { machine, goAbsentReason, areas: results.map(({ area, lines }) => ({ id: area.id, title: area.title, lines })),
+  samples, pauses, failures };
+writeFileSync(`${outDir}/samples.json`, JSON.stringify(data, null, 1));
+writeFileSync(`${outDir}/report.html`, renderReport(data));
+console.log(`\nReport: ${outDir}/report.html (every sample: ${outDir}/samples.json)`);
 
-// The npm package's table: JS parties beside their JS anchors (bench/js.mjs).
-execFileSync(process.execPath, [fileURLToPath(new URL('js.mjs', import.meta.url)), ...process.argv.slice(2)], {
-  stdio: 'inherit',
-});
+if (failures.length) {
+  console.error(`\nbench: ${failures.length} program run(s) failed:`);
+  for (const f of failures) console.error(`  ${f.what} (run ${f.run == null ? '-' : f.run + 1}): ${f.why}${f.stderr ? `\n    ${f.stderr.replace(/\n/g, '\n    ')}` : ''}`);
+  process.exitCode = 1;
+}

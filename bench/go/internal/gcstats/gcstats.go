@@ -1,0 +1,45 @@
+// Package gcstats measures a program the way gort's bench_gc does: wall
+// time, collector cycles, the longest, median and 95th-percentile
+// stop-the-world pause per cycle (Go's PauseNs, both pauses of a cycle
+// summed), HeapSys (which Go, like gort, keeps as its peak) and the
+// collector's CPU share; and prints every pause for the histograms.
+package gcstats
+
+import (
+	"runtime"
+	"time"
+
+	"gortbench/internal/bench"
+)
+
+// pauseRing is the length of MemStats.PauseNs.
+const pauseRing = 256
+
+// Measure runs program and prints its figures under name.
+func Measure(name string, program func()) {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	before := m.NumGC
+	start := time.Now()
+	program()
+	elapsed := time.Since(start)
+	runtime.ReadMemStats(&m)
+	cycles := m.NumGC - before
+	k := cycles
+	if k > pauseRing {
+		k = pauseRing
+	}
+	pauses := make([]time.Duration, k)
+	for i := uint32(0); i < k; i++ {
+		pauses[i] = time.Duration(m.PauseNs[(m.NumGC-1-i)%pauseRing])
+	}
+	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
+	bench.Result(name+"_time", float64(elapsed.Nanoseconds())/1e6, "ms")
+	bench.Result(name+"_numgc", float64(cycles), "count")
+	bench.Result(name+"_pause_max", us(bench.Percentile(pauses, 100)), "us")
+	bench.Result(name+"_pause_p50", us(bench.Percentile(pauses, 50)), "us")
+	bench.Result(name+"_pause_p95", us(bench.Percentile(pauses, 95)), "us")
+	bench.Result(name+"_heapsys", float64(m.HeapSys)/1048576, "MB")
+	bench.Result(name+"_gc_cpu", m.GCCPUFraction*100, "%")
+	bench.Pauses(name, pauses)
+}
