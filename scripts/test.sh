@@ -30,6 +30,9 @@ else
   ctest --test-dir build/native-tsan --output-on-failure -j 2
 fi
 
+echo "== fuzz targets (libFuzzer, ASan + UBSan): their corpora, then seconds each"
+scripts/fuzz.sh --check --seconds 5
+
 echo "== wasm and JS package tests (node --test)"
 node --test tests/
 

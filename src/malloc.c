@@ -209,6 +209,8 @@ static inline void *after_alloc(void *x, size_t size, bool clear_later)
 /* A type with pointers must be made of whole words, its mask inside it. */
 bool malloc_type_is_valid(const gort_type *t)
 {
+    if (t == NULL)
+        return false;
     return t->ptrwords == 0 || (t->size % PTR_SIZE == 0 && t->ptrwords <= t->size / PTR_SIZE &&
                                 (t->ptrwords <= 64 || t->ptrmask != NULL));
 }

@@ -128,9 +128,9 @@ static void exhaustion_main(void *arg)
      * and channels either works or says GORT_ENOMEM. */
     long before = atomic_load(&oom.pings);
     CHECK(AWAIT(atomic_load(&oom.pings) > before + 100));
-    CHECK_EQ(gort_gc(), GORT_OK);
     CHECK(gort_alloc_bytes(CHUNK_BYTES) == NULL);
     CHECK(gort_alloc_bytes((size_t)64 << 20) == NULL);
+    CHECK_EQ(gort_gc(), GORT_OK);
     gort_chan *c = NULL;
     int rc = gort_chan_new_bytes(1, (size_t)32 << 20, &c);
     CHECK(rc == GORT_ENOMEM && c == NULL);
@@ -232,7 +232,8 @@ static void big_requests_main(void *arg)
 {
     (void)arg;
     static const gort_type word = {"word", sizeof(void *), 1, 1, NULL};
-    static const gort_type bad = {"bad", 12, 1, 1, NULL}; /* pointers in a size not of words */
+    /* pointers in a size not made of words */
+    static const gort_type bad = {"bad", sizeof(void *) + 2, 1, 1, NULL};
     CHECK(gort_alloc_bytes(SIZE_MAX) == NULL);
     CHECK(gort_alloc_bytes(SIZE_MAX / 2) == NULL);
     CHECK(gort_alloc_bytes(SIZE_MAX - 8191) == NULL);
@@ -443,6 +444,19 @@ static void misuse_on_goroutine(void *arg)
     gort_waitgroup wg = GORT_WAITGROUP_INIT;
     CHECK_EQ(gort_waitgroup_done(&wg), GORT_ENEGATIVE);
     CHECK(strcmp(gort_strerror(12345), "unknown error") == 0);
+    CHECK(gort_new(NULL) == NULL);
+    CHECK(gort_new_array(NULL, 1) == NULL);
+    CHECK_EQ(gort_add_roots(NULL, 8), GORT_EINVAL);
+    CHECK_EQ(gort_remove_roots(&v), GORT_EINVAL);
+    CHECK_EQ(gort_set_finalizer(NULL, NULL, NULL), GORT_EINVAL);
+    CHECK_EQ(gort_set_finalizer(&v, NULL, NULL), GORT_EINVAL); /* not a heap object */
+    /* A NULL context reads as Background does (Go would panic on a nil
+     * Context's methods). */
+    int64_t none;
+    CHECK_EQ(gort_context_err(NULL), GORT_OK);
+    CHECK(gort_context_done(NULL) == NULL);
+    CHECK(gort_context_value(NULL, &v) == NULL);
+    CHECK(!gort_context_deadline(NULL, &none));
 
     /* Objects of the runtime that stopped: channels and contexts work on;
      * the timers were stopped with it and can be armed again. */

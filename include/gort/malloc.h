@@ -64,7 +64,8 @@ typedef struct gort_type {
     }
 
 /* A zeroed object of type t, or NULL when the heap cannot grow or t is
- * malformed (pointer words outside it, or a size not made of words). */
+ * NULL or malformed (pointer words outside it, or a size not made of
+ * words). */
 void *gort_new(const gort_type *t);
 
 /* A zeroed array of n values of type t, or NULL when t->size * n overflows

@@ -1,0 +1,194 @@
+// A seeded fuzzer of the npm package's value codecs (src/js/codec.js): libFuzzer
+// cannot drive JS, so this one draws its inputs from a seeded generator,
+// both arbitrary bytes and structured values. Checked: decoding arbitrary
+// bytes never fails except as documented (the 'json' codec's SyntaxError for
+// bytes that are not JSON), 'bytes' hands back what it got, and every value
+// a codec takes round-trips through it and through the runtime's channels
+// (payloads of every size from 0 to 64 KB on the gort heap, read back by the
+// package's own decoder, compared byte for byte) while goroutines collect.
+//
+// GORT_FUZZ_SEED picks the seed (the default is fixed, so that `npm test` is
+// repeatable) and GORT_FUZZ_SECONDS how long each test draws inputs (`npm
+// run fuzz` passes its time through); a failure names the seed and the input.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CODECS, codecOf } from '../src/js/codec.js';
+
+const SEED = BigInt(process.env.GORT_FUZZ_SEED ?? '20261205');
+const SECONDS = Number(process.env.GORT_FUZZ_SECONDS ?? '2');
+// Inputs drawn per test at least, however fast the time runs out (a batch
+// through the runtime's channels takes ~80 ms under gccheckmark).
+const MIN_INPUTS = 200;
+const MIN_BATCHES = 25;
+
+/** splitmix64: the same generator as the C tests'. */
+function generator(seed) {
+  let state = seed & 0xffffffffffffffffn;
+  const next = () => {
+    state = (state + 0x9e3779b97f4a7c15n) & 0xffffffffffffffffn;
+    let z = state;
+    z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & 0xffffffffffffffffn;
+    z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & 0xffffffffffffffffn;
+    return z ^ (z >> 31n);
+  };
+  const below = (n) => Number(next() % BigInt(n));
+  return { next, below };
+}
+
+// Sizes that matter: empty, around the 4-byte rounding of payloads and the
+// tiny allocator's 16 bytes, size-class edges, past 32 KB (a large object).
+const EDGE_SIZES = [0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 32, 33, 4095, 4096, 8192, 32767, 32768, 32769, 65536];
+
+function randomBytes(rng) {
+  const n = rng.below(4) === 0 ? EDGE_SIZES[rng.below(EDGE_SIZES.length)] : rng.below(300);
+  const bytes = new Uint8Array(n);
+  const style = rng.below(4);
+  for (let i = 0; i < n; i++) {
+    if (style === 0) bytes[i] = rng.below(256);
+    else if (style === 1) bytes[i] = 0x20 + rng.below(0x5f); // printable ASCII
+    else if (style === 2) bytes[i] = [0x22, 0x5b, 0x5d, 0x7b, 0x7d, 0x3a, 0x2c, 0x5c, 0x30, 0x2d, 0x65][rng.below(11)]; // JSON punctuation
+    else bytes[i] = 0x80 + rng.below(0x80); // continuation and lead bytes of UTF-8
+  }
+  return bytes;
+}
+
+// Code points from every range that UTF-8 encodes differently, and lone
+// surrogates (which a JS string may hold and UTF-8 cannot).
+function randomString(rng, wellFormed) {
+  const n = rng.below(4) === 0 ? EDGE_SIZES[rng.below(EDGE_SIZES.length)] >> 1 : rng.below(40);
+  let s = '';
+  for (let i = 0; i < n; i++) {
+    const r = rng.below(6);
+    if (r === 0) s += String.fromCharCode(rng.below(0x80));
+    else if (r === 1) s += String.fromCharCode(0x80 + rng.below(0x780));
+    else if (r === 2) s += String.fromCharCode(0x800 + rng.below(0xd000));
+    else if (r === 3) s += String.fromCodePoint(0x10000 + rng.below(0x100000));
+    else if (r === 4 && !wellFormed) s += String.fromCharCode(0xd800 + rng.below(0x800));
+    else s += '\u0000"\\\n'[rng.below(4)];
+  }
+  return s;
+}
+
+function randomJSON(rng, depth = 0) {
+  const r = rng.below(depth > 4 ? 5 : 8);
+  switch (r) {
+    case 0: return null;
+    case 1: return rng.below(2) === 0;
+    case 2: return [0, -0, 1, -1, 2 ** 53, -(2 ** 31), 1e308, 5e-324, 0.1][rng.below(9)];
+    case 3: return Number(rng.next() % 1000000n) / 7;
+    case 4: return randomString(rng, false);
+    case 5: case 6: return Array.from({ length: rng.below(5) }, () => randomJSON(rng, depth + 1));
+    default: {
+      const o = {};
+      for (let i = rng.below(5); i > 0; i--) o[randomString(rng, false)] = randomJSON(rng, depth + 1);
+      return o;
+    }
+  }
+}
+
+/** What JSON makes of a value: -0 becomes 0. */
+const jsonNormal = (v) => JSON.parse(JSON.stringify(v));
+
+/** A string as UTF-8 carries it: lone surrogates become U+FFFD. */
+const utf8Normal = (s) => new TextDecoder().decode(new TextEncoder().encode(s));
+
+/** Runs body(rng, i) for SECONDS (and at least MIN_INPUTS inputs); a failure names the seed and input. */
+async function fuzz(name, body, minInputs = MIN_INPUTS) {
+  const rng = generator(SEED ^ BigInt([...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7)));
+  const until = Date.now() + SECONDS * 1000;
+  let i = 0;
+  for (; i < minInputs || Date.now() < until; i++) {
+    try {
+      await body(rng, i);
+    } catch (err) {
+      err.message = `${name}: input ${i} of seed ${SEED} (GORT_FUZZ_SEED=${SEED}): ${err.message}`;
+      throw err;
+    }
+  }
+  return i;
+}
+
+test('codec fuzz: decoding arbitrary bytes never fails but as documented', async () => {
+  const custom = codecOf({ encode: (v) => v, decode: (b) => b.length });
+  await fuzz('decode', (rng) => {
+    const bytes = randomBytes(rng);
+    const copy = bytes.slice();
+    const text = CODECS.string.decode(bytes);
+    assert.equal(typeof text, 'string');
+    assert.equal(text, new TextDecoder().decode(copy), 'string decode differs from UTF-8 decoding');
+    assert.equal(CODECS.bytes.decode(bytes), bytes);
+    let parsed;
+    let failed = null;
+    try {
+      parsed = CODECS.json.decode(bytes);
+    } catch (err) {
+      failed = err;
+    }
+    if (failed) {
+      assert.ok(failed instanceof SyntaxError, `json decode threw ${failed?.constructor?.name}: ${failed?.message}`);
+    } else {
+      assert.deepEqual(parsed, JSON.parse(text));
+    }
+    assert.equal(custom.decode(bytes), copy.length);
+    assert.deepEqual(bytes, copy, 'decoding changed its input');
+  });
+});
+
+test('codec fuzz: values round-trip through each codec', async () => {
+  await fuzz('roundtrip', (rng) => {
+    const s = randomString(rng, rng.below(2) === 0);
+    assert.equal(CODECS.string.decode(CODECS.string.encode(s)), utf8Normal(s));
+    const v = randomJSON(rng);
+    assert.deepEqual(CODECS.json.decode(CODECS.json.encode(v)), jsonNormal(v));
+    const b = randomBytes(rng);
+    assert.deepEqual(CODECS.bytes.decode(CODECS.bytes.encode(b)), b);
+    const f = new Float64Array([Number(rng.next()) / 3, -0, NaN]);
+    assert.deepEqual(new Uint8Array(CODECS.bytes.encode(f)), new Uint8Array(f.buffer));
+  });
+});
+
+const entry = fileURLToPath(new URL('../dist/index.node.js', import.meta.url));
+if (!existsSync(entry)) throw new Error(`${entry} is missing: build it with src/js/build.sh`);
+const { start } = await import(entry);
+let rt;
+
+before(async () => { rt = await start({ procs: 2, godebug: 'gccheckmark=1' }); });
+after(async () => { await rt.close(); });
+
+test('codec fuzz: payloads of every size round-trip through the runtime\'s channels', async () => {
+  const chans = {
+    bytes: rt.chan({ cap: 64, codec: 'bytes' }),
+    string: rt.chan({ cap: 64, codec: 'string' }),
+    json: rt.chan({ cap: 64, codec: 'json' }),
+  };
+  const unbuffered = rt.chan({ codec: 'bytes' });
+  let inputs = 0;
+  // A batch fills the buffers, then drains them: the values wait on the
+  // gort heap meanwhile, and the collector runs (gccheckmark) as they pile up.
+  await fuzz('channels', async (rng) => {
+    const batch = [];
+    for (let n = 1 + rng.below(32); n > 0; n--) {
+      const kind = ['bytes', 'string', 'json'][rng.below(3)];
+      const value = kind === 'bytes' ? randomBytes(rng) : kind === 'string' ? randomString(rng, false) : randomJSON(rng);
+      await chans[kind].send(value);
+      batch.push([kind, value]);
+    }
+    for (const [kind, value] of batch.filter(([k]) => k === 'bytes')) assert.deepEqual((await chans.bytes.recv()).value, value);
+    for (const [kind, value] of batch.filter(([k]) => k === 'string')) assert.equal((await chans.string.recv()).value, utf8Normal(value));
+    for (const [kind, value] of batch.filter(([k]) => k === 'json')) assert.deepEqual((await chans.json.recv()).value, jsonNormal(value));
+    // A hand-off through an unbuffered channel: the receiver waits first.
+    const b = randomBytes(rng);
+    const got = unbuffered.recv();
+    await unbuffered.send(b);
+    assert.deepEqual((await got).value, b);
+    inputs++;
+  }, MIN_BATCHES);
+  for (const ch of [...Object.values(chans), unbuffered]) {
+    assert.equal(ch.len, 0);
+    ch.close();
+    assert.deepEqual(await ch.recv(), { value: undefined, ok: false });
+  }
+  assert.ok(inputs >= MIN_BATCHES);
+});
