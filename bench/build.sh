@@ -5,7 +5,8 @@
 # (build/bench-go/native, build/bench-go/wasm). Debian's golang-go is
 # installed when no `go` is on PATH. When Go cannot be had, the reason is
 # written to build/bench-go/ABSENT and the bench's Go columns say so; gort's
-# programs are built either way.
+# programs are built either way. --go-only builds only the Go peers (npm
+# test runs gort's programs as it builds them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/toolchain.sh
@@ -13,15 +14,21 @@ source scripts/toolchain.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 targets=(gort_bench_malloc gort_bench_proc gort_bench_chan gort_bench_gc gort_bench_syncmap)
 
-cmake -S . -B build/bench-native -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/bench-native -j "$jobs" --target "${targets[@]}" >/dev/null
-# emcmake echoes its configure line on stderr; keep errors only.
-emcmake cmake -S . -B build/bench-wasm -DCMAKE_BUILD_TYPE=Release > /dev/null 2> >(grep -v "^configure: " >&2)
-cmake --build build/bench-wasm -j "$jobs" --target "${targets[@]}" 2>&1 >/dev/null |
-  grep -v -e "Asyncify removelist contained a non-existing function" -e "GLOB mismatch" >&2 || true
-for t in "${targets[@]}"; do
-  test -x "build/bench-native/$t" && test -f "build/bench-wasm/$t.js"
-done
+build_gort() {
+  cmake -S . -B build/bench-native -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build/bench-native -j "$jobs" --target "${targets[@]}" >/dev/null
+  # emcmake echoes its configure line on stderr; keep errors only.
+  emcmake cmake -S . -B build/bench-wasm -DCMAKE_BUILD_TYPE=Release > /dev/null 2> >(grep -v "^configure: " >&2)
+  cmake --build build/bench-wasm -j "$jobs" --target "${targets[@]}" 2>&1 >/dev/null |
+    grep -v -e "Asyncify removelist contained a non-existing function" -e "GLOB mismatch" >&2 || true
+  for t in "${targets[@]}"; do
+    if [ ! -x "build/bench-native/$t" ] || [ ! -f "build/bench-wasm/$t.js" ]; then
+      echo "bench/build.sh: $t was not built" >&2
+      exit 1
+    fi
+  done
+}
+[ "${1:-}" = --go-only ] || build_gort
 
 out=build/bench-go
 rm -rf "$out/native" "$out/wasm" "$out/ABSENT"

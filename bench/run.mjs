@@ -9,12 +9,16 @@
 // Writes build/bench/report.html (charts) and build/bench/samples.json
 // (every sample).
 //
-//   npm run bench [-- [--quick] [--runs=N] [--out=DIR] [--no-build] [AREA|WORKLOAD...]]
+//   npm run bench [-- [--quick] [--runs=N] [--out=DIR] [--no-build] [--debug-builds] [AREA|WORKLOAD...]]
 //
 // --quick (or GORT_BENCH_QUICK=1): every workload a tenth of its size (the
 // collector's programs two depths smaller), 3 runs instead of 5. Words name
 // areas (chan, proc, malloc, gc, maps, cores, js) or workloads (see
 // bench/lib/plan.mjs) to run alone. --no-build runs the programs built last.
+// --debug-builds runs gort's programs as npm test builds them
+// (build/native-asan under AddressSanitizer, build/wasm-debug) and builds
+// only the Go peers: a check that every program still runs, whose figures
+// are not speeds (npm test's bench step).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -30,6 +34,11 @@ const quick = argv.includes('--quick') || process.env.GORT_BENCH_QUICK === '1';
 const RUNS = Number(flag('runs') ?? (quick ? 3 : 5));
 const outDir = flag('out') ?? `${root}build/bench`;
 const words = argv.filter((a) => !a.startsWith('--'));
+const debugBuilds = argv.includes('--debug-builds');
+const gortDirs = debugBuilds ? { native: `${root}build/native-asan`, wasm: `${root}build/wasm-debug` }
+  : { native: `${root}build/bench-native`, wasm: `${root}build/bench-wasm` };
+// The runtime never returns its metadata to the system: not a leak.
+const debugEnv = debugBuilds ? { ASAN_OPTIONS: 'detect_leaks=0' } : {};
 // A program that takes longer than this has hung.
 const JOB_TIMEOUT_MS = (quick ? 300 : 900) * 1000;
 if (!(RUNS >= 1)) throw new Error('--runs must be a positive number');
@@ -37,7 +46,7 @@ if (!(RUNS >= 1)) throw new Error('--runs must be a positive number');
 const areas = select(plan({ quick }), words);
 
 if (!argv.includes('--no-build')) {
-  execFileSync('bash', [`${root}bench/build.sh`], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync('bash', [`${root}bench/build.sh`, ...(debugBuilds ? ['--go-only'] : [])], { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 const goDir = `${root}build/bench-go`;
@@ -71,6 +80,7 @@ const machine = {
   gort: version('git', ['-C', root, 'describe', '--always', '--dirty']),
   quick,
   runs: RUNS,
+  debugBuilds,
 };
 
 const samples = [], pauses = [], failures = [];
@@ -100,11 +110,10 @@ const quickArgs = quick ? ['quick'] : [];
 
 function gortJob(area, run, w, target) {
   const { program, args, procs } = w.gort;
-  const file = target === 'native' ? `${root}build/bench-native/gort_bench_${program}`
-    : `${root}build/bench-wasm/gort_bench_${program}.js`;
+  const file = target === 'native' ? `${gortDirs.native}/gort_bench_${program}` : `${gortDirs.wasm}/gort_bench_${program}.js`;
   const [command, all] = target === 'native' ? [file, [...args, ...quickArgs]] : [process.execPath, [file, ...args, ...quickArgs]];
   job(area, run, `gort ${target} ${program} ${args.join(' ')}`.trim(), command, all,
-    { impl: 'gort', target, procs: procs ?? area.gortProcs, procsOf: area.procsOf });
+    { impl: 'gort', target, procs: procs ?? area.gortProcs, procsOf: area.procsOf }, debugEnv);
 }
 
 function goJob(area, run, w, target, procs) {
@@ -160,6 +169,7 @@ for (const { area, lines } of results) {
   if (lines.length === 0) continue;
   console.log(`\n${figureTable(area, lines, { goAbsent, cores })}`);
 }
+if (debugBuilds) console.log('\ngort ran as npm test builds it (sanitizers, debug wasm): these figures are not speeds.');
 console.log(`
 Figures: median (min..max) of ${RUNS} runs${quick ? ' (quick: a tenth of every size)' : ''}. Go js/wasm runs on
 one thread: its figure stands on every line. Collector rows: gort and Go on 2 Ps; a pause

@@ -36,8 +36,8 @@ scripts/fuzz.sh --check --seconds 5
 echo "== wasm and JS package tests (node --test)"
 node --test tests/
 
-# The benchmark programs (gort's and their Go peers) must not break unseen:
-# one small workload per area, once, quick (bench/run.mjs; no timing asserted).
+# The benchmark programs (gort's, as built above, and their Go peers) must not
+# break unseen: one small workload per area, once, quick; no timing asserted.
 echo "== benchmark programs (npm run bench, quick: one small workload per area)"
-node bench/run.mjs --quick --runs=1 --out=build/bench-smoke \
+node bench/run.mjs --quick --runs=1 --debug-builds --out=build/bench-smoke \
   pingpong spawn alloc binary_trees_d14 syncmap cores_contended js_roundtrip

@@ -13,8 +13,10 @@ const esc = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<
 const title = (id) => COLUMNS.find((c) => c.id === id)?.title ?? id;
 
 // Bar chart geometry (px).
-const WIDTH = 920, NAME_W = 150, VALUE_W = 190, BAR_H = 13, BAR_GAP = 4, HEAD_H = 22, LINE_GAP = 10;
+const WIDTH = 920, NAME_W = 215, VALUE_W = 170, BAR_H = 13, BAR_GAP = 4, HEAD_H = 22, LINE_GAP = 10;
 const BAR_W = WIDTH - NAME_W - VALUE_W;
+// The longest column name that fits NAME_W at 12px.
+const NAME_CHARS = 32;
 
 function procsText(line, cores) {
   if (line.procs == null) return '';
@@ -36,7 +38,7 @@ function barChart(lines, cores) {
       const s = line.cells[c.id];
       const name = c.id === 'js-anchor' && line.anchor ? line.anchor : c.title;
       const mid = y + BAR_H / 2;
-      parts.push(`<text x="${NAME_W - 6}" y="${mid + 4}" class="name" text-anchor="end">${esc(name.length > 24 ? `${name.slice(0, 23)}…` : name)}<title>${esc(name)}</title></text>`,
+      parts.push(`<text x="${NAME_W - 6}" y="${mid + 4}" class="name" text-anchor="end">${esc(name.length > NAME_CHARS ? `${name.slice(0, NAME_CHARS - 1)}…` : name)}<title>${esc(name)}</title></text>`,
         `<rect x="${NAME_W}" y="${y}" width="${Math.max(1, x(s.median) - NAME_W).toFixed(1)}" height="${BAR_H}" fill="${COLORS[c.id]}"><title>${esc(`${name}: ${cellText(s)} ${line.unit}`)}</title></rect>`,
         `<line x1="${x(s.min).toFixed(1)}" x2="${x(s.max).toFixed(1)}" y1="${mid}" y2="${mid}" class="whisker"/>`,
         `<line x1="${x(s.min).toFixed(1)}" x2="${x(s.min).toFixed(1)}" y1="${y + 2}" y2="${y + BAR_H - 2}" class="whisker"/>`,
@@ -51,7 +53,7 @@ function barChart(lines, cores) {
 
 // Histogram bins: BINS_PER_DECADE per power of ten, from 1 us to 10 s.
 const BINS_PER_DECADE = 4, FIRST_DECADE = 0, LAST_DECADE = 7;
-const HIST_W = 920, HIST_NAME_W = 150, HIST_ROW_H = 46;
+const HIST_W = 920, HIST_NAME_W = 215, HIST_ROW_H = 46;
 
 function histogram(program, byColumn) {
   const nbins = (LAST_DECADE - FIRST_DECADE) * BINS_PER_DECADE;
@@ -112,8 +114,10 @@ function ratioSection(areas, cores) {
   const rows = areas.flatMap((a) => a.lines.filter((l) => RATIOS.some((r) => l.ratios[r.id] != null)).map((l) => ({ ...l, areaTitle: a.title })));
   if (rows.length === 0) return '<p>No line has both gort and a peer.</p>';
   const used = RATIOS.filter((r) => rows.some((l) => l.ratios[r.id] != null));
-  return `<table><tr><th>area</th><th>line</th><th>Ps</th>${used.map((r) => `<th>${esc(r.title)}</th>`).join('')}</tr>` +
-    rows.map((l) => `<tr><td>${esc(l.areaTitle)}</td><td>${esc(l.label)}${l.anchor ? ` <span class="sub">(${esc(l.anchor)})</span>` : ''}</td>` +
+  let area = null;
+  return `<table><tr><th>line</th><th>Ps</th>${used.map((r) => `<th>${esc(r.title)}</th>`).join('')}</tr>` +
+    rows.map((l) => (l.areaTitle !== area ? `<tr><th colspan="${used.length + 2}" class="area">${esc(area = l.areaTitle)}</th></tr>` : '') +
+      `<tr><td>${esc(l.label)}${l.anchor ? ` <span class="sub">(${esc(l.anchor)})</span>` : ''}</td>` +
       `<td>${l.procs ?? ''}${cores && l.procs > cores ? '*' : ''}</td>${used.map((r) => ratioCell(l.ratios[r.id])).join('')}</tr>`).join('') + '</table>';
 }
 
@@ -133,7 +137,8 @@ export function renderReport({ machine, goAbsentReason, areas, pauses, failures 
     ['date', machine.date], ['CPU', `${machine.cpu}, ${machine.cores} cores, ${machine.memoryGB} GB`], ['OS', machine.os],
     ['load average (1, 5, 15 min)', `${machine.loadBefore} before, ${machine.loadAfter} after`],
     ['Node', machine.node], ['Emscripten', machine.emcc], ['C compiler', machine.cc], ['Go', machine.go],
-    ['gort', machine.gort], ['runs', `${machine.runs} per figure${machine.quick ? ', quick (every size a tenth)' : ''}`],
+    ['gort', machine.gort], ['runs', `${machine.runs} per figure${machine.quick ? ', quick (every size a tenth)' : ''}` +
+      `${machine.debugBuilds ? '; gort as npm test builds it (sanitizers, debug wasm): not speeds' : ''}`],
   ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>gort benchmarks</title>
@@ -142,7 +147,7 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 960p
 h1 { font-size: 24px; } h2 { font-size: 19px; margin-top: 36px; border-bottom: 1px solid #d8dde6; } h3 { font-size: 15px; margin-bottom: 4px; }
 table { border-collapse: collapse; margin: 10px 0; font-size: 12.5px; }
 td, th { border: 1px solid #d8dde6; padding: 3px 7px; text-align: left; vertical-align: top; }
-th { background: #f1f4f8; }
+th { background: #f1f4f8; } th.area { background: #e4e9f1; }
 .sub { fill: #6b7585; color: #6b7585; font-size: 11px; }
 svg text { font-size: 12px; fill: #1d2330; } svg .head { font-weight: 600; } svg .value { font-variant-numeric: tabular-nums; }
 svg .sub { font-weight: 400; fill: #6b7585; }
