@@ -59,6 +59,32 @@ test('MMU of a synthetic sequence matches hand-computed values', () => {
   assert.ok(Math.abs(mmu(v.points, 0, 100 * MS, 5 * MS) - 0.8) < 1e-9);
 });
 
+test('MMU agrees with a direct minimum over every window start on random sequences', () => {
+  let seed = 12345;
+  const rand = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
+  // The integral of the step function over [a, b], directly.
+  const integral = (pts, end, a, b) => {
+    let total = 0;
+    for (let i = 0; i < pts.length; i++) {
+      const lo = Math.max(a, pts[i].t), hi = Math.min(b, i + 1 < pts.length ? pts[i + 1].t : end);
+      if (hi > lo) total += pts[i].u * (hi - lo);
+    }
+    return total;
+  };
+  for (let round = 0; round < 50; round++) {
+    const pts = [{ t: 0, u: rand() }];
+    for (let i = 0; i < 30; i++) pts.push({ t: pts[pts.length - 1].t + 1 + Math.floor(rand() * 20), u: Math.floor(rand() * 5) / 4 });
+    const end = pts[pts.length - 1].t + 10;
+    for (const w of [1, 3, 7.5, 20, 60, end]) {
+      if (w > end) continue;
+      // Every start on a grid fine enough to meet every break (integer steps, w a multiple of 0.5).
+      let direct = Infinity;
+      for (let s = 0; s <= end - w + 1e-9; s += 0.5) direct = Math.min(direct, integral(pts, end, s, s + w) / w);
+      assert.ok(Math.abs(mmu(pts, 0, end, w) - direct) < 1e-9, `round ${round} w ${w}: ${mmu(pts, 0, end, w)} vs ${direct}`);
+    }
+  }
+});
+
 let rt;
 before(async () => { rt = await start({ procs: 2 }); });
 after(async () => { await rt?.close(); });

@@ -179,37 +179,50 @@ export class Utilization {
  * a step, so the minimum is at one of those starts. null when the span is
  * shorter than w.
  */
-export function mmu(points, t0, t1, w) {
-  if (!(w > 0) || t1 - t0 < w || points.length === 0) return null;
-  const T = [], U = [], C = [];
-  let acc = 0;
-  let u0 = points[0].u;
+export function mmu(points, t0, t1, w) { return steps(points, t0, t1).mmu(w); }
+
+/** The step function on [t0, t1] as arrays: step starts, values, integral up to each start. */
+function steps(points, t0, t1) {
+  const n = points.length;
+  const T = new Float64Array(n + 1), U = new Float64Array(n + 1), C = new Float64Array(n + 1);
+  let u0 = n ? points[0].u : 0;
   for (const p of points) if (p.t <= t0) u0 = p.u;
-  T.push(t0); U.push(u0); C.push(0);
+  T[0] = t0; U[0] = u0; C[0] = 0;
+  let k = 1;
   for (const p of points) {
     if (p.t <= t0 || p.t >= t1) continue;
-    const i = T.length - 1;
-    acc += U[i] * (p.t - T[i]);
-    T.push(p.t); U.push(p.u); C.push(acc);
+    C[k] = C[k - 1] + U[k - 1] * (p.t - T[k - 1]);
+    T[k] = p.t; U[k] = p.u;
+    k++;
   }
-  const integral = (x) => {
-    let lo = 0, hi = T.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (T[mid] <= x) lo = mid; else hi = mid - 1;
-    }
-    return C[lo] + U[lo] * (x - T[lo]);
+  return {
+    mmu(w) {
+      if (!(w > 0) || t1 - t0 < w || n === 0) return null;
+      // Window starts in increasing order: every step (a window starting
+      // there) and every step - w (a window ending there), merged; the
+      // integrals up to s and up to s + w follow with cursors that only
+      // move forward.
+      let i = 0, j = 0;
+      const upToStart = (x) => { while (i + 1 < k && T[i + 1] <= x) i++; return C[i] + U[i] * (x - T[i]); };
+      const upToEnd = (x) => { while (j + 1 < k && T[j + 1] <= x) j++; return C[j] + U[j] * (x - T[j]); };
+      const last = t1 - w;
+      let best = Infinity;
+      let a = 0, b = 0;
+      for (;;) {
+        const sa = a < k ? T[a] : Infinity, sb = b < k ? T[b] - w : Infinity;
+        let start = sa <= sb ? sa : sb;
+        if (start === Infinity) break;
+        if (sa <= sb) a++; else b++;
+        if (start < t0) start = t0;
+        if (start > last) break;
+        const v = (upToEnd(start + w) - upToStart(start)) / w;
+        if (v < best) best = v;
+      }
+      const v = (upToEnd(t1) - upToStart(last)) / w;
+      if (v < best) best = v;
+      return Math.min(1, Math.max(0, best));
+    },
   };
-  let best = Infinity;
-  const consider = (s) => {
-    if (s < t0) s = t0;
-    if (s > t1 - w) s = t1 - w;
-    const v = (integral(s + w) - integral(s)) / w;
-    if (v < best) best = v;
-  };
-  for (const t of T) { consider(t); consider(t - w); }
-  consider(t1 - w);
-  return Math.min(1, Math.max(0, best));
 }
 
 function kindNames(L) {
@@ -347,7 +360,8 @@ export class EventReader {
   mmu(windowsMs = MMU_WINDOWS_MS) {
     const out = {};
     const span = this.span();
-    for (const w of windowsMs) out[w] = span ? mmu(this.util.points, span[0], span[1], w * 1e6) : null;
+    const f = span ? steps(this.util.points, span[0], span[1]) : null;
+    for (const w of windowsMs) out[w] = f ? f.mmu(w * 1e6) : null;
     return out;
   }
 
@@ -356,10 +370,11 @@ export class EventReader {
     const span = this.span();
     if (!span || span[1] - span[0] < 1e3) return [];
     const lo = 1e3, hi = span[1] - span[0];
+    const f = steps(this.util.points, span[0], span[1]);
     const curve = [];
     for (let i = 0; i < points; i++) {
       const w = lo * (hi / lo) ** (i / (points - 1));
-      curve.push({ windowMs: w / 1e6, mmu: mmu(this.util.points, span[0], span[1], w) });
+      curve.push({ windowMs: w / 1e6, mmu: f.mmu(w) });
     }
     return curve;
   }
