@@ -1,11 +1,18 @@
 # emscripten.cmake — the wasm flags of gort, included by CMakeLists.txt when
-# it is configured with emcmake. Facts behind them are in the design notes:
-# threads need a ready worker pool, fibers need ASYNCIFY, and the runtime's
-# heap may grow to the whole 4 GB of wasm32.
+# it is configured with emcmake, and the functions that link programs and JS
+# modules with it. Facts behind the flags are in the design notes: threads
+# need a ready worker pool, fibers need ASYNCIFY, and the runtime's heap may
+# grow to the whole 4 GB of wasm32.
+#
+# Every flag is carried by the target gort_wasm, which gort links PUBLIC: a
+# program outside gort's tree that does add_subdirectory(gort) and links gort
+# compiles and links with them as gort's own targets do (directory-scope
+# options would stop at gort's folder).
+add_library(gort_wasm INTERFACE)
 
-# Threads: shared memory and atomics everywhere.
-add_compile_options(-pthread)
-add_link_options(
+# Threads: shared memory and atomics in every object of the program.
+target_compile_options(gort_wasm INTERFACE -pthread)
+target_link_options(gort_wasm INTERFACE
   -pthread
   -sASYNCIFY=1
   -sALLOW_MEMORY_GROWTH=1
@@ -19,24 +26,35 @@ add_link_options(
 # fatal error) call through function pointers but never switch fibers:
 # listed here, they no longer drag the runtime's hot paths (locks, run
 # queues, allocation, marking) into the instrumented graph. A channel
-# operation gets some 15% faster.
-add_link_options(
-  "SHELL:-sASYNCIFY_REMOVE=['emscripten_current_thread_process_queued_calls','emscripten_main_thread_process_queued_calls','_do_call','_emscripten_do_dispatch_to_thread','fflush','__fwritex','__vfprintf_internal','printf_core','pop_arg','out','close_file','__stdio_exit','fiprintf','__small_printf']")
+# operation gets some 15% faster. Binaryen warns about every name of the list
+# that a program lacks, and which of musl's functions a program contains
+# depends on the program, its optimization and whether it exits: names that
+# some programs lack are given as patterns that always match something
+# ('*printf*', '*fwrite*'), and the two functions of stdio's exit are listed
+# for programs only (gort_wasm_program). The functions below add the list.
+set_property(GLOBAL PROPERTY GORT_ASYNCIFY_REMOVE
+  "'emscripten_current_thread_process_queued_calls','emscripten_main_thread_process_queued_calls','_do_call','_emscripten_do_dispatch_to_thread','fflush','*fwrite*','*printf*','pop_arg','out'")
 
 # Every build checks each move of the C stack pointer against the running
 # fiber's limits: an overflow stops with a clear message (overflow_lib.js
 # names the goroutine) instead of overwriting the memory below the stack.
-add_link_options(-sSTACK_OVERFLOW_CHECK=2)
+target_link_options(gort_wasm INTERFACE -sSTACK_OVERFLOW_CHECK=2)
 
-# Node 18+ has fetch(), which Emscripten 3.1.6 then uses for the .wasm path
-# and fails; this hands the bytes over from the file system instead.
-set(GORT_WASM_PRE_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/node_pre.js)
-# Fibers that migrate between workers, and workers reused after fibers, need
-# two repairs to Emscripten 3.1.6's JS (see the file).
-set(GORT_WASM_FIBER_POST_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/fiber_post.js)
-set(GORT_WASM_OVERFLOW_LIB_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/overflow_lib.js)
-set(GORT_WASM_FIBER_LIB_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/fiber_lib.js)
-set(GORT_WASM_EXIT_LIB_JS ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm/exit_lib.js)
+# The runtime's own JS, in every program and module: fibers that migrate
+# between workers, and workers reused after fibers, need two repairs to
+# Emscripten 3.1.6's JS (fiber_post.js); the fiber switch itself
+# (fiber_lib.js); the stack-overflow report naming the goroutine
+# (overflow_lib.js).
+set(GORT_WASM_JS_DIR ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm)
+target_link_options(gort_wasm INTERFACE
+  # SHELL: keeps each flag with its file (CMake drops repeated flags).
+  "SHELL:--post-js ${GORT_WASM_JS_DIR}/fiber_post.js"
+  "SHELL:--js-library ${GORT_WASM_JS_DIR}/fiber_lib.js"
+  "SHELL:--js-library ${GORT_WASM_JS_DIR}/overflow_lib.js")
+set_property(TARGET gort_wasm APPEND PROPERTY INTERFACE_LINK_DEPENDS
+  ${GORT_WASM_JS_DIR}/fiber_post.js
+  ${GORT_WASM_JS_DIR}/fiber_lib.js
+  ${GORT_WASM_JS_DIR}/overflow_lib.js)
 
 # A C program with main() that Node runs as `node prog.js args...`: main
 # runs on a pthread so it may block, the process exits with main's status,
@@ -50,21 +68,85 @@ function(gort_wasm_program target)
   if(NOT GORT_PTHREAD_POOL)
     set(GORT_PTHREAD_POOL 8)
   endif()
+  # This file's folder, wherever the function is called from.
+  set(js_dir ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/src/prim/wasm)
+  get_property(asyncify_remove GLOBAL PROPERTY GORT_ASYNCIFY_REMOVE)
   set_target_properties(${target} PROPERTIES SUFFIX ".js")
   target_link_options(${target} PRIVATE
+    "SHELL:-sASYNCIFY_REMOVE=[${asyncify_remove},'close_file','__stdio_exit']"
     -sPROXY_TO_PTHREAD=1
     -sEXIT_RUNTIME=1
     -sPTHREAD_POOL_SIZE=${GORT_PTHREAD_POOL}
     -sENVIRONMENT=node,worker
-    # SHELL: keeps each flag with its file (CMake drops repeated flags).
-    "SHELL:--pre-js ${GORT_WASM_PRE_JS}"
-    "SHELL:--post-js ${GORT_WASM_FIBER_POST_JS}"
-    "SHELL:--js-library ${GORT_WASM_FIBER_LIB_JS}"
-    "SHELL:--js-library ${GORT_WASM_OVERFLOW_LIB_JS}"
-    "SHELL:--js-library ${GORT_WASM_EXIT_LIB_JS}")
-  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_PRE_JS})
-  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_FIBER_POST_JS})
-  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_OVERFLOW_LIB_JS})
-  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_FIBER_LIB_JS})
-  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${GORT_WASM_EXIT_LIB_JS})
+    # Node 18+ has fetch(), which Emscripten 3.1.6 then uses for the .wasm
+    # path and fails; node_pre.js hands the bytes over from the file system.
+    "SHELL:--pre-js ${js_dir}/node_pre.js"
+    "SHELL:--js-library ${js_dir}/exit_lib.js")
+  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS
+    ${js_dir}/node_pre.js ${js_dir}/exit_lib.js)
+endfunction()
+
+# gort_wasm_module(name SOURCES file... [OUTPUT_NAME stem])
+#
+# Links C files of goroutines (exported to JS with GORT_EXPORT_GO, see
+# gort/js.h) with gort and its JS bridge into a module that the npm package
+# loads: start({ module }) with the URL of one of its two glue files. Both
+# come from the same objects and share one .wasm:
+#   <binary dir>/<stem>/node/<stem>.js    CommonJS glue, for Node
+#   <binary dir>/<stem>/web/<stem>.mjs    ES module glue, for browsers
+# each beside its pthread worker file and the .wasm. <name> is an OBJECT
+# library of the sources: give it include folders, definitions and libraries
+# as to any target; <name>_node and <name>_web are the two links.
+function(gort_wasm_module name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "OUTPUT_NAME" "SOURCES")
+  if(NOT arg_SOURCES)
+    message(FATAL_ERROR "gort_wasm_module(${name}): no SOURCES")
+  endif()
+  if(NOT arg_OUTPUT_NAME)
+    set(arg_OUTPUT_NAME ${name})
+  endif()
+  set(js_dir ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/src/js)
+  set(out_dir ${CMAKE_CURRENT_BINARY_DIR}/${arg_OUTPUT_NAME})
+  get_property(asyncify_remove GLOBAL PROPERTY GORT_ASYNCIFY_REMOVE)
+
+  add_library(${name} OBJECT ${arg_SOURCES})
+  target_link_libraries(${name} PUBLIC gort)
+
+  foreach(flavour node web)
+    set(target ${name}_${flavour})
+    add_executable(${target})
+    # Linking an OBJECT library directly links its objects: every exported
+    # goroutine's registration and every bridge export stays in the module.
+    target_link_libraries(${target} PRIVATE ${name} gort_js_bridge gort)
+    set_target_properties(${target} PROPERTIES
+      OUTPUT_NAME ${arg_OUTPUT_NAME}
+      RUNTIME_OUTPUT_DIRECTORY ${out_dir}/${flavour})
+    target_link_options(${target} PRIVATE
+      "SHELL:-sASYNCIFY_REMOVE=[${asyncify_remove}]"
+      --no-entry
+      -sMODULARIZE=1
+      -sEXPORT_NAME=createGortModule
+      -sEXIT_RUNTIME=0
+      # The pool: JS sets Module.gortPoolSize before the module loads (a
+      # runtime needs a worker per processor, one for gort_main and one
+      # for the collector).
+      "SHELL:-sPTHREAD_POOL_SIZE=Module.gortPoolSize"
+      -sNODEJS_CATCH_EXIT=0
+      -sNODEJS_CATCH_REJECTION=0
+      "SHELL:-sEXPORTED_FUNCTIONS=['_malloc','_free']"
+      "SHELL:--pre-js ${js_dir}/pre.js"
+      "SHELL:--js-library ${js_dir}/lib.js")
+    set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${js_dir}/pre.js ${js_dir}/lib.js)
+  endforeach()
+
+  set_target_properties(${name}_web PROPERTIES SUFFIX ".mjs")
+  target_link_options(${name}_web PRIVATE -sEXPORT_ES6=1 -sENVIRONMENT=web,worker)
+  set_target_properties(${name}_node PROPERTIES SUFFIX ".js")
+  target_link_options(${name}_node PRIVATE -sENVIRONMENT=node,worker
+    "SHELL:--pre-js ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/src/prim/wasm/node_pre.js")
+  set_property(TARGET ${name}_node APPEND PROPERTY LINK_DEPENDS
+    ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/src/prim/wasm/node_pre.js)
+  # Emscripten's CommonJS glue in a folder of its own, whatever package
+  # the build folder lies in ("type": "module" would make Node misread it).
+  file(WRITE ${out_dir}/node/package.json "{ \"type\": \"commonjs\" }\n")
 endfunction()

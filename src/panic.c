@@ -8,9 +8,18 @@
 
 #include "runtime.h"
 
+/* The longest fatal error line written whole. */
+#define FATAL_LINE_BYTES 512
+
 _Noreturn void gort_throw(const char *msg)
 {
-    fprintf(stderr, "fatal error: %s\n", msg);
+    /* One write for the whole line: two threads that fail at once do not
+     * interleave their words. */
+    char line[FATAL_LINE_BYTES];
+    int n = snprintf(line, sizeof line, "fatal error: %s\n", msg);
+    if (n < 0 || n >= (int)sizeof line)
+        n = (int)sizeof line - 1, line[n - 1] = '\n';
+    fwrite(line, 1, (size_t)n, stderr);
     fflush(stderr);
     abort();
 }

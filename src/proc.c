@@ -536,6 +536,16 @@ int gort_go_stack(void (*fn)(void *), void *arg, size_t stack_size)
     return newproc(fn, arg, stack_size, 0, false, NULL);
 }
 
+uint64_t newgoid(void)
+{
+    return atomic_fetch_add(&sched.goidgen, 1) + 1;
+}
+
+int go_with_goid(void (*fn)(void *), void *arg, uint64_t goid)
+{
+    return newproc(fn, arg, sched.default_stack, goid, false, NULL);
+}
+
 g *sched_newproc_system(void (*fn)(void *), void *arg)
 {
     g *gp = NULL;

@@ -254,6 +254,12 @@ void sched_check_dead(void);
  * (the finalizer goroutine); NULL when memory is exhausted. */
 g *sched_newproc_system(void (*fn)(void *), void *arg);
 
+/* A goroutine id, taken before the goroutine exists, and gort_go giving the
+ * new goroutine that id: for callers that must know the id before the
+ * goroutine can run (and end). */
+uint64_t newgoid(void);
+int go_with_goid(void (*fn)(void *), void *arg, uint64_t goid);
+
 /* Bytes of g and sudog structures obtained so far (for statistics). */
 uint64_t sched_goroutine_sys_bytes(void);
 

@@ -272,6 +272,67 @@ test('misuse throws typed errors and leaves the runtime usable', async () => {
   assert.deepEqual(await ok.recv(), { value: 'still here', ok: true });
 });
 
+test('rt.go starts exported goroutines with numbers, strings, channels and contexts, and settles when they return', async () => {
+  const out = rt.chan({ codec: 'f64', cap: 4 });
+  const measuring = rt.go('utf8len', out, 'héllo, 世界');
+  assert.ok(Number.isInteger(measuring.id) && measuring.id > 1, `goroutine id ${measuring.id}`);
+  assert.equal(measuring.name, 'utf8len');
+  assert.equal(await measuring, undefined); // awaiting a Goroutine waits for its function to return
+  assert.deepEqual(await out.recv(), { value: 14, ok: true }); // UTF-8 bytes, as C sees them
+  assert.equal(await rt.go('utf8len', out, ''), undefined);
+  assert.deepEqual(await out.recv(), { value: 0, ok: true });
+
+  const ctx = rt.context.withCancel(rt.context.background());
+  const waiting = rt.go('untildone', ctx, out);
+  await tick();
+  assert.equal(out.tryRecv().state, 'empty'); // still waiting on ctx
+  ctx.cancel();
+  await waiting.done;
+  assert.deepEqual(await out.recv(), { value: 12, ok: true }); // GORT_ECANCELED
+  const timed = rt.context.withTimeout(rt.context.background(), 5);
+  await rt.go('untildone', timed, out);
+  assert.deepEqual(await out.recv(), { value: 13, ok: true }); // GORT_EDEADLINE
+
+  // echo returns once its input is closed and drained: its promise settles then, not before.
+  const input = rt.chan({ codec: 'i32', cap: 2 });
+  const echoed = rt.chan({ codec: 'i32', cap: 2 });
+  let returned = false;
+  const echo = rt.go('echo', input, echoed);
+  echo.then(() => { returned = true; });
+  await input.send(7);
+  assert.deepEqual(await echoed.recv(), { value: 7, ok: true });
+  await tick();
+  assert.equal(returned, false);
+  input.close();
+  await echo;
+  assert.equal(returned, true);
+  assert.deepEqual(await echoed.recv(), { value: 0, ok: false });
+});
+
+test('rt.go checks the name and the arguments against the goroutine\'s parameters', async () => {
+  const out = rt.chan({ codec: 'f64', cap: 1 });
+  const ctx = rt.context.background();
+  assert.throws(() => rt.go('nonesuch'), (err) => err.code === 'EINVAL' &&
+    /no goroutine named 'nonesuch' in this module \(it exports: .*\bchurn\b.*\becho\b.*\butf8len\b/.test(err.message));
+  assert.throws(() => rt.go(42), TypeError);
+  assert.throws(() => rt.go('echo', out), /echo\(chan in, chan out\) takes 2 arguments, not 1/);
+  assert.throws(() => rt.go('utf8len', out, 5), /utf8len\(chan out, string s\): argument 2 \(s\) must be a string, not a number/);
+  assert.throws(() => rt.go('utf8len', 'x', 'y'), /argument 1 \(out\) must be a chan or null, not a string/);
+  assert.throws(() => rt.go('untildone', out, out), /argument 1 \(ctx\) must be a context, not a chan/);
+  assert.throws(() => rt.go('untildone', ctx, ctx), /argument 2 \(out\) must be a chan or null, not a context/);
+  assert.throws(() => rt.go('primes', out, '5'), /argument 2 \(n\) must be a number, not a string/);
+  assert.throws(() => rt.go('utf8len', out, 'a\0b'), /NUL character/);
+  const other = await start({ procs: 1 });
+  try {
+    assert.throws(() => rt.go('utf8len', other.chan({ codec: 'f64' }), 'x'), /argument 1 \(out\) belongs to another runtime/);
+  } finally {
+    await other.close();
+  }
+  // None of it started anything; the runtime is as usable as before.
+  await rt.go('utf8len', out, 'four').done;
+  assert.deepEqual(await out.recv(), { value: 4, ok: true });
+});
+
 test('values the program drops are collected: the heap stays bounded', async () => {
   const ch = rt.chan({ cap: 64, codec: 'string' });
   const big = 'x'.repeat(16 * 1024);
@@ -362,8 +423,11 @@ test('close() ends the runtime: every call then throws RuntimeClosedError', asyn
 test('a fatal error ends its runtime, not the process: pending operations reject with Go\'s words', async () => {
   const doomed = await start({ procs: 1 });
   const pending = doomed.chan().recv();
-  doomed.go('overflow');
-  await assert.rejects(pending, (err) => err instanceof FatalError && /^fatal error: stack overflow \(goroutine \d+\)$/.test(err.message));
+  const overflowing = doomed.go('overflow');
+  const fatal = (err) => err instanceof FatalError &&
+    err.message === `fatal error: stack overflow (goroutine ${overflowing.id})`;
+  await assert.rejects(pending, fatal);
+  await assert.rejects(overflowing.done, fatal); // the goroutine's own promise names it
   assert.throws(() => doomed.chan(), FatalError);
   await doomed.close();
   const fresh = await start({ procs: 1 });

@@ -20,8 +20,8 @@ exec 9> build/.js-build.lock
 flock 9
 emcmake cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release > /dev/null 2> >(grep -v "^configure: " >&2)
 cmake --build "$dir" -j "$(nproc 2>/dev/null || echo 2)" --target gort_js_node gort_js_web 2>&1 |
-  grep -v "Asyncify removelist contained a non-existing function" | grep -iE "error|warning" >&2 || true
-test -f "$dir/src/js/node/gort.wasm" -a -f "$dir/src/js/web/gort.wasm"
+  grep -iE "error|warning" >&2 || true
+test -f "$dir/src/js/gort/node/gort.wasm" -a -f "$dir/src/js/gort/web/gort.wasm"
 
 # The new dist/ is made beside the old one and swapped in at the end: tests
 # that run while npm pack rebuilds it never see it half made.
@@ -32,9 +32,9 @@ for f in src/js/*.js src/js/*.d.ts; do
   case "$(basename "$f")" in lib.js|pre.js) continue ;; esac
   cp "$f" "$next"/
 done
-cp "$dir"/src/js/node/gort.js "$dir"/src/js/node/gort.worker.js "$dir"/src/js/node/gort.wasm \
-   "$dir"/src/js/node/package.json "$next"/wasm/node/
-cp "$dir"/src/js/web/gort.mjs "$dir"/src/js/web/gort.worker.js "$dir"/src/js/web/gort.wasm "$next"/wasm/web/
+cp "$dir"/src/js/gort/node/gort.js "$dir"/src/js/gort/node/gort.worker.js "$dir"/src/js/gort/node/gort.wasm \
+   "$dir"/src/js/gort/node/package.json "$next"/wasm/node/
+cp "$dir"/src/js/gort/web/gort.mjs "$dir"/src/js/gort/web/gort.worker.js "$dir"/src/js/gort/web/gort.wasm "$next"/wasm/web/
 
 # The CommonJS copy of the Node entry points, for require('gort') and
 # require('gort/worker') (package.json's "require" conditions): esbuild (a dev

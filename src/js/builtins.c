@@ -1,9 +1,7 @@
 /*
  * builtins.c — goroutines of the package's own module that JS starts by
- * name (rt.go): small programs that talk to JS through channels, for tests
- * and examples. Each takes channels by handle and numbers; it owns the
- * handles it is given (gort_js_go duplicates the caller's) and deletes them
- * once it holds the channels in locals (a goroutine's stack is a root).
+ * name (rt.go, GORT_EXPORT_GO): small programs that talk to JS through
+ * channels, for tests and examples.
  *
  *  echo(in, out)      every value received on in is sent on out, in order;
  *                     when in is closed and drained, out is closed.
@@ -13,39 +11,21 @@
  *  churn(done, n)     allocates n binary trees of depth 12 (about 300 KB
  *                     each, dropped at once: collector work), then sends n
  *                     on done (i32 or f64).
+ *  utf8len(out, s)    sends the length of s in UTF-8 bytes on out.
+ *  untildone(ctx, out) waits until ctx is done, then sends its error's
+ *                     code on out (12 canceled, 13 deadline exceeded).
  *  overflow()         recurses without bound: the runtime ends with
  *                     'fatal error: stack overflow' (what JS sees of a
  *                     fatal error, for tests).
  */
-#include <emscripten/emscripten.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "gort/gort.h"
-#include "bridge.h"
+#include "gort/js.h"
 
-#define GO_MAX_ARGS 4
-
-typedef struct go_args {
-    uint32_t handles[GO_MAX_ARGS];
-    double numbers[GO_MAX_ARGS];
-} go_args;
-
-/* Takes the channel of handle i out of a and deletes the handle. */
-static gort_chan *take_chan(go_args *a, int i)
+static void echo(gort_js_args *args)
 {
-    gort_chan *c = a->handles[i] != 0 ? gort_handle_get(a->handles[i]) : NULL;
-    if (a->handles[i] != 0)
-        gort_handle_delete(a->handles[i]);
-    a->handles[i] = 0;
-    return c;
-}
-
-static void echo(void *arg)
-{
-    go_args *a = arg;
-    gort_chan *in = take_chan(a, 0), *out = take_chan(a, 1);
-    free(a);
+    gort_chan *in = gort_js_chan(args, 0), *out = gort_js_chan(args, 1);
     uint64_t v; /* every element kind of the bridge fits; a payload pointer on the stack is a root */
     bool ok;
     for (;;) {
@@ -58,6 +38,7 @@ static void echo(void *arg)
     }
     gort_chan_close(out);
 }
+GORT_EXPORT_GO(echo, "chan in, chan out");
 
 /* Sends a number as the channel's element kind. */
 static int send_number(gort_chan *c, int64_t n)
@@ -69,6 +50,20 @@ static int send_number(gort_chan *c, int64_t n)
     double v = (double)n;
     return gort_chan_send(c, &v);
 }
+
+static void utf8len(gort_js_args *args)
+{
+    send_number(gort_js_chan(args, 0), (int64_t)strlen(gort_js_string(args, 1)));
+}
+GORT_EXPORT_GO(utf8len, "chan out, string s");
+
+static void untildone(gort_js_args *args)
+{
+    gort_context *ctx = gort_js_context(args, 0);
+    gort_chan_recv(gort_context_done(ctx), NULL, NULL);
+    send_number(gort_js_chan(args, 1), gort_context_err(ctx));
+}
+GORT_EXPORT_GO(untildone, "context ctx, chan out");
 
 typedef struct filter_args {
     gort_chan *in, *out;
@@ -98,12 +93,10 @@ static void filter(void *arg)
     }
 }
 
-static void primes(void *arg)
+static void primes(gort_js_args *args)
 {
-    go_args *a = arg;
-    gort_chan *out = take_chan(a, 0);
-    int64_t n = (int64_t)a->numbers[1];
-    free(a);
+    gort_chan *out = gort_js_chan(args, 0);
+    int64_t n = (int64_t)gort_js_number(args, 1);
     gort_chan *ch = gort_chan_make_bytes(sizeof(int64_t), 0);
     filter_args *g = gort_new(&filter_args_type);
     if (ch == NULL || g == NULL)
@@ -129,6 +122,7 @@ static void primes(void *arg)
     /* The generator and filters stay blocked, as in Go's sieve: goroutines
      * nobody will wake, which end with the runtime. */
 }
+GORT_EXPORT_GO(primes, "chan out, number n");
 
 typedef struct tree_node {
     struct tree_node *left, *right;
@@ -149,16 +143,15 @@ static tree_node *make_tree(int depth)
     return n;
 }
 
-static void churn(void *arg)
+static void churn(gort_js_args *args)
 {
-    go_args *a = arg;
-    gort_chan *done = take_chan(a, 0);
-    int64_t n = (int64_t)a->numbers[1];
-    free(a);
+    gort_chan *done = gort_js_chan(args, 0);
+    int64_t n = (int64_t)gort_js_number(args, 1);
     for (int64_t i = 0; i < n; i++)
         make_tree(CHURN_TREE_DEPTH);
     send_number(done, n);
 }
+GORT_EXPORT_GO(churn, "chan done, number n");
 
 /* Each frame keeps a buffer the compiler cannot drop; far more frames than
  * any stack holds. */
@@ -171,51 +164,8 @@ static int recurse(volatile char *previous, unsigned frames_left)
     return recurse(frame, frames_left - 1) + frame[0];
 }
 
-static void overflow(void *arg)
+static void overflow(gort_js_args *args)
 {
-    free(arg);
     recurse(NULL, UINT32_MAX);
 }
-
-static const struct builtin {
-    const char *name;
-    void (*fn)(void *);
-} builtins[] = {
-    {"echo", echo},
-    {"primes", primes},
-    {"churn", churn},
-    {"overflow", overflow},
-};
-
-/*
- * Starts the builtin named name with nargs arguments: handles[i] (a
- * channel's handle, duplicated for the goroutine) or numbers[i]. GORT_OK;
- * GORT_EINVAL for an unknown name or too many arguments; GORT_ENOMEM.
- */
-EMSCRIPTEN_KEEPALIVE int gort_js_go(const char *name, const uint32_t *handles, const double *numbers,
-                                    int nargs)
-{
-    if (nargs < 0 || nargs > GO_MAX_ARGS)
-        return GORT_EINVAL;
-    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
-        if (strcmp(builtins[i].name, name) != 0)
-            continue;
-        go_args *a = calloc(1, sizeof *a);
-        if (a == NULL)
-            return GORT_ENOMEM;
-        for (int j = 0; j < nargs; j++) {
-            void *obj = handles[j] != 0 ? gort_handle_get(handles[j]) : NULL;
-            a->handles[j] = obj != NULL ? gort_handle_new(obj) : 0;
-            a->numbers[j] = numbers[j];
-        }
-        int err = gort_go(builtins[i].fn, a);
-        if (err != GORT_OK) {
-            for (int j = 0; j < nargs; j++)
-                if (a->handles[j] != 0)
-                    gort_handle_delete(a->handles[j]);
-            free(a);
-        }
-        return err;
-    }
-    return GORT_EINVAL;
-}
+GORT_EXPORT_GO(overflow, "");

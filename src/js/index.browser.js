@@ -1,7 +1,8 @@
 // index.browser.js — the package's entry point in browsers (and what
 // bundlers pick through the "browser" export condition): the ES module glue
 // of the module, its pthread worker file and its .wasm, found beside this
-// file unless options.wasmURL or options.workerURL say otherwise. The files
+// file unless options.wasmURL or options.workerURL say otherwise, or beside
+// the glue of a user's module (options.module). The files
 // are named with literal `new URL('...', import.meta.url)` expressions so
 // that bundlers see them and ship them with the bundle.
 import createGortModule from './wasm/web/gort.mjs';
@@ -10,9 +11,11 @@ import { startWith } from './runtime.js';
 // The glue as a file of its own: each pool worker imports it by this URL
 // (Emscripten's worker file otherwise imports './gort.mjs' beside itself,
 // which is wrong as soon as the worker file is moved with workerURL).
-const GLUE_URL = new URL('./wasm/web/gort.mjs', import.meta.url);
-const WASM_URL = new URL('./wasm/web/gort.wasm', import.meta.url);
-const WORKER_URL = new URL('./wasm/web/gort.worker.js', import.meta.url);
+const PACKAGE_FILES = {
+  glue: new URL('./wasm/web/gort.mjs', import.meta.url),
+  wasm: new URL('./wasm/web/gort.wasm', import.meta.url),
+  worker: new URL('./wasm/web/gort.worker.js', import.meta.url),
+};
 
 const WASM_MIME_TYPE = 'application/wasm';
 
@@ -20,33 +23,57 @@ function mimeTypeOf(response) {
   return (response.headers.get('Content-Type') ?? '').split(';')[0].trim().toLowerCase();
 }
 
-const loader = {
-  async compile(options) {
-    const url = new URL(options.wasmURL ?? WASM_URL, location.href);
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`gort: fetching ${url} failed: ${response.status} ${response.statusText}`);
-    // compileStreaming compiles while the bytes arrive, but only accepts a
-    // response served as application/wasm; many static hosts serve .wasm
-    // as application/octet-stream, whose bytes compile just as well.
-    if (typeof WebAssembly.compileStreaming == 'function' && mimeTypeOf(response) === WASM_MIME_TYPE) {
-      return WebAssembly.compileStreaming(response);
-    }
-    return WebAssembly.compile(await response.arrayBuffer());
-  },
+/** The files of a user's module whose ES module glue is at url: <stem>.mjs, <stem>.wasm, <stem>.worker.js. */
+function moduleFiles(url) {
+  const glue = new URL(url, location.href);
+  const name = glue.pathname.slice(glue.pathname.lastIndexOf('/') + 1);
+  if (!name.endsWith('.mjs')) {
+    throw new TypeError(`gort: options.module must name a module's web glue (<name>/web/<name>.mjs), not ${glue}`);
+  }
+  const stem = name.slice(0, -'.mjs'.length);
+  return { glue, wasm: new URL(`${stem}.wasm`, glue), worker: new URL(`${stem}.worker.js`, glue) };
+}
 
-  createModule(settings) {
-    // The glue keeps this very object as its Module: the pool's workers are
-    // in its PThread once the factory returns.
-    const moduleSettings = { ...settings, mainScriptUrlOrBlob: GLUE_URL.href };
-    const ready = createGortModule(moduleSettings);
-    return failOnWorkerLoadError(moduleSettings, ready);
-  },
+function loaderFor(options) {
+  const own = options.module !== undefined;
+  const files = own ? moduleFiles(options.module) : PACKAGE_FILES;
+  return {
+    glue: own ? files.glue.href : null,
+    async compile() {
+      const url = new URL(options.wasmURL ?? files.wasm, location.href);
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`gort: fetching ${url} failed: ${response.status} ${response.statusText}`);
+      // compileStreaming compiles while the bytes arrive, but only accepts a
+      // response served as application/wasm; many static hosts serve .wasm
+      // as application/octet-stream, whose bytes compile just as well.
+      if (typeof WebAssembly.compileStreaming == 'function' && mimeTypeOf(response) === WASM_MIME_TYPE) {
+        return WebAssembly.compileStreaming(response);
+      }
+      return WebAssembly.compile(await response.arrayBuffer());
+    },
 
-  locate(path, prefix, options) {
-    if (path.endsWith('.worker.js')) return new URL(options.workerURL ?? WORKER_URL, location.href).href;
-    return new URL(path, GLUE_URL).href;
-  },
-};
+    async createModule(settings) {
+      let create = createGortModule;
+      if (own) {
+        try {
+          create = (await import(files.glue.href)).default;
+        } catch (e) {
+          throw new Error(`gort: cannot load the module's glue ${files.glue}: ${e.message}`, { cause: e });
+        }
+      }
+      // The glue keeps this very object as its Module: the pool's workers are
+      // in its PThread once the factory returns.
+      const moduleSettings = { ...settings, mainScriptUrlOrBlob: files.glue.href };
+      const ready = create(moduleSettings);
+      return failOnWorkerLoadError(moduleSettings, ready);
+    },
+
+    locate(path) {
+      if (path.endsWith('.worker.js')) return new URL(options.workerURL ?? files.worker, location.href).href;
+      return new URL(path, files.glue).href;
+    },
+  };
+}
 
 /**
  * The glue's Promise settles only when every pool worker has loaded; a
@@ -65,7 +92,7 @@ function failOnWorkerLoadError(module, ready) {
       event.stopImmediatePropagation();
       event.preventDefault();
       for (const w of workers) w.terminate();
-      const file = module.locateFile('gort.worker.js', '');
+      const file = module.locateFile('.worker.js', '');
       reject(new Error(event.message
         ? `gort: a thread of the runtime failed while loading (${file}): ${event.message}`
         : `gort: a thread of the runtime could not load its worker file ${file} ` +
@@ -86,8 +113,8 @@ function failOnWorkerLoadError(module, ready) {
  * @param {import('./index').StartOptions} [options]
  * @returns {Promise<import('./index').Runtime>}
  */
-export function start(options) {
-  return startWith(loader, options);
+export function start(options = {}) {
+  return startWith(loaderFor(options), options);
 }
 
 export * from './api.js';

@@ -8,6 +8,7 @@ import { Channel, select, TickerChannel } from './channel.js';
 import { codecOf, codecOfHandle, TIME_CODEC } from './codec.js';
 import { Contexts, Context } from './context.js';
 import { E, Realm, STATUS } from './realm.js';
+import { go } from './goroutine.js';
 import { EventReader, HeapMapReader, metricDescriptions, readMetrics } from './observe.js';
 
 // Threads a runtime takes from the pool besides one per processor: the
@@ -151,30 +152,14 @@ export class RuntimeView {
   }
 
   /**
-   * Starts a goroutine of the package's module by name: 'echo'(in, out)
-   * or 'primes'(out, n). Arguments are channels or numbers.
+   * Go's `go` statement for a goroutine the module exports (GORT_EXPORT_GO
+   * in C): starts it with args checked against its parameters (numbers,
+   * strings, channels or null, contexts). Returns a Goroutine: awaiting it
+   * waits until the function returns.
+   * @param {string} name
+   * @param {...any} args
    */
-  go(name, ...args) {
-    const realm = this.realm;
-    realm.check();
-    if (args.length > 4) throw new RangeError('gort: a goroutine takes at most 4 arguments');
-    const handles = realm.module._malloc(32);
-    const numbers = realm.module._malloc(32);
-    try {
-      realm.refresh();
-      args.forEach((a, i) => {
-        realm.u32[(handles >>> 2) + i] = a instanceof Channel ? a.h : 0;
-        realm.f64[(numbers >>> 3) + i] = typeof a == 'number' ? a : 0;
-      });
-      const r = realm.withCString(String(name), (n) => realm.module._gort_js_go(n, handles, numbers, args.length));
-      if (r === E.INVAL) throw new GortError(`gort: no goroutine named '${name}' in this module`, 'EINVAL');
-      if (r !== E.OK) throw new RangeError('gort: out of memory for a goroutine');
-    } finally {
-      realm.module._free(handles);
-      realm.module._free(numbers);
-    }
-  }
-
+  go(name, ...args) { return go(this, name, args); }
 }
 
 /** A runtime, as the realm that started it holds it. */
@@ -198,7 +183,7 @@ export class Runtime extends RuntimeView {
     this.realm.check();
     return {
       gort: 'runtime', runtime: this.id, module: this.wasmModule, memory: this.module.wasmMemory,
-      state: this.realm.state, urls: this.loader.urls ?? null,
+      state: this.realm.state, glue: this.loader.glue ?? null,
     };
   }
 

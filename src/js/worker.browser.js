@@ -7,8 +7,10 @@ import { attachWith } from './attach.js';
  * @param {import('./index').RuntimeHandle} handle
  * @returns {Promise<import('./worker').WorkerRuntime>}
  */
-export function attach(handle) {
-  return attachWith(createGortModule, handle, { clockFromRuntime: true });
+export async function attach(handle) {
+  // A user's module (start({ module })): its own glue, named by the handle.
+  const create = handle && typeof handle.glue == 'string' ? (await import(handle.glue)).default : createGortModule;
+  return attachWith(create, handle, { clockFromRuntime: true });
 }
 
 export * from './api.js';

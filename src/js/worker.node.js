@@ -10,7 +10,9 @@ const require = createRequire(import.meta.url);
  * @returns {Promise<import('./worker').WorkerRuntime>}
  */
 export function attach(handle) {
-  return attachWith(require('./wasm/node/gort.js'), handle);
+  // A user's module (start({ module })): its own glue, named by the handle.
+  const glue = handle && typeof handle.glue == 'string' ? handle.glue : './wasm/node/gort.js';
+  return attachWith(require(glue), handle);
 }
 
 export * from './api.js';
