@@ -30,8 +30,9 @@ else
   ctest --test-dir build/native-tsan --output-on-failure -j 2
 fi
 
-echo "== fuzz targets (libFuzzer, ASan + UBSan): their corpora, then seconds each"
+echo "== fuzz targets (libFuzzer, ASan + UBSan): their corpora, then seconds each; a 1-minute soak"
 scripts/fuzz.sh --check --seconds 5
+scripts/soak.sh --minutes 1
 
 echo "== wasm and JS package tests (node --test)"
 node --test tests/
