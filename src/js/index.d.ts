@@ -273,6 +273,17 @@ export interface RuntimeView {
    * FatalError, for tests); GortError 'EINVAL' for an unknown name.
    */
   go(name: string, ...args: [] | [GoArg] | [GoArg, GoArg] | [GoArg, GoArg, GoArg] | [GoArg, GoArg, GoArg, GoArg]): void;
+  /**
+   * GOGC from now on (Go's debug.SetGCPercent): a non-negative integer, or
+   * 'off'. Returns the previous setting.
+   */
+  setGCPercent(percent: number | 'off'): number | 'off';
+  /**
+   * The soft memory limit from now on, in bytes (Go's debug.SetMemoryLimit);
+   * Infinity for none; without an argument only reads it. Returns the
+   * previous limit (Infinity for none).
+   */
+  setMemoryLimit(bytes?: number): number;
 }
 
 /** A runtime, as the realm that started it holds it. */

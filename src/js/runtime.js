@@ -9,6 +9,7 @@ import { codecOf, codecOfHandle, TIME_CODEC } from './codec.js';
 import { Contexts, Context } from './context.js';
 import { E, Realm, STATUS } from './realm.js';
 import { go } from './goroutine.js';
+import { setGCPercent, setMemoryLimit } from './knobs.js';
 import { EventReader, HeapMapReader, metricDescriptions, readMetrics } from './observe.js';
 
 // Threads a runtime takes from the pool besides one per processor: the
@@ -160,6 +161,13 @@ export class RuntimeView {
    * @param {...any} args
    */
   go(name, ...args) { return go(this, name, args); }
+
+  // ---- the collector's settings, live (knobs.js) ----
+
+  /** GOGC from now on (a non-negative integer or 'off'); returns the previous one. */
+  setGCPercent(percent) { return setGCPercent(this.realm, percent); }
+  /** The soft memory limit from now on (bytes, Infinity for none; no argument reads it); returns the previous one. */
+  setMemoryLimit(bytes) { return setMemoryLimit(this.realm, bytes); }
 }
 
 /** A runtime, as the realm that started it holds it. */

@@ -1,0 +1,341 @@
+// The browser playground (web/, served by `npm start`, scripts/serve.mjs):
+// the server as a process, exactly as npm start runs it (on a free port, not
+// building), and the page in Debian's Chromium through playwright-core. The
+// page runs a workload; its heap map shows spans; collector cycles are
+// counted and pass through the four phases in order; a workload stops and
+// starts again; GOGC and the memory limit change live and the runtime
+// reports them; the URL carries the state to a fresh page; pause figures
+// agree with the runtime's metrics; served without the isolation headers it
+// says so in words. Screenshots go to build/screenshots/playground-*.png.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, symlink, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { networkInterfaces } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { launchChromium, skipBrowser as skip } from './browser/chromium.mjs';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const screenshots = fileURLToPath(new URL('../build/screenshots/', import.meta.url));
+// How long the page is given to reach a state (a loaded machine runs four
+// runtimes' worth of threads on 2 cores).
+const WAIT_MS = 60_000;
+// Collector cycles a running workload must complete while the test watches.
+const CYCLES_WATCHED = 3;
+
+for (const f of ['dist/index.browser.js', 'dist/knobs.js', 'dist/wasm/web/gort.wasm']) {
+  if (!existsSync(`${root}${f}`)) throw new Error(`${root}${f} is missing: build the package with src/js/build.sh`);
+}
+
+let server;
+let url;
+let browser;
+
+/** Starts `node scripts/serve.mjs --port 0 --no-build` and reads the URL it prints. */
+function startServer() {
+  const child = spawn(process.execPath, [`${root}scripts/serve.mjs`, '--port', '0', '--no-build'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`the server printed no URL:\n${out}`)), 20_000);
+    const onData = (d) => {
+      out += d;
+      const m = /gort playground: (http:\/\/\S+)/.exec(out);
+      if (m) { clearTimeout(timer); resolve({ child, url: m[1], output: () => out }); }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (d) => { out += d; });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the server exited (${code}):\n${out}`)); });
+  });
+}
+
+/** A raw request (the path is sent as it is: no client-side normalization of '..'). */
+function raw(path, { method = 'GET', host, address } = {}) {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: address ?? u.hostname, port: u.port, method, path, headers: host ? { Host: host } : {} }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error(`no answer for ${path}`)));
+    req.end();
+  });
+}
+
+before(async () => {
+  server = await startServer();
+  url = server.url;
+  if (!skip) browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  server?.child.kill();
+});
+
+test('npm start serves the playground on loopback with the isolation headers, and nothing outside its files', async () => {
+  assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+  const isolated = (r, what) => {
+    assert.equal(r.headers['cross-origin-opener-policy'], 'same-origin', `${what}: COOP`);
+    assert.equal(r.headers['cross-origin-embedder-policy'], 'require-corp', `${what}: COEP`);
+  };
+  for (const [path, type] of [['/', 'text/html'], ['/app.js', 'text/javascript'], ['/style.css', 'text/css'],
+    ['/dist/index.browser.js', 'text/javascript'], ['/dist/observe.js', 'text/javascript'],
+    ['/dist/wasm/web/gort.wasm', 'application/wasm'], ['/dist/wasm/web/gort.worker.js', 'text/javascript'],
+    ['/index.html?w=churn', 'text/html']]) {
+    const r = await raw(path);
+    assert.equal(r.status, 200, `${path}: ${r.status}`);
+    assert.ok(r.headers['content-type'].startsWith(type), `${path}: ${r.headers['content-type']}`);
+    isolated(r, path);
+  }
+  const refused = [
+    '/../package.json', '/%2e%2e/package.json', '/%2E%2E/%2E%2E/package.json', '/%2e%2e%2fpackage.json',
+    '/dist/../package.json', '/dist/%2e%2e/package.json', '/web/../package.json', '/..%5cpackage.json',
+    '/%5c..%5cpackage.json', '//etc/passwd', '/%2fetc%2fpasswd', '/etc/passwd', '/./index.html', '/index.html%00.js',
+    '/dist/index.node.cjs', '/dist/wasm/node/gort.wasm', '/dist/wasm/web/../../../package.json', '/dist/', '/dist',
+    '/no-such-file.js', '/scripts/serve.mjs', '/%', '/app.js/', 'http://127.0.0.1/../package.json',
+  ];
+  for (const path of refused) {
+    const r = await raw(path);
+    assert.equal(r.status, 404, `${path} answered ${r.status}: ${r.body.toString().slice(0, 80)}`);
+    isolated(r, path);
+    assert.ok(!r.body.toString().includes('"name": "gort"'), `${path} leaked package.json`);
+  }
+  // A symlink inside web/ to a file outside it is not followed out.
+  const link = `${root}web/.playground-test-link-${process.pid}`;
+  await symlink(`${root}package.json`, link);
+  try {
+    const r = await raw(`/.playground-test-link-${process.pid}`);
+    assert.equal(r.status, 404, `a symlink out of web/ answered ${r.status}`);
+  } finally {
+    await rm(link, { force: true });
+  }
+  const post = await raw('/', { method: 'POST' });
+  assert.equal(post.status, 405);
+  isolated(post, 'POST');
+  // A page of another site reaching the server through its own host name.
+  const rebound = await raw('/', { host: 'attacker.example:80' });
+  assert.equal(rebound.status, 421);
+  // Not on the machine's other addresses.
+  const other = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal);
+  if (other) await assert.rejects(raw('/', { address: other.address }), /ECONNREFUSED|EHOSTUNREACH|ENETUNREACH/);
+});
+
+/** Opens the playground at query in a fresh context; problems collects console errors. */
+async function openPage(query, { viewport = { width: 1400, height: 1100 } } = {}) {
+  const context = await browser.newContext({ viewport, acceptDownloads: false });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  const problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.stack ?? e.message}`));
+  await page.goto(`${url}${query}`);
+  return { context, page, problems };
+}
+
+const waitFor = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 100 });
+
+/** Counts the map canvas's pixels of each collector colour. */
+const collectorPixels = (page) => page.evaluate(() => {
+  const c = document.getElementById('map');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const counts = { white: 0, grey: 0, black: 0 };
+  for (let i = 0; i < d.length; i += 4) {
+    const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
+    if (r === 250 && g === 250 && b === 250) counts.white++;
+    else if (r === 150 && g === 150 && b === 150) counts.grey++;
+    else if (r === 0 && g === 0 && b === 0) counts.black++;
+  }
+  return counts;
+});
+
+async function setControl(page, selector, value) {
+  await page.locator(selector).fill(String(value));
+  await page.locator(selector).dispatchEvent('change');
+}
+
+test('the playground runs a workload and draws the heap and the collector live', { skip, timeout: 300_000 }, async (t) => {
+  await mkdir(screenshots, { recursive: true });
+  const { context, page, problems } = await openPage('?gogc=100&mode=fill');
+  try {
+    await waitFor(page, () => window.playground.ready || window.playground.error);
+    assert.equal(await page.evaluate(() => window.playground.error), null);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+
+    // The module's workloads: binary_trees where this build has it, else the older churn.
+    await page.locator('#workload').selectOption('binary_trees');
+    await setControl(page, '#param-depth', 14);
+    await page.locator('#start').click();
+    await page.waitForTimeout(300);
+    let workload = 'binary_trees';
+    if (/no 'binary_trees' workload/.test(await page.locator('#status').textContent())) {
+      workload = 'churn';
+      t.diagnostic('this build has no binary_trees: running churn');
+      await page.locator('#workload').selectOption('churn');
+      await page.locator('#start').click();
+    }
+    await waitFor(page, (w) => window.playground.workload === w && window.playground.lastReport?.ops > 0, workload);
+
+    // Spans on the map, and cycles counted while it runs.
+    await waitFor(page, () => window.playground.mapStats?.spans > 0 && window.playground.shown.cycles > 0);
+    const cycles0 = await page.evaluate(() => window.playground.shown.cycles);
+    await waitFor(page, (n) => window.playground.shown.cycles >= n, cycles0 + CYCLES_WATCHED);
+    const stats = await page.evaluate(() => window.playground.mapStats);
+    t.diagnostic(`map: ${JSON.stringify(stats)}`);
+    assert.ok(stats.spans > 0 && stats.arenas > 0 && stats.classes > 1, JSON.stringify(stats));
+    const rows = await page.locator('#class-table tbody tr').count();
+    assert.equal(rows, stats.classes);
+
+    // The phase clock passed through the four phases, in order, for every cycle it saw.
+    const log = await page.evaluate(() => window.playground.phaseLog.map((p) => p.phase));
+    const order = ['sweep termination', 'mark', 'mark termination', 'sweep', 'off'];
+    const seen = new Set(log);
+    for (const p of ['sweep termination', 'mark', 'mark termination', 'sweep']) assert.ok(seen.has(p), `phase ${p} never shown: ${log.join(', ')}`);
+    for (let i = 1; i < log.length; i++) {
+      const a = order.indexOf(log[i - 1]), b = order.indexOf(log[i]);
+      const next = log[i] === 'sweep termination' ? ['sweep', 'off'].includes(log[i - 1]) : b === a + 1;
+      assert.ok(next, `phase ${log[i - 1]} followed by ${log[i]}`);
+    }
+    assert.match(await page.locator('#gctrace').textContent(), /^gc \d+ @[\d.]+s \d+%: /m);
+
+    // The map changes as the collector runs; in collector colour it shows white and black objects.
+    const map = page.locator('#map');
+    const shot1 = await map.screenshot({ path: `${screenshots}playground-map-1.png` });
+    await waitFor(page, (n) => window.playground.shown.cycles >= n, (await page.evaluate(() => window.playground.shown.cycles)) + 1);
+    const shot2 = await map.screenshot({ path: `${screenshots}playground-map-2.png` });
+    assert.ok(!shot1.equals(shot2), 'the map did not change across a collector cycle');
+    await page.locator('input[name=mode][value=collector]').check();
+    const colours = { white: 0, grey: 0, black: 0 };
+    for (let i = 0; i < 40 && !(colours.white && colours.black && colours.grey); i++) {
+      const c = await collectorPixels(page);
+      for (const k of Object.keys(colours)) colours[k] += c[k] ? 1 : 0;
+      await page.waitForTimeout(100);
+    }
+    t.diagnostic(`frames showing each collector colour (of up to 40): ${JSON.stringify(colours)}`);
+    assert.ok(colours.white > 0 && colours.black > 0, `collector colours seen: ${JSON.stringify(colours)}`);
+    await map.screenshot({ path: `${screenshots}playground-map-collector.png` });
+
+    // Zoom: an arena, then a span, then an object.
+    await page.locator('input[name=mode][value=fill]').check();
+    await map.click({ position: { x: 200, y: 2 } });
+    await waitFor(page, () => /arena \d+/.test(document.getElementById('crumbs').textContent));
+    const box = await map.boundingBox();
+    let opened = false;
+    for (let k = 0; k < 64 && !opened; k++) {
+      const cell = box.width / 32;
+      await map.click({ position: { x: (k % 32) * cell + cell / 2, y: Math.floor(k / 32) * (cell * 0.6) + 4 } });
+      opened = /span 0x/.test(await page.locator('#crumbs').textContent());
+    }
+    assert.ok(opened, 'no span opened from the arena view');
+    await map.click({ position: { x: 5, y: 5 } });
+    const info = await page.locator('#info').textContent();
+    assert.match(info, /size class/);
+    await page.screenshot({ path: `${screenshots}playground-span.png`, fullPage: true });
+    await page.locator('#crumbs a[data-level=heap]').click();
+
+    // GOGC changed live: the goal the page shows and the runtime's follow.
+    const goalAt100 = await page.evaluate(() => window.playground.metrics['/gc/heap/goal:bytes']);
+    await setControl(page, '#gogc', 400);
+    await waitFor(page, () => window.playground.metrics['/gc/gogc:percent'] === 400);
+    await waitFor(page, (g) => window.playground.shown.goal > g, goalAt100);
+    const shownGoal = await page.locator('#heap-figures').textContent();
+    t.diagnostic(`goal at GOGC=100: ${(goalAt100 / 1048576).toFixed(1)} MB; at 400 the page shows: ${shownGoal}`);
+    await page.locator('#gogc-off').check();
+    await waitFor(page, () => window.playground.metrics['/gc/gogc:percent'] === 0);
+    await waitFor(page, () => /none \(GOGC off\)/.test(document.getElementById('heap-figures').textContent));
+    await page.locator('#gogc-off').uncheck();
+    await waitFor(page, () => window.playground.metrics['/gc/gogc:percent'] === 400);
+    // The memory limit, live.
+    await setControl(page, '#limit', 512);
+    await waitFor(page, () => window.playground.metrics['/gc/gomemlimit:bytes'] === 512 * 1048576);
+    await waitFor(page, () => /memory limit512 MB/.test(document.getElementById('heap-figures').textContent));
+
+    // Stop: the final report arrives; start again: reports again.
+    await page.locator('#stop').click();
+    await waitFor(page, () => window.playground.workload === null && window.playground.lastReport?.final === true);
+    const reports = await page.evaluate(() => window.playground.reports);
+    await page.locator('#start').click();
+    await waitFor(page, (n) => window.playground.workload !== null && window.playground.reports > n && !window.playground.lastReport?.final, reports);
+    await page.locator('#restart').click();
+    await waitFor(page, () => window.playground.workload !== null && window.playground.lastReport?.ops > 0 && !window.playground.lastReport.final);
+
+    // The URL carries the state: a fresh page opens with the same controls.
+    await page.locator('input[name=mode][value=collector]').check();
+    const state = async (p) => p.evaluate(() => ({
+      workload: document.getElementById('workload').value,
+      params: [...document.querySelectorAll('#params input')].map((i) => `${i.id}=${i.value}`),
+      gogc: document.getElementById('gogc').value,
+      off: document.getElementById('gogc-off').checked,
+      limit: document.getElementById('limit').value,
+      mode: document.querySelector('input[name=mode]:checked').value,
+    }));
+    const shared = page.url();
+    t.diagnostic(`shared URL: ${shared}`);
+    assert.match(shared, /gogc=400/);
+    assert.match(shared, /limit=512/);
+    assert.match(shared, /run=1/);
+    const before = await state(page);
+    t.diagnostic(`the page's own cost: ${await page.locator('#cost').textContent()}`);
+    await page.screenshot({ path: `${screenshots}playground.png`, fullPage: true });
+
+    // Pause figures on the page against the runtime's own histograms, with the runtime quiet.
+    await page.locator('#stop').click();
+    await waitFor(page, () => window.playground.workload === null);
+    await page.waitForTimeout(1200);
+    const agree = await page.evaluate(() => {
+      const m = window.playground.runtime.metrics(['/sched/pauses/total/gc:seconds', '/sched/pauses/stopping/gc:seconds']);
+      const pct = (h, q) => {
+        const n = h.counts.reduce((a, b) => a + b, 0);
+        let seen = 0;
+        for (let i = 0; i < h.counts.length; i++) { seen += h.counts[i]; if (seen >= q * n) return Number.isFinite(h.buckets[i + 1]) ? h.buckets[i + 1] : h.buckets[i]; }
+        return null;
+      };
+      const of = (h) => ({ count: h.counts.reduce((a, b) => a + b, 0), p50: pct(h, 0.5), p90: pct(h, 0.9), p99: pct(h, 0.99) });
+      return { runtime: { total: of(m['/sched/pauses/total/gc:seconds']), stopping: of(m['/sched/pauses/stopping/gc:seconds']) }, shown: window.playground.shown.pauses };
+    });
+    for (const k of ['total', 'stopping']) {
+      for (const f of ['count', 'p50', 'p90', 'p99']) assert.equal(agree.shown[k][f], agree.runtime[k][f], `${k} ${f}: ${JSON.stringify(agree)}`);
+    }
+    assert.ok(agree.runtime.total.count > 0);
+
+    const fresh = await browser.newContext({ viewport: { width: 1400, height: 1100 } });
+    const again = await fresh.newPage();
+    await again.goto(shared);
+    await waitFor(again, () => window.playground.ready);
+    assert.deepEqual(await state(again), before);
+    await waitFor(again, () => window.playground.workload !== null && window.playground.lastReport?.ops > 0);
+    await again.screenshot({ path: `${screenshots}playground-shared.png`, fullPage: true });
+    await fresh.close();
+
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('served without the isolation headers, the page says why it cannot run', { skip, timeout: 60_000 }, async () => {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 500 } });
+  const page = await context.newPage();
+  // The same files, with the two headers taken out (as a static host that does not send them).
+  await page.route('**/*', async (route) => {
+    const response = await route.fetch();
+    const headers = { ...response.headers() };
+    delete headers['cross-origin-opener-policy'];
+    delete headers['cross-origin-embedder-policy'];
+    await route.fulfill({ response, headers });
+  });
+  try {
+    await page.goto(url);
+    await waitFor(page, () => window.playground?.error);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), false);
+    const banner = page.locator('#isolation');
+    assert.ok(await banner.isVisible());
+    assert.match(await banner.textContent(), /not cross-origin isolated.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/s);
+    await page.screenshot({ path: `${screenshots}playground-not-isolated.png` });
+  } finally {
+    await context.close();
+  }
+});

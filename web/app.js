@@ -1,0 +1,622 @@
+// app.js — the playground page: starts a gort runtime, runs the chosen
+// workload, applies the collector's knobs live, and draws what the runtime
+// publishes (heap map, cycle, time strip, MMU and pauses, size classes)
+// once per animation frame. The page's state lives in its URL (workload,
+// parameters, knobs, map mode, running or not), so a view can be shared.
+//
+// window.playground exposes the figures the page shows, for the browser
+// test (tests/playground.test.mjs) and for anyone curious in the console.
+
+import { WORKLOADS, DEFAULT_WORKLOAD, runWorkload } from './workloads.js';
+import { HeapMap, legend } from './heapmap.js';
+import { drawStrip, drawMMU, drawPauses, percentile, histMax, fmtSeconds, mb, fmtCount, LANE_COLOURS } from './charts.js';
+
+const $ = (id) => document.getElementById(id);
+const PHASES = ['sweep termination', 'mark', 'mark termination', 'sweep'];
+const STRIP_WINDOW_S = 30;
+const METRICS_EVERY_MS = 250;
+const TABLES_EVERY_MS = 500;
+const STRIP_EVERY_MS = 100;
+const HISTORY_MS = 10_000;
+const AB_PHASE_MS = 5000;
+const METRICS = {
+  objects: '/memory/classes/heap/objects:bytes',
+  marked: '/gc/heap/live:bytes',
+  goal: '/gc/heap/goal:bytes',
+  limit: '/gc/gomemlimit:bytes',
+  gogc: '/gc/gogc:percent',
+  cycles: '/gc/cycles/total:gc-cycles',
+  gcCpu: '/cpu/classes/gc/total:cpu-seconds',
+  cpu: '/cpu/classes/total:cpu-seconds',
+  allocs: '/gc/heap/allocs:objects',
+  pausesTotal: '/sched/pauses/total/gc:seconds',
+  pausesStopping: '/sched/pauses/stopping/gc:seconds',
+  procs: '/sched/gomaxprocs:threads',
+  goroutines: '/sched/goroutines:goroutines',
+};
+const NO_LIMIT = 2 ** 62;
+
+const view = {
+  rt: null, events: null, map: null, workload: null, running: null,
+  reportCount: 0, lastReport: null,
+  samples: [], lanes: [], pauses: [], laneState: [], stw: [],
+  phase: 'off', phaseSince: 0, phaseLog: [], cycleTimes: new Map(), trigger: null,
+  offsetNs: Infinity, lastEventNs: 0,
+  metrics: null, prevMetrics: null,
+  frame: { ms: 0, bytes: 0, count: 0 }, paused: false,
+  lastMetricsAt: 0, lastTablesAt: 0, lastStripAt: 0,
+};
+
+const playground = {
+  ready: false, error: null,
+  get phase() { return view.phase; },
+  phaseLog: view.phaseLog,
+  get metrics() { return view.metrics; },
+  /** Reports received since the page loaded. */
+  get reports() { return view.reportCount; },
+  get lastReport() { return view.lastReport; },
+  shown: {},
+  mapStats: null,
+  frames: 0,
+  get workload() { return view.running ? view.running.name : null; },
+  /** The runtime itself (rt), for the console and the test. */
+  get runtime() { return view.rt; },
+};
+window.playground = playground;
+
+// ---- state in the URL ----
+
+function readURL() {
+  const q = new URLSearchParams(location.search);
+  const w = Object.hasOwn(WORKLOADS, q.get('w')) ? q.get('w') : DEFAULT_WORKLOAD;
+  const params = {};
+  for (const p of WORKLOADS[w].params) {
+    const v = Number(q.get(p.name));
+    params[p.name] = q.has(p.name) && Number.isFinite(v) ? Math.min(p.max, Math.max(p.min, v)) : p.value;
+  }
+  const gogcText = q.get('gogc');
+  const gogc = gogcText === 'off' ? 'off' : Number.isInteger(Number(gogcText)) && gogcText !== null && Number(gogcText) >= 0 ? Number(gogcText) : 100;
+  const limit = Number(q.get('limit'));
+  const throttle = Number(q.get('throttle'));
+  const mode = ['fill', 'class', 'collector'].includes(q.get('mode')) ? q.get('mode') : 'fill';
+  return {
+    w, params, gogc, limit: q.has('limit') && limit > 0 ? limit : null,
+    throttle: Number.isFinite(throttle) ? Math.min(900, Math.max(0, throttle)) : 0,
+    mode, run: q.get('run') === '1',
+  };
+}
+
+function stateOfControls() {
+  const w = $('workload').value;
+  const params = {};
+  for (const p of WORKLOADS[w].params) params[p.name] = Number($(`param-${p.name}`).value);
+  const limit = Number($('limit').value);
+  return {
+    w, params,
+    gogc: $('gogc-off').checked ? 'off' : Number($('gogc').value),
+    limit: $('limit').value !== '' && limit > 0 ? limit : null,
+    throttle: Number($('throttle').value),
+    mode: document.querySelector('input[name=mode]:checked').value,
+    run: view.running !== null,
+  };
+}
+
+function writeURL() {
+  const s = stateOfControls();
+  const q = new URLSearchParams();
+  q.set('w', s.w);
+  for (const [k, v] of Object.entries(s.params)) q.set(k, String(v));
+  q.set('gogc', String(s.gogc));
+  if (s.limit !== null) q.set('limit', String(s.limit));
+  if (s.throttle) q.set('throttle', String(s.throttle));
+  q.set('mode', s.mode);
+  if (s.run) q.set('run', '1');
+  history.replaceState(null, '', `${location.pathname}?${q}`);
+}
+
+function showParams(w, values) {
+  const box = $('params');
+  box.textContent = '';
+  for (const p of WORKLOADS[w].params) {
+    const label = document.createElement('label');
+    label.textContent = `${p.name} `;
+    const input = document.createElement('input');
+    Object.assign(input, { type: 'number', id: `param-${p.name}`, min: p.min, max: p.max, value: values?.[p.name] ?? p.value });
+    input.addEventListener('change', writeURL);
+    label.append(input);
+    box.append(label);
+  }
+  $('workload').title = WORKLOADS[w].about;
+}
+
+function applyToControls(s) {
+  $('workload').value = s.w;
+  showParams(s.w, s.params);
+  $('gogc-off').checked = s.gogc === 'off';
+  $('gogc').value = s.gogc === 'off' ? 100 : s.gogc;
+  $('gogc').disabled = s.gogc === 'off';
+  $('limit').value = s.limit ?? '';
+  $('throttle').value = s.throttle;
+  $('throttle-out').textContent = `${s.throttle}‰`;
+  document.querySelector(`input[name=mode][value=${s.mode}]`).checked = true;
+}
+
+function status(text, isError = false) {
+  $('status').textContent = text;
+  $('status').classList.toggle('error', isError);
+}
+
+// ---- knobs ----
+
+function applyGOGC() {
+  const s = stateOfControls();
+  $('gogc').disabled = s.gogc === 'off';
+  if (s.gogc !== 'off' && !(Number.isInteger(s.gogc) && s.gogc >= 0)) return status('GOGC must be a whole number from 0, or off', true);
+  const old = view.rt.setGCPercent(s.gogc);
+  status(`GOGC ${old} → ${s.gogc}`);
+  writeURL();
+}
+
+function applyLimit() {
+  const s = stateOfControls();
+  const old = view.rt.setMemoryLimit(s.limit === null ? Infinity : s.limit * 1048576);
+  status(`memory limit ${old === Infinity ? 'none' : `${mb(old)} MB`} → ${s.limit === null ? 'none' : `${s.limit} MB`}`);
+  writeURL();
+}
+
+let throttleAvailable = true;
+async function applyThrottle() {
+  const s = stateOfControls();
+  $('throttle-out').textContent = `${s.throttle}‰`;
+  writeURL();
+  if (!throttleAvailable) return;
+  try {
+    await view.rt.go('set_throttle', s.throttle);
+  } catch (err) {
+    if (err.code !== 'EINVAL') throw err;
+    throttleAvailable = false;
+    $('throttle').disabled = true;
+    $('throttle').parentElement.title = 'this build of the package has no set_throttle goroutine';
+    status('the mutator throttle is not in this build of the package (no set_throttle goroutine)', true);
+  }
+}
+
+// ---- workloads ----
+
+async function startWorkload() {
+  const s = stateOfControls();
+  for (const p of WORKLOADS[s.w].params) {
+    const v = s.params[p.name];
+    if (!Number.isFinite(v) || v < p.min || v > p.max) return status(`${p.name} must be from ${p.min} to ${p.max}`, true);
+  }
+  let handle;
+  try {
+    handle = runWorkload(view.rt, s.w, s.params, (r) => {
+      view.reportCount++;
+      view.lastReport = r;
+    });
+  } catch (err) {
+    return status(err.code === 'EINVAL' ? `this build of the package has no '${s.w}' workload yet` : String(err), true);
+  }
+  view.running = { name: s.w, params: s.params, handle, since: performance.now() };
+  view.lastReport = null;
+  status(`running ${s.w}(${Object.entries(s.params).map(([k, v]) => `${k}=${v}`).join(', ')})`);
+  setButtons();
+  writeURL();
+}
+
+async function stopWorkload() {
+  const r = view.running;
+  if (!r) return;
+  $('stop').disabled = true; $('restart').disabled = true;
+  status(`stopping ${r.name}…`);
+  await r.handle.stop();
+  view.running = null;
+  status(`${r.name} stopped after ${((performance.now() - r.since) / 1000).toFixed(1)} s` +
+    (view.lastReport ? `: ${fmtCount(view.lastReport.ops)} ops, checksum errors ${view.lastReport.checksumErrors}` : ''));
+  setButtons();
+  writeURL();
+}
+
+function setButtons() {
+  const on = view.running !== null;
+  $('start').disabled = on || !view.rt;
+  $('stop').disabled = !on;
+  $('restart').disabled = !on;
+  $('workload').disabled = on;
+}
+
+// ---- events: phases, lanes, pauses ----
+
+function laneOf(lane) { return lane === 'collector' ? view.lanes.length - 1 : lane; }
+
+function openSegment(i, state, t) {
+  const lane = view.lanes[i];
+  const last = lane.segments[lane.segments.length - 1];
+  if (last && last.to === null) last.to = t;
+  lane.segments.push({ from: t, to: null, state });
+}
+
+function ensureLanes(nprocs) {
+  if (view.lanes.length === nprocs + 1) return;
+  view.lanes = [];
+  for (let p = 0; p < nprocs; p++) view.lanes.push({ label: `P${p}`, segments: [] });
+  view.lanes.push({ label: 'GC worker', segments: [] });
+  view.laneState = new Array(nprocs + 1).fill('idle');
+}
+
+function takeEvents() {
+  const { events, lost } = view.events.drain();
+  const nowNs = performance.now() * 1e6;
+  if (events.length) {
+    view.lastEventNs = events[events.length - 1].time;
+    view.offsetNs = Math.min(view.offsetNs, nowNs - view.lastEventNs);
+  }
+  ensureLanes(view.events.nprocs);
+  const sec = (ns) => ns / 1e9;
+  for (const e of events) {
+    const t = sec(e.time);
+    if (e.kind === 'gcPhase') {
+      const { phase, cycle } = e.arg;
+      const prev = view.phase;
+      if (prev !== 'off') {
+        const c = view.cycleTimes.get(view.phaseCycle) ?? {};
+        c[prev] = (c[prev] ?? 0) + (e.time - view.phaseSince);
+        view.cycleTimes.set(view.phaseCycle, c);
+      }
+      if (phase === 'sweep termination') view.cycleTimes.set(cycle, {});
+      view.phase = phase; view.phaseSince = e.time; view.phaseCycle = cycle;
+      view.phaseLog.push({ phase, cycle, t: e.time });
+      if (view.phaseLog.length > 400) view.phaseLog.splice(0, 100);
+      if (view.cycleTimes.size > 8) view.cycleTimes.delete(view.cycleTimes.keys().next().value);
+    } else if (e.kind === 'state') {
+      const i = laneOf(e.lane);
+      if (i >= view.lanes.length) continue;
+      view.laneState[i] = e.arg;
+      openSegment(i, e.arg, t);
+    } else if (e.kind === 'stwBegin') {
+      // Pauses are drawn over every P's lane (stw); a begin whose end never
+      // came (lost, or ordered before it) is dropped by the next begin.
+      const open = view.stw[view.stw.length - 1];
+      if (open && open.to === null) view.stw.pop();
+      view.stw.push({ from: t, stoppedAt: null, to: null });
+    } else if (e.kind === 'stwStopped') {
+      const open = view.stw[view.stw.length - 1];
+      if (open && open.to === null) open.stoppedAt = t;
+    } else if (e.kind === 'stwEnd') {
+      const open = view.stw[view.stw.length - 1];
+      if (open && open.to === null) open.to = t;
+      view.pauses.push({ t, ns: e.arg });
+    } else if (e.kind === 'cycleTrigger') {
+      view.trigger = e.arg;
+    }
+  }
+  // Forget what left the strip.
+  const horizon = sec(view.lastEventNs) - STRIP_WINDOW_S - 1;
+  for (const lane of view.lanes) {
+    let cut = 0;
+    while (cut < lane.segments.length - 1 && lane.segments[cut].to !== null && lane.segments[cut].to < horizon) cut++;
+    if (cut) lane.segments.splice(0, cut);
+  }
+  while (view.pauses.length && view.pauses[0].t < horizon) view.pauses.shift();
+  while (view.stw.length && view.stw[0].to !== null && view.stw[0].to < horizon) view.stw.shift();
+  return events.length * 24 + (lost ? 0 : 0);
+}
+
+/** The runtime's clock now (ns), from the offset between it and this page's. */
+const runtimeNowNs = () => (Number.isFinite(view.offsetNs) ? performance.now() * 1e6 - view.offsetNs : view.lastEventNs);
+
+// ---- metrics, sampled ----
+
+function sampleMetrics(nowMs) {
+  const m = view.rt.metrics(Object.values(METRICS));
+  const get = (k) => m[METRICS[k]];
+  const prev = view.prevMetrics;
+  const s = {
+    t: runtimeNowNs() / 1e9,
+    live: get('objects'), goal: get('goal'), limit: get('limit') >= NO_LIMIT ? Infinity : get('limit'),
+    gcShare: 0, allocRate: 0,
+  };
+  if (prev) {
+    const dCpu = get('cpu') - prev.m[METRICS.cpu];
+    s.gcShare = dCpu > 0 ? Math.min(100, (100 * (get('gcCpu') - prev.m[METRICS.gcCpu])) / dCpu) : 0;
+    s.allocRate = ((get('allocs') - prev.m[METRICS.allocs]) * 1000) / Math.max(1, nowMs - prev.at);
+  }
+  view.prevMetrics = { m, at: nowMs };
+  view.metrics = m;
+  view.samples.push(s);
+  while (view.samples.length && view.samples[0].t < s.t - STRIP_WINDOW_S - 1) view.samples.shift();
+}
+
+// ---- panels ----
+
+function drawClock() {
+  const svg = $('clock');
+  const arcs = [];
+  const r = 50;
+  // Quarter per phase, clockwise from the top; the stop-the-world phases drawn dark.
+  PHASES.forEach((p, i) => {
+    const a0 = (i / 4) * 2 * Math.PI - Math.PI / 2, a1 = ((i + 1) / 4) * 2 * Math.PI - Math.PI / 2;
+    const active = view.phase === p || (p === 'sweep' && view.phase === 'off');
+    const stw = p.endsWith('termination');
+    const fill = active ? (stw ? '#d55e00' : '#56b4e9') : stw ? '#3a2a22' : '#24313d';
+    arcs.push(`<path d="M0 0 L${r * Math.cos(a0)} ${r * Math.sin(a0)} A${r} ${r} 0 0 1 ${r * Math.cos(a1)} ${r * Math.sin(a1)} Z" fill="${fill}" stroke="#15181d" stroke-width="2"/>`);
+    const am = (a0 + a1) / 2;
+    const short = ['STW 1', 'mark', 'STW 2', 'sweep'][i];
+    arcs.push(`<text x="${32 * Math.cos(am)}" y="${32 * Math.sin(am) + 4}" text-anchor="middle" font-size="10" fill="${active ? '#000' : '#ccc'}">${short}</text>`);
+  });
+  // The hand: how far into the current phase, by the last cycle's length of it.
+  const i = view.phase === 'off' ? 3 : PHASES.indexOf(view.phase);
+  const last = lastCycle();
+  const expected = last?.[PHASES[i]] ?? 1e6;
+  const into = Math.min(0.95, (runtimeNowNs() - view.phaseSince) / Math.max(1, expected));
+  const a = ((i + (view.phase === 'off' ? 0.97 : into)) / 4) * 2 * Math.PI - Math.PI / 2;
+  arcs.push(`<line x1="0" y1="0" x2="${56 * Math.cos(a)}" y2="${56 * Math.sin(a)}" stroke="#f0e442" stroke-width="3"/>`);
+  svg.innerHTML = arcs.join('');
+  $('phase').textContent = `phase: ${view.phase === 'off' ? 'off (between cycles)' : view.phase}`;
+}
+
+function lastCycle() {
+  const keys = [...view.cycleTimes.keys()];
+  for (let k = keys.length - 1; k >= 0; k--) {
+    if (keys[k] !== view.phaseCycle || view.phase === 'off') {
+      const c = view.cycleTimes.get(keys[k]);
+      if (c && c.mark !== undefined) return c;
+    }
+  }
+  return null;
+}
+
+function fmtNs(ns) { return ns === undefined ? '–' : fmtSeconds(ns / 1e9); }
+
+function drawCycleTables() {
+  const m = view.metrics;
+  if (!m) return;
+  const cur = view.phase === 'off' ? null : view.cycleTimes.get(view.phaseCycle) ?? {};
+  const last = lastCycle();
+  const rows = PHASES.map((p) => {
+    let now = cur?.[p];
+    if (cur && p === view.phase) now = (now ?? 0) + (runtimeNowNs() - view.phaseSince);
+    return `<tr><td>${p}</td><td>${fmtNs(now)}</td><td>${fmtNs(last?.[p])}</td></tr>`;
+  });
+  $('phase-table').tBodies[0].innerHTML = rows.join('');
+  $('cycles').textContent = `cycles: ${m[METRICS.cycles]} · GOGC ${m[METRICS.gogc] || 'off'} · ${m[METRICS.procs]} P · ${m[METRICS.goroutines]} goroutines`;
+  const limit = m[METRICS.limit] >= NO_LIMIT ? 'none' : `${mb(m[METRICS.limit])} MB`;
+  const goal = m[METRICS.goal] >= NO_LIMIT ? 'none (GOGC off)' : `${mb(m[METRICS.goal])} MB`;
+  const figures = [
+    ['heap live now', `${mb(m[METRICS.objects])} MB`],
+    ['marked live (last cycle)', `${mb(m[METRICS.marked])} MB`],
+    ['trigger', view.trigger === null || view.trigger >= NO_LIMIT ? '–' : `${mb(view.trigger)} MB`],
+    ['goal', goal],
+    ['memory limit', limit],
+  ];
+  $('heap-figures').tBodies[0].innerHTML = figures.map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join('');
+  playground.shown.goal = m[METRICS.goal];
+  playground.shown.cycles = m[METRICS.cycles];
+  const lines = view.events.gctrace();
+  if (lines.length) $('gctrace').textContent = lines.slice(-4).join('\n');
+  playground.shown.gctrace = lines.slice(-1)[0] ?? null;
+}
+
+function drawMMUAndPauses() {
+  const curve = view.events.mmuCurve(40);
+  drawMMU($('mmu'), curve);
+  const mmu = view.events.mmu([1, 10, 100, 1000]);
+  $('mmu-table').innerHTML = `<tr><th>window</th>${Object.keys(mmu).map((w) => `<th>${w} ms</th>`).join('')}</tr>` +
+    `<tr><td>MMU</td>${Object.values(mmu).map((u) => `<td>${u === null ? '–' : `${(u * 100).toFixed(0)}%`}</td>`).join('')}</tr>`;
+  const m = view.metrics;
+  if (!m) return;
+  const total = m[METRICS.pausesTotal], stopping = m[METRICS.pausesStopping];
+  drawPauses($('pauses'), [
+    { label: 'stopping', colour: '#cc79a7', hist: stopping },
+    { label: 'total (stopped)', colour: '#f0e442', hist: total },
+  ]);
+  const row = (name, h) => {
+    const n = h.counts.reduce((a, b) => a + b, 0);
+    return [name, n, percentile(h, 0.5), percentile(h, 0.9), percentile(h, 0.99), histMax(h)];
+  };
+  const rows = [row('stopping', stopping), row('total', total)];
+  playground.shown.pauses = Object.fromEntries(rows.map((r) => [r[0], { count: r[1], p50: r[2], p90: r[3], p99: r[4], max: r[5] }]));
+  playground.shown.mmu = mmu;
+  $('pause-table').innerHTML = '<tr><th>pauses</th><th>n</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>' +
+    rows.map((r) => `<tr><td>${r[0]}</td><td>${r[1]}</td>${r.slice(2).map((v) => `<td>${fmtSeconds(v)}</td>`).join('')}</tr>`).join('');
+}
+
+function drawClasses() {
+  const rows = view.map.classTable();
+  const body = $('class-table').tBodies[0];
+  body.innerHTML = rows.map((r) => `<tr data-class="${r.sizeclass}" class="${view.map.highlightClass === r.sizeclass ? 'selected' : ''}">` +
+    `<td>${r.sizeclass === 0 ? 'large' : r.sizeclass}</td><td>${r.elemsize === null ? '–' : `${r.elemsize} B`}</td>` +
+    `<td>${r.spans}${r.noscan ? ` (${r.noscan} pointer-free)` : ''}</td><td>${r.inuse} / ${r.nelems}</td>` +
+    `<td>${r.nelems - r.inuse}</td><td>${(r.tail / 1024).toFixed(1)} KB</td></tr>`).join('');
+  let spans = 0, pages = 0;
+  for (const r of rows) { spans += r.spans; pages += r.pages; }
+  playground.mapStats = { spans, pages, arenas: view.map.snapshot?.arenas.length ?? 0, classes: rows.length };
+}
+
+function drawLegend() {
+  $('legend').innerHTML = legend(view.map.level.kind === 'span' ? 'collector' : view.map.mode).map(([label, colour]) => `<li><i style="background:${colour}"></i>${label}</li>`).join('');
+}
+
+function drawCrumbs() {
+  const l = view.map.level;
+  const parts = ['<a data-level="heap">heap</a>'];
+  if (l.kind !== 'heap') parts.push(l.kind === 'arena' ? `arena ${l.arena}` : `<a data-level="arena">arena ${l.arena}</a>`);
+  if (l.kind === 'span') parts.push(`span 0x${l.base.toString(16)}`);
+  $('crumbs').innerHTML = parts.join(' › ') + (l.kind === 'heap' ? ' <small>(click an arena)</small>' : l.kind === 'arena' ? ' <small>(click a span)</small>' : ' <small>(click an object)</small>');
+}
+
+function showInfo(d) {
+  const box = $('info');
+  if (!d) { box.hidden = true; return; }
+  box.hidden = false;
+  box.innerHTML = `<b>${d.title}</b><table>${d.rows.map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join('')}</table>`;
+}
+
+function drawReport() {
+  const r = view.lastReport;
+  $('report').textContent = r ? JSON.stringify(r, null, 1) : view.running ? 'waiting for the first report…' : 'no workload running';
+}
+
+function drawCost() {
+  const f = view.frame;
+  $('cost').tBodies[0].innerHTML = [
+    ['frame time (page\'s work, mean)', `${f.ms.toFixed(2)} ms`],
+    ['bytes read per frame (mean)', `${(f.bytes / 1024).toFixed(1)} KB`],
+    ['frames drawn', String(playground.frames)],
+  ].map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join('');
+}
+
+// ---- the frame ----
+
+function frame() {
+  requestAnimationFrame(frame);
+  if (!view.rt || view.paused) return;
+  const t0 = performance.now();
+  let bytes = takeEvents();
+  bytes += view.map.read();
+  if (view.map.mode === 'collector' && view.map.level.kind !== 'span') bytes += view.map.scanSpans(view.phase);
+  view.map.draw();
+  bytes += view.map.level.kind === 'span' ? view.map.bytesRead : 0;
+  if (t0 - view.lastMetricsAt >= METRICS_EVERY_MS) { view.lastMetricsAt = t0; sampleMetrics(t0); drawReport(); }
+  if (t0 - view.lastStripAt >= STRIP_EVERY_MS) {
+    view.lastStripAt = t0;
+    const now = runtimeNowNs() / 1e9;
+    const lanes = view.lanes.map(({ label, segments }) => ({ label, segments: segments.map((s) => ({ ...s, to: s.to ?? now })) }));
+    // A pause covers every P's lane: stopping until all stopped, then stopped.
+    const stw = [];
+    for (const p of view.stw) {
+      const to = p.to ?? now;
+      if (to < p.from) continue;
+      const stopped = p.stoppedAt ?? to;
+      stw.push({ from: p.from, to: stopped, state: 'stopping' });
+      if (stopped < to) stw.push({ from: stopped, to, state: 'stopped' });
+    }
+    for (let i = 0; i < lanes.length - 1; i++) lanes[i].segments.push(...stw);
+    drawStrip($('strip'), { now, window: STRIP_WINDOW_S, samples: view.samples, lanes, pauses: view.pauses });
+    drawClock();
+  }
+  if (t0 - view.lastTablesAt >= TABLES_EVERY_MS) {
+    view.lastTablesAt = t0;
+    drawCycleTables();
+    drawMMUAndPauses();
+    drawClasses();
+    drawCost();
+  }
+  const ms = performance.now() - t0;
+  const k = view.frame.count < 30 ? 1 / (view.frame.count + 1) : 1 / 30;
+  view.frame.ms += (ms - view.frame.ms) * k;
+  view.frame.bytes += (bytes - view.frame.bytes) * k;
+  view.frame.count++;
+  playground.frames++;
+  playground.shown.frameMs = view.frame.ms;
+}
+
+// ---- A/B and export ----
+
+async function abRun() {
+  if (!view.running) return ($('ab-result').textContent = 'start a workload first');
+  $('ab').disabled = true;
+  const opsAt = () => view.lastReport?.ops ?? 0;
+  const measure = async () => {
+    const a = opsAt(), t = performance.now();
+    await new Promise((r) => setTimeout(r, AB_PHASE_MS));
+    return ((opsAt() - a) * 1000) / (performance.now() - t);
+  };
+  $('ab-result').textContent = 'view off…';
+  view.paused = true;
+  const off = await measure();
+  view.paused = false;
+  $('ab-result').textContent = 'view on…';
+  const on = await measure();
+  $('ab-result').textContent = `ops/s with the view off ${fmtCount(off)}, on ${fmtCount(on)}` +
+    (off > 0 ? ` (${(((off - on) / off) * 100).toFixed(1)}% slower with it)` : '') + ' — one run of 5 s each: noisy';
+  $('ab').disabled = false;
+}
+
+function download(name, blob) {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+// ---- start ----
+
+async function main() {
+  const select = $('workload');
+  for (const name of Object.keys(WORKLOADS)) {
+    const o = document.createElement('option');
+    o.value = name; o.textContent = name; o.title = WORKLOADS[name].about;
+    select.append(o);
+  }
+  const initial = readURL();
+  applyToControls(initial);
+  if (!globalThis.crossOriginIsolated) {
+    const banner = $('isolation');
+    banner.hidden = false;
+    banner.textContent = 'This page is not cross-origin isolated, so the browser gives it no SharedArrayBuffer and gort cannot run here. ' +
+      'Serve it with the headers "Cross-Origin-Opener-Policy: same-origin" and "Cross-Origin-Embedder-Policy: require-corp" ' +
+      '(npm start does; on a static host, set both headers for every file).';
+    status('not cross-origin isolated: see above', true);
+    playground.error = 'not cross-origin isolated';
+    return;
+  }
+  const { start } = await import('gort');
+  const rt = await start();
+  view.rt = rt;
+  if (typeof rt.setGCPercent !== 'function') throw new Error('this build of the package has no rt.setGCPercent: rebuild dist/ (src/js/build.sh)');
+  view.events = rt.events({ historyMs: HISTORY_MS });
+  view.map = new HeapMap($('map'), rt.heapMap(), { onSelect: showInfo });
+  view.map.mode = initial.mode;
+  view.map.onZoom = () => { drawCrumbs(); drawLegend(); };
+  drawLegend();
+  drawCrumbs();
+  $('lane-legend').innerHTML = Object.entries(LANE_COLOURS).map(([k, c]) => `<li><i style="background:${c}"></i>${k === 'running' ? 'user code' : k}</li>`).join('');
+
+  select.addEventListener('change', () => { showParams(select.value); writeURL(); });
+  $('start').addEventListener('click', startWorkload);
+  $('stop').addEventListener('click', stopWorkload);
+  $('restart').addEventListener('click', async () => { await stopWorkload(); await startWorkload(); });
+  $('gogc').addEventListener('change', applyGOGC);
+  $('gogc-off').addEventListener('change', applyGOGC);
+  $('limit').addEventListener('change', applyLimit);
+  $('throttle').addEventListener('input', () => { $('throttle-out').textContent = `${$('throttle').value}‰`; });
+  $('throttle').addEventListener('change', () => applyThrottle().catch((e) => status(String(e), true)));
+  for (const r of document.querySelectorAll('input[name=mode]')) {
+    r.addEventListener('change', () => { view.map.mode = r.value; view.map.spanColours.clear(); drawLegend(); writeURL(); });
+  }
+  $('crumbs').addEventListener('click', (e) => {
+    const to = e.target.dataset?.level;
+    if (to === 'heap') view.map.zoom({ kind: 'heap' });
+    else if (to === 'arena') view.map.zoom({ kind: 'arena', arena: view.map.level.arena });
+  });
+  $('class-table').addEventListener('click', (e) => {
+    const tr = e.target.closest('tr[data-class]');
+    if (!tr) return;
+    const c = Number(tr.dataset.class);
+    view.map.highlightClass = view.map.highlightClass === c ? null : c;
+    drawClasses();
+  });
+  $('ab').addEventListener('click', abRun);
+  $('export-trace').addEventListener('click', () => download('gort-trace.json', new Blob([JSON.stringify(view.events.chromeTrace())], { type: 'application/json' })));
+  $('export-gctrace').addEventListener('click', () => download('gort-gctrace.txt', new Blob([view.events.gctrace().join('\n') + '\n'], { type: 'text/plain' })));
+  $('export-png').addEventListener('click', () => $('map').toBlob((b) => download('gort-heap-map.png', b), 'image/png'));
+
+  rt.setGCPercent(initial.gogc);
+  rt.setMemoryLimit(initial.limit === null ? Infinity : initial.limit * 1048576);
+  if (initial.throttle) await applyThrottle();
+  setButtons();
+  status(`runtime running: ${rt.procs} P. Choose a workload and start it.`);
+  playground.ready = true;
+  requestAnimationFrame(frame);
+  if (initial.run) await startWorkload();
+  writeURL();
+}
+
+main().catch((err) => {
+  console.error(err);
+  playground.error = String(err && err.message ? err.message : err);
+  status(`the playground stopped: ${playground.error}`, true);
+});

@@ -1,0 +1,389 @@
+// heapmap.js — the heap map: every arena a row, every page a pixel of one
+// image (512 pages x up to 256 arenas), drawn scaled on a canvas. Three
+// levels: the whole heap, one arena (its pages as a grid with span
+// borders), one span (its objects). Three modes: fill (how full each span
+// is; pointerful, pointer-free and large spans in three hues), class (the
+// span's size class) and collector (each object's colour: white, grey,
+// black, from the span's mark and scan bits; unswept spans apart).
+//
+// Everything here reads the heap through the package's HeapMapReader,
+// which copies shared memory and never calls into the module.
+
+// Okabe-Ito hues (distinguishable with the common colour-vision deficiencies).
+const HUE = {
+  scan: [0, 114, 178],      // blue: spans whose objects hold pointers
+  noscan: [230, 159, 0],    // orange: pointer-free spans
+  large: [204, 121, 167],   // purple: large objects (size class 0)
+};
+const FREE_PAGE = [40, 46, 56];
+const NO_ARENA = [24, 27, 33];
+// Collector colours: luminance alone tells white, grey and black apart.
+export const COLLECTOR = {
+  free: [70, 96, 120],
+  white: [250, 250, 250],
+  grey: [150, 150, 150],
+  black: [0, 0, 0],
+  unswept: [213, 94, 0],   // vermillion: spans the sweeper has not reached
+};
+const DIMMED_ALPHA = 0.22;
+// Milliseconds of span scanning (span bits read) a frame spends in collector mode.
+const SCAN_BUDGET_MS = 4;
+const ARENA_COLUMNS = 32;
+
+const mix = (a, b, t) => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
+
+/** A colour per size class (for class mode): hues around the wheel, lightness alternating. */
+function classColour(sizeclass) {
+  if (sizeclass === 0) return HUE.large;
+  const h = (sizeclass * 137.508) % 360;
+  const l = sizeclass % 2 ? 0.62 : 0.45;
+  const c = (1 - Math.abs(2 * l - 1)) * 0.75;
+  const x = c * (1 - Math.abs(((h / 60) % 2) - 1));
+  const m = l - c / 2;
+  const [r, g, b] = h < 60 ? [c, x, 0] : h < 120 ? [x, c, 0] : h < 180 ? [0, c, x] : h < 240 ? [0, x, c] : h < 300 ? [x, 0, c] : [c, 0, x];
+  return [(r + m) * 255, (g + m) * 255, (b + m) * 255];
+}
+
+export class HeapMap {
+  constructor(canvas, reader, { onSelect } = {}) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext('2d');
+    this.reader = reader;
+    this.onSelect = onSelect ?? (() => {});
+    this.mode = 'fill';
+    this.level = { kind: 'heap' };
+    this.highlightClass = null;
+    this.snapshot = null;
+    this.image = null;
+    this.spanColours = new Map(); // span base -> { colours, elemsize, phase }
+    this.dirtyArenas = new Set(); // arenas whose spans' bits were read since the image was painted
+    this.rowKeys = [];
+    this.scanCursor = 0;
+    this.bytesRead = 0;
+    this.selectedObject = null;
+    canvas.addEventListener('click', (e) => this.click(e));
+  }
+
+  /** Reads the page table (changed arenas only). Returns the bytes copied. */
+  read() {
+    const before = this.snapshot ? this.snapshot.arenas.map((a) => a.gen) : [];
+    this.snapshot = this.reader.read();
+    let bytes = 0;
+    this.snapshot.arenas.forEach((a, i) => { if (a.gen !== before[i] && a.bytes) bytes += a.bytes.length; });
+    if (bytes || this.snapshot.sweepgen !== this.listedSweepgen || this.snapshot.arenas.length !== before.length) this.list = null;
+    this.bytesRead = bytes;
+    return bytes;
+  }
+
+  /** Every span start of the heap: { arena, page, rec, base }. */
+  *spans() {
+    const { pageSize } = this.reader;
+    for (const a of this.snapshot?.arenas ?? []) {
+      if (!a.bytes) continue;
+      for (let i = 0; i < this.reader.pagesPerArena; i++) {
+        const rec = this.reader.page(a, i, this.snapshot.sweepgen);
+        if (rec.kind === 'start') yield { arena: a, page: i, rec, base: a.base + i * pageSize };
+      }
+    }
+  }
+
+  /** The span starts of the heap, listed again only when the page table changed. */
+  spanList() {
+    if (!this.list) {
+      this.list = [...this.spans()];
+      this.listedSweepgen = this.snapshot?.sweepgen;
+    }
+    return this.list;
+  }
+
+  /** Per size class: spans, objects in use, capacity, tail waste (bytes). */
+  classTable() {
+    const rows = new Map();
+    const { pageSize } = this.reader;
+    for (const { rec } of this.spanList()) {
+      let r = rows.get(rec.sizeclass);
+      if (!r) rows.set(rec.sizeclass, r = { sizeclass: rec.sizeclass, elemsize: rec.sizeclass === 0 ? null : rec.elemsize, spans: 0, pages: 0, inuse: 0, nelems: 0, tail: 0, noscan: 0 });
+      r.spans++;
+      r.pages += rec.npages;
+      r.inuse += rec.inuse;
+      r.nelems += rec.nelems;
+      if (rec.noscan) r.noscan++;
+      if (rec.sizeclass !== 0) r.tail += rec.npages * pageSize - rec.nelems * rec.elemsize;
+    }
+    return [...rows.values()].sort((a, b) => a.sizeclass - b.sizeclass);
+  }
+
+  /** Scans span bits for collector mode within a time budget, round-robin. Returns bytes read. */
+  scanSpans(phase) {
+    const list = this.level.kind === 'arena'
+      ? this.spanList().filter((s) => s.arena.index === this.level.arena)
+      : this.spanList();
+    if (list.length === 0) return 0;
+    const until = performance.now() + SCAN_BUDGET_MS;
+    let bytes = 0;
+    for (let k = 0; k < list.length && performance.now() < until; k++) {
+      const s = list[(this.scanCursor + k) % list.length];
+      const obj = this.reader.span(s.base);
+      this.dirtyArenas.add(s.arena.index);
+      if (obj) {
+        this.spanColours.set(s.base, { colours: obj.colors, elemsize: obj.elemsize, phase });
+        bytes += Math.ceil(obj.nelems / 8) * 3;
+      } else {
+        this.spanColours.delete(s.base);
+      }
+      this.scanCursor = (this.scanCursor + 1) % list.length;
+    }
+    return bytes;
+  }
+
+  /** The colour of page i of a span starting at page `start` (rec: the start's record). */
+  pageColour(rec, start, i) {
+    if (this.mode === 'class') return classColour(rec.sizeclass);
+    if (this.mode === 'collector') {
+      if (rec.sweep === 'unswept') return COLLECTOR.unswept;
+      return this.collectorColour(rec, start, i) ?? COLLECTOR.free;
+    }
+    const hue = rec.sizeclass === 0 ? HUE.large : rec.noscan ? HUE.noscan : HUE.scan;
+    const fill = rec.nelems ? rec.inuse / rec.nelems : 0;
+    return mix(FREE_PAGE, hue, 0.25 + 0.75 * fill);
+  }
+
+  collectorColour(rec, startBase, i) {
+    const seen = this.spanColours.get(startBase);
+    if (!seen) return null;
+    const { pageSize } = this.reader;
+    const { colours, elemsize } = seen;
+    const first = Math.floor((i * pageSize) / elemsize);
+    const last = Math.min(colours.length - 1, Math.floor(((i + 1) * pageSize - 1) / elemsize));
+    let white = 0, grey = 0, black = 0;
+    for (let k = first; k <= last; k++) {
+      const c = colours[k];
+      if (c === 1) white++; else if (c === 2) grey++; else if (c === 3) black++;
+    }
+    if (grey) return COLLECTOR.grey;
+    if (!white && !black) return COLLECTOR.free;
+    return black >= white ? COLLECTOR.black : COLLECTOR.white;
+  }
+
+  /**
+   * Builds the heap image: 512 x narenas pixels, one per page. A row is
+   * painted again only when its arena's copy changed, the sweep generation
+   * or the view's settings moved, or (collector mode) its spans' bits were
+   * read again.
+   */
+  heapImage() {
+    const snap = this.snapshot;
+    const n = Math.max(1, snap?.arenas.length ?? 0);
+    const width = this.reader.pagesPerArena;
+    if (!this.image || this.image.height !== n) { this.image = new ImageData(width, n); this.rowKeys = []; }
+    const px = this.image.data;
+    const { pageSize } = this.reader;
+    const settings = `${this.mode}/${this.highlightClass}/${snap?.sweepgen}`;
+    for (let row = 0; row < n; row++) {
+      const a = snap?.arenas[row];
+      const key = a && a.bytes ? `${a.gen}/${settings}` : 'none';
+      if (this.rowKeys[row] === key && !(this.mode === 'collector' && this.dirtyArenas.has(row))) continue;
+      this.rowKeys[row] = key;
+      let start = null, startPage = 0;
+      for (let i = 0; i < width; i++) {
+        let c;
+        let dim = false;
+        if (!a || !a.bytes) c = NO_ARENA;
+        else {
+          const rec = this.reader.page(a, i, snap.sweepgen);
+          if (rec.kind === 'start') { start = rec; startPage = i; }
+          else if (rec.kind === 'free') start = null;
+          if (rec.kind === 'free' || !start) c = FREE_PAGE;
+          else {
+            c = this.pageColour(start, a.base + startPage * pageSize, i - startPage);
+            dim = this.highlightClass !== null && start.sizeclass !== this.highlightClass;
+          }
+        }
+        if (dim) c = mix(FREE_PAGE, c, DIMMED_ALPHA);
+        const o = (row * width + i) * 4;
+        px[o] = c[0]; px[o + 1] = c[1]; px[o + 2] = c[2]; px[o + 3] = 255;
+      }
+    }
+    this.dirtyArenas.clear();
+    return this.image;
+  }
+
+  /** Draws the current level. */
+  draw() {
+    const { canvas, ctx } = this;
+    const cssWidth = canvas.clientWidth || 900;
+    if (this.level.kind === 'heap') {
+      const img = this.heapImage();
+      const rowPx = Math.max(3, Math.min(32, Math.floor(560 / img.height)));
+      const w = Math.round(cssWidth), h = img.height * rowPx;
+      if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+      this.scratch ??= document.createElement('canvas');
+      this.scratch.width = img.width; this.scratch.height = img.height;
+      this.scratch.getContext('2d').putImageData(img, 0, 0);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(this.scratch, 0, 0, w, h);
+      if (rowPx >= 6) {
+        ctx.strokeStyle = 'rgba(0,0,0,0.5)';
+        for (let r = 1; r < img.height; r++) { ctx.beginPath(); ctx.moveTo(0, r * rowPx + 0.5); ctx.lineTo(w, r * rowPx + 0.5); ctx.stroke(); }
+      }
+      this.geometry = { rowPx, pagePx: w / img.width };
+    } else if (this.level.kind === 'arena') {
+      this.drawArena(cssWidth);
+    } else {
+      this.drawSpan(cssWidth);
+    }
+  }
+
+  drawArena(cssWidth) {
+    const { canvas, ctx } = this;
+    const a = this.snapshot?.arenas[this.level.arena];
+    const cols = ARENA_COLUMNS, rows = this.reader.pagesPerArena / cols;
+    const cell = Math.floor(cssWidth / cols);
+    const w = cell * cols, h = cell * rows * 0.6;
+    const cellH = h / rows;
+    if (canvas.width !== w || canvas.height !== Math.round(h)) { canvas.width = w; canvas.height = Math.round(h); }
+    ctx.fillStyle = `rgb(${NO_ARENA})`;
+    ctx.fillRect(0, 0, w, h);
+    if (!a || !a.bytes) return;
+    const { pageSize } = this.reader;
+    let start = null, startPage = 0;
+    for (let i = 0; i < this.reader.pagesPerArena; i++) {
+      const rec = this.reader.page(a, i, this.snapshot.sweepgen);
+      if (rec.kind === 'start') { start = rec; startPage = i; } else if (rec.kind === 'free') start = null;
+      let c = FREE_PAGE;
+      if (start && rec.kind !== 'free') {
+        c = this.pageColour(start, a.base + startPage * pageSize, i - startPage);
+        if (this.highlightClass !== null && start.sizeclass !== this.highlightClass) c = mix(FREE_PAGE, c, DIMMED_ALPHA);
+      }
+      const x = (i % cols) * cell, y = Math.floor(i / cols) * cellH;
+      ctx.fillStyle = `rgb(${c[0] | 0},${c[1] | 0},${c[2] | 0})`;
+      ctx.fillRect(x + 1, y + 1, cell - 2, cellH - 2);
+      if (rec.kind === 'start') {
+        // A span's first page carries a notch: where one span ends and the next begins.
+        ctx.fillStyle = '#f0e442';
+        ctx.fillRect(x + 1, y + 1, 3, cellH - 2);
+      }
+    }
+    this.geometry = { cell, cellH, cols };
+  }
+
+  drawSpan(cssWidth) {
+    const { canvas, ctx } = this;
+    const obj = this.reader.span(this.level.base);
+    const w = Math.round(cssWidth);
+    if (!obj) {
+      if (canvas.width !== w || canvas.height !== 120) { canvas.width = w; canvas.height = 120; }
+      ctx.fillStyle = `rgb(${NO_ARENA})`; ctx.fillRect(0, 0, w, 120);
+      ctx.fillStyle = '#ddd'; ctx.font = '14px system-ui';
+      ctx.fillText('This span is gone (freed, or reused at another size): go back up a level.', 12, 60);
+      this.geometry = null;
+      this.bytesRead += 0;
+      return;
+    }
+    this.bytesRead += Math.ceil(obj.nelems / 8) * 3;
+    const cols = Math.min(obj.nelems, Math.max(8, Math.ceil(Math.sqrt(obj.nelems * 3))));
+    const rows = Math.ceil(obj.nelems / cols);
+    const cell = Math.max(4, Math.min(40, Math.floor(w / cols)));
+    const h = Math.max(60, rows * cell);
+    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+    ctx.fillStyle = `rgb(${NO_ARENA})`; ctx.fillRect(0, 0, w, h);
+    const names = ['free', 'white', 'grey', 'black'];
+    for (let i = 0; i < obj.nelems; i++) {
+      const c = COLLECTOR[names[obj.colors[i]]];
+      ctx.fillStyle = `rgb(${c})`;
+      ctx.fillRect((i % cols) * cell + 1, Math.floor(i / cols) * cell + 1, cell - 2, cell - 2);
+    }
+    if (this.selectedObject !== null && this.selectedObject < obj.nelems) {
+      const i = this.selectedObject;
+      ctx.strokeStyle = '#f0e442'; ctx.lineWidth = 2;
+      ctx.strokeRect((i % cols) * cell + 1, Math.floor(i / cols) * cell + 1, cell - 2, cell - 2);
+      ctx.lineWidth = 1;
+    }
+    this.geometry = { cols, cell, obj };
+  }
+
+  /** The span record and base that page `page` of arena `a` belongs to, or null. */
+  spanAt(a, page) {
+    for (let i = page; i >= 0; i--) {
+      const rec = this.reader.page(a, i, this.snapshot.sweepgen);
+      if (rec.kind === 'free') return null;
+      if (rec.kind === 'start') return i + rec.npages > page ? { rec, base: a.base + i * this.reader.pageSize, page: i } : null;
+    }
+    return null;
+  }
+
+  click(e) {
+    const r = this.canvas.getBoundingClientRect();
+    const x = (e.clientX - r.left) * (this.canvas.width / r.width);
+    const y = (e.clientY - r.top) * (this.canvas.height / r.height);
+    const g = this.geometry;
+    if (!g || !this.snapshot) return;
+    if (this.level.kind === 'heap') {
+      const arena = Math.floor(y / g.rowPx);
+      if (arena < this.snapshot.arenas.length) this.zoom({ kind: 'arena', arena });
+    } else if (this.level.kind === 'arena') {
+      const page = Math.floor(y / g.cellH) * g.cols + Math.floor(x / g.cell);
+      const a = this.snapshot.arenas[this.level.arena];
+      const s = a && this.spanAt(a, page);
+      if (s) this.zoom({ kind: 'span', arena: this.level.arena, base: s.base, page: s.page });
+    } else {
+      const i = Math.floor(y / g.cell) * g.cols + Math.floor(x / g.cell);
+      if (i >= 0 && i < g.obj.nelems && x < g.cols * g.cell) {
+        this.selectedObject = i;
+        this.onSelect(this.describeObject(i));
+      }
+    }
+  }
+
+  zoom(level) {
+    this.level = level;
+    this.selectedObject = null;
+    this.onSelect(level.kind === 'span' ? this.describeSpan() : null);
+    this.draw();
+    this.onZoom?.(level);
+  }
+
+  /** What the info panel shows for the zoomed span. */
+  describeSpan() {
+    const a = this.snapshot.arenas[this.level.arena];
+    const rec = this.reader.page(a, this.level.page, this.snapshot.sweepgen);
+    if (rec.kind !== 'start') return { title: 'span gone', rows: [] };
+    return {
+      title: `span at 0x${this.level.base.toString(16)}`,
+      rows: [
+        ['size class', rec.sizeclass === 0 ? '0 (large object)' : String(rec.sizeclass)],
+        ['pointers', rec.noscan ? 'none (pointer-free: never scanned)' : 'yes (scanned when marked)'],
+        ['element size', `${rec.elemsize} B`],
+        ['pages', String(rec.npages)],
+        ['slots', String(rec.nelems)],
+        ['in use', String(rec.inuse)],
+        ['marked (last mark)', String(rec.marked)],
+        ['sweep', rec.sweep],
+        ['in an mcache', rec.cached ? 'yes' : 'no'],
+      ],
+    };
+  }
+
+  describeObject(i) {
+    const d = this.describeSpan();
+    const obj = this.geometry.obj;
+    const mark = ['free slot', 'white (not marked)', 'grey (marked, not yet scanned)', 'black (marked and scanned)'][obj.colors[i]];
+    return {
+      title: `object ${i} at 0x${(obj.base + i * obj.elemsize).toString(16)}`,
+      rows: [['mark', mark], ['type', 'not recorded by the runtime'], ...d.rows],
+    };
+  }
+}
+
+/** The legend of the current mode: [[label, rgb]]. */
+export function legend(mode) {
+  const css = (c) => `rgb(${c.map((v) => v | 0)})`;
+  if (mode === 'collector') {
+    return [['white: not (yet) marked', css(COLLECTOR.white)], ['grey: marked, to scan', css(COLLECTOR.grey)],
+      ['black: marked and scanned', css(COLLECTOR.black)], ['free slots', css(COLLECTOR.free)],
+      ['unswept span', css(COLLECTOR.unswept)], ['free page', css(FREE_PAGE)]];
+  }
+  if (mode === 'class') return [['each size class its own colour (the table below lists them)', css(classColour(5))], ['large objects', css(HUE.large)], ['free page', css(FREE_PAGE)]];
+  return [['pointerful span (full → bright)', css(HUE.scan)], ['pointer-free span', css(HUE.noscan)],
+    ['large object', css(HUE.large)], ['half-full pointerful span', css(mix(FREE_PAGE, HUE.scan, 0.625))], ['free page', css(FREE_PAGE)]];
+}
