@@ -209,7 +209,7 @@ test('the report draws every line, the pause histograms and the machine', () => 
   const cells = [...lines, ...gcLines].reduce((n, l) => n + Object.keys(l.cells).length, 0);
   assert.equal((html.match(/<rect [^>]*><title>/g) ?? []).length - (html.match(/<title>\d+ pauses of /g) ?? []).length, cells);
   // The histograms: gort's 18 pauses and Go's 17, in rows of their own.
-  assert.match(html, /<h3>binary_trees_d14<\/h3>/);
+  assert.match(html, /<h3>binary-trees depth 14<\/h3>/);
   assert.match(html, />18 pauses, max 55\.4 us</);
   assert.match(html, />17 pauses, max 24598 us</);
   assert.match(html, /0\.50x/);

@@ -16,7 +16,7 @@ const title = (id) => COLUMNS.find((c) => c.id === id)?.title ?? id;
 const WIDTH = 920, NAME_W = 215, VALUE_W = 170, BAR_H = 13, BAR_GAP = 4, HEAD_H = 22, LINE_GAP = 10;
 const BAR_W = WIDTH - NAME_W - VALUE_W;
 // The longest column name that fits NAME_W at 12px.
-const NAME_CHARS = 32;
+const NAME_CHARS = 30;
 
 function procsText(line, cores) {
   if (line.procs == null) return '';
@@ -83,7 +83,8 @@ function histogram(program, byColumn) {
     parts.push(`<line x1="${x}" x2="${x}" y1="4" y2="${y}" class="grid"/>`,
       `<text x="${x}" y="${y + 14}" class="sub" text-anchor="middle">${ticks[d]}</text>`);
   }
-  return `<h3>${esc(program)}</h3><svg width="${HIST_W}" height="${y + 20}" viewBox="0 0 ${HIST_W} ${y + 20}" role="img">${parts.join('')}</svg>`;
+  const name = program.replace(/^binary_trees_d(\d+)$/, 'binary-trees depth $1').replace(/^gcbench$/, 'GCBench');
+  return `<h3>${esc(name)}</h3><svg width="${HIST_W}" height="${y + 20}" viewBox="0 0 ${HIST_W} ${y + 20}" role="img">${parts.join('')}</svg>`;
 }
 
 function pauseSection(pauses) {
