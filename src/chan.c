@@ -131,6 +131,10 @@ sudog *waitq_dequeue(waitq *q)
             set_first(q, next);
             s->next = NULL;
         }
+        /* A goroutine of a runtime that stopped: gone, and its select's
+         * state with its stack. */
+        if (s->kind == WAITER_GOROUTINE && s->generation != sched_generation())
+            continue;
         /* A select's case whose select fired through another case: that
          * select will find it gone (prev, next NULL and not first) when it
          * withdraws its cases. */

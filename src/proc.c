@@ -159,6 +159,10 @@ __attribute__((noinline)) g *getg(void)
 
 bool sched_running(void) { return atomic_load(&sched.running); }
 
+static _Atomic uint32_t generation;
+
+uint32_t sched_generation(void) { return atomic_load_explicit(&generation, memory_order_relaxed); }
+
 static void wakep(void);
 static void after_switch_run(m *mp);
 
@@ -1507,6 +1511,7 @@ void sudog_prepare(sudog *s)
     g *gp = getg();
     s->g = gp;
     s->kind = gp != NULL ? WAITER_GOROUTINE : WAITER_THREAD;
+    s->generation = sched_generation();
     atomic_store(&s->wakecell, WAKE_WAITING);
     s->doorbell = NULL;
 }
@@ -1660,6 +1665,7 @@ int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
     bool expected = false;
     if (!atomic_compare_exchange_strong(&sched.running, &expected, true))
         return GORT_ESTATE;
+    atomic_fetch_add(&generation, 1);
     mheap_init();
     once_do(&galloc_ready, galloc_init);
 

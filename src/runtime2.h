@@ -116,6 +116,10 @@ struct sudog {
     bool success;
     void *parent;         /* semaphore tree / address */
     struct selectwait *sel; /* a select's case: what its cases share (chan.h) */
+    /* WAITER_GOROUTINE: the run of gort_main (sched_generation) whose
+     * goroutine waits here. A goroutine abandoned when its runtime stopped
+     * stays queued on the channels it waited on, and is skipped there. */
+    uint32_t generation;
 };
 
 #define RUNQ_SIZE 256 /* a power of two: indexes wrap with a mask */
@@ -265,5 +269,9 @@ uint64_t sched_goroutine_sys_bytes(void);
 
 /* The running runtime's processors and its state. */
 bool sched_running(void);
+
+/* Counts the runs of gort_main: a waiter queued in an earlier run belongs
+ * to a runtime that stopped. */
+uint32_t sched_generation(void);
 
 #endif

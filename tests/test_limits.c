@@ -508,3 +508,56 @@ TEST(limits_misuse_matrix)
     CHECK(gort_timer_stop(kept_timer) == false);
     run_main(2, misuse_on_goroutine, NULL);
 }
+
+/* ---- goroutines a runtime abandons in channel queues ---- */
+
+static gort_handle abandoned_chan;
+
+static void block_in_recv(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_handle_get(abandoned_chan);
+    int v;
+    bool ok;
+    gort_chan_recv(c, &v, &ok); /* never sent to in this run */
+}
+
+static void block_in_select(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_handle_get(abandoned_chan);
+    int v = 3;
+    gort_select_case cases[2] = {GORT_RECV_CASE(c, &v), GORT_RECV_CASE(NULL, NULL)};
+    gort_select(cases, 2, false);
+}
+
+static void abandon_waiters_main(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(gort_go(block_in_recv, NULL), GORT_OK);
+    CHECK_EQ(gort_go(block_in_select, NULL), GORT_OK);
+    gort_chan *c = gort_handle_get(abandoned_chan);
+    AWAIT(RECVQ_LEN((hchan *)c) == 2);
+    /* returns: the two goroutines are abandoned, queued on c */
+}
+
+static void send_to_abandoned_main(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_handle_get(abandoned_chan);
+    int v = 42;
+    /* Nobody of this runtime waits: the send does not complete at once. */
+    CHECK_EQ(gort_chan_trysend(c, &v), GORT_EWOULDBLOCK);
+    CHECK_EQ(gort_chan_close(c), GORT_OK);
+}
+
+TEST(limits_channel_waiters_of_a_stopped_runtime_are_gone)
+{
+    gort_chan *c = gort_chan_make_bytes(sizeof(int), 0);
+    REQUIRE(c != NULL);
+    abandoned_chan = gort_handle_new(c);
+    run_main(2, abandon_waiters_main, NULL);
+    run_main(2, send_to_abandoned_main, NULL);
+    CHECK_EQ(RECVQ_LEN((hchan *)c), 0); /* dropped as they were met */
+    gort_handle_delete(abandoned_chan);
+}
