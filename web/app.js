@@ -17,6 +17,10 @@ const STRIP_WINDOW_S = 30;
 const METRICS_EVERY_MS = 250;
 const TABLES_EVERY_MS = 500;
 const STRIP_EVERY_MS = 100;
+// The MMU walks every step of the last 10 s per window size: tens of ms
+// under a busy collector, so it is computed less often, at fewer sizes.
+const MMU_EVERY_MS = 2000;
+const MMU_CURVE_POINTS = 16;
 const HISTORY_MS = 10_000;
 const AB_PHASE_MS = 5000;
 const METRICS = {
@@ -43,8 +47,8 @@ const view = {
   phase: 'off', phaseSince: 0, phaseLog: [], cycleTimes: new Map(), trigger: null,
   offsetNs: Infinity, lastEventNs: 0,
   metrics: null, prevMetrics: null,
-  frame: { ms: 0, bytes: 0, count: 0 }, paused: false,
-  lastMetricsAt: 0, lastTablesAt: 0, lastStripAt: 0,
+  frame: { ms: 0, events: 0, map: 0, panels: 0, bytes: 0, count: 0, interval: 0, lastAt: 0 }, paused: false,
+  lastMetricsAt: 0, lastTablesAt: 0, lastStripAt: 0, lastMMUAt: 0,
 };
 
 const playground = {
@@ -398,12 +402,16 @@ function drawCycleTables() {
   playground.shown.gctrace = lines.slice(-1)[0] ?? null;
 }
 
-function drawMMUAndPauses() {
-  const curve = view.events.mmuCurve(40);
+function drawMMUFigures() {
+  const curve = view.events.mmuCurve(MMU_CURVE_POINTS);
   drawMMU($('mmu'), curve);
   const mmu = view.events.mmu([1, 10, 100, 1000]);
   $('mmu-table').innerHTML = `<tr><th>window</th>${Object.keys(mmu).map((w) => `<th>${w} ms</th>`).join('')}</tr>` +
     `<tr><td>MMU</td>${Object.values(mmu).map((u) => `<td>${u === null ? '–' : `${(u * 100).toFixed(0)}%`}</td>`).join('')}</tr>`;
+  playground.shown.mmu = mmu;
+}
+
+function drawPauseFigures() {
   const m = view.metrics;
   if (!m) return;
   const total = m[METRICS.pausesTotal], stopping = m[METRICS.pausesStopping];
@@ -417,7 +425,6 @@ function drawMMUAndPauses() {
   };
   const rows = [row('stopping', stopping), row('total', total)];
   playground.shown.pauses = Object.fromEntries(rows.map((r) => [r[0], { count: r[1], p50: r[2], p90: r[3], p99: r[4], max: r[5] }]));
-  playground.shown.mmu = mmu;
   $('pause-table').innerHTML = '<tr><th>pauses</th><th>n</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr>' +
     rows.map((r) => `<tr><td>${r[0]}</td><td>${r[1]}</td>${r.slice(2).map((v) => `<td>${fmtSeconds(v)}</td>`).join('')}</tr>`).join('');
 }
@@ -462,6 +469,8 @@ function drawCost() {
   const f = view.frame;
   $('cost').tBodies[0].innerHTML = [
     ['frame time (page\'s work, mean)', `${f.ms.toFixed(2)} ms`],
+    ['… events / heap map / charts', `${f.events.toFixed(2)} / ${f.map.toFixed(2)} / ${f.panels.toFixed(2)} ms`],
+    ['frame rate', f.interval ? `${(1000 / f.interval).toFixed(1)} /s` : '–'],
     ['bytes read per frame (mean)', `${(f.bytes / 1024).toFixed(1)} KB`],
     ['frames drawn', String(playground.frames)],
   ].map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join('');
@@ -469,20 +478,28 @@ function drawCost() {
 
 // ---- the frame ----
 
+/** Runs fn and keeps its last time (ms) in playground.shown.panelMs[name]. */
+function timed(name, fn) {
+  const t = performance.now();
+  fn();
+  (playground.shown.panelMs ??= {})[name] = performance.now() - t;
+}
+
 function frame() {
   requestAnimationFrame(frame);
   if (!view.rt || view.paused) return;
   const t0 = performance.now();
   let bytes = takeEvents();
+  const t1 = performance.now();
   bytes += view.map.read();
   if (view.map.mode === 'collector' && view.map.level.kind !== 'span') bytes += view.map.scanSpans(view.phase);
   view.map.draw();
   bytes += view.map.level.kind === 'span' ? view.map.bytesRead : 0;
+  const t2 = performance.now();
   if (t0 - view.lastMetricsAt >= METRICS_EVERY_MS) { view.lastMetricsAt = t0; sampleMetrics(t0); drawReport(); }
   if (t0 - view.lastStripAt >= STRIP_EVERY_MS) {
     view.lastStripAt = t0;
     const now = runtimeNowNs() / 1e9;
-    const lanes = view.lanes.map(({ label, segments }) => ({ label, segments: segments.map((s) => ({ ...s, to: s.to ?? now })) }));
     // A pause covers every P's lane: stopping until all stopped, then stopped.
     const stw = [];
     for (const p of view.stw) {
@@ -492,24 +509,31 @@ function frame() {
       stw.push({ from: p.from, to: stopped, state: 'stopping' });
       if (stopped < to) stw.push({ from: stopped, to, state: 'stopped' });
     }
-    for (let i = 0; i < lanes.length - 1; i++) lanes[i].segments.push(...stw);
-    drawStrip($('strip'), { now, window: STRIP_WINDOW_S, samples: view.samples, lanes, pauses: view.pauses });
+    timed('strip', () => drawStrip($('strip'), { now, window: STRIP_WINDOW_S, samples: view.samples, lanes: view.lanes, stw, pauses: view.pauses }));
     drawClock();
   }
   if (t0 - view.lastTablesAt >= TABLES_EVERY_MS) {
     view.lastTablesAt = t0;
-    drawCycleTables();
-    drawMMUAndPauses();
-    drawClasses();
+    timed('cycle', drawCycleTables);
+    timed('pauses', drawPauseFigures);
+    if (t0 - view.lastMMUAt >= MMU_EVERY_MS) { view.lastMMUAt = t0; timed('mmu', drawMMUFigures); }
+    timed('classes', drawClasses);
     drawCost();
   }
-  const ms = performance.now() - t0;
+  const t3 = performance.now();
+  const ms = t3 - t0;
   const k = view.frame.count < 30 ? 1 / (view.frame.count + 1) : 1 / 30;
   view.frame.ms += (ms - view.frame.ms) * k;
+  view.frame.events += (t1 - t0 - view.frame.events) * k;
+  view.frame.map += (t2 - t1 - view.frame.map) * k;
+  view.frame.panels += (t3 - t2 - view.frame.panels) * k;
+  if (view.frame.lastAt) view.frame.interval += (t0 - view.frame.lastAt - view.frame.interval) * k;
+  view.frame.lastAt = t0;
   view.frame.bytes += (bytes - view.frame.bytes) * k;
   view.frame.count++;
   playground.frames++;
   playground.shown.frameMs = view.frame.ms;
+  playground.shown.fps = view.frame.interval ? 1000 / view.frame.interval : null;
 }
 
 // ---- A/B and export ----

@@ -30,10 +30,11 @@ export const mb = (b) => (b / 1048576).toFixed(b < 10 * 1048576 ? 1 : 0);
 
 /**
  * The time strip: samples [{ t (s), live, goal, limit, gcShare, allocRate }],
- * lanes [{ label, segments: [{ from, to, state }] }] (s), pauses [{ t (s), ns }], over the
+ * lanes [{ label, segments: [{ from, to, state }] }] (s), stw segments drawn
+ * over every P's lane, pauses [{ t (s), ns }], over the
  * last `window` seconds ending at now.
  */
-export function drawStrip(canvas, { now, window, samples, lanes, pauses }) {
+export function drawStrip(canvas, { now, window, samples, lanes, stw = [], pauses }) {
   const { ctx, w, h } = fit(canvas);
   const left = 70, right = 8;
   const x = (t) => left + ((t - (now - window)) / window) * (w - left - right);
@@ -69,16 +70,28 @@ export function drawStrip(canvas, { now, window, samples, lanes, pauses }) {
   ctx.fillStyle = '#e69f00'; ctx.fillText('goal', 2, 38);
   ctx.fillStyle = '#d55e00'; ctx.fillText('limit', 2, 50);
 
-  // One lane per P.
+  // One lane per P (an open segment, to: null, lasts until now); a pause
+  // (stw) covers every lane but the last, the collector thread's. Of the
+  // segments narrower than a pixel, one per pixel column is drawn.
+  const paint = (segments, ly) => {
+    let lastColumn = -1;
+    for (const s of segments) {
+      const to = s.to ?? now;
+      if (to < now - window || s.state === 'idle') continue;
+      const a = Math.max(left, x(s.from)), b = x(to);
+      if (b - a < 1) {
+        if (Math.floor(a) === lastColumn) continue;
+        lastColumn = Math.floor(a);
+      }
+      ctx.fillStyle = LANE_COLOURS[s.state] ?? '#888';
+      ctx.fillRect(a, ly, Math.max(1, b - a), laneH);
+    }
+  };
   lanes.forEach(({ label, segments }, p) => {
     const ly = laneTop + p * (laneH + 2);
     ctx.fillStyle = '#2a2f38'; ctx.fillRect(left, ly, w - left - right, laneH);
-    for (const s of segments) {
-      if (s.to < now - window || s.state === 'idle') continue;
-      ctx.fillStyle = LANE_COLOURS[s.state] ?? '#888';
-      const a = Math.max(left, x(s.from)), b = x(s.to);
-      ctx.fillRect(a, ly, Math.max(1, b - a), laneH);
-    }
+    paint(segments, ly);
+    if (p < lanes.length - 1) paint(stw, ly);
     ctx.fillStyle = TEXT; ctx.fillText(label, 2, ly + laneH - 2);
   });
 
