@@ -281,6 +281,20 @@ test('the playground runs a workload and draws the heap and the collector live',
     await page.locator('#gogc-off').check();
     await waitFor(page, () => window.playground.metrics['/gc/gogc:percent'] === 0);
     await waitFor(page, () => /none \(GOGC off\)/.test(document.getElementById('heap-figures').textContent));
+    // GOGC off and a memory limit of 16 MB: cycles go on, started by the
+    // limit alone, and the heap's objects stay under it.
+    const LIMIT_MB = 16;
+    await setControl(page, '#limit', LIMIT_MB);
+    await waitFor(page, (b) => window.playground.metrics['/gc/gomemlimit:bytes'] === b, LIMIT_MB * 1048576);
+    const offCycles = await page.evaluate(() => window.playground.metrics['/gc/cycles/total:gc-cycles']);
+    await waitFor(page, (n) => window.playground.metrics['/gc/cycles/total:gc-cycles'] >= n, offCycles + 2);
+    let most = 0;
+    for (let i = 0; i < 20; i++) {
+      most = Math.max(most, await page.evaluate(() => window.playground.runtime.metrics(['/memory/classes/heap/objects:bytes'])['/memory/classes/heap/objects:bytes']));
+      await page.waitForTimeout(100);
+    }
+    t.diagnostic(`GOGC off, limit ${LIMIT_MB} MB: heap objects at most ${(most / 1048576).toFixed(1)} MB over 2 s`);
+    assert.ok(most <= LIMIT_MB * 1048576, `the heap's objects reached ${most} bytes over a limit of ${LIMIT_MB} MB`);
     await page.locator('#gogc-off').uncheck();
     await waitFor(page, () => window.playground.metrics['/gc/gogc:percent'] === 400);
     // The memory limit, live.
