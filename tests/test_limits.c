@@ -21,6 +21,7 @@
 #include "testing_rt.h"
 
 #ifndef __EMSCRIPTEN__
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -176,6 +177,22 @@ static void exhaustion_run(void)
 }
 
 #ifndef __EMSCRIPTEN__
+static void *exit_at_once(void *arg)
+{
+    pthread_exit(arg);
+}
+
+/* glibc loads libgcc_s the first time a thread exits through pthread_exit,
+ * and aborts ("libgcc_s.so.1 must be installed for pthread_exit to work")
+ * when it cannot map it: under the limit, with the heap exhausted, it
+ * could not. Loaded before the limit is set. */
+static void load_thread_exit_support(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, exit_at_once, NULL) == 0)
+        pthread_join(t, NULL);
+}
+
 static rlim_t vm_data_bytes(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -196,6 +213,7 @@ TEST(limits_heap_exhausted_allocation_fails_cleanly_and_recovers)
     exhaustion_run(); /* the limit is wasm32's 4 GB */
 #else
     if (getenv("GORT_LIMITS_CHILD") != NULL) {
+        load_thread_exit_support();
         rlim_t data = vm_data_bytes();
         REQUIRE(data > 0);
         struct rlimit lim = {.rlim_cur = data + CHILD_DATA_BUDGET, .rlim_max = RLIM_INFINITY};
