@@ -496,7 +496,7 @@ function frame() {
   view.map.draw();
   bytes += view.map.level.kind === 'span' ? view.map.bytesRead : 0;
   const t2 = performance.now();
-  if (t0 - view.lastMetricsAt >= METRICS_EVERY_MS) { view.lastMetricsAt = t0; sampleMetrics(t0); drawReport(); }
+  if (t0 - view.lastMetricsAt >= METRICS_EVERY_MS) { view.lastMetricsAt = t0; timed('metrics', () => sampleMetrics(t0)); drawReport(); }
   if (t0 - view.lastStripAt >= STRIP_EVERY_MS) {
     view.lastStripAt = t0;
     const now = runtimeNowNs() / 1e9;

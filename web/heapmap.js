@@ -80,9 +80,12 @@ export class HeapMap {
     const { pageSize } = this.reader;
     for (const a of this.snapshot?.arenas ?? []) {
       if (!a.bytes) continue;
+      const { L } = this.reader;
       for (let i = 0; i < this.reader.pagesPerArena; i++) {
+        if (a.bytes[i * L.pageRecordSize + L.pageState] !== L.pageSpanStart) continue;
         const rec = this.reader.page(a, i, this.snapshot.sweepgen);
-        if (rec.kind === 'start') yield { arena: a, page: i, rec, base: a.base + i * pageSize };
+        yield { arena: a, page: i, rec, base: a.base + i * pageSize };
+        i += Math.max(1, rec.npages) - 1;
       }
     }
   }
@@ -184,22 +187,28 @@ export class HeapMap {
       const key = a && a.bytes ? `${a.gen}/${settings}` : 'none';
       if (this.rowKeys[row] === key && !(this.mode === 'collector' && this.dirtyArenas.has(row))) continue;
       this.rowKeys[row] = key;
-      let start = null, startPage = 0;
+      // Only a span's first page is decoded (one record object per span);
+      // its other pages take the span's colour, or in collector mode their own.
+      const { L } = this.reader;
+      const bytes = a && a.bytes;
+      let start = null, startPage = 0, spanColour = null, dim = false;
       for (let i = 0; i < width; i++) {
         let c;
-        let dim = false;
-        if (!a || !a.bytes) c = NO_ARENA;
+        if (!bytes) c = NO_ARENA;
         else {
-          const rec = this.reader.page(a, i, snap.sweepgen);
-          if (rec.kind === 'start') { start = rec; startPage = i; }
-          else if (rec.kind === 'free') start = null;
-          if (rec.kind === 'free' || !start) c = FREE_PAGE;
-          else {
-            c = this.pageColour(start, a.base + startPage * pageSize, i - startPage);
+          const state = bytes[i * L.pageRecordSize + L.pageState];
+          if (state === L.pageSpanStart) {
+            start = this.reader.page(a, i, snap.sweepgen);
+            startPage = i;
+            spanColour = this.mode === 'collector' ? null : this.pageColour(start, 0, 0);
             dim = this.highlightClass !== null && start.sizeclass !== this.highlightClass;
+          } else if (state !== L.pageSpanRest) {
+            start = null;
           }
+          if (!start) c = FREE_PAGE;
+          else c = spanColour ?? this.pageColour(start, a.base + startPage * pageSize, i - startPage);
+          if (start && dim) c = mix(FREE_PAGE, c, DIMMED_ALPHA);
         }
-        if (dim) c = mix(FREE_PAGE, c, DIMMED_ALPHA);
         const o = (row * width + i) * 4;
         px[o] = c[0]; px[o + 1] = c[1]; px[o + 2] = c[2]; px[o + 3] = 255;
       }
