@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mmu, Utilization } from '../src/js/observe.js';
+import { EventReader, mmu, Utilization } from '../src/js/observe.js';
 
 const entry = fileURLToPath(new URL('../dist/index.node.js', import.meta.url));
 if (!existsSync(entry)) throw new Error(`${entry} is missing: build it with src/js/build.sh`);
@@ -82,6 +82,27 @@ test('MMU agrees with a direct minimum over every window start on random sequenc
       for (let s = 0; s <= end - w + 1e-9; s += 0.5) direct = Math.min(direct, integral(pts, end, s, s + w) / w);
       assert.ok(Math.abs(mmu(pts, 0, end, w) - direct) < 1e-9, `round ${round} w ${w}: ${mmu(pts, 0, end, w)} vs ${direct}`);
     }
+  }
+});
+
+test('the MMU curve of a long history of short steps is within 1% of the exact MMU', () => {
+  const u = new Utilization(2);
+  let seed = 99;
+  const rand = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
+  const states = ['running', 'assist', 'sweep', 'idle'];
+  let t = 0;
+  u.apply({ time: 0, kind: 'state', lane: 1, arg: 'running' });
+  for (let i = 0; i < 20000; i++) {
+    t += 1000 + Math.floor(rand() * 50_000); // 1 to 51 us
+    u.apply({ time: t, kind: 'state', lane: i % 2, arg: states[Math.floor(rand() * states.length)] });
+  }
+  const reader = Object.create(EventReader.prototype);
+  Object.assign(reader, { util: u, t0: 0, events: [{ time: t }] });
+  const curve = reader.mmuCurve(12);
+  assert.equal(curve.length, 12);
+  for (const p of curve) {
+    const exact = mmu(u.points, 0, t, p.windowMs * 1e6);
+    assert.ok(Math.abs(p.mmu - exact) <= 0.01, `${p.windowMs} ms: ${p.mmu} vs ${exact}`);
   }
 });
 

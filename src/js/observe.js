@@ -22,6 +22,8 @@ const DEFAULT_HISTORY_MS = 10_000;
 const ARENA_TRIES = 8;
 // Points of the MMU curve when not told.
 const CURVE_POINTS = 60;
+// Bins per window when the curve averages a long history (error <= 2 / this).
+const CURVE_BINS_PER_WINDOW = 256;
 const TWO_32 = 2 ** 32;
 
 const STATE_NAMES = ['idle', 'running', 'assist', 'sweep', 'stopped', 'mark'];
@@ -182,20 +184,55 @@ export class Utilization {
 export function mmu(points, t0, t1, w) { return steps(points, t0, t1).mmu(w); }
 
 /** The step function on [t0, t1] as arrays: step starts, values, integral up to each start. */
-function steps(points, t0, t1) {
+function stepArrays(points, t0, t1) {
   const n = points.length;
   const T = new Float64Array(n + 1), U = new Float64Array(n + 1), C = new Float64Array(n + 1);
   let u0 = n ? points[0].u : 0;
-  for (const p of points) if (p.t <= t0) u0 = p.u;
+  for (let i = 0; i < n && points[i].t <= t0; i++) u0 = points[i].u;
   T[0] = t0; U[0] = u0; C[0] = 0;
   let k = 1;
-  for (const p of points) {
-    if (p.t <= t0 || p.t >= t1) continue;
-    C[k] = C[k - 1] + U[k - 1] * (p.t - T[k - 1]);
-    T[k] = p.t; U[k] = p.u;
+  for (let i = 0; i < n; i++) {
+    const t = points[i].t;
+    if (t <= t0 || t >= t1) continue;
+    C[k] = C[k - 1] + U[k - 1] * (t - T[k - 1]);
+    T[k] = t; U[k] = points[i].u;
     k++;
   }
+  return { T, U, C, k };
+}
+
+/** mmu() and its approximation over one step function. */
+function steps(points, t0, t1) {
+  const { T, U, C, k } = stepArrays(points, t0, t1);
+  const n = points.length;
+  const integralTo = () => {
+    let i = 0;
+    return (x) => { while (i + 1 < k && T[i + 1] <= x) i++; return C[i] + U[i] * (x - T[i]); };
+  };
   return {
+    steps: k,
+    /**
+     * mmu(w) within 2 / CURVE_BINS_PER_WINDOW (under 1%): the function's
+     * averages over bins of w / CURVE_BINS_PER_WINDOW, whose window integrals
+     * differ from the function's by at most the two partial bins at the
+     * ends; exact when there are fewer steps than bins.
+     */
+    approx(w) {
+      if (!(w > 0) || t1 - t0 < w || n === 0) return null;
+      const bin = w / CURVE_BINS_PER_WINDOW;
+      const nb = Math.ceil((t1 - t0) / bin);
+      if (nb >= k) return this.mmu(w);
+      const at = integralTo();
+      const points = new Array(nb);
+      let prev = 0;
+      for (let b = 0; b < nb; b++) {
+        const lo = t0 + b * bin, hi = Math.min(t1, lo + bin);
+        const next = at(hi);
+        points[b] = { t: lo, u: (next - prev) / (hi - lo) };
+        prev = next;
+      }
+      return steps(points, t0, t1).mmu(w);
+    },
     mmu(w) {
       if (!(w > 0) || t1 - t0 < w || n === 0) return null;
       // Window starts in increasing order: every step (a window starting
@@ -365,7 +402,12 @@ export class EventReader {
     return out;
   }
 
-  /** The whole MMU curve over the kept history: [{ windowMs, mmu }], windows spaced logarithmically. */
+  /**
+   * The whole MMU curve over the kept history: [{ windowMs, mmu }], windows
+   * spaced logarithmically; each within 1% (see steps().approx), so that a
+   * long history of short steps costs a pass per window over at most
+   * CURVE_BINS_PER_WINDOW x history / window bins.
+   */
   mmuCurve(points = CURVE_POINTS) {
     const span = this.span();
     if (!span || span[1] - span[0] < 1e3) return [];
@@ -374,7 +416,7 @@ export class EventReader {
     const curve = [];
     for (let i = 0; i < points; i++) {
       const w = lo * (hi / lo) ** (i / (points - 1));
-      curve.push({ windowMs: w / 1e6, mmu: f.mmu(w) });
+      curve.push({ windowMs: w / 1e6, mmu: f.approx(w) });
     }
     return curve;
   }
