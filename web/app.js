@@ -434,7 +434,7 @@ function drawClasses() {
   const body = $('class-table').tBodies[0];
   body.innerHTML = rows.map((r) => `<tr data-class="${r.sizeclass}" class="${view.map.highlightClass === r.sizeclass ? 'selected' : ''}">` +
     `<td>${r.sizeclass === 0 ? 'large' : r.sizeclass}</td><td>${r.elemsize === null ? '–' : `${r.elemsize} B`}</td>` +
-    `<td>${r.spans}${r.noscan ? ` (${r.noscan} pointer-free)` : ''}</td><td>${r.inuse} / ${r.nelems}</td>` +
+    `<td>${r.spans} (${r.noscan})</td><td>${r.inuse} / ${r.nelems}</td>` +
     `<td>${r.nelems - r.inuse}</td><td>${(r.tail / 1024).toFixed(1)} KB</td></tr>`).join('');
   let spans = 0, pages = 0;
   for (const r of rows) { spans += r.spans; pages += r.pages; }
