@@ -1,6 +1,7 @@
 // `npm start`: the browser playground (web/). Builds the npm package into
-// dist/ when it is missing or older than its sources (src/js/build.sh), then
-// serves the playground on 127.0.0.1 and prints its URL.
+// dist/ when it is missing or older than its sources (src/js/build.sh, after
+// npm ci when the dev dependencies are missing), then serves the playground
+// on 127.0.0.1 and prints its URL.
 //
 //   node scripts/serve.mjs [--port N] [--no-build]
 //
@@ -164,6 +165,11 @@ async function main(argv) {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('serve.mjs: --port takes a port number (0 for a free one)');
   const why = distOutOfDate();
   if (why && build) {
+    // The package's build needs its dev dependencies (esbuild); a fresh clone has none.
+    if (!existsSync(join(root, 'node_modules/esbuild'))) {
+      console.log('installing the dev dependencies (npm ci) ...');
+      execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+    }
     console.log(`building the package into dist/ (${why}) ...`);
     execFileSync('bash', [join(root, 'src/js/build.sh')], { stdio: 'inherit' });
   } else if (why) {

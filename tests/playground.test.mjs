@@ -370,6 +370,54 @@ test('the playground runs a workload and draws the heap and the collector live',
   }
 });
 
+// Small parameters: each workload's first report comes quickly on a loaded machine.
+const SMALL = {
+  binary_trees: { depth: 8 }, alloc_churn: { live_mb: 8, small_pct: 80, large_pct: 5 },
+  lru_cache: { capacity: 1000, value_bytes: 64 }, fragmenter: { live_mb: 8 },
+  large_churn: { live_mb: 8, object_kb: 64 }, barrier_storm: { objects: 1000 },
+  pipeline: { stages: 2, width: 4 }, spawn_storm: { per_round: 100 },
+  request_loop: { live_mb: 4, work_kb: 16 }, churn: { n: 2 },
+};
+
+test('every workload of the list starts, reports and stops from the page', { skip, timeout: 300_000 }, async (t) => {
+  const { context, page, problems } = await openPage('');
+  try {
+    await waitFor(page, () => window.playground.ready || window.playground.error);
+    const names = await page.locator('#workload option').evaluateAll((os) => os.map((o) => o.value));
+    assert.deepEqual(names.sort(), Object.keys(SMALL).sort());
+    const missing = [];
+    for (const name of names) {
+      await page.locator('#workload').selectOption(name);
+      for (const [k, v] of Object.entries(SMALL[name])) await setControl(page, `#param-${k}`, v);
+      const before = await page.evaluate(() => window.playground.reports);
+      await page.locator('#start').click();
+      await waitFor(page, ({ w, n }) => (window.playground.workload === w && window.playground.reports > n) ||
+        /workload yet/.test(document.getElementById('status').textContent), { w: name, n: before });
+      if (await page.evaluate(() => window.playground.workload) === null) {
+        missing.push(name);
+        continue;
+      }
+      const first = await page.evaluate(() => window.playground.lastReport);
+      assert.equal(first.workload, name);
+      assert.equal(first.checksumErrors, 0, `${name}: ${JSON.stringify(first)}`);
+      await page.locator('#stop').click();
+      await waitFor(page, () => window.playground.workload === null && window.playground.lastReport?.final === true);
+      const last = await page.evaluate(() => window.playground.lastReport);
+      assert.equal(last.workload, name);
+      assert.equal(last.checksumErrors, 0, `${name}: ${JSON.stringify(last)}`);
+      assert.ok(last.ops >= first.ops, `${name}: ${JSON.stringify(last)}`);
+      if (name === 'request_loop') assert.ok(last.latencyUs && 'p99' in last.latencyUs, JSON.stringify(last));
+      t.diagnostic(`${name}: ${JSON.stringify(last)}`);
+    }
+    // A module without the newer workloads still has the older churn.
+    assert.ok(!missing.includes('churn'));
+    if (missing.length) t.diagnostic(`not in this build of the package: ${missing.join(', ')}`);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('served without the isolation headers, the page says why it cannot run', { skip, timeout: 60_000 }, async () => {
   const context = await browser.newContext({ viewport: { width: 1200, height: 500 } });
   const page = await context.newPage();
