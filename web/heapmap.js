@@ -29,6 +29,8 @@ const DIMMED_ALPHA = 0.22;
 // Milliseconds of span scanning (span bits read) a frame spends in collector mode.
 const SCAN_BUDGET_MS = 4;
 const ARENA_COLUMNS = 32;
+// Milliseconds a frame spends painting rows of the heap image.
+const PAINT_BUDGET_MS = 6;
 
 const mix = (a, b, t) => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
 
@@ -59,6 +61,7 @@ export class HeapMap {
     this.dirtyArenas = new Set(); // arenas whose spans' bits were read since the image was painted
     this.rowKeys = [];
     this.scanCursor = 0;
+    this.paintCursor = 0; // the row the next paint starts at
     this.bytesRead = 0;
     this.selectedObject = null;
     canvas.addEventListener('click', (e) => this.click(e));
@@ -182,10 +185,18 @@ export class HeapMap {
     const px = this.image.data;
     const { pageSize } = this.reader;
     const settings = `${this.mode}/${this.highlightClass}/${snap?.sweepgen}`;
-    for (let row = 0; row < n; row++) {
+    // Rows are painted from where the last frame stopped, within a budget:
+    // a heap of many arenas that all change is painted over a few frames.
+    const until = performance.now() + PAINT_BUDGET_MS;
+    let painted = 0;
+    for (let k = 0; k < n; k++) {
+      const row = (this.paintCursor + k) % n;
       const a = snap?.arenas[row];
       const key = a && a.bytes ? `${a.gen}/${settings}` : 'none';
       if (this.rowKeys[row] === key && !(this.mode === 'collector' && this.dirtyArenas.has(row))) continue;
+      if (painted > 0 && performance.now() > until) { this.paintCursor = row; break; }
+      painted++;
+      this.dirtyArenas.delete(row);
       this.rowKeys[row] = key;
       // Only a span's first page is decoded (one record object per span);
       // its other pages take the span's colour, or in collector mode their own.
@@ -213,7 +224,6 @@ export class HeapMap {
         px[o] = c[0]; px[o + 1] = c[1]; px[o + 2] = c[2]; px[o + 3] = 255;
       }
     }
-    this.dirtyArenas.clear();
     return this.image;
   }
 
