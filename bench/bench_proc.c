@@ -5,21 +5,28 @@
  * goroutines and stacks), the second reuses dead goroutines; memory per
  * parked goroutine is measured while all of them are parked. Both at the
  * default stack size and at the smallest stack a goroutine may ask for.
- * Also: a yield round trip, a mutex hand-off between goroutines, and the
- * latency of stopping the world.
+ * Also: a yield round trip, a bare fiber switch (two fibers switching
+ * straight to each other, no scheduler: what every goroutine switch costs at
+ * least), a mutex hand-off between goroutines, and the latency of stopping
+ * the world.
  *
  * Prints one line per figure: RESULT <name> <value> <unit>.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <gort/gort.h>
 #include <gort/sync.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "prim/fiber.h"
 #include "runtime2.h"
 
 #define SPAWN_N 100000
 #define YIELDS 1000000
 #define HANDOFFS 200000
+#define BARE_SWITCHES 2000000
+#define BARE_STACK (64 * 1024)
 #define STW_ROUNDS 200
 
 static gort_waitgroup started, finished;
@@ -100,6 +107,48 @@ static void yield_main(void *arg)
     yield_ns = gort_nanotime() - t0;
 }
 
+/* Two fibers on a thread of their own switch to each other, with no
+ * runtime around them. */
+static prim_fiber bare_thread, bare_a, bare_b;
+static int64_t bare_ns;
+
+static void bare_a_entry(void *arg)
+{
+    (void)arg;
+    int64_t t0 = gort_nanotime();
+    for (long i = 0; i < BARE_SWITCHES / 2; i++)
+        prim_fiber_switch(&bare_a, &bare_b);
+    bare_ns = gort_nanotime() - t0;
+    prim_fiber_exit(&bare_a, &bare_thread);
+}
+
+static void bare_b_entry(void *arg)
+{
+    (void)arg;
+    for (;;)
+        prim_fiber_switch(&bare_b, &bare_a);
+}
+
+static void *bare_main(void *arg)
+{
+    (void)arg;
+    void *a = prim_stack_alloc(BARE_STACK), *b = prim_stack_alloc(BARE_STACK);
+    if (a == NULL || b == NULL) {
+        fprintf(stderr, "bench_proc: no memory for fiber stacks\n");
+        exit(1);
+    }
+    prim_fiber_init_thread(&bare_thread);
+    prim_fiber_init(&bare_a, a, BARE_STACK, bare_a_entry, NULL);
+    prim_fiber_init(&bare_b, b, BARE_STACK, bare_b_entry, NULL);
+    prim_fiber_switch(&bare_thread, &bare_a);
+    prim_fiber_destroy(&bare_a);
+    prim_fiber_destroy(&bare_b); /* abandoned while suspended */
+    prim_fiber_destroy(&bare_thread);
+    prim_stack_free(a, BARE_STACK);
+    prim_stack_free(b, BARE_STACK);
+    pthread_exit(NULL);
+}
+
 static gort_mutex handoff_mu;
 static long handoff_counter;
 static void handoff_worker(void *arg)
@@ -170,6 +219,13 @@ int main(void)
     gort_config one = {.procs = 1};
     gort_main(&one, yield_main, NULL);
     printf("RESULT yield_round_trip %.1f ns\n", (double)yield_ns / YIELDS);
+
+    pthread_t bare;
+    if (pthread_create(&bare, NULL, bare_main, NULL) != 0 || pthread_join(bare, NULL) != 0) {
+        fprintf(stderr, "bench_proc: cannot run the bare switch's thread\n");
+        return 1;
+    }
+    printf("RESULT fiber_bare_switch %.1f ns/switch\n", (double)bare_ns / BARE_SWITCHES);
 
     gort_main(&cfg, handoff_main, NULL);
     printf("RESULT mutex_handoff %.1f ns/op\n", (double)handoff_ns / (4.0 * HANDOFFS));

@@ -5,7 +5,10 @@
 // handler (a later library's definition wins) so that the error names the
 // goroutine, in Go's words, as the native runtime does. A goroutine's stack
 // limit lies above its guard zone: the handler lowers the limit into the zone
-// to make room for the one call that asks which goroutine this is.
+// to make room for the one call that asks which goroutine this is — both
+// limits, the check's own (__set_stack_limits) and Emscripten's, or the
+// call's own frame trips the check again when the failed move left less
+// room than that frame.
 mergeInto(LibraryManager.library, {
   $gortOverflowReported: false,
   __handle_stack_overflow__deps: ['$gortOverflowReported', 'emscripten_stack_get_base',
@@ -18,6 +21,7 @@ mergeInto(LibraryManager.library, {
     if (!gortOverflowReported && Module['_gort_running_goid']) {
       gortOverflowReported = true;
       _emscripten_stack_set_limits(base, end - 512);
+      if (Module['___set_stack_limits']) Module['___set_stack_limits'](base, end - 512);
       goid = Module['_gort_running_goid']() >>> 0;
     }
     if (goid !== 0) {
