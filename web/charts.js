@@ -47,9 +47,13 @@ export function drawStrip(canvas, { now, window, samples, lanes, stw = [], pause
 
   // Heap: live, goal, limit (MB), one scale.
   const visible = samples.filter((s) => s.t >= now - window);
-  let top = 1;
-  for (const s of visible) top = Math.max(top, s.live, s.goal < 2 ** 50 ? s.goal : 0, s.limit < 2 ** 50 ? s.limit : 0);
-  top *= 1.1;
+  // The scale follows live and goal; a limit far above them is drawn at the top edge.
+  let top = 1, limitTop = 0;
+  for (const s of visible) {
+    top = Math.max(top, s.live, s.goal < 2 ** 50 ? s.goal : 0);
+    if (s.limit < 2 ** 50) limitTop = Math.max(limitTop, s.limit);
+  }
+  top = limitTop && limitTop < top * 2 ? Math.max(top, limitTop) * 1.1 : top * 1.25;
   const y = (v) => heapH - (Math.min(v, top) / top) * (heapH - 14);
   const line = (key, colour, dash = []) => {
     ctx.strokeStyle = colour; ctx.setLineDash(dash); ctx.beginPath();
@@ -63,6 +67,11 @@ export function drawStrip(canvas, { now, window, samples, lanes, stw = [], pause
   };
   ctx.fillStyle = TEXT;
   ctx.fillText(`heap (MB, top ${mb(top)})`, 2, 12);
+  if (limitTop > top) {
+    ctx.fillStyle = '#d55e00'; ctx.textAlign = 'right';
+    ctx.fillText(`limit ${mb(limitTop)} MB: above the scale`, w - right - 4, 12);
+    ctx.textAlign = 'left';
+  }
   line('live', '#56b4e9');
   line('goal', '#e69f00', [5, 3]);
   line('limit', '#d55e00', [2, 2]);
