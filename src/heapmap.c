@@ -13,8 +13,12 @@
  *  - a span's records are written only by the span's owner of the moment
  *    (the heap lock's holder when it is made or freed, its sweeper, the
  *    cache that takes or returns it), so two writers never write the same
- *    record; each write is bracketed by its arena's writer count (all the
- *    span's arenas), and ends by moving the arena's generation;
+ *    record; making and freeing a span (which changes which pages belong to
+ *    it) is bracketed by its arenas' writer counts and ends by moving their
+ *    generation; the other events rewrite only the counts, sweepgen and
+ *    flags of its first record and then move the generation (one atomic
+ *    add): a copy taken meanwhile may hold those words from either side of
+ *    the event, never a half-made span;
  *  - a span's first page says how many pages it has, and exactly those
  *    further pages say they belong to it, in every consistent copy.
  */
@@ -33,6 +37,7 @@ _Static_assert(HEAP_MAX_ARENAS <= GORT_HEAPMAP_MAX_ARENAS, "the map's directory 
 #define GEN_WRITER 1u
 #define GEN_DONE ((1u << 8) - 1) /* added at the end: generation +1, writers -1 */
 #define GEN_WRITERS_MASK 0xffu
+#define GEN_ONE (1u << 8) /* one generation, no writer */
 /* A reader's pause between tries while a writer is at an arena. */
 #define READ_RETRY_SPIN 16
 
@@ -140,22 +145,22 @@ void heapmap_span_free(mspan *s)
     span_write_end(s);
 }
 
-void heapmap_span_update(mspan *s, bool cached)
+/* Rewrites a span's first record, whose state, class, slots and pages stay
+ * what they are, and marks its arena changed. */
+static void rewrite_start(mspan *s, uint16_t marked, bool cached)
 {
     gort_heapmap_page *rec = record_of(s->startaddr);
-    span_write_begin(s);
-    gort_heapmap_page r = start_record(s, MAP_LOAD(rec->marked), cached);
+    gort_heapmap_page r = start_record(s, marked, cached);
     store_record(rec, &r);
-    span_write_end(s);
+    __atomic_fetch_add(&by_slot[slot_of(s->startaddr)]->gen, GEN_ONE, __ATOMIC_RELEASE);
 }
 
-void heapmap_span_swept(mspan *s)
+void heapmap_span_update(mspan *s, bool cached)
 {
-    span_write_begin(s);
-    gort_heapmap_page r = start_record(s, SHARED_LOAD(s->allocCount), false);
-    store_record(record_of(s->startaddr), &r);
-    span_write_end(s);
+    rewrite_start(s, MAP_LOAD(record_of(s->startaddr)->marked), cached);
 }
+
+void heapmap_span_swept(mspan *s) { rewrite_start(s, SHARED_LOAD(s->allocCount), false); }
 
 int64_t gort_heapmap_read(size_t index, gort_heapmap_page *out, int tries)
 {

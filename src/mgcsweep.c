@@ -103,7 +103,6 @@ bool mspan_sweep(mspan *s)
         mheap_free_span(s);
         return false;
     }
-    heapmap_span_update(s, false); /* being swept */
     uint16_t live = count_marked(s);
     uint16_t freed = (uint16_t)(s->allocCount - live);
     if (freed > 0) {

@@ -24,10 +24,12 @@
  * Page map. One record per heap page, per arena, updated when a span is
  * made, freed, swept, cached or given back by a cache (never per
  * allocation), each arena with a generation word: gen << 8 | writers. A
- * writer adds 1 before it writes and (1 << 8) - 1 after, so a reader that
- * saw no writer and the same word before and after its copy holds a
- * consistent arena (gort_heapmap_read). A span that crosses arenas is
- * written with all of them held.
+ * writer that makes or frees a span adds 1 before it writes and
+ * (1 << 8) - 1 after (all the arenas a span crosses); the other events
+ * rewrite only a span's counts, sweepgen and flags in its first record and
+ * then add 1 << 8. A reader that saw no writer and the same word before and
+ * after its copy holds a consistent arena (gort_heapmap_read): every span
+ * whole, its counts each from one side or the other of an event.
  */
 #ifndef GORT_TRACE_H
 #define GORT_TRACE_H
@@ -158,9 +160,10 @@ typedef struct gort_heapmap_page {
      * before); a mark in progress shows in the span's bits only. */
     uint16_t marked;
     uint16_t npages;    /* the span's length, saturated at 65535 */
-    /* The span's sweepgen, low 8 bits: (heap sweepgen - sweepgen) & 0xff
-     * is 0 swept, 1 being swept, 2 waiting for the sweeper
-     * (gort_heapmap_sweep_state). */
+    /* The span's sweepgen at its last event, low 8 bits:
+     * (heap sweepgen - sweepgen) & 0xff is 0 swept, 2 waiting for the
+     * sweeper (gort_heapmap_sweep_state; a sweep in progress is not
+     * written: it lasts microseconds). */
     uint8_t sweepgen;
     uint8_t flags;      /* GORT_HEAPMAP_* */
 } gort_heapmap_page;
