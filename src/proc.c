@@ -1245,6 +1245,13 @@ static void restart_ps(m *self, p *keep)
      * its p on the way, and the next stop would wait for its wake-up. */
     if (atomic_load(&sched.runqsize) > 0)
         wakep();
+    /* The timers' watcher may have woken during the stop, found no p (a
+     * stop hands out none) and gone to sleep without the duty: with nothing
+     * runnable, no m would look at the timers again and every sleep and
+     * After would wait forever. Someone watches them from here on. */
+    int64_t next_timer = timers_next_when();
+    if (next_timer >= 0)
+        sched_timer_added(next_timer);
 }
 
 void start_the_world(void)

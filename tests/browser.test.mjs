@@ -16,7 +16,7 @@ import { launchChromium, skipBrowser as skip } from './browser/chromium.mjs';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const screenshots = fileURLToPath(new URL('../build/screenshots/', import.meta.url));
 // The page's checks time out one by one (8 s each); this bounds the whole page.
-const PAGE_TIMEOUT_MS = 45_000;
+const PAGE_TIMEOUT_MS = 90_000;
 // A page whose main thread never returns (a blocking call that was not
 // refused) answers no evaluate() and cannot be closed: each call into it is
 // given this long before the test reports it and moves on.

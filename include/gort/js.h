@@ -29,6 +29,8 @@
 #ifndef GORT_JS_H
 #define GORT_JS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "chan.h"
@@ -90,11 +92,13 @@ gort_context *gort_js_context(const gort_js_args *args, int i);
  * Sends the len bytes at s on c, a channel JS made with a codec whose values
  * live on the gort heap ('string', 'json', 'bytes' or a user codec): JS
  * receives them decoded by the channel's codec (for 'json', s must be JSON
- * text). Blocks as gort_chan_send does. GORT_OK, GORT_ECLOSED, GORT_ENOMEM,
- * or GORT_EINVAL when c's elements are not such values (an 'f64', 'i32' or
- * 'bool' channel: send the number itself) or len is above 256 MB.
+ * text). With block, waits as gort_chan_send does; without, sends only if
+ * that needs no wait (Go's select with default). GORT_OK, GORT_EWOULDBLOCK
+ * (not sent), GORT_ECLOSED, GORT_ENOMEM, or GORT_EINVAL when c's elements
+ * are not such values (an 'f64', 'i32' or 'bool' channel: send the number
+ * itself) or len is above 256 MB.
  */
-int gort_js_send_bytes(gort_chan *c, const void *s, size_t len);
+int gort_js_send_bytes(gort_chan *c, const void *s, size_t len, bool block);
 
 #ifdef __cplusplus
 }

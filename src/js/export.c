@@ -219,7 +219,7 @@ EMSCRIPTEN_KEEPALIVE double gort_js_go_start(gort_js_args *a, uint32_t done)
     return (double)goid;
 }
 
-int gort_js_send_bytes(gort_chan *c, const void *s, size_t len)
+int gort_js_send_bytes(gort_chan *c, const void *s, size_t len, bool block)
 {
     /* A channel of JS values holds payload pointers: one traced word. */
     if (c == NULL || c->elemsize != sizeof(void *) || c->elemtype == NULL || (c->elemtype->ptrbits & 1) == 0 ||
@@ -233,5 +233,9 @@ int gort_js_send_bytes(gort_chan *c, const void *s, size_t len)
         return GORT_ENOMEM;
     *payload = (uint32_t)len;
     memcpy(payload + 1, s, len);
-    return gort_chan_send(c, &payload);
+    if (block)
+        return gort_chan_send(c, &payload);
+    gort_select_case send = GORT_SEND_CASE(c, &payload);
+    int chosen = gort_select(&send, 1, true);
+    return chosen == 0 ? GORT_OK : chosen == GORT_SELECT_DEFAULT ? GORT_EWOULDBLOCK : -chosen;
 }

@@ -45,6 +45,13 @@ export interface StartOptions {
   wasmURL?: string | URL;
   /** Where the pthread worker file is, when not beside the package's files. */
   workerURL?: string | URL;
+  /**
+   * A module of the user's, built with gort_wasm_module (CMake), instead of
+   * the package's: the URL (or, on Node, the path) of its glue for this
+   * platform, `<name>/node/<name>.js` on Node and `<name>/web/<name>.mjs` in
+   * browsers. Its .wasm and worker file are found beside the glue.
+   */
+  module?: string | URL;
 }
 
 export interface OperationOptions {
@@ -80,7 +87,8 @@ export interface RuntimeHandle {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   state: number;
-  urls: unknown;
+  /** The glue of a user's module (start({ module })), which attach() loads instead of the package's; null for the package's. */
+  glue: string | null;
 }
 
 /**
@@ -181,8 +189,28 @@ export interface Contexts {
 /** Options of chan(): cap is the buffer (0, the default, is unbuffered). */
 export interface ChanOptions<C> { cap?: number; codec: C }
 
-/** A goroutine's argument: a channel, null (the nil channel) or a number. */
-export type GoArg = Channel<any, any> | null | number;
+/**
+ * A goroutine's argument, as its parameter in C says: a number, a string
+ * (without NUL characters), a channel or null (the nil channel), a context.
+ */
+export type GoArg = number | string | Channel<any, any> | null | Context;
+
+/**
+ * A goroutine started by rt.go(). Awaiting it (or done) waits until its
+ * function returns; a fatal error of the runtime rejects it with FatalError.
+ * Only a goroutine someone awaits keeps a Node process alive.
+ */
+export declare class Goroutine implements PromiseLike<void> {
+  private constructor();
+  /** Go's goroutine id. */
+  readonly id: number;
+  /** The exported function's name. */
+  readonly name: string;
+  /** Resolves when the goroutine's function has returned. */
+  readonly done: Promise<void>;
+  then<R1 = void, R2 = never>(onFulfilled?: ((value: void) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: any) => R2 | PromiseLike<R2>) | null): PromiseLike<R1 | R2>;
+}
 
 /** A distribution: counts[i] values fell in [buckets[i], buckets[i+1]). */
 export interface MetricHistogram { buckets: number[]; counts: number[] }
@@ -267,12 +295,16 @@ export interface RuntimeView {
   /** Records ms (default 1000) of events and returns them as a Chrome trace. */
   trace(options?: { ms?: number; everyMs?: number }): Promise<ChromeTrace>;
   /**
-   * Starts one of the module's goroutines by name, with at most 4
-   * arguments: 'echo'(in, out), 'primes'(out, n), 'churn'(done, n) (n trees
-   * of collector work, then n on done), 'overflow'() (ends the runtime with a
-   * FatalError, for tests); GortError 'EINVAL' for an unknown name.
+   * Go's go statement for a goroutine the module exports (GORT_EXPORT_GO in
+   * C), with the arguments its parameters name. The package's module
+   * exports echo(chan in, chan out), primes(chan out, number n),
+   * churn(chan done, number n) (n trees of collector work, then n on done),
+   * utf8len(chan out, string s), untildone(context ctx, chan out) and
+   * overflow() (ends the runtime with a FatalError, for tests). Throws
+   * GortError 'EINVAL' for a name the module does not export, TypeError for
+   * arguments that do not fit.
    */
-  go(name: string, ...args: [] | [GoArg] | [GoArg, GoArg] | [GoArg, GoArg, GoArg] | [GoArg, GoArg, GoArg, GoArg]): void;
+  go(name: string, ...args: GoArg[]): Goroutine;
   /**
    * GOGC from now on (Go's debug.SetGCPercent): a non-negative integer, or
    * 'off'. Returns the previous setting.

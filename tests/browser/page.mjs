@@ -10,6 +10,8 @@ const suite = new URLSearchParams(location.search).get('suite');
 // Long enough for a loaded machine, short enough that a hang in one check
 // is reported as that check's failure instead of stalling the test.
 const CHECK_TIMEOUT_MS = 8000;
+// How long each of the module's workloads runs before its context is cancelled.
+const WORKLOAD_RUN_MS = 400;
 // How long an operation that must stay pending is watched.
 const PENDING_WATCH_MS = 60;
 
@@ -216,6 +218,18 @@ async function isolatedChecks() {
     if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
     expect(signal.reason === Canceled, 'ctx.signal did not abort with Canceled');
   });
+
+  // The module's workloads, as the Node test runs them (workloads.mjs).
+  const { WORKLOADS, runWorkload } = await import('./workloads.mjs');
+  for (const workload of WORKLOADS) {
+    await check(`workload ${workload.name}(${workload.args.join(', ')}) runs, stops through its context, checksums right`, async () => {
+      const { reports, final } = await runWorkload(rt, workload, WORKLOAD_RUN_MS);
+      expect(final.final === true && final.workload === workload.name, `final report ${JSON.stringify(final)}`);
+      expect(final.error === undefined && final.checksumErrors === 0 && final.ops > 0, `final report ${JSON.stringify(final)}`);
+      workload.check(final, reports);
+      return `${final.ops} ops, ${reports.length} reports while running`;
+    });
+  }
 
   await check("misuse throws Go's typed errors: ChannelClosedError and PanicError('close of closed channel')", async () => {
     const ch = rt.chan({ codec: 'json' });
