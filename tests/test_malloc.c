@@ -53,6 +53,27 @@ TEST(malloc_heap_bits_follow_the_type)
     CHECK(info.noscan);
 }
 
+struct fanout {
+    long id;
+    struct fanout *kids[5];
+    long weight;
+};
+
+static const gort_type fanout_type =
+    GORT_TYPE(struct fanout, "fanout", GORT_PTR_ARRAY_FIELD(struct fanout, kids, 5));
+
+TEST(malloc_ptr_array_field_marks_each_element)
+{
+    CHECK_EQ(fanout_type.ptrwords, offsetof(struct fanout, weight) / sizeof(void *));
+    struct fanout *f = gort_new(&fanout_type);
+    REQUIRE(f != NULL);
+    uintptr_t base = (uintptr_t)f;
+    CHECK(!heap_bits_is_pointer(base + offsetof(struct fanout, id)));
+    for (int i = 0; i < 5; i++)
+        CHECK(heap_bits_is_pointer((uintptr_t)&f->kids[i]));
+    CHECK(!heap_bits_is_pointer(base + offsetof(struct fanout, weight)));
+}
+
 TEST(malloc_rejects_bad_requests)
 {
     gort_type odd = {"odd", 3 * sizeof(void *) + 1, 1, 1, NULL};

@@ -49,6 +49,12 @@ typedef struct gort_type {
 #define GORT_PTR_FIELD(ctype, field) \
     ((uint64_t)1 << (__builtin_offsetof(ctype, field) / sizeof(void *)))
 
+/* The bits for a field that is an array of n pointers (1 <= n <= 63), for
+ * GORT_TYPE's mask: `struct node { struct node *kids[4]; long v; }` has
+ * GORT_PTR_ARRAY_FIELD(struct node, kids, 4). */
+#define GORT_PTR_ARRAY_FIELD(ctype, field, n) \
+    ((((uint64_t)1 << (n)) - 1) << (__builtin_offsetof(ctype, field) / sizeof(void *)))
+
 /*
  * Initializer for a gort_type of C type `ctype` whose pointer fields lie in
  * its first 64 words, `mask` being the OR of GORT_PTR_FIELD()s (0 for none):

@@ -561,9 +561,8 @@ typedef struct storm_node {
     uint64_t check;
 } storm_node;
 
-static const gort_type storm_node_type = GORT_TYPE(storm_node, "barrier-storm node",
-    GORT_PTR_FIELD(storm_node, links[0]) | GORT_PTR_FIELD(storm_node, links[1]) |
-        GORT_PTR_FIELD(storm_node, links[2]) | GORT_PTR_FIELD(storm_node, links[3]));
+static const gort_type storm_node_type =
+    GORT_TYPE(storm_node, "barrier-storm node", GORT_PTR_ARRAY_FIELD(storm_node, links, STORM_LINKS));
 
 /* Steps a walk takes from a root to check the nodes it meets. */
 #define STORM_WALK 16
