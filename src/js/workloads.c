@@ -161,6 +161,20 @@ static const gort_type ptr_slot_type = {.name = "workload pointer table", .size 
 
 static void **new_table(size_t n) { return gort_new_array(&ptr_slot_type, n); }
 
+/* The slots of a workload that keeps objects at random: a heap table of n
+ * pointers and, in C memory (pointer-free), each slot's check word. False,
+ * with the final report sent, when either cannot be had. */
+static bool new_slots(run *r, size_t n, void ***slots, uint64_t **checks)
+{
+    *slots = new_table(n);
+    *checks = calloc(n, sizeof **checks);
+    if (*slots != NULL && *checks != NULL)
+        return true;
+    free(*checks);
+    report(r, true, ",\"error\":\"out of memory\"");
+    return false;
+}
+
 /* A pointer-free block: its size and check word, the bytes, and the check
  * word again at its end (a block overwritten or reused shows it). */
 typedef struct block {
@@ -285,13 +299,10 @@ static void alloc_churn(gort_js_args *args)
     int small_pct = (int)clamp_size(gort_js_number(args, 3), 0, 100);
     int large_pct = (int)clamp_size(gort_js_number(args, 4), 0, 100 - (size_t)small_pct);
     size_t nslots = clamp_size((double)live_target / 64, 1024, 1 << 20);
-    void **slots = new_table(nslots);
-    uint64_t *checks = calloc(nslots, sizeof *checks); /* pointer-free: plain C memory */
-    if (slots == NULL || checks == NULL) {
-        free(checks);
-        report(&r, true, ",\"error\":\"out of memory\"");
+    void **slots;
+    uint64_t *checks;
+    if (!new_slots(&r, nslots, &slots, &checks))
         return;
-    }
     rng g = {.s = 0x5eed};
     int64_t live = 0;
     double cells = 0;
@@ -476,13 +487,10 @@ static void fragmenter(gort_js_args *args)
     run_init(&r, "fragmenter", args, OPS_PER_CLOCK_CHECK);
     int64_t live_target = (int64_t)clamp_size(gort_js_number(args, 2), 1, 1024) * MB;
     size_t nslots = clamp_size((double)live_target / 128, 1024, 1 << 22);
-    void **slots = new_table(nslots);
-    uint64_t *checks = calloc(nslots, sizeof *checks);
-    if (slots == NULL || checks == NULL) {
-        free(checks);
-        report(&r, true, ",\"error\":\"out of memory\"");
+    void **slots;
+    uint64_t *checks;
+    if (!new_slots(&r, nslots, &slots, &checks))
         return;
-    }
     double passes = 0, live_objects = 0;
     while (!run_stopped(&r)) {
         /* Fill every empty slot, with sizes shifted by one class each pass:
@@ -527,13 +535,10 @@ static void large_churn(gort_js_args *args)
     int64_t live_target = (int64_t)clamp_size(gort_js_number(args, 2), 1, 1024) * MB;
     size_t object_bytes = clamp_size(gort_js_number(args, 3), 33, 16384) * 1024;
     size_t nslots = clamp_size((double)live_target / (double)object_bytes, 2, 1 << 16);
-    void **slots = new_table(nslots);
-    uint64_t *checks = calloc(nslots, sizeof *checks);
-    if (slots == NULL || checks == NULL) {
-        free(checks);
-        report(&r, true, ",\"error\":\"out of memory\"");
+    void **slots;
+    uint64_t *checks;
+    if (!new_slots(&r, nslots, &slots, &checks))
         return;
-    }
     rng g = {.s = 0x1a26e};
     while (!run_stopped(&r)) {
         size_t i = below(&g, nslots);
