@@ -4,7 +4,7 @@
 // the lines marked @ts-expect-error are misuse the declarations must reject
 // (tsc fails on such a line that compiles).
 import {
-  start, select, isSupported, Runtime, Channel, Context, ContextError, Canceled, DeadlineExceeded,
+  start, select, isSupported, Runtime, Channel, Context, ContextError, Canceled, DeadlineExceeded, Goroutine,
   GortError, ChannelClosedError, PanicError, RuntimeClosedError, NotIsolatedError, FatalError, DeadlockError,
   type BytesInput, type ChannelHandle, type CodecName, type CodecTypes, type ContextHandle, type Contexts,
   type GoArg, type OperationOptions, type Received, type ReceivedSync, type RuntimeHandle, type RuntimeView,
@@ -153,6 +153,11 @@ export async function mainThread(): Promise<void> {
   rt.go('echo', null, words);
   const primesArgs: [GoArg, GoArg] = [reals, 20];
   rt.go('primes', ...primesArgs);
+  const measuring: Goroutine = rt.go('utf8len', reals, 'héllo');
+  const goroutineId: number = measuring.id;
+  await measuring;
+  await measuring.done;
+  rt.go('untildone', rt.context.background(), reals);
 
   // handles, for postMessage, and open() on the other side.
   const runtimeHandle: RuntimeHandle = rt.handle;
@@ -252,10 +257,10 @@ export async function misuse(rt: Runtime, wr: WorkerRuntime, reals: Channel<numb
   await select({ recv: reals });
   // @ts-expect-error: select.try does not wait: its result is no Promise
   await select.try([{ recv: reals }]).then;
-  // @ts-expect-error: goroutines take at most 4 arguments
-  rt.go('echo', 1, 2, 3, 4, 5);
-  // @ts-expect-error: a goroutine's arguments are channels, null or numbers
-  rt.go('echo', 'in');
+  // @ts-expect-error: a goroutine's arguments are numbers, strings, channels, null or contexts
+  rt.go('echo', { in: 1 });
+  // @ts-expect-error: rt.go gives a Goroutine, whose id is a number
+  const goroutineName: string = rt.go('echo', null, null).id;
   // @ts-expect-error: a context's handle opens as a Context, which has no send()
   wr.open(ctxHandle).send(1);
   // @ts-expect-error: attach() takes the runtime's handle, not the Runtime
