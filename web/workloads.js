@@ -1,6 +1,7 @@
 // workloads.js — the workloads the page offers: goroutines the package's
 // module exports (rt.go), each with its parameters (name, default, bounds)
-// and a line on what it stresses. Every workload but 'churn' takes
+// (the bounds are src/js/workloads.c's, which clamps what it is given) and
+// a line on what it stresses. Every workload but 'churn' takes
 // (context ctx, chan report, ...params), runs until ctx is done and sends a
 // JSON report on `report` about every 250 ms and a final one before it
 // returns. 'churn' (chan done, number n) is the module's older, smaller
@@ -9,7 +10,7 @@
 export const WORKLOADS = {
   binary_trees: {
     about: 'Builds and drops binary trees (the classic GC benchmark): many small pointerful objects, short lives.',
-    params: [{ name: 'depth', value: 16, min: 4, max: 22 }],
+    params: [{ name: 'depth', value: 16, min: 6, max: 21 }],
   },
   alloc_churn: {
     about: 'Keeps live_mb of objects live and replaces them: small, medium and large by the shares given.',
@@ -23,7 +24,7 @@ export const WORKLOADS = {
     about: 'An LRU cache of capacity entries of value_bytes each: long-lived objects with pointers between them.',
     params: [
       { name: 'capacity', value: 100000, min: 100, max: 2000000 },
-      { name: 'value_bytes', value: 256, min: 8, max: 65536 },
+      { name: 'value_bytes', value: 256, min: 16, max: 65536 },
     ],
   },
   fragmenter: {
@@ -39,13 +40,13 @@ export const WORKLOADS = {
   },
   barrier_storm: {
     about: 'Rewrites pointers among objects while the collector marks: the write barrier shades what they drop.',
-    params: [{ name: 'objects', value: 100000, min: 100, max: 5000000 }],
+    params: [{ name: 'objects', value: 100000, min: 100, max: 4194304 }],
   },
   pipeline: {
     about: 'stages of goroutines passing values over channels, width goroutines per stage.',
     params: [
       { name: 'stages', value: 4, min: 1, max: 64 },
-      { name: 'width', value: 64, min: 1, max: 4096 },
+      { name: 'width', value: 64, min: 1, max: 64 },
     ],
   },
   spawn_storm: {
