@@ -1,7 +1,8 @@
 // `npm run bench`: measures gort beside its peers in one run on one machine —
 // Go natively (GOMAXPROCS 1, 2, and 4 for the multi-core rows) and as
 // js/wasm under the same Node, Emscripten's and glibc's malloc, and the JS
-// anchors of the npm package (bench/js.mjs) — and prints one table of
+// anchors of the npm package (bench/js.mjs), and the playground's frame rate
+// and cost in Chromium (bench/page.mjs) — and prints one table of
 // figures per area and the table of gort's ratios to each peer. Each run of
 // an area runs every workload once, gort's program then its peers' in turn
 // (gort native, Go native, gort wasm, Go js/wasm), so that all see the same
@@ -13,7 +14,7 @@
 //
 // --quick (or GORT_BENCH_QUICK=1): every workload a tenth of its size (the
 // collector's programs two depths smaller), 3 runs instead of 5. Words name
-// areas (chan, proc, malloc, gc, maps, cores, js) or workloads (see
+// areas (chan, proc, malloc, gc, maps, cores, js, page) or workloads (see
 // bench/lib/plan.mjs) to run alone. --no-build runs the programs built last.
 // --debug-builds runs gort's programs as npm test builds them
 // (build/native-asan under AddressSanitizer, build/wasm-debug) and builds
@@ -158,7 +159,24 @@ function runJs(area) {
   samples.push(...parseOutput(r.stdout).samples.map((s) => ({ area: 'js', procs: null, ...s })));
 }
 
-for (const area of areas) (area.id === 'js' ? runJs : runArea)(area);
+// bench/page.mjs measures the playground in Chromium, every run in one
+// browser, and prints every sample.
+const PAGE_RUNS_MAX = 3;
+function runPage() {
+  process.stderr.write(`bench: page, ${RUNS} runs\n`);
+  // Each run takes about half a minute a workload: three are enough to see the spread.
+  const args = [`${root}bench/page.mjs`, '--samples', `--runs=${Math.min(RUNS, PAGE_RUNS_MAX)}`, ...(quick ? ['--quick'] : [])];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20, timeout: JOB_TIMEOUT_MS * 4,
+    stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) {
+    failures.push({ area: 'page', run: null, what: 'bench/page.mjs', why: r.error?.message ?? `exit status ${r.status}`, stderr: '' });
+    return;
+  }
+  samples.push(...parseOutput(r.stdout).samples.map((s) => ({ area: 'page', procs: null, ...s })));
+}
+
+const runners = { js: runJs, page: runPage };
+for (const area of areas) (runners[area.id] ?? runArea)(area);
 machine.loadAfter = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
 // ---- the tables ----

@@ -175,7 +175,7 @@ test('the npm package\'s rows come with their anchors', () => {
 
 test('areas and workloads are picked by name', () => {
   const areas = plan({ quick: false });
-  assert.deepEqual(select(areas, []).map((a) => a.id), ['chan', 'proc', 'malloc', 'gc', 'maps', 'cores', 'js']);
+  assert.deepEqual(select(areas, []).map((a) => a.id), ['chan', 'proc', 'malloc', 'gc', 'maps', 'cores', 'js', 'page']);
   assert.deepEqual(select(areas, ['gc'])[0].workloads.map((w) => w.id), ['binary_trees_d16', 'binary_trees_d18', 'gcbench']);
   const picked = select(areas, ['pingpong', 'cores_binary_trees', 'js_stall']);
   assert.deepEqual(picked.map((a) => [a.id, a.workloads.map((w) => w.id)]), [

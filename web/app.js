@@ -533,6 +533,7 @@ function frame() {
   view.frame.count++;
   playground.frames++;
   playground.shown.frameMs = view.frame.ms;
+  playground.shown.frameKB = view.frame.bytes / 1024;
   playground.shown.fps = view.frame.interval ? 1000 / view.frame.interval : null;
 }
 

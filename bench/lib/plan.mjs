@@ -179,8 +179,19 @@ function jsArea() {
   };
 }
 
+// The browser playground's frame rate and cost (bench/page.mjs, in
+// Chromium): figures of its own, no peer.
+function pageArea() {
+  return {
+    id: 'page',
+    title: 'The browser playground in Chromium',
+    workloads: [{ id: 'page_frames', js: true }],
+    rows: [],
+  };
+}
+
 export function plan({ quick }) {
-  return [chanArea(), goroutineArea(), allocArea(), gcArea(quick), mapArea(), coresArea(quick), jsArea()];
+  return [chanArea(), goroutineArea(), allocArea(), gcArea(quick), mapArea(), coresArea(quick), jsArea(), pageArea()];
 }
 
 // Selects the workloads named by words (an area's id: all of its workloads;
