@@ -40,7 +40,11 @@ const ABORT_AFTER_MS = 1;
 // A worker waits on a context's deadline every DEADLINE_EVERY-th job.
 const DEADLINE_EVERY = 64;
 const TICK_MS = 100;
-const MAX_TICK_LATE_MS = 2000;
+// Wider than the C soak's 2 s: the runtime's threads run a CPU-bound
+// workload, the echoes and the JS parties' hand-offs on 2 Ps, and on a
+// loaded machine a tick was seen 3 s late while the event loop ran; a timer
+// that stopped firing still fails it.
+const MAX_TICK_LATE_MS = 5000;
 const WATCHDOG_MS = 50;
 const STALL_SECONDS = 10;
 const WARMUP_FRACTION = 0.25;
