@@ -40,19 +40,23 @@ set_property(GLOBAL PROPERTY GORT_ASYNCIFY_REMOVE
 # names the goroutine) instead of overwriting the memory below the stack.
 target_link_options(gort_wasm INTERFACE -sSTACK_OVERFLOW_CHECK=2)
 
-# The runtime's own JS, in every program and module: fibers that migrate
-# between workers, and workers reused after fibers, need two repairs to
-# Emscripten 3.1.6's JS (fiber_post.js); the fiber switch itself
-# (fiber_lib.js); the stack-overflow report naming the goroutine
-# (overflow_lib.js).
+# The fiber switch drives Asyncify from wasm (src/prim/wasm/fiber.c): it
+# changes the Asyncify state in uninstrumented functions by design, which the
+# checks emcc asks of Asyncify with -sASSERTIONS (asyncify-asserts) trap on.
+# The extra passes come last on wasm-opt's command line: the empty value
+# wins.
+target_link_options(gort_wasm INTERFACE
+  "SHELL:-sBINARYEN_EXTRA_PASSES=--pass-arg=asyncify-asserts@")
+
+# The runtime's own JS, in every program and module: what lets the fiber
+# switch set the stack-overflow check's limits from wasm (fiber_lib.js); the
+# stack-overflow report naming the goroutine (overflow_lib.js).
 set(GORT_WASM_JS_DIR ${CMAKE_CURRENT_LIST_DIR}/src/prim/wasm)
 target_link_options(gort_wasm INTERFACE
   # SHELL: keeps each flag with its file (CMake drops repeated flags).
-  "SHELL:--post-js ${GORT_WASM_JS_DIR}/fiber_post.js"
   "SHELL:--js-library ${GORT_WASM_JS_DIR}/fiber_lib.js"
   "SHELL:--js-library ${GORT_WASM_JS_DIR}/overflow_lib.js")
 set_property(TARGET gort_wasm APPEND PROPERTY INTERFACE_LINK_DEPENDS
-  ${GORT_WASM_JS_DIR}/fiber_post.js
   ${GORT_WASM_JS_DIR}/fiber_lib.js
   ${GORT_WASM_JS_DIR}/overflow_lib.js)
 

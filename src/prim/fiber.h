@@ -7,8 +7,9 @@
  *
  * Two implementations: prim/native/fiber.c (x86-64 and aarch64 Linux: a
  * hand-written register switch, no system call) and prim/wasm/fiber.c
- * (Emscripten fibers on Asyncify: a suspended fiber's wasm locals are unwound
- * into an Asyncify buffer and rewound on resume).
+ * (Asyncify driven from wasm: a suspended fiber's wasm locals are unwound
+ * into its Asyncify buffer and rewound on resume, with no JavaScript in the
+ * switch).
  *
  * Invariants and rules:
  *  - A fiber runs on at most one thread at a time, but a suspended fiber may be
@@ -26,24 +27,21 @@
  *  - Sanitizers: natively under ASan and TSan every switch is reported to the
  *    sanitizer (stack bounds, fake stacks, per-fiber TSan contexts), so
  *    sanitized builds see fibers as distinct stacks.
- *  - wasm only: a pthread that used fibers must end with pthread_exit(), never
- *    by returning from its start routine (its return travels through an
- *    Asyncify rewind and is lost; pthread_join would wait forever). Fibers
- *    must not be used on a thread whose call chain passes through JavaScript
- *    frames that are not exports (the PROXY_TO_PTHREAD main thread runs main()
- *    under JS's __call_main): Asyncify cannot unwind through them.
- *    src/prim/wasm/fiber_post.js must be linked (--post-js) for migration
- *    between threads and for reusing pool workers after fibers.
+ *  - wasm only: a fiber must not switch while its call chain passes through
+ *    JavaScript (a JS function that called back into wasm): Asyncify cannot
+ *    save JS frames. A thread's own fiber never unwinds, so the thread's
+ *    call chain below it may hold JS frames (main() under JS's __call_main
+ *    may switch) and a thread may return from its start routine.
+ *    src/prim/wasm/fiber_lib.js must be linked (--js-library): it lets the
+ *    switch set the stack-overflow check's limits from wasm.
  */
 #ifndef GORT_PRIM_FIBER_H
 #define GORT_PRIM_FIBER_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#ifdef __EMSCRIPTEN__
-#include <emscripten/fiber.h>
-#endif
 
 typedef struct prim_fiber prim_fiber;
 
@@ -51,9 +49,16 @@ typedef struct prim_fiber prim_fiber;
  * field: the layout is the platform's. */
 struct prim_fiber {
 #ifdef __EMSCRIPTEN__
-    emscripten_fiber_t em;   /* C stack pointer, stack limits, Asyncify header */
-    void *owned_buffer;      /* a thread fiber's malloc'ed Asyncify buffer */
-    char *asyncify_lo;       /* where the Asyncify buffer starts */
+    struct {                 /* Asyncify's data, read by its generated code: */
+        char *pos;           /* where the next saved byte goes */
+        char *end;           /* the buffer's end */
+    } asyncify;
+    char *asyncify_lo;       /* where the Asyncify buffer starts (a thread's: NULL) */
+    void *stack_ptr;         /* C stack pointer while suspended */
+    void *stack_base;        /* the C stack's highest address */
+    void *stack_limit;       /* the lowest address the C stack may reach */
+    _Atomic uint32_t state;  /* new, suspended, resuming, running, exited */
+    bool thread;             /* a thread's own stack: never unwinds */
 #else
     void *sp;                /* stack pointer of the suspended context */
     void *stack_lo;          /* lowest usable byte of the stack */
@@ -68,8 +73,8 @@ struct prim_fiber {
 
 /* Makes f stand for the calling thread's own stack, so that the thread can
  * switch away to fibers and be switched back to (Go's g0). f must only ever
- * be resumed on this same thread. On wasm this allocates an Asyncify buffer
- * of PRIM_FIBER_THREAD_ASYNCIFY_BYTES for the thread's call chain. */
+ * be resumed on this same thread. On wasm the thread's chain stays where it
+ * is while other fibers run above it: f needs no Asyncify buffer. */
 void prim_fiber_init_thread(prim_fiber *f);
 
 /* Prepares f to run entry(arg) on [stack, stack + stack_size) when it is
@@ -90,8 +95,13 @@ void prim_fiber_init(prim_fiber *f, void *stack, size_t stack_size,
 /* Saves the running context in `from` (which must be the running fiber) and
  * resumes `to`, on this thread, wherever `to` last ran. Returns when some
  * thread switches back to `from`. `to` must be suspended: new, or stopped in
- * prim_fiber_switch, and not being resumed by another thread. */
+ * prim_fiber_switch, and not being resumed by another thread (on wasm a
+ * fiber resumed while it runs, twice, or after it exited is a fatal error). */
+#ifdef __EMSCRIPTEN__
+static inline void prim_fiber_switch(prim_fiber *from, prim_fiber *to);
+#else
 void prim_fiber_switch(prim_fiber *from, prim_fiber *to);
+#endif
 
 /* Like prim_fiber_switch, but `from` leaves for good: it is never resumed,
  * and once `to` runs, from's stack may be reused and from may be destroyed
@@ -99,16 +109,16 @@ void prim_fiber_switch(prim_fiber *from, prim_fiber *to);
 _Noreturn void prim_fiber_exit(prim_fiber *from, prim_fiber *to);
 
 /* Releases what prim_fiber_init or prim_fiber_init_thread acquired (a TSan
- * context, a thread's Asyncify buffer). f must not be resumed afterwards; it
- * must not be running, except that a thread may destroy its own thread fiber
- * while running on its own stack (before it exits). */
+ * context). f must not be resumed afterwards (on wasm that is a fatal
+ * error); it must not be running, except that a thread may destroy its own
+ * thread fiber while running on its own stack (before it exits). */
 void prim_fiber_destroy(prim_fiber *f);
 
 /* For a suspended fiber: how many bytes its saved call chain occupies —
  * natively the part of its C stack in use, on wasm the part of its Asyncify
  * buffer in use. For sizing stacks and buffers, and for tests. (Natively a
  * thread fiber counts from the top of the thread's stack mapping, which
- * also holds the thread's static TLS.) */
+ * also holds the thread's static TLS; on wasm a thread fiber saves nothing.) */
 size_t prim_fiber_saved_bytes(const prim_fiber *f);
 
 /* For the collector: the memory that holds a suspended fiber's state, as up
@@ -160,11 +170,38 @@ void prim_stack_free(void *stack, size_t size);
 #endif
 
 #ifdef __EMSCRIPTEN__
+/* wasm: prim_fiber_switch is inlined into its caller, whose frame is then
+ * the last one a suspending chain saves (every saved frame is unwound and
+ * rewound, costing every switch twice); the rest is prim/wasm/fiber.c's. */
+struct prim_fiber_thread {
+    prim_fiber *self;    /* the thread's own fiber, while its loop runs */
+    prim_fiber *running; /* the fiber whose chain runs above the loop */
+    prim_fiber *next;    /* where the running fiber's switch goes */
+    bool exiting;        /* the running fiber leaves for good */
+};
+extern _Thread_local struct prim_fiber_thread prim_fiber_thread;
+void gort_fiber_suspend(prim_fiber *self);
+void gort_fiber_loop(prim_fiber *self, prim_fiber *to);
+_Noreturn void prim_fiber_not_running(void);
+
+static inline void prim_fiber_switch(prim_fiber *from, prim_fiber *to)
+{
+    if (from->thread) {
+        gort_fiber_loop(from, to);
+        return;
+    }
+    struct prim_fiber_thread *t = &prim_fiber_thread;
+    if (t->running != from)
+        prim_fiber_not_running();
+    t->next = to;
+    t->exiting = false;
+    gort_fiber_suspend(from);
+    /* Resumed, perhaps on another thread: t is stale. */
+}
+
 /* The share of a fiber's stack region that holds its Asyncify buffer: half
  * (measured, see wasm/fiber.c), a multiple of 16 bytes. */
 #define PRIM_FIBER_ASYNCIFY_BYTES(stack_size) (((stack_size) / 2) & ~(size_t)15)
-/* A thread fiber's Asyncify buffer (the thread's chain when it switches). */
-#define PRIM_FIBER_THREAD_ASYNCIFY_BYTES ((size_t)16384)
 #endif
 
 #endif
