@@ -420,6 +420,29 @@ test('close() ends the runtime: every call then throws RuntimeClosedError', asyn
   await assert.rejects(ch.send(1), RuntimeClosedError);
 });
 
+test("close() ends the threads only once each has left its start routine: none is freed while it runs", async () => {
+  // The thread gort_main ran on says the runtime stopped just before it
+  // returns, and Emscripten still runs on its stack after that (it checks
+  // the stack's cookie); ending the threads then freed that stack under it,
+  // and Chromium reported 'Stack cookie has been overwritten'. When close()
+  // ends the threads, no pthread may still be running on a pool worker.
+  const own = await start({ procs: 1 });
+  const input = own.chan({ cap: 1, codec: 'string' });
+  const output = own.chan({ codec: 'string' });
+  own.go('echo', input, output); // the runtime's thread switches fibers before it stops
+  await input.send('round trip');
+  assert.deepEqual(await output.recv(), { value: 'round trip', ok: true });
+  const pthread = own.module.PThread;
+  const terminate = pthread.terminateAllThreads;
+  let running = null;
+  pthread.terminateAllThreads = function () {
+    running = pthread.runningWorkers.length;
+    return terminate.call(this);
+  };
+  await own.close();
+  assert.equal(running, 0, `close() ended the threads while ${running} pthread(s) still ran on pool workers`);
+});
+
 test('a fatal error ends its runtime, not the process: pending operations reject with Go\'s words', async () => {
   const doomed = await start({ procs: 1 });
   const pending = doomed.chan().recv();

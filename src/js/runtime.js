@@ -17,6 +17,8 @@ import { EventReader, HeapMapReader, metricDescriptions, readMetrics } from './o
 const EXTRA_THREADS = 3;
 // How long close() waits for the scheduler to stop before it ends the threads anyway.
 const CLOSE_GRACE_MS = 2000;
+// How often close() looks whether the stopped runtime's threads have left.
+const CLOSE_POLL_MS = 2;
 const DEFAULT_MAX_PROCS = 4;
 // gort_js_start's gogc for 'off' (Go's GOGC=off), and for keeping the default.
 const GOGC_OFF = -1;
@@ -203,11 +205,21 @@ export class Runtime extends RuntimeView {
 
   async #close() {
     const realm = this.realm;
+    const deadline = performance.now() + CLOSE_GRACE_MS;
     if (realm.status === STATUS.RUNNING) {
       realm.module._gort_js_stop();
       await waitForStatus(realm, STATUS.STOPPED, CLOSE_GRACE_MS);
     }
     realm.failAll(new RuntimeClosedError());
+    // STOPPED is stored by the thread gort_main ran on just before it
+    // returns; the thread then still runs on its stack (Emscripten checks
+    // the stack's cookie after the start routine returns, then frees the
+    // thread's TLS). terminateAllThreads frees the stack and the thread's
+    // data of every pthread the main thread has not yet cleaned up: a
+    // thread still running then read freed memory ('Stack cookie has been
+    // overwritten'). Each exited thread's worker goes back to the pool when
+    // the main thread handles its message: wait for that.
+    if (realm.status === STATUS.STOPPED) await poolThreadsGone(this.module.PThread, deadline);
     this.module.PThread.terminateAllThreads();
   }
 
@@ -221,6 +233,17 @@ export class Runtime extends RuntimeView {
   [Symbol.asyncDispose]() { return this.close(); }
 }
 
+
+/**
+ * Resolves once no pthread runs on a pool worker (each thread that exited
+ * has been cleaned up by the main thread), or at deadline (performance.now()).
+ * Emscripten tells of a thread's end by a message and no event: this polls.
+ */
+async function poolThreadsGone(pthread, deadline) {
+  while (pthread.runningWorkers.length > 0 && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, CLOSE_POLL_MS));
+  }
+}
 
 /** Resolves once the state word reaches status, or after timeoutMs. */
 async function waitForStatus(realm, status, timeoutMs = Infinity) {
