@@ -831,7 +831,7 @@ static void misuse_thread(void *arg)
     printf("resumed an exited fiber without an error\n");
 }
 
-DEATH_TEST(fiber_resuming_an_exited_fiber_is_fatal, "fatal error: runtime: resuming a fiber that exited")
+WASM_DEATH_TEST(fiber_resuming_an_exited_fiber_is_fatal, "fatal error: runtime: resuming a fiber that exited")
 {
     static struct misuse m;
     struct test_thread t;
@@ -878,7 +878,7 @@ static void contested_thief(void *arg)
     printf("resumed a running fiber without an error\n");
 }
 
-DEATH_TEST(fiber_resuming_a_running_fiber_is_fatal,
+WASM_DEATH_TEST(fiber_resuming_a_running_fiber_is_fatal,
            "fatal error: runtime: resuming a fiber that is not suspended")
 {
     struct test_thread runner, thief;

@@ -62,6 +62,13 @@ uint64_t testing_rand(uint64_t *state);
     }                                                                       \
     static void test_##name(void)
 
+/* A death test of wasm builds only (what it checks cannot happen natively):
+ * ctest, which registers the native tests by their TEST and DEATH_TEST
+ * lines, does not list it; the wasm runner lists the binary's own tests. */
+#ifdef __EMSCRIPTEN__
+#define WASM_DEATH_TEST(name, expect) DEATH_TEST(name, expect)
+#endif
+
 #define CHECK(cond)                                                         \
     do {                                                                    \
         if (!(cond))                                                        \
