@@ -210,7 +210,6 @@ export class Runtime extends RuntimeView {
       realm.module._gort_js_stop();
       await waitForStatus(realm, STATUS.STOPPED, CLOSE_GRACE_MS);
     }
-    realm.failAll(new RuntimeClosedError());
     // STOPPED is stored by the thread gort_main ran on just before it
     // returns; the thread then still runs on its stack (Emscripten checks
     // the stack's cookie after the start routine returns, then frees the
@@ -220,6 +219,10 @@ export class Runtime extends RuntimeView {
     // overwritten'). Each exited thread's worker goes back to the pool when
     // the main thread handles its message: wait for that.
     if (realm.status === STATUS.STOPPED) await poolThreadsGone(this.module.PThread, deadline);
+    // Pending operations reject in the turn that close() resolves in, so
+    // that a caller who awaits close() handles them before Node calls them
+    // unhandled.
+    realm.failAll(new RuntimeClosedError());
     this.module.PThread.terminateAllThreads();
   }
 
