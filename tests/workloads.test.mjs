@@ -65,3 +65,22 @@ test('workloads refuse arguments that do not fit their parameters', () => {
   assert.throws(() => rt.go('binary_trees', report, rt.context.background(), 10), /argument 1 \(ctx\) must be a context/);
   assert.throws(() => rt.go('pipeline', rt.context.background(), report, 2), /takes 4 arguments, not 3/);
 });
+
+test('request_loop cancelled at once after a report ends with the latencies of its whole run', { timeout: TEST_TIMEOUT_MS }, async () => {
+  // Cancelled as soon as the first periodic report arrives, its last window
+  // holds few requests or none; the final report still has the whole run's.
+  const ctx = rt.context.withCancel(rt.context.background());
+  const report = rt.chan({ codec: 'json', cap: 8 });
+  const g = rt.go('request_loop', ctx, report, 4, 16);
+  const first = (await report.recv()).value;
+  ctx.cancel();
+  let final = first;
+  while (!final.final) final = (await report.recv()).value;
+  await g;
+  const { p50, p90, p99, max } = final.latencyUs;
+  assert.ok(final.requests >= first.requests, JSON.stringify(final));
+  assert.ok(p50 > 0 && p50 <= p90 && p90 <= p99 && p99 <= max, JSON.stringify(final));
+  // Every request's latency up to the first report is among the whole run's
+  // samples (none dropped below 8,192 requests): its max cannot be smaller.
+  if (final.requests <= 8192) assert.ok(max >= first.latencyUs.max, `${JSON.stringify(final)} after ${JSON.stringify(first)}`);
+});

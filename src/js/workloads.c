@@ -819,8 +819,9 @@ GORT_EXPORT_GO(spawn_storm, "context ctx, chan report, number per_round");
 
 /* ---- request_loop ---- */
 
-/* Latencies kept between two reports (more are sampled: every other one,
- * then every fourth, ...). */
+/* Latencies kept between two reports, and over the whole run for the final
+ * one (a run cancelled just after a report would otherwise end on an empty
+ * window); more are sampled: every other one, then every fourth, ... */
 #define LATENCY_SAMPLES 8192
 
 typedef struct latencies {
@@ -873,13 +874,14 @@ static void request_loop(gort_js_args *args)
     /* The live set: a table of cells, each holding a block of session data. */
     size_t nsessions = clamp_size((double)live_target / 512, 64, 1 << 21);
     cell **sessions = (cell **)new_table(nsessions);
-    latencies *lat = calloc(1, sizeof *lat);
-    if (sessions == NULL || lat == NULL) {
-        free(lat);
+    latencies *window = calloc(1, sizeof *window), *whole = calloc(1, sizeof *whole);
+    if (sessions == NULL || window == NULL || whole == NULL) {
+        free(window);
+        free(whole);
         report(&r, true, ",\"error\":\"out of memory\"");
         return;
     }
-    lat->stride = 1;
+    window->stride = whole->stride = 1;
     rng g = {.s = 0x4e9};
     double requests = 0;
     while (!run_stopped(&r)) {
@@ -906,11 +908,14 @@ static void request_loop(gort_js_args *args)
             GORT_STORE(sessions[i], fresh);
         }
         requests++;
-        latency_add(lat, (double)(gort_nanotime() - start) / 1000.0);
+        double us = (double)(gort_nanotime() - start) / 1000.0;
+        latency_add(window, us);
+        latency_add(whole, us);
         if (run_op(&r))
-            report_latencies(&r, lat, requests, false);
+            report_latencies(&r, window, requests, false);
     }
-    report_latencies(&r, lat, requests, true);
-    free(lat);
+    report_latencies(&r, whole, requests, true);
+    free(window);
+    free(whole);
 }
 GORT_EXPORT_GO(request_loop, "context ctx, chan report, number live_mb, number work_kb");
