@@ -143,36 +143,32 @@ function runArea(area) {
   }
 }
 
-// bench/js.mjs measures gort and each anchor in turn in every run, and
-// prints every sample.
-function runJs(area) {
-  process.stderr.write(`bench: js, ${RUNS} runs\n`);
-  const all = area.workloads.length === plan({ quick }).find((a) => a.id === 'js').workloads.length;
-  const args = [`${root}bench/js.mjs`, '--samples', `--runs=${RUNS}`, ...(quick ? ['--quick'] : []),
-    ...(all ? [] : [`--only=${area.workloads.map((w) => w.id.replace(/^js_/, '')).join(',')}`])];
+// A script of its own measures an area in all its runs and prints every
+// sample (SAMPLE lines).
+function runScript(area, script, runs, extraArgs = []) {
+  process.stderr.write(`bench: ${area.id}, ${runs} runs\n`);
+  const args = [`${root}bench/${script}`, '--samples', `--runs=${runs}`, ...(quick ? ['--quick'] : []), ...extraArgs];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20, timeout: JOB_TIMEOUT_MS * 4,
     stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) {
-    failures.push({ area: 'js', run: null, what: 'bench/js.mjs', why: r.error?.message ?? `exit status ${r.status}`, stderr: '' });
+    failures.push({ area: area.id, run: null, what: `bench/${script}`, why: r.error?.message ?? `exit status ${r.status}`, stderr: '' });
     return;
   }
-  samples.push(...parseOutput(r.stdout).samples.map((s) => ({ area: 'js', procs: null, ...s })));
+  samples.push(...parseOutput(r.stdout).samples.map((s) => ({ area: area.id, procs: null, ...s })));
+}
+
+// bench/js.mjs measures gort and each anchor in turn in every run.
+function runJs(area) {
+  const all = area.workloads.length === plan({ quick }).find((a) => a.id === 'js').workloads.length;
+  runScript(area, 'js.mjs', RUNS, all ? [] : [`--only=${area.workloads.map((w) => w.id.replace(/^js_/, '')).join(',')}`]);
 }
 
 // bench/page.mjs measures the playground in Chromium, every run in one
-// browser, and prints every sample.
+// browser; a run takes about half a minute a workload, and three are enough
+// to see the spread.
 const PAGE_RUNS_MAX = 3;
-function runPage() {
-  process.stderr.write(`bench: page, ${RUNS} runs\n`);
-  // Each run takes about half a minute a workload: three are enough to see the spread.
-  const args = [`${root}bench/page.mjs`, '--samples', `--runs=${Math.min(RUNS, PAGE_RUNS_MAX)}`, ...(quick ? ['--quick'] : [])];
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 << 20, timeout: JOB_TIMEOUT_MS * 4,
-    stdio: ['ignore', 'pipe', 'inherit'] });
-  if (r.status !== 0) {
-    failures.push({ area: 'page', run: null, what: 'bench/page.mjs', why: r.error?.message ?? `exit status ${r.status}`, stderr: '' });
-    return;
-  }
-  samples.push(...parseOutput(r.stdout).samples.map((s) => ({ area: 'page', procs: null, ...s })));
+function runPage(area) {
+  runScript(area, 'page.mjs', Math.min(RUNS, PAGE_RUNS_MAX));
 }
 
 const runners = { js: runJs, page: runPage };
