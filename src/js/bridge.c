@@ -29,7 +29,10 @@
  *    it until gort_js_finish or gort_js_select_finish; it is freed only when
  *    not pending;
  *  - the functions marked "worker" block their thread and are never called
- *    on a browser's main thread (the JS checks before it calls).
+ *    on a browser's main thread (the JS checks before it calls);
+ *  - every function by which a JS party starts an operation (a channel
+ *    operation, a select, a close, a cancel, a goroutine) notes activity
+ *    first: the main realm's deadlock watch counts on seeing every one.
  */
 #include <emscripten/emscripten.h>
 #include <pthread.h>
@@ -65,6 +68,10 @@ static const uint32_t js_layout[] = {
     JS_THREAD_SLOTS,
     JS_MAX_PAYLOAD,
     sizeof(uint32_t), /* a payload's header: its length */
+    offsetof(js_runtime_state, activity),
+    offsetof(js_runtime_state, fatal),
+    offsetof(js_runtime_state, fatal_text),
+    JS_FATAL_TEXT_BYTES,
 };
 
 EMSCRIPTEN_KEEPALIVE const uint32_t *gort_js_layout(void) { return js_layout; }
@@ -76,6 +83,13 @@ static js_runtime_state state;
 static gort_chan *quit; /* closed by gort_js_stop: goroutine 1 then returns */
 static gort_config config;
 static char godebug[256];
+
+void js_note_activity(void)
+{
+    /* Read first: the line stays shared while the flag is already set. */
+    if (!atomic_load_explicit(&state.activity, memory_order_relaxed))
+        atomic_store_explicit(&state.activity, 1, memory_order_relaxed);
+}
 
 static void wake_state(void)
 {
@@ -152,6 +166,10 @@ EMSCRIPTEN_KEEPALIVE int gort_js_stop(void)
     return gort_chan_close(quit) == GORT_OK ? GORT_OK : GORT_ESTATE;
 }
 
+/* The words of the runtime's first fatal error ("" before any): a fatal
+ * error's abort from C carries no text. */
+EMSCRIPTEN_KEEPALIVE const char *gort_js_fatal_message(void) { return gort_fatal_message(); }
+
 /* 1 when no goroutine can run until a JS party acts (sched_quiescent). */
 EMSCRIPTEN_KEEPALIVE int gort_js_quiescent(void)
 {
@@ -224,6 +242,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_chan_info(uint32_t h, uint32_t *out)
  * for a dead handle. */
 EMSCRIPTEN_KEEPALIVE int gort_js_chan_close(uint32_t h)
 {
+    js_note_activity();
     if (h == 0)
         return GORT_ECLOSENIL;
     gort_chan *c = object_of(h);
@@ -301,6 +320,7 @@ EMSCRIPTEN_KEEPALIVE uint8_t *gort_js_payload_new(void **slot, uint32_t len)
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_send(uint32_t h, js_op *op, atomic_uint *doorbell)
 {
+    js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
@@ -313,6 +333,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_send(uint32_t h, js_op *op, atomic_uint *doorbe
 /* v, ok := <-c into op->elem, op->ok; as gort_js_send. */
 EMSCRIPTEN_KEEPALIVE int gort_js_recv(uint32_t h, js_op *op, atomic_uint *doorbell)
 {
+    js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
@@ -371,6 +392,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_cancel(js_op *op, int send)
  * GORT_EINVAL (dead handle). */
 EMSCRIPTEN_KEEPALIVE int gort_js_trysend(uint32_t h, js_op *op)
 {
+    js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
@@ -379,6 +401,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_trysend(uint32_t h, js_op *op)
 
 EMSCRIPTEN_KEEPALIVE int gort_js_tryrecv(uint32_t h, js_op *op)
 {
+    js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
@@ -424,6 +447,7 @@ static int select_done(js_op *op, int r)
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_select(js_op *op, int ncases, int has_default, atomic_uint *doorbell)
 {
+    js_note_activity();
     if (ncases > op->ncases || cases_resolve(op, ncases) != GORT_OK)
         return -GORT_EINVAL;
     if (has_default)
@@ -455,6 +479,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select_finish(js_op *op)
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_select_sync(js_op *op, int ncases, double timeout_ms)
 {
+    js_note_activity();
     int total = ncases + (timeout_ms >= 0);
     if (total > op->ncases || cases_resolve(op, ncases) != GORT_OK)
         return -GORT_EINVAL;
@@ -472,6 +497,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select_sync(js_op *op, int ncases, double timeo
  * GORT_EINVAL. */
 EMSCRIPTEN_KEEPALIVE int gort_js_recv_sync(uint32_t h, js_op *op)
 {
+    js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
@@ -484,6 +510,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_recv_sync(uint32_t h, js_op *op)
 /* Worker: c <- op->elem, blocking. GORT_OK, GORT_ECLOSED, GORT_EINVAL. */
 EMSCRIPTEN_KEEPALIVE int gort_js_send_sync(uint32_t h, js_op *op)
 {
+    js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
@@ -611,6 +638,7 @@ EMSCRIPTEN_KEEPALIVE void *gort_js_ctx_value(uint32_t h, const char *key)
 
 EMSCRIPTEN_KEEPALIVE int gort_js_ctx_cancel(uint32_t h)
 {
+    js_note_activity();
     gort_context *ctx = object_of(h);
     return ctx != NULL ? gort_context_cancel(ctx) : GORT_EINVAL;
 }
