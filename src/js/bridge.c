@@ -19,12 +19,20 @@
  * record's element (mallocgc_external_into), so no collection can free one
  * between its allocation and the moment something references it.
  *
+ * The main realm's thread runs in try mode (runtime2.h, gort_js_try_mode):
+ * its asynchronous channel operations and payload allocations (through
+ * gort_js_payload_try) take no lock that is not free at once, and return
+ * CHAN_EBUSY, having done nothing, for JS to try again on a later task; a
+ * goroutine they wake waits among the deferred readies when the scheduler's
+ * lock is taken (JS flushes them: gort_js_flush_deferred).
+ *
  * Invariants:
  *  - a function called from the main thread never waits for anything
  *    unbounded: channel locks are held for a few copies, nothing here
- *    assists the collector, and the longest wait is for a stop-the-world
- *    pause to end (allocation and the write barrier of a thread without a
- *    p take the lock the collector holds while the world is stopped);
+ *    assists the collector; gort_js_send, gort_js_recv and
+ *    gort_js_payload_try wait for no lock at all (the other calls may wait
+ *    for one: a close, a select, the try forms, a context's or channel's
+ *    making, a stop-the-world pause);
  *  - an op record is pending (op->pending != NULL) from the call that queued
  *    it until gort_js_finish or gort_js_select_finish; it is freed only when
  *    not pending;
@@ -165,6 +173,13 @@ EMSCRIPTEN_KEEPALIVE int gort_js_stop(void)
         return GORT_ESTATE;
     return gort_chan_close(quit) == GORT_OK ? GORT_OK : GORT_ESTATE;
 }
+
+/* Puts the calling thread in try mode (runtime2.h): the main realm's, once. */
+EMSCRIPTEN_KEEPALIVE void gort_js_try_mode(void) { sched_set_try_mode(true); }
+
+/* Readies the goroutines the try mode deferred, if the scheduler's lock is
+ * free at once: how many still wait (JS tries again later). */
+EMSCRIPTEN_KEEPALIVE int gort_js_flush_deferred(void) { return sched_flush_deferred(); }
 
 /* The words of the runtime's first fatal error ("" before any): a fatal
  * error's abort from C carries no text. */
@@ -309,14 +324,45 @@ EMSCRIPTEN_KEEPALIVE uint8_t *gort_js_payload_new(void **slot, uint32_t len)
     return (uint8_t *)(p + 1);
 }
 
+/* gort_js_payload_new for a thread in try mode: 1 (never a payload's
+ * address) when the allocation would have to wait for a lock. */
+EMSCRIPTEN_KEEPALIVE uint8_t *gort_js_payload_try(void **slot, uint32_t len)
+{
+    if (len > JS_MAX_PAYLOAD)
+        return NULL;
+    size_t size = (sizeof(uint32_t) + (size_t)len + sizeof(uint32_t) - 1) & ~(sizeof(uint32_t) - 1);
+    bool busy;
+    uint32_t *p = mallocgc_external_try_into(slot, size, &busy);
+    if (busy)
+        return (uint8_t *)1;
+    if (p == NULL)
+        return NULL;
+    *p = len;
+    return (uint8_t *)(p + 1);
+}
+
 /* ---- operations of asynchronous waiters (the main thread, Promises) ---- */
+
+/* In try mode, an operation on a channel whose copies run the write barrier
+ * takes the barrier's lock first (extalloc_try_hold), so that it never waits
+ * for it halfway: false when it is not free at once. *held says whether to
+ * let it go after. */
+static bool barrier_lock_for(gort_chan *c, bool *held)
+{
+    *held = false;
+    if (c == NULL || !chan_has_pointers(c) || !sched_in_try_mode())
+        return true;
+    *held = extalloc_try_hold();
+    return *held;
+}
 
 /*
  * c <- op->elem for an asynchronous waiter. Returns GORT_OK (sent),
  * GORT_ECLOSED, GORT_EINVAL (dead handle), or GORT_EWOULDBLOCK with
  * op->pending set: JS awaits the doorbell, sees op's wake cell set (or gets
  * 1 from gort_js_ready) and calls gort_js_finish. h 0 is the nil channel:
- * GORT_EWOULDBLOCK with nothing pending (it never completes).
+ * GORT_EWOULDBLOCK with nothing pending (it never completes). In try mode,
+ * CHAN_EBUSY: nothing was done, a lock was taken; try again later.
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_send(uint32_t h, js_op *op, atomic_uint *doorbell)
 {
@@ -324,8 +370,13 @@ EMSCRIPTEN_KEEPALIVE int gort_js_send(uint32_t h, js_op *op, atomic_uint *doorbe
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
+    bool held;
+    if (!barrier_lock_for(c, &held))
+        return CHAN_EBUSY;
     sudog *s;
     int r = chansend_async(c, &op->elem, doorbell, &s);
+    if (held)
+        extalloc_release_hold();
     op->pending = s;
     return r;
 }
@@ -337,9 +388,14 @@ EMSCRIPTEN_KEEPALIVE int gort_js_recv(uint32_t h, js_op *op, atomic_uint *doorbe
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
+    bool held;
+    if (!barrier_lock_for(c, &held))
+        return CHAN_EBUSY;
     sudog *s;
     bool received = false;
     int r = chanrecv_async(c, &op->elem, &received, doorbell, &s);
+    if (held)
+        extalloc_release_hold();
     op->pending = s;
     op->ok = received;
     return r;

@@ -23,6 +23,7 @@ const LAYOUT_FIELDS = [
 
 // Error codes of gort/error.h.
 export const E = Object.freeze({
+  BUSY: -2, // CHAN_EBUSY of chan.h: try mode found a lock taken; nothing was done
   OK: 0, DEADLOCK: 1, NOMEM: 2, INVAL: 3, STATE: 4, WOULDBLOCK: 8, CLOSED: 9,
   CLOSECLOSED: 10, CLOSENIL: 11, CANCELED: 12, DEADLINE: 13, NILCONTEXT: 14, NILKEY: 15,
 });
@@ -45,6 +46,12 @@ const OP_CACHE_CASES = 9;
 // realm's operations hand values to its own waiters (two async loops of one
 // thread): the other side's turn would come only after the watch.
 const SPIN_BEFORE_WAIT_MS = 0.03;
+
+// The main thread never waits for a lock of the runtime (try mode, bridge.c):
+// an operation that found one taken is tried again on a later task, after
+// these pauses (ms; the last repeats), and so are goroutines it woke while
+// the scheduler's lock was taken (deferred readies).
+const BUSY_PAUSES_MS = [0, 0, 1, 2, 4, 8];
 
 // Node does not count a pending Atomics.waitAsync as work (nodejs/node#61941):
 // a timer that never fires holds a thread open while it must wait.
@@ -78,7 +85,7 @@ export class Realm {
    *   state: the runtime's state words (the main realm asks C for them);
    *   threadless: this thread is not one of the module's yet (it may only read).
    */
-  constructor(module, { canBlock, doorbell, state, threadless = false, deadlockAfterMs = null }) {
+  constructor(module, { canBlock, doorbell, state, threadless = false, deadlockAfterMs = null, tryMode = false }) {
     this.module = module;
     this.memory = module.wasmMemory;
     this.canBlock = canBlock;
@@ -110,6 +117,10 @@ export class Realm {
       typeof process.versions == 'object' && typeof process.versions.node == 'string';
     this.deadlockAfterMs = deadlockAfterMs;
     this.quietTimer = null;
+    // This thread waits for no lock of the runtime: the C side is told once.
+    this.tryMode = tryMode;
+    if (tryMode) module._gort_js_try_mode();
+    this.flushTimer = null;
     this.closedReason = null;
     this.onFatal = null;
     this.fatalWatched = false;
@@ -260,6 +271,7 @@ export class Realm {
    * after a trip through the event loop. Look at once, after this task.
    */
   nudge() {
+    this.flushDeferred();
     if (this.pending.size > 0 && !this.nudged) {
       this.nudged = true;
       queueMicrotask(() => {
@@ -270,6 +282,28 @@ export class Realm {
         }
       });
     }
+  }
+
+  /** Resolves on a later task, after the pause[attempt] of a busy retry (try mode). */
+  busyPause(attempt) {
+    const ms = BUSY_PAUSES_MS[Math.min(attempt, BUSY_PAUSES_MS.length - 1)];
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  /**
+   * Readies the goroutines this thread woke while the scheduler's lock was
+   * taken (try mode), now if the lock is free, else on later tasks until it is.
+   */
+  flushDeferred() {
+    if (!this.tryMode || this.flushTimer !== null) return;
+    if (this.module._gort_js_flush_deferred() === 0) return;
+    let attempt = 0;
+    const again = () => {
+      this.flushTimer = null;
+      if (this.closedReason !== null || this.module._gort_js_flush_deferred() === 0) return;
+      this.flushTimer = setTimeout(again, BUSY_PAUSES_MS[Math.min(++attempt, BUSY_PAUSES_MS.length - 1)]);
+    };
+    this.flushTimer = setTimeout(again, 0);
   }
 
   /** Looks at every pending operation; then awaits the doorbell again. */
@@ -309,6 +343,8 @@ export class Realm {
   failAll(error) {
     this.closedReason = error;
     this.#unwatchQuiet();
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     for (const entry of this.pending) {
       this.#settle(entry);
       entry.reject(error);

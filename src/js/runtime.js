@@ -177,7 +177,7 @@ export class Runtime extends RuntimeView {
   /** @internal */
   constructor(module, wasmModule, loader, procs, deadlockAfterMs = null) {
     super(`${Date.now().toString(36)}.${(nextRuntimeId++).toString(36)}.${Math.random().toString(36).slice(2, 8)}`,
-      new Realm(module, { canBlock: false, deadlockAfterMs }));
+      new Realm(module, { canBlock: false, deadlockAfterMs, tryMode: true }));
     this.module = module;
     this.wasmModule = wasmModule;
     this.loader = loader;
@@ -210,6 +210,7 @@ export class Runtime extends RuntimeView {
     // (A runtime that died of a fatal error does not stop: its threads just end.)
     if (!this.failed && realm.status === STATUS.RUNNING) {
       realm.module._gort_js_stop();
+      realm.flushDeferred(); // goroutine 1, woken by the stop, when the scheduler's lock was taken
       await waitForStatus(realm, STATUS.STOPPED, CLOSE_GRACE_MS);
     }
     // STOPPED is stored by the thread gort_main ran on just before it
