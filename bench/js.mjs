@@ -189,18 +189,26 @@ async function mainThreadStall() {
   rt.go('echo', a, b);
   histogram.enable();
   rt.go('churn', done, CHURN_TREES);
-  let longest = 0, trips = 0;
+  // longestCall: the longest the main thread spent inside one send() or
+  // recv() call before it returned its Promise (its channel operation, which
+  // waits for no lock of the runtime: try mode), as opposed to awaiting it.
+  let longest = 0, longestCall = 0, trips = 0;
   for (;;) {
     const t0 = performance.now();
-    await a.send(trips);
-    await b.recv();
+    const sending = a.send(trips);
+    const t1 = performance.now();
+    await sending;
+    const t2 = performance.now();
+    const receiving = b.recv();
+    longestCall = Math.max(longestCall, t1 - t0, performance.now() - t2);
+    await receiving;
     longest = Math.max(longest, performance.now() - t0);
     trips++;
     if (done.tryRecv().state === 'ok') break;
   }
   histogram.disable();
   a.close();
-  return { longestOp: longest, loopDelayMax: histogram.max / 1e6, trips };
+  return { longestOp: longest, longestCall, loopDelayMax: histogram.max / 1e6, trips };
 }
 
 // ---- the rows: gort and its anchor, measured in turn in every run ----
@@ -223,6 +231,8 @@ const ROWS = [
   })),
   { id: 'js_stall_longest_op', group: 'stall', label: `longest main-thread operation while a goroutine churns ${CHURN_TREES} trees`,
     gort: 'stall longestOp', unit: 'ms', better: 'lower' },
+  { id: 'js_stall_longest_call', group: 'stall', label: 'longest main-thread call into the runtime meanwhile (inside send() or recv())',
+    gort: 'stall longestCall', unit: 'ms', better: 'lower' },
   { id: 'js_stall_loop_delay', group: 'stall', label: 'longest event-loop delay meanwhile',
     gort: 'stall loopDelayMax', unit: 'ms', better: 'lower' },
 ].filter((r) => only == null || only.includes(r.group));

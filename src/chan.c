@@ -303,6 +303,16 @@ gort_chan *gort_chan_make_bytes(size_t elemsize, size_t cap)
 
 /* ---- chansend ---- */
 
+/* Takes c's lock for an operation: for an asynchronous waiter in try mode
+ * only if it is free at once (false otherwise). */
+static inline bool chan_lock_for(hchan *c, const async_wait *async)
+{
+    if (async != NULL && sched_in_try_mode())
+        return lock_try(&c->lock);
+    lock(&c->lock);
+    return true;
+}
+
 /* The sudog of a send or receive that must wait on c (elem: its element),
  * for the calling goroutine or thread, or as an async waiter. */
 static sudog *chan_waiter(hchan *c, void *elem, const async_wait *async)
@@ -345,7 +355,8 @@ static int chansend1(hchan *c, const void *ep, bool block, async_wait *async)
     if (!block && chan_closed(c) == 0 && chan_full(c))
         return GORT_EWOULDBLOCK;
 
-    lock(&c->lock);
+    if (!chan_lock_for(c, async))
+        return CHAN_EBUSY;
     if (c->closed != 0) {
         unlock(&c->lock);
         return GORT_ECLOSED;
@@ -427,7 +438,8 @@ static int chanrecv1(hchan *c, void *ep, bool block, bool *received, async_wait 
         }
     }
 
-    lock(&c->lock);
+    if (!chan_lock_for(c, async))
+        return CHAN_EBUSY;
     if (c->closed != 0) {
         if (c->qcount == 0) {
             unlock(&c->lock);

@@ -154,10 +154,16 @@ int chan_recv_internal(hchan *c, void *ep, bool block, bool *received);
  * receive got the zero value). ep must stay valid until then. On the nil
  * channel they return GORT_EWOULDBLOCK with *pending NULL: the operation
  * never completes (and does not count as a waiter).
+ *
+ * In try mode (runtime2.h) they return CHAN_EBUSY, having changed nothing,
+ * when the channel's lock is not free at once: the caller tries again later.
  */
+#define CHAN_EBUSY (-2)
 int chansend_async(hchan *c, const void *ep, atomic_uint *doorbell, sudog **pending);
 int chanrecv_async(hchan *c, void *ep, bool *received, atomic_uint *doorbell, sudog **pending);
 bool chan_async_finish(sudog *pending);
+/* Whether c's elements hold pointers (its copies may run the write barrier). */
+static inline bool chan_has_pointers(const hchan *c) { return c->elemtype != NULL && c->elemtype->ptrwords != 0; }
 /* Withdraws a pending operation that nobody has taken yet: true when it was
  * still queued (it is gone: nothing was sent or received); false when a
  * waker has it, whose wake-up is on its way (finish it as usual). send says

@@ -8,6 +8,7 @@
 #define GORT_LOCK_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 
 typedef struct mutex {
     atomic_uint key; /* MUTEX_UNLOCKED, MUTEX_LOCKED or MUTEX_SLEEPING */
@@ -17,6 +18,10 @@ typedef struct mutex {
 
 void lock(mutex *l);
 void unlock(mutex *l);
+/* Takes l if it is free or freed within a short spin (LOCK_TRY_SPIN_ROUNDS
+ * rounds of pauses): false, without waiting longer, when it is not. For a
+ * thread that must never wait for a lock holder (try mode, runtime2.h). */
+bool lock_try(mutex *l);
 
 
 

@@ -18,6 +18,9 @@ enum { MUTEX_UNLOCKED = 0, MUTEX_LOCKED = 1, MUTEX_SLEEPING = 2 };
 #define ACTIVE_SPIN_ROUNDS 4
 #define ACTIVE_SPIN_PAUSES 30
 #define PASSIVE_SPIN_ROUNDS 1
+/* lock_try's whole spin: a holder inside a short critical section leaves
+ * within it; one the OS descheduled, or one inside a long section, does not. */
+#define LOCK_TRY_SPIN_ROUNDS 4
 
 static int try_take(mutex *l, unsigned as)
 {
@@ -55,6 +58,18 @@ void lock(mutex *l)
             return;
         wait = MUTEX_SLEEPING;
         prim_futex_wait(&l->key, MUTEX_SLEEPING, -1);
+    }
+}
+
+bool lock_try(mutex *l)
+{
+    for (int round = 0;; round++) {
+        if (atomic_load_explicit(&l->key, memory_order_relaxed) == MUTEX_UNLOCKED &&
+            try_take(l, MUTEX_LOCKED))
+            return true;
+        if (round == LOCK_TRY_SPIN_ROUNDS)
+            return false;
+        prim_procyield(ACTIVE_SPIN_PAUSES);
     }
 }
 

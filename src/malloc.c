@@ -45,6 +45,25 @@ static _Thread_local mcache *thread_cache;
 mutex extalloc_lock = MUTEX_INIT;
 mcache *extalloc_cache;
 
+/* This thread holds extalloc_lock across an operation (extalloc_try_hold). */
+static _Thread_local bool extalloc_held;
+
+bool extalloc_try_hold(void)
+{
+    if (!lock_try(&extalloc_lock))
+        return false;
+    extalloc_held = true;
+    return true;
+}
+
+void extalloc_release_hold(void)
+{
+    extalloc_held = false;
+    unlock(&extalloc_lock);
+}
+
+bool extalloc_held_here(void) { return extalloc_held; }
+
 void malloc_bind_cache(mcache *c) { thread_cache = c; }
 
 void gort_flush_cache(void)
@@ -168,9 +187,29 @@ static void *mallocgc(size_t size, const gort_type *t, size_t nvalues, bool *cle
     return x;
 }
 
+static void *external_into_locked(void **root, size_t n);
+
 void *mallocgc_external_into(void **root, size_t n)
 {
     lock(&extalloc_lock);
+    void *x = external_into_locked(root, n);
+    unlock(&extalloc_lock);
+    return x;
+}
+
+void *mallocgc_external_try_into(void **root, size_t n, bool *busy)
+{
+    *busy = !lock_try(&extalloc_lock);
+    if (*busy)
+        return NULL;
+    void *x = external_into_locked(root, n);
+    unlock(&extalloc_lock);
+    return x;
+}
+
+/* mallocgc_external_into's work, extalloc_lock held. */
+static void *external_into_locked(void **root, size_t n)
+{
     if (extalloc_cache == NULL && (extalloc_cache = allocmcache()) != NULL)
         extalloc_cache->shared = true;
     bool clear_later = false;
@@ -186,7 +225,6 @@ void *mallocgc_external_into(void **root, size_t n)
         }
         __atomic_store_n(root, x, __ATOMIC_RELEASE);
     }
-    unlock(&extalloc_lock);
     return x;
 }
 

@@ -14,7 +14,8 @@
  *  - a thread without a p shades at once, under the external-allocation
  *    lock, which the collector holds while it turns the barrier off: a shade
  *    never lands after marking ended (it would leave a stale mark bit for
- *    the next cycle).
+ *    the next cycle); a thread in try mode may have taken that lock for the
+ *    whole operation the store belongs to (extalloc_try_hold).
  */
 #include <string.h>
 
@@ -45,14 +46,19 @@ static void wb_shade_pair(uintptr_t old, uintptr_t new)
         pp->wbbuf[pp->wbbuf_n++] = new;
         return;
     }
-    lock(&extalloc_lock);
+    /* A thread in try mode may hold the lock already, for the whole
+     * operation this store is part of (extalloc_try_hold). */
+    bool held = extalloc_held_here();
+    if (!held)
+        lock(&extalloc_lock);
     if (__atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED)) {
         gcwork w = {0};
         shade(old, &w);
         shade(new, &w);
         gcw_dispose(&w);
     }
-    unlock(&extalloc_lock);
+    if (!held)
+        unlock(&extalloc_lock);
 }
 
 void write_barrier_shade(uintptr_t p)

@@ -45,6 +45,18 @@ extern mcache *extalloc_cache;
  * can begin and end between the allocation and the store. NULL when the
  * heap cannot grow. */
 void *mallocgc_external_into(void **root, size_t n);
+/* The same for a thread that must not wait for the lock (try mode): *busy
+ * is set, and nothing done, when extalloc_lock is not free at once. */
+void *mallocgc_external_try_into(void **root, size_t n, bool *busy);
+
+/* A thread in try mode may take extalloc_lock ahead of an operation whose
+ * copies run the write barrier (extalloc_try_hold: false when it is not free
+ * at once), so that the barrier of a thread without a p, which shades under
+ * that lock, never waits inside the operation; extalloc_release_hold lets it
+ * go. extalloc_held_here: whether this thread holds it so. */
+bool extalloc_try_hold(void);
+void extalloc_release_hold(void);
+bool extalloc_held_here(void);
 
 /* Whether objects of type t can be allocated: a type with pointers is made
  * of whole words and its pointer mask lies inside it (gort_new's check). */

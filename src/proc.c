@@ -100,12 +100,22 @@ static struct {
     _Atomic uint64_t goidgen;
     _Atomic int32_t ngoroutines;
     _Atomic int32_t external_waiters;
+    /* Goroutines a thread in try mode woke while sched.lock was taken,
+     * linked through schedlink (a stack: pushed by CAS, taken whole by
+     * exchange under sched.lock), and how many. */
+    _Atomic(g *) deferred_ready;
+    _Atomic int32_t ndeferred_ready;
 
     /* Dead goroutines with default stacks (and gs whose stacks were freed). */
     mutex gflock;
     g *gfree;
     _Atomic int32_t ngfree; /* length of gfree, readable without the lock */
     g *gfree_nostack;
+    /* Sudogs of threads without a p (and the ps' overflow), under a lock of
+     * their own: gflock is held across a whole pass of the collector over
+     * every goroutine (sched_each_g), and a thread without a p, such as the
+     * main thread of a page, must not wait for that to take a sudog. */
+    mutex sudoglock;
     sudog *sudogfree;
     _Atomic uint64_t sudog_sys; /* bytes of sudogs obtained */
     fixalloc galloc;
@@ -131,7 +141,7 @@ static struct {
     _Atomic int64_t stw_total_ns;
     _Atomic uint64_t steals;
     _Atomic uint64_t migrations;
-} sched = {.lock = MUTEX_INIT, .gflock = MUTEX_INIT};
+} sched = {.lock = MUTEX_INIT, .gflock = MUTEX_INIT, .sudoglock = MUTEX_INIT};
 
 uint32_t gort_safepoint_requested;
 
@@ -148,6 +158,7 @@ static void set_gcwaiting(bool on) { safepoint_request(SAFEPOINT_STOP_THE_WORLD,
 static uint32_t worldsema = 1;
 
 static _Thread_local m *tls_m;
+static _Thread_local bool tls_try_mode;
 
 __attribute__((noinline)) m *getm(void) { return tls_m; }
 
@@ -721,6 +732,75 @@ void sched_timer_added(int64_t when)
 
 void sched_external_waiters_add(int delta) { atomic_fetch_add(&sched.external_waiters, delta); }
 
+/* ---- try mode: readying goroutines without waiting for sched.lock ---- */
+
+void sched_set_try_mode(bool on) { tls_try_mode = on; }
+bool sched_in_try_mode(void) { return tls_try_mode; }
+int sched_deferred_count(void) { return atomic_load(&sched.ndeferred_ready); }
+
+/* wakep's choice with sched.lock already held: the m to wake after the
+ * unlock, or NULL. */
+static m *wakep_locked(void)
+{
+    int32_t zero = 0;
+    if (atomic_load(&sched.npidle) == 0)
+        return NULL;
+    if (!atomic_compare_exchange_strong(&sched.nmspinning, &zero, 1))
+        return NULL;
+    m *mp = sched.midle;
+    if (mp == NULL) {
+        atomic_fetch_sub(&sched.nmspinning, 1); /* every m is busy */
+        return NULL;
+    }
+    mp->spinning = true; /* the count was taken for it */
+    mtake(mp);
+    return mp;
+}
+
+/* Queues the deferred goroutines if sched.lock is free at once; false,
+ * having done nothing, when it is not. */
+static bool ready_try(void)
+{
+    if (!lock_try(&sched.lock))
+        return false;
+    g *list = atomic_exchange(&sched.deferred_ready, NULL);
+    int32_t n = 0;
+    for (g *next; list != NULL; list = next, n++) {
+        next = list->schedlink;
+        casgstatus(list, G_WAITING, G_RUNNABLE);
+        globrunqput(list);
+    }
+    m *mp = wakep_locked();
+    /* Counted down under the lock, after the queueing: while the count is
+     * above zero the runtime is not quiescent. */
+    if (n > 0)
+        atomic_fetch_sub(&sched.ndeferred_ready, n);
+    unlock(&sched.lock);
+    if (mp != NULL)
+        notewakeup(mp);
+    return true;
+}
+
+/* goready for a thread in try mode without a p: gp joins the deferred
+ * readies (counted first, so that the runtime never looks quiescent while it
+ * waits there), which are queued at once if sched.lock is free. */
+static void goready_try(g *gp)
+{
+    atomic_fetch_add(&sched.ndeferred_ready, 1);
+    g *head = atomic_load(&sched.deferred_ready);
+    do
+        gp->schedlink = head;
+    while (!atomic_compare_exchange_weak(&sched.deferred_ready, &head, gp));
+    ready_try();
+}
+
+int sched_flush_deferred(void)
+{
+    if (atomic_load(&sched.deferred_ready) != NULL)
+        ready_try();
+    return atomic_load(&sched.ndeferred_ready);
+}
+
 void gort_keepalive(int delta) { sched_external_waiters_add(delta); }
 
 /* ---- after a switch ---- */
@@ -1269,7 +1349,7 @@ static void checkdead(void)
     if (sched.nmidle != sched.nm || atomic_load(&sched.exiting))
         return;
     if (atomic_load(&sched.runqsize) > 0 || timers_pending() > 0 ||
-        atomic_load(&sched.external_waiters) > 0)
+        atomic_load(&sched.external_waiters) > 0 || atomic_load(&sched.ndeferred_ready) > 0)
         return;
     for (int i = 0; i < sched.nprocs; i++)
         if (!runqempty(sched.allp[i]))
@@ -1303,7 +1383,8 @@ __attribute__((noinline)) void sched_scrub_stack(void)
 bool sched_quiescent(void)
 {
     lock(&sched.lock);
-    bool quiet = sched.nmidle == sched.nm && atomic_load(&sched.runqsize) == 0 && timers_pending() == 0;
+    bool quiet = sched.nmidle == sched.nm && atomic_load(&sched.runqsize) == 0 && timers_pending() == 0 &&
+                 atomic_load(&sched.ndeferred_ready) == 0;
     for (int i = 0; quiet && i < sched.nprocs; i++)
         quiet = runqempty(sched.allp[i]);
     unlock(&sched.lock);
@@ -1472,17 +1553,36 @@ static void *mstart(void *arg)
 
 #define P_SUDOG_CACHE ((int)(sizeof(((p *)0)->sudogcache) / sizeof(sudog *)))
 
+/* A thread in try mode keeps sudogs of its own, linked through next, so that
+ * it never waits for sudoglock: up to TRY_SUDOG_CACHE; beyond that they go
+ * to the shared list when its lock is free at once. */
+#define TRY_SUDOG_CACHE 64
+static _Thread_local sudog *tls_sudogs;
+static _Thread_local int tls_nsudog;
+
 sudog *acquire_sudog(void)
 {
     m *mp = getm();
     p *pp = mp != NULL ? mp->p : NULL;
     if (pp != NULL && pp->nsudog > 0)
         return pp->sudogcache[--pp->nsudog];
-    lock(&sched.gflock);
-    sudog *s = sched.sudogfree;
-    if (s != NULL)
-        sched.sudogfree = s->next;
-    unlock(&sched.gflock);
+    sudog *s = NULL;
+    if (pp == NULL && tls_try_mode) {
+        if ((s = tls_sudogs) != NULL) {
+            tls_sudogs = s->next;
+            tls_nsudog--;
+        } else if (lock_try(&sched.sudoglock)) {
+            if ((s = sched.sudogfree) != NULL)
+                sched.sudogfree = s->next;
+            unlock(&sched.sudoglock);
+        }
+    } else {
+        lock(&sched.sudoglock);
+        s = sched.sudogfree;
+        if (s != NULL)
+            sched.sudogfree = s->next;
+        unlock(&sched.sudoglock);
+    }
     if (s == NULL) {
         if ((s = prim_sys_alloc(sizeof *s)) == NULL)
             gort_throw("runtime: out of memory for a sudog");
@@ -1501,10 +1601,22 @@ void release_sudog(sudog *s)
         pp->sudogcache[pp->nsudog++] = s;
         return;
     }
-    lock(&sched.gflock);
+    if (pp == NULL && tls_try_mode) {
+        if (tls_nsudog >= TRY_SUDOG_CACHE && lock_try(&sched.sudoglock)) {
+            s->next = sched.sudogfree;
+            sched.sudogfree = s;
+            unlock(&sched.sudoglock);
+            return;
+        }
+        s->next = tls_sudogs;
+        tls_sudogs = s;
+        tls_nsudog++;
+        return;
+    }
+    lock(&sched.sudoglock);
     s->next = sched.sudogfree;
     sched.sudogfree = s;
-    unlock(&sched.gflock);
+    unlock(&sched.sudoglock);
 }
 
 /* A thread waiter's spin before it sleeps: rounds of pauses, looking at its
@@ -1570,7 +1682,10 @@ void sudog_wait(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg, enum wai
 void sudog_wake(sudog *s)
 {
     if (s->kind == WAITER_GOROUTINE) {
-        goready(s->g);
+        if (tls_try_mode && getm() == NULL)
+            goready_try(s->g);
+        else
+            goready(s->g);
         return;
     }
     /* Read before the wake cell is set: from then on the owner may reuse s. */
@@ -1632,17 +1747,22 @@ static void sched_cleanup(void)
     sched.gfree = NULL;
     atomic_store(&sched.ngfree, 0);
     sched.gfree_nostack = NULL;
+    atomic_store(&sched.deferred_ready, NULL); /* their goroutines were freed above */
+    atomic_store(&sched.ndeferred_ready, 0);
     for (int i = 0; i < sched.nprocs; i++) {
         p *pp = sched.allp[i];
         mcache_release_all(pp->mcache);
         pp->gfree = NULL;
         pp->gfreecnt = 0;
         pp->wbbuf_n = 0;
+        /* Plain threads may take and give sudogs meanwhile. */
+        lock(&sched.sudoglock);
         while (pp->nsudog > 0) {
             sudog *sd = pp->sudogcache[--pp->nsudog];
             sd->next = sched.sudogfree;
             sched.sudogfree = sd;
         }
+        unlock(&sched.sudoglock);
     }
     sched.runqhead = sched.runqtail = NULL;
     atomic_store(&sched.runqsize, 0);

@@ -50,6 +50,9 @@
 
 /* Prints 'fatal error: msg' with Go's wording and aborts the process. */
 _Noreturn void gort_throw(const char *msg);
+/* The words of the first gort_throw (without 'fatal error: '), "" before
+ * any: an embedder whose abort carries no text reports them. */
+const char *gort_fatal_message(void);
 
 #ifdef GORT_DEBUG
 #define gort_assert(cond)                                                    \

@@ -254,6 +254,26 @@ void sched_scrub_stack(void);
 bool sched_quiescent(void);
 /* Runs the deadlock check (an external waiter went away). */
 void sched_check_dead(void);
+
+/*
+ * Try mode: a thread without a p that must never wait for another thread's
+ * lock (a page's main thread: the npm package's bridge sets it around each of
+ * its calls there). In try mode, a channel operation of an asynchronous
+ * waiter takes the channel's lock only with lock_try (chan.c returns
+ * CHAN_EBUSY, having changed nothing, when it cannot), and a goroutine it
+ * wakes is readied only if sched.lock is free at once: otherwise the
+ * goroutine waits in a list of deferred readies (still G_WAITING, already
+ * dequeued and told its outcome) until sched_flush_deferred readies it.
+ * While any wait there, the runtime is not quiescent and no deadlock is
+ * declared.
+ */
+void sched_set_try_mode(bool on);
+bool sched_in_try_mode(void);
+/* Readies the deferred goroutines if sched.lock is free at once: how many
+ * still wait. From any thread. */
+int sched_flush_deferred(void);
+/* How many deferred readies wait (a hint, without a lock). */
+int sched_deferred_count(void);
 /* Starts a runtime goroutine that is not counted among the program's
  * (the finalizer goroutine); NULL when memory is exhausted. */
 g *sched_newproc_system(void (*fn)(void *), void *arg);

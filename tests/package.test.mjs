@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 const entry = fileURLToPath(new URL('../dist/index.node.js', import.meta.url));
 if (!existsSync(entry)) throw new Error(`${entry} is missing: build it with src/js/build.sh`);
 const gort = await import(entry);
-const { start, select, ChannelClosedError, PanicError, RuntimeClosedError, FatalError, Canceled, DeadlineExceeded } = gort;
+const { start, select, ChannelClosedError, PanicError, RuntimeClosedError, FatalError, DeadlockError, Canceled, DeadlineExceeded } = gort;
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
 let rt;
@@ -408,6 +408,42 @@ test('Node: a receive nothing can complete rejects with DeadlockError, and the r
     console.log((await ch.recv()).value);
   `)], { timeout: 30000 });
   assert.equal(stdout.trim(), 'true all goroutines are asleep - deadlock!\nwithdrawn\nafter');
+});
+
+test('deadlockAfterMs: after a quiet spell waiting operations reject with DeadlockError; goroutines, timers and JS acting hold it off', { timeout: 60_000 }, async () => {
+  const SPELL_MS = 150;
+  const own = await start({ procs: 1, deadlockAfterMs: SPELL_MS });
+  // Something else holds the process open, as a server would: Node's own
+  // 'beforeExit' never speaks, and only the quiet spell can say deadlock.
+  const elsewhere = setInterval(() => {}, 1000);
+  try {
+    const done = own.chan({ codec: 'f64' });
+    own.go('churn', done, 300); // runs for longer than the spell, then sends
+    assert.deepEqual(await done.recv(), { value: 300, ok: true });
+    assert.equal((await own.after(3 * SPELL_MS).recv()).ok, true, 'a pending timer is no deadlock');
+    // The main thread acts on another channel for longer than the spell, then answers.
+    const late = own.chan({ codec: 'string' });
+    const busy = own.chan({ cap: 1, codec: 'i32' });
+    let acts = 0;
+    const acting = setInterval(() => {
+      busy.trySend(acts) || busy.tryRecv();
+      if (++acts === 12) { clearInterval(acting); late.trySend('answered'); }
+    }, SPELL_MS / 3);
+    assert.deepEqual(await late.recv(), { value: 'answered', ok: true });
+    const nobody = own.chan();
+    const began = performance.now();
+    const waiting = [nobody.recv(), select([{ recv: nobody }, { send: own.chan(), value: 1 }])];
+    for (const w of waiting) await assert.rejects(w, (err) => err instanceof DeadlockError && err.message === 'all goroutines are asleep - deadlock!');
+    assert.ok(performance.now() - began >= SPELL_MS, 'reported before the spell was over');
+    assert.equal(nobody.trySend(1), false, 'a receiver is still queued');
+    const ch = own.chan({ cap: 1, codec: 'string' });
+    await ch.send('usable');
+    assert.equal((await ch.recv()).value, 'usable');
+  } finally {
+    clearInterval(elsewhere);
+    await own.close();
+  }
+  await assert.rejects(start({ deadlockAfterMs: 0 }), RangeError);
 });
 
 test('close() ends the runtime: every call then throws RuntimeClosedError', async () => {

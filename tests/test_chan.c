@@ -1694,3 +1694,123 @@ TEST(chan_async_waiters)
     run_main(2, as_main, NULL);
     CHECK_EQ(atomic_load(&as.errors), 0);
 }
+
+
+/* Try mode (runtime2.h): a plain thread that must never wait for a lock (the
+ * JS main thread) finds a channel's lock taken and gets CHAN_EBUSY with
+ * nothing done; and every goroutine its hand-offs wake is readied, now or
+ * from the deferred readies it flushes, while goroutines keep the
+ * scheduler's lock busy. */
+#define TM_HANDOFFS 2000
+#define TM_YIELDERS 2
+
+static struct {
+    gort_chan *c;
+    atomic_bool done;
+    atomic_int errors;
+    int64_t sum;
+    int deferred_seen; /* hand-offs after which a ready was still deferred */
+} tm;
+
+#define TM_EXPECT(cond)                                                                      \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            testing_fail(__FILE__, __LINE__, "%s", #cond);                                   \
+            atomic_fetch_add(&tm.errors, 1);                                                 \
+        }                                                                                    \
+    } while (0)
+
+/* Waits for p as the JS main thread does, flushing the deferred readies
+ * meanwhile (its owner must: a goroutine among them runs only then). */
+static void tm_await(sudog *p)
+{
+    int64_t deadline = gort_nanotime() + DEADLINE_NS;
+    while (!sudog_async_poll(p) && gort_nanotime() < deadline) {
+        sched_flush_deferred();
+        prim_osyield();
+    }
+    TM_EXPECT(sudog_async_poll(p));
+}
+
+static void *tm_thread(void *arg)
+{
+    (void)arg;
+    sched_set_try_mode(true);
+    sudog *p = NULL;
+    int64_t v = 1;
+    /* The channel's lock taken (here, by this very thread: a wait would
+     * never end): busy, and nothing queued. */
+    int receivers = RECVQ_LEN(tm.c);
+    lock(&tm.c->lock);
+    TM_EXPECT(chansend_async(tm.c, &v, NULL, &p) == CHAN_EBUSY && p == NULL);
+    bool received = false;
+    TM_EXPECT(chanrecv_async(tm.c, &v, &received, NULL, &p) == CHAN_EBUSY && p == NULL);
+    unlock(&tm.c->lock);
+    TM_EXPECT(SENDQ_LEN(tm.c) == 0 && RECVQ_LEN(tm.c) == receivers);
+    for (int64_t i = 1; i <= TM_HANDOFFS; i++) {
+        v = i;
+        int r;
+        while ((r = chansend_async(tm.c, &v, NULL, &p)) == CHAN_EBUSY)
+            prim_osyield();
+        if (r == GORT_EWOULDBLOCK) {
+            tm_await(p);
+            TM_EXPECT(chan_async_finish(p));
+        } else {
+            TM_EXPECT(r == GORT_OK);
+        }
+        if (sched_flush_deferred() > 0)
+            tm.deferred_seen++;
+    }
+    /* Whatever waits among the deferred readies is readied once the lock is free. */
+    int64_t deadline = gort_nanotime() + DEADLINE_NS;
+    while (sched_flush_deferred() > 0 && gort_nanotime() < deadline)
+        prim_osyield();
+    TM_EXPECT(sched_deferred_count() == 0);
+    sched_set_try_mode(false);
+    gort_keepalive(-1);
+    return NULL;
+}
+
+static void tm_receiver(void *arg)
+{
+    (void)arg;
+    int64_t v;
+    bool ok;
+    for (int i = 0; i < TM_HANDOFFS; i++) {
+        gort_chan_recv(tm.c, &v, &ok);
+        tm.sum += v;
+    }
+    atomic_store(&tm.done, true);
+}
+
+static void tm_yielder(void *arg)
+{
+    (void)arg;
+    /* Timers and idle ms: the scheduler's lock, taken over and over. */
+    while (!atomic_load(&tm.done))
+        gort_sleep(1000);
+}
+
+static void tm_main(void *arg)
+{
+    (void)arg;
+    REQUIRE((tm.c = gort_chan_make_bytes(sizeof(int64_t), 0)) != NULL);
+    REQUIRE(gort_go(tm_receiver, NULL) == GORT_OK);
+    for (int i = 0; i < TM_YIELDERS; i++)
+        REQUIRE(gort_go(tm_yielder, NULL) == GORT_OK);
+    gort_keepalive(1); /* the thread's hand-offs wake goroutines meanwhile */
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, tm_thread, NULL) == 0);
+    AWAIT(atomic_load(&tm.done));
+    pthread_join(t, NULL);
+}
+
+TEST(chan_try_mode_never_waits_and_defers_readies)
+{
+    memset(&tm, 0, sizeof tm);
+    run_main(2, tm_main, NULL);
+    CHECK_EQ(atomic_load(&tm.errors), 0);
+    CHECK(atomic_load(&tm.done));
+    CHECK_EQ(tm.sum, (int64_t)TM_HANDOFFS * (TM_HANDOFFS + 1) / 2);
+    printf("    %d of %d hand-offs left a deferred ready behind\n", tm.deferred_seen, TM_HANDOFFS);
+}

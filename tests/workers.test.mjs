@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const entry = fileURLToPath(new URL('../dist/index.node.js', import.meta.url));
 const workerEntry = fileURLToPath(new URL('../dist/worker.node.js', import.meta.url));
 if (!existsSync(workerEntry)) throw new Error(`${workerEntry} is missing: build it with src/js/build.sh`);
-const { start, GortError } = await import(entry);
+const { start, GortError, FatalError } = await import(entry);
 const partyScript = new URL('./workers/party.mjs', import.meta.url);
 
 let rt;
@@ -105,6 +105,55 @@ test('aborting a worker\'s pending receive withdraws it', async () => {
   assert.equal((await back.recv()).value, 'aborted in worker');
   await worker;
   assert.equal(ch.trySend('nobody'), false, 'the aborted receiver is still queued');
+});
+
+/** A party of runtime `of` whose messages (plain objects, not 'ok') are collected in order. */
+function reportingParty(of, role, data) {
+  const worker = new Worker(partyScript, { workerData: { entry: workerEntry, rt: of.handle, role, ...data } });
+  const messages = [];
+  let notify = () => {};
+  worker.on('message', (m) => { messages.push(m); notify(); });
+  worker.on('error', (err) => { messages.push({ error: String(err && err.stack || err) }); notify(); });
+  /** Resolves with the first message that has key (after those already seen). */
+  async function next(key) {
+    for (;;) {
+      const found = messages.find((m) => m && typeof m == 'object' && (key in m || 'error' in m));
+      if (found) {
+        messages.splice(messages.indexOf(found), 1);
+        if ('error' in found && !(key in found)) throw new Error(found.error);
+        return found;
+      }
+      await new Promise((resolve) => { notify = resolve; });
+    }
+  }
+  return { worker, next };
+}
+
+test('a fatal error on an attached worker\'s own thread ends the runtime for every realm with Go\'s words', async () => {
+  const doomed = await start({ procs: 1 });
+  const workers = [];
+  try {
+    const ch = doomed.chan();
+    const pending = ch.recv(); // the main thread's
+    const waiter = reportingParty(doomed, 'awaitFatal', { ch: ch.handle });
+    workers.push(waiter.worker);
+    await waiter.next('waiting');
+    const overflowing = reportingParty(doomed, 'overflowThisThread', { ch: ch.handle });
+    workers.push(overflowing.worker);
+    const text = 'fatal error: stack overflow';
+    await assert.rejects(pending, (err) => err instanceof FatalError && err.message === text);
+    assert.throws(() => doomed.chan(), (err) => err instanceof FatalError && err.message === text);
+    const own = await overflowing.next('own');
+    assert.match(own.thrown, /RuntimeError: Aborted\(stack overflow\)/, 'the overflowing call itself throws the abort');
+    assert.equal(own.own, `FatalError: ${text}`, 'the overflowing worker\'s own pending receive');
+    assert.equal(own.later, `FatalError: ${text}`);
+    const other = await waiter.next('outcome');
+    assert.equal(other.outcome, `FatalError: ${text}`, 'another worker\'s pending receive');
+    assert.equal(other.later, `FatalError: ${text}`);
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    await doomed.close();
+  }
 });
 
 test('blocking forms are refused on the main thread; handles of another runtime too', async () => {

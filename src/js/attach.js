@@ -4,9 +4,12 @@
 // (thread.c): its stack and thread pointer make it a thread of the module,
 // which may call the runtime and block in it (Atomics.wait is allowed in a
 // worker). It then has the whole API of the main thread, plus the blocking
-// forms (sendSync, recvSync, select.sync).
+// forms (sendSync, recvSync, select.sync). A fatal error on the worker's own
+// thread (an abort while it runs runtime code) is published to every realm,
+// as one on a runtime thread is: the page's runtime and every attached
+// worker end their operations with the same FatalError.
 
-import { GortError, RuntimeClosedError } from './errors.js';
+import { GortError, RuntimeClosedError, fatalText } from './errors.js';
 import { Realm, STATUS } from './realm.js';
 import { RuntimeView } from './runtime.js';
 
@@ -27,7 +30,8 @@ export class WorkerRuntime extends RuntimeView {
   detach() {
     if (this.thread === 0) return;
     const realm = this.realm;
-    realm.failAll(new RuntimeClosedError('gort: this worker detached from the runtime'));
+    realm.stopWatchingFatal();
+    if (!realm.closedReason) realm.failAll(new RuntimeClosedError('gort: this worker detached from the runtime'));
     realm.refresh();
     for (let i = 0; i < this.slotCount; i++) {
       if (Atomics.compareExchange(realm.u32, (this.slotsAt >>> 2) + i, 0, this.thread) === 0) break;
@@ -88,8 +92,15 @@ export async function attachWith(createModule, handle, { clockFromRuntime = fals
       !(handle.module instanceof WebAssembly.Module)) {
     throw new TypeError('gort: attach() takes a runtime\'s handle (rt.handle, posted to this worker)');
   }
+  // The realm that reports an abort on this thread: the probe until the thread is adopted.
+  let reporter = null;
   const module = await createModule({
     ENVIRONMENT_IS_PTHREAD: true,
+    gortOnAbort(what) {
+      if (reporter === null) return;
+      const text = fatalText(what, () => reporter.cString(module._gort_js_fatal_message()));
+      reporter.failFatal(reporter.publishFatal(text) ?? text);
+    },
     // Never undefined (a NaN clock), even before setClockFromRuntime runs.
     __performance_now_clock_drift: 0,
     gortAttached: true,
@@ -104,6 +115,8 @@ export async function attachWith(createModule, handle, { clockFromRuntime = fals
   });
   const probe = new Realm(module, { canBlock: true, threadless: true, state: handle.state });
   if (probe.status === STATUS.STOPPED) throw new RuntimeClosedError();
+  probe.check(); // a runtime that died of a fatal error
+  reporter = probe;
   const slotsAt = handle.state + probe.layout.stateSlots;
   const thread = takeThread(probe.u32, slotsAt, probe.layout.threadSlots);
   if (thread === 0) {
@@ -117,6 +130,9 @@ export async function attachWith(createModule, handle, { clockFromRuntime = fals
   const realm = new Realm(module, { canBlock: true, doorbell, state: handle.state });
   realm.refresh();
   Atomics.store(realm.u32, doorbell >>> 2, 0);
+  reporter = realm;
+  // A fatal error published by another realm ends this one's operations.
+  realm.watchFatal(() => {});
   module._gort_js_slots_fill(handle.state);
   const wr = new WorkerRuntime(handle.runtime, realm, thread, slotsAt, realm.layout.threadSlots);
   if (clockFromRuntime) {

@@ -19,17 +19,28 @@
  * record's element (mallocgc_external_into), so no collection can free one
  * between its allocation and the moment something references it.
  *
+ * The main realm's thread runs in try mode (runtime2.h, gort_js_try_mode):
+ * its asynchronous channel operations and payload allocations (through
+ * gort_js_payload_try) take no lock that is not free at once, and return
+ * CHAN_EBUSY, having done nothing, for JS to try again on a later task; a
+ * goroutine they wake waits among the deferred readies when the scheduler's
+ * lock is taken (JS flushes them: gort_js_flush_deferred).
+ *
  * Invariants:
  *  - a function called from the main thread never waits for anything
  *    unbounded: channel locks are held for a few copies, nothing here
- *    assists the collector, and the longest wait is for a stop-the-world
- *    pause to end (allocation and the write barrier of a thread without a
- *    p take the lock the collector holds while the world is stopped);
+ *    assists the collector; gort_js_send, gort_js_recv and
+ *    gort_js_payload_try wait for no lock at all (the other calls may wait
+ *    for one: a close, a select, the try forms, a context's or channel's
+ *    making, a stop-the-world pause);
  *  - an op record is pending (op->pending != NULL) from the call that queued
  *    it until gort_js_finish or gort_js_select_finish; it is freed only when
  *    not pending;
  *  - the functions marked "worker" block their thread and are never called
- *    on a browser's main thread (the JS checks before it calls).
+ *    on a browser's main thread (the JS checks before it calls);
+ *  - every function by which a JS party starts an operation (a channel
+ *    operation, a select, a close, a cancel, a goroutine) notes activity
+ *    first: the main realm's deadlock watch counts on seeing every one.
  */
 #include <emscripten/emscripten.h>
 #include <pthread.h>
@@ -65,6 +76,10 @@ static const uint32_t js_layout[] = {
     JS_THREAD_SLOTS,
     JS_MAX_PAYLOAD,
     sizeof(uint32_t), /* a payload's header: its length */
+    offsetof(js_runtime_state, activity),
+    offsetof(js_runtime_state, fatal),
+    offsetof(js_runtime_state, fatal_text),
+    JS_FATAL_TEXT_BYTES,
 };
 
 EMSCRIPTEN_KEEPALIVE const uint32_t *gort_js_layout(void) { return js_layout; }
@@ -76,6 +91,13 @@ static js_runtime_state state;
 static gort_chan *quit; /* closed by gort_js_stop: goroutine 1 then returns */
 static gort_config config;
 static char godebug[256];
+
+void js_note_activity(void)
+{
+    /* Read first: the line stays shared while the flag is already set. */
+    if (!atomic_load_explicit(&state.activity, memory_order_relaxed))
+        atomic_store_explicit(&state.activity, 1, memory_order_relaxed);
+}
 
 static void wake_state(void)
 {
@@ -152,6 +174,17 @@ EMSCRIPTEN_KEEPALIVE int gort_js_stop(void)
     return gort_chan_close(quit) == GORT_OK ? GORT_OK : GORT_ESTATE;
 }
 
+/* Puts the calling thread in try mode (runtime2.h): the main realm's, once. */
+EMSCRIPTEN_KEEPALIVE void gort_js_try_mode(void) { sched_set_try_mode(true); }
+
+/* Readies the goroutines the try mode deferred, if the scheduler's lock is
+ * free at once: how many still wait (JS tries again later). */
+EMSCRIPTEN_KEEPALIVE int gort_js_flush_deferred(void) { return sched_flush_deferred(); }
+
+/* The words of the runtime's first fatal error ("" before any): a fatal
+ * error's abort from C carries no text. */
+EMSCRIPTEN_KEEPALIVE const char *gort_js_fatal_message(void) { return gort_fatal_message(); }
+
 /* 1 when no goroutine can run until a JS party acts (sched_quiescent). */
 EMSCRIPTEN_KEEPALIVE int gort_js_quiescent(void)
 {
@@ -224,6 +257,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_chan_info(uint32_t h, uint32_t *out)
  * for a dead handle. */
 EMSCRIPTEN_KEEPALIVE int gort_js_chan_close(uint32_t h)
 {
+    js_note_activity();
     if (h == 0)
         return GORT_ECLOSENIL;
     gort_chan *c = object_of(h);
@@ -290,22 +324,59 @@ EMSCRIPTEN_KEEPALIVE uint8_t *gort_js_payload_new(void **slot, uint32_t len)
     return (uint8_t *)(p + 1);
 }
 
+/* gort_js_payload_new for a thread in try mode: 1 (never a payload's
+ * address) when the allocation would have to wait for a lock. */
+EMSCRIPTEN_KEEPALIVE uint8_t *gort_js_payload_try(void **slot, uint32_t len)
+{
+    if (len > JS_MAX_PAYLOAD)
+        return NULL;
+    size_t size = (sizeof(uint32_t) + (size_t)len + sizeof(uint32_t) - 1) & ~(sizeof(uint32_t) - 1);
+    bool busy;
+    uint32_t *p = mallocgc_external_try_into(slot, size, &busy);
+    if (busy)
+        return (uint8_t *)1;
+    if (p == NULL)
+        return NULL;
+    *p = len;
+    return (uint8_t *)(p + 1);
+}
+
 /* ---- operations of asynchronous waiters (the main thread, Promises) ---- */
+
+/* In try mode, an operation on a channel whose copies run the write barrier
+ * takes the barrier's lock first (extalloc_try_hold), so that it never waits
+ * for it halfway: false when it is not free at once. *held says whether to
+ * let it go after. */
+static bool barrier_lock_for(gort_chan *c, bool *held)
+{
+    *held = false;
+    if (c == NULL || !chan_has_pointers(c) || !sched_in_try_mode())
+        return true;
+    *held = extalloc_try_hold();
+    return *held;
+}
 
 /*
  * c <- op->elem for an asynchronous waiter. Returns GORT_OK (sent),
  * GORT_ECLOSED, GORT_EINVAL (dead handle), or GORT_EWOULDBLOCK with
  * op->pending set: JS awaits the doorbell, sees op's wake cell set (or gets
  * 1 from gort_js_ready) and calls gort_js_finish. h 0 is the nil channel:
- * GORT_EWOULDBLOCK with nothing pending (it never completes).
+ * GORT_EWOULDBLOCK with nothing pending (it never completes). In try mode,
+ * CHAN_EBUSY: nothing was done, a lock was taken; try again later.
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_send(uint32_t h, js_op *op, atomic_uint *doorbell)
 {
+    js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
+    bool held;
+    if (!barrier_lock_for(c, &held))
+        return CHAN_EBUSY;
     sudog *s;
     int r = chansend_async(c, &op->elem, doorbell, &s);
+    if (held)
+        extalloc_release_hold();
     op->pending = s;
     return r;
 }
@@ -313,12 +384,18 @@ EMSCRIPTEN_KEEPALIVE int gort_js_send(uint32_t h, js_op *op, atomic_uint *doorbe
 /* v, ok := <-c into op->elem, op->ok; as gort_js_send. */
 EMSCRIPTEN_KEEPALIVE int gort_js_recv(uint32_t h, js_op *op, atomic_uint *doorbell)
 {
+    js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
+    bool held;
+    if (!barrier_lock_for(c, &held))
+        return CHAN_EBUSY;
     sudog *s;
     bool received = false;
     int r = chanrecv_async(c, &op->elem, &received, doorbell, &s);
+    if (held)
+        extalloc_release_hold();
     op->pending = s;
     op->ok = received;
     return r;
@@ -371,6 +448,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_cancel(js_op *op, int send)
  * GORT_EINVAL (dead handle). */
 EMSCRIPTEN_KEEPALIVE int gort_js_trysend(uint32_t h, js_op *op)
 {
+    js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
@@ -379,6 +457,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_trysend(uint32_t h, js_op *op)
 
 EMSCRIPTEN_KEEPALIVE int gort_js_tryrecv(uint32_t h, js_op *op)
 {
+    js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
@@ -424,6 +503,7 @@ static int select_done(js_op *op, int r)
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_select(js_op *op, int ncases, int has_default, atomic_uint *doorbell)
 {
+    js_note_activity();
     if (ncases > op->ncases || cases_resolve(op, ncases) != GORT_OK)
         return -GORT_EINVAL;
     if (has_default)
@@ -455,6 +535,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select_finish(js_op *op)
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_select_sync(js_op *op, int ncases, double timeout_ms)
 {
+    js_note_activity();
     int total = ncases + (timeout_ms >= 0);
     if (total > op->ncases || cases_resolve(op, ncases) != GORT_OK)
         return -GORT_EINVAL;
@@ -472,6 +553,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select_sync(js_op *op, int ncases, double timeo
  * GORT_EINVAL. */
 EMSCRIPTEN_KEEPALIVE int gort_js_recv_sync(uint32_t h, js_op *op)
 {
+    js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
@@ -484,6 +566,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_recv_sync(uint32_t h, js_op *op)
 /* Worker: c <- op->elem, blocking. GORT_OK, GORT_ECLOSED, GORT_EINVAL. */
 EMSCRIPTEN_KEEPALIVE int gort_js_send_sync(uint32_t h, js_op *op)
 {
+    js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
@@ -611,6 +694,7 @@ EMSCRIPTEN_KEEPALIVE void *gort_js_ctx_value(uint32_t h, const char *key)
 
 EMSCRIPTEN_KEEPALIVE int gort_js_ctx_cancel(uint32_t h)
 {
+    js_note_activity();
     gort_context *ctx = object_of(h);
     return ctx != NULL ? gort_context_cancel(ctx) : GORT_EINVAL;
 }

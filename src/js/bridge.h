@@ -42,12 +42,35 @@ enum js_status {
 /* Thread slots kept ready for workers that attach (src/js/thread.c). */
 #define JS_THREAD_SLOTS 8
 
+/* Room for a fatal error's text in the state words, NUL included. */
+#define JS_FATAL_TEXT_BYTES 512
+
+/* js_runtime_state.fatal: no fatal error; a realm is writing fatal_text;
+ * fatal_text holds the runtime's fatal error (it is over). */
+enum js_fatal {
+    JS_FATAL_NONE = 0,
+    JS_FATAL_WRITING = 1,
+    JS_FATAL_PUBLISHED = 2,
+};
+
 typedef struct js_runtime_state {
     atomic_uint status;    /* enum js_status */
     atomic_int exit_code;  /* gort_main's result once JS_STOPPED */
     atomic_uint doorbell;  /* the main realm's doorbell */
     /* pthreads made for workers to adopt (0: taken); see thread.c. */
     _Atomic uint32_t slots[JS_THREAD_SLOTS];
+    /* 1 once a JS party (any realm) started an operation since the main
+     * realm last took it (its deadlock watch: realm.js). On a line of its
+     * own: workers set it on every operation. */
+    _Alignas(64) atomic_uint activity;
+    /* enum js_fatal: the first realm to see a fatal error (on a runtime
+     * thread, or on an attached worker's own) publishes its text here, and
+     * every realm, watching this word, ends its operations with it. */
+    _Alignas(64) atomic_uint fatal;
+    char fatal_text[JS_FATAL_TEXT_BYTES];
 } js_runtime_state;
+
+/* Notes that a JS party acts (sets js_runtime_state.activity). */
+void js_note_activity(void);
 
 #endif

@@ -17,7 +17,13 @@
  *  overflow()         recurses without bound: the runtime ends with
  *                     'fatal error: stack overflow' (what JS sees of a
  *                     fatal error, for tests).
+ *
+ * And one C function a worker calls on its own thread:
+ *  gort_js_overflow_this_thread() recurses without bound there: 'fatal
+ *                     error: stack overflow' on a thread that runs no
+ *                     goroutine.
  */
+#include <emscripten/emscripten.h>
 #include <string.h>
 
 #include "gort/gort.h"
@@ -169,3 +175,9 @@ static void overflow(gort_js_args *args)
     recurse(NULL, UINT32_MAX);
 }
 GORT_EXPORT_GO(overflow, "");
+
+/* Recurses without bound on the calling thread, which is not a goroutine's
+ * (an attached worker's): that thread's fatal error must end the runtime
+ * for every realm, as a goroutine's does (tests/workers.test.mjs, the
+ * browser page). */
+EMSCRIPTEN_KEEPALIVE int gort_js_overflow_this_thread(void) { return recurse(NULL, UINT32_MAX); }

@@ -14,25 +14,70 @@ const SELECT_SEND = 1;
 const SELECT_DEFAULT = -1;
 
 
-/** Writes value into the element at address `at` (throws for a value the codec does not take). */
-function putValue(realm, codec, at, value) {
+/**
+ * Writes value into the element at address `at` (throws for a value the
+ * codec does not take). mayDefer (an asynchronous send): returns false,
+ * having written nothing, when the realm's try mode found the allocator's
+ * lock taken (call again later); otherwise the allocation waits for it.
+ */
+function putValue(realm, codec, at, value, { mayDefer = false, encoded } = {}) {
   switch (codec.kind) {
-    case ELEM_F64: codec.check(value); realm.refresh(at + 8); realm.f64[at >>> 3] = value; return;
-    case ELEM_I32: codec.check(value); realm.refresh(at + 8); realm.i32[at >>> 2] = value; return;
-    case ELEM_BOOL: codec.check(value); realm.refresh(at + 8); realm.u8[at] = value ? 1 : 0; return;
-    case ELEM_UNIT: return;
+    case ELEM_F64: codec.check(value); realm.refresh(at + 8); realm.f64[at >>> 3] = value; return true;
+    case ELEM_I32: codec.check(value); realm.refresh(at + 8); realm.i32[at >>> 2] = value; return true;
+    case ELEM_BOOL: codec.check(value); realm.refresh(at + 8); realm.u8[at] = value ? 1 : 0; return true;
+    case ELEM_UNIT: return true;
     case ELEM_PAYLOAD: {
-      const bytes = codec.encode(value);
-      const limit = realm.layout.maxPayload;
-      if (bytes.length > limit) {
-        throw new TypeError(`gort: a value of ${bytes.length} bytes is larger than a channel element may be (${limit} bytes)`);
-      }
-      const p = realm.module._gort_js_payload_new(at, bytes.length);
+      const bytes = encoded ?? encodeValue(realm, codec, value);
+      const p = mayDefer && realm.tryMode ? realm.module._gort_js_payload_try(at, bytes.length)
+                                          : realm.module._gort_js_payload_new(at, bytes.length);
+      if (p === 1) return false;
       if (p === 0) throw new RangeError(`gort: out of memory for a value of ${bytes.length} bytes`);
       realm.refresh(p + bytes.length);
       realm.u8.set(bytes, p);
     }
   }
+  return true;
+}
+
+/** A payload codec's bytes for value, checked against the element's limit. */
+function encodeValue(realm, codec, value) {
+  const bytes = codec.encode(value);
+  const limit = realm.layout.maxPayload;
+  if (bytes.length > limit) {
+    throw new TypeError(`gort: a value of ${bytes.length} bytes is larger than a channel element may be (${limit} bytes)`);
+  }
+  return bytes;
+}
+
+/**
+ * Puts value into the element at `at`, on a later task (and again) while the
+ * allocator's lock is taken (try mode); rejects with signal's reason when it
+ * aborts meanwhile (nothing was sent).
+ */
+async function putValueLater(realm, codec, at, value, signal) {
+  const bytes = encodeValue(realm, codec, value);
+  for (let attempt = 0; ; attempt++) {
+    await realm.busyPause(attempt);
+    signal?.throwIfAborted();
+    realm.check();
+    if (putValue(realm, codec, at, value, { mayDefer: true, encoded: bytes })) return;
+  }
+}
+
+/**
+ * Calls op() (a channel operation of the realm) until it does not answer
+ * BUSY (try mode: a lock was taken, nothing was done), each retry on a later
+ * task; rejects with signal's reason when it aborts meanwhile.
+ */
+async function retryWhileBusy(realm, op, signal) {
+  let r = E.BUSY;
+  for (let attempt = 0; r === E.BUSY; attempt++) {
+    await realm.busyPause(attempt);
+    signal?.throwIfAborted();
+    realm.check();
+    r = op();
+  }
+  return r;
 }
 
 /** Reads the element at `at` (ok false: the zero value of a closed channel) and lets its payload go. */
@@ -139,8 +184,10 @@ export class Channel {
     const realm = this.#realm;
     signal?.throwIfAborted();
     await withOp(realm, async (op, elem) => {
-      putValue(realm, this.codec, elem, v);
-      let r = realm.module._gort_js_send(this.h, op, realm.doorbell);
+      if (!putValue(realm, this.codec, elem, v, { mayDefer: true })) await putValueLater(realm, this.codec, elem, v, signal);
+      const sendOnce = () => realm.module._gort_js_send(this.h, op, realm.doorbell);
+      let r = sendOnce();
+      if (r === E.BUSY) r = await retryWhileBusy(realm, sendOnce, signal);
       if (r === E.WOULDBLOCK) {
         if (!isPending(realm, op)) return forever(signal); // the nil channel
         await realm.whenReady(op, { signal, send: true });
@@ -163,7 +210,9 @@ export class Channel {
     const realm = this.#realm;
     signal?.throwIfAborted();
     return withOp(realm, async (op, elem) => {
-      let r = realm.module._gort_js_recv(this.h, op, realm.doorbell);
+      const recvOnce = () => realm.module._gort_js_recv(this.h, op, realm.doorbell);
+      let r = recvOnce();
+      if (r === E.BUSY) r = await retryWhileBusy(realm, recvOnce, signal);
       if (r === E.WOULDBLOCK) {
         if (!isPending(realm, op)) return forever(signal); // the nil channel
         await realm.whenReady(op, { signal });

@@ -78,7 +78,9 @@ export class Context {
 
   /** Cancels it (and everything derived from it). Does nothing when it is done already. */
   cancel() {
-    const r = this.#realm.module._gort_js_ctx_cancel(this.h);
+    const realm = this.#realm;
+    const r = realm.module._gort_js_ctx_cancel(this.h);
+    realm.flushDeferred(); // the goroutines it woke, when the scheduler's lock was taken
     if (r !== E.OK) throw new GortError('gort: only a context made by withCancel, withTimeout or withDeadline can be cancelled', 'EINVAL');
   }
 
@@ -125,6 +127,7 @@ export class Contexts {
     const realm = this.rt.realm;
     realm.check();
     const h = fn(realm);
+    realm.flushDeferred(); // a context born done closes its done channel, waking its waiters
     check(this.rt, realm.readErr(), what);
     return new Context(this.rt, h);
   }

@@ -56,3 +56,20 @@ export class FatalError extends GortError {
     super(message, 'EFATAL');
   }
 }
+
+/**
+ * Go's words for an abort of the module: what reaches JS as the abort's own
+ * text ('stack overflow (goroutine 7)') or as the thread's error
+ * ('Aborted(stack overflow (goroutine 7)). Build with -s ASSERTIONS=1 for
+ * more info.'), both giving the same text. An abort from C carries no text:
+ * then the runtime's own record of its fatal error (fatalMessage()) gives it.
+ * @internal
+ */
+export function fatalText(what, fatalMessage) {
+  const aborted = /^(?:RuntimeError: )?Aborted\((.*)\)(?:\. Build with .*)?$/s.exec(String(what));
+  let words = aborted ? aborted[1] : String(what);
+  if (words === '') {
+    try { words = fatalMessage(); } catch { words = ''; }
+  }
+  return `fatal error: ${words || 'abort()'}`;
+}

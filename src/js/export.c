@@ -204,6 +204,7 @@ static void go_trampoline(void *arg)
  */
 EMSCRIPTEN_KEEPALIVE double gort_js_go_start(gort_js_args *a, uint32_t done)
 {
+    js_note_activity();
     gort_chan *c = gort_handle_get(done);
     if (c == NULL)
         return -GORT_EINVAL;

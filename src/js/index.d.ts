@@ -52,6 +52,17 @@ export interface StartOptions {
    * browsers. Its .wasm and worker file are found beside the glue.
    */
   module?: string | URL;
+  /**
+   * Reports a deadlock after a quiet spell of this many ms: the main thread's
+   * waiting operations reject with DeadlockError once, for this long, no
+   * goroutine could run, no timer of the runtime was pending and no JS party
+   * (the main thread or an attached worker) started an operation. A
+   * browser's event loop never ends, so without it a page never learns of a
+   * deadlock; leave it unset where a user's input, the network or a JS timer
+   * may still act on a waiting operation's channel after such a spell. On
+   * Node a deadlock is also reported when the process has nothing else to do.
+   */
+  deadlockAfterMs?: number;
 }
 
 export interface OperationOptions {
@@ -360,15 +371,20 @@ export declare class NotIsolatedError extends GortError {
   readonly code: 'ENOTISOLATED';
 }
 /**
- * 'all goroutines are asleep - deadlock!': on Node's main thread, waiting
- * operations that nothing can complete once the process has nothing else to
- * do (they are withdrawn first). The runtime stays usable.
+ * 'all goroutines are asleep - deadlock!': the main thread's waiting
+ * operations that nothing can complete, on Node once the process has nothing
+ * else to do, anywhere after a quiet spell of StartOptions.deadlockAfterMs
+ * (they are withdrawn first). The runtime stays usable.
  */
 export declare class DeadlockError extends GortError {
   constructor();
   readonly code: 'EDEADLOCK';
 }
-/** A fatal error ('fatal error: ...') ended the runtime. */
+/**
+ * A fatal error ('fatal error: ...', Go's words) ended the runtime, on one of
+ * its threads or on an attached worker's own: every realm's waiting
+ * operations reject with it, and every later call throws it.
+ */
 export declare class FatalError extends GortError {
   constructor(message: string);
   readonly code: 'EFATAL';

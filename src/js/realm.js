@@ -5,9 +5,12 @@
 // C publishes (gort_js_layout: no struct offset is written in JS), op
 // records, and one doorbell: a word the runtime increments and wakes
 // whenever one of this realm's waiters wakes, awaited with a single
-// Atomics.waitAsync however many operations are pending.
+// Atomics.waitAsync however many operations are pending. A realm also
+// watches the runtime's fatal word: a fatal error seen by any realm (on a
+// runtime thread, or on an attached worker's own) ends every realm's
+// operations with the same FatalError.
 
-import { DeadlockError, RuntimeClosedError } from './errors.js';
+import { DeadlockError, FatalError, RuntimeClosedError } from './errors.js';
 
 // The names of gort_js_layout's entries, in its order (src/js/bridge.c).
 const LAYOUT_FIELDS = [
@@ -15,16 +18,20 @@ const LAYOUT_FIELDS = [
   'caseSize', 'caseChan', 'caseDir', 'caseElemSize',
   'stateStatus', 'stateExitCode', 'stateDoorbell', 'stateSlots', 'threadSlots',
   'maxPayload', 'payloadHeader',
+  'stateActivity', 'stateFatal', 'stateFatalText', 'fatalTextBytes',
 ];
 
 // Error codes of gort/error.h.
 export const E = Object.freeze({
+  BUSY: -2, // CHAN_EBUSY of chan.h: try mode found a lock taken; nothing was done
   OK: 0, DEADLOCK: 1, NOMEM: 2, INVAL: 3, STATE: 4, WOULDBLOCK: 8, CLOSED: 9,
   CLOSECLOSED: 10, CLOSENIL: 11, CANCELED: 12, DEADLINE: 13, NILCONTEXT: 14, NILKEY: 15,
 });
 
 // enum js_status of bridge.h.
 export const STATUS = Object.freeze({ IDLE: 0, STARTING: 1, RUNNING: 2, STOPPED: 3 });
+// enum js_fatal of bridge.h.
+const FATAL = Object.freeze({ NONE: 0, WRITING: 1, PUBLISHED: 2 });
 
 // Op records kept for reuse per realm and size (selects of fewer than
 // OP_CACHE_CASES cases), beyond which they are freed: each is a root region.
@@ -40,6 +47,12 @@ const OP_CACHE_CASES = 9;
 // thread): the other side's turn would come only after the watch.
 const SPIN_BEFORE_WAIT_MS = 0.03;
 
+// The main thread never waits for a lock of the runtime (try mode, bridge.c):
+// an operation that found one taken is tried again on a later task, after
+// these pauses (ms; the last repeats), and so are goroutines it woke while
+// the scheduler's lock was taken (deferred readies).
+const BUSY_PAUSES_MS = [0, 0, 1, 2, 4, 8];
+
 // Node does not count a pending Atomics.waitAsync as work (nodejs/node#61941):
 // a timer that never fires holds a thread open while it must wait.
 const HOLD_INTERVAL_MS = 1 << 30;
@@ -49,6 +62,12 @@ const HOLD_INTERVAL_MS = 1 << 30;
 // goroutine's wake-up and its run).
 const DEADLOCK_CHECK_MS = 20;
 const QUIET_LOOKS = 2;
+// A browser's event loop never ends, so nothing says, as Node's 'beforeExit'
+// does, that the page has nothing else to do. With start({ deadlockAfterMs })
+// the main realm takes a quiet spell as that word instead: its waiting
+// operations reject with DeadlockError once, for that long, at every look
+// (every DEADLOCK_CHECK_MS) no goroutine could run, no timer was pending and
+// no JS party (this thread or an attached worker) started an operation.
 
 // Handles of objects this realm made and dropped without disposing them are
 // released when the JS object is collected. That is a safety net, not a
@@ -66,7 +85,7 @@ export class Realm {
    *   state: the runtime's state words (the main realm asks C for them);
    *   threadless: this thread is not one of the module's yet (it may only read).
    */
-  constructor(module, { canBlock, doorbell, state, threadless = false }) {
+  constructor(module, { canBlock, doorbell, state, threadless = false, deadlockAfterMs = null, tryMode = false }) {
     this.module = module;
     this.memory = module.wasmMemory;
     this.canBlock = canBlock;
@@ -96,7 +115,15 @@ export class Realm {
     // nothing else will happen (see keep).
     this.watchesIdle = !canBlock && typeof process == 'object' && typeof process.on == 'function' &&
       typeof process.versions == 'object' && typeof process.versions.node == 'string';
+    this.deadlockAfterMs = deadlockAfterMs;
+    this.quietTimer = null;
+    // This thread waits for no lock of the runtime: the C side is told once.
+    this.tryMode = tryMode;
+    if (tryMode) module._gort_js_try_mode();
+    this.flushTimer = null;
     this.closedReason = null;
+    this.onFatal = null;
+    this.fatalWatched = false;
   }
 
   /**
@@ -244,6 +271,7 @@ export class Realm {
    * after a trip through the event loop. Look at once, after this task.
    */
   nudge() {
+    this.flushDeferred();
     if (this.pending.size > 0 && !this.nudged) {
       this.nudged = true;
       queueMicrotask(() => {
@@ -254,6 +282,28 @@ export class Realm {
         }
       });
     }
+  }
+
+  /** Resolves on a later task, after the pause[attempt] of a busy retry (try mode). */
+  busyPause(attempt) {
+    const ms = BUSY_PAUSES_MS[Math.min(attempt, BUSY_PAUSES_MS.length - 1)];
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  /**
+   * Readies the goroutines this thread woke while the scheduler's lock was
+   * taken (try mode), now if the lock is free, else on later tasks until it is.
+   */
+  flushDeferred() {
+    if (!this.tryMode || this.flushTimer !== null) return;
+    if (this.module._gort_js_flush_deferred() === 0) return;
+    let attempt = 0;
+    const again = () => {
+      this.flushTimer = null;
+      if (this.closedReason !== null || this.module._gort_js_flush_deferred() === 0) return;
+      this.flushTimer = setTimeout(again, BUSY_PAUSES_MS[Math.min(++attempt, BUSY_PAUSES_MS.length - 1)]);
+    };
+    this.flushTimer = setTimeout(again, 0);
   }
 
   /** Looks at every pending operation; then awaits the doorbell again. */
@@ -292,6 +342,9 @@ export class Realm {
   /** Rejects every pending operation (the runtime closed or died). */
   failAll(error) {
     this.closedReason = error;
+    this.#unwatchQuiet();
+    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
     for (const entry of this.pending) {
       this.#settle(entry);
       entry.reject(error);
@@ -311,6 +364,10 @@ export class Realm {
    */
   keep(delta) {
     this.kept += delta;
+    if (this.deadlockAfterMs !== null) {
+      if (this.kept > 0) this.#watchQuiet();
+      else this.#unwatchQuiet();
+    }
     if (!this.watchesIdle) {
       this.hold(delta);
       return;
@@ -348,10 +405,48 @@ export class Realm {
       this.#watch();
       return;
     }
+    this.#deadlock();
+  }
+
+  /** Withdraws every waiting operation that keeps the process alive, rejecting it with DeadlockError. */
+  #deadlock() {
     const deadlock = new DeadlockError();
     for (const entry of this.pending) {
       if (entry.keepAlive) this.withdraw(entry, deadlock);
     }
+  }
+
+  /** Takes the runtime's activity word: whether a JS party started an operation since the last take. */
+  #takeActivity() {
+    this.refresh(this.state + this.layout.stateActivity + 4);
+    return Atomics.exchange(this.u32, (this.state + this.layout.stateActivity) >>> 2, 0) !== 0;
+  }
+
+  /** The quiet-spell watch of start({ deadlockAfterMs }) (see DEADLOCK_CHECK_MS). */
+  #watchQuiet() {
+    if (this.quietTimer !== null) return;
+    this.#takeActivity();
+    let quietSince = null;
+    this.quietTimer = setInterval(() => {
+      const quiet = this.module._gort_js_quiescent() && !this.#takeActivity();
+      const now = performance.now();
+      if (!quiet) {
+        quietSince = null;
+      } else if (quietSince === null) {
+        quietSince = now;
+      } else if (now - quietSince >= this.deadlockAfterMs && this.poll() === 0) {
+        // (Wake-ups already in memory settled first: their continuations may act.)
+        this.#deadlock();
+      }
+    }, DEADLOCK_CHECK_MS);
+    // It never holds a Node process open: 'beforeExit' speaks there too.
+    if (typeof this.quietTimer == 'object' && typeof this.quietTimer.unref == 'function') this.quietTimer.unref();
+  }
+
+  #unwatchQuiet() {
+    if (this.quietTimer === null) return;
+    clearInterval(this.quietTimer);
+    this.quietTimer = null;
   }
 
   /** Holds a Node thread open (start, close, and waits in workers). */
@@ -364,6 +459,75 @@ export class Realm {
       clearInterval(this.holdTimer);
       this.holdTimer = null;
     }
+  }
+
+  // ---- fatal errors ----
+
+  /** The runtime's published fatal error, or null. */
+  fatalText() {
+    this.refresh(this.state + this.layout.stateFatalText + this.layout.fatalTextBytes);
+    if (Atomics.load(this.i32, (this.state + this.layout.stateFatal) >>> 2) !== FATAL.PUBLISHED) return null;
+    return this.cString(this.state + this.layout.stateFatalText);
+  }
+
+  /**
+   * Publishes a fatal error of the runtime to every realm (the first one
+   * published stands) and returns the text that stands, or null when
+   * another realm is still writing its own (its watchers then see it).
+   */
+  publishFatal(text) {
+    this.refresh(this.state + this.layout.stateFatalText + this.layout.fatalTextBytes);
+    const word = (this.state + this.layout.stateFatal) >>> 2;
+    if (Atomics.compareExchange(this.i32, word, FATAL.NONE, FATAL.WRITING) === FATAL.NONE) {
+      const bytes = new TextEncoder().encode(text).subarray(0, this.layout.fatalTextBytes - 1);
+      const at = this.state + this.layout.stateFatalText;
+      this.u8.set(bytes, at);
+      this.u8[at + bytes.length] = 0;
+      Atomics.store(this.i32, word, FATAL.PUBLISHED);
+      Atomics.notify(this.i32, word);
+    }
+    return this.fatalText();
+  }
+
+  /**
+   * Calls onFatal(text) once the runtime's fatal word is published, from
+   * whichever realm publishes it. One Atomics.waitAsync, which holds no
+   * Node thread open; stopWatchingFatal (close) wakes it to end.
+   */
+  watchFatal(onFatal) {
+    this.onFatal = onFatal;
+    if (this.fatalWatched) return;
+    this.fatalWatched = true;
+    const word = (this.state + this.layout.stateFatal) >>> 2;
+    const look = () => {
+      if (this.onFatal === null) return;
+      const text = this.fatalText();
+      if (text !== null) {
+        this.failFatal(text);
+        return;
+      }
+      this.refresh();
+      const r = Atomics.waitAsync(this.i32, word, Atomics.load(this.i32, word));
+      if (r.async) r.value.then(look);
+      else setTimeout(look, 0);
+    };
+    look();
+  }
+
+  /** The runtime died of text: watchFatal's callback runs, then every operation here rejects. */
+  failFatal(text) {
+    const call = this.onFatal;
+    this.onFatal = null;
+    if (call) call(text);
+    if (!this.closedReason) this.failAll(new FatalError(text));
+  }
+
+  /** Ends watchFatal's wait (the runtime closed, or this worker detached). */
+  stopWatchingFatal() {
+    if (this.onFatal === null) return;
+    this.onFatal = null;
+    this.refresh();
+    Atomics.notify(this.i32, (this.state + this.layout.stateFatal) >>> 2);
   }
 
   // ---- handles ----
@@ -392,6 +556,11 @@ export class Realm {
   /** Throws when the runtime has stopped. */
   check() {
     if (this.closedReason) throw this.closedReason;
+    const fatal = this.fatalText();
+    if (fatal !== null) {
+      this.failFatal(fatal);
+      throw this.closedReason;
+    }
     if (this.status === STATUS.STOPPED) {
       this.closedReason = new RuntimeClosedError();
       throw this.closedReason;

@@ -3,7 +3,7 @@
 // points. The platform entry files (index.node.js, index.browser.js) give the
 // loader: how the module's glue and its .wasm are found.
 
-import { FatalError, GortError, NotIsolatedError, RuntimeClosedError } from './errors.js';
+import { FatalError, GortError, NotIsolatedError, RuntimeClosedError, fatalText } from './errors.js';
 import { Channel, select, TickerChannel } from './channel.js';
 import { codecOf, codecOfHandle, TIME_CODEC } from './codec.js';
 import { Contexts, Context } from './context.js';
@@ -175,14 +175,15 @@ export class RuntimeView {
 /** A runtime, as the realm that started it holds it. */
 export class Runtime extends RuntimeView {
   /** @internal */
-  constructor(module, wasmModule, loader, procs) {
+  constructor(module, wasmModule, loader, procs, deadlockAfterMs = null) {
     super(`${Date.now().toString(36)}.${(nextRuntimeId++).toString(36)}.${Math.random().toString(36).slice(2, 8)}`,
-      new Realm(module, { canBlock: false }));
+      new Realm(module, { canBlock: false, deadlockAfterMs, tryMode: true }));
     this.module = module;
     this.wasmModule = wasmModule;
     this.loader = loader;
     this.procs = procs;
     this.closing = null;
+    this.failed = false;
   }
 
   /**
@@ -206,8 +207,10 @@ export class Runtime extends RuntimeView {
   async #close() {
     const realm = this.realm;
     const deadline = performance.now() + CLOSE_GRACE_MS;
-    if (realm.status === STATUS.RUNNING) {
+    // (A runtime that died of a fatal error does not stop: its threads just end.)
+    if (!this.failed && realm.status === STATUS.RUNNING) {
       realm.module._gort_js_stop();
+      realm.flushDeferred(); // goroutine 1, woken by the stop, when the scheduler's lock was taken
       await waitForStatus(realm, STATUS.STOPPED, CLOSE_GRACE_MS);
     }
     // STOPPED is stored by the thread gort_main ran on just before it
@@ -219,17 +222,26 @@ export class Runtime extends RuntimeView {
     // overwritten'). Each exited thread's worker goes back to the pool when
     // the main thread handles its message: wait for that.
     if (realm.status === STATUS.STOPPED) await poolThreadsGone(this.module.PThread, deadline);
+    realm.stopWatchingFatal();
     // Pending operations reject in the turn that close() resolves in, so
     // that a caller who awaits close() handles them before Node calls them
     // unhandled.
-    realm.failAll(new RuntimeClosedError());
+    if (!realm.closedReason) realm.failAll(new RuntimeClosedError());
     this.module.PThread.terminateAllThreads();
   }
 
-  /** @internal A fatal error in the runtime: it is over; pending operations reject. */
+  /**
+   * @internal A fatal error in the runtime, seen on this thread or published
+   * by an attached worker: it is over; pending operations here and in every
+   * attached worker reject with the text that was published first.
+   */
   fail(message) {
-    if (this.realm.closedReason) return;
-    this.realm.failAll(new FatalError(message));
+    const realm = this.realm;
+    if (this.failed || (realm.closedReason && !(realm.closedReason instanceof FatalError))) return;
+    this.failed = true;
+    const text = realm.publishFatal(message) ?? message;
+    realm.stopWatchingFatal();
+    if (!realm.closedReason) realm.failAll(new FatalError(text));
     try { this.module.PThread.terminateAllThreads(); } catch { /* the threads may be gone */ }
   }
 
@@ -273,15 +285,14 @@ async function waitForStatusHeld(realm, status, timeoutMs) {
   }
 }
 
-/**
- * Go's words for a runtime thread's abort. It reaches the main thread twice,
- * in either order: as the abort's own text ('stack overflow (goroutine 7)')
- * and as the thread's error ('Aborted(stack overflow (goroutine 7)). Build
- * with -s ASSERTIONS=1 for more info.'); both give the same text.
- */
-function fatalText(what) {
-  const aborted = /^(?:RuntimeError: )?Aborted\((.*)\)(?:\. Build with .*)?$/s.exec(String(what));
-  return `fatal error: ${aborted ? aborted[1] : what}`;
+/** Go's words for an abort of the module (a runtime thread's reaches the main thread twice, in either order). */
+function fatalTextOf(module, what) {
+  return fatalText(what, () => {
+    const p = module._gort_js_fatal_message();
+    const u8 = new Uint8Array(module.wasmMemory.buffer);
+    const end = u8.indexOf(0, p);
+    return new TextDecoder().decode(u8.slice(p, end < 0 ? p : end));
+  });
 }
 
 /** Keeps the pool's workers from holding a Node process open. */
@@ -311,10 +322,15 @@ export async function startWith(loader, options = {}) {
     gogc = options.gogc;
   }
   const memoryLimit = options.memoryLimit ?? -1;
+  const deadlockAfterMs = options.deadlockAfterMs ?? null;
+  if (deadlockAfterMs !== null && !(typeof deadlockAfterMs == 'number' && deadlockAfterMs > 0 && Number.isFinite(deadlockAfterMs))) {
+    throw new RangeError(`gort: deadlockAfterMs must be a positive number of milliseconds, not ${deadlockAfterMs}`);
+  }
   const wasmModule = await loader.compile(options);
   let rt = null;
   const pendingFatal = [];
-  const module = await loader.createModule({
+  let module = null;
+  module = await loader.createModule({
     gortPoolSize: procs + EXTRA_THREADS,
     instantiateWasm(imports, receive) {
       WebAssembly.instantiate(wasmModule, imports).then((instance) => receive(instance, wasmModule));
@@ -322,15 +338,15 @@ export async function startWith(loader, options = {}) {
     },
     locateFile: (path, prefix) => loader.locate(path, prefix, options),
     onAbort(what) {
-      const text = fatalText(what);
+      const text = fatalTextOf(module, what);
       if (rt) rt.fail(text); else pendingFatal.push(text);
     },
   });
-  rt = new Runtime(module, wasmModule, loader, procs);
+  rt = new Runtime(module, wasmModule, loader, procs, deadlockAfterMs);
   for (const w of [...module.PThread.unusedWorkers]) {
     // Emscripten rethrows a pool worker's error on the main thread, which
     // would end the page's script or the Node process: it ends this runtime.
-    w.onerror = (e) => rt.fail(fatalText(e && e.message ? e.message : e));
+    w.onerror = (e) => rt.fail(fatalTextOf(module, e && e.message ? e.message : e));
   }
   unrefWorkers(module.PThread);
   const err = rt.realm.withCString(options.godebug ?? '', (debug) =>
@@ -344,6 +360,8 @@ export async function startWith(loader, options = {}) {
     throw new GortError(`gort: the runtime stopped as it started: ${why}`, 'ESTATE');
   }
   if (pendingFatal.length) throw new FatalError(pendingFatal[0]);
+  // A fatal error an attached worker's own thread publishes reaches this thread here.
+  rt.realm.watchFatal((text) => rt.fail(text));
   module._gort_js_slots_fill(rt.realm.state);
   return rt;
 }

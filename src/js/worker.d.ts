@@ -34,7 +34,8 @@ export declare class WorkerRuntime implements Disposable {
 
 /**
  * Joins the runtime of handle (rt.handle, posted by the thread that started
- * it). Throws RuntimeClosedError when it has stopped, GortError 'EAGAIN' when
- * no thread is free.
+ * it). Throws RuntimeClosedError when it has stopped, FatalError when it died
+ * of a fatal error, GortError 'EAGAIN' when no thread is free. A fatal error
+ * on this worker's own thread ends the runtime for every realm (FatalError).
  */
 export declare function attach(handle: RuntimeHandle): Promise<WorkerRuntime>;

@@ -346,7 +346,7 @@ function startWorker(rt, role, data = {}) {
 }
 
 async function workerChecks(rt) {
-  const { GortError } = gort;
+  const { GortError, start } = gort;
 
   await check("a module worker attaches to the page's runtime with gort/worker's attach(rt.handle)", async () => {
     const greeting = rt.chan({ codec: 'string' });
@@ -455,6 +455,61 @@ async function workerChecks(rt) {
     equal(ch.len, 0, 'len after the refused sendSync');
     expect(ch.trySend('usable'), 'the channel is not usable after the refused calls');
     equal(await ch.recv(), { value: 'usable', ok: true }, 'the value sent after');
+  });
+
+  await check('deadlockAfterMs: a receive nothing can complete rejects with DeadlockError after the quiet spell; a worker acting meanwhile holds it off', async () => {
+    const { DeadlockError } = gort;
+    const SPELL_MS = 200;
+    const own = await start({ procs: 1, deadlockAfterMs: SPELL_MS });
+    const busy = own.chan({ cap: 1, codec: 'i32' });
+    const late = own.chan({ codec: 'string' });
+    const w = startWorker(own, 'actThenAnswer', { busy: busy.handle, late: late.handle, acts: 12, everyMs: SPELL_MS / 3 });
+    try {
+      // (Attaching takes longer than the spell; the watch runs only while the page waits.)
+      await w.messageOf('ready');
+      equal(await late.recv(), { value: 'answered', ok: true }, 'the receive a worker answered after acting for four spells');
+      await w.messageOf('done');
+      const nobody = own.chan();
+      const began = performance.now();
+      const err = await errorOf(() => nobody.recv(), 'a receive nothing can complete');
+      const waited = performance.now() - began;
+      expect(err instanceof DeadlockError && err.message === 'all goroutines are asleep - deadlock!', `it rejected with ${describe(err)}`);
+      expect(waited >= SPELL_MS, `reported after ${waited.toFixed(1)} ms, before the spell was over`);
+      expect(!nobody.trySend(1), 'the withdrawn receiver is still queued');
+      expect(busy.trySend(1) || busy.tryRecv().state === 'ok', 'the runtime is not usable after the deadlock');
+      return `reported after ${waited.toFixed(0)} ms of quiet (spell ${SPELL_MS} ms)`;
+    } finally {
+      w.terminate();
+      await own.close();
+    }
+  });
+
+  await check("a fatal error on an attached worker's own thread ends the runtime: the page's and another worker's waiting operations reject with FatalError", async () => {
+    const { FatalError } = gort;
+    const doomed = await start({ procs: 1 });
+    const ch = doomed.chan();
+    const waiter = startWorker(doomed, 'awaitFatal', { ch: ch.handle });
+    let overflowing = null;
+    try {
+      await waiter.messageOf('waiting');
+      const pending = ch.recv();
+      overflowing = startWorker(doomed, 'overflowThisThread', { ch: ch.handle });
+      const text = 'fatal error: stack overflow';
+      const err = await errorOf(() => pending, "the page's waiting receive");
+      expect(err instanceof FatalError && err.message === text, `the page's receive rejected with ${describe(err)}`);
+      const later = await errorOf(() => doomed.chan(), 'rt.chan() after the fatal error');
+      expect(later instanceof FatalError && later.message === text, `rt.chan() threw ${describe(later)}`);
+      const own = await overflowing.messageOf('overflowed');
+      expect(own.thrown.startsWith('RuntimeError: Aborted(stack overflow)'), `the overflowing call threw ${own.thrown}`);
+      equal([own.own, own.later], [`FatalError: ${text}`, `FatalError: ${text}`], "the overflowing worker's [waiting receive, later call]");
+      const other = await waiter.messageOf('fatal');
+      equal([other.outcome, other.later], [`FatalError: ${text}`, `FatalError: ${text}`], "the other worker's [waiting receive, later call]");
+      await Promise.all([waiter.messageOf('done'), overflowing.messageOf('done')]);
+    } finally {
+      waiter.terminate();
+      overflowing?.terminate();
+      await doomed.close();
+    }
   });
 
   await check("the workers' onmessage saw only the test's own messages (none from the runtime's thread code)", async () => {

@@ -62,6 +62,36 @@ const roles = {
     post('clock', { deadline, timedOut: timed.timedOut === true, recvMs, doneOk: done.ok, ctxMs, ctxErr: String(own.err?.message) });
   },
 
+  // Says it is attached, then acts on the channel busy every everyMs, acts
+  // times, and only then answers on late (the page's deadlock watch must see
+  // the acts).
+  async actThenAnswer({ busy, late, acts, everyMs }, wr) {
+    const busyCh = wr.open(busy);
+    post('ready');
+    for (let i = 0; i < acts; i++) {
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+      if (!busyCh.trySend(i)) busyCh.tryRecv();
+    }
+    wr.open(late).sendSync('answered');
+  },
+
+  // Waits on a channel with a Promise until a fatal error ends the runtime,
+  // and reports what the wait and a later call said.
+  async awaitFatal({ ch }, wr) {
+    const outcome = wr.open(ch).recv().then(() => 'received', (e) => `${e?.name}: ${e?.message}`);
+    post('waiting');
+    post('fatal', { outcome: await outcome, later: errorText(() => wr.chan()) });
+  },
+
+  // With a receive of its own pending, overflows this thread's stack in the
+  // runtime's code (a thread that runs no goroutine), and reports what the
+  // call threw, what the receive said and what a later call says.
+  async overflowThisThread({ ch }, wr) {
+    const own = wr.open(ch).recv().then(() => 'received', (e) => `${e?.name}: ${e?.message}`);
+    const thrown = errorText(() => wr.realm.module._gort_js_overflow_this_thread());
+    post('overflowed', { thrown, own: await own, later: errorText(() => wr.chan()) });
+  },
+
   // Blocks this thread in recvSync on a context's Done until the page cancels it.
   waitDone({ ctx }, wr) {
     const done = wr.open(ctx).done;
@@ -71,6 +101,15 @@ const roles = {
     post('woken', { ok, value: value ?? null, blockedMs: performance.now() - began });
   },
 };
+
+function errorText(fn) {
+  try {
+    fn();
+    return 'no error';
+  } catch (e) {
+    return `${e?.name}: ${e?.message}`;
+  }
+}
 
 self.onmessage = async ({ data }) => {
   let wr = null;

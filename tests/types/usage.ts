@@ -38,6 +38,7 @@ export async function mainThread(): Promise<void> {
   const options: StartOptions = {
     procs: 2, gogc: 'off', memoryLimit: 256 << 20, godebug: 'gctrace=1',
     wasmURL: new URL('./gort.wasm', 'file:///srv/app/'), workerURL: '/assets/gort.worker.js',
+    deadlockAfterMs: 2000,
   };
   await using rt = await start(options);
   expectType<Runtime>()(rt);
@@ -279,6 +280,8 @@ export async function misuse(rt: Runtime, wr: WorkerRuntime, reals: Channel<numb
   wr.handle;
   // @ts-expect-error: gogc is a percentage, 'off' or false
   await start({ gogc: 'on' });
+  // @ts-expect-error: the quiet spell is a number of milliseconds
+  await start({ deadlockAfterMs: '2s' });
   // @ts-expect-error: a ContextError's code is one of two
   const code: 'ECLOSED' = Canceled.code;
   void [noStartInWorkers, code];

@@ -63,7 +63,33 @@ const roles = {
     const outcome = await pending.then(() => 'received', (e) => e.message);
     wr.open(back).sendSync(outcome);
   },
+  // Waits on a channel with a Promise until a fatal error ends the runtime,
+  // and reports (to the parent: the runtime is gone) what the wait and a
+  // later call said.
+  async awaitFatal({ ch }) {
+    const c = wr.open(ch);
+    const outcome = c.recv().then(() => 'received', (e) => `${e.name}: ${e.message}`);
+    parentPort.postMessage({ waiting: true });
+    parentPort.postMessage({ outcome: await outcome, later: errorOf(() => wr.chan()) });
+  },
+  // With a receive of its own pending, overflows its own thread's stack in
+  // the runtime's code (a thread that runs no goroutine), and reports what
+  // the call threw, what the receive said and what a later call says.
+  async overflowThisThread({ ch }) {
+    const pending = wr.open(ch).recv().then(() => 'received', (e) => `${e.name}: ${e.message}`);
+    const thrown = errorOf(() => wr.realm.module._gort_js_overflow_this_thread());
+    parentPort.postMessage({ thrown, own: await pending, later: errorOf(() => wr.chan()) });
+  },
 };
+
+function errorOf(fn) {
+  try {
+    fn();
+    return 'no error';
+  } catch (e) {
+    return `${e.name}: ${e.message}`;
+  }
+}
 try {
   await roles[workerData.role](workerData);
   wr.detach();
