@@ -37,6 +37,13 @@
  * Arenas are 64 MB: two fit, and the third does not, leaving the C
  * allocator (and the sanitizers' own allocations) room to spare. */
 #define CHILD_DATA_BUDGET ((rlim_t)160 << 20)
+/* On wasm the heap must reach most of wasm32's 4 GB: all of it but the
+ * runtime's metadata (a 32nd of the heap for its pointer bitmaps, and the
+ * span and page maps), the program's data and stacks, and the system
+ * allocator's own memory, some 230 MB in all. 3.5 GB leaves room for that
+ * to grow; arenas reserved one at a time, each wasting its alignment,
+ * stopped the heap near 2 GB. */
+#define WASM_MIN_CHUNKS 3584
 
 static struct {
     atomic_bool stop;
@@ -129,6 +136,9 @@ static void exhaustion_main(void *arg)
     printf("    heap exhausted after %zu chunks of 1 MB\n", first);
     CHECK(first > 16);
     CHECK(first < MAX_CHUNKS);
+#ifdef __EMSCRIPTEN__
+    CHECK(first >= WASM_MIN_CHUNKS);
+#endif
 
     /* The runtime works on: the pair hands values over, a collection runs,
      * the failure repeats as the same clean NULL, creation of goroutines
