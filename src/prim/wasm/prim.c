@@ -21,9 +21,11 @@
  *
  * The arenas of a batch not yet handed out wait in a bitmap by arena slot,
  * so a later request of several arenas takes a contiguous run of them if
- * one is there. Nothing here calls sbrk: the system allocator is the only
- * user of the break, which it assumes (growing itself outside its lock
- * would let it take the heap's memory for its own after it once failed).
+ * one is there. Nothing here moves the break (sbrk): the system allocator
+ * assumes it is its only mover (moved outside its lock, it could take the
+ * heap's memory for its own once it has failed); it is only read, for
+ * what the memory can still grow by. The heap stops SYS_HEADROOM_BYTES
+ * short of the 4 GB, for the system allocator.
  *
  * Invariants: an arena is ARENA_BYTES aligned (not zeroed: the heap clears
  * spans as it hands them out); addresses are absolute, so the heap base is 0 and an address's page
@@ -35,11 +37,13 @@
 #include "../prim.h"
 
 #include <emscripten/emscripten.h>
+#include <emscripten/heap.h>
 #include <emscripten/threading.h>
 #include <math.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../lock.h"
 #include "../../runtime.h"
@@ -49,6 +53,12 @@
 #define ARENA_BATCH_MAX 32
 /* A batch is this fraction of the arenas reserved so far. */
 #define ARENA_BATCH_DIVISOR 4
+/* Address space the heap leaves to the system allocator: once the heap
+ * has the rest, the runtime's own structures that Go would take from its
+ * heap (sudogs, the collector's work buffers, the timer heap) and the
+ * program's malloc still have room, instead of aborting in the middle of
+ * a runtime data structure right after the heap's last clean NULL. */
+#define SYS_HEADROOM_BYTES ((size_t)16 << 20)
 
 static mutex reserve_lock = MUTEX_INIT;
 /* guarded by reserve_lock: */
@@ -95,6 +105,16 @@ static bool reserve_batch(size_t n)
         batch = ARENA_BATCH_MAX;
     if (batch < n)
         batch = n;
+    /* What the memory can still grow by, less the headroom and an arena
+     * for the alignment. */
+    size_t brk = (size_t)sbrk(0), max = emscripten_get_heap_max();
+    size_t spare = max > brk + SYS_HEADROOM_BYTES + ARENA_BYTES
+                       ? (max - brk - SYS_HEADROOM_BYTES - ARENA_BYTES) / ARENA_BYTES
+                       : 0;
+    if (spare < n)
+        return false;
+    if (batch > spare)
+        batch = spare;
     for (;;) {
         void *p = aligned_alloc(ARENA_BYTES, batch * ARENA_BYTES);
         if (p != NULL) {
