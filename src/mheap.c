@@ -9,7 +9,11 @@
  *  - pageInUse has a bit set exactly for the first page of each in-use span;
  *  - spans[] entries are published (release) only after the span is fully
  *    initialized, so span_of() from another thread sees a whole span;
- *  - pages_inuse is the sum of npages over in-use spans.
+ *  - pages_inuse is the sum of npages over in-use spans;
+ *  - an arena joins the heap with all of its metadata, had before the arena
+ *    is mapped, and a span's structure is had before its pages: when the
+ *    system has no memory for them, an allocation fails (NULL) before
+ *    anything of the heap has changed.
  */
 #include "mheap.h"
 

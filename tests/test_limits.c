@@ -727,9 +727,8 @@ TEST(limits_channel_waiters_of_a_stopped_runtime_are_gone)
 
 /* ---- many goroutines parked at once ---- */
 
-/* A million parked at once on wasm works (measured by hand: 3.9 GB of
- * memory, a minute and more to start them on a loaded machine; README, Out
- * of memory): the test parks a tenth of that, and natively, under the
+/* A million parked at once on wasm works (measured by hand: half a minute
+ * and more to start them on a loaded machine; README, Out of memory): the test parks a tenth of that, and natively, under the
  * sanitizers, a fiftieth. Each has the smallest stack. */
 #ifdef __EMSCRIPTEN__
 #define PARKED_GOROUTINES 100000
