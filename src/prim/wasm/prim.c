@@ -108,8 +108,9 @@ static bool reserve_batch(size_t n)
     /* What the memory can still grow by, less the headroom and an arena
      * for the alignment. */
     size_t brk = (size_t)sbrk(0), max = emscripten_get_heap_max();
-    size_t spare = max > brk + SYS_HEADROOM_BYTES + ARENA_BYTES
-                       ? (max - brk - SYS_HEADROOM_BYTES - ARENA_BYTES) / ARENA_BYTES
+    size_t room = max > brk ? max - brk : 0; /* sums near 4 GB would wrap */
+    size_t spare = room > SYS_HEADROOM_BYTES + ARENA_BYTES
+                       ? (room - SYS_HEADROOM_BYTES - ARENA_BYTES) / ARENA_BYTES
                        : 0;
     if (spare < n)
         return false;
