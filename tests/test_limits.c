@@ -1,6 +1,7 @@
 /*
  * test_limits.c — gort at its limits: the heap exhausted (natively under a
- * process memory limit, on wasm at the 4 GB of wasm32), requests too large
+ * process memory limit, on wasm at the 4 GB of wasm32), the runtime's own
+ * metadata out of memory (system memory made to fail), requests too large
  * to be had, channels with huge capacities and elements at the size limit,
  * goroutines whose stacks cannot be had, deep context chains, and the
  * codes of channel creation. Each either works or fails with its code, and
