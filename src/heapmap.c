@@ -62,12 +62,13 @@ const gort_heapmap_header *gort_heapmap(void)
     return &map;
 }
 
-void heapmap_add_arena(uintptr_t base)
+gort_heapmap_arena *heapmap_arena_new(void)
 {
-    gort_heapmap_arena *a =
-        prim_sys_alloc(sizeof *a + PAGES_PER_ARENA * sizeof(gort_heapmap_page));
-    if (a == NULL)
-        gort_throw("runtime: out of memory for heap metadata");
+    return prim_sys_alloc(sizeof(gort_heapmap_arena) + PAGES_PER_ARENA * sizeof(gort_heapmap_page));
+}
+
+void heapmap_add_arena(uintptr_t base, gort_heapmap_arena *a)
+{
     a->base = base;
     map.sweepgen = (const uint32_t *)&mheap_.sweepgen;
     by_slot[(base - mheap_.base) >> ARENA_SHIFT] = a;

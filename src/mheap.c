@@ -9,7 +9,11 @@
  *  - pageInUse has a bit set exactly for the first page of each in-use span;
  *  - spans[] entries are published (release) only after the span is fully
  *    initialized, so span_of() from another thread sees a whole span;
- *  - pages_inuse is the sum of npages over in-use spans.
+ *  - pages_inuse is the sum of npages over in-use spans;
+ *  - an arena joins the heap with all of its metadata, had before the arena
+ *    is mapped, and a span's structure is had before its pages: when the
+ *    system has no memory for them, an allocation fails (NULL) before
+ *    anything of the heap has changed.
  */
 #include "mheap.h"
 
@@ -76,26 +80,72 @@ static inline uintptr_t page_addr(size_t page) { return mheap_.base + ((uintptr_
 
 #define HEAP_BITS_BYTES (ARENA_BYTES / PTR_SIZE / 8)
 
-/* Hands narenas mapped arenas at addr to the heap (lock held). */
-static void add_arenas_locked(uintptr_t addr, size_t narenas, bool zeroed)
+/* Arena metadata made and not yet used (guarded by mheap_.lock): what a
+ * growth made before the arenas themselves could not be had waits here for
+ * the next one, since system memory is never given back. */
+static heap_arena *spare_arenas;
+
+/* Puts a list of arena metadata (linked by next_spare) back with the
+ * spares. Lock held. */
+static void give_back_arena_meta(heap_arena *list)
+{
+    while (list != NULL) {
+        heap_arena *next = list->next_spare;
+        list->next_spare = spare_arenas;
+        spare_arenas = list;
+        list = next;
+    }
+}
+
+/* The metadata of narenas arenas (linked by next_spare), from the spares
+ * and made new: all of it or, when the system has no memory for it, none
+ * (what was made waits with the spares, completed by a later call). Lock
+ * held. */
+static heap_arena *take_arena_meta(size_t narenas)
+{
+    heap_arena *list = NULL;
+    for (size_t i = 0; i < narenas; i++) {
+        heap_arena *ha = spare_arenas;
+        if (ha != NULL) {
+            spare_arenas = ha->next_spare;
+        } else {
+            if ((ha = prim_sys_alloc(sizeof(heap_arena))) == NULL)
+                break;
+            atomic_fetch_add_explicit(&mheap_.arena_meta_bytes, sizeof(heap_arena),
+                                      memory_order_relaxed);
+        }
+        if (ha->heapbits == NULL && (ha->heapbits = prim_sys_alloc(HEAP_BITS_BYTES)) != NULL)
+            atomic_fetch_add_explicit(&mheap_.arena_meta_bytes, HEAP_BITS_BYTES, memory_order_relaxed);
+        if (ha->pagemap == NULL)
+            ha->pagemap = heapmap_arena_new();
+        ha->next_spare = list;
+        list = ha;
+        if (ha->heapbits == NULL || ha->pagemap == NULL)
+            break;
+        if (i + 1 == narenas)
+            return list;
+    }
+    give_back_arena_meta(list);
+    return NULL;
+}
+
+/* Hands narenas mapped arenas at addr to the heap, with their metadata
+ * from take_arena_meta (lock held). Cannot fail. */
+static void add_arenas_locked(uintptr_t addr, size_t narenas, bool zeroed, heap_arena *meta)
 {
     for (size_t i = 0; i < narenas; i++) {
         uintptr_t base = addr + i * ARENA_BYTES;
-        heap_arena *ha = prim_sys_alloc(sizeof(heap_arena));
-        uint8_t *bits = ha != NULL ? prim_sys_alloc(HEAP_BITS_BYTES) : NULL;
-        if (bits == NULL)
-            gort_throw("runtime: out of memory for heap metadata");
+        heap_arena *ha = meta;
+        meta = ha->next_spare;
+        ha->next_spare = NULL;
         ha->base = base;
-        ha->heapbits = bits;
         ha->zeroedBase = zeroed ? 0 : ARENA_BYTES; /* every page may hold old data */
-        heapmap_add_arena(base);
+        heapmap_add_arena(base, ha->pagemap);
         size_t n = atomic_load_explicit(&mheap_.narenas, memory_order_relaxed);
         mheap_.allArenas[n] = ha;
         atomic_store_explicit(&mheap_.arenas[(base - mheap_.base) >> ARENA_SHIFT], ha,
                               memory_order_release);
         atomic_store_explicit(&mheap_.narenas, n + 1, memory_order_release);
-        atomic_fetch_add_explicit(&mheap_.arena_meta_bytes, sizeof(heap_arena) + HEAP_BITS_BYTES,
-                                  memory_order_relaxed);
     }
     pagealloc_grow(&mheap_.pages, page_index(addr), narenas * PAGES_PER_ARENA);
 #ifdef GORT_DEBUG
@@ -104,15 +154,23 @@ static void add_arenas_locked(uintptr_t addr, size_t narenas, bool zeroed)
 #endif
 }
 
-/* Maps arenas for at least npages more pages. Called with the lock held. */
+/* Maps arenas for at least npages more pages; false, with the heap as it
+ * was, when neither the arenas nor their metadata can be had. The
+ * metadata is had first: once an arena is mapped, nothing can fail. Called
+ * with the lock held. */
 static bool mheap_grow(size_t npages)
 {
     size_t narenas = (npages + PAGES_PER_ARENA - 1) / PAGES_PER_ARENA;
+    heap_arena *meta = take_arena_meta(narenas);
+    if (meta == NULL)
+        return false;
     bool zeroed;
     uintptr_t addr = prim_heap_map(narenas, &zeroed);
-    if (addr == 0)
+    if (addr == 0) {
+        give_back_arena_meta(meta);
         return false;
-    add_arenas_locked(addr, narenas, zeroed);
+    }
+    add_arenas_locked(addr, narenas, zeroed, meta);
     return true;
 }
 
@@ -127,18 +185,19 @@ void mheap_grow_ahead(void)
         return;
     lock(&mheap_.lock);
     size_t free_pages = pagealloc_free_pages(&mheap_.pages);
+    heap_arena *meta = free_pages < HEAP_RESERVE_PAGES ? take_arena_meta(1) : NULL;
     unlock(&mheap_.lock);
-    if (free_pages >= HEAP_RESERVE_PAGES)
+    if (meta == NULL)
         return;
     bool zeroed;
     uintptr_t addr = prim_heap_map(1, &zeroed);
-    if (addr == 0)
-        return;
-    /* Zeroing touches every page now, on this thread. */
-    if (!zeroed)
-        memset((void *)addr, 0, ARENA_BYTES);
+    if (addr != 0 && !zeroed)
+        memset((void *)addr, 0, ARENA_BYTES); /* touches every page now, on this thread */
     lock(&mheap_.lock);
-    add_arenas_locked(addr, 1, true);
+    if (addr != 0)
+        add_arenas_locked(addr, 1, true, meta);
+    else
+        give_back_arena_meta(meta);
     unlock(&mheap_.lock);
 }
 
@@ -214,9 +273,16 @@ mspan *mheap_alloc(size_t npages, spanclass spc)
     if (npages > HEAP_MAX_PAGES)
         return NULL;
     lock(&mheap_.lock);
+    /* The span structure first: without one, the pages stay free. */
+    mspan *s = fixalloc_alloc(&spanalloc);
+    if (s == NULL) {
+        unlock(&mheap_.lock);
+        return NULL;
+    }
     size_t first = pagealloc_alloc(&mheap_.pages, npages);
     if (first == PAGEALLOC_FAILED) {
         if (!mheap_grow(npages)) {
+            fixalloc_free(&spanalloc, s);
             unlock(&mheap_.lock);
             return NULL;
         }
@@ -224,9 +290,6 @@ mspan *mheap_alloc(size_t npages, spanclass spc)
         if (first == PAGEALLOC_FAILED)
             gort_throw("mheap: grown heap has no room for the request");
     }
-    mspan *s = fixalloc_alloc(&spanalloc);
-    if (s == NULL)
-        gort_throw("runtime: out of memory for span structures");
     uintptr_t start = page_addr(first);
 #if defined(__SANITIZE_ADDRESS__)
     /* The sweeper poisoned what it freed. */

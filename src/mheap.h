@@ -107,6 +107,10 @@ typedef struct heap_arena {
      * small object holds a pointer. Written at allocation, read by the
      * collector's precise scan. */
     uint8_t *heapbits;
+    /* Its records in the page map (heapmap.c). */
+    struct gort_heapmap_arena *pagemap;
+    /* While the metadata waits for an arena: the next one waiting. */
+    struct heap_arena *next_spare;
 } heap_arena;
 
 typedef struct mcentral {

@@ -51,8 +51,13 @@ void trace_sweep_end(int lane);
 
 /* ---- the page map (heapmap.c) ---- */
 
-/* An arena was added at base (heap lock held). */
-void heapmap_add_arena(uintptr_t base);
+/* The map of one arena, made before the arena is mapped (so that the heap
+ * can fail a growth cleanly when there is no memory for it): NULL when
+ * the system has no memory left. */
+struct gort_heapmap_arena *heapmap_arena_new(void);
+/* An arena was added at base, with its map from heapmap_arena_new (heap
+ * lock held). */
+void heapmap_add_arena(uintptr_t base, struct gort_heapmap_arena *a);
 /* The span was made (heap lock held) or freed (before its pages go). */
 void heapmap_span_alloc(struct mspan *s);
 void heapmap_span_free(struct mspan *s);

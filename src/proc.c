@@ -386,21 +386,26 @@ static p *releasep(m *mp)
 
 static void gfput(p *pp, g *gp);
 
-static void allgadd(g *gp)
+/* Makes room in the goroutine table for one more; false when the system
+ * has no memory for a larger table (Go would abort: 'out of memory'; here
+ * the goroutine is not made and gort_go says GORT_ENOMEM). */
+static bool allg_reserve(void)
 {
-    if (sched.nallgs == sched.capallgs) {
-        size_t cap = sched.capallgs ? sched.capallgs * 2 : 1024;
-        g **grown = prim_sys_alloc(cap * sizeof *grown);
-        if (grown == NULL)
-            gort_throw("runtime: out of memory for the goroutine table");
-        if (sched.nallgs)
-            memcpy(grown, sched.allgs, sched.nallgs * sizeof *grown);
-        /* The old table is leaked on purpose: readers may still hold it. */
-        sched.allgs = grown;
-        sched.capallgs = cap;
-    }
-    sched.allgs[sched.nallgs++] = gp;
+    if (sched.nallgs < sched.capallgs)
+        return true;
+    size_t cap = sched.capallgs ? sched.capallgs * 2 : 1024;
+    g **grown = prim_sys_alloc(cap * sizeof *grown);
+    if (grown == NULL)
+        return false;
+    if (sched.nallgs)
+        memcpy(grown, sched.allgs, sched.nallgs * sizeof *grown);
+    /* The old table is leaked on purpose: readers may still hold it. */
+    sched.allgs = grown;
+    sched.capallgs = cap;
+    return true;
 }
+
+static void allgadd(g *gp) { sched.allgs[sched.nallgs++] = gp; }
 
 /* A dead g with a stack of stack_size bytes: from pp's free list, the
  * global one, or new. NULL when memory is exhausted. */
@@ -438,7 +443,7 @@ static g *gfget(p *pp, size_t stack_size)
     lock(&sched.gflock);
     if ((gp = sched.gfree_nostack) != NULL) {
         sched.gfree_nostack = gp->schedlink;
-    } else if ((gp = fixalloc_alloc(&sched.galloc)) != NULL) {
+    } else if (allg_reserve() && (gp = fixalloc_alloc(&sched.galloc)) != NULL) {
         atomic_store(&gp->atomicstatus, G_DEAD);
         allgadd(gp);
     }

@@ -399,7 +399,7 @@ int gort_select(gort_select_case *cases, int ncases, bool has_default)
     if (ncases > SELECT_STACK_CASES) {
         orders = malloc(2 * (size_t)ncases * sizeof *orders);
         if (orders == NULL)
-            gort_throw("select: out of memory");
+            return -GORT_ENOMEM;
     }
     int r = selectgo(cases, ncases, block, orders, orders + ncases, NULL);
     if (orders != stack_orders)

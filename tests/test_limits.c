@@ -1,6 +1,7 @@
 /*
  * test_limits.c — gort at its limits: the heap exhausted (natively under a
- * process memory limit, on wasm at the 4 GB of wasm32), requests too large
+ * process memory limit, on wasm at the 4 GB of wasm32), the runtime's own
+ * metadata out of memory (system memory made to fail), requests too large
  * to be had, channels with huge capacities and elements at the size limit,
  * goroutines whose stacks cannot be had, deep context chains, and the
  * codes of channel creation. Each either works or fails with its code, and
@@ -17,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mheap.h"
+#include "prim/prim.h"
 #include "testing.h"
 #include "testing_rt.h"
 
@@ -37,6 +40,13 @@
  * Arenas are 64 MB: two fit, and the third does not, leaving the C
  * allocator (and the sanitizers' own allocations) room to spare. */
 #define CHILD_DATA_BUDGET ((rlim_t)160 << 20)
+/* On wasm the heap must reach most of wasm32's 4 GB: all of it but the
+ * runtime's metadata (a 32nd of the heap for its pointer bitmaps, and the
+ * span and page maps), the program's data and stacks, and the system
+ * allocator's own memory, some 230 MB in all. 3.5 GB leaves room for that
+ * to grow; arenas reserved one at a time, each wasting its alignment,
+ * stopped the heap near 2 GB. */
+#define WASM_MIN_CHUNKS 3584
 
 static struct {
     atomic_bool stop;
@@ -129,6 +139,9 @@ static void exhaustion_main(void *arg)
     printf("    heap exhausted after %zu chunks of 1 MB\n", first);
     CHECK(first > 16);
     CHECK(first < MAX_CHUNKS);
+#ifdef __EMSCRIPTEN__
+    CHECK(first >= WASM_MIN_CHUNKS);
+#endif
 
     /* The runtime works on: the pair hands values over, a collection runs,
      * the failure repeats as the same clean NULL, creation of goroutines
@@ -249,6 +262,132 @@ TEST(limits_heap_exhausted_allocation_fails_cleanly_and_recovers)
     REQUIRE(waitpid(pid, &status, 0) == pid);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 #endif
+}
+
+/* ---- the runtime's own metadata out of memory ----
+ *
+ * prim_sys_alloc (the memory of spans, arenas' maps and bitmaps, the
+ * goroutine table) is made to fail on this thread from its n-th call on,
+ * for each n until an operation no longer reaches the failure: each
+ * attempt either works or fails cleanly, and leaves the heap's maps
+ * consistent and the runtime able to do it once memory is back. The
+ * collector is off meanwhile: its work buffers come from the same memory
+ * and a cycle's need of them, on this thread, is not the test's. */
+
+/* Enough tries for every system allocation an operation makes. */
+#define SYS_FAILURE_TRIES 16
+
+static size_t largest_free_run(void)
+{
+    lock(&mheap_.lock);
+    size_t pages = pagealloc_largest_free_run(&mheap_.pages);
+    unlock(&mheap_.lock);
+    return pages;
+}
+
+static void heap_growth_oom_main(void *arg)
+{
+    (void)arg;
+    int percent = gort_set_gc_percent(-1);
+    void **keep = heap_ptr_array(SYS_FAILURE_TRIES + 1);
+    REQUIRE(keep != NULL);
+    int failed = 0, worked = 0;
+    for (unsigned n = 1; n <= SYS_FAILURE_TRIES; n++) {
+        /* Longer than any free run: only a growth of the heap can give it. */
+        size_t bytes = (largest_free_run() + 1) * PAGE_SIZE;
+        size_t arenas = atomic_load(&mheap_.narenas);
+        prim_sys_alloc_fail_after(n);
+        void *p = gort_alloc_bytes(bytes);
+        prim_sys_alloc_fail_after(0);
+        CHECK(mheap_verify());
+        if (p == NULL) {
+            failed++;
+            CHECK_EQ(atomic_load(&mheap_.narenas), arenas); /* no arena without its metadata */
+            continue;
+        }
+        worked++;
+        memset(p, 0x5a, bytes);
+        GORT_STORE(keep[n], p);
+        break;
+    }
+    printf("    heap growth: %d attempts failed cleanly before one had all it needed\n", failed);
+    CHECK(failed >= 1);
+    CHECK_EQ(worked, 1);
+    /* With memory back, growth works. */
+    size_t bytes = (largest_free_run() + 1) * PAGE_SIZE;
+    void *p = gort_alloc_bytes(bytes);
+    CHECK(p != NULL);
+    GORT_STORE(keep[0], p);
+    CHECK(mheap_verify());
+
+    /* Small objects and spans: many objects of one class with every
+     * system allocation failing, until the span structures' memory runs
+     * out (or the heap's growth does); then, with memory back, more. */
+    prim_sys_alloc_fail_after(1);
+    size_t made = 0;
+    while (made < 1000000 && gort_alloc_bytes(MAX_SMALL_SIZE) != NULL)
+        made++;
+    prim_sys_alloc_fail_after(0);
+    CHECK(made < 1000000);
+    CHECK(mheap_verify());
+    CHECK(gort_alloc_bytes(MAX_SMALL_SIZE) != NULL);
+    CHECK(gort_alloc_bytes(MAX_SMALL_SIZE + 1) != NULL);
+    CHECK_EQ(gort_set_gc_percent(percent), -1);
+    CHECK_EQ(gort_gc(), GORT_OK);
+    CHECK(mheap_verify());
+}
+
+TEST(limits_heap_metadata_out_of_memory_fails_cleanly)
+{
+    run_main(2, heap_growth_oom_main, NULL);
+}
+
+static atomic_bool spawn_release;
+static atomic_int spawn_done;
+/* Stays alive, without taking any memory, until released. */
+static void wait_released(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&spawn_release))
+        gort_yield();
+    atomic_fetch_add(&spawn_done, 1);
+}
+
+#define SPAWN_MAX 20000
+
+static void goroutine_table_oom_main(void *arg)
+{
+    (void)arg;
+    int percent = gort_set_gc_percent(-1);
+    atomic_store(&spawn_release, false);
+    atomic_store(&spawn_done, 0);
+    int spawned = 0, refused = 0;
+    /* Goroutines alive at once need new goroutine structures and room in
+     * the goroutine table: with system memory failing from the n-th
+     * allocation on, creation says GORT_ENOMEM once it needs more. */
+    for (unsigned n = 1; n <= 3 && spawned < SPAWN_MAX; n++) {
+        prim_sys_alloc_fail_after(n);
+        int rc = GORT_OK;
+        while (spawned < SPAWN_MAX && (rc = gort_go(wait_released, NULL)) == GORT_OK)
+            spawned++;
+        prim_sys_alloc_fail_after(0);
+        if (spawned < SPAWN_MAX) {
+            CHECK_EQ(rc, GORT_ENOMEM);
+            refused++;
+        }
+    }
+    printf("    %d goroutines alive, creation refused %d times\n", spawned, refused);
+    CHECK_EQ(refused, 3);
+    /* With memory back, creation works, and every goroutine made runs. */
+    CHECK_EQ(gort_go(wait_released, NULL), GORT_OK);
+    atomic_store(&spawn_release, true);
+    CHECK(AWAIT(atomic_load(&spawn_done) == spawned + 1));
+    CHECK_EQ(gort_set_gc_percent(percent), -1);
+}
+
+TEST(limits_goroutine_metadata_out_of_memory_fails_cleanly)
+{
+    run_main(2, goroutine_table_oom_main, NULL);
 }
 
 /* ---- requests too large, elements at the limit ---- */
@@ -589,9 +728,8 @@ TEST(limits_channel_waiters_of_a_stopped_runtime_are_gone)
 
 /* ---- many goroutines parked at once ---- */
 
-/* A million parked at once on wasm works (measured by hand: 3.9 GB of
- * memory, a minute and more to start them on a loaded machine; README, Out
- * of memory): the test parks a tenth of that, and natively, under the
+/* A million parked at once on wasm works (measured by hand: half a minute
+ * and more to start them on a loaded machine; README, Out of memory): the test parks a tenth of that, and natively, under the
  * sanitizers, a fiftieth. Each has the smallest stack. */
 #ifdef __EMSCRIPTEN__
 #define PARKED_GOROUTINES 100000

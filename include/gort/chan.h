@@ -185,7 +185,9 @@ typedef struct gort_select_case {
  * when the case chosen is a send on a closed channel (that case's ok is
  * false, nothing was sent); -GORT_EINVAL when ncases is negative or above
  * GORT_SELECT_MAX_CASES, cases is NULL with ncases > 0, a dir is unknown, or
- * a send case has a NULL elem on a channel of non-zero-size elements.
+ * a send case has a NULL elem on a channel of non-zero-size elements;
+ * -GORT_ENOMEM when a select of over 16 cases cannot have the memory for
+ * its orders (nothing proceeded).
  */
 int gort_select(gort_select_case *cases, int ncases, bool has_default);
 

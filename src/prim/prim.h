@@ -22,6 +22,11 @@
  * NULL when the system has no more. */
 void *prim_sys_alloc(size_t bytes);
 
+/* For tests of the out-of-memory paths: from the n-th call on (n >= 1),
+ * prim_sys_alloc on the calling thread returns NULL as if the system had
+ * no memory left; n = 0 ends that. Other threads are not affected. */
+void prim_sys_alloc_fail_after(unsigned n);
+
 /* The lowest address the heap may use; page index 0 is this address. */
 uintptr_t prim_heap_base(void);
 
