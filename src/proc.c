@@ -128,6 +128,7 @@ static struct {
      * out and its ps released, none stopped in place: one that parks ps out
      * of GOMAXPROCS, or whose work scans every stack. */
     atomic_bool stw_release_all;
+    bool stw_for_gc; /* the pause counts among the collector's (worldsema held) */
     atomic_uint stopnote;
     int64_t stw_started;
     void (*stw_fn)(void *); /* work for the last p to stop; NULL once claimed */
@@ -1153,6 +1154,7 @@ static bool begin_stop(enum wait_reason reason)
         semrelease(&worldsema, false);
         return false;
     }
+    sched.stw_for_gc = reason == WAIT_REASON_GC;
     return true;
 }
 
@@ -1242,7 +1244,7 @@ static void restart_ps(m *self, p *keep)
     lock(&sched.lock);
     /* Before the ps stopped in place go on: their rings are theirs again. */
     trace_stw_end(keep != NULL ? keep->id : self != NULL && self->p != NULL ? self->p->id : trace_lane_self(),
-                  true);
+                  sched.stw_for_gc);
     set_gcwaiting(false);
     release_in_place_locked();
     int procs = atomic_load(&sched.gomaxprocs);
