@@ -316,6 +316,28 @@ export interface RuntimeView {
    * previous limit (Infinity for none).
    */
   setMemoryLimit(bytes?: number): number;
+  /**
+   * GODEBUG's gccheckmark from the next collector cycle on: each cycle's
+   * mark termination re-marks everything with the world stopped and ends the
+   * runtime with a FatalError if the concurrent mark missed an object.
+   * Returns the previous setting.
+   */
+  setGCCheckmark(on: boolean): boolean;
+  /**
+   * GODEBUG's gcstoptheworld=1 from the next collector cycle on: the whole
+   * mark in one pause, only the sweep concurrent. Returns the previous
+   * setting.
+   */
+  setGCStopTheWorld(on: boolean): boolean;
+  /** GOMAXPROCS now (Go's runtime.GOMAXPROCS(0)). */
+  readonly gomaxprocs: number;
+  /**
+   * Go's runtime.GOMAXPROCS(n): the processors that run goroutines from now
+   * on, an integer from 1, cut to the procs the runtime started with (its
+   * threads are made at start); 0 only reads it. The change stops the world;
+   * resolves to the previous setting once it is made.
+   */
+  setGOMAXPROCS(n: number): Promise<number>;
 }
 
 /** A runtime, as the realm that started it holds it. */
