@@ -214,6 +214,31 @@ test('rt.setGOMAXPROCS, rt.setGCCheckmark and rt.setGCStopTheWorld change the ru
   }
 });
 
+test('set_seed: the workloads started afterwards take the seed and report it (Node)', async () => {
+  const { start } = await import('../dist/index.node.js');
+  const rt = await start({ procs: 2 });
+  try {
+    const seedOf = async (name, ...args) => {
+      const ctx = rt.context.withCancel(rt.context.background());
+      const report = rt.chan({ cap: 4 });
+      const g = rt.go(name, ctx, report, ...args);
+      const first = (await report.recv()).value;
+      ctx.cancel();
+      for (let r = first; !r.final; r = (await report.recv()).value);
+      await g;
+      return first.seed;
+    };
+    assert.equal(await seedOf('fragmenter', 2), 0);
+    await rt.go('set_seed', 12345);
+    assert.equal(await seedOf('fragmenter', 2), 12345);
+    assert.equal(await seedOf('lru_cache', 1000, 64), 12345);
+    await rt.go('set_seed', 0);
+    assert.equal(await seedOf('fragmenter', 2), 0);
+  } finally {
+    await rt.close();
+  }
+});
+
 /** Opens the playground at query in a fresh context; problems collects console errors. */
 async function openPage(query, { viewport = { width: 1400, height: 1100 } } = {}) {
   const context = await browser.newContext({ viewport, acceptDownloads: false });
@@ -258,6 +283,7 @@ test('the playground runs a workload and draws the heap and the collector live',
     // The module's workloads: binary_trees where this build has it, else the older churn.
     await page.locator('#workload').selectOption('binary_trees');
     await setControl(page, '#param-depth', 14);
+    await setControl(page, '#seed', 7);
     await page.locator('#start').click();
     await page.waitForTimeout(300);
     let workload = 'binary_trees';
@@ -268,6 +294,8 @@ test('the playground runs a workload and draws the heap and the collector live',
       await page.locator('#start').click();
     }
     await waitFor(page, (w) => window.playground.workload === w && window.playground.lastReport?.ops > 0, workload);
+    // The workload took the page's seed as it started.
+    assert.equal(await page.evaluate(() => window.playground.lastReport.seed), 7);
 
     // Spans on the map, and cycles counted while it runs.
     await waitFor(page, () => window.playground.mapStats?.spans > 0 && window.playground.shown.cycles > 0);
@@ -441,6 +469,7 @@ test('the playground runs a workload and draws the heap and the collector live',
       off: document.getElementById('gogc-off').checked,
       limit: document.getElementById('limit').value,
       procs: document.getElementById('procs').value,
+      seed: document.getElementById('seed').value,
       checkmark: document.getElementById('checkmark').checked,
       stw: document.getElementById('stw').checked,
       mode: document.querySelector('input[name=mode]:checked').value,
@@ -452,6 +481,7 @@ test('the playground runs a workload and draws the heap and the collector live',
     assert.match(shared, /run=1/);
     assert.match(shared, /procs=2/);
     assert.match(shared, /checkmark=1/);
+    assert.match(shared, /seed=7/);
     const before = await state(page);
     t.diagnostic(`the page's own cost: ${await page.locator('#cost').textContent()}`);
     await page.screenshot({ path: `${screenshots}playground.png`, fullPage: true });
@@ -505,6 +535,7 @@ test('the playground runs a workload and draws the heap and the collector live',
     await waitFor(again, () => window.playground.ready);
     assert.deepEqual(await state(again), before);
     await waitFor(again, () => window.playground.workload !== null && window.playground.lastReport?.ops > 0);
+    assert.equal(await again.evaluate(() => window.playground.lastReport.seed), 7);
     await again.screenshot({ path: `${screenshots}playground-shared.png`, fullPage: true });
     await fresh.close();
 

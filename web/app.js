@@ -96,11 +96,13 @@ function readURL() {
   const throttle = Number(q.get('throttle'));
   const mode = ['fill', 'class', 'collector'].includes(q.get('mode')) ? q.get('mode') : 'fill';
   const procs = Number(q.get('procs'));
+  const seed = Number(q.get('seed'));
   return {
     w, params, gogc, limit: q.has('limit') && limit > 0 ? limit : null,
     throttle: Number.isFinite(throttle) ? Math.min(900, Math.max(0, throttle)) : 0,
     procs: q.has('procs') && Number.isInteger(procs) ? Math.min(MAX_PROCS, Math.max(1, procs)) : defaultProcs(),
     checkmark: q.get('checkmark') === '1', stw: q.get('stw') === '1',
+    seed: q.has('seed') && Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED ? seed : 0,
     mode, run: q.get('run') === '1',
   };
 }
@@ -117,6 +119,7 @@ function stateOfControls() {
     throttle: Number($('throttle').value),
     procs: Number($('procs').value),
     checkmark: $('checkmark').checked, stw: $('stw').checked,
+    seed: Number($('seed').value),
     mode: document.querySelector('input[name=mode]:checked').value,
     run: view.running !== null,
   };
@@ -127,6 +130,7 @@ function writeURL() {
   const q = new URLSearchParams();
   q.set('w', s.w);
   for (const [k, v] of Object.entries(s.params)) q.set(k, String(v));
+  q.set('seed', String(s.seed));
   q.set('gogc', String(s.gogc));
   if (s.limit !== null) q.set('limit', String(s.limit));
   if (s.throttle) q.set('throttle', String(s.throttle));
@@ -163,6 +167,7 @@ function applyToControls(s) {
   $('throttle').value = s.throttle;
   $('throttle-out').textContent = `${s.throttle}‰`;
   $('procs').value = s.procs;
+  $('seed').value = s.seed;
   $('checkmark').checked = s.checkmark;
   $('stw').checked = s.stw;
   document.querySelector(`input[name=mode][value=${s.mode}]`).checked = true;
@@ -219,6 +224,22 @@ function applyDebug() {
   writeURL();
 }
 
+// The workloads started from now on draw their random choices from the seed
+// (0: the streams they always drew); the module's set_seed goroutine.
+const MAX_SEED = 2 ** 31 - 1;
+let seedAvailable = true;
+async function applySeed(seed) {
+  if (!seedAvailable) return;
+  try {
+    await view.rt.go('set_seed', seed);
+  } catch (err) {
+    if (err.code !== 'EINVAL') throw err;
+    seedAvailable = false;
+    $('seed').disabled = true;
+    $('seed').parentElement.title = 'this build of the package has no set_seed goroutine';
+  }
+}
+
 let throttleAvailable = true;
 async function applyThrottle() {
   const s = stateOfControls();
@@ -244,6 +265,8 @@ async function startWorkload() {
     const v = s.params[p.name];
     if (!Number.isFinite(v) || v < p.min || v > p.max) return status(`${p.name} must be from ${p.min} to ${p.max}`, true);
   }
+  if (!(Number.isInteger(s.seed) && s.seed >= 0 && s.seed <= MAX_SEED)) return status(`the seed must be a whole number from 0 to ${MAX_SEED}`, true);
+  await applySeed(s.seed);
   let handle;
   try {
     handle = runWorkload(view.rt, s.w, s.params, (r) => {
@@ -255,7 +278,7 @@ async function startWorkload() {
   }
   view.running = { name: s.w, params: s.params, handle, since: performance.now() };
   view.lastReport = null;
-  status(`running ${s.w}(${Object.entries(s.params).map(([k, v]) => `${k}=${v}`).join(', ')})`);
+  status(`running ${s.w}(${Object.entries(s.params).map(([k, v]) => `${k}=${v}`).join(', ')}), seed ${s.seed}`);
   setButtons();
   writeURL();
 }
@@ -666,6 +689,7 @@ async function main() {
   $('throttle').addEventListener('input', () => { $('throttle-out').textContent = `${$('throttle').value}‰`; });
   $('throttle').addEventListener('change', () => applyThrottle().catch((e) => status(String(e), true)));
   $('procs').addEventListener('change', () => applyProcs().catch((e) => status(String(e), true)));
+  $('seed').addEventListener('change', writeURL);
   $('checkmark').addEventListener('change', applyDebug);
   $('stw').addEventListener('change', applyDebug);
   for (const r of document.querySelectorAll('input[name=mode]')) {
