@@ -299,8 +299,11 @@ export interface RuntimeView {
    * C), with the arguments its parameters name. The package's module
    * exports echo(chan in, chan out), primes(chan out, number n),
    * churn(chan done, number n) (n trees of collector work, then n on done),
-   * utf8len(chan out, string s), untildone(context ctx, chan out) and
-   * overflow() (ends the runtime with a FatalError, for tests). Throws
+   * utf8len(chan out, string s), untildone(context ctx, chan out),
+   * clockcheck(chan out, number n) (the runtime's clock across its threads,
+   * as JSON: { otherThread, backwards, worstNs }), overflow() (ends the
+   * runtime with a FatalError, for tests), the workloads, set_throttle and
+   * set_seed. Throws
    * GortError 'EINVAL' for a name the module does not export, TypeError for
    * arguments that do not fit.
    */
