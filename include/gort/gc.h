@@ -147,7 +147,8 @@ int64_t gort_set_memory_limit(int64_t limit);
  * roots with the world stopped, every goroutine switched out, and ends the
  * program with a fatal error if it reaches an object the concurrent mark
  * left white. Costs a second, stop-the-world mark per cycle. Returns the
- * previous setting. Callable from any thread; never waits.
+ * previous setting. Callable from any thread; never waits. gort_main sets it
+ * from GODEBUG (gort_config.godebug) as a runtime starts.
  */
 bool gort_set_gc_checkmark(bool on);
 
@@ -158,7 +159,8 @@ bool gort_set_gc_checkmark(bool on);
  * concurrent collector's pauses are short and its mark shares the CPU with
  * goroutines; this mode shows the difference (one long pause per cycle, no
  * write barrier or assist while goroutines run). Returns the previous
- * setting. Callable from any thread; never waits.
+ * setting. Callable from any thread; never waits. gort_main sets it from
+ * GODEBUG (gcstoptheworld=1) as a runtime starts.
  */
 bool gort_set_gc_stop_the_world(bool on);
 
