@@ -107,6 +107,11 @@ static double clock_origin(void)
     return origin;
 }
 
+/* The origin is taken as the module starts, on the thread that loads it:
+ * in a page its main thread, whose performance.now() the runtime's clock
+ * then reads the same as. */
+__attribute__((constructor)) static void clock_origin_at_load(void) { (void)clock_origin(); }
+
 int64_t prim_nanotime(void)
 {
     int64_t now = (int64_t)(gort_clock_ms(clock_origin()) * 1e6);
