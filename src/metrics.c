@@ -112,6 +112,15 @@ void metrics_runtime_started(int nprocs)
     atomic_store(&mt.run_procs, nprocs);
 }
 
+void metrics_procs_changed(int nprocs)
+{
+    int64_t now = prim_nanotime();
+    int64_t started = atomic_exchange(&mt.run_started, now);
+    if (started != 0)
+        atomic_fetch_add(&mt.past_cpu_ns, (now - started) * atomic_load(&mt.run_procs));
+    atomic_store(&mt.run_procs, nprocs);
+}
+
 void metrics_runtime_stopped(void)
 {
     int64_t started = atomic_exchange(&mt.run_started, 0);
@@ -281,7 +290,9 @@ M(pauses_other_stopping)
 M(gomaxprocs)
 {
     (void)r;
-    set_u64(s, __atomic_load_n(&gort_trace_rings()->nprocs, __ATOMIC_RELAXED));
+    /* The last run's count once the runtime stopped. */
+    int running = gort_gomaxprocs();
+    set_u64(s, running > 0 ? (uint64_t)running : __atomic_load_n(&gort_trace_rings()->nprocs, __ATOMIC_RELAXED));
 }
 M(goroutines)
 {

@@ -32,7 +32,16 @@
  *    again: the hybrid barrier and black allocation make a rescan needless;
  *    the mark does not end before every stack is scanned;
  *  - when the runtime stops during a cycle, the cycle is abandoned: barrier
- *    off and every mark bit cleared, so the next runtime starts clean.
+ *    off and every mark bit cleared, so the next runtime starts clean;
+ *  - gccheckmark and gcstoptheworld may change at any time (Go's GODEBUG
+ *    settings, here also live: gort_set_gc_checkmark,
+ *    gort_set_gc_stop_the_world); a cycle reads each once as it begins and
+ *    keeps to it to its end.
+ *
+ * With gcstoptheworld=1 a cycle runs phases 1 to 3 in a single pause, every
+ * goroutine switched out: sweep termination, the stacks, the roots, the
+ * whole mark, mark termination; only the sweep stays concurrent (Go's
+ * gcstoptheworld=1).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -75,9 +84,10 @@ static struct {
     bool busy;             /* counted as an external waiter */
     sudog *waiters;        /* gort_gc callers, ticket = cycle they wait for */
 
-    /* Debug settings (GODEBUG). */
+    /* Debug settings (GODEBUG); the last two change live. */
     bool gctrace;
-    bool checkmark;
+    atomic_bool checkmark;
+    atomic_bool stoptheworld;
 
     /* Statistics. */
     int64_t start_time;
@@ -114,18 +124,22 @@ void gort_set_gc_event_hook(void (*fn)(const gort_gc_event *event, void *arg), v
     unlock(&hook_lock);
 }
 
-static void enter_phase(enum gort_gc_phase ph)
+/* The collector entered phase ph at `time`: now, or earlier for the phases
+ * of a stop-the-world cycle, told once it is over. */
+static void enter_phase_at(enum gort_gc_phase ph, int64_t time)
 {
     lock(&hook_lock);
     gc.reported_phase = ph;
     gc.event.phase = ph;
-    gc.event.time_ns = prim_nanotime();
+    gc.event.time_ns = time;
     trace_event_at(GORT_TRACE_COLLECTOR, GORT_EV_GC_PHASE, gc.event.time_ns,
                    (uint64_t)ph | (uint64_t)gc.event.cycle << 8);
     if (gc.hook != NULL)
         gc.hook(&gc.event, gc.hook_arg);
     unlock(&hook_lock);
 }
+
+static void enter_phase(enum gort_gc_phase ph) { enter_phase_at(ph, prim_nanotime()); }
 
 static void wake_collector(void)
 {
@@ -350,6 +364,8 @@ typedef struct cycle {
     gcwork w;
     uint32_t number;
     bool forced;
+    bool checkmark;          /* gccheckmark as the cycle began */
+    bool stoptheworld;       /* gcstoptheworld as the cycle began */
     int64_t t0, t1, t2, t4;  /* stop 1 asked, mark began, stop 2 asked, end */
     uint64_t live_start, live_end, marked, queued;
 } cycle;
@@ -397,7 +413,7 @@ static void mark_termination(void *arg)
     gcw_dispose(&c->w);
     atomic_store(&gcBlackenEnabled, false);
     __atomic_store_n(&gort_writeBarrier.enabled, 0, __ATOMIC_SEQ_CST);
-    if (gc.checkmark)
+    if (c->checkmark)
         gc_checkmark();
     c->marked = gc_marked_bytes();
     c->live_end = atomic_load(&gcController.heap_live);
@@ -412,14 +428,32 @@ static void mark_termination(void *arg)
     atomic_store(&gcphase, GORT_GC_OFF);
     c->t4 = prim_nanotime();
     int64_t stw1 = c->t1 - c->t0, stw2 = c->t4 - c->t2; /* from the stop request */
-    record_pause(stw1 + stw2);
+    /* Stopped throughout, the mark is part of the pause. */
+    int64_t paused = c->stoptheworld ? c->t4 - c->t0 : stw1 + stw2;
+    record_pause(paused);
     if (c->forced)
         atomic_fetch_add(&gc.numforced, 1);
     atomic_store(&gc.last_gc, c->t4);
     atomic_fetch_add(&gc.finalizers_queued, c->queued);
     int64_t assist = atomic_load(&assist_ns_total);
-    atomic_fetch_add(&gc.gc_cpu_ns, (stw1 + stw2) * gort_gomaxprocs() + (c->t2 - c->t1) + assist);
+    int64_t concurrent_mark = c->stoptheworld ? 0 : c->t2 - c->t1;
+    atomic_fetch_add(&gc.gc_cpu_ns, paused * gort_gomaxprocs() + concurrent_mark + assist);
     unlock(&extalloc_lock);
+}
+
+/* A whole cycle but its sweep, with the world stopped and every goroutine
+ * switched out (gcstoptheworld=1). */
+static void stop_the_world_cycle(void *arg)
+{
+    cycle *c = arg;
+    sweep_termination(c);
+    if (gc_scan_stacks(&c->w) > 0)
+        gort_throw("runtime: a goroutine runs while the world is stopped");
+    set_stacks_pending(false);
+    gc_mark_roots(&c->w);
+    gc_drain(&c->w, -1);
+    c->t2 = prim_nanotime();
+    mark_termination(c);
 }
 
 /* The allocation whose assist debt, at the start of a mark, gives the cycle's
@@ -442,6 +476,36 @@ static void trace_cycle_summary(const cycle *c, double assist_ratio)
     trace_event(lane, GORT_EV_CYCLE_END, c->number);
 }
 
+/* The mark is over and the sweep begun: the cycle's summary. */
+static void cycle_marked(const cycle *c, double assist_ratio)
+{
+    trace_cycle_summary(c, assist_ratio);
+    gctrace_line(c->number, c->forced, c->t0, c->t1 - c->t0, c->t2 - c->t1, c->t4 - c->t2,
+                 atomic_load(&assist_ns_total), c->live_start, c->live_end, c->marked,
+                 gc.event.heap_goal);
+    fin_wake();
+}
+
+/* A gcstoptheworld cycle: one pause from sweep termination to the sweep.
+ * The phases between are told afterwards, at the times they began. */
+static bool stop_the_world_gc_cycle(cycle *c)
+{
+    const double assist_ratio = 0; /* no goroutine runs to assist */
+    if (!stop_the_world_run(WAIT_REASON_GC, true, stop_the_world_cycle, c, &c->t0))
+        return false;
+    gc.event.heap_live_start = c->live_start;
+    gc.event.stw_sweep_term_ns = c->t1 - c->t0;
+    enter_phase_at(GORT_GC_MARK, c->t1);
+    enter_phase_at(GORT_GC_MARK_TERMINATION, c->t2);
+    gc.event.heap_marked = c->marked;
+    gc.event.heap_goal = atomic_load(&gcController.goal);
+    gc.event.stw_mark_term_ns = c->t4 - c->t2;
+    gc.event.mark_ns = c->t2 - c->t1;
+    enter_phase_at(GORT_GC_SWEEP, c->t4);
+    cycle_marked(c, assist_ratio);
+    return true;
+}
+
 /* Runs one cycle; false when it was abandoned. */
 static bool gc_cycle(void)
 {
@@ -452,6 +516,8 @@ static bool gc_cycle(void)
     c.forced = gc.forced;
     gc.forced = false;
     unlock(&gc.lock);
+    c.checkmark = atomic_load(&gc.checkmark);
+    c.stoptheworld = atomic_load(&gc.stoptheworld);
 
     /* Finish the last cycle's sweep first (Go's finishsweep_m). */
     if (atomic_load_explicit(&sweep_remaining, memory_order_relaxed) > 0)
@@ -465,7 +531,9 @@ static bool gc_cycle(void)
     memset(&gc.event, 0, sizeof gc.event);
     gc.event.cycle = c.number;
     enter_phase(GORT_GC_SWEEP_TERMINATION);
-    if (!stop_the_world_run(WAIT_REASON_GC, sweep_termination, &c, &c.t0))
+    if (c.stoptheworld)
+        return stop_the_world_gc_cycle(&c);
+    if (!stop_the_world_run(WAIT_REASON_GC, false, sweep_termination, &c, &c.t0))
         return false;
     gc.event.heap_live_start = c.live_start;
     gc.event.stw_sweep_term_ns = c.t1 - c.t0;
@@ -514,7 +582,8 @@ static bool gc_cycle(void)
 
     trace_state(GORT_TRACE_COLLECTOR, GORT_TRACE_IDLE, 0);
     enter_phase(GORT_GC_MARK_TERMINATION);
-    if (!stop_the_world_run(WAIT_REASON_GC, mark_termination, &c, &c.t2)) {
+    /* Checkmark scans every stack in this pause. */
+    if (!stop_the_world_run(WAIT_REASON_GC, c.checkmark, mark_termination, &c, &c.t2)) {
         abandon_cycle(&c.w);
         return false;
     }
@@ -524,11 +593,7 @@ static bool gc_cycle(void)
     gc.event.mark_ns = c.t2 - c.t1;
     enter_phase(GORT_GC_SWEEP);
     metrics_add_dedicated(c.t2 - c.t1);
-    trace_cycle_summary(&c, assist_ratio);
-    gctrace_line(c.number, c.forced, c.t0, c.t1 - c.t0, c.t2 - c.t1, c.t4 - c.t2,
-                 atomic_load(&assist_ns_total), c.live_start, c.live_end, c.marked,
-                 gc.event.heap_goal);
-    fin_wake();
+    cycle_marked(&c, assist_ratio);
     return true;
 }
 
@@ -595,7 +660,9 @@ static void *gc_thread_main(void *arg)
 
 /* ---- settings ---- */
 
-bool gc_checkmark_on(void) { return gc.checkmark; }
+bool gort_set_gc_checkmark(bool on) { return atomic_exchange(&gc.checkmark, on); }
+
+bool gort_set_gc_stop_the_world(bool on) { return atomic_exchange(&gc.stoptheworld, on); }
 
 /* Reads "name=value" from a GODEBUG-style list. */
 static bool godebug_flag(const char *list, const char *name)
@@ -618,7 +685,8 @@ void gc_configure(const char *godebug)
 {
     const char *list = godebug != NULL ? godebug : getenv("GODEBUG");
     gc.gctrace = godebug_flag(list, "gctrace");
-    gc.checkmark = godebug_flag(list, "gccheckmark");
+    atomic_store(&gc.checkmark, godebug_flag(list, "gccheckmark"));
+    atomic_store(&gc.stoptheworld, godebug_flag(list, "gcstoptheworld"));
 }
 
 void gc_runtime_start(void)

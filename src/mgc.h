@@ -107,9 +107,6 @@ size_t gc_scan_stacks(gcwork *w);
  * stacks are pending: waits for a scan of gp's stack in progress, or scans
  * it itself. */
 void gc_scan_stack_before_run(g *gp);
-/* Whether the debug setting gccheckmark=1 is on: every stack must then be
- * switched out at mark termination. */
-bool gc_checkmark_on(void);
 /* Shades what a heap object points to, leaving the object as it is. */
 void gc_scan_fields(uintptr_t obj, gcwork *w);
 /* Whether the object at obj (a base address) is marked. */
@@ -190,7 +187,7 @@ void gc_runtime_stop(void);
 void gc_start_auto(void);
 /* Wakes the collector thread to grow the heap ahead (mheap_grow_ahead). */
 void gc_wake_for_heap(void);
-/* Reads GODEBUG settings (gctrace=1, gccheckmark=1) from the configuration's
+/* Reads GODEBUG settings (gctrace=1, gccheckmark=1, gcstoptheworld=1) from the configuration's
  * string, or the environment when it is NULL. */
 void gc_configure(const char *godebug);
 /* Collector figures for gort_read_memstats. */

@@ -80,5 +80,7 @@ void metrics_add_dedicated(int64_t ns);
 /* A runtime started with nprocs Ps, or stopped (for /cpu/classes/total). */
 void metrics_runtime_started(int nprocs);
 void metrics_runtime_stopped(void);
+/* GOMAXPROCS changed (world stopped): /cpu/classes/total counts nprocs from now on. */
+void metrics_procs_changed(int nprocs);
 
 #endif

@@ -23,6 +23,11 @@
  *  - while the world is stopped every p is stopped, either released by its m
  *    on g0 (gcstopm) or held by an m waiting in place (p->inplace); the
  *    stop's work, if any, runs on the m of the last p to stop;
+ *  - the ps made at start are allp[0 .. nprocs); GOMAXPROCS
+ *    (gort_set_gomaxprocs) runs allp[0 .. gomaxprocs), and the others are
+ *    parked out: stopped, on no list, with no m and an empty run queue, so
+ *    that nothing can take them; they keep their caches, which the collector
+ *    flushes as it does an idle p's;
  *  - an m is on sched.midle at most once: it adds itself (park = 0) and is
  *    taken off (park = 1) only under sched.lock, by mtake; a futex wake-up
  *    alone never marks it woken, so a late one cannot make it leave the list
@@ -86,7 +91,8 @@ static struct {
     int32_t nmidle;
     _Atomic int32_t nmspinning;
 
-    int nprocs;
+    int nprocs;            /* ps made at start: the most GOMAXPROCS can be */
+    _Atomic int gomaxprocs; /* ps that run: allp[0 .. gomaxprocs) */
     p *allp[MAX_PROCS];
     m *allm[MAX_PROCS];
     prim_thread threads[MAX_PROCS];
@@ -128,6 +134,11 @@ static struct {
 
     /* Stop the world. */
     int32_t stopwait;
+    /* Set (under the lock) by a stop whose goroutines must all be switched
+     * out and its ps released, none stopped in place: one that parks ps out
+     * of GOMAXPROCS, or whose work scans every stack. */
+    atomic_bool stw_release_all;
+    bool stw_for_gc; /* the pause counts among the collector's (worldsema held) */
     atomic_uint stopnote;
     int64_t stw_started;
     void (*stw_fn)(void *); /* work for the last p to stop; NULL once claimed */
@@ -1004,7 +1015,7 @@ static bool requeue_next(g *gp, void *arg)
     return true;
 }
 
-static void stop_in_place(m *mp);
+static bool stop_in_place(m *mp);
 
 void gort_safepoint_slow(void)
 {
@@ -1015,14 +1026,11 @@ void gort_safepoint_slow(void)
     if (sched_gcwaiting()) {
         /* Stopping where it stands spares two fiber switches, which cost
          * tens of microseconds on wasm when their code has gone cold. The
-         * stop's work may run right here: it needs some stack. Checkmark
-         * scans every stack with the world stopped: they must be switched
-         * out. */
+         * stop's work may run right here: it needs some stack. A stop
+         * that wants every goroutine switched out says so. */
         char here;
         uintptr_t room = (uintptr_t)&here - (uintptr_t)gp->stack;
-        if (!gc_checkmark_on() && room > STW_IN_PLACE_STACK_BYTES)
-            stop_in_place(mp);
-        else
+        if (room <= STW_IN_PLACE_STACK_BYTES || !stop_in_place(mp))
             gort_yield();
         return;
     }
@@ -1140,21 +1148,29 @@ static void gcstopm(m *mp)
 
 /* mp's goroutine stops its p at its safepoint without switching out: mp
  * waits right here, holding the p, until the world restarts, or does the
- * stop's work itself when it is the last to stop. */
-static void stop_in_place(m *mp)
+ * stop's work itself when it is the last to stop. False when the stop
+ * wants every goroutine switched out: the caller yields instead. Which stop
+ * is asked for is read under sched.lock: the one seen before may be over
+ * and another, of the other kind, begun. */
+static bool stop_in_place(m *mp)
 {
     lock(&sched.lock);
     if (!sched_gcwaiting()) {
         unlock(&sched.lock);
-        return;
+        return true;
+    }
+    if (atomic_load(&sched.stw_release_all)) {
+        unlock(&sched.lock);
+        return false;
     }
     p *pp = mp->p;
     if (stopped_locked(mp, pp))
-        return;
+        return true;
     atomic_store(&pp->inplace, 1);
     unlock(&sched.lock);
     while (atomic_load(&pp->inplace) != 0)
         prim_futex_wait(&pp->inplace, 1, -1);
+    return true;
 }
 
 /* Lets the ps stopped in place go on (sched.lock held). */
@@ -1178,10 +1194,12 @@ static void stop_ps_locked(m *mp)
 {
     sched.stw_started = prim_nanotime();
     atomic_store(&sched.stopnote, 0);
-    sched.stopwait = sched.nprocs;
+    /* The ps parked out of GOMAXPROCS are stopped already. */
+    int procs = atomic_load(&sched.gomaxprocs);
+    sched.stopwait = procs;
     set_gcwaiting(true);
     int lane = mp != NULL && mp->p != NULL ? mp->p->id : trace_lane_self();
-    trace_stw_begin(lane, sched.stw_started, sched.nprocs);
+    trace_stw_begin(lane, sched.stw_started, procs);
     if (mp != NULL && mp->p != NULL) {
         atomic_store(&mp->p->stopped, true);
         trace_state(mp->p->id, GORT_TRACE_STOPPED, sched.stw_started);
@@ -1221,14 +1239,21 @@ static bool begin_stop(enum wait_reason reason)
         semrelease(&worldsema, false);
         return false;
     }
+    sched.stw_for_gc = reason == WAIT_REASON_GC;
     return true;
 }
 
-bool stop_the_world(enum wait_reason reason)
+/* stop_the_world; with release_all no p stops in place: each m lets its p
+ * go on g0 (gcstopm), so that the caller may give ps to other ms. */
+static bool stop_the_world_as(enum wait_reason reason, bool release_all)
 {
-    m *mp = getm();
     if (!begin_stop(reason))
         return false;
+    /* Not before: a goroutine may park in begin_stop and go on on another m. */
+    m *mp = getm();
+    /* Each stop says it as it begins, under the lock its safepoints read
+     * it under. */
+    atomic_store(&sched.stw_release_all, release_all);
     stop_ps_locked(mp);
     bool wait = sched.stopwait > 0;
     unlock(&sched.lock);
@@ -1244,13 +1269,17 @@ bool stop_the_world(enum wait_reason reason)
     return true;
 }
 
-bool stop_the_world_run(enum wait_reason reason, void (*fn)(void *), void *arg, int64_t *started)
+bool stop_the_world(enum wait_reason reason) { return stop_the_world_as(reason, false); }
+
+bool stop_the_world_run(enum wait_reason reason, bool switch_out, void (*fn)(void *), void *arg,
+                        int64_t *started)
 {
     m *mp = getm();
     if (mp != NULL && mp->p != NULL)
         gort_throw("stop_the_world_run: called with a p");
     if (!begin_stop(reason))
         return false;
+    atomic_store(&sched.stw_release_all, switch_out);
     atomic_store(&sched.stwdone, 0);
     sched.stw_fn = fn;
     sched.stw_arg = arg;
@@ -1300,10 +1329,11 @@ static void restart_ps(m *self, p *keep)
     lock(&sched.lock);
     /* Before the ps stopped in place go on: their rings are theirs again. */
     trace_stw_end(keep != NULL ? keep->id : self != NULL && self->p != NULL ? self->p->id : trace_lane_self(),
-                  true);
+                  sched.stw_for_gc);
     set_gcwaiting(false);
     release_in_place_locked();
-    for (int i = 0; i < sched.nprocs; i++) {
+    int procs = atomic_load(&sched.gomaxprocs);
+    for (int i = 0; i < procs; i++) {
         p *pp = sched.allp[i];
         if (!atomic_load(&pp->stopped))
             continue;
@@ -1422,9 +1452,10 @@ static g *steal_work(m *mp)
     p *pp = mp->p;
     for (int round = 0; round < STEAL_TRIES; round++) {
         bool last = round == STEAL_TRIES - 1;
-        int start = (int)cheaprandn((uint32_t)sched.nprocs);
-        for (int k = 0; k < sched.nprocs; k++) {
-            p *victim = sched.allp[(start + k) % sched.nprocs];
+        int procs = atomic_load_explicit(&sched.gomaxprocs, memory_order_relaxed);
+        int start = (int)cheaprandn((uint32_t)procs);
+        for (int k = 0; k < procs; k++) {
+            p *victim = sched.allp[(start + k) % procs];
             if (victim == pp)
                 continue;
             g *gp = runqsteal(pp, victim, last);
@@ -1490,7 +1521,7 @@ static g *findrunnable(m *mp)
         }
         if (gp == NULL) {
             if (!mp->spinning && 2 * atomic_load(&sched.nmspinning) <
-                                     sched.nprocs - atomic_load(&sched.npidle)) {
+                                     atomic_load(&sched.gomaxprocs) - atomic_load(&sched.npidle)) {
                 mp->spinning = true;
                 atomic_fetch_add(&sched.nmspinning, 1);
             }
@@ -1803,6 +1834,7 @@ int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
 
     sched.default_stack = round_up(stack, STACK_SIZE_ROUND);
     sched.nprocs = nprocs;
+    atomic_store(&sched.gomaxprocs, nprocs);
     sched.exit_code = GORT_OK;
     atomic_store(&sched.exiting, false);
     set_gcwaiting(false);
@@ -1894,7 +1926,62 @@ uint64_t gort_goid(void)
 
 int gort_num_goroutine(void) { return atomic_load(&sched.ngoroutines); }
 
-int gort_gomaxprocs(void) { return atomic_load(&sched.running) ? sched.nprocs : 0; }
+int gort_gomaxprocs(void) { return atomic_load(&sched.running) ? atomic_load(&sched.gomaxprocs) : 0; }
+
+int gort_gomaxprocs_limit(void) { return atomic_load(&sched.running) ? sched.nprocs : 0; }
+
+/* Moves pp's run queue to the global one (the world stopped: no thief). */
+static void runq_to_global_locked(p *pp)
+{
+    g *gp;
+    while ((gp = runqget(pp)) != NULL)
+        globrunqput(gp);
+}
+
+/*
+ * Parks allp[n .. gomaxprocs) out, or brings allp[gomaxprocs .. n) in
+ * (Go's procresize), with the world stopped and every running p released
+ * (sched.lock held). mp (NULL: not a goroutine) keeps a p: when its own is
+ * parked out it takes allp[0], which every stopped p leaves free.
+ */
+static void procresize_locked(m *mp, int n)
+{
+    int old = atomic_load(&sched.gomaxprocs);
+    for (int i = n; i < old; i++) {
+        p *pp = sched.allp[i];
+        /* Its lane stays "stopped", as the stop left it: parked time is
+         * neither idle nor busy, and /cpu/classes counts it nowhere. */
+        runq_to_global_locked(pp);
+    }
+    if (mp != NULL && mp->p != NULL && mp->p->id >= n) {
+        releasep(mp);
+        acquirep(mp, sched.allp[0]);
+        atomic_store(&sched.allp[0]->stopped, true); /* until the restart */
+    }
+    atomic_store(&sched.gomaxprocs, n);
+    metrics_procs_changed(n);
+}
+
+int gort_set_gomaxprocs(int n)
+{
+    if (!atomic_load(&sched.running))
+        return 0;
+    int old = atomic_load(&sched.gomaxprocs);
+    if (n < 1)
+        return old;
+    if (n > sched.nprocs)
+        n = sched.nprocs;
+    if (n == old || !stop_the_world_as(WAIT_REASON_STOPPED, true))
+        return old;
+    m *mp = getm();
+    lock(&sched.lock);
+    old = atomic_load(&sched.gomaxprocs); /* another change may have come first */
+    if (n != old)
+        procresize_locked(mp, n);
+    unlock(&sched.lock);
+    start_the_world();
+    return old;
+}
 
 void gort_read_sched_stats(gort_sched_stats *st)
 {

@@ -223,8 +223,11 @@ void start_the_world(void);
  * last p to stop (which then goes on at once with its p), or on the
  * caller's when every p was idle: it must not park, nor need a p. For a
  * caller without a p (the collector thread). *started (when not NULL) gets
- * the time the goroutines were asked to stop, before fn runs. */
-bool stop_the_world_run(enum wait_reason reason, void (*fn)(void *), void *arg, int64_t *started);
+ * the time the goroutines were asked to stop, before fn runs. With
+ * switch_out every goroutine is switched out while fn runs (none waits
+ * stopped in place at its safepoint): for work that scans every stack. */
+bool stop_the_world_run(enum wait_reason reason, bool switch_out, void (*fn)(void *), void *arg,
+                        int64_t *started);
 /* Why gort_safepoint_requested is set: each asker sets and clears its bit,
  * and the bits are the only record of what is asked. */
 #define SAFEPOINT_STOP_THE_WORLD 1u

@@ -157,6 +157,88 @@ test('rt.setGCPercent and rt.setMemoryLimit change the collector\'s settings whi
   }
 });
 
+test('rt.setGOMAXPROCS, rt.setGCCheckmark and rt.setGCStopTheWorld change the runtime while it runs (Node)', async () => {
+  const { start } = await import('../dist/index.node.js');
+  const rt = await start({ procs: 3 });
+  try {
+    const read = (names) => rt.metrics(names);
+    const pausesAndCycles = () => {
+      const m = read(['/sched/pauses/total/gc:seconds', '/gc/cycles/total:gc-cycles']);
+      return { pauses: m['/sched/pauses/total/gc:seconds'].counts.reduce((a, b) => a + b, 0), cycles: m['/gc/cycles/total:gc-cycles'] };
+    };
+    const churn = async (n) => {
+      const done = rt.chan({ codec: 'f64' });
+      rt.go('churn', done, n);
+      assert.equal((await done.recv()).value, n);
+      done[Symbol.dispose]();
+    };
+    assert.equal(rt.gomaxprocs, 3);
+    assert.equal(await rt.setGOMAXPROCS(1), 3);
+    assert.equal(rt.gomaxprocs, 1);
+    assert.equal(read(['/sched/gomaxprocs:threads'])['/sched/gomaxprocs:threads'], 1);
+    // One P: the events show no other lane running from now on.
+    const events = rt.events();
+    events.drain();
+    await churn(8);
+    const ran = new Set(events.drain().events.filter((e) => e.kind === 'state' && e.arg === 'running').map((e) => e.lane));
+    assert.deepEqual([...ran].filter((lane) => lane !== 0 && lane < 3), [], `lanes that ran: ${[...ran]}`);
+    assert.equal(await rt.setGOMAXPROCS(8), 1, 'above the procs it started with: cut to them');
+    assert.equal(rt.gomaxprocs, 3);
+    assert.equal(await rt.setGOMAXPROCS(0), 3);
+    await assert.rejects(rt.setGOMAXPROCS(-1), RangeError);
+    await assert.rejects(rt.setGOMAXPROCS(1.5), RangeError);
+
+    // Stop-the-world collector: one pause a cycle; concurrent: two.
+    rt.setGCPercent(10);
+    assert.equal(rt.setGCStopTheWorld(true), false);
+    assert.equal(rt.setGCCheckmark(true), false);
+    await churn(4); // a cycle begun before the change ends as it began
+    let a = pausesAndCycles();
+    await churn(60);
+    let b = pausesAndCycles();
+    const stopped = { pauses: b.pauses - a.pauses, cycles: b.cycles - a.cycles };
+    assert.ok(stopped.cycles >= 3, JSON.stringify(stopped));
+    assert.ok(stopped.pauses <= stopped.cycles + 1, JSON.stringify(stopped));
+    assert.equal(rt.setGCStopTheWorld(false), true);
+    assert.equal(rt.setGCCheckmark(false), true);
+    await churn(4);
+    a = pausesAndCycles();
+    await churn(60);
+    b = pausesAndCycles();
+    const concurrent = { pauses: b.pauses - a.pauses, cycles: b.cycles - a.cycles };
+    assert.ok(concurrent.cycles >= 3 && concurrent.pauses >= 2 * concurrent.cycles - 1, JSON.stringify(concurrent));
+    assert.throws(() => rt.setGCStopTheWorld(1), TypeError);
+    assert.throws(() => rt.setGCCheckmark('on'), TypeError);
+  } finally {
+    await rt.close();
+  }
+});
+
+test('set_seed: the workloads started afterwards take the seed and report it (Node)', async () => {
+  const { start } = await import('../dist/index.node.js');
+  const rt = await start({ procs: 2 });
+  try {
+    const seedOf = async (name, ...args) => {
+      const ctx = rt.context.withCancel(rt.context.background());
+      const report = rt.chan({ cap: 4 });
+      const g = rt.go(name, ctx, report, ...args);
+      const first = (await report.recv()).value;
+      ctx.cancel();
+      for (let r = first; !r.final; r = (await report.recv()).value);
+      await g;
+      return first.seed;
+    };
+    assert.equal(await seedOf('fragmenter', 2), 0);
+    await rt.go('set_seed', 12345);
+    assert.equal(await seedOf('fragmenter', 2), 12345);
+    assert.equal(await seedOf('lru_cache', 1000, 64), 12345);
+    await rt.go('set_seed', 0);
+    assert.equal(await seedOf('fragmenter', 2), 0);
+  } finally {
+    await rt.close();
+  }
+});
+
 /** Opens the playground at query in a fresh context; problems collects console errors. */
 async function openPage(query, { viewport = { width: 1400, height: 1100 } } = {}) {
   const context = await browser.newContext({ viewport, acceptDownloads: false });
@@ -201,6 +283,7 @@ test('the playground runs a workload and draws the heap and the collector live',
     // The module's workloads: binary_trees where this build has it, else the older churn.
     await page.locator('#workload').selectOption('binary_trees');
     await setControl(page, '#param-depth', 14);
+    await setControl(page, '#seed', 7);
     await page.locator('#start').click();
     await page.waitForTimeout(300);
     let workload = 'binary_trees';
@@ -211,6 +294,8 @@ test('the playground runs a workload and draws the heap and the collector live',
       await page.locator('#start').click();
     }
     await waitFor(page, (w) => window.playground.workload === w && window.playground.lastReport?.ops > 0, workload);
+    // The workload took the page's seed as it started.
+    assert.equal(await page.evaluate(() => window.playground.lastReport.seed), 7);
 
     // Spans on the map, and cycles counted while it runs.
     await waitFor(page, () => window.playground.mapStats?.spans > 0 && window.playground.shown.cycles > 0);
@@ -302,6 +387,70 @@ test('the playground runs a workload and draws the heap and the collector live',
     await waitFor(page, () => window.playground.metrics['/gc/gomemlimit:bytes'] === 512 * 1048576);
     await waitFor(page, () => /memory limit512 MB/.test(document.getElementById('heap-figures').textContent));
 
+    // GOMAXPROCS, live: down to 1, the other Ps' lanes run nothing and say
+    // they are parked; back up, the runtime reports it.
+    const procs = await page.evaluate(() => window.playground.runtime.procs);
+    assert.equal(procs, 4, 'the page starts its runtime with 4 Ps');
+    await setControl(page, '#procs', 1);
+    await waitFor(page, () => window.playground.metrics['/sched/gomaxprocs:threads'] === 1);
+    const parkedAt = await page.evaluate(() => window.playground.nowS);
+    await page.waitForTimeout(1500);
+    const lanes = await page.evaluate((t) => ({
+      labels: window.playground.laneLabels, ran: [0, 1, 2, 3].map((p) => window.playground.laneRanSince(p, t)),
+    }), parkedAt + 0.05);
+    t.diagnostic(`GOMAXPROCS 1: lanes ${JSON.stringify(lanes)}`);
+    assert.deepEqual(lanes.ran, [true, false, false, false]);
+    assert.deepEqual(lanes.labels.slice(0, 4), ['P0', 'P1 parked', 'P2 parked', 'P3 parked']);
+    await setControl(page, '#procs', 3);
+    await waitFor(page, () => window.playground.metrics['/sched/gomaxprocs:threads'] === 3);
+    await waitFor(page, () => window.playground.laneLabels[2] === 'P2' && window.playground.laneLabels[3] === 'P3 parked');
+    await setControl(page, '#procs', 2);
+    await waitFor(page, () => window.playground.metrics['/sched/gomaxprocs:threads'] === 2);
+
+    // The stop-the-world collector, live: one pause per cycle instead of two.
+    const pausesAndCycles = () => page.evaluate(() => {
+      const m = window.playground.runtime.metrics(['/sched/pauses/total/gc:seconds', '/gc/cycles/total:gc-cycles']);
+      return { pauses: m['/sched/pauses/total/gc:seconds'].counts.reduce((a, b) => a + b, 0), cycles: m['/gc/cycles/total:gc-cycles'] };
+    });
+    const cyclesOf = async (n) => {
+      const a = await pausesAndCycles();
+      await waitFor(page, (k) => window.playground.metrics['/gc/cycles/total:gc-cycles'] >= k, a.cycles + n);
+      const b = await pausesAndCycles();
+      return { pauses: b.pauses - a.pauses, cycles: b.cycles - a.cycles };
+    };
+    const concurrent = await cyclesOf(3);
+    await page.locator('#stw').check();
+    await cyclesOf(1); // a cycle begun before the change ends as it began
+    const stopped = await cyclesOf(3);
+    t.diagnostic(`pauses per cycle: concurrent ${JSON.stringify(concurrent)}, stop-the-world ${JSON.stringify(stopped)}`);
+    // A cycle in flight at either end of a window adds or drops a pause.
+    assert.ok(concurrent.pauses >= 2 * concurrent.cycles - 1, JSON.stringify(concurrent));
+    assert.ok(stopped.pauses <= stopped.cycles + 1, JSON.stringify(stopped));
+    await page.locator('#stw').uncheck();
+    // gccheckmark, live: cycles go on verified (a missed object would end the runtime).
+    await page.locator('#checkmark').check();
+    const checked = await cyclesOf(2);
+    assert.ok(checked.cycles >= 2);
+    assert.equal(await page.evaluate(() => window.playground.error), null);
+
+    // The runtime's clock runs forward across its threads: a turn passed
+    // among a goroutine per P, each reading the clock as its turn comes.
+    const clock = await page.evaluate(async () => {
+      const rt = window.playground.runtime;
+      const out = rt.chan({ codec: 'json' });
+      await rt.setGOMAXPROCS(4);
+      try {
+        rt.go('clockcheck', out, 20000);
+        return (await out.recv()).value;
+      } finally {
+        out[Symbol.dispose]();
+        await rt.setGOMAXPROCS(Number(document.getElementById('procs').value));
+      }
+    });
+    t.diagnostic(`clock across threads: ${JSON.stringify(clock)}`);
+    assert.ok(clock.otherThread > 0, `the turn never went to another thread: ${JSON.stringify(clock)}`);
+    assert.equal(clock.backwards, 0, `readings went back: ${JSON.stringify(clock)}`);
+
     // Stop: the final report arrives; start again: reports again.
     await page.locator('#stop').click();
     await waitFor(page, () => window.playground.workload === null && window.playground.lastReport?.final === true);
@@ -319,6 +468,10 @@ test('the playground runs a workload and draws the heap and the collector live',
       gogc: document.getElementById('gogc').value,
       off: document.getElementById('gogc-off').checked,
       limit: document.getElementById('limit').value,
+      procs: document.getElementById('procs').value,
+      seed: document.getElementById('seed').value,
+      checkmark: document.getElementById('checkmark').checked,
+      stw: document.getElementById('stw').checked,
       mode: document.querySelector('input[name=mode]:checked').value,
     }));
     const shared = page.url();
@@ -326,6 +479,9 @@ test('the playground runs a workload and draws the heap and the collector live',
     assert.match(shared, /gogc=400/);
     assert.match(shared, /limit=512/);
     assert.match(shared, /run=1/);
+    assert.match(shared, /procs=2/);
+    assert.match(shared, /checkmark=1/);
+    assert.match(shared, /seed=7/);
     const before = await state(page);
     t.diagnostic(`the page's own cost: ${await page.locator('#cost').textContent()}`);
     await page.screenshot({ path: `${screenshots}playground.png`, fullPage: true });
@@ -355,12 +511,37 @@ test('the playground runs a workload and draws the heap and the collector live',
     }
     assert.ok(agree.runtime.total.count > 0);
 
+    // Every pause is below 10 s: a begin stamped after its end wrapped to
+    // ~2^64 ns. (0 is a pause shorter than the browser's clock resolution,
+    // 5 us in Chromium; one that came out at 0 because its begin was
+    // stamped late is what the clock check above rules out.) Most take
+    // longer than that resolution.
+    const pauses = await page.evaluate(() => window.playground.pauses);
+    assert.ok(pauses.length > 0);
+    const odd = pauses.filter((ns) => !(ns >= 0 && ns < 10e9));
+    assert.deepEqual(odd, [], `pauses of the time strip out of range (ns): ${odd.slice(0, 10)}`);
+    const zeros = pauses.filter((ns) => ns === 0).length;
+    t.diagnostic(`pauses of the strip: ${pauses.length}, of them ${zeros} shorter than the clock's resolution`);
+    assert.ok(zeros * 2 < pauses.length, `${zeros} of ${pauses.length} pauses read 0`);
+    const hist = await page.evaluate(() => window.playground.runtime.metrics(['/sched/pauses/total/gc:seconds'])['/sched/pauses/total/gc:seconds']);
+    const tooLong = hist.counts.reduce((n, c, i) => n + (hist.buckets[i] >= 10 ? c : 0), 0);
+    assert.equal(tooLong, 0, `the runtime's histogram holds ${tooLong} pauses of 10 s or more`);
+    // And so is every figure of the gctrace lines.
+    const traceLines = (await page.locator('#gctrace').textContent()).split('\n').filter((l) => l.startsWith('gc '));
+    assert.ok(traceLines.length > 0);
+    for (const line of traceLines) {
+      const m = /: ([\d.]+)\+([\d.]+)\+([\d.]+) ms clock, ([\d.]+)\+([\d.]+)\/([\d.]+)\/0\+([\d.]+) ms cpu/.exec(line);
+      assert.ok(m, `not a gctrace line: ${line}`);
+      for (const ms of m.slice(1)) assert.ok(Number(ms) < 60_000, `a figure of ${ms} ms in: ${line}`);
+    }
+
     const fresh = await browser.newContext({ viewport: { width: 1400, height: 1100 } });
     const again = await fresh.newPage();
     await again.goto(shared);
     await waitFor(again, () => window.playground.ready);
     assert.deepEqual(await state(again), before);
     await waitFor(again, () => window.playground.workload !== null && window.playground.lastReport?.ops > 0);
+    assert.equal(await again.evaluate(() => window.playground.lastReport.seed), 7);
     await again.screenshot({ path: `${screenshots}playground-shared.png`, fullPage: true });
     await fresh.close();
 

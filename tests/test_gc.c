@@ -459,6 +459,146 @@ DEATH_TEST(gc_checkmark_reports_an_object_a_plain_store_hid,
     gort_main(&cfg, checkmark_main, NULL);
 }
 
+static void checkmark_live_main(void *arg)
+{
+    /* Off at start (GODEBUG says nothing); on from the next cycle. */
+    CHECK_EQ(gort_set_gc_checkmark(true), false);
+    checkmark_main(arg);
+}
+
+DEATH_TEST(gc_checkmark_turned_on_live_reports_an_object_a_plain_store_hid,
+           "checkmark found unmarked object")
+{
+    gort_config cfg = config_with(2, "");
+    gort_main(&cfg, checkmark_live_main, NULL);
+}
+
+/* ---- the stop-the-world collector (gcstoptheworld=1, live) ---- */
+
+#define STW_TREES 8
+#define STW_WORKERS 3
+
+static gort_mutex stw_lock = GORT_MUTEX_INIT;
+
+typedef struct stw_test {
+    node *trees[STW_TREES];
+    atomic_bool stop;
+    atomic_int done;
+    gort_waitgroup wg;
+} stw_test;
+
+/* Makes garbage and moves subtrees between the trees (barrier work while
+ * the collector is concurrent), keeping every tree whole. */
+static void stw_worker(void *arg)
+{
+    stw_test *t = arg;
+    uint64_t rng = (uint64_t)gort_goid() * 977;
+    while (!atomic_load(&t->stop)) {
+        for (int i = 0; i < 200; i++)
+            new_node(0);
+        int a = (int)(testing_rand(&rng) % STW_TREES), b = (int)(testing_rand(&rng) % STW_TREES);
+        if (a != b) {
+            gort_mutex_lock(&stw_lock);
+            node *l = t->trees[a]->left;
+            GORT_STORE(t->trees[a]->left, t->trees[b]->left);
+            GORT_STORE(t->trees[b]->left, l);
+            gort_mutex_unlock(&stw_lock);
+        }
+        gort_yield();
+    }
+    gort_waitgroup_done(&t->wg);
+}
+
+static uint64_t gc_pause_count(void)
+{
+    static uint64_t counts[256];
+    gort_metric_sample s = {.name = "/sched/pauses/total/gc:seconds"};
+    s.value.hist.counts = counts;
+    s.value.hist.counts_cap = sizeof counts / sizeof counts[0];
+    gort_read_metrics(&s, 1);
+    CHECK(s.value.hist.ncounts <= s.value.hist.counts_cap);
+    uint64_t n = 0;
+    for (size_t i = 0; i < s.value.hist.ncounts; i++)
+        n += counts[i];
+    return n;
+}
+
+/* Runs `cycles` collections with the workers going (GOGC off: no others);
+ * returns the pauses per cycle they made. */
+static uint64_t stw_pauses_per_cycle(int cycles)
+{
+    uint64_t pauses = gc_pause_count();
+    static gort_memstats before, after;
+    gort_read_memstats(&before);
+    for (int i = 0; i < cycles; i++)
+        CHECK_EQ(gort_gc(), GORT_OK);
+    gort_read_memstats(&after);
+    CHECK_EQ(after.num_gc, before.num_gc + (uint32_t)cycles);
+    return (gc_pause_count() - pauses) / (uint64_t)cycles;
+}
+
+static void stw_start(stw_test *t)
+{
+    CHECK_EQ(gort_add_roots(t->trees, sizeof t->trees), GORT_OK);
+    uint64_t id = 1;
+    for (int i = 0; i < STW_TREES; i++)
+        GORT_STORE(t->trees[i], build_tree(8, &id));
+    gort_waitgroup_add(&t->wg, STW_WORKERS);
+    for (int i = 0; i < STW_WORKERS; i++)
+        REQUIRE(gort_go(stw_worker, t) == GORT_OK);
+}
+
+static void stw_finish(stw_test *t)
+{
+    atomic_store(&t->stop, true);
+    gort_waitgroup_wait(&t->wg);
+    uint64_t nodes = 0;
+    for (int i = 0; i < STW_TREES; i++)
+        CHECK_EQ(check_tree(t->trees[i], &nodes), 0);
+    CHECK_EQ(nodes, (uint64_t)STW_TREES * 511); /* depth 8: 2^9 - 1 nodes */
+    CHECK_EQ(gort_remove_roots(t->trees), GORT_OK);
+}
+
+static void stw_live_main(void *arg)
+{
+    stw_test *t = arg;
+    stw_start(t);
+    /* Concurrent: two pauses a cycle. */
+    CHECK_EQ(stw_pauses_per_cycle(4), 2);
+    /* Stop-the-world from the next cycle on (checked by checkmark): one. */
+    CHECK_EQ(gort_set_gc_stop_the_world(true), false);
+    CHECK_EQ(gort_set_gc_checkmark(true), false);
+    CHECK_EQ(stw_pauses_per_cycle(8), 1);
+    /* And back. */
+    CHECK_EQ(gort_set_gc_stop_the_world(false), true);
+    CHECK_EQ(stw_pauses_per_cycle(4), 2);
+    stw_finish(t);
+}
+
+static void stw_godebug_main(void *arg)
+{
+    stw_test *t = arg;
+    stw_start(t);
+    CHECK_EQ(stw_pauses_per_cycle(4), 1);
+    CHECK_EQ(gort_set_gc_stop_the_world(false), true);
+    CHECK_EQ(gort_set_gc_checkmark(false), false);
+    stw_finish(t);
+}
+
+TEST(gc_stop_the_world_mode_marks_in_one_pause_while_running)
+{
+    static stw_test t;
+    int gogc = gort_set_gc_percent(-1);
+    memset(&t, 0, sizeof t);
+    gort_config cfg = config_with(4, "");
+    CHECK_EQ(gort_main(&cfg, stw_live_main, &t), GORT_OK);
+    /* A new runtime takes GODEBUG's settings again. */
+    memset(&t, 0, sizeof t);
+    cfg = config_with(2, "gcstoptheworld=1");
+    CHECK_EQ(gort_main(&cfg, stw_godebug_main, &t), GORT_OK);
+    gort_set_gc_percent(gogc);
+}
+
 /* ---- roots: regions, channels ---- */
 
 static node *global_root[4];

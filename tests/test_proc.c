@@ -492,3 +492,123 @@ TEST(proc_stacks_freed_at_stop_are_reused_by_the_next_run)
         }
     }
 }
+
+/* ---- GOMAXPROCS while the runtime runs ---- */
+
+#define RESIZE_PROCS 4
+#define RESIZE_WORKERS 8
+static atomic_long resize_ran[RESIZE_PROCS];
+static atomic_bool resize_stop;
+static atomic_long resize_progress;
+
+static void resize_worker(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&resize_stop)) {
+        atomic_fetch_add(&resize_ran[getm()->p->id], 1);
+        atomic_fetch_add(&resize_progress, 1);
+        /* Garbage, so that the collector runs with ps parked out. */
+        void *junk = gort_alloc_bytes(256);
+        (void)junk;
+        gort_yield();
+    }
+    atomic_fetch_add(&finished, 1);
+}
+
+/* Lets the workers run `rounds` more yields, from counters at zero. */
+static void resize_run(long rounds)
+{
+    for (int i = 0; i < RESIZE_PROCS; i++)
+        atomic_store(&resize_ran[i], 0);
+    long until = atomic_load(&resize_progress) + rounds;
+    while (atomic_load(&resize_progress) < until)
+        gort_yield();
+}
+
+static int procs_that_ran(void)
+{
+    int n = 0;
+    for (int i = 0; i < RESIZE_PROCS; i++)
+        n += atomic_load(&resize_ran[i]) > 0;
+    return n;
+}
+
+static uint64_t gomaxprocs_metric(void)
+{
+    gort_metric_sample s = {.name = "/sched/gomaxprocs:threads"};
+    gort_read_metrics(&s, 1);
+    return s.value.u64;
+}
+
+static void *set_from_thread(void *arg)
+{
+    *(int *)arg = gort_set_gomaxprocs(3);
+    return NULL;
+}
+
+static void resize_main(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(gort_gomaxprocs(), RESIZE_PROCS);
+    CHECK_EQ(gort_gomaxprocs_limit(), RESIZE_PROCS);
+    for (int i = 0; i < RESIZE_WORKERS; i++)
+        gort_go(resize_worker, NULL);
+    resize_run(2000);
+
+    /* Down to 2: only p0 and p1 run goroutines, a collection included. */
+    CHECK_EQ(gort_set_gomaxprocs(2), RESIZE_PROCS);
+    CHECK_EQ(gort_gomaxprocs(), 2);
+    CHECK_EQ(gomaxprocs_metric(), 2);
+    CHECK(getm()->p->id < 2);
+    resize_run(4000);
+    gort_gc();
+    resize_run(4000);
+    CHECK_EQ(atomic_load(&resize_ran[2]), 0);
+    CHECK_EQ(atomic_load(&resize_ran[3]), 0);
+    CHECK(procs_that_ran() >= 1);
+
+    /* Down to 1: everything on p0, the caller too. */
+    CHECK_EQ(gort_set_gomaxprocs(1), 2);
+    CHECK_EQ(getm()->p->id, 0);
+    resize_run(4000);
+    CHECK_EQ(procs_that_ran(), 1);
+    CHECK(atomic_load(&resize_ran[0]) > 0);
+
+    /* n < 1 only reads; from a thread that is not a goroutine. */
+    CHECK_EQ(gort_set_gomaxprocs(0), 1);
+    int previous = -1;
+    pthread_t t;
+    pthread_create(&t, NULL, set_from_thread, &previous);
+    while (gort_gomaxprocs() != 3)
+        gort_yield();
+    pthread_join(t, NULL);
+    CHECK_EQ(previous, 1);
+    resize_run(4000);
+    CHECK_EQ(atomic_load(&resize_ran[3]), 0);
+
+    /* Above the count the runtime started with: cut to it, and every p
+     * runs again (the workers yield, so each p finds some). */
+    CHECK_EQ(gort_set_gomaxprocs(RESIZE_PROCS * 2), 3);
+    CHECK_EQ(gort_gomaxprocs(), RESIZE_PROCS);
+    for (long rounds = 0; procs_that_ran() < RESIZE_PROCS && rounds < 1000; rounds++)
+        resize_run(100);
+    CHECK_EQ(procs_that_ran(), RESIZE_PROCS);
+    gort_gc();
+
+    atomic_store(&resize_stop, true);
+    while (atomic_load(&finished) < RESIZE_WORKERS)
+        gort_yield();
+}
+
+TEST(proc_gomaxprocs_parks_and_restores_processors_while_running)
+{
+    gort_config cfg = {.procs = RESIZE_PROCS};
+    /* Twice: a new run starts with every p again. */
+    for (int run = 0; run < 2; run++) {
+        atomic_store(&finished, 0);
+        atomic_store(&resize_stop, false);
+        CHECK_EQ(gort_main(&cfg, resize_main, NULL), GORT_OK);
+        CHECK_EQ(gort_gomaxprocs(), 0);
+        CHECK_EQ(gort_set_gomaxprocs(2), 0);
+    }
+}

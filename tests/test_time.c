@@ -15,9 +15,13 @@
  * never early; 1,000 goroutines sleeping at random all finish; a runtime
  * whose goroutines all sleep uses little CPU; gort_sleep from threads that
  * are not goroutines.
+ *
+ * The clock: threads passing a turn read gort_nanotime, and no reading is
+ * below the one before it on another thread (one clock for every thread).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -733,4 +737,55 @@ TEST(time_sleep_zero_and_threads_beside_runtime)
     CHECK(SZ.negative_took < 100 * MS);
     CHECK(SZ.thread_ok);
     CHECK_EQ(atomic_load(&SZ.woken), 1);
+}
+
+/* ---- one clock for every thread ---- */
+
+#define CLOCK_THREADS 4
+#define CLOCK_TURNS 20000
+
+static struct {
+    atomic_int turn; /* whose turn, -1 when over */
+    int left;
+    int64_t last;
+    int backwards;
+    int64_t worst_ns;
+} clock_game;
+
+static void *clock_player(void *arg)
+{
+    int me = (int)(intptr_t)arg;
+    for (;;) {
+        int turn = atomic_load(&clock_game.turn);
+        if (turn < 0)
+            return NULL;
+        if (turn != me) {
+            sched_yield();
+            continue;
+        }
+        int64_t now = gort_nanotime();
+        if (now < clock_game.last) {
+            clock_game.backwards++;
+            if (clock_game.last - now > clock_game.worst_ns)
+                clock_game.worst_ns = clock_game.last - now;
+        }
+        clock_game.last = now;
+        atomic_store(&clock_game.turn, --clock_game.left > 0 ? (me + 1) % CLOCK_THREADS : -1);
+    }
+}
+
+TEST(time_clock_runs_forward_across_threads)
+{
+    clock_game.left = CLOCK_TURNS;
+    clock_game.last = gort_nanotime();
+    atomic_store(&clock_game.turn, 0);
+    pthread_t threads[CLOCK_THREADS];
+    for (int i = 0; i < CLOCK_THREADS; i++)
+        REQUIRE(pthread_create(&threads[i], NULL, clock_player, (void *)(intptr_t)i) == 0);
+    for (int i = 0; i < CLOCK_THREADS; i++)
+        pthread_join(threads[i], NULL);
+    CHECK_EQ(clock_game.left, 0);
+    if (clock_game.backwards != 0)
+        testing_fail(__FILE__, __LINE__, "%d readings went back, by up to %lld ns", clock_game.backwards,
+                     (long long)clock_game.worst_ns);
 }

@@ -39,6 +39,11 @@ const METRICS = {
   goroutines: '/sched/goroutines:goroutines',
 };
 const NO_LIMIT = 2 ** 62;
+// The processors the page's runtime starts with: the most GOMAXPROCS can be
+// set to (a runtime makes its threads at start). It runs with as many as the
+// machine has cores, at most these, unless the URL says otherwise.
+const MAX_PROCS = 4;
+const defaultProcs = () => Math.max(1, Math.min(MAX_PROCS, navigator.hardwareConcurrency || 2));
 
 const view = {
   rt: null, events: null, map: null, workload: null, running: null,
@@ -65,6 +70,13 @@ const playground = {
   get workload() { return view.running ? view.running.name : null; },
   /** The runtime itself (rt), for the console and the test. */
   get runtime() { return view.rt; },
+  /** The pauses of the time strip (ns each, from the event rings), and their lanes' labels. */
+  get pauses() { return view.pauses.map((p) => p.ns); },
+  get laneLabels() { return view.lanes.map((l) => l.label); },
+  /** Whether a P lane shows user code since t (s, the runtime's clock). */
+  laneRanSince(lane, t) { return view.lanes[lane]?.segments.some((s) => s.state === 'running' && (s.to === null || s.to > t)) ?? false; },
+  /** The runtime's clock now (s). */
+  get nowS() { return runtimeNowNs() / 1e9; },
 };
 window.playground = playground;
 
@@ -83,9 +95,14 @@ function readURL() {
   const limit = Number(q.get('limit'));
   const throttle = Number(q.get('throttle'));
   const mode = ['fill', 'class', 'collector'].includes(q.get('mode')) ? q.get('mode') : 'fill';
+  const procs = Number(q.get('procs'));
+  const seed = Number(q.get('seed'));
   return {
     w, params, gogc, limit: q.has('limit') && limit > 0 ? limit : null,
     throttle: Number.isFinite(throttle) ? Math.min(900, Math.max(0, throttle)) : 0,
+    procs: q.has('procs') && Number.isInteger(procs) ? Math.min(MAX_PROCS, Math.max(1, procs)) : defaultProcs(),
+    checkmark: q.get('checkmark') === '1', stw: q.get('stw') === '1',
+    seed: q.has('seed') && Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED ? seed : 0,
     mode, run: q.get('run') === '1',
   };
 }
@@ -100,6 +117,9 @@ function stateOfControls() {
     gogc: $('gogc-off').checked ? 'off' : Number($('gogc').value),
     limit: $('limit').value !== '' && limit > 0 ? limit : null,
     throttle: Number($('throttle').value),
+    procs: Number($('procs').value),
+    checkmark: $('checkmark').checked, stw: $('stw').checked,
+    seed: Number($('seed').value),
     mode: document.querySelector('input[name=mode]:checked').value,
     run: view.running !== null,
   };
@@ -110,9 +130,13 @@ function writeURL() {
   const q = new URLSearchParams();
   q.set('w', s.w);
   for (const [k, v] of Object.entries(s.params)) q.set(k, String(v));
+  q.set('seed', String(s.seed));
   q.set('gogc', String(s.gogc));
   if (s.limit !== null) q.set('limit', String(s.limit));
   if (s.throttle) q.set('throttle', String(s.throttle));
+  q.set('procs', String(s.procs));
+  if (s.checkmark) q.set('checkmark', '1');
+  if (s.stw) q.set('stw', '1');
   q.set('mode', s.mode);
   if (s.run) q.set('run', '1');
   history.replaceState(null, '', `${location.pathname}?${q}`);
@@ -142,6 +166,10 @@ function applyToControls(s) {
   $('limit').value = s.limit ?? '';
   $('throttle').value = s.throttle;
   $('throttle-out').textContent = `${s.throttle}‰`;
+  $('procs').value = s.procs;
+  $('seed').value = s.seed;
+  $('checkmark').checked = s.checkmark;
+  $('stw').checked = s.stw;
   document.querySelector(`input[name=mode][value=${s.mode}]`).checked = true;
 }
 
@@ -166,6 +194,50 @@ function applyLimit() {
   const old = view.rt.setMemoryLimit(s.limit === null ? Infinity : s.limit * 1048576);
   status(`memory limit ${old === Infinity ? 'none' : `${mb(old)} MB`} → ${s.limit === null ? 'none' : `${s.limit} MB`}`);
   writeURL();
+}
+
+// One GOMAXPROCS change at a time (each stops the world); the last asked for wins.
+let procsChanging = null;
+async function applyProcs() {
+  const s = stateOfControls();
+  if (!Number.isInteger(s.procs) || s.procs < 1 || s.procs > view.rt.procs) {
+    return status(`GOMAXPROCS must be a whole number from 1 to ${view.rt.procs} (the processors this runtime started with)`, true);
+  }
+  writeURL();
+  while (procsChanging) await procsChanging;
+  procsChanging = view.rt.setGOMAXPROCS(s.procs);
+  try {
+    const old = await procsChanging;
+    status(`GOMAXPROCS ${old} → ${s.procs}`);
+  } finally {
+    procsChanging = null;
+  }
+}
+
+function applyDebug() {
+  const s = stateOfControls();
+  const oldCheckmark = view.rt.setGCCheckmark(s.checkmark);
+  const oldStw = view.rt.setGCStopTheWorld(s.stw);
+  const word = (on) => (on ? 'on' : 'off');
+  status(`from the next cycle: gccheckmark ${word(oldCheckmark)} → ${word(s.checkmark)}, ` +
+    `stop-the-world collector ${word(oldStw)} → ${word(s.stw)}`);
+  writeURL();
+}
+
+// The workloads started from now on draw their random choices from the seed
+// (0: the streams they always drew); the module's set_seed goroutine.
+const MAX_SEED = 2 ** 31 - 1;
+let seedAvailable = true;
+async function applySeed(seed) {
+  if (!seedAvailable) return;
+  try {
+    await view.rt.go('set_seed', seed);
+  } catch (err) {
+    if (err.code !== 'EINVAL') throw err;
+    seedAvailable = false;
+    $('seed').disabled = true;
+    $('seed').parentElement.title = 'this build of the package has no set_seed goroutine';
+  }
 }
 
 let throttleAvailable = true;
@@ -193,6 +265,8 @@ async function startWorkload() {
     const v = s.params[p.name];
     if (!Number.isFinite(v) || v < p.min || v > p.max) return status(`${p.name} must be from ${p.min} to ${p.max}`, true);
   }
+  if (!(Number.isInteger(s.seed) && s.seed >= 0 && s.seed <= MAX_SEED)) return status(`the seed must be a whole number from 0 to ${MAX_SEED}`, true);
+  await applySeed(s.seed);
   let handle;
   try {
     handle = runWorkload(view.rt, s.w, s.params, (r) => {
@@ -204,7 +278,7 @@ async function startWorkload() {
   }
   view.running = { name: s.w, params: s.params, handle, since: performance.now() };
   view.lastReport = null;
-  status(`running ${s.w}(${Object.entries(s.params).map(([k, v]) => `${k}=${v}`).join(', ')})`);
+  status(`running ${s.w}(${Object.entries(s.params).map(([k, v]) => `${k}=${v}`).join(', ')}), seed ${s.seed}`);
   setButtons();
   writeURL();
 }
@@ -328,6 +402,9 @@ function sampleMetrics(nowMs) {
   }
   view.prevMetrics = { m, at: nowMs };
   view.metrics = m;
+  // Lanes of processors parked out of GOMAXPROCS stay "stopped" while parked.
+  const running = m[METRICS.procs];
+  view.lanes.forEach((lane, p) => { if (p < view.lanes.length - 1) lane.label = p < running ? `P${p}` : `P${p} parked`; });
   view.samples.push(s);
   while (view.samples.length && view.samples[0].t < s.t - STRIP_WINDOW_S - 1) view.samples.shift();
 }
@@ -590,8 +667,9 @@ async function main() {
     return;
   }
   const { start } = await import('gort');
-  const rt = await start();
+  const rt = await start({ procs: MAX_PROCS });
   view.rt = rt;
+  $('procs').max = String(rt.procs);
   if (typeof rt.setGCPercent !== 'function') throw new Error('this build of the package has no rt.setGCPercent: rebuild dist/ (src/js/build.sh)');
   view.events = rt.events({ historyMs: HISTORY_MS });
   view.map = new HeapMap($('map'), rt.heapMap(), { onSelect: showInfo });
@@ -610,6 +688,10 @@ async function main() {
   $('limit').addEventListener('change', applyLimit);
   $('throttle').addEventListener('input', () => { $('throttle-out').textContent = `${$('throttle').value}‰`; });
   $('throttle').addEventListener('change', () => applyThrottle().catch((e) => status(String(e), true)));
+  $('procs').addEventListener('change', () => applyProcs().catch((e) => status(String(e), true)));
+  $('seed').addEventListener('change', writeURL);
+  $('checkmark').addEventListener('change', applyDebug);
+  $('stw').addEventListener('change', applyDebug);
   for (const r of document.querySelectorAll('input[name=mode]')) {
     r.addEventListener('change', () => { view.map.mode = r.value; view.map.spanColours.clear(); drawLegend(); writeURL(); });
   }
@@ -633,8 +715,11 @@ async function main() {
   rt.setGCPercent(initial.gogc);
   rt.setMemoryLimit(initial.limit === null ? Infinity : initial.limit * 1048576);
   if (initial.throttle) await applyThrottle();
+  rt.setGCCheckmark(initial.checkmark);
+  rt.setGCStopTheWorld(initial.stw);
+  await rt.setGOMAXPROCS(initial.procs);
   setButtons();
-  status(`runtime running: ${rt.procs} P. Choose a workload and start it.`);
+  status(`runtime running: GOMAXPROCS ${rt.gomaxprocs} of ${rt.procs} P. Choose a workload and start it.`);
   playground.ready = true;
   requestAnimationFrame(frame);
   if (initial.run) await startWorkload();

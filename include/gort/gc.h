@@ -142,6 +142,29 @@ int gort_set_gc_percent(int percent);
 int64_t gort_set_memory_limit(int64_t limit);
 
 /*
+ * GODEBUG's gccheckmark, live: from the next cycle on (a cycle keeps the
+ * setting it began with), mark termination re-marks everything from the
+ * roots with the world stopped, every goroutine switched out, and ends the
+ * program with a fatal error if it reaches an object the concurrent mark
+ * left white. Costs a second, stop-the-world mark per cycle. Returns the
+ * previous setting. Callable from any thread; never waits. gort_main sets it
+ * from GODEBUG (gort_config.godebug) as a runtime starts.
+ */
+bool gort_set_gc_checkmark(bool on);
+
+/*
+ * GODEBUG's gcstoptheworld=1, live: from the next cycle on, a cycle runs
+ * sweep termination, the whole mark and mark termination in one pause, with
+ * every goroutine switched out; only the sweep stays concurrent. The
+ * concurrent collector's pauses are short and its mark shares the CPU with
+ * goroutines; this mode shows the difference (one long pause per cycle, no
+ * write barrier or assist while goroutines run). Returns the previous
+ * setting. Callable from any thread; never waits. gort_main sets it from
+ * GODEBUG (gcstoptheworld=1) as a runtime starts.
+ */
+bool gort_set_gc_stop_the_world(bool on);
+
+/*
  * Runs fn(obj, arg) once, on the runtime's finalizer goroutine, after obj
  * becomes unreachable (Go's runtime.SetFinalizer); obj is then kept until
  * the next cycle, so fn may use it (and store it somewhere, making it

@@ -36,7 +36,9 @@ typedef struct gort_config {
     /* Debug settings in Go's GODEBUG syntax, e.g. "gctrace=1,gccheckmark=1":
      * gctrace=1 prints a line per collection on stderr in Go's format;
      * gccheckmark=1 verifies each collection's mark with the world stopped
-     * and aborts with a report if a reachable object was left unmarked.
+     * and aborts with a report if a reachable object was left unmarked;
+     * gcstoptheworld=1 runs each collection's mark with the world stopped
+     * (both also change live: gort/gc.h).
      * NULL reads the GODEBUG environment variable instead. */
     const char *godebug;
 } gort_config;
@@ -125,8 +127,26 @@ uint64_t gort_goid(void);
 /* Goroutines that exist now (runtime.NumGoroutine). */
 int gort_num_goroutine(void);
 
-/* The number of logical processors of the running runtime (GOMAXPROCS). */
+/* The number of logical processors of the running runtime (GOMAXPROCS);
+ * 0 when no runtime runs. */
 int gort_gomaxprocs(void);
+
+/*
+ * Sets GOMAXPROCS to n while the runtime runs and returns the previous
+ * setting, as Go's runtime.GOMAXPROCS(n); n < 1 only reads it. The runtime
+ * makes its processors and their threads when it starts (on wasm the worker
+ * pool cannot grow synchronously), so n is cut to that count, which
+ * gort_gomaxprocs_limit gives: a lower setting parks the processors above n
+ * and a higher one brings them back. The change stops the world for the
+ * time it takes every processor to come to a safepoint, and waits for it:
+ * call it from a goroutine or from a thread that may block, not from the
+ * browser's main thread. Returns 0 when no runtime runs.
+ */
+int gort_set_gomaxprocs(int n);
+
+/* The most GOMAXPROCS can be: the processors the running runtime started
+ * with (gort_config.procs); 0 when no runtime runs. */
+int gort_gomaxprocs_limit(void);
 
 /*
  * The runtime reports a deadlock when every goroutine is blocked, no timer is

@@ -52,42 +52,11 @@ function takeThread(u32, slotsAt, count) {
 }
 
 /**
- * Sets this thread's clock to the runtime's. The web glue's clock on a
- * thread that is not the page's main thread is performance.now() less
- * Module.__performance_now_clock_drift, which Emscripten's worker file sets
- * from the time its 'run' message carries; an attached worker gets no such
- * message, and without a drift its clock is NaN (timeouts and deadlines made
- * here never come, or come at once). A worker's performance.now() counts from
- * when the worker started, so the drift is measured against the runtime
- * itself: a timer due at once fires on a runtime thread, which sends its
- * clock. Taking the time before the timer was made as the moment of that
- * reading leaves this clock ahead of the runtime's by at most the round trip,
- * so a timeout set here ends late by that much, never early.
- */
-function setClockFromRuntime(module, wr) {
-  // With drift 0 this thread's clock is behind the runtime's (this worker
-  // started after the runtime): the timer is due as soon as it is made.
-  module.__performance_now_clock_drift = 0;
-  const before = performance.now();
-  const timer = wr.after(0);
-  try {
-    const { value } = timer.recvSync();
-    module.__performance_now_clock_drift = before - value;
-  } finally {
-    timer[Symbol.dispose]();
-  }
-}
-
-/**
  * Joins the runtime of handle (rt.handle, posted to this worker).
  * @param {(settings: object) => Promise<object>} createModule the Emscripten glue's factory
  * @param {object} handle
- * @param {{ clockFromRuntime?: boolean }} [options] clockFromRuntime: the
- *   glue's clock on this thread needs the drift that Emscripten's worker file
- *   would have set (the web glue; the Node glue reads process.hrtime, the
- *   same on every thread)
  */
-export async function attachWith(createModule, handle, { clockFromRuntime = false } = {}) {
+export async function attachWith(createModule, handle) {
   if (!handle || handle.gort !== 'runtime' || !(handle.memory instanceof WebAssembly.Memory) ||
       !(handle.module instanceof WebAssembly.Module)) {
     throw new TypeError('gort: attach() takes a runtime\'s handle (rt.handle, posted to this worker)');
@@ -101,7 +70,11 @@ export async function attachWith(createModule, handle, { clockFromRuntime = fals
       const text = fatalText(what, () => reporter.cString(module._gort_js_fatal_message()));
       reporter.failFatal(reporter.publishFatal(text) ?? text);
     },
-    // Never undefined (a NaN clock), even before setClockFromRuntime runs.
+    // The web glue's own clock on a worker is performance.now() less this
+    // drift, which Emscripten's worker file sets from its 'run' message; an
+    // attached worker gets none, and undefined would make that clock NaN.
+    // The glue times only its own waits with it (the runtime's clock is
+    // another, the same on every thread: src/prim/wasm/prim.c), so 0 does.
     __performance_now_clock_drift: 0,
     gortAttached: true,
     wasmModule: handle.module,
@@ -134,14 +107,5 @@ export async function attachWith(createModule, handle, { clockFromRuntime = fals
   // A fatal error published by another realm ends this one's operations.
   realm.watchFatal(() => {});
   module._gort_js_slots_fill(handle.state);
-  const wr = new WorkerRuntime(handle.runtime, realm, thread, slotsAt, realm.layout.threadSlots);
-  if (clockFromRuntime) {
-    try {
-      setClockFromRuntime(module, wr);
-    } catch (err) {
-      wr.detach();
-      throw err;
-    }
-  }
-  return wr;
+  return new WorkerRuntime(handle.runtime, realm, thread, slotsAt, realm.layout.threadSlots);
 }

@@ -17,6 +17,12 @@
  *  overflow()         recurses without bound: the runtime ends with
  *                     'fatal error: stack overflow' (what JS sees of a
  *                     fatal error, for tests).
+ *  clockcheck(out, n) passes a turn n times among one goroutine per
+ *                     processor, each reading gort_nanotime when its turn
+ *                     comes, and sends on out (json) how many turns went
+ *                     to another thread and how many readings were below
+ *                     the reading before them (the runtime's clock must
+ *                     run forward across threads: 0).
  *
  * And one C function a worker calls on its own thread:
  *  gort_js_overflow_this_thread() recurses without bound there: 'fatal
@@ -24,6 +30,9 @@
  *                     goroutine.
  */
 #include <emscripten/emscripten.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gort/gort.h"
@@ -181,3 +190,75 @@ GORT_EXPORT_GO(overflow, "");
  * for every realm, as a goroutine's does (tests/workers.test.mjs, the
  * browser page). */
 EMSCRIPTEN_KEEPALIVE int gort_js_overflow_this_thread(void) { return recurse(NULL, UINT32_MAX); }
+
+typedef struct clock_turns {
+    atomic_int turn;         /* whose turn: 0 .. players-1, or -1 when over */
+    int players;
+    int64_t left;            /* turns still to pass, changed by the holder */
+    int64_t last;            /* the last reading, written by the holder */
+    pthread_t last_thread;
+    int64_t other_thread, backwards, worst_ns;
+    gort_waitgroup wg;
+} clock_turns;
+
+typedef struct clock_player {
+    clock_turns *t;
+    int me;
+} clock_player;
+
+static void clock_player_run(void *arg)
+{
+    clock_player *pl = arg;
+    clock_turns *t = pl->t;
+    for (;;) {
+        int turn = atomic_load(&t->turn);
+        if (turn < 0)
+            break;
+        if (turn != pl->me) {
+            gort_yield(); /* no preemption: let the others have the processor */
+            continue;
+        }
+        int64_t now = gort_nanotime();
+        pthread_t self = pthread_self();
+        if (!pthread_equal(self, t->last_thread))
+            t->other_thread++;
+        if (now < t->last) {
+            t->backwards++;
+            if (t->last - now > t->worst_ns)
+                t->worst_ns = t->last - now;
+        }
+        t->last = now;
+        t->last_thread = self;
+        atomic_store(&t->turn, --t->left > 0 ? (turn + 1) % t->players : -1);
+    }
+    gort_waitgroup_done(&t->wg);
+}
+
+/* Goroutines that pass the turn: one per processor, this many at most. */
+#define CLOCK_MAX_PLAYERS 8
+
+static void clockcheck(gort_js_args *args)
+{
+    gort_chan *out = gort_js_chan(args, 0);
+    clock_turns t = {.players = gort_gomaxprocs(), .left = (int64_t)gort_js_number(args, 1)};
+    if (t.players > CLOCK_MAX_PLAYERS)
+        t.players = CLOCK_MAX_PLAYERS;
+    if (t.players < 2)
+        t.players = 2;
+    if (t.left < 1)
+        t.left = 1;
+    t.last = gort_nanotime();
+    t.last_thread = pthread_self();
+    clock_player players[CLOCK_MAX_PLAYERS];
+    gort_waitgroup_add(&t.wg, t.players);
+    for (int i = 0; i < t.players; i++) {
+        players[i] = (clock_player){&t, i};
+        gort_go(clock_player_run, &players[i]);
+    }
+    gort_waitgroup_wait(&t.wg);
+    char text[160];
+    int n = snprintf(text, sizeof text, "{\"otherThread\":%lld,\"backwards\":%lld,\"worstNs\":%lld}",
+                     (long long)t.other_thread, (long long)t.backwards, (long long)t.worst_ns);
+    gort_js_send_bytes(out, text, (size_t)n, true);
+}
+GORT_EXPORT_GO(clockcheck, "chan out, number n");

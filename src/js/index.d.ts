@@ -310,8 +310,11 @@ export interface RuntimeView {
    * C), with the arguments its parameters name. The package's module
    * exports echo(chan in, chan out), primes(chan out, number n),
    * churn(chan done, number n) (n trees of collector work, then n on done),
-   * utf8len(chan out, string s), untildone(context ctx, chan out) and
-   * overflow() (ends the runtime with a FatalError, for tests). Throws
+   * utf8len(chan out, string s), untildone(context ctx, chan out),
+   * clockcheck(chan out, number n) (the runtime's clock across its threads,
+   * as JSON: { otherThread, backwards, worstNs }), overflow() (ends the
+   * runtime with a FatalError, for tests), the workloads, set_throttle and
+   * set_seed. Throws
    * GortError 'EINVAL' for a name the module does not export, TypeError for
    * arguments that do not fit.
    */
@@ -327,6 +330,28 @@ export interface RuntimeView {
    * previous limit (Infinity for none).
    */
   setMemoryLimit(bytes?: number): number;
+  /**
+   * GODEBUG's gccheckmark from the next collector cycle on: each cycle's
+   * mark termination re-marks everything with the world stopped and ends the
+   * runtime with a FatalError if the concurrent mark missed an object.
+   * Returns the previous setting.
+   */
+  setGCCheckmark(on: boolean): boolean;
+  /**
+   * GODEBUG's gcstoptheworld=1 from the next collector cycle on: the whole
+   * mark in one pause, only the sweep concurrent. Returns the previous
+   * setting.
+   */
+  setGCStopTheWorld(on: boolean): boolean;
+  /** GOMAXPROCS now (Go's runtime.GOMAXPROCS(0)). */
+  readonly gomaxprocs: number;
+  /**
+   * Go's runtime.GOMAXPROCS(n): the processors that run goroutines from now
+   * on, an integer from 1, cut to the procs the runtime started with (its
+   * threads are made at start); 0 only reads it. The change stops the world;
+   * resolves to the previous setting once it is made.
+   */
+  setGOMAXPROCS(n: number): Promise<number>;
 }
 
 /** A runtime, as the realm that started it holds it. */

@@ -430,6 +430,9 @@ export class EventReader {
       if (e.kind === 'gcPhase') {
         if (e.arg.phase === 'sweep termination') cur = { cycle: e.arg.cycle, phases: {}, pauses: [] };
         cur.phases[e.arg.phase] = e.time;
+      } else if (e.kind === 'stwBegin') {
+        // GOMAXPROCS as the cycle's first pause began.
+        if (cur.pauses && cur.procs === undefined) cur.procs = e.arg;
       } else if (e.kind === 'stwEnd') {
         pauses.push({ end: e.time, ns: e.arg });
         if (cur.pauses) cur.pauses.push(e.arg);
@@ -445,19 +448,22 @@ export class EventReader {
   /**
    * Go's gctrace lines for the cycles in the kept history:
    * 'gc N @Ts P%: stw1+mark+stw2 ms clock, ..., A->B->C MB, G MB goal, N P'.
-   * P% is the collector's share of the CPU over the kept history.
+   * P% is the collector's share of the CPU over the kept history. A cycle
+   * of the stop-the-world collector (gcstoptheworld) has one pause, its mark
+   * inside it: 'pause+mark+0', the mark counted once.
    */
   gctrace() {
-    const procs = this.nprocs;
     const span = this.span();
     const lines = [];
     let gcNs = 0;
     const ms = (ns) => (ns / 1e6).toFixed(3);
     const mb = (b) => (b / 1048576).toFixed(0);
     for (const c of this.cycles()) {
-      if (!c.pauses || c.pauses.length < 2 || c.phases['sweep termination'] === undefined) continue;
-      const [stw1, stw2] = c.pauses;
-      gcNs += (stw1 + stw2) * procs + (c.markNs ?? 0) + (c.assistNs ?? 0);
+      if (!c.pauses || c.pauses.length < 1 || c.phases['sweep termination'] === undefined) continue;
+      const [stw1, stw2 = 0] = c.pauses;
+      const stopped = c.pauses.length === 1;
+      const procs = c.procs ?? this.nprocs;
+      gcNs += (stw1 + stw2) * procs + (stopped ? 0 : c.markNs ?? 0) + (c.assistNs ?? 0);
       const t = c.phases['sweep termination'];
       const elapsed = span ? t - span[0] : 0;
       const pct = elapsed > 0 ? Math.round((100 * gcNs) / (elapsed * procs)) : 0;

@@ -9,7 +9,7 @@ import { codecOf, codecOfHandle, TIME_CODEC } from './codec.js';
 import { Contexts, Context } from './context.js';
 import { E, Realm, STATUS } from './realm.js';
 import { go } from './goroutine.js';
-import { setGCPercent, setMemoryLimit } from './knobs.js';
+import { gomaxprocs, setGCCheckmark, setGCPercent, setGCStopTheWorld, setGOMAXPROCS, setMemoryLimit } from './knobs.js';
 import { EventReader, HeapMapReader, metricDescriptions, readMetrics } from './observe.js';
 
 // Threads a runtime takes from the pool besides one per processor: the
@@ -170,6 +170,14 @@ export class RuntimeView {
   setGCPercent(percent) { return setGCPercent(this.realm, percent); }
   /** The soft memory limit from now on (bytes, Infinity for none; no argument reads it); returns the previous one. */
   setMemoryLimit(bytes) { return setMemoryLimit(this.realm, bytes); }
+  /** GODEBUG's gccheckmark from the next cycle on; returns the previous setting. */
+  setGCCheckmark(on) { return setGCCheckmark(this.realm, on); }
+  /** GODEBUG's gcstoptheworld=1 from the next cycle on; returns the previous setting. */
+  setGCStopTheWorld(on) { return setGCStopTheWorld(this.realm, on); }
+  /** GOMAXPROCS now. */
+  get gomaxprocs() { return gomaxprocs(this.realm).now; }
+  /** Go's runtime.GOMAXPROCS(n), cut to the procs the runtime started with; resolves to the previous setting. */
+  setGOMAXPROCS(n) { return setGOMAXPROCS(this, n); }
 }
 
 /** A runtime, as the realm that started it holds it. */

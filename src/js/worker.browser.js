@@ -10,7 +10,7 @@ import { attachWith } from './attach.js';
 export async function attach(handle) {
   // A user's module (start({ module })): its own glue, named by the handle.
   const create = handle && typeof handle.glue == 'string' ? (await import(handle.glue)).default : createGortModule;
-  return attachWith(create, handle, { clockFromRuntime: true });
+  return attachWith(create, handle);
 }
 
 export * from './api.js';

@@ -22,9 +22,14 @@
  *                                      collector as a user sees it
  *  set_throttle(permille)              every workload sleeps that share of
  *                                      its time (0: none)
+ *  set_seed(seed)                      the workloads started from now on
+ *                                      draw their random choices from seed
+ *                                      (0, the default: the streams they
+ *                                      always drew); the same seed, the
+ *                                      same choices
  *
  * Reports: about every REPORT_INTERVAL_NS a workload sends a JSON object on
- * report ({ workload, ops, checksumErrors, sleptMs, final: false, ... }),
+ * report ({ workload, seed, ops, checksumErrors, sleptMs, final: false, ... }),
  * sleptMs being the time the throttle made it sleep, dropped when
  * the channel is full, and when ctx is done a last one with final: true,
  * which waits until it is taken (or the channel is closed).
@@ -63,6 +68,18 @@ static void set_throttle(gort_js_args *args)
 }
 GORT_EXPORT_GO(set_throttle, "number permille");
 
+/* Seeds above this are taken modulo it: JS numbers are exact below 2^53. */
+#define SEED_LIMIT ((double)((uint64_t)1 << 53))
+
+static _Atomic uint64_t workload_seed;
+
+static void set_seed(gort_js_args *args)
+{
+    double s = gort_js_number(args, 0);
+    atomic_store(&workload_seed, s >= 0 && s < SEED_LIMIT ? (uint64_t)s : 0);
+}
+GORT_EXPORT_GO(set_seed, "number seed");
+
 /* ---- what every workload shares ---- */
 
 typedef struct rng {
@@ -80,6 +97,14 @@ static uint64_t next(rng *r)
 
 static uint64_t below(rng *r, uint64_t n) { return n == 0 ? 0 : next(r) % n; }
 
+/* A workload's generator: its own stream, moved by the run's seed (seed 0
+ * leaves it as it was; xorshift needs a state other than 0). */
+static rng seeded(uint64_t stream, uint64_t seed)
+{
+    uint64_t s = stream ^ seed * 0x9E3779B97F4A7C15ULL;
+    return (rng){s != 0 ? s : stream};
+}
+
 /* The check word of a value derived from a and b. */
 static uint64_t check_of(uint64_t a, uint64_t b)
 {
@@ -91,6 +116,7 @@ static uint64_t check_of(uint64_t a, uint64_t b)
 
 typedef struct run {
     const char *name;
+    uint64_t seed; /* set_seed's, as the workload started */
     gort_context *ctx;
     gort_chan *report;
     int64_t last_report;
@@ -106,7 +132,8 @@ typedef struct run {
  * workloads whose operations are long. */
 static void run_init(run *r, const char *name, gort_js_args *args, unsigned ops_per_clock)
 {
-    *r = (run){.name = name, .ctx = gort_js_context(args, 0), .report = gort_js_chan(args, 1)};
+    *r = (run){.name = name, .ctx = gort_js_context(args, 0), .report = gort_js_chan(args, 1),
+               .seed = atomic_load(&workload_seed)};
     r->last_report = r->ran_since = gort_nanotime();
     r->ops_per_clock = r->until_clock = ops_per_clock;
 }
@@ -118,8 +145,8 @@ static void report(run *r, bool final, const char *fmt, ...)
 {
     char text[REPORT_BYTES];
     int n = snprintf(text, sizeof text,
-                     "{\"workload\":\"%s\",\"ops\":%.0f,\"checksumErrors\":%.0f,\"sleptMs\":%.1f,\"final\":%s", r->name,
-                     r->ops, r->checksum_errors, (double)r->slept / 1e6, final ? "true" : "false");
+                     "{\"workload\":\"%s\",\"seed\":%llu,\"ops\":%.0f,\"checksumErrors\":%.0f,\"sleptMs\":%.1f,\"final\":%s",
+                     r->name, (unsigned long long)r->seed, r->ops, r->checksum_errors, (double)r->slept / 1e6, final ? "true" : "false");
     va_list ap;
     va_start(ap, fmt);
     n += vsnprintf(text + n, sizeof text - (size_t)n - 1, fmt, ap);
@@ -303,7 +330,7 @@ static void alloc_churn(gort_js_args *args)
     uint64_t *checks;
     if (!new_slots(&r, nslots, &slots, &checks))
         return;
-    rng g = {.s = 0x5eed};
+    rng g = seeded(0x5eed, r.seed);
     int64_t live = 0;
     double cells = 0;
     while (!run_stopped(&r)) {
@@ -423,7 +450,7 @@ static void lru_cache(gort_js_args *args)
         return;
     }
     GORT_STORE(c->buckets, buckets);
-    rng g = {.s = 0x1ee7};
+    rng g = seeded(0x1ee7, r.seed);
     double hits = 0, misses = 0, size = 0;
     uint64_t keys = 2 * (uint64_t)capacity;
     while (!run_stopped(&r)) {
@@ -539,7 +566,7 @@ static void large_churn(gort_js_args *args)
     uint64_t *checks;
     if (!new_slots(&r, nslots, &slots, &checks))
         return;
-    rng g = {.s = 0x1a26e};
+    rng g = seeded(0x1a26e, r.seed);
     while (!run_stopped(&r)) {
         size_t i = below(&g, nslots);
         if (slots[i] != NULL && !block_ok(slots[i], checks[i]))
@@ -582,7 +609,7 @@ static void barrier_storm(gort_js_args *args)
         report(&r, true, ",\"error\":\"out of memory\"");
         return;
     }
-    rng g = {.s = 0xba55};
+    rng g = seeded(0xba55, r.seed);
     uint64_t ids = 0;
     for (size_t i = 0; i < n; i++) {
         storm_node *s = gort_new(&storm_node_type);
@@ -882,7 +909,7 @@ static void request_loop(gort_js_args *args)
         return;
     }
     window->stride = whole->stride = 1;
-    rng g = {.s = 0x4e9};
+    rng g = seeded(0x4e9, r.seed);
     double requests = 0;
     while (!run_stopped(&r)) {
         int64_t start = gort_nanotime();
