@@ -63,6 +63,7 @@ function goroutineArea() {
       { metric: 'goroutine_mem_default', label: 'bytes per parked goroutine, default stack', procs: [2], better: 'lower' },
       { metric: 'goroutine_mem_small', label: 'bytes per parked goroutine, smallest stack', procs: [2], better: 'lower', noGo: true },
       { metric: 'yield_round_trip', label: 'yield round trip, 2 goroutines', procs: [1], better: 'lower' },
+      { metric: 'fiber_bare_switch', label: 'bare switch, one fiber to another on one thread', procs: [2], better: 'lower', noGo: true },
       { metric: 'mutex_handoff', label: 'mutex hand-off, 4 goroutines', procs: [2], better: 'lower' },
       { metric: 'stw_latency_max', label: 'stop the world, max', procs: [2], better: 'lower', noGo: true },
       { metric: 'stw_latency_mean', label: 'stop the world, mean', procs: [2], better: 'lower', noGo: true },
