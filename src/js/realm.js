@@ -53,6 +53,26 @@ const SPIN_BEFORE_WAIT_MS = 0.03;
 // the scheduler's lock was taken (deferred readies).
 const BUSY_PAUSES_MS = [0, 0, 1, 2, 4, 8];
 
+// A pause of 0 ms is the next task: setImmediate in Node, a MessageChannel
+// message elsewhere. setTimeout(0) would wait a millisecond or more (Node
+// and browsers clamp it), and a lock found taken is most often free again
+// within microseconds: with setTimeout, a main thread's round trip with a
+// goroutine took twice as long.
+const nextTask = typeof setImmediate === 'function'
+  ? (resolve) => setImmediate(resolve)
+  : (() => {
+      const waiting = [];
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => waiting.shift()?.();
+      return (resolve) => { waiting.push(resolve); channel.port2.postMessage(null); };
+    })();
+
+/** Calls fn after ms, on the next task when ms is 0. */
+function after(ms, fn) {
+  if (ms === 0) nextTask(fn);
+  else setTimeout(fn, ms);
+}
+
 // Node does not count a pending Atomics.waitAsync as work (nodejs/node#61941):
 // a timer that never fires holds a thread open while it must wait.
 const HOLD_INTERVAL_MS = 1 << 30;
@@ -120,7 +140,7 @@ export class Realm {
     // This thread waits for no lock of the runtime: the C side is told once.
     this.tryMode = tryMode;
     if (tryMode) module._gort_js_try_mode();
-    this.flushTimer = null;
+    this.flushScheduled = false;
     this.closedReason = null;
     this.onFatal = null;
     this.fatalWatched = false;
@@ -287,7 +307,7 @@ export class Realm {
   /** Resolves on a later task, after the pause[attempt] of a busy retry (try mode). */
   busyPause(attempt) {
     const ms = BUSY_PAUSES_MS[Math.min(attempt, BUSY_PAUSES_MS.length - 1)];
-    return new Promise((resolve) => setTimeout(resolve, ms));
+    return new Promise((resolve) => after(ms, resolve));
   }
 
   /**
@@ -295,15 +315,17 @@ export class Realm {
    * taken (try mode), now if the lock is free, else on later tasks until it is.
    */
   flushDeferred() {
-    if (!this.tryMode || this.flushTimer !== null) return;
+    if (!this.tryMode || this.flushScheduled) return;
     if (this.module._gort_js_flush_deferred() === 0) return;
     let attempt = 0;
     const again = () => {
-      this.flushTimer = null;
+      this.flushScheduled = false;
       if (this.closedReason !== null || this.module._gort_js_flush_deferred() === 0) return;
-      this.flushTimer = setTimeout(again, BUSY_PAUSES_MS[Math.min(++attempt, BUSY_PAUSES_MS.length - 1)]);
+      this.flushScheduled = true;
+      after(BUSY_PAUSES_MS[Math.min(++attempt, BUSY_PAUSES_MS.length - 1)], again);
     };
-    this.flushTimer = setTimeout(again, 0);
+    this.flushScheduled = true;
+    after(0, again);
   }
 
   /** Looks at every pending operation; then awaits the doorbell again. */
@@ -343,8 +365,6 @@ export class Realm {
   failAll(error) {
     this.closedReason = error;
     this.#unwatchQuiet();
-    if (this.flushTimer !== null) clearTimeout(this.flushTimer);
-    this.flushTimer = null;
     for (const entry of this.pending) {
       this.#settle(entry);
       entry.reject(error);
