@@ -27,21 +27,6 @@ static uintptr_t heap_base;
 static size_t arenas_mapped; /* guarded by reserve_lock */
 static mutex reserve_lock = MUTEX_INIT;
 
-/* Calls of prim_sys_alloc on this thread until they fail; 0: never. */
-static _Thread_local unsigned sys_alloc_calls_to_failure;
-
-void prim_sys_alloc_fail_after(unsigned n) { sys_alloc_calls_to_failure = n; }
-
-void *prim_sys_alloc(size_t bytes)
-{
-    if (unlikely(sys_alloc_calls_to_failure != 0)) {
-        if (sys_alloc_calls_to_failure == 1)
-            return NULL;
-        sys_alloc_calls_to_failure--;
-    }
-    return calloc(1, bytes);
-}
-
 static void reserve_heap(void)
 {
     /* One extra arena of slack lets us align the start. PROT_NONE and

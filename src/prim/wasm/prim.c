@@ -65,21 +65,6 @@ static mutex reserve_lock = MUTEX_INIT;
 static uint32_t waiting[HEAP_MAX_ARENAS / 32]; /* bit per arena slot: reserved, not handed out */
 static size_t arenas_reserved;
 
-/* Calls of prim_sys_alloc on this thread until they fail; 0: never. */
-static _Thread_local unsigned sys_alloc_calls_to_failure;
-
-void prim_sys_alloc_fail_after(unsigned n) { sys_alloc_calls_to_failure = n; }
-
-void *prim_sys_alloc(size_t bytes)
-{
-    if (unlikely(sys_alloc_calls_to_failure != 0)) {
-        if (sys_alloc_calls_to_failure == 1)
-            return NULL;
-        sys_alloc_calls_to_failure--;
-    }
-    return calloc(1, bytes);
-}
-
 uintptr_t prim_heap_base(void) { return 0; }
 
 static bool arena_waiting(size_t slot) { return (waiting[slot / 32] >> (slot % 32)) & 1; }
