@@ -51,6 +51,9 @@ _Static_assert(HEAP_MAX_ARENAS <= GORT_HEAPMAP_MAX_ARENAS, "the map's directory 
 static gort_heapmap_header map = {
     .pages_per_arena = PAGES_PER_ARENA,
     .page_size = PAGE_SIZE,
+    /* Set here once: written again as each arena joined, it raced with
+     * gort_heapmap's readers (TSan). */
+    .sweepgen = (const uint32_t *)&mheap_.sweepgen,
 };
 /* The same maps by arena slot (address >> ARENA_SHIFT from the heap's base). */
 static gort_heapmap_arena *by_slot[HEAP_MAX_ARENAS];
@@ -58,7 +61,6 @@ static gort_heapmap_arena *by_slot[HEAP_MAX_ARENAS];
 const gort_heapmap_header *gort_heapmap(void)
 {
     mheap_init();
-    map.sweepgen = (const uint32_t *)&mheap_.sweepgen;
     return &map;
 }
 
@@ -70,7 +72,6 @@ gort_heapmap_arena *heapmap_arena_new(void)
 void heapmap_add_arena(uintptr_t base, gort_heapmap_arena *a)
 {
     a->base = base;
-    map.sweepgen = (const uint32_t *)&mheap_.sweepgen;
     by_slot[(base - mheap_.base) >> ARENA_SHIFT] = a;
     uint32_t n = map.narenas;
     map.arenas[n] = a;
