@@ -184,8 +184,7 @@ async function soak() {
     sink[Symbol.dispose]();
   };
 
-  const metric = (names) => rt.metrics(names);
-  const sample = () => metric(['/sched/goroutines:goroutines', '/gc/heap/live:bytes', '/gc/cycles/total:gc-cycles']);
+  const sample = () => rt.metrics(['/sched/goroutines:goroutines', '/gc/heap/live:bytes', '/gc/cycles/total:gc-cycles']);
   const began = performance.now();
   let baseline = null;
   let lastAnswered = 0;
