@@ -219,8 +219,8 @@ static void *external_into_locked(void **root, size_t n)
     if (x != NULL) {
         if (__atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED)) {
             gcwork w = {0};
-            shade((uintptr_t)__atomic_load_n(root, __ATOMIC_RELAXED), &w);
-            shade((uintptr_t)x, &w);
+            shade_barrier((uintptr_t)__atomic_load_n(root, __ATOMIC_RELAXED), &w);
+            shade_barrier((uintptr_t)x, &w);
             gcw_dispose(&w);
         }
         __atomic_store_n(root, x, __ATOMIC_RELEASE);
