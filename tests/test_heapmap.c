@@ -2,12 +2,15 @@
  * test_heapmap.c — the page map's work counters (gort_heapmap_work): the
  * write barrier's shades and the assists' scans counted on the pages where
  * they happen, under a barrier storm (old objects' links rewritten all the
- * time while the collector runs); still while the collector is off.
+ * time while the collector runs); still while the collector is off. And
+ * the types a span records for its objects (mspan.types), by which a viewer
+ * names an object's type.
  */
 #include <gort/gort.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mheap.h"
 #include "testing.h"
 #include "testing_rt.h"
 
@@ -132,4 +135,88 @@ TEST(heapmap_counts_barrier_shades_and_assists_where_they_happen)
     CHECK_EQ(moved.still_assists, 0);
     CHECK(moved.shades > 0);
     CHECK(moved.assists > 0);
+}
+
+/* ---- the types a span records ---- */
+
+typedef struct pair {
+    struct pair *next;
+    long value;
+} pair;
+typedef struct pair_other {
+    struct pair_other *next;
+    long other;
+} pair_other;
+static const gort_type pair_type = GORT_TYPE(pair, "pair", GORT_PTR_FIELD(pair, next));
+static const gort_type pair_other_type =
+    GORT_TYPE(pair_other, "pair other", GORT_PTR_FIELD(pair_other, next));
+typedef struct big {
+    struct big *next;
+    char bytes[100000];
+} big;
+static const gort_type big_type = GORT_TYPE(big, "big", GORT_PTR_FIELD(big, next));
+
+/* Whether obj's span lists a type whose name begins with `name` (NULL:
+ * untyped bytes). */
+static bool span_names(const void *obj, const char *name)
+{
+    const mspan *s = span_of((uintptr_t)obj);
+    if (s == NULL)
+        return false;
+    for (unsigned k = 0; k < s->ntypes; k++) {
+        if (s->types[k] == NULL ? name == NULL
+                                : name != NULL && strncmp(s->types[k]->name, name, strlen(name)) == 0)
+            return true;
+    }
+    return false;
+}
+
+static struct {
+    bool one_type, two_types, bytes, tiny, large, more;
+    unsigned ntypes;
+} typed;
+
+static const gort_type many_types[SPAN_TYPES + 2] = {
+    GORT_TYPE(pair, "t0", 0), GORT_TYPE(pair, "t1", 0), GORT_TYPE(pair, "t2", 0),
+    GORT_TYPE(pair, "t3", 0), GORT_TYPE(pair, "t4", 0), GORT_TYPE(pair, "t5", 0),
+};
+
+static void types_main(void *arg)
+{
+    (void)arg;
+    pair *a = gort_new(&pair_type);
+    typed.one_type = span_names(a, "pair") && !span_names(a, "pair other");
+    pair_other *b = gort_new(&pair_other_type); /* the same size class, the same cache span */
+    typed.two_types = span_of((uintptr_t)a) == span_of((uintptr_t)b) && span_names(a, "pair") &&
+                      span_names(b, "pair other");
+    void *bytes = gort_alloc_bytes(200);
+    typed.bytes = span_names(bytes, NULL);
+    void *tiny = gort_alloc_bytes(3);
+    typed.tiny = span_names(tiny, "tiny block");
+    big *l = gort_new(&big_type);
+    typed.large = span_names(l, "big") && span_of((uintptr_t)l)->ntypes == 1;
+    /* Pointer-free types of one size: one noscan span, more types than it keeps. */
+    void *last = NULL;
+    for (int k = 0; k < SPAN_TYPES + 2; k++)
+        last = gort_new(&many_types[k]);
+    const mspan *s = span_of((uintptr_t)last);
+    typed.ntypes = s->ntypes;
+    typed.more = s->types_more;
+    gort_keep_alive(a);
+    gort_keep_alive(b);
+    gort_keep_alive(bytes);
+    gort_keep_alive(tiny);
+    gort_keep_alive(l);
+}
+
+TEST(heapmap_spans_name_the_types_of_their_objects)
+{
+    run_main(1, types_main, NULL);
+    CHECK(typed.one_type);
+    CHECK(typed.two_types);
+    CHECK(typed.bytes);
+    CHECK(typed.tiny);
+    CHECK(typed.large);
+    CHECK_EQ(typed.ntypes, SPAN_TYPES);
+    CHECK(typed.more);
 }
