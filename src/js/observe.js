@@ -623,37 +623,40 @@ export class HeapMapReader {
    * Uint8Array of its pages, bit WORK.SHADE set where the write barrier
    * shaded a white object, bit WORK.ASSIST where an assist scanned. The
    * first call (and an arena's first) reports nothing. Returns
-   * { arenas, shaded, assisted }: the counts of such pages.
+   * { arenas, shaded, assisted }: the counts of such pages. The arrays are
+   * the reader's own, rewritten by the next call.
    */
   work() {
     const { realm, L } = this;
     realm.refresh();
-    const n = Atomics.load(realm.u32, (L.heapmapHeader + L.hmNarenas) >>> 2);
+    const { u32 } = realm;
+    const n = Atomics.load(u32, (L.heapmapHeader + L.hmNarenas) >>> 2);
     const pages = this.pagesPerArena;
-    const stride = L.workSize >>> 2;
+    const stride = L.workSize >>> 2; // the two counters share one word
+    const sh = L.workShades * 8, as = L.workAssists * 8;
     this.workSeen ??= [];
-    const arenas = [];
+    this.workFlags ??= [];
     let shaded = 0, assisted = 0;
     for (let i = 0; i < n; i++) {
-      const a = realm.u32[(L.heapmapHeader + L.hmArenas + 4 * i) >>> 2];
-      const at = (a + realm.u32[(a + L.hmArenaWorkOffset) >>> 2]) >>> 2;
-      const now = realm.u32.slice(at, at + pages * stride);
-      const before = this.workSeen[i];
-      const flags = new Uint8Array(pages);
-      if (before) {
-        for (let p = 0; p < pages; p++) {
-          const k = p * stride;
-          if (now[k] === before[k]) continue;
-          const x = now[k], y = before[k];
-          const sh = L.workShades * 8, as = L.workAssists * 8;
-          if (((x >>> sh) & 0xffff) !== ((y >>> sh) & 0xffff)) { flags[p] |= WORK.SHADE; shaded++; }
-          if (((x >>> as) & 0xffff) !== ((y >>> as) & 0xffff)) { flags[p] |= WORK.ASSIST; assisted++; }
-        }
+      const a = u32[(L.heapmapHeader + L.hmArenas + 4 * i) >>> 2];
+      const at = (a + u32[(a + L.hmArenaWorkOffset) >>> 2]) >>> 2;
+      const seen = this.workSeen[i];
+      const flags = (this.workFlags[i] ??= new Uint8Array(pages));
+      flags.fill(0);
+      if (!seen) {
+        this.workSeen[i] = u32.slice(at, at + pages * stride);
+        continue;
       }
-      this.workSeen[i] = now;
-      arenas.push(flags);
+      for (let p = 0; p < pages; p++) {
+        const k = p * stride;
+        const x = u32[at + k], y = seen[k];
+        if (x === y) continue;
+        seen[k] = x;
+        if (((x >>> sh) & 0xffff) !== ((y >>> sh) & 0xffff)) { flags[p] |= WORK.SHADE; shaded++; }
+        if (((x >>> as) & 0xffff) !== ((y >>> as) & 0xffff)) { flags[p] |= WORK.ASSIST; assisted++; }
+      }
     }
-    return { arenas, shaded, assisted };
+    return { arenas: this.workFlags.slice(0, n), shaded, assisted };
   }
 
   /** Decodes page i of a copied arena. */
