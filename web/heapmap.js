@@ -114,6 +114,39 @@ export class HeapMap {
   }
 
   /**
+   * Paints the fading flashes over the whole-heap view: one pixel per page
+   * in an image of its own, drawn scaled over the map in one call (a
+   * rectangle per lit page costs milliseconds on a large heap).
+   */
+  drawHeapFlashes(width, rows, w, h) {
+    const stats = this.flashStats;
+    stats.drawnShade = stats.drawnAssist = 0;
+    if (!this.flashes) return;
+    if (!this.flashImage || this.flashImage.width !== width || this.flashImage.height !== rows) this.flashImage = new ImageData(width, rows);
+    const px = this.flashImage.data;
+    px.fill(0);
+    const now = performance.now();
+    const alpha = (at) => { const age = now - at; return age < FLASH_MS ? FLASH_ALPHA * (1 - age / FLASH_MS) : 0; };
+    for (let a = 0; a < Math.min(rows, this.shadeAt.length); a++) {
+      const shade = this.shadeAt[a], assist = this.assistAt[a];
+      for (let p = 0; p < width; p++) {
+        // A page with both shows the barrier's flash.
+        let x = alpha(shade[p]), c = FLASH.shade;
+        if (x > 0) stats.drawnShade++;
+        else if ((x = alpha(assist[p])) > 0) { c = FLASH.assist; stats.drawnAssist++; } else continue;
+        const o = (a * width + p) * 4;
+        px[o] = c[0]; px[o + 1] = c[1]; px[o + 2] = c[2]; px[o + 3] = Math.round(255 * x);
+      }
+    }
+    if (!stats.drawnShade && !stats.drawnAssist) return;
+    this.flashScratch ??= document.createElement('canvas');
+    this.flashScratch.width = width; this.flashScratch.height = rows;
+    this.flashScratch.getContext('2d').putImageData(this.flashImage, 0, 0);
+    this.ctx.imageSmoothingEnabled = false;
+    this.ctx.drawImage(this.flashScratch, 0, 0, w, h);
+  }
+
+  /**
    * Paints the fading flashes over the drawn map: cell(arena, page) gives a
    * page's rectangle [x, y, w, h] or null when it is not shown.
    */
@@ -308,8 +341,7 @@ export class HeapMap {
         for (let r = 1; r < img.height; r++) { ctx.beginPath(); ctx.moveTo(0, r * rowPx + 0.5); ctx.lineTo(w, r * rowPx + 0.5); ctx.stroke(); }
       }
       this.geometry = { rowPx, pagePx: w / img.width };
-      const pagePx = w / img.width;
-      this.drawFlashes((a, p) => (a < img.height ? [p * pagePx, a * rowPx, Math.max(1, pagePx), rowPx] : null));
+      this.drawHeapFlashes(img.width, img.height, w, h);
     } else if (this.level.kind === 'arena') {
       this.drawArena(cssWidth);
     } else {
