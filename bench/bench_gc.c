@@ -7,7 +7,11 @@
  *    of a cycle summed, as Go's PauseNs), peak heap (arenas mapped, which
  *    gort never returns: Go's HeapSys) and the collector's CPU share;
  *  - Boehm's GCBench (trees built top-down and bottom-up at growing depths
- *    beside a long-lived tree and a large array of doubles).
+ *    beside a long-lived tree and a large array of doubles);
+ *  - barrier_storm: old objects' pointers rewritten all the time while
+ *    some are replaced (the package's barrier_storm workload for a fixed
+ *    number of rewires), so that much of the program runs with the write
+ *    barrier on: what the barrier costs.
  * Each program checks its own result and exits non-zero when it is wrong.
  * The tree walks call gort_safepoint, the check Go's compiler puts at every
  * function entry: without it a walk over a large tree (which never
@@ -16,10 +20,11 @@
  * Prints one line per figure: RESULT <name> <value> <unit>, and every pause
  * of the program (the last 256 cycles') in microseconds: PAUSES <name> <us>...
  *
- *   gort_bench_gc binary_trees_dN|gcbench [quick] [procs=N] [GODEBUG settings]
+ *   gort_bench_gc binary_trees_dN|gcbench|barrier_storm [quick] [procs=N] [GODEBUG settings]
  *
  * runs on 2 Ps unless procs=N says otherwise; quick lowers GCBench's depths
- * by GCBENCH_QUICK_CUT (binary-trees is made smaller by its depth).
+ * by GCBENCH_QUICK_CUT and the storm's rewires by STORM_QUICK_CUT
+ * (binary-trees is made smaller by its depth).
  */
 #include <gort/gort.h>
 #include <stdio.h>
@@ -159,6 +164,72 @@ static void gcbench(void *arg)
         failed = true;
 }
 
+/* ---- barrier storm ---- */
+
+#define STORM_LINKS 4
+#define STORM_ROOTS ((size_t)1 << 18)
+#define STORM_REWIRES ((long)40 * 1000 * 1000)
+#define STORM_QUICK_CUT 10
+/* One rewire in this many also replaces a root's node (the allocation
+ * that keeps the collector cycling). */
+#define STORM_REPLACE_EVERY 8
+
+typedef struct storm_node {
+    struct storm_node *links[STORM_LINKS];
+    uint64_t id;
+    uint64_t check;
+} storm_node;
+
+static const gort_type storm_node_type =
+    GORT_TYPE(storm_node, "storm node", GORT_PTR_ARRAY_FIELD(storm_node, links, STORM_LINKS));
+static const gort_type storm_table_type = GORT_TYPE(storm_node *, "storm table", 1);
+
+static uint64_t storm_check(uint64_t id) { return id * 0x9e3779b97f4a7c15u ^ 0x5bd1e995u; }
+
+static storm_node *storm_new(uint64_t id)
+{
+    storm_node *s = gort_new(&storm_node_type);
+    if (s == NULL) {
+        fprintf(stderr, "bench_gc: out of memory\n");
+        exit(1);
+    }
+    s->id = id;
+    s->check = storm_check(id);
+    return s;
+}
+
+static void barrier_storm(void *arg)
+{
+    (void)arg;
+    storm_node **roots = gort_new_array(&storm_table_type, STORM_ROOTS);
+    if (roots == NULL) {
+        fprintf(stderr, "bench_gc: out of memory\n");
+        exit(1);
+    }
+    uint64_t ids = 0, x = 88172645463325252u;
+    for (size_t i = 0; i < STORM_ROOTS; i++)
+        GORT_STORE(roots[i], storm_new(++ids));
+    long rewires = STORM_REWIRES / (depth_cut ? STORM_QUICK_CUT : 1);
+    for (long k = 0; k < rewires; k++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+        storm_node *a = roots[x % STORM_ROOTS], *b = roots[(x >> 20) % STORM_ROOTS];
+        GORT_STORE(a->links[(x >> 40) % STORM_LINKS], b);
+        if ((x >> 50) % STORM_REPLACE_EVERY == 0)
+            GORT_STORE(roots[(x >> 8) % STORM_ROOTS], storm_new(++ids));
+        if (k % 4096 == 0)
+            gort_safepoint();
+    }
+    /* Every root's node and every node its links reach is whole. */
+    for (size_t i = 0; i < STORM_ROOTS; i++) {
+        const storm_node *s = roots[i];
+        if (s->check != storm_check(s->id))
+            failed = true;
+        for (int l = 0; l < STORM_LINKS; l++)
+            if (s->links[l] != NULL && s->links[l]->check != storm_check(s->links[l]->id))
+                failed = true;
+    }
+}
+
 /* ---- measuring ---- */
 
 static int cmp_u64(const void *a, const void *b)
@@ -224,8 +295,10 @@ int main(int argc, char **argv)
     } else if (strncmp(which, "binary_trees_d", 14) == 0) {
         int depth = atoi(which + 14);
         measure(which, binary_trees, &depth);
+    } else if (strcmp(which, "barrier_storm") == 0) {
+        measure("barrier_storm", barrier_storm, NULL);
     } else {
-        fprintf(stderr, "usage: gort_bench_gc binary_trees_dN|gcbench [quick] [procs=N] [GODEBUG settings]\n");
+        fprintf(stderr, "usage: gort_bench_gc binary_trees_dN|gcbench|barrier_storm [quick] [procs=N] [GODEBUG settings]\n");
         return 2;
     }
     return 0;

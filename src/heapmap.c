@@ -20,7 +20,12 @@
  *    add): a copy taken meanwhile may hold those words from either side of
  *    the event, never a half-made span;
  *  - a span's first page says how many pages it has, and exactly those
- *    further pages say they belong to it, in every consistent copy.
+ *    further pages say they belong to it, in every consistent copy;
+ *  - the per-page work counters (gort_heapmap_work) only move, outside the
+ *    generation protocol: any thread whose barrier shades or whose assist
+ *    scans an object counts it, with a relaxed load and store (a lost count
+ *    among racing threads is harmless: a reader wants to know that a page
+ *    saw work, not how much), and only at those already slow moments.
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -64,9 +69,16 @@ const gort_heapmap_header *gort_heapmap(void)
     return &map;
 }
 
+/* The work counters follow the page records in the arena's one block. */
+#define WORK_OFFSET (sizeof(gort_heapmap_arena) + PAGES_PER_ARENA * sizeof(gort_heapmap_page))
+_Static_assert(WORK_OFFSET % _Alignof(gort_heapmap_work) == 0, "the work counters are aligned");
+
 gort_heapmap_arena *heapmap_arena_new(void)
 {
-    return prim_sys_alloc(sizeof(gort_heapmap_arena) + PAGES_PER_ARENA * sizeof(gort_heapmap_page));
+    gort_heapmap_arena *a = prim_sys_alloc(WORK_OFFSET + PAGES_PER_ARENA * sizeof(gort_heapmap_work));
+    if (a != NULL)
+        a->work_offset = WORK_OFFSET;
+    return a;
 }
 
 void heapmap_add_arena(uintptr_t base, gort_heapmap_arena *a)
@@ -163,6 +175,23 @@ void heapmap_span_update(mspan *s, bool cached)
 }
 
 void heapmap_span_swept(mspan *s) { rewrite_start(s, SHARED_LOAD(s->allocCount), false); }
+
+/* The work counters of the page holding obj (an object the caller found
+ * through the heap's arena index, which publishes the arena after its map). */
+static gort_heapmap_work *work_of(uintptr_t obj)
+{
+    gort_heapmap_arena *a = by_slot[slot_of(obj)];
+    gort_heapmap_work *work = (gort_heapmap_work *)(void *)((char *)a + WORK_OFFSET);
+    return &work[(obj - (uintptr_t)a->base) >> PAGE_SHIFT];
+}
+
+static inline void count(uint16_t *counter)
+{
+    MAP_STORE(*counter, (uint16_t)(MAP_LOAD(*counter) + 1));
+}
+
+void heapmap_note_shade(uintptr_t obj) { count(&work_of(obj)->shades); }
+void heapmap_note_assist(uintptr_t obj) { count(&work_of(obj)->assists); }
 
 int64_t gort_heapmap_read(size_t index, gort_heapmap_page *out, int tries)
 {

@@ -81,6 +81,33 @@ void gort_flush_cache(void)
 
 static const spanclass tiny_spanclass = (2 << 1) | 1; /* class 2 is 16 B, noscan */
 
+/* What a tiny block's slot holds, for the span's list of types. */
+static const gort_type tiny_block_type = {.name = "tiny block (pointer-free objects under 16 B packed together)",
+                                          .size = TINY_SIZE};
+
+/* Adds t to the span's types (mspan.types) unless it is there; the span's
+ * allocating owner calls it. */
+static void span_note_type(mspan *s, const gort_type *t)
+{
+    unsigned n = s->ntypes;
+    for (unsigned k = 0; k < n; k++)
+        if (s->types[k] == t)
+            return;
+    if (n == SPAN_TYPES) {
+        OWNER_STORE(s->types_more, true);
+        return;
+    }
+    OWNER_STORE(s->types[n], t);
+    OWNER_STORE(s->ntypes, (uint8_t)(n + 1));
+}
+
+/* A type check costs two compares when the span's first type is t. */
+static inline void span_type(mspan *s, const gort_type *t)
+{
+    if (unlikely(s->ntypes == 0 || s->types[0] != t))
+        span_note_type(s, t);
+}
+
 static void *malloc_tiny(mcache *c, size_t size)
 {
     uintptr_t off = c->tinyoffset;
@@ -101,6 +128,7 @@ static void *malloc_tiny(mcache *c, size_t size)
         return NULL;
     UNPOISON(v, TINY_SIZE);
     memset((void *)v, 0, TINY_SIZE);
+    span_type(s, &tiny_block_type);
     if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
         gc_mark_new_object(c, s, v);
     /* Keep whichever block has more room left for the next tiny object. */
@@ -135,6 +163,7 @@ static void *malloc_large(mcache *c, size_t size, const gort_type *t, size_t nva
     }
     s->largecount = nvalues;
     s->largetype = noscan ? NULL : t;
+    span_note_type(s, t);
     if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
         gc_mark_new_object(c, s, s->startaddr);
     mcentral_add_large(s);
@@ -166,6 +195,7 @@ static void *mallocgc_cache(mcache *c, size_t size, const gort_type *t, size_t n
         memset((void *)v, 0, s->elemsize);
     if (!noscan)
         heap_bits_set_type(v, s->elemsize, size, t);
+    span_type(s, t);
     if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
         gc_mark_new_object(c, s, v);
     return (void *)v;
@@ -219,8 +249,8 @@ static void *external_into_locked(void **root, size_t n)
     if (x != NULL) {
         if (__atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED)) {
             gcwork w = {0};
-            shade((uintptr_t)__atomic_load_n(root, __ATOMIC_RELAXED), &w);
-            shade((uintptr_t)x, &w);
+            shade_barrier((uintptr_t)__atomic_load_n(root, __ATOMIC_RELAXED), &w);
+            shade_barrier((uintptr_t)x, &w);
             gcw_dispose(&w);
         }
         __atomic_store_n(root, x, __ATOMIC_RELEASE);

@@ -27,7 +27,7 @@ void wbbuf_flush(p *pp, gcwork *w)
 {
     for (uint32_t i = 0; i < pp->wbbuf_n; i++)
         if (pp->wbbuf[i] != 0)
-            shade(pp->wbbuf[i], w);
+            shade_barrier(pp->wbbuf[i], w);
     pp->wbbuf_n = 0;
 }
 
@@ -53,8 +53,8 @@ static void wb_shade_pair(uintptr_t old, uintptr_t new)
         lock(&extalloc_lock);
     if (__atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED)) {
         gcwork w = {0};
-        shade(old, &w);
-        shade(new, &w);
+        shade_barrier(old, &w);
+        shade_barrier(new, &w);
         gcw_dispose(&w);
     }
     if (!held)

@@ -67,6 +67,9 @@ bool malloc_type_is_valid(const gort_type *t);
 /* Marks the object containing p, if p points into an allocated heap object,
  * and queues it for scanning when it holds pointers. */
 void shade(uintptr_t p, gcwork *w);
+/* shade, for the write barrier: also counts a white object it shaded on
+ * the page map (heapmap_note_shade), where the playground flashes it. */
+void shade_barrier(uintptr_t p, gcwork *w);
 /* Marks a just-allocated object (black allocation during mark); its bytes
  * are counted in c until mark termination collects them. */
 void gc_mark_new_object(mcache *c, mspan *s, uintptr_t obj);

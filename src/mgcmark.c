@@ -115,24 +115,25 @@ _Noreturn static void checkmark_failed(mspan *s, uintptr_t i)
     gort_throw("checkmark found unmarked object");
 }
 
-static inline void greyobject(mspan *s, uintptr_t i, gcwork *w)
+/* True when this call turned the object from white. */
+static inline bool greyobject(mspan *s, uintptr_t i, gcwork *w)
 {
     if (unlikely(checkmark_mode)) {
         if (!bit_test(s->gcmarkBits, i)) {
             if (checkmark_precise)
                 checkmark_failed(s, i);
-            return; /* see gc_checkmark: conservative roots may be stale */
+            return false; /* see gc_checkmark: conservative roots may be stale */
         }
         if (!bit_test_and_set(s->scanBits, i))
-            return;
+            return false;
     } else {
         if (!bit_test_and_set(s->gcmarkBits, i))
-            return;
+            return false;
         w->bytes_marked += s->elemsize;
     }
-    if (spanclass_noscan(s->spanclass))
-        return;
-    gcw_put(w, s->startaddr + i * s->elemsize);
+    if (!spanclass_noscan(s->spanclass))
+        gcw_put(w, s->startaddr + i * s->elemsize);
+    return true;
 }
 
 void shade(uintptr_t p, gcwork *w)
@@ -141,6 +142,14 @@ void shade(uintptr_t p, gcwork *w)
     uintptr_t i;
     if (find_object(p, &s, &i))
         greyobject(s, i, w);
+}
+
+void shade_barrier(uintptr_t p, gcwork *w)
+{
+    mspan *s;
+    uintptr_t i;
+    if (find_object(p, &s, &i) && greyobject(s, i, w))
+        heapmap_note_shade(s->startaddr + i * s->elemsize);
 }
 
 void gc_mark_new_object(mcache *c, mspan *s, uintptr_t obj)
@@ -249,10 +258,14 @@ bool gc_is_marked(uintptr_t obj)
 
 extern atomic_bool gc_abandon; /* mgc.c: the runtime is stopping */
 
-int64_t gc_drain(gcwork *w, int64_t budget)
+/* gc_drain; assist: the caller is a mutator's assist, whose scans are
+ * counted on the page map (heapmap_note_assist) once per run of objects
+ * of one page. */
+static int64_t drain(gcwork *w, int64_t budget, bool assist)
 {
     int64_t scanned = 0;
     unsigned n = 0;
+    uintptr_t counted_page = 0;
     for (;;) {
         if (++n % DRAIN_CHECK_OBJECTS == 0) {
             if (atomic_load_explicit(&gc_abandon, memory_order_relaxed))
@@ -263,6 +276,10 @@ int64_t gc_drain(gcwork *w, int64_t budget)
         if (b == 0)
             break;
         scanned += (int64_t)scanobject(b, w);
+        if (assist && (b >> PAGE_SHIFT) != counted_page) {
+            counted_page = b >> PAGE_SHIFT;
+            heapmap_note_assist(b);
+        }
         if (budget >= 0 && scanned >= budget)
             break;
     }
@@ -272,6 +289,8 @@ int64_t gc_drain(gcwork *w, int64_t budget)
                                   memory_order_relaxed);
     return scanned;
 }
+
+int64_t gc_drain(gcwork *w, int64_t budget) { return drain(w, budget, false); }
 
 /* ---- roots ---- */
 
@@ -406,7 +425,7 @@ void gc_assist_alloc(mcache *c, uint64_t bytes)
         atomic_fetch_add(&gc_assists_running, 1);
         int64_t chunk = c->gc_assist_debt < ASSIST_CHUNK_BYTES ? c->gc_assist_debt
                                                                 : ASSIST_CHUNK_BYTES;
-        int64_t done = gc_drain(&w, chunk);
+        int64_t done = drain(&w, chunk, true);
         gcw_dispose(&w);
         atomic_fetch_sub(&gc_assists_running, 1);
         c->gc_assist_debt = done >= c->gc_assist_debt ? 0 : c->gc_assist_debt - done;

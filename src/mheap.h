@@ -27,6 +27,8 @@
 /* The most objects a span holds: 8 B objects in one page. */
 #define MAX_SPAN_OBJECTS (PAGE_SIZE / 8)
 #define SPAN_BITS_WORDS (MAX_SPAN_OBJECTS / 64)
+/* The distinct types a span names for its objects (mspan.types). */
+#define SPAN_TYPES 4
 
 enum mspan_state {
     MSPAN_DEAD = 0,   /* on the free list of span structures */
@@ -64,6 +66,15 @@ typedef struct mspan {
      * collector can scan it without a per-word bitmap. */
     const gort_type *largetype;
     size_t largecount;
+
+    /* The types objects were allocated with since the span was made (NULL:
+     * untyped bytes), the first SPAN_TYPES of them, so that a viewer can
+     * name an object's type (one type: exactly; several: one of them);
+     * types_more says there were others. Written by the span's allocating
+     * owner (OWNER_STORE), read by viewers. */
+    const gort_type *types[SPAN_TYPES];
+    uint8_t ntypes;
+    bool types_more;
 
     uint64_t bits[2][SPAN_BITS_WORDS]; /* storage behind allocBits, gcmarkBits */
     /* Set once a marked object has been scanned (black, for the heap

@@ -66,6 +66,10 @@ void heapmap_span_free(struct mspan *s);
 void heapmap_span_update(struct mspan *s, bool cached);
 /* The span was swept and stays: what it holds now is what was marked. */
 void heapmap_span_swept(struct mspan *s);
+/* The write barrier shaded the white object obj; an assist scanned obj
+ * (gort_heapmap_work): each a relaxed load and store of the page's counter. */
+void heapmap_note_shade(uintptr_t obj);
+void heapmap_note_assist(uintptr_t obj);
 
 /* ---- metrics (metrics.c) ---- */
 

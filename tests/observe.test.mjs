@@ -334,6 +334,8 @@ test('on a quiet heap the page table agrees with gort_heap_snapshot, and spans s
           assert.ok(objs, 'a span start the map shows is a span');
           assert.equal(objs.nelems, p.nelems);
           assert.equal(objs.colors.filter((c) => c !== 0).length, p.inuse);
+          // A span that holds objects names the types they were allocated with.
+          if (p.inuse > 0) assert.ok(objs.types.length > 0 && objs.types.every((n) => n === null || typeof n === 'string'), JSON.stringify(objs.types));
           checkedObjects++;
         }
       }

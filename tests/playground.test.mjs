@@ -599,6 +599,79 @@ test('every workload of the list starts, reports and stops from the page', { ski
   }
 });
 
+/** Counts the map canvas's pixels that show a fresh flash: the barrier's yellow, the assists' green. */
+const flashPixels = (page) => page.evaluate(() => {
+  const c = document.getElementById('map');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const counts = { shade: 0, assist: 0 };
+  for (let i = 0; i < d.length; i += 4) {
+    const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
+    // Collector colour has greys, a slate blue and vermillion: none is yellow or green.
+    if (r > 180 && g > 165 && b < 0.6 * g) counts.shade++;
+    else if (g > r + 80 && g > b + 20) counts.assist++;
+  }
+  return counts;
+});
+
+test('the map flashes where the write barrier shades, and a clicked object shows its type', { skip, timeout: 300_000 }, async (t) => {
+  await mkdir(screenshots, { recursive: true });
+  const { context, page, problems } = await openPage('?w=barrier_storm&objects=100000&gogc=50&mode=collector');
+  try {
+    await waitFor(page, () => window.playground.ready || window.playground.error);
+    assert.equal(await page.evaluate(() => window.playground.error), null);
+    assert.equal(await page.evaluate(() => document.getElementById('flashes').checked), true);
+    await page.locator('#start').click();
+    await waitFor(page, () => window.playground.workload === 'barrier_storm' && window.playground.lastReport?.ops > 0);
+    // Frames drew barrier flashes while the collector marked, and the canvas shows them.
+    await waitFor(page, () => (window.playground.flashFrames.mark?.shade ?? 0) > 0);
+    let seen = { shade: 0, assist: 0 };
+    for (let i = 0; i < 100 && !seen.shade; i++) {
+      const c = await flashPixels(page);
+      seen = { shade: seen.shade + (c.shade ? 1 : 0), assist: seen.assist + (c.assist ? 1 : 0) };
+      if (c.shade) await page.locator('#map').screenshot({ path: `${screenshots}playground-map-flashes.png` });
+      else await page.waitForTimeout(50);
+    }
+    const stats = await page.evaluate(() => ({ frames: window.playground.flashFrames, pages: window.playground.flashStats }));
+    t.diagnostic(`flash frames by phase: ${JSON.stringify(stats.frames)}; pages flashed: ${JSON.stringify(stats.pages)}; samples with flash pixels: ${JSON.stringify(seen)}`);
+    assert.ok(seen.shade > 0, 'no barrier flash on the canvas');
+    assert.ok(stats.pages.shaded > 0);
+    assert.match(await page.locator('#legend').textContent(), /write barrier shaded/);
+
+    // Flashes off: the legend and the URL say so, and no flash is drawn.
+    await page.locator('#flashes').uncheck();
+    assert.match(await page.evaluate(() => location.search), /flash=0/);
+    await page.waitForTimeout(1200);
+    assert.equal((await flashPixels(page)).shade, 0);
+    assert.doesNotMatch(await page.locator('#legend').textContent(), /write barrier shaded/);
+    await page.locator('#flashes').check();
+
+    // Clicking an object names its type (the workload's gort_type).
+    const map = page.locator('#map');
+    await page.locator('input[name=mode][value=fill]').check();
+    await map.click({ position: { x: 200, y: 2 } });
+    await waitFor(page, () => /arena \d+/.test(document.getElementById('crumbs').textContent));
+    const box = await map.boundingBox();
+    const cell = box.width / 32;
+    const types = new Set();
+    for (let k = 0; k < 512 && !types.has('barrier-storm node'); k++) {
+      await map.click({ position: { x: (k % 32) * cell + cell / 2, y: Math.floor(k / 32) * (cell * 0.6) + 4 } });
+      if (!/span 0x/.test(await page.locator('#crumbs').textContent())) continue;
+      await map.click({ position: { x: 5, y: 5 } });
+      const type = await page.locator('#info tr').evaluateAll((rows) => rows.find((r) => r.cells[0].textContent === 'type')?.cells[1].textContent ?? 'no type row');
+      types.add(type);
+      if (type === 'barrier-storm node') await page.screenshot({ path: `${screenshots}playground-object-type.png`, fullPage: true });
+      await page.locator('#crumbs a[data-level=arena]').click();
+    }
+    t.diagnostic(`types shown: ${[...types].join(' | ')}`);
+    assert.ok(types.has('barrier-storm node'), [...types].join(' | '));
+    await page.locator('#stop').click();
+    await waitFor(page, () => window.playground.workload === null);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('served without the isolation headers, the page says why it cannot run', { skip, timeout: 60_000 }, async () => {
   const context = await browser.newContext({ viewport: { width: 1200, height: 500 } });
   const page = await context.newPage();

@@ -73,6 +73,10 @@ const playground = {
   /** The pauses of the time strip (ns each, from the event rings), and their lanes' labels. */
   get pauses() { return view.pauses.map((p) => p.ns); },
   get laneLabels() { return view.lanes.map((l) => l.label); },
+  /** The map's flashes: pages seen flashing since load, cells drawn flashing in the last frame. */
+  get flashStats() { return view.map?.flashStats ?? null; },
+  /** Frames that drew barrier (shade) and assist flashes, by the collector's phase then. */
+  flashFrames: {},
   /** Whether a P lane shows user code since t (s, the runtime's clock). */
   laneRanSince(lane, t) { return view.lanes[lane]?.segments.some((s) => s.state === 'running' && (s.to === null || s.to > t)) ?? false; },
   /** The runtime's clock now (s). */
@@ -103,7 +107,7 @@ function readURL() {
     procs: q.has('procs') && Number.isInteger(procs) ? Math.min(MAX_PROCS, Math.max(1, procs)) : defaultProcs(),
     checkmark: q.get('checkmark') === '1', stw: q.get('stw') === '1',
     seed: q.has('seed') && Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED ? seed : 0,
-    mode, run: q.get('run') === '1',
+    mode, flashes: q.get('flash') !== '0', run: q.get('run') === '1',
   };
 }
 
@@ -121,6 +125,7 @@ function stateOfControls() {
     checkmark: $('checkmark').checked, stw: $('stw').checked,
     seed: Number($('seed').value),
     mode: document.querySelector('input[name=mode]:checked').value,
+    flashes: $('flashes').checked,
     run: view.running !== null,
   };
 }
@@ -138,6 +143,7 @@ function writeURL() {
   if (s.checkmark) q.set('checkmark', '1');
   if (s.stw) q.set('stw', '1');
   q.set('mode', s.mode);
+  if (!s.flashes) q.set('flash', '0');
   if (s.run) q.set('run', '1');
   history.replaceState(null, '', `${location.pathname}?${q}`);
 }
@@ -171,6 +177,7 @@ function applyToControls(s) {
   $('checkmark').checked = s.checkmark;
   $('stw').checked = s.stw;
   document.querySelector(`input[name=mode][value=${s.mode}]`).checked = true;
+  $('flashes').checked = s.flashes;
 }
 
 function status(text, isError = false) {
@@ -519,7 +526,8 @@ function drawClasses() {
 }
 
 function drawLegend() {
-  $('legend').innerHTML = legend(view.map.level.kind === 'span' ? 'collector' : view.map.mode).map(([label, colour]) => `<li><i style="background:${colour}"></i>${label}</li>`).join('');
+  const spanLevel = view.map.level.kind === 'span';
+  $('legend').innerHTML = legend(spanLevel ? 'collector' : view.map.mode, view.map.flashes && !spanLevel).map(([label, colour]) => `<li><i style="background:${colour}"></i>${label}</li>`).join('');
 }
 
 function drawCrumbs() {
@@ -569,8 +577,13 @@ function frame() {
   let bytes = takeEvents();
   const t1 = performance.now();
   bytes += view.map.read();
+  if (view.map.flashes) bytes += view.map.readWork();
   if (view.map.mode === 'collector' && view.map.level.kind !== 'span') bytes += view.map.scanSpans(view.phase);
   view.map.draw();
+  const flashed = view.map.flashStats;
+  if (flashed.drawnShade > 0 || flashed.drawnAssist > 0) (playground.flashFrames[view.phase] ??= { shade: 0, assist: 0 });
+  if (flashed.drawnShade > 0) playground.flashFrames[view.phase].shade++;
+  if (flashed.drawnAssist > 0) playground.flashFrames[view.phase].assist++;
   bytes += view.map.level.kind === 'span' ? view.map.bytesRead : 0;
   const t2 = performance.now();
   if (t0 - view.lastMetricsAt >= METRICS_EVERY_MS) { view.lastMetricsAt = t0; timed('metrics', () => sampleMetrics(t0)); drawReport(); }
@@ -674,6 +687,7 @@ async function main() {
   view.events = rt.events({ historyMs: HISTORY_MS });
   view.map = new HeapMap($('map'), rt.heapMap(), { onSelect: showInfo });
   view.map.mode = initial.mode;
+  view.map.flashes = initial.flashes;
   view.map.onZoom = () => { drawCrumbs(); drawLegend(); };
   drawLegend();
   drawCrumbs();
@@ -695,6 +709,7 @@ async function main() {
   for (const r of document.querySelectorAll('input[name=mode]')) {
     r.addEventListener('change', () => { view.map.mode = r.value; view.map.spanColours.clear(); drawLegend(); writeURL(); });
   }
+  $('flashes').addEventListener('change', () => { view.map.flashes = $('flashes').checked; drawLegend(); writeURL(); });
   $('crumbs').addEventListener('click', (e) => {
     const to = e.target.dataset?.level;
     if (to === 'heap') view.map.zoom({ kind: 'heap' });

@@ -4,7 +4,10 @@
 // borders), one span (its objects). Three modes: fill (how full each span
 // is; pointerful, pointer-free and large spans in three hues), class (the
 // span's size class) and collector (each object's colour: white, grey,
-// black, from the span's mark and scan bits; unswept spans apart).
+// black, from the span's mark and scan bits; unswept spans apart). Over
+// any mode, flashes: pages where the write barrier shaded an object or an
+// assist scanned since the last frame light up and fade (the runtime's
+// per-page work counters).
 //
 // Everything here reads the heap through the package's HeapMapReader,
 // which copies shared memory and never calls into the module.
@@ -25,6 +28,15 @@ export const COLLECTOR = {
   black: [0, 0, 0],
   unswept: [213, 94, 0],   // vermillion: spans the sweeper has not reached
 };
+// Flashes: where the write barrier shaded a white object, where an assist
+// scanned (Okabe-Ito yellow and bluish green: apart from every map colour).
+export const FLASH = {
+  shade: [240, 228, 66],
+  assist: [0, 158, 115],
+};
+// How long a flash takes to fade, and its strongest opacity.
+const FLASH_MS = 900;
+const FLASH_ALPHA = 0.95;
 const DIMMED_ALPHA = 0.22;
 // Milliseconds of span scanning (span bits read) a frame spends in collector mode.
 const SCAN_BUDGET_MS = 4;
@@ -64,6 +76,11 @@ export class HeapMap {
     this.paintCursor = 0; // the row the next paint starts at
     this.bytesRead = 0;
     this.selectedObject = null;
+    this.flashes = true;
+    this.shadeAt = []; // per arena, per page: when the barrier last shaded there (performance.now())
+    this.assistAt = [];
+    // Pages seen flashing since the page loaded, and cells drawn flashing in the last frame.
+    this.flashStats = { shaded: 0, assisted: 0, drawnShade: 0, drawnAssist: 0 };
     canvas.addEventListener('click', (e) => this.click(e));
   }
 
@@ -76,6 +93,84 @@ export class HeapMap {
     if (bytes || this.snapshot.sweepgen !== this.listedSweepgen || this.snapshot.arenas.length !== before.length) this.list = null;
     this.bytesRead = bytes;
     return bytes;
+  }
+
+  /** Reads which pages the collector worked on since the last frame (the flashes). Returns bytes read. */
+  readWork() {
+    const work = this.reader.work();
+    const now = performance.now();
+    const pages = this.reader.pagesPerArena;
+    work.arenas.forEach((flags, a) => {
+      this.shadeAt[a] ??= new Float64Array(pages).fill(-Infinity);
+      this.assistAt[a] ??= new Float64Array(pages).fill(-Infinity);
+      for (let p = 0; p < pages; p++) {
+        if (flags[p] & 1) this.shadeAt[a][p] = now;
+        if (flags[p] & 2) this.assistAt[a][p] = now;
+      }
+    });
+    this.flashStats.shaded += work.shaded;
+    this.flashStats.assisted += work.assisted;
+    return work.arenas.length * pages * this.reader.L.workSize;
+  }
+
+  /**
+   * Paints the fading flashes over the whole-heap view: one pixel per page
+   * in an image of its own, drawn scaled over the map in one call (a
+   * rectangle per lit page costs milliseconds on a large heap).
+   */
+  drawHeapFlashes(width, rows, w, h) {
+    const stats = this.flashStats;
+    stats.drawnShade = stats.drawnAssist = 0;
+    if (!this.flashes) return;
+    if (!this.flashImage || this.flashImage.width !== width || this.flashImage.height !== rows) this.flashImage = new ImageData(width, rows);
+    const px = this.flashImage.data;
+    px.fill(0);
+    const now = performance.now();
+    const alpha = (at) => { const age = now - at; return age < FLASH_MS ? FLASH_ALPHA * (1 - age / FLASH_MS) : 0; };
+    for (let a = 0; a < Math.min(rows, this.shadeAt.length); a++) {
+      const shade = this.shadeAt[a], assist = this.assistAt[a];
+      for (let p = 0; p < width; p++) {
+        // A page with both shows the barrier's flash.
+        let x = alpha(shade[p]), c = FLASH.shade;
+        if (x > 0) stats.drawnShade++;
+        else if ((x = alpha(assist[p])) > 0) { c = FLASH.assist; stats.drawnAssist++; } else continue;
+        const o = (a * width + p) * 4;
+        px[o] = c[0]; px[o + 1] = c[1]; px[o + 2] = c[2]; px[o + 3] = Math.round(255 * x);
+      }
+    }
+    if (!stats.drawnShade && !stats.drawnAssist) return;
+    this.flashScratch ??= document.createElement('canvas');
+    this.flashScratch.width = width; this.flashScratch.height = rows;
+    this.flashScratch.getContext('2d').putImageData(this.flashImage, 0, 0);
+    this.ctx.imageSmoothingEnabled = false;
+    this.ctx.drawImage(this.flashScratch, 0, 0, w, h);
+  }
+
+  /**
+   * Paints the fading flashes over the drawn map: cell(arena, page) gives a
+   * page's rectangle [x, y, w, h] or null when it is not shown.
+   */
+  drawFlashes(cell) {
+    this.flashStats.drawnShade = 0;
+    this.flashStats.drawnAssist = 0;
+    if (!this.flashes) return;
+    const { ctx } = this;
+    const now = performance.now();
+    const paint = (at, colour, arena, counter) => {
+      for (let p = 0; p < at.length; p++) {
+        const age = now - at[p];
+        if (!(age < FLASH_MS)) continue;
+        const r = cell(arena, p);
+        if (!r) continue;
+        ctx.fillStyle = `rgba(${colour},${(FLASH_ALPHA * (1 - age / FLASH_MS)).toFixed(3)})`;
+        ctx.fillRect(r[0], r[1], r[2], r[3]);
+        this.flashStats[counter]++;
+      }
+    };
+    for (let a = 0; a < this.shadeAt.length; a++) {
+      if (this.assistAt[a]) paint(this.assistAt[a], FLASH.assist, a, 'drawnAssist');
+      if (this.shadeAt[a]) paint(this.shadeAt[a], FLASH.shade, a, 'drawnShade');
+    }
   }
 
   /** Every span start of the heap: { arena, page, rec, base }. */
@@ -246,6 +341,7 @@ export class HeapMap {
         for (let r = 1; r < img.height; r++) { ctx.beginPath(); ctx.moveTo(0, r * rowPx + 0.5); ctx.lineTo(w, r * rowPx + 0.5); ctx.stroke(); }
       }
       this.geometry = { rowPx, pagePx: w / img.width };
+      this.drawHeapFlashes(img.width, img.height, w, h);
     } else if (this.level.kind === 'arena') {
       this.drawArena(cssWidth);
     } else {
@@ -284,6 +380,7 @@ export class HeapMap {
       }
     }
     this.geometry = { cell, cellH, cols };
+    this.drawFlashes((arena, p) => (arena === this.level.arena ? [(p % cols) * cell + 1, Math.floor(p / cols) * cellH + 1, cell - 2, cellH - 2] : null));
   }
 
   drawSpan(cssWidth) {
@@ -319,6 +416,7 @@ export class HeapMap {
       ctx.lineWidth = 1;
     }
     this.geometry = { cols, cell, obj };
+    this.flashStats.drawnShade = this.flashStats.drawnAssist = 0;
   }
 
   /** The span record and base that page `page` of arena `a` belongs to, or null. */
@@ -389,14 +487,32 @@ export class HeapMap {
     const mark = ['free slot', 'white (not marked)', 'grey (marked, not yet scanned)', 'black (marked and scanned)'][obj.colors[i]];
     return {
       title: `object ${i} at 0x${(obj.base + i * obj.elemsize).toString(16)}`,
-      rows: [['mark', mark], ['type', 'not recorded by the runtime'], ...d.rows],
+      rows: [['mark', mark], ['type', typeText(obj)], ...d.rows],
     };
   }
 }
 
-/** The legend of the current mode: [[label, rgb]]. */
-export function legend(mode) {
+/**
+ * An object's type from its span's list (the gort_types its objects were
+ * allocated with since the span was made): exact when there is one.
+ */
+export function typeText(obj) {
+  const escape = (x) => x.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const name = (t) => (t === null ? 'untyped bytes' : t === '' ? '(unnamed type)' : escape(t));
+  if (obj.types.length === 0) return 'not recorded';
+  if (obj.types.length === 1 && !obj.typesMore) return name(obj.types[0]);
+  return `one of ${obj.types.map(name).join(', ')}${obj.typesMore ? ' and others' : ''} (the span has held several types)`;
+}
+
+/** The legend of the current mode: [[label, rgb]]; flashes: with the flashes' entries. */
+export function legend(mode, flashes = false) {
   const css = (c) => `rgb(${c.map((v) => v | 0)})`;
+  const flash = flashes ? [['flash: the write barrier shaded an object here', css(FLASH.shade)],
+    ['flash: an assist scanned here', css(FLASH.assist)]] : [];
+  return [...modeLegend(mode, css), ...flash];
+}
+
+function modeLegend(mode, css) {
   if (mode === 'collector') {
     return [['white: not (yet) marked', css(COLLECTOR.white)], ['grey: marked, to scan', css(COLLECTOR.grey)],
       ['black: marked and scanned', css(COLLECTOR.black)], ['free slots', css(COLLECTOR.free)],

@@ -29,7 +29,10 @@
  * rewrite only a span's counts, sweepgen and flags in its first record and
  * then add 1 << 8. A reader that saw no writer and the same word before and
  * after its copy holds a consistent arena (gort_heapmap_read): every span
- * whole, its counts each from one side or the other of an event.
+ * whole, its counts each from one side or the other of an event. Beside
+ * the records, each page has two counters of the collector's work there
+ * (gort_heapmap_work: the write barrier's shades, the assists' scans),
+ * which only move and are read without the generation protocol.
  */
 #ifndef GORT_TRACE_H
 #define GORT_TRACE_H
@@ -170,13 +173,39 @@ typedef struct gort_heapmap_page {
 
 #define GORT_HEAPMAP_CACHED 1 /* a thread's allocation cache holds the span */
 
+/*
+ * Where the collector worked on one page, as two counters that only ever
+ * move (modulo 2^16): a reader that keeps the last values it saw learns
+ * which pages saw that work since, not how much (a page counted exactly a
+ * multiple of 65536 times in between looks unchanged). They are written
+ * where the runtime is already slow, each with a relaxed load and a
+ * relaxed store, not a read-modify-write: two threads counting at once may
+ * count once. They are not covered by the arena's generation word.
+ */
+typedef struct gort_heapmap_work {
+    /* The write barrier shaded a white object starting in the page (grey,
+     * or black at once when it holds no pointers). */
+    uint16_t shades;
+    /* A mutator assist scanned objects starting in the page (a run of
+     * objects of one page scanned one after another counts once). */
+    uint16_t assists;
+} gort_heapmap_work;
+
 /* The map of one arena (its base, its generation word, its pages). */
 typedef struct gort_heapmap_arena {
     uint32_t gen; /* gen << 8 | writers; atomic */
-    uint32_t reserved;
+    /* Bytes from the start of this struct to its gort_heapmap_work array,
+     * one per page (gort_heapmap_work_of). */
+    uint32_t work_offset;
     uint64_t base;
     gort_heapmap_page pages[]; /* gort_pages_per_arena() records */
 } gort_heapmap_arena;
+
+/* An arena's per-page work counters (gort_pages_per_arena() of them). */
+static inline const gort_heapmap_work *gort_heapmap_work_of(const gort_heapmap_arena *a)
+{
+    return (const gort_heapmap_work *)(const void *)((const char *)a + a->work_offset);
+}
 
 /* The most arenas a heap has (4 GB of 4 MB arenas on wasm32, 64 GB of
  * 64 MB arenas natively). */

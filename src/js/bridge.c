@@ -821,6 +821,15 @@ EMSCRIPTEN_KEEPALIVE const char *gort_js_strerror(int err) { return gort_strerro
     X(spanAllocBits, offsetof(mspan, allocBits))                              \
     X(spanMarkBits, offsetof(mspan, gcmarkBits))                              \
     X(spanScanBits, offsetof(mspan, scanBits))                                \
+    X(spanTypes, offsetof(mspan, types))                                      \
+    X(spanNtypes, offsetof(mspan, ntypes))                                    \
+    X(spanTypesMore, offsetof(mspan, types_more))                             \
+    X(spanTypesMax, SPAN_TYPES)                                               \
+    X(typeName, offsetof(gort_type, name))                                    \
+    X(hmArenaWorkOffset, offsetof(gort_heapmap_arena, work_offset))           \
+    X(workSize, sizeof(gort_heapmap_work))                                    \
+    X(workShades, offsetof(gort_heapmap_work, shades))                        \
+    X(workAssists, offsetof(gort_heapmap_work, assists))                      \
     X(gcPhase, (uintptr_t)&gcphase)                                          \
     X(mdSize, sizeof(gort_metric_description))                                \
     X(mdName, offsetof(gort_metric_description, name))                        \

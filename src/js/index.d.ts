@@ -262,8 +262,20 @@ export interface HeapMapReader {
   readonly pagesPerArena: number;
   read(): { arenas: HeapMapArena[]; sweepgen: number };
   page(arena: HeapMapArena, index: number, sweepgen?: number): HeapMapPage;
-  /** A span's objects: colors 0 free, 1 white, 2 grey, 3 black. */
-  span(addr: number): { base: number; elemsize: number; nelems: number; colors: Uint8Array } | null;
+  /**
+   * A span's objects: colors 0 free, 1 white, 2 grey, 3 black; types: the
+   * gort_type names its objects were allocated with (null: untyped bytes),
+   * the first few, typesMore: there were others.
+   */
+  span(addr: number): {
+    base: number; elemsize: number; nelems: number; colors: Uint8Array; types: (string | null)[]; typesMore: boolean;
+  } | null;
+  /**
+   * Pages where the collector worked since the last call: per arena a byte
+   * per page, bit 1 the write barrier shaded an object there, bit 2 an
+   * assist scanned there.
+   */
+  work(): { arenas: Uint8Array[]; shaded: number; assisted: number };
 }
 
 /**

@@ -31,6 +31,10 @@ const STATE_NAMES = ['idle', 'running', 'assist', 'sweep', 'stopped', 'mark'];
 const STOPPING = 'stopping';
 const PHASE_NAMES = ['off', 'sweep termination', 'mark', 'mark termination', 'sweep'];
 const COLORS = Object.freeze({ FREE: 0, WHITE: 1, GREY: 2, BLACK: 3 });
+// HeapMapReader.work()'s page flags.
+const WORK = Object.freeze({ SHADE: 1, ASSIST: 2 });
+// A type's name is read up to this many bytes.
+const TYPE_NAME_MAX = 256;
 
 /** Reads the observation layout once per module: name -> value. */
 function layoutOf(realm) {
@@ -613,6 +617,48 @@ export class HeapMapReader {
     return { arenas: this.arenas.slice(0, n), sweepgen: this.sweepgen() };
   }
 
+  /**
+   * Which pages saw the collector's work since the last call, read straight
+   * from the per-page counters (gort_heapmap_work): per arena (by index) a
+   * Uint8Array of its pages, bit WORK.SHADE set where the write barrier
+   * shaded a white object, bit WORK.ASSIST where an assist scanned. The
+   * first call (and an arena's first) reports nothing. Returns
+   * { arenas, shaded, assisted }: the counts of such pages. The arrays are
+   * the reader's own, rewritten by the next call.
+   */
+  work() {
+    const { realm, L } = this;
+    realm.refresh();
+    const { u32 } = realm;
+    const n = Atomics.load(u32, (L.heapmapHeader + L.hmNarenas) >>> 2);
+    const pages = this.pagesPerArena;
+    const stride = L.workSize >>> 2; // the two counters share one word
+    const sh = L.workShades * 8, as = L.workAssists * 8;
+    this.workSeen ??= [];
+    this.workFlags ??= [];
+    let shaded = 0, assisted = 0;
+    for (let i = 0; i < n; i++) {
+      const a = u32[(L.heapmapHeader + L.hmArenas + 4 * i) >>> 2];
+      const at = (a + u32[(a + L.hmArenaWorkOffset) >>> 2]) >>> 2;
+      const seen = this.workSeen[i];
+      const flags = (this.workFlags[i] ??= new Uint8Array(pages));
+      flags.fill(0);
+      if (!seen) {
+        this.workSeen[i] = u32.slice(at, at + pages * stride);
+        continue;
+      }
+      for (let p = 0; p < pages; p++) {
+        const k = p * stride;
+        const x = u32[at + k], y = seen[k];
+        if (x === y) continue;
+        seen[k] = x;
+        if (((x >>> sh) & 0xffff) !== ((y >>> sh) & 0xffff)) { flags[p] |= WORK.SHADE; shaded++; }
+        if (((x >>> as) & 0xffff) !== ((y >>> as) & 0xffff)) { flags[p] |= WORK.ASSIST; assisted++; }
+      }
+    }
+    return { arenas: this.workFlags.slice(0, n), shaded, assisted };
+  }
+
   /** Decodes page i of a copied arena. */
   page(arena, i, sweepgen = this.sweepgen()) {
     const { L } = this;
@@ -642,8 +688,11 @@ export class HeapMapReader {
 
   /**
    * The objects of the span that starts at addr: { base, elemsize, nelems,
-   * colors } with one byte per slot (0 free, 1 white, 2 grey: marked, not
-   * yet scanned, 3 black), read straight from the span's bits. The bits
+   * colors, types, typesMore } with one byte per slot (0 free, 1 white,
+   * 2 grey: marked, not yet scanned, 3 black), read straight from the span's
+   * bits; types: the names of the gort_types its objects were allocated
+   * with since the span was made (null: untyped bytes), the first few of
+   * them, typesMore: there were others. The bits
    * change while it reads (allocation, marking): the picture is of a moment
    * around the call, never of freed memory; null when no span starts there.
    */
@@ -666,6 +715,10 @@ export class HeapMapReader {
     const alloc = u32[(s + L.spanAllocBits) >>> 2];
     const mark = u32[(s + L.spanMarkBits) >>> 2];
     const scan = s + L.spanScanBits;
+    const ntypes = Math.min(u8[s + L.spanNtypes], L.spanTypesMax);
+    const types = [];
+    for (let k = 0; k < ntypes; k++) types.push(this.typeName(u32[(s + L.spanTypes + 4 * k) >>> 2]));
+    const typesMore = u8[s + L.spanTypesMore] !== 0;
     const bit = (p, i) => (u8[p + (i >> 3)] >> (i & 7)) & 1;
     const colors = new Uint8Array(nelems);
     for (let i = 0; i < nelems; i++) {
@@ -673,11 +726,27 @@ export class HeapMapReader {
       else if (!bit(mark, i)) colors[i] = COLORS.WHITE;
       else colors[i] = noscan || bit(scan, i) ? COLORS.BLACK : COLORS.GREY;
     }
-    return { base: addr, elemsize, nelems, colors };
+    return { base: addr, elemsize, nelems, colors, types, typesMore };
+  }
+
+  /** A gort_type's name (null for untyped bytes), read from its descriptor once. */
+  typeName(t) {
+    if (t === 0) return null;
+    this.typeNames ??= new Map();
+    let name = this.typeNames.get(t);
+    if (name === undefined) {
+      const { u8, u32 } = this.realm;
+      const at = u32[(t + this.L.typeName) >>> 2];
+      let end = at;
+      while (at !== 0 && u8[end] !== 0 && end - at < TYPE_NAME_MAX) end++;
+      name = at === 0 ? '' : new TextDecoder().decode(u8.slice(at, end));
+      this.typeNames.set(t, name);
+    }
+    return name;
   }
 }
 
-export { COLORS };
+export { COLORS, WORK };
 
 /** A reader's layout, for tests: the names and values C published. */
 export function observeLayout(realm) { return { ...layoutOf(realm) }; }
