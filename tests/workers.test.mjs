@@ -156,6 +156,37 @@ test('a fatal error on an attached worker\'s own thread ends the runtime for eve
   }
 });
 
+/** What next(key) resolves with, or a rejection after ms (a worker that never answers fails the test). */
+function within(ms, promise, what) {
+  let timer;
+  const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+test('a fatal error on a runtime thread wakes workers blocked in recvSync, sendSync and select.sync: they throw FatalError with Go\'s words', async () => {
+  const doomed = await start({ procs: 1 });
+  const workers = [];
+  try {
+    const ways = ['recvSync', 'sendSync', 'selectSync', 'recvSyncTimeout'];
+    const blocked = ways.map((how) => reportingParty(doomed, 'blockUntilFatal', { ch: doomed.chan().handle, how }));
+    workers.push(...blocked.map((b) => b.worker));
+    for (const b of blocked) await within(10_000, b.next('waiting'), 'a worker starting');
+    // Time for each to go from its message to its sleep in the runtime.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const overflowing = doomed.go('overflow');
+    const text = `fatal error: stack overflow (goroutine ${overflowing.id})`;
+    await assert.rejects(overflowing.done, (err) => err instanceof FatalError && err.message === text);
+    for (const [i, b] of blocked.entries()) {
+      const m = await within(10_000, b.next('outcome'), `the worker blocked in ${ways[i]}`);
+      assert.equal(m.outcome, `FatalError: ${text}`, `the worker blocked in ${ways[i]}`);
+      assert.equal(m.later, `FatalError: ${text}`);
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    await doomed.close();
+  }
+});
+
 test('blocking forms are refused on the main thread; handles of another runtime too', async () => {
   const ch = rt.chan({ cap: 1 });
   assert.throws(() => ch.recvSync(), (err) => err instanceof GortError && /cannot be made on this thread/.test(err.message));

@@ -80,6 +80,9 @@ static const uint32_t js_layout[] = {
     offsetof(js_runtime_state, fatal),
     offsetof(js_runtime_state, fatal_text),
     JS_FATAL_TEXT_BYTES,
+    offsetof(js_runtime_state, sleepers),
+    offsetof(js_sleeper, sleeping_on),
+    offsetof(js_sleeper, next),
 };
 
 EMSCRIPTEN_KEEPALIVE const uint32_t *gort_js_layout(void) { return js_layout; }
@@ -184,6 +187,41 @@ EMSCRIPTEN_KEEPALIVE int gort_js_flush_deferred(void) { return sched_flush_defer
 /* The words of the runtime's first fatal error ("" before any): a fatal
  * error's abort from C carries no text. */
 EMSCRIPTEN_KEEPALIVE const char *gort_js_fatal_message(void) { return gort_fatal_message(); }
+
+/* The calling thread is a worker's that attached: its waits in the runtime
+ * give up (throw to its JS) once a fatal error is published, and it sleeps
+ * where the publisher can wake it. Returns its record, for
+ * gort_js_thread_detached; NULL without memory (then its waits cannot be
+ * woken by a fatal error). */
+EMSCRIPTEN_KEEPALIVE js_sleeper *gort_js_thread_attached(void)
+{
+    js_sleeper *s = atomic_load(&state.sleepers);
+    for (; s != NULL; s = s->next) {
+        unsigned free = 0;
+        if (atomic_compare_exchange_strong(&s->taken, &free, 1))
+            break;
+    }
+    if (s == NULL) {
+        if ((s = calloc(1, sizeof *s)) == NULL)
+            return NULL;
+        atomic_store(&s->taken, 1);
+        js_sleeper *head = atomic_load(&state.sleepers);
+        do
+            s->next = head;
+        while (!atomic_compare_exchange_weak(&state.sleepers, &head, s));
+    }
+    prim_futex_give_up_when(&state.fatal, JS_FATAL_PUBLISHED, &s->sleeping_on);
+    return s;
+}
+
+/* The worker's thread detaches: its waits are ordinary again (if it ever
+ * attaches again) and its record goes to the next worker. */
+EMSCRIPTEN_KEEPALIVE void gort_js_thread_detached(js_sleeper *s)
+{
+    prim_futex_give_up_when(NULL, 0, NULL);
+    if (s != NULL)
+        atomic_store(&s->taken, 0);
+}
 
 /* 1 when no goroutine can run until a JS party acts (sched_quiescent). */
 EMSCRIPTEN_KEEPALIVE int gort_js_quiescent(void)

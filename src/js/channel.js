@@ -127,6 +127,7 @@ function withOp(realm, fn) {
   const op = realm.opTake();
   const elem = op + realm.layout.opElem;
   const release = () => {
+    if (realm.closedReason) return; // the runtime is over: nothing to give back to it
     clearElem(realm, elem);
     realm.opGive(op);
   };
@@ -140,6 +141,20 @@ function withOp(realm, fn) {
   if (result instanceof Promise) return result.finally(release);
   release();
   return result;
+}
+
+/**
+ * Makes a blocking call into the runtime (a worker's). When the runtime dies
+ * of a fatal error meanwhile, the thread's wait gives up (realm.js wakes it)
+ * and the call throws the FatalError, as the realm's Promises reject with it.
+ */
+function blocking(realm, call) {
+  try {
+    return call();
+  } catch (err) {
+    realm.check();
+    throw err;
+  }
 }
 
 function clearElem(realm, at) {
@@ -318,7 +333,7 @@ export class Channel {
     const realm = this.#blockingRealm();
     withOp(realm, (op, elem) => {
       putValue(realm, this.codec, elem, v);
-      const r = realm.module._gort_js_send_sync(this.h, op);
+      const r = blocking(realm, () => realm.module._gort_js_send_sync(this.h, op));
       if (r === E.CLOSED) throw new ChannelClosedError(v);
       if (r !== E.OK) throw deadHandle('this channel');
     });
@@ -332,7 +347,7 @@ export class Channel {
     if (timeout === undefined || timeout === null || timeout < 0) {
       const realm = this.#blockingRealm();
       return withOp(realm, (op, elem) => {
-        if (realm.module._gort_js_recv_sync(this.h, op) !== E.OK) throw deadHandle('this channel');
+        if (blocking(realm, () => realm.module._gort_js_recv_sync(this.h, op)) !== E.OK) throw deadHandle('this channel');
         const ok = realm.opOk(op);
         return { value: takeValue(realm, this.codec, elem, ok), ok };
       });
@@ -441,6 +456,7 @@ function selectOutcome(realm, op, cases, elemsAt, r) {
 /** Clears op's cases and elements (a kept record must hold no channel or
  * payload alive: it is a root region) and gives it back. */
 function releaseCases(realm, op, n) {
+  if (realm.closedReason) return; // the runtime is over: nothing to give back to it
   const L = realm.layout;
   const casesAt = op + L.opSize;
   realm.refresh();
@@ -521,7 +537,7 @@ export function selectSync(cases, { timeout } = {}) {
   const op = realm.opTake(cases.length + 1);
   try {
     const elemsAt = fillCases(realm, op, cases, rt, cases.length + 1);
-    const r = realm.module._gort_js_select_sync(op, cases.length, timed ? timeout : -1);
+    const r = blocking(realm, () => realm.module._gort_js_select_sync(op, cases.length, timed ? timeout : -1));
     if (timed && r === cases.length) return { index: -1, value: undefined, ok: false };
     return selectOutcome(realm, op, cases, elemsAt, r);
   } finally {
