@@ -187,6 +187,50 @@ test('a fatal error on a runtime thread wakes workers blocked in recvSync, sendS
   }
 });
 
+test('the main thread never waits for a channel\'s lock in select() or an abort: it tries again on later tasks', async () => {
+  // A worker holds b's lock until the main thread tells it to let go: a main
+  // thread that waited for the lock inside a call would never tell it (the
+  // worker gives up after HOLD_MS and says so).
+  const HOLD_MS = 5000;
+  const a = rt.chan({ codec: 'json' });
+  const b = rt.chan({ codec: 'json' });
+  const realm = rt.realm;
+  const words = realm.module._malloc(8);
+  realm.refresh();
+  Atomics.store(realm.i32, words >>> 2, 0);
+  Atomics.store(realm.i32, (words >>> 2) + 1, 0);
+  const readWord = (i) => { realm.refresh(); return Atomics.load(realm.i32, (words >>> 2) + i); };
+  try {
+    // Pending before the lock is taken: a receive and a select, each to be aborted.
+    const recvAbort = new AbortController();
+    const selectAbort = new AbortController();
+    const outcome = (p) => p.then(() => 'completed', (err) => err.message);
+    const pendingRecv = outcome(b.recv({ signal: recvAbort.signal }));
+    const pendingSelect = outcome(rt.select([{ recv: a }, { recv: b }], { signal: selectAbort.signal }));
+    const holder = reportingParty(rt, 'holdLock', { ch: b.handle, held: words, release: words + 4, timeoutMs: HOLD_MS });
+    while (readWord(0) === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    // With b's lock taken: two withdrawals and a new select, all busy.
+    recvAbort.abort(new Error('recv aborted'));
+    selectAbort.abort(new Error('select aborted'));
+    const fresh = rt.select([{ recv: b }, { recv: a }]);
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    realm.refresh();
+    Atomics.store(realm.i32, (words >>> 2) + 1, 1);
+    Atomics.notify(realm.i32, (words >>> 2) + 1);
+    assert.equal((await within(10_000, holder.next('letGo'), 'the lock holder')).letGo, 'told');
+    assert.equal(await pendingRecv, 'recv aborted');
+    assert.equal(await pendingSelect, 'select aborted');
+    await b.send('to the fresh select');
+    assert.deepEqual(await fresh, { index: 0, value: 'to the fresh select', ok: true });
+    // Nothing withdrawn is still queued, nor the fresh select's other case.
+    assert.equal(b.trySend('nobody'), false);
+    assert.equal(a.trySend('nobody'), false);
+    await holder.worker.terminate();
+  } finally {
+    realm.module._free(words);
+  }
+});
+
 test('blocking forms are refused on the main thread; handles of another runtime too', async () => {
   const ch = rt.chan({ cap: 1 });
   assert.throws(() => ch.recvSync(), (err) => err instanceof GortError && /cannot be made on this thread/.test(err.message));

@@ -29,10 +29,11 @@
  * Invariants:
  *  - a function called from the main thread never waits for anything
  *    unbounded: channel locks are held for a few copies, nothing here
- *    assists the collector; gort_js_send, gort_js_recv and
+ *    assists the collector; gort_js_send, gort_js_recv, gort_js_select
+ *    without a default, gort_js_select_finish, gort_js_cancel and
  *    gort_js_payload_try wait for no lock at all (the other calls may wait
- *    for one: a close, a select, the try forms, a context's or channel's
- *    making, a stop-the-world pause);
+ *    for one: a close, the try forms, a context's or channel's making, a
+ *    stop-the-world pause);
  *  - an op record is pending (op->pending != NULL) from the call that queued
  *    it until gort_js_finish or gort_js_select_finish; it is freed only when
  *    not pending;
@@ -312,9 +313,12 @@ static bool chan_of(uint32_t h, gort_chan **c)
 
 /* ---- op records ---- */
 
+/* A select's record ends with the room its select_async needs while it is
+ * pending (no allocation per select). */
 static size_t op_bytes(int ncases)
 {
-    return sizeof(js_op) + (size_t)ncases * (sizeof(gort_select_case) + sizeof(uint64_t));
+    size_t bytes = sizeof(js_op) + (size_t)ncases * (sizeof(gort_select_case) + sizeof(uint64_t));
+    return ncases > 0 ? bytes + select_async_bytes(ncases) : bytes;
 }
 
 /* A zeroed op record for up to ncases select cases (0 for a channel
@@ -344,6 +348,7 @@ EMSCRIPTEN_KEEPALIVE void gort_js_op_free(js_op *op)
 
 static gort_select_case *op_cases(js_op *op) { return (gort_select_case *)(op + 1); }
 static uint64_t *op_elems(js_op *op) { return (uint64_t *)(op_cases(op) + op->ncases); }
+static void *op_select_space(js_op *op) { return op_elems(op) + op->ncases; }
 
 /* A payload of len bytes allocated into the element word at `slot` (in an
  * op record): the address of its bytes, for JS to fill, or NULL when the
@@ -470,16 +475,15 @@ EMSCRIPTEN_KEEPALIVE void gort_js_finish(js_op *op)
 /* Withdraws op's pending operation (a select, or a send when send is set,
  * or a receive) if nobody has taken it: 1 when withdrawn (nothing was sent
  * or received; op is no longer pending), 0 when it is completing (finish it
- * as usual). */
+ * as usual); in try mode CHAN_EBUSY, nothing done, when a lock is taken. */
 EMSCRIPTEN_KEEPALIVE int gort_js_cancel(js_op *op, int send)
 {
     if (op->pending == NULL)
         return 0;
-    bool withdrawn = op->ncases > 0 ? selectgo_async_cancel(op->pending)
-                                     : chan_async_cancel(op->pending, send != 0);
-    if (withdrawn)
+    int r = op->ncases > 0 ? selectgo_async_cancel(op->pending) : chan_async_cancel(op->pending, send != 0);
+    if (r == 1)
         op->pending = NULL;
-    return withdrawn;
+    return r;
 }
 
 /* Non-blocking forms: GORT_OK, GORT_EWOULDBLOCK, GORT_ECLOSED (send),
@@ -530,6 +534,21 @@ static int select_done(js_op *op, int r)
     return r;
 }
 
+/* In try mode, a select whose copies may run the write barrier takes the
+ * barrier's lock first, as barrier_lock_for does for one channel. */
+static bool barrier_lock_for_cases(js_op *op, int ncases, bool *held)
+{
+    *held = false;
+    if (!sched_in_try_mode())
+        return true;
+    for (int i = 0; i < ncases; i++) {
+        gort_chan *c = op_cases(op)[i].chan;
+        if (c != NULL && chan_has_pointers(c))
+            return *held = extalloc_try_hold();
+    }
+    return true;
+}
+
 /*
  * select over op's first ncases cases (JS wrote a channel handle and a
  * direction into each, and send values into their elements), for an
@@ -537,7 +556,9 @@ static int select_done(js_op *op, int r)
  * has_default), -GORT_ECLOSED (a send case on a closed channel was
  * chosen), -GORT_EINVAL, or -GORT_EWOULDBLOCK with op->pending set (or not,
  * when no case has a channel: it never completes); a pending select ends
- * with gort_js_select_finish.
+ * with gort_js_select_finish. In try mode without a default, SELECT_EBUSY
+ * when a lock was taken: nothing was done, but the cases' channel fields
+ * hold channels now, not handles (JS writes the handles again to retry).
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_select(js_op *op, int ncases, int has_default, atomic_uint *doorbell)
 {
@@ -546,8 +567,13 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select(js_op *op, int ncases, int has_default, 
         return -GORT_EINVAL;
     if (has_default)
         return select_done(op, gort_select(op_cases(op), ncases, true));
+    bool held;
+    if (!barrier_lock_for_cases(op, ncases, &held))
+        return SELECT_EBUSY;
     select_async *a;
-    int r = selectgo_async(op_cases(op), ncases, doorbell, &a);
+    int r = selectgo_async(op_cases(op), ncases, doorbell, op_select_space(op), &a);
+    if (held)
+        extalloc_release_hold();
     op->pending = a;
     if (a != NULL)
         return -GORT_EWOULDBLOCK;
@@ -556,9 +582,13 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select(js_op *op, int ncases, int has_default, 
     return select_done(op, r);
 }
 
+/* Ends a pending select that is ready: as gort_js_select; in try mode
+ * SELECT_EBUSY, nothing done (still pending), when a lock is taken. */
 EMSCRIPTEN_KEEPALIVE int gort_js_select_finish(js_op *op)
 {
     int r = selectgo_async_finish(op->pending);
+    if (r == SELECT_EBUSY)
+        return r;
     op->pending = NULL;
     return select_done(op, r);
 }

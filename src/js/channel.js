@@ -66,12 +66,13 @@ async function putValueLater(realm, codec, at, value, signal) {
 
 /**
  * Calls op() (a channel operation of the realm) until it does not answer
- * BUSY (try mode: a lock was taken, nothing was done), each retry on a later
- * task; rejects with signal's reason when it aborts meanwhile.
+ * busy (E.BUSY, or E.SELECT_BUSY for a select: try mode found a lock
+ * taken, nothing was done), each retry on a later task; rejects with
+ * signal's reason when it aborts meanwhile.
  */
-async function retryWhileBusy(realm, op, signal) {
-  let r = E.BUSY;
-  for (let attempt = 0; r === E.BUSY; attempt++) {
+async function retryWhileBusy(realm, op, signal, busy = E.BUSY) {
+  let r = busy;
+  for (let attempt = 0; r === busy; attempt++) {
     await realm.busyPause(attempt);
     signal?.throwIfAborted();
     realm.check();
@@ -438,6 +439,15 @@ function fillCases(realm, op, cases, rt, room = cases.length) {
   return elemsAt;
 }
 
+/** Writes the cases' channel handles into op again (a select that found a lock taken turned them into channels). */
+function writeHandles(realm, op, cases) {
+  const L = realm.layout;
+  realm.refresh();
+  cases.forEach((c, i) => {
+    realm.u32[(op + L.opSize + i * L.caseSize + L.caseChan) >>> 2] = c == null ? 0 : (c.recv ?? c.send).h;
+  });
+}
+
 function selectOutcome(realm, op, cases, elemsAt, r) {
   const L = realm.layout;
   if (r === -E.CLOSED) {
@@ -487,11 +497,18 @@ export async function selectAsync(cases, { signal, keepAlive = true, rt: given }
   const op = realm.opTake(cases.length);
   try {
     const elemsAt = fillCases(realm, op, cases, rt);
-    let r = realm.module._gort_js_select(op, cases.length, 0, realm.doorbell);
+    const selectOnce = () => realm.module._gort_js_select(op, cases.length, 0, realm.doorbell);
+    let r = selectOnce();
+    if (r === E.SELECT_BUSY) {
+      r = await retryWhileBusy(realm, () => { writeHandles(realm, op, cases); return selectOnce(); }, signal, E.SELECT_BUSY);
+    }
     if (r === -E.WOULDBLOCK) {
       if (!isPending(realm, op)) return await forever(signal); // only nil channels
       await realm.whenReady(op, { keepAlive, signal });
-      r = realm.module._gort_js_select_finish(op);
+      const finishOnce = () => realm.module._gort_js_select_finish(op);
+      r = finishOnce();
+      // (A case fired: an abort now comes too late.)
+      if (r === E.SELECT_BUSY) r = await retryWhileBusy(realm, finishOnce, undefined, E.SELECT_BUSY);
     }
     realm.nudge();
     return selectOutcome(realm, op, cases, elemsAt, r);

@@ -25,6 +25,7 @@ const LAYOUT_FIELDS = [
 // Error codes of gort/error.h.
 export const E = Object.freeze({
   BUSY: -2, // CHAN_EBUSY of chan.h: try mode found a lock taken; nothing was done
+  SELECT_BUSY: -256, // SELECT_EBUSY of chan.h: the same for a select
   OK: 0, DEADLOCK: 1, NOMEM: 2, INVAL: 3, STATE: 4, WOULDBLOCK: 8, CLOSED: 9,
   CLOSECLOSED: 10, CLOSENIL: 11, CANCELED: 12, DEADLINE: 13, NILCONTEXT: 14, NILKEY: 15,
 });
@@ -276,10 +277,21 @@ export class Realm {
     entry.resolve();
   }
 
-  /** Withdraws entry's operation if nobody has taken it yet, rejecting it with reason. */
-  withdraw(entry, reason) {
+  /**
+   * Withdraws entry's operation if nobody has taken it yet, rejecting it
+   * with reason. When a lock it needs is taken (try mode), it tries again on
+   * later tasks, until it withdraws the operation or the operation completes.
+   */
+  withdraw(entry, reason, attempt = 0) {
     if (!this.pending.has(entry)) return false;
-    if (!this.module._gort_js_cancel(entry.op, entry.send ? 1 : 0)) return false;
+    const r = this.module._gort_js_cancel(entry.op, entry.send ? 1 : 0);
+    if (r === E.BUSY) {
+      after(BUSY_PAUSES_MS[Math.min(attempt + 1, BUSY_PAUSES_MS.length - 1)], () => {
+        if (this.closedReason === null) this.withdraw(entry, reason, attempt + 1);
+      });
+      return false;
+    }
+    if (r !== 1) return false;
     this.#settle(entry);
     entry.reject(reason);
     return true;

@@ -86,6 +86,13 @@ const roles = {
     }[how];
     parentPort.postMessage({ outcome: errorOf(block), later: errorOf(() => wr.chan()) });
   },
+  // Holds channel ch's lock until the main thread sets the word at release
+  // (held says when it has it), and reports whether it was told to let go
+  // or gave up after timeoutMs.
+  holdLock({ ch, held, release, timeoutMs }) {
+    const r = wr.realm.module._gort_js_hold_chan_lock(wr.open(ch).h, held, release, timeoutMs);
+    parentPort.postMessage({ letGo: r === 1 ? 'told' : r === 0 ? 'timed out' : 'dead handle' });
+  },
   // With a receive of its own pending, overflows its own thread's stack in
   // the runtime's code (a thread that runs no goroutine), and reports what
   // the call threw, what the receive said and what a later call says.
