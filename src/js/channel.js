@@ -145,17 +145,21 @@ function withOp(realm, fn) {
 }
 
 /**
- * Makes a blocking call into the runtime (a worker's). When the runtime dies
- * of a fatal error meanwhile, the thread's wait gives up (realm.js wakes it)
- * and the call throws the FatalError, as the realm's Promises reject with it.
+ * What a blocking call into the runtime (a worker's) threw: when the
+ * runtime died of a fatal error meanwhile, the thread's wait gave up
+ * (realm.js woke it) and the call throws the FatalError, as the realm's
+ * Promises reject with it.
  */
-function blocking(realm, call) {
-  try {
-    return call();
-  } catch (err) {
-    realm.check();
-    throw err;
-  }
+function blockingError(realm, err) {
+  realm.check();
+  return err;
+}
+
+/** Lets a synchronous operation's op record go (see withOp). */
+function releaseOp(realm, op) {
+  if (realm.closedReason) return; // the runtime is over: nothing to give back to it
+  clearElem(realm, op + realm.layout.opElem);
+  realm.opGive(op);
 }
 
 function clearElem(realm, at) {
@@ -329,29 +333,49 @@ export class Channel {
 
   // ---- blocking forms (workers only) ----
 
+  // (The blocking forms are the workers' hot path: no closure per call.)
+
   /** Worker only: sends v, blocking this thread. */
   sendSync(v) {
     const realm = this.#blockingRealm();
-    withOp(realm, (op, elem) => {
-      putValue(realm, this.codec, elem, v);
-      const r = blocking(realm, () => realm.module._gort_js_send_sync(this.h, op));
-      if (r === E.CLOSED) throw new ChannelClosedError(v);
-      if (r !== E.OK) throw deadHandle('this channel');
-    });
+    const op = realm.opTake();
+    let r;
+    try {
+      putValue(realm, this.codec, op + realm.layout.opElem, v);
+      try {
+        r = realm.module._gort_js_send_sync(this.h, op);
+      } catch (err) {
+        throw blockingError(realm, err);
+      }
+    } finally {
+      releaseOp(realm, op);
+    }
+    if (r === E.CLOSED) throw new ChannelClosedError(v);
+    if (r !== E.OK) throw deadHandle('this channel');
   }
 
   /**
    * Worker only: receives, blocking this thread for at most timeout ms.
    * @returns {{ value: unknown, ok: boolean, timedOut?: true }}
    */
-  recvSync({ timeout } = {}) {
+  recvSync(options) {
+    const timeout = options?.timeout;
     if (timeout === undefined || timeout === null || timeout < 0) {
       const realm = this.#blockingRealm();
-      return withOp(realm, (op, elem) => {
-        if (blocking(realm, () => realm.module._gort_js_recv_sync(this.h, op)) !== E.OK) throw deadHandle('this channel');
+      const op = realm.opTake();
+      try {
+        let r;
+        try {
+          r = realm.module._gort_js_recv_sync(this.h, op);
+        } catch (err) {
+          throw blockingError(realm, err);
+        }
+        if (r !== E.OK) throw deadHandle('this channel');
         const ok = realm.opOk(op);
-        return { value: takeValue(realm, this.codec, elem, ok), ok };
-      });
+        return { value: takeValue(realm, this.codec, op + realm.layout.opElem, ok), ok };
+      } finally {
+        releaseOp(realm, op);
+      }
     }
     const r = selectSync([{ recv: this }], { timeout });
     if (r.index === -1) return { value: undefined, ok: false, timedOut: true };
@@ -554,7 +578,12 @@ export function selectSync(cases, { timeout } = {}) {
   const op = realm.opTake(cases.length + 1);
   try {
     const elemsAt = fillCases(realm, op, cases, rt, cases.length + 1);
-    const r = blocking(realm, () => realm.module._gort_js_select_sync(op, cases.length, timed ? timeout : -1));
+    let r;
+    try {
+      r = realm.module._gort_js_select_sync(op, cases.length, timed ? timeout : -1);
+    } catch (err) {
+      throw blockingError(realm, err);
+    }
     if (timed && r === cases.length) return { index: -1, value: undefined, ok: false };
     return selectOutcome(realm, op, cases, elemsAt, r);
   } finally {

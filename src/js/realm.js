@@ -121,6 +121,10 @@ export class Realm {
     LAYOUT_FIELDS.forEach((name, i) => { this.layout[name] = this.u32[at + i]; });
     if (count !== LAYOUT_FIELDS.length) throw new Error('gort: the package\'s JS and wasm are from different builds');
     this.state = state ?? module._gort_js_state();
+    // The words check() loads on every operation, and the end of the views they need.
+    this.statusIndex = (this.state + this.layout.stateStatus) >>> 2;
+    this.fatalIndex = (this.state + this.layout.stateFatal) >>> 2;
+    this.checkEnd = Math.max(this.state + this.layout.stateSlots, this.state + this.layout.stateFatal + 4);
     this.scratch = threadless ? 0 : module._malloc(64);
     this.doorbell = doorbell ?? this.state + this.layout.stateDoorbell;
     this.opCache = [];
@@ -602,15 +606,15 @@ export class Realm {
     this.module._gort_js_release(h);
   }
 
-  /** Throws when the runtime has stopped. */
+  /** Throws when the runtime has stopped. (On every operation: two loads.) */
   check() {
     if (this.closedReason) throw this.closedReason;
-    const fatal = this.fatalText();
-    if (fatal !== null) {
-      this.failFatal(fatal);
+    this.refresh(this.checkEnd);
+    if (Atomics.load(this.i32, this.fatalIndex) === FATAL.PUBLISHED) {
+      this.failFatal(this.fatalText());
       throw this.closedReason;
     }
-    if (this.status === STATUS.STOPPED) {
+    if (Atomics.load(this.u32, this.statusIndex) === STATUS.STOPPED) {
       this.closedReason = new RuntimeClosedError();
       throw this.closedReason;
     }
