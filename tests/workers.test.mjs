@@ -187,6 +187,28 @@ test('a fatal error on a runtime thread wakes workers blocked in recvSync, sendS
   }
 });
 
+test('close() wakes workers blocked in recvSync and select.sync: they throw RuntimeClosedError', async () => {
+  const closing = await start({ procs: 1 });
+  const workers = [];
+  try {
+    const ways = ['recvSync', 'selectSync'];
+    const blocked = ways.map((how) => reportingParty(closing, 'blockUntilFatal', { ch: closing.chan().handle, how }));
+    workers.push(...blocked.map((b) => b.worker));
+    for (const b of blocked) await within(10_000, b.next('waiting'), 'a worker starting');
+    // Time for each to go from its message to its sleep in the runtime.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await closing.close();
+    for (const [i, b] of blocked.entries()) {
+      const m = await within(10_000, b.next('outcome'), `the worker blocked in ${ways[i]}`);
+      assert.equal(m.outcome, 'RuntimeClosedError: gort: the runtime is closed', `the worker blocked in ${ways[i]}`);
+      assert.equal(m.later, 'RuntimeClosedError: gort: the runtime is closed');
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    await closing.close();
+  }
+});
+
 test('the main thread never waits for a channel\'s lock in select() or an abort: it tries again on later tasks', async () => {
   // A worker holds b's lock until the main thread tells it to let go: a main
   // thread that waited for the lock inside a call would never tell it (the

@@ -84,6 +84,7 @@ static const uint32_t js_layout[] = {
     offsetof(js_runtime_state, sleepers),
     offsetof(js_sleeper, sleeping_on),
     offsetof(js_sleeper, next),
+    offsetof(js_runtime_state, ended),
 };
 
 EMSCRIPTEN_KEEPALIVE const uint32_t *gort_js_layout(void) { return js_layout; }
@@ -190,8 +191,9 @@ EMSCRIPTEN_KEEPALIVE int gort_js_flush_deferred(void) { return sched_flush_defer
 EMSCRIPTEN_KEEPALIVE const char *gort_js_fatal_message(void) { return gort_fatal_message(); }
 
 /* The calling thread is a worker's that attached: its waits in the runtime
- * give up (throw to its JS) once a fatal error is published, and it sleeps
- * where the publisher can wake it. Returns its record, for
+ * give up (throw to its JS) once the runtime is over (state.ended: closed,
+ * or dead of a fatal error), and it sleeps where the realm that ends it can
+ * wake it. Returns its record, for
  * gort_js_thread_detached; NULL without memory (then its waits cannot be
  * woken by a fatal error). */
 EMSCRIPTEN_KEEPALIVE js_sleeper *gort_js_thread_attached(void)
@@ -211,7 +213,7 @@ EMSCRIPTEN_KEEPALIVE js_sleeper *gort_js_thread_attached(void)
             s->next = head;
         while (!atomic_compare_exchange_weak(&state.sleepers, &head, s));
     }
-    prim_futex_give_up_when(&state.fatal, JS_FATAL_PUBLISHED, &s->sleeping_on);
+    prim_futex_give_up_when(&state.ended, 1, &s->sleeping_on);
     return s;
 }
 

@@ -5,7 +5,7 @@
 // realm's doorbell says it woke (realm.js); in a worker, the *Sync forms
 // block the thread in the runtime instead.
 
-import { ChannelClosedError, GortError, PanicError } from './errors.js';
+import { ChannelClosedError, GortError, PanicError, RuntimeClosedError } from './errors.js';
 import { ELEM_BOOL, ELEM_F64, ELEM_I32, ELEM_PAYLOAD, ELEM_UNIT } from './codec.js';
 import { E } from './realm.js';
 
@@ -146,12 +146,17 @@ function withOp(realm, fn) {
 
 /**
  * What a blocking call into the runtime (a worker's) threw: when the
- * runtime died of a fatal error meanwhile, the thread's wait gave up
- * (realm.js woke it) and the call throws the FatalError, as the realm's
- * Promises reject with it.
+ * runtime ended meanwhile, the thread's wait gave up (realm.js woke it) and
+ * the call throws why, as the realm's Promises reject with it: the
+ * FatalError of a runtime that died, RuntimeClosedError after close().
  */
 function blockingError(realm, err) {
   realm.check();
+  if (err && err.gortGaveUp) {
+    const closed = new RuntimeClosedError();
+    realm.failAll(closed);
+    return closed;
+  }
   return err;
 }
 

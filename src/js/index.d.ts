@@ -132,8 +132,8 @@ export declare class Channel<T = unknown, In = T> implements AsyncIterable<T>, D
   writable(): WritableStream<In>;
   /**
    * Worker only (throws GortError 'EWOULDBLOCK' elsewhere): blocking send. A
-   * fatal error of the runtime while it blocks wakes it to throw FatalError
-   * (so do recvSync and select.sync).
+   * fatal error of the runtime while it blocks wakes it to throw FatalError,
+   * rt.close() to throw RuntimeClosedError (so do recvSync and select.sync).
    */
   sendSync(value: In): void;
   /** Worker only (throws GortError 'EWOULDBLOCK' elsewhere): blocking receive, for at most timeout ms. */

@@ -19,7 +19,7 @@ const LAYOUT_FIELDS = [
   'stateStatus', 'stateExitCode', 'stateDoorbell', 'stateSlots', 'threadSlots',
   'maxPayload', 'payloadHeader',
   'stateActivity', 'stateFatal', 'stateFatalText', 'fatalTextBytes',
-  'stateSleepers', 'sleeperOn', 'sleeperNext',
+  'stateSleepers', 'sleeperOn', 'sleeperNext', 'stateEnded',
 ];
 
 // Error codes of gort/error.h.
@@ -522,19 +522,21 @@ export class Realm {
       this.u8[at + bytes.length] = 0;
       Atomics.store(this.i32, word, FATAL.PUBLISHED);
       Atomics.notify(this.i32, word);
-      this.#wakeSleepers();
+      this.endBlockingCalls();
     }
     return this.fatalText();
   }
 
   /**
-   * Wakes every attached worker's thread that sleeps in the runtime: with
-   * the fatal word published, its wait gives up and its blocking call
-   * throws (prim_futex_give_up_when, bridge.c's gort_js_thread_attached).
+   * The runtime is over (closed, or dead of a fatal error published first):
+   * every attached worker's thread sleeping in it wakes, its wait gives up
+   * and its blocking call throws (prim_futex_give_up_when, bridge.c's
+   * gort_js_thread_attached); later waits there give up at once.
    */
-  #wakeSleepers() {
+  endBlockingCalls() {
     const L = this.layout;
     this.refresh();
+    Atomics.store(this.u32, (this.state + L.stateEnded) >>> 2, 1);
     for (let s = Atomics.load(this.u32, (this.state + L.stateSleepers) >>> 2); s !== 0;
          s = this.u32[(s + L.sleeperNext) >>> 2]) {
       const on = Atomics.load(this.u32, (s + L.sleeperOn) >>> 2);
