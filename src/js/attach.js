@@ -8,7 +8,8 @@
 // thread (an abort while it runs runtime code) is published to every realm,
 // as one on a runtime thread is: the page's runtime and every attached
 // worker end their operations with the same FatalError, and a worker blocked
-// in the runtime is woken to throw it.
+// in the runtime is woken to throw it (after the runtime's close(), to throw
+// RuntimeClosedError).
 
 import { GortError, RuntimeClosedError, fatalText } from './errors.js';
 import { Realm, STATUS } from './realm.js';
@@ -102,8 +103,9 @@ export async function attachWith(createModule, handle) {
   module.__emscripten_thread_init(thread, 0, 0, 1);
   module.establishStackSpace();
   module.PThread.threadInit();
-  // Its waits in the runtime give up once a fatal error is published (its
-  // blocking calls then throw the FatalError): the publisher wakes it.
+  // Its waits in the runtime give up once the runtime is over (its blocking
+  // calls then throw the FatalError or RuntimeClosedError): whoever ends the
+  // runtime wakes it.
   const sleeper = module._gort_js_thread_attached();
   const doorbell = module._malloc(4);
   const realm = new Realm(module, { canBlock: true, doorbell, state: handle.state });
