@@ -603,7 +603,10 @@ export class Realm {
   }
 
   releaseHandle(h, ticker = false) {
-    if (this.closedReason !== null || this.status !== STATUS.RUNNING) return;
+    // (Nothing goes back to a runtime that is over, even before this realm
+    // has seen why: its locks may be held by threads that are gone.)
+    if (this.closedReason !== null || this.status !== STATUS.RUNNING ||
+        Atomics.load(this.u32, (this.state + this.layout.stateEnded) >>> 2) !== 0) return;
     if (ticker) this.module._gort_js_ticker_stop(h);
     this.module._gort_js_release(h);
   }
