@@ -626,10 +626,13 @@ int chanrecv_async(hchan *c, void *ep, bool *received, atomic_uint *doorbell, su
     return r;
 }
 
-bool chan_async_cancel(sudog *s, bool send)
+int chan_async_cancel(sudog *s, bool send)
 {
     hchan *c = s->c;
-    lock(&c->lock);
+    if (!sched_in_try_mode())
+        lock(&c->lock);
+    else if (!lock_try(&c->lock))
+        return CHAN_EBUSY;
     waitq *q = send ? &c->sendq : &c->recvq;
     /* Still queued: nobody has taken it (a waker dequeues under the lock
      * and wakes after it lets go). */
@@ -638,11 +641,11 @@ bool chan_async_cancel(sudog *s, bool send)
         waitq_remove(q, s);
     unlock(&c->lock);
     if (!queued)
-        return false;
+        return 0;
     s->c = NULL;
     sudog_async_finish(s);
     release_sudog(s);
-    return true;
+    return 1;
 }
 
 bool chan_async_finish(sudog *s)

@@ -164,11 +164,12 @@ int chanrecv_async(hchan *c, void *ep, bool *received, atomic_uint *doorbell, su
 bool chan_async_finish(sudog *pending);
 /* Whether c's elements hold pointers (its copies may run the write barrier). */
 static inline bool chan_has_pointers(const hchan *c) { return c->elemtype != NULL && c->elemtype->ptrwords != 0; }
-/* Withdraws a pending operation that nobody has taken yet: true when it was
- * still queued (it is gone: nothing was sent or received); false when a
- * waker has it, whose wake-up is on its way (finish it as usual). send says
- * which queue it waits in. */
-bool chan_async_cancel(sudog *pending, bool send);
+/* Withdraws a pending operation that nobody has taken yet: 1 when it was
+ * still queued (it is gone: nothing was sent or received); 0 when a waker
+ * has it, whose wake-up is on its way (finish it as usual); CHAN_EBUSY in
+ * try mode when the channel's lock is not free at once (nothing changed:
+ * try again later). send says which queue it waits in. */
+int chan_async_cancel(sudog *pending, bool send);
 
 /*
  * select for an asynchronous waiter, as the operations above: returns
@@ -183,12 +184,21 @@ bool chan_async_cancel(sudog *pending, bool send);
  * completes.
  */
 typedef struct select_async select_async;
-int selectgo_async(gort_select_case *cases, int ncases, atomic_uint *doorbell, select_async **pending);
+/* space: select_async_bytes(ncases) bytes (aligned for a pointer) that hold
+ * the select's state until it is over, or NULL for a malloc'ed one. */
+size_t select_async_bytes(int ncases);
+int selectgo_async(gort_select_case *cases, int ncases, atomic_uint *doorbell, void *space,
+                   select_async **pending);
 sudog *select_async_sudog(const select_async *pending);
 int selectgo_async_finish(select_async *pending);
-/* Withdraws every case of a pending select if none has fired: true when
- * it did (pending is gone); false when a case fired (finish it as usual). */
-bool selectgo_async_cancel(select_async *pending);
+/* Withdraws every case of a pending select if none has fired: 1 when it did
+ * (pending is gone); 0 when a case fired (finish it as usual). */
+int selectgo_async_cancel(select_async *pending);
+/* In try mode, selectgo_async and selectgo_async_finish return SELECT_EBUSY
+ * (below every -GORT_E code), and selectgo_async_cancel CHAN_EBUSY, having
+ * changed nothing, when one of the channels' locks is not free at once: the
+ * caller tries again later. */
+#define SELECT_EBUSY (-256)
 
 /* The lock-free "obviously not ready" checks of the non-blocking paths. */
 static inline bool chan_full(const hchan *c)

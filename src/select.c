@@ -15,7 +15,9 @@
  * firing case wakes the sleeper, whichever case it is. An asynchronous
  * waiter (the JS main thread) stops after pass 2 with its state in a
  * select_async, awaits the sleeper's wake cell, and runs pass 3 in
- * selectgo_async_finish.
+ * selectgo_async_finish. In try mode (runtime2.h) such a waiter takes the
+ * channels' locks only if each is free at once, and otherwise lets go of
+ * those it took and reports busy, having changed nothing.
  *
  * Invariants:
  *  - channels are locked in order of address (lockorder), a channel that
@@ -73,6 +75,28 @@ static void selunlock(const gort_select_case *cases, const uint16_t *lockorder, 
             continue;
         unlock(&c->lock);
     }
+}
+
+/* sellock for an asynchronous waiter: in try mode (runtime2.h) each lock
+ * only if it is free at once; false, holding none, when one is not. */
+static bool sellock_for(const gort_select_case *cases, const uint16_t *lockorder, int n)
+{
+    if (!sched_in_try_mode()) {
+        sellock(cases, lockorder, n);
+        return true;
+    }
+    hchan *last = NULL;
+    for (int k = 0; k < n; k++) {
+        hchan *c = case_chan(cases, lockorder, k);
+        if (c == last)
+            continue;
+        last = c;
+        if (!lock_try(&c->lock)) {
+            selunlock(cases, lockorder, k); /* the channels before position k */
+            return false;
+        }
+    }
+    return true;
 }
 
 /* gopark's unlock function once the sudogs are queued: unlocks each
@@ -149,7 +173,8 @@ static void sort_lockorder(const gort_select_case *cases, uint16_t *a, int n)
 #define SELECT_PENDING (-GORT_EWOULDBLOCK)
 
 /* A select between its passes, for an asynchronous waiter: everything pass
- * 3 needs, kept until selectgo_async_finish (malloc'ed with the orders). */
+ * 3 needs, kept until selectgo_async_finish (with the orders after it, in
+ * the caller's space or malloc'ed). */
 struct select_async {
     atomic_uint *doorbell; /* every case's sudog rings it when it wakes */
     selectwait sw;
@@ -157,6 +182,7 @@ struct select_async {
     int norder;
     sudog *head;
     uint16_t *lockorder;
+    bool allocated; /* malloc'ed here: freed once it is over */
 };
 
 /*
@@ -165,7 +191,8 @@ struct select_async {
  * -GORT_ECLOSED. With `async` (an asynchronous waiter), where it would wait
  * it queues its sudogs, fills in *async for pass 3 and returns
  * SELECT_PENDING (with async->head NULL when it can never complete: no case
- * has a channel); the orders must then live as long as *async.
+ * has a channel); the orders must then live as long as *async. In try mode
+ * it returns SELECT_EBUSY, having done nothing, when a lock is taken.
  */
 static int select_pass3(gort_select_case *cases, const uint16_t *lockorder, int norder,
                         sudog *head, const selectwait *sw);
@@ -194,7 +221,10 @@ static int selectgo(gort_select_case *cases, int ncases, bool block, uint16_t *p
     memcpy(lockorder, pollorder, (size_t)norder * sizeof *lockorder);
     sort_lockorder(cases, lockorder, norder);
 
-    sellock(cases, lockorder, norder);
+    if (async == NULL)
+        sellock(cases, lockorder, norder);
+    else if (!sellock_for(cases, lockorder, norder))
+        return SELECT_EBUSY;
 
     /* Pass 1: the first case, in poll order, that can proceed now. */
     for (int k = 0; k < norder; k++) {
@@ -300,11 +330,11 @@ static int selectgo(gort_select_case *cases, int ncases, bool block, uint16_t *p
  * withdraw the others, free the sudogs, and say what happened. */
 /* Takes every case's sudog but fired's out of its queue and frees them all,
  * head (the sleeper) last: the caller may still look at it (async). Returns
- * fired's case index (-1 for none) and its success in *success. */
-static int select_dequeue(gort_select_case *cases, const uint16_t *lockorder, int norder, sudog *head,
-                          const sudog *fired, bool *success)
+ * fired's case index (-1 for none) and its success in *success. Every
+ * case's channel is locked on entry, and let go on return. */
+static int select_dequeue_locked(gort_select_case *cases, const uint16_t *lockorder, int norder,
+                                 sudog *head, const sudog *fired, bool *success)
 {
-    sellock(cases, lockorder, norder);
     int casi = -1;
     sudog *sg = head;
     for (int k = 0; k < norder; k++) {
@@ -331,11 +361,21 @@ static int select_dequeue(gort_select_case *cases, const uint16_t *lockorder, in
     return casi;
 }
 
+/* select_outcome: what a select woken by case casi (success: its sudog's)
+ * returns. */
+static int select_outcome(gort_select_case *cases, int casi, bool success);
+
 static int select_pass3(gort_select_case *cases, const uint16_t *lockorder, int norder,
                         sudog *head, const selectwait *sw)
 {
     bool success = false;
-    int casi = select_dequeue(cases, lockorder, norder, head, sw->fired, &success);
+    sellock(cases, lockorder, norder);
+    int casi = select_dequeue_locked(cases, lockorder, norder, head, sw->fired, &success);
+    return select_outcome(cases, casi, success);
+}
+
+static int select_outcome(gort_select_case *cases, int casi, bool success)
+{
     if (casi < 0)
         gort_throw("selectgo: bad wakeup");
 
@@ -409,17 +449,30 @@ int gort_select(gort_select_case *cases, int ncases, bool has_default)
 
 /* ---- asynchronous waiters ---- */
 
-int selectgo_async(gort_select_case *cases, int ncases, atomic_uint *doorbell, select_async **pending)
+size_t select_async_bytes(int ncases)
+{
+    return sizeof(struct select_async) + 2 * (size_t)(ncases > 0 ? ncases : 0) * sizeof(uint16_t);
+}
+
+static void select_async_free(select_async *a)
+{
+    if (a->allocated)
+        free(a);
+}
+
+int selectgo_async(gort_select_case *cases, int ncases, atomic_uint *doorbell, void *space,
+                   select_async **pending)
 {
     *pending = NULL;
     if (!select_args_valid(cases, ncases))
         return -GORT_EINVAL;
     if (ncases == 0)
         return SELECT_PENDING; /* select {}: never completes */
-    struct select_async *a = malloc(sizeof *a + 2 * (size_t)ncases * sizeof(uint16_t));
-    if (a == NULL)
+    struct select_async *a = space;
+    if (a == NULL && (a = malloc(select_async_bytes(ncases))) == NULL)
         gort_throw("select: out of memory");
     memset(a, 0, sizeof *a);
+    a->allocated = space == NULL;
     a->doorbell = doorbell;
     uint16_t *orders = (uint16_t *)(a + 1);
     int r = selectgo(cases, ncases, true, orders, orders + ncases, a);
@@ -427,36 +480,42 @@ int selectgo_async(gort_select_case *cases, int ncases, atomic_uint *doorbell, s
         *pending = a;
         return r;
     }
-    free(a);
+    select_async_free(a);
     return r;
 }
 
 sudog *select_async_sudog(const select_async *pending) { return pending->head; }
 
-bool selectgo_async_cancel(select_async *a)
+int selectgo_async_cancel(select_async *a)
 {
     /* Claimed under every case's lock, as a waker claims it under its
      * channel's: once this wins, no case can fire. */
-    sellock(a->cases, a->lockorder, a->norder);
+    if (!sellock_for(a->cases, a->lockorder, a->norder))
+        return CHAN_EBUSY;
     uint32_t open = 0;
     bool won = __atomic_compare_exchange_n(&a->sw.done, &open, 1, false, __ATOMIC_SEQ_CST,
                                            __ATOMIC_SEQ_CST);
-    selunlock(a->cases, a->lockorder, a->norder);
-    if (!won)
-        return false; /* a case fired: its wake-up is on its way */
+    if (!won) {
+        selunlock(a->cases, a->lockorder, a->norder);
+        return 0; /* a case fired: its wake-up is on its way */
+    }
     sudog_async_finish(a->head);
     bool success = false;
-    select_dequeue(a->cases, a->lockorder, a->norder, a->head, NULL, &success);
-    free(a);
-    return true;
+    select_dequeue_locked(a->cases, a->lockorder, a->norder, a->head, NULL, &success);
+    select_async_free(a);
+    return 1;
 }
 
 int selectgo_async_finish(select_async *a)
 {
     if (!sudog_async_poll(a->head))
         gort_throw("selectgo_async_finish: the select has not completed");
+    if (!sellock_for(a->cases, a->lockorder, a->norder))
+        return SELECT_EBUSY;
     sudog_async_finish(a->head);
-    int r = select_pass3(a->cases, a->lockorder, a->norder, a->head, &a->sw);
-    free(a);
+    bool success = false;
+    int casi = select_dequeue_locked(a->cases, a->lockorder, a->norder, a->head, a->sw.fired, &success);
+    int r = select_outcome(a->cases, casi, success);
+    select_async_free(a);
     return r;
 }

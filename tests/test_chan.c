@@ -1523,14 +1523,14 @@ TEST(chan_async_cancel_withdraws_only_what_nobody_took)
     /* A select nobody served: every case withdrawn. */
     gort_select_case cases[2] = {GORT_RECV_CASE(c, &v), GORT_RECV_CASE(d, &v)};
     select_async *a = NULL;
-    CHECK_EQ(selectgo_async(cases, 2, NULL, &a), -GORT_EWOULDBLOCK);
+    CHECK_EQ(selectgo_async(cases, 2, NULL, NULL, &a), -GORT_EWOULDBLOCK);
     CHECK(selectgo_async_cancel(a));
     CHECK_EQ(gort_chan_trysend(c, &x), GORT_EWOULDBLOCK);
     CHECK_EQ(gort_chan_trysend(d, &x), GORT_EWOULDBLOCK);
     /* A select whose case fired: refused; it completes with that case. */
     v = 0;
     x = 8;
-    CHECK_EQ(selectgo_async(cases, 2, NULL, &a), -GORT_EWOULDBLOCK);
+    CHECK_EQ(selectgo_async(cases, 2, NULL, NULL, &a), -GORT_EWOULDBLOCK);
     CHECK_EQ(gort_chan_trysend(d, &x), GORT_OK);
     CHECK(!selectgo_async_cancel(a));
     CHECK(sudog_async_poll(select_async_sudog(a)));
@@ -1695,6 +1695,67 @@ TEST(chan_async_waiters)
     CHECK_EQ(atomic_load(&as.errors), 0);
 }
 
+
+/* Try mode for a select and for withdrawals (the JS main thread's select()
+ * and aborts): with one of the channels' locks taken (here by this very
+ * thread: a wait would never end), selectgo_async, selectgo_async_finish,
+ * selectgo_async_cancel and chan_async_cancel report busy and change
+ * nothing (the select lets go of the locks it took); once the lock is free
+ * they complete as usual. */
+TEST(select_and_cancel_try_mode_never_wait)
+{
+    gort_chan *c, *d;
+    REQUIRE((c = gort_chan_make_bytes(sizeof(int), 0)) != NULL);
+    REQUIRE((d = gort_chan_make_bytes(sizeof(int), 0)) != NULL);
+    /* The channel locked later in a select's lock order (by address): the
+     * other one was taken first and must be let go. */
+    gort_chan *later = (uintptr_t)c > (uintptr_t)d ? c : d;
+    gort_chan *earlier = later == c ? d : c;
+    sched_set_try_mode(true);
+    int v = 0, x = 9;
+    bool received = false;
+    gort_select_case cases[2] = {GORT_RECV_CASE(c, &v), GORT_RECV_CASE(d, &v)};
+    select_async *a = NULL;
+    lock(&later->lock);
+    CHECK_EQ(selectgo_async(cases, 2, NULL, NULL, &a), SELECT_EBUSY);
+    CHECK(a == NULL);
+    CHECK(lock_try(&earlier->lock));
+    unlock(&earlier->lock);
+    unlock(&later->lock);
+    CHECK_EQ(RECVQ_LEN(c) + RECVQ_LEN(d), 0);
+    /* Pending; its withdrawal busy, then done. */
+    CHECK_EQ(selectgo_async(cases, 2, NULL, NULL, &a), -GORT_EWOULDBLOCK);
+    REQUIRE(a != NULL);
+    lock(&later->lock);
+    CHECK_EQ(selectgo_async_cancel(a), CHAN_EBUSY);
+    unlock(&later->lock);
+    CHECK_EQ(RECVQ_LEN(c), 1);
+    CHECK_EQ(RECVQ_LEN(d), 1);
+    CHECK_EQ(selectgo_async_cancel(a), 1);
+    CHECK_EQ(RECVQ_LEN(c) + RECVQ_LEN(d), 0);
+    /* Fired through d; its finish busy, then done with d's value. */
+    CHECK_EQ(selectgo_async(cases, 2, NULL, NULL, &a), -GORT_EWOULDBLOCK);
+    REQUIRE(a != NULL);
+    sudog *p = NULL;
+    CHECK_EQ(chansend_async(d, &x, NULL, &p), GORT_OK);
+    CHECK(sudog_async_poll(select_async_sudog(a)));
+    lock(&later->lock);
+    CHECK_EQ(selectgo_async_finish(a), SELECT_EBUSY);
+    unlock(&later->lock);
+    CHECK_EQ(RECVQ_LEN(c), 1); /* the case that did not fire is still queued */
+    CHECK_EQ(selectgo_async_finish(a), 1);
+    CHECK_EQ(v, 9);
+    CHECK_EQ(RECVQ_LEN(c) + RECVQ_LEN(d), 0);
+    /* A channel operation's withdrawal: busy, still queued; then withdrawn. */
+    CHECK_EQ(chanrecv_async(c, &v, &received, NULL, &p), GORT_EWOULDBLOCK);
+    lock(&c->lock);
+    CHECK_EQ(chan_async_cancel(p, false), CHAN_EBUSY);
+    unlock(&c->lock);
+    CHECK_EQ(RECVQ_LEN(c), 1);
+    CHECK_EQ(chan_async_cancel(p, false), 1);
+    CHECK_EQ(RECVQ_LEN(c), 0);
+    sched_set_try_mode(false);
+}
 
 /* Try mode (runtime2.h): a plain thread that must never wait for a lock (the
  * JS main thread) finds a channel's lock taken and gets CHAN_EBUSY with

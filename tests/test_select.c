@@ -853,7 +853,7 @@ static void *sa_thread(void *arg)
     gort_select_case cases[3] = {GORT_RECV_CASE(sa.c[0], &vals[0]), GORT_RECV_CASE(sa.c[1], &vals[1]),
                                  GORT_RECV_CASE(sa.c[2], &vals[2])};
     select_async *p = NULL;
-    int r = selectgo_async(cases, 3, &sa.doorbell, &p);
+    int r = selectgo_async(cases, 3, &sa.doorbell, NULL, &p);
     if (r != -GORT_EWOULDBLOCK || p == NULL)
         atomic_fetch_add(&sa.errors, 1);
     atomic_store(&sa.stage, 1);
@@ -874,14 +874,14 @@ static void *sa_thread(void *arg)
     /* Ready at once: no pending. */
     int v = 9;
     CHECK_EQ(gort_chan_send(sa.c[2], &v), GORT_OK);
-    r = selectgo_async(cases, 3, NULL, &p);
+    r = selectgo_async(cases, 3, NULL, NULL, &p);
     if (r != 2 || p != NULL || vals[2] != 9)
         atomic_fetch_add(&sa.errors, 1);
     /* Nothing but nil channels, or nothing at all: never completes. */
     gort_select_case nils[2] = {GORT_RECV_CASE(NULL, NULL), GORT_SEND_CASE(NULL, &v)};
-    if (selectgo_async(nils, 2, NULL, &p) != -GORT_EWOULDBLOCK || p != NULL)
+    if (selectgo_async(nils, 2, NULL, NULL, &p) != -GORT_EWOULDBLOCK || p != NULL)
         atomic_fetch_add(&sa.errors, 1);
-    if (selectgo_async(NULL, 0, NULL, &p) != -GORT_EWOULDBLOCK || p != NULL)
+    if (selectgo_async(NULL, 0, NULL, NULL, &p) != -GORT_EWOULDBLOCK || p != NULL)
         atomic_fetch_add(&sa.errors, 1);
     gort_keepalive(-1);
     return NULL;

@@ -156,6 +156,103 @@ test('a fatal error on an attached worker\'s own thread ends the runtime for eve
   }
 });
 
+/** What next(key) resolves with, or a rejection after ms (a worker that never answers fails the test). */
+function within(ms, promise, what) {
+  let timer;
+  const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+test('a fatal error on a runtime thread wakes workers blocked in recvSync, sendSync and select.sync: they throw FatalError with Go\'s words', async () => {
+  const doomed = await start({ procs: 1 });
+  const workers = [];
+  try {
+    const ways = ['recvSync', 'sendSync', 'selectSync', 'recvSyncTimeout'];
+    const blocked = ways.map((how) => reportingParty(doomed, 'blockUntilFatal', { ch: doomed.chan().handle, how }));
+    workers.push(...blocked.map((b) => b.worker));
+    for (const b of blocked) await within(10_000, b.next('waiting'), 'a worker starting');
+    // Time for each to go from its message to its sleep in the runtime.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const overflowing = doomed.go('overflow');
+    const text = `fatal error: stack overflow (goroutine ${overflowing.id})`;
+    await assert.rejects(overflowing.done, (err) => err instanceof FatalError && err.message === text);
+    for (const [i, b] of blocked.entries()) {
+      const m = await within(10_000, b.next('outcome'), `the worker blocked in ${ways[i]}`);
+      assert.equal(m.outcome, `FatalError: ${text}`, `the worker blocked in ${ways[i]}`);
+      assert.equal(m.later, `FatalError: ${text}`);
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    await doomed.close();
+  }
+});
+
+test('close() wakes workers blocked in recvSync and select.sync: they throw RuntimeClosedError', async () => {
+  const closing = await start({ procs: 1 });
+  const workers = [];
+  try {
+    const ways = ['recvSync', 'selectSync'];
+    const blocked = ways.map((how) => reportingParty(closing, 'blockUntilFatal', { ch: closing.chan().handle, how }));
+    workers.push(...blocked.map((b) => b.worker));
+    for (const b of blocked) await within(10_000, b.next('waiting'), 'a worker starting');
+    // Time for each to go from its message to its sleep in the runtime.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await closing.close();
+    for (const [i, b] of blocked.entries()) {
+      const m = await within(10_000, b.next('outcome'), `the worker blocked in ${ways[i]}`);
+      assert.equal(m.outcome, 'RuntimeClosedError: gort: the runtime is closed', `the worker blocked in ${ways[i]}`);
+      assert.equal(m.later, 'RuntimeClosedError: gort: the runtime is closed');
+    }
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    await closing.close();
+  }
+});
+
+test('the main thread never waits for a channel\'s lock in select() or an abort: it tries again on later tasks', async () => {
+  // A worker holds b's lock until the main thread tells it to let go: a main
+  // thread that waited for the lock inside a call would never tell it (the
+  // worker gives up after HOLD_MS and says so).
+  const HOLD_MS = 5000;
+  const a = rt.chan({ codec: 'json' });
+  const b = rt.chan({ codec: 'json' });
+  const realm = rt.realm;
+  const words = realm.module._malloc(8);
+  realm.refresh();
+  Atomics.store(realm.i32, words >>> 2, 0);
+  Atomics.store(realm.i32, (words >>> 2) + 1, 0);
+  const readWord = (i) => { realm.refresh(); return Atomics.load(realm.i32, (words >>> 2) + i); };
+  try {
+    // Pending before the lock is taken: a receive and a select, each to be aborted.
+    const recvAbort = new AbortController();
+    const selectAbort = new AbortController();
+    const outcome = (p) => p.then(() => 'completed', (err) => err.message);
+    const pendingRecv = outcome(b.recv({ signal: recvAbort.signal }));
+    const pendingSelect = outcome(rt.select([{ recv: a }, { recv: b }], { signal: selectAbort.signal }));
+    const holder = reportingParty(rt, 'holdLock', { ch: b.handle, held: words, release: words + 4, timeoutMs: HOLD_MS });
+    while (readWord(0) === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    // With b's lock taken: two withdrawals and a new select, all busy.
+    recvAbort.abort(new Error('recv aborted'));
+    selectAbort.abort(new Error('select aborted'));
+    const fresh = rt.select([{ recv: b }, { recv: a }]);
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    realm.refresh();
+    Atomics.store(realm.i32, (words >>> 2) + 1, 1);
+    Atomics.notify(realm.i32, (words >>> 2) + 1);
+    assert.equal((await within(10_000, holder.next('letGo'), 'the lock holder')).letGo, 'told');
+    assert.equal(await pendingRecv, 'recv aborted');
+    assert.equal(await pendingSelect, 'select aborted');
+    await b.send('to the fresh select');
+    assert.deepEqual(await fresh, { index: 0, value: 'to the fresh select', ok: true });
+    // Nothing withdrawn is still queued, nor the fresh select's other case.
+    assert.equal(b.trySend('nobody'), false);
+    assert.equal(a.trySend('nobody'), false);
+    await holder.worker.terminate();
+  } finally {
+    realm.module._free(words);
+  }
+});
+
 test('blocking forms are refused on the main thread; handles of another runtime too', async () => {
   const ch = rt.chan({ cap: 1 });
   assert.throws(() => ch.recvSync(), (err) => err instanceof GortError && /cannot be made on this thread/.test(err.message));

@@ -7,7 +7,9 @@
 // forms (sendSync, recvSync, select.sync). A fatal error on the worker's own
 // thread (an abort while it runs runtime code) is published to every realm,
 // as one on a runtime thread is: the page's runtime and every attached
-// worker end their operations with the same FatalError.
+// worker end their operations with the same FatalError, and a worker blocked
+// in the runtime is woken to throw it (after the runtime's close(), to throw
+// RuntimeClosedError).
 
 import { GortError, RuntimeClosedError, fatalText } from './errors.js';
 import { Realm, STATUS } from './realm.js';
@@ -16,9 +18,10 @@ import { RuntimeView } from './runtime.js';
 /** A runtime as an attached worker sees it. */
 export class WorkerRuntime extends RuntimeView {
   /** @internal */
-  constructor(id, realm, thread, slotsAt, slotCount) {
+  constructor(id, realm, thread, slotsAt, slotCount, sleeper) {
     super(id, realm);
     this.thread = thread;
+    this.sleeper = sleeper;
     this.slotsAt = slotsAt;
     this.slotCount = slotCount;
   }
@@ -32,6 +35,7 @@ export class WorkerRuntime extends RuntimeView {
     const realm = this.realm;
     realm.stopWatchingFatal();
     if (!realm.closedReason) realm.failAll(new RuntimeClosedError('gort: this worker detached from the runtime'));
+    realm.module._gort_js_thread_detached(this.sleeper);
     realm.refresh();
     for (let i = 0; i < this.slotCount; i++) {
       if (Atomics.compareExchange(realm.u32, (this.slotsAt >>> 2) + i, 0, this.thread) === 0) break;
@@ -99,6 +103,10 @@ export async function attachWith(createModule, handle) {
   module.__emscripten_thread_init(thread, 0, 0, 1);
   module.establishStackSpace();
   module.PThread.threadInit();
+  // Its waits in the runtime give up once the runtime is over (its blocking
+  // calls then throw the FatalError or RuntimeClosedError): whoever ends the
+  // runtime wakes it.
+  const sleeper = module._gort_js_thread_attached();
   const doorbell = module._malloc(4);
   const realm = new Realm(module, { canBlock: true, doorbell, state: handle.state });
   realm.refresh();
@@ -107,5 +115,5 @@ export async function attachWith(createModule, handle) {
   // A fatal error published by another realm ends this one's operations.
   realm.watchFatal(() => {});
   module._gort_js_slots_fill(handle.state);
-  return new WorkerRuntime(handle.runtime, realm, thread, slotsAt, realm.layout.threadSlots);
+  return new WorkerRuntime(handle.runtime, realm, thread, slotsAt, realm.layout.threadSlots, sleeper);
 }

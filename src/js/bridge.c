@@ -29,10 +29,11 @@
  * Invariants:
  *  - a function called from the main thread never waits for anything
  *    unbounded: channel locks are held for a few copies, nothing here
- *    assists the collector; gort_js_send, gort_js_recv and
+ *    assists the collector; gort_js_send, gort_js_recv, gort_js_select
+ *    without a default, gort_js_select_finish, gort_js_cancel and
  *    gort_js_payload_try wait for no lock at all (the other calls may wait
- *    for one: a close, a select, the try forms, a context's or channel's
- *    making, a stop-the-world pause);
+ *    for one: a close, the try forms, a context's or channel's making, a
+ *    stop-the-world pause);
  *  - an op record is pending (op->pending != NULL) from the call that queued
  *    it until gort_js_finish or gort_js_select_finish; it is freed only when
  *    not pending;
@@ -80,6 +81,10 @@ static const uint32_t js_layout[] = {
     offsetof(js_runtime_state, fatal),
     offsetof(js_runtime_state, fatal_text),
     JS_FATAL_TEXT_BYTES,
+    offsetof(js_runtime_state, sleepers),
+    offsetof(js_sleeper, sleeping_on),
+    offsetof(js_sleeper, next),
+    offsetof(js_runtime_state, ended),
 };
 
 EMSCRIPTEN_KEEPALIVE const uint32_t *gort_js_layout(void) { return js_layout; }
@@ -185,6 +190,42 @@ EMSCRIPTEN_KEEPALIVE int gort_js_flush_deferred(void) { return sched_flush_defer
  * error's abort from C carries no text. */
 EMSCRIPTEN_KEEPALIVE const char *gort_js_fatal_message(void) { return gort_fatal_message(); }
 
+/* The calling thread is a worker's that attached: its waits in the runtime
+ * give up (throw to its JS) once the runtime is over (state.ended: closed,
+ * or dead of a fatal error), and it sleeps where the realm that ends it can
+ * wake it. Returns its record, for
+ * gort_js_thread_detached; NULL without memory (then its waits cannot be
+ * woken by a fatal error). */
+EMSCRIPTEN_KEEPALIVE js_sleeper *gort_js_thread_attached(void)
+{
+    js_sleeper *s = atomic_load(&state.sleepers);
+    for (; s != NULL; s = s->next) {
+        unsigned free = 0;
+        if (atomic_compare_exchange_strong(&s->taken, &free, 1))
+            break;
+    }
+    if (s == NULL) {
+        if ((s = calloc(1, sizeof *s)) == NULL)
+            return NULL;
+        atomic_store(&s->taken, 1);
+        js_sleeper *head = atomic_load(&state.sleepers);
+        do
+            s->next = head;
+        while (!atomic_compare_exchange_weak(&state.sleepers, &head, s));
+    }
+    prim_futex_give_up_when(&state.ended, 1, &s->sleeping_on);
+    return s;
+}
+
+/* The worker's thread detaches: its waits are ordinary again (if it ever
+ * attaches again) and its record goes to the next worker. */
+EMSCRIPTEN_KEEPALIVE void gort_js_thread_detached(js_sleeper *s)
+{
+    prim_futex_give_up_when(NULL, 0, NULL);
+    if (s != NULL)
+        atomic_store(&s->taken, 0);
+}
+
 /* 1 when no goroutine can run until a JS party acts (sched_quiescent). */
 EMSCRIPTEN_KEEPALIVE int gort_js_quiescent(void)
 {
@@ -274,9 +315,12 @@ static bool chan_of(uint32_t h, gort_chan **c)
 
 /* ---- op records ---- */
 
+/* A select's record ends with the room its select_async needs while it is
+ * pending (no allocation per select). */
 static size_t op_bytes(int ncases)
 {
-    return sizeof(js_op) + (size_t)ncases * (sizeof(gort_select_case) + sizeof(uint64_t));
+    size_t bytes = sizeof(js_op) + (size_t)ncases * (sizeof(gort_select_case) + sizeof(uint64_t));
+    return ncases > 0 ? bytes + select_async_bytes(ncases) : bytes;
 }
 
 /* A zeroed op record for up to ncases select cases (0 for a channel
@@ -306,6 +350,7 @@ EMSCRIPTEN_KEEPALIVE void gort_js_op_free(js_op *op)
 
 static gort_select_case *op_cases(js_op *op) { return (gort_select_case *)(op + 1); }
 static uint64_t *op_elems(js_op *op) { return (uint64_t *)(op_cases(op) + op->ncases); }
+static void *op_select_space(js_op *op) { return op_elems(op) + op->ncases; }
 
 /* A payload of len bytes allocated into the element word at `slot` (in an
  * op record): the address of its bytes, for JS to fill, or NULL when the
@@ -432,16 +477,15 @@ EMSCRIPTEN_KEEPALIVE void gort_js_finish(js_op *op)
 /* Withdraws op's pending operation (a select, or a send when send is set,
  * or a receive) if nobody has taken it: 1 when withdrawn (nothing was sent
  * or received; op is no longer pending), 0 when it is completing (finish it
- * as usual). */
+ * as usual); in try mode CHAN_EBUSY, nothing done, when a lock is taken. */
 EMSCRIPTEN_KEEPALIVE int gort_js_cancel(js_op *op, int send)
 {
     if (op->pending == NULL)
         return 0;
-    bool withdrawn = op->ncases > 0 ? selectgo_async_cancel(op->pending)
-                                     : chan_async_cancel(op->pending, send != 0);
-    if (withdrawn)
+    int r = op->ncases > 0 ? selectgo_async_cancel(op->pending) : chan_async_cancel(op->pending, send != 0);
+    if (r == 1)
         op->pending = NULL;
-    return withdrawn;
+    return r;
 }
 
 /* Non-blocking forms: GORT_OK, GORT_EWOULDBLOCK, GORT_ECLOSED (send),
@@ -492,6 +536,21 @@ static int select_done(js_op *op, int r)
     return r;
 }
 
+/* In try mode, a select whose copies may run the write barrier takes the
+ * barrier's lock first, as barrier_lock_for does for one channel. */
+static bool barrier_lock_for_cases(js_op *op, int ncases, bool *held)
+{
+    *held = false;
+    if (!sched_in_try_mode())
+        return true;
+    for (int i = 0; i < ncases; i++) {
+        gort_chan *c = op_cases(op)[i].chan;
+        if (c != NULL && chan_has_pointers(c))
+            return *held = extalloc_try_hold();
+    }
+    return true;
+}
+
 /*
  * select over op's first ncases cases (JS wrote a channel handle and a
  * direction into each, and send values into their elements), for an
@@ -499,7 +558,9 @@ static int select_done(js_op *op, int r)
  * has_default), -GORT_ECLOSED (a send case on a closed channel was
  * chosen), -GORT_EINVAL, or -GORT_EWOULDBLOCK with op->pending set (or not,
  * when no case has a channel: it never completes); a pending select ends
- * with gort_js_select_finish.
+ * with gort_js_select_finish. In try mode without a default, SELECT_EBUSY
+ * when a lock was taken: nothing was done, but the cases' channel fields
+ * hold channels now, not handles (JS writes the handles again to retry).
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_select(js_op *op, int ncases, int has_default, atomic_uint *doorbell)
 {
@@ -508,8 +569,13 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select(js_op *op, int ncases, int has_default, 
         return -GORT_EINVAL;
     if (has_default)
         return select_done(op, gort_select(op_cases(op), ncases, true));
+    bool held;
+    if (!barrier_lock_for_cases(op, ncases, &held))
+        return SELECT_EBUSY;
     select_async *a;
-    int r = selectgo_async(op_cases(op), ncases, doorbell, &a);
+    int r = selectgo_async(op_cases(op), ncases, doorbell, op_select_space(op), &a);
+    if (held)
+        extalloc_release_hold();
     op->pending = a;
     if (a != NULL)
         return -GORT_EWOULDBLOCK;
@@ -518,9 +584,13 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select(js_op *op, int ncases, int has_default, 
     return select_done(op, r);
 }
 
+/* Ends a pending select that is ready: as gort_js_select; in try mode
+ * SELECT_EBUSY, nothing done (still pending), when a lock is taken. */
 EMSCRIPTEN_KEEPALIVE int gort_js_select_finish(js_op *op)
 {
     int r = selectgo_async_finish(op->pending);
+    if (r == SELECT_EBUSY)
+        return r;
     op->pending = NULL;
     return select_done(op, r);
 }

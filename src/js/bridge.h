@@ -53,6 +53,17 @@ enum js_fatal {
     JS_FATAL_PUBLISHED = 2,
 };
 
+/* A thread a worker lent to the runtime (it attached): the address it
+ * sleeps on while it waits in the runtime (prim_futex_give_up_when), for the
+ * realm that ends the runtime to wake it there. Records are linked
+ * into js_runtime_state.sleepers once and never unlinked or freed: a worker
+ * that detaches gives its record back (taken 0) for the next one. */
+typedef struct js_sleeper {
+    _Atomic(atomic_uint *) sleeping_on;
+    struct js_sleeper *next; /* set before it is linked; never changes */
+    atomic_uint taken;       /* 1 while a worker's thread uses it */
+} js_sleeper;
+
 typedef struct js_runtime_state {
     atomic_uint status;    /* enum js_status */
     atomic_int exit_code;  /* gort_main's result once JS_STOPPED */
@@ -68,6 +79,14 @@ typedef struct js_runtime_state {
      * every realm, watching this word, ends its operations with it. */
     _Alignas(64) atomic_uint fatal;
     char fatal_text[JS_FATAL_TEXT_BYTES];
+    /* Every js_sleeper ever made, newest first: the realm that ends the
+     * runtime (a fatal error's publisher, close) wakes each thread sleeping
+     * in it, which then gives up its wait (an attached worker's blocking
+     * calls throw). */
+    _Atomic(js_sleeper *) sleepers;
+    /* 1 once the runtime is over (closed, or dead of a fatal error: then
+     * set after fatal): the attached workers' waits give up. */
+    atomic_uint ended;
 } js_runtime_state;
 
 /* Notes that a JS party acts (sets js_runtime_state.activity). */

@@ -24,10 +24,13 @@
  *                     the reading before them (the runtime's clock must
  *                     run forward across threads: 0).
  *
- * And one C function a worker calls on its own thread:
+ * And C functions a worker calls on its own thread:
  *  gort_js_overflow_this_thread() recurses without bound there: 'fatal
  *                     error: stack overflow' on a thread that runs no
  *                     goroutine.
+ *  gort_js_hold_chan_lock(h, held, release, ms) holds a channel's lock
+ *                     until told to let go (tests of the main thread's
+ *                     try mode).
  */
 #include <emscripten/emscripten.h>
 #include <pthread.h>
@@ -37,6 +40,8 @@
 
 #include "gort/gort.h"
 #include "gort/js.h"
+#include "chan.h"
+#include "prim/prim.h"
 
 static void echo(gort_js_args *args)
 {
@@ -190,6 +195,29 @@ GORT_EXPORT_GO(overflow, "");
  * for every realm, as a goroutine's does (tests/workers.test.mjs, the
  * browser page). */
 EMSCRIPTEN_KEEPALIVE int gort_js_overflow_this_thread(void) { return recurse(NULL, UINT32_MAX); }
+
+/* How often gort_js_hold_chan_lock looks at its release word. */
+#define HOLD_LOOK_NS ((int64_t)1000 * 1000)
+
+/* Takes the lock of channel h on the calling thread (an attached worker's),
+ * stores 1 in *held, and keeps the lock until *release is non-zero (1) or
+ * timeout_ms has passed (0); -1 for a dead handle. For tests of the main
+ * thread's try mode (tests/workers.test.mjs): a main thread that waited for
+ * that lock would never set *release. */
+EMSCRIPTEN_KEEPALIVE int gort_js_hold_chan_lock(uint32_t h, atomic_uint *held, atomic_uint *release,
+                                                double timeout_ms)
+{
+    hchan *c = gort_handle_get(h);
+    if (c == NULL)
+        return -1;
+    lock(&c->lock);
+    atomic_store(held, 1);
+    int64_t deadline = gort_nanotime() + (int64_t)(timeout_ms * 1e6);
+    while (atomic_load(release) == 0 && gort_nanotime() < deadline)
+        prim_futex_wait(release, 0, HOLD_LOOK_NS);
+    unlock(&c->lock);
+    return atomic_load(release) != 0;
+}
 
 typedef struct clock_turns {
     atomic_int turn;         /* whose turn: 0 .. players-1, or -1 when over */

@@ -5,7 +5,7 @@
 // realm's doorbell says it woke (realm.js); in a worker, the *Sync forms
 // block the thread in the runtime instead.
 
-import { ChannelClosedError, GortError, PanicError } from './errors.js';
+import { ChannelClosedError, GortError, PanicError, RuntimeClosedError } from './errors.js';
 import { ELEM_BOOL, ELEM_F64, ELEM_I32, ELEM_PAYLOAD, ELEM_UNIT } from './codec.js';
 import { E } from './realm.js';
 
@@ -66,12 +66,13 @@ async function putValueLater(realm, codec, at, value, signal) {
 
 /**
  * Calls op() (a channel operation of the realm) until it does not answer
- * BUSY (try mode: a lock was taken, nothing was done), each retry on a later
- * task; rejects with signal's reason when it aborts meanwhile.
+ * busy (E.BUSY, or E.SELECT_BUSY for a select: try mode found a lock
+ * taken, nothing was done), each retry on a later task; rejects with
+ * signal's reason when it aborts meanwhile.
  */
-async function retryWhileBusy(realm, op, signal) {
-  let r = E.BUSY;
-  for (let attempt = 0; r === E.BUSY; attempt++) {
+async function retryWhileBusy(realm, op, signal, busy = E.BUSY) {
+  let r = busy;
+  for (let attempt = 0; r === busy; attempt++) {
     await realm.busyPause(attempt);
     signal?.throwIfAborted();
     realm.check();
@@ -127,6 +128,7 @@ function withOp(realm, fn) {
   const op = realm.opTake();
   const elem = op + realm.layout.opElem;
   const release = () => {
+    if (realm.closedReason) return; // the runtime is over: nothing to give back to it
     clearElem(realm, elem);
     realm.opGive(op);
   };
@@ -140,6 +142,29 @@ function withOp(realm, fn) {
   if (result instanceof Promise) return result.finally(release);
   release();
   return result;
+}
+
+/**
+ * What a blocking call into the runtime (a worker's) threw: when the
+ * runtime ended meanwhile, the thread's wait gave up (realm.js woke it) and
+ * the call throws why, as the realm's Promises reject with it: the
+ * FatalError of a runtime that died, RuntimeClosedError after close().
+ */
+function blockingError(realm, err) {
+  realm.check();
+  if (err && err.gortGaveUp) {
+    const closed = new RuntimeClosedError();
+    realm.failAll(closed);
+    return closed;
+  }
+  return err;
+}
+
+/** Lets a synchronous operation's op record go (see withOp). */
+function releaseOp(realm, op) {
+  if (realm.closedReason) return; // the runtime is over: nothing to give back to it
+  clearElem(realm, op + realm.layout.opElem);
+  realm.opGive(op);
 }
 
 function clearElem(realm, at) {
@@ -313,29 +338,49 @@ export class Channel {
 
   // ---- blocking forms (workers only) ----
 
+  // (The blocking forms are the workers' hot path: no closure per call.)
+
   /** Worker only: sends v, blocking this thread. */
   sendSync(v) {
     const realm = this.#blockingRealm();
-    withOp(realm, (op, elem) => {
-      putValue(realm, this.codec, elem, v);
-      const r = realm.module._gort_js_send_sync(this.h, op);
-      if (r === E.CLOSED) throw new ChannelClosedError(v);
-      if (r !== E.OK) throw deadHandle('this channel');
-    });
+    const op = realm.opTake();
+    let r;
+    try {
+      putValue(realm, this.codec, op + realm.layout.opElem, v);
+      try {
+        r = realm.module._gort_js_send_sync(this.h, op);
+      } catch (err) {
+        throw blockingError(realm, err);
+      }
+    } finally {
+      releaseOp(realm, op);
+    }
+    if (r === E.CLOSED) throw new ChannelClosedError(v);
+    if (r !== E.OK) throw deadHandle('this channel');
   }
 
   /**
    * Worker only: receives, blocking this thread for at most timeout ms.
    * @returns {{ value: unknown, ok: boolean, timedOut?: true }}
    */
-  recvSync({ timeout } = {}) {
+  recvSync(options) {
+    const timeout = options?.timeout;
     if (timeout === undefined || timeout === null || timeout < 0) {
       const realm = this.#blockingRealm();
-      return withOp(realm, (op, elem) => {
-        if (realm.module._gort_js_recv_sync(this.h, op) !== E.OK) throw deadHandle('this channel');
+      const op = realm.opTake();
+      try {
+        let r;
+        try {
+          r = realm.module._gort_js_recv_sync(this.h, op);
+        } catch (err) {
+          throw blockingError(realm, err);
+        }
+        if (r !== E.OK) throw deadHandle('this channel');
         const ok = realm.opOk(op);
-        return { value: takeValue(realm, this.codec, elem, ok), ok };
-      });
+        return { value: takeValue(realm, this.codec, op + realm.layout.opElem, ok), ok };
+      } finally {
+        releaseOp(realm, op);
+      }
     }
     const r = selectSync([{ recv: this }], { timeout });
     if (r.index === -1) return { value: undefined, ok: false, timedOut: true };
@@ -423,6 +468,15 @@ function fillCases(realm, op, cases, rt, room = cases.length) {
   return elemsAt;
 }
 
+/** Writes the cases' channel handles into op again (a select that found a lock taken turned them into channels). */
+function writeHandles(realm, op, cases) {
+  const L = realm.layout;
+  realm.refresh();
+  cases.forEach((c, i) => {
+    realm.u32[(op + L.opSize + i * L.caseSize + L.caseChan) >>> 2] = c == null ? 0 : (c.recv ?? c.send).h;
+  });
+}
+
 function selectOutcome(realm, op, cases, elemsAt, r) {
   const L = realm.layout;
   if (r === -E.CLOSED) {
@@ -441,6 +495,7 @@ function selectOutcome(realm, op, cases, elemsAt, r) {
 /** Clears op's cases and elements (a kept record must hold no channel or
  * payload alive: it is a root region) and gives it back. */
 function releaseCases(realm, op, n) {
+  if (realm.closedReason) return; // the runtime is over: nothing to give back to it
   const L = realm.layout;
   const casesAt = op + L.opSize;
   realm.refresh();
@@ -471,11 +526,18 @@ export async function selectAsync(cases, { signal, keepAlive = true, rt: given }
   const op = realm.opTake(cases.length);
   try {
     const elemsAt = fillCases(realm, op, cases, rt);
-    let r = realm.module._gort_js_select(op, cases.length, 0, realm.doorbell);
+    const selectOnce = () => realm.module._gort_js_select(op, cases.length, 0, realm.doorbell);
+    let r = selectOnce();
+    if (r === E.SELECT_BUSY) {
+      r = await retryWhileBusy(realm, () => { writeHandles(realm, op, cases); return selectOnce(); }, signal, E.SELECT_BUSY);
+    }
     if (r === -E.WOULDBLOCK) {
       if (!isPending(realm, op)) return await forever(signal); // only nil channels
       await realm.whenReady(op, { keepAlive, signal });
-      r = realm.module._gort_js_select_finish(op);
+      const finishOnce = () => realm.module._gort_js_select_finish(op);
+      r = finishOnce();
+      // (A case fired: an abort now comes too late.)
+      if (r === E.SELECT_BUSY) r = await retryWhileBusy(realm, finishOnce, undefined, E.SELECT_BUSY);
     }
     realm.nudge();
     return selectOutcome(realm, op, cases, elemsAt, r);
@@ -521,7 +583,12 @@ export function selectSync(cases, { timeout } = {}) {
   const op = realm.opTake(cases.length + 1);
   try {
     const elemsAt = fillCases(realm, op, cases, rt, cases.length + 1);
-    const r = realm.module._gort_js_select_sync(op, cases.length, timed ? timeout : -1);
+    let r;
+    try {
+      r = realm.module._gort_js_select_sync(op, cases.length, timed ? timeout : -1);
+    } catch (err) {
+      throw blockingError(realm, err);
+    }
     if (timed && r === cases.length) return { index: -1, value: undefined, ok: false };
     return selectOutcome(realm, op, cases, elemsAt, r);
   } finally {

@@ -130,7 +130,11 @@ export declare class Channel<T = unknown, In = T> implements AsyncIterable<T>, D
   readable(): ReadableStream<T>;
   /** A stream whose chunks are sent; closing it closes the channel. */
   writable(): WritableStream<In>;
-  /** Worker only (throws GortError 'EWOULDBLOCK' elsewhere): blocking send. */
+  /**
+   * Worker only (throws GortError 'EWOULDBLOCK' elsewhere): blocking send. A
+   * fatal error of the runtime while it blocks wakes it to throw FatalError,
+   * rt.close() to throw RuntimeClosedError (so do recvSync and select.sync).
+   */
   sendSync(value: In): void;
   /** Worker only (throws GortError 'EWOULDBLOCK' elsewhere): blocking receive, for at most timeout ms. */
   recvSync(options?: { timeout?: number }): ReceivedSync<T>;
@@ -420,7 +424,8 @@ export declare class DeadlockError extends GortError {
 /**
  * A fatal error ('fatal error: ...', Go's words) ended the runtime, on one of
  * its threads or on an attached worker's own: every realm's waiting
- * operations reject with it, and every later call throws it.
+ * operations reject with it, a worker blocked in sendSync, recvSync or
+ * select.sync throws it, and every later call throws it.
  */
 export declare class FatalError extends GortError {
   constructor(message: string);

@@ -19,11 +19,13 @@ const LAYOUT_FIELDS = [
   'stateStatus', 'stateExitCode', 'stateDoorbell', 'stateSlots', 'threadSlots',
   'maxPayload', 'payloadHeader',
   'stateActivity', 'stateFatal', 'stateFatalText', 'fatalTextBytes',
+  'stateSleepers', 'sleeperOn', 'sleeperNext', 'stateEnded',
 ];
 
 // Error codes of gort/error.h.
 export const E = Object.freeze({
   BUSY: -2, // CHAN_EBUSY of chan.h: try mode found a lock taken; nothing was done
+  SELECT_BUSY: -256, // SELECT_EBUSY of chan.h: the same for a select
   OK: 0, DEADLOCK: 1, NOMEM: 2, INVAL: 3, STATE: 4, WOULDBLOCK: 8, CLOSED: 9,
   CLOSECLOSED: 10, CLOSENIL: 11, CANCELED: 12, DEADLINE: 13, NILCONTEXT: 14, NILKEY: 15,
 });
@@ -119,6 +121,10 @@ export class Realm {
     LAYOUT_FIELDS.forEach((name, i) => { this.layout[name] = this.u32[at + i]; });
     if (count !== LAYOUT_FIELDS.length) throw new Error('gort: the package\'s JS and wasm are from different builds');
     this.state = state ?? module._gort_js_state();
+    // The words check() loads on every operation, and the end of the views they need.
+    this.statusIndex = (this.state + this.layout.stateStatus) >>> 2;
+    this.fatalIndex = (this.state + this.layout.stateFatal) >>> 2;
+    this.checkEnd = Math.max(this.state + this.layout.stateSlots, this.state + this.layout.stateFatal + 4);
     this.scratch = threadless ? 0 : module._malloc(64);
     this.doorbell = doorbell ?? this.state + this.layout.stateDoorbell;
     this.opCache = [];
@@ -275,10 +281,21 @@ export class Realm {
     entry.resolve();
   }
 
-  /** Withdraws entry's operation if nobody has taken it yet, rejecting it with reason. */
-  withdraw(entry, reason) {
+  /**
+   * Withdraws entry's operation if nobody has taken it yet, rejecting it
+   * with reason. When a lock it needs is taken (try mode), it tries again on
+   * later tasks, until it withdraws the operation or the operation completes.
+   */
+  withdraw(entry, reason, attempt = 0) {
     if (!this.pending.has(entry)) return false;
-    if (!this.module._gort_js_cancel(entry.op, entry.send ? 1 : 0)) return false;
+    const r = this.module._gort_js_cancel(entry.op, entry.send ? 1 : 0);
+    if (r === E.BUSY) {
+      after(BUSY_PAUSES_MS[Math.min(attempt + 1, BUSY_PAUSES_MS.length - 1)], () => {
+        if (this.closedReason === null) this.withdraw(entry, reason, attempt + 1);
+      });
+      return false;
+    }
+    if (r !== 1) return false;
     this.#settle(entry);
     entry.reject(reason);
     return true;
@@ -505,8 +522,26 @@ export class Realm {
       this.u8[at + bytes.length] = 0;
       Atomics.store(this.i32, word, FATAL.PUBLISHED);
       Atomics.notify(this.i32, word);
+      this.endBlockingCalls();
     }
     return this.fatalText();
+  }
+
+  /**
+   * The runtime is over (closed, or dead of a fatal error published first):
+   * every attached worker's thread sleeping in it wakes, its wait gives up
+   * and its blocking call throws (prim_futex_give_up_when, bridge.c's
+   * gort_js_thread_attached); later waits there give up at once.
+   */
+  endBlockingCalls() {
+    const L = this.layout;
+    this.refresh();
+    Atomics.store(this.u32, (this.state + L.stateEnded) >>> 2, 1);
+    for (let s = Atomics.load(this.u32, (this.state + L.stateSleepers) >>> 2); s !== 0;
+         s = this.u32[(s + L.sleeperNext) >>> 2]) {
+      const on = Atomics.load(this.u32, (s + L.sleeperOn) >>> 2);
+      if (on !== 0) Atomics.notify(this.i32, on >>> 2);
+    }
   }
 
   /**
@@ -568,20 +603,23 @@ export class Realm {
   }
 
   releaseHandle(h, ticker = false) {
-    if (this.closedReason !== null || this.status !== STATUS.RUNNING) return;
+    // (Nothing goes back to a runtime that is over, even before this realm
+    // has seen why: its locks may be held by threads that are gone.)
+    if (this.closedReason !== null || this.status !== STATUS.RUNNING ||
+        Atomics.load(this.u32, (this.state + this.layout.stateEnded) >>> 2) !== 0) return;
     if (ticker) this.module._gort_js_ticker_stop(h);
     this.module._gort_js_release(h);
   }
 
-  /** Throws when the runtime has stopped. */
+  /** Throws when the runtime has stopped. (On every operation: two loads.) */
   check() {
     if (this.closedReason) throw this.closedReason;
-    const fatal = this.fatalText();
-    if (fatal !== null) {
-      this.failFatal(fatal);
+    this.refresh(this.checkEnd);
+    if (Atomics.load(this.i32, this.fatalIndex) === FATAL.PUBLISHED) {
+      this.failFatal(this.fatalText());
       throw this.closedReason;
     }
-    if (this.status === STATUS.STOPPED) {
+    if (Atomics.load(this.u32, this.statusIndex) === STATUS.STOPPED) {
       this.closedReason = new RuntimeClosedError();
       throw this.closedReason;
     }

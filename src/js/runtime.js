@@ -231,6 +231,8 @@ export class Runtime extends RuntimeView {
     // the main thread handles its message: wait for that.
     if (realm.status === STATUS.STOPPED) await poolThreadsGone(this.module.PThread, deadline);
     realm.stopWatchingFatal();
+    // Attached workers blocked in the runtime throw RuntimeClosedError.
+    realm.endBlockingCalls();
     // Pending operations reject in the turn that close() resolves in, so
     // that a caller who awaits close() handles them before Node calls them
     // unhandled.

@@ -51,6 +51,20 @@ uintptr_t prim_heap_map(size_t narenas, bool *zeroed);
 void prim_futex_wait(atomic_uint *addr, unsigned val, int64_t ns);
 void prim_futex_wake(atomic_uint *addr, int n);
 
+#ifdef __EMSCRIPTEN__
+/* For a thread that a JS realm lends to the runtime (a worker that
+ * attached) and that must leave it when the runtime is over: from now on,
+ * once *word == value, the calling thread's futex waits end by throwing a
+ * JS exception to its JS caller (unwinding the runtime's frames, whatever
+ * they held: the runtime is over) instead of returning. While it sleeps in
+ * one, the address it sleeps on is in *sleeping_on (else NULL): whoever sets
+ * *word wakes it with prim_futex_wake there. A wake that lands between the
+ * thread's look at *word and its sleep is lost; the sleep then ends within
+ * PRIM_GIVE_UP_LOOK_NS. A NULL word ends this mode. */
+void prim_futex_give_up_when(atomic_uint *word, unsigned value, _Atomic(atomic_uint *) *sleeping_on);
+#define PRIM_GIVE_UP_LOOK_NS ((int64_t)100 * 1000 * 1000)
+#endif
+
 /* Monotonic clock in nanoseconds. */
 int64_t prim_nanotime(void);
 

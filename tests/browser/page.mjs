@@ -484,14 +484,18 @@ async function workerChecks(rt) {
     }
   });
 
-  await check("a fatal error on an attached worker's own thread ends the runtime: the page's and another worker's waiting operations reject with FatalError", async () => {
+  await check("a fatal error on an attached worker's own thread ends the runtime: the page's and another worker's waiting operations reject with FatalError, and a worker blocked in recvSync throws it", async () => {
     const { FatalError } = gort;
     const doomed = await start({ procs: 1 });
     const ch = doomed.chan();
     const waiter = startWorker(doomed, 'awaitFatal', { ch: ch.handle });
+    const blocked = startWorker(doomed, 'blockUntilFatal', { ch: ch.handle });
     let overflowing = null;
     try {
       await waiter.messageOf('waiting');
+      await blocked.messageOf('waiting');
+      // Time for it to go from its message to its sleep in the runtime.
+      await new Promise((resolve) => setTimeout(resolve, 200));
       const pending = ch.recv();
       overflowing = startWorker(doomed, 'overflowThisThread', { ch: ch.handle });
       const text = 'fatal error: stack overflow';
@@ -504,8 +508,11 @@ async function workerChecks(rt) {
       equal([own.own, own.later], [`FatalError: ${text}`, `FatalError: ${text}`], "the overflowing worker's [waiting receive, later call]");
       const other = await waiter.messageOf('fatal');
       equal([other.outcome, other.later], [`FatalError: ${text}`, `FatalError: ${text}`], "the other worker's [waiting receive, later call]");
-      await Promise.all([waiter.messageOf('done'), overflowing.messageOf('done')]);
+      const gaveUp = await blocked.messageOf('gaveUp');
+      equal([gaveUp.outcome, gaveUp.later], [`FatalError: ${text}`, `FatalError: ${text}`], "the blocked worker's [recvSync, later call]");
+      await Promise.all([waiter.messageOf('done'), overflowing.messageOf('done'), blocked.messageOf('done')]);
     } finally {
+      blocked.terminate();
       waiter.terminate();
       overflowing?.terminate();
       await doomed.close();

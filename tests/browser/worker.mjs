@@ -83,6 +83,14 @@ const roles = {
     post('fatal', { outcome: await outcome, later: errorText(() => wr.chan()) });
   },
 
+  // Blocks this thread in recvSync until a fatal error ends the runtime, and
+  // reports what the blocking call threw and what a later call says.
+  blockUntilFatal({ ch }, wr) {
+    const c = wr.open(ch);
+    post('waiting');
+    post('gaveUp', { outcome: errorText(() => c.recvSync()), later: errorText(() => wr.chan()) });
+  },
+
   // With a receive of its own pending, overflows this thread's stack in the
   // runtime's code (a thread that runs no goroutine), and reports what the
   // call threw, what the receive said and what a later call says.

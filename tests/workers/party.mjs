@@ -2,7 +2,7 @@
 // whose handle it was given and plays the role named in workerData.
 import { workerData, parentPort } from 'node:worker_threads';
 
-const { attach } = await import(workerData.entry);
+const { attach, select } = await import(workerData.entry);
 const wr = await attach(workerData.rt);
 const roles = {
   // Sends its share with the blocking form or Promises, and receives from
@@ -71,6 +71,27 @@ const roles = {
     const outcome = c.recv().then(() => 'received', (e) => `${e.name}: ${e.message}`);
     parentPort.postMessage({ waiting: true });
     parentPort.postMessage({ outcome: await outcome, later: errorOf(() => wr.chan()) });
+  },
+  // Blocks in the runtime (recvSync, sendSync or select.sync, as `how`
+  // says) until a fatal error ends it, and reports what the blocking call
+  // threw and what a later call says.
+  blockUntilFatal({ ch, how }) {
+    const c = wr.open(ch);
+    parentPort.postMessage({ waiting: how });
+    const block = {
+      recvSync: () => c.recvSync(),
+      sendSync: () => c.sendSync('never taken'),
+      selectSync: () => select.sync([{ recv: c }, { send: c, value: 'never taken' }]),
+      recvSyncTimeout: () => c.recvSync({ timeout: 60_000 }),
+    }[how];
+    parentPort.postMessage({ outcome: errorOf(block), later: errorOf(() => wr.chan()) });
+  },
+  // Holds channel ch's lock until the main thread sets the word at release
+  // (held says when it has it), and reports whether it was told to let go
+  // or gave up after timeoutMs.
+  holdLock({ ch, held, release, timeoutMs }) {
+    const r = wr.realm.module._gort_js_hold_chan_lock(wr.open(ch).h, held, release, timeoutMs);
+    parentPort.postMessage({ letGo: r === 1 ? 'told' : r === 0 ? 'timed out' : 'dead handle' });
   },
   // With a receive of its own pending, overflows its own thread's stack in
   // the runtime's code (a thread that runs no goroutine), and reports what

@@ -3,7 +3,9 @@
  * pthreads): the heap lives in the shared linear memory, arenas are carved from
  * it with aligned allocations of the system allocator (which grow the memory
  * as needed, up to 4 GB), futexes are Atomics.wait/notify, the clock is
- * one clock for every thread (see prim_nanotime).
+ * one clock for every thread (see prim_nanotime). A thread a JS worker lent
+ * to the runtime can be told to give up its futex waits once the runtime is
+ * over (prim_futex_give_up_when): a wait then throws to its JS instead.
  *
  * Arenas are reserved in batches. An aligned allocation of ARENA_BYTES
  * takes twice that from the system allocator's top whenever the top is not
@@ -135,8 +137,48 @@ uintptr_t prim_heap_map(size_t narenas, bool *zeroed)
     return first == HEAP_MAX_ARENAS ? 0 : (uintptr_t)first << ARENA_SHIFT;
 }
 
+/* prim_futex_give_up_when's setting for this thread (give_up_word NULL: off). */
+static _Thread_local atomic_uint *give_up_word;
+static _Thread_local unsigned give_up_value;
+static _Thread_local _Atomic(atomic_uint *) *give_up_sleeping_on;
+
+void prim_futex_give_up_when(atomic_uint *word, unsigned value, _Atomic(atomic_uint *) *sleeping_on)
+{
+    give_up_word = word;
+    give_up_value = value;
+    give_up_sleeping_on = sleeping_on;
+}
+
+/* Leaves the runtime: a JS exception unwinds every wasm frame of this
+ * thread's call from JS (its caller catches it and looks at why). */
+EM_JS(void, gort_give_up_wait, (void), {
+    var e = new Error('gort: the runtime ended while this thread waited in it');
+    e.gortGaveUp = true;
+    throw e;
+});
+
+static void futex_wait_or_give_up(atomic_uint *addr, unsigned val, int64_t ns)
+{
+    /* Published before the look at the word: a setter that comes after the
+     * look finds the address (sequentially consistent on both sides). */
+    atomic_store(give_up_sleeping_on, addr);
+    if (atomic_load(give_up_word) == give_up_value) {
+        atomic_store(give_up_sleeping_on, NULL);
+        gort_give_up_wait();
+    }
+    int64_t slice = ns < 0 || ns > PRIM_GIVE_UP_LOOK_NS ? PRIM_GIVE_UP_LOOK_NS : ns;
+    emscripten_futex_wait((volatile void *)addr, val, (double)slice / 1e6);
+    atomic_store(give_up_sleeping_on, NULL);
+    if (atomic_load(give_up_word) == give_up_value)
+        gort_give_up_wait();
+}
+
 void prim_futex_wait(atomic_uint *addr, unsigned val, int64_t ns)
 {
+    if (give_up_word != NULL) {
+        futex_wait_or_give_up(addr, val, ns);
+        return;
+    }
     emscripten_futex_wait((volatile void *)addr, val, ns < 0 ? INFINITY : (double)ns / 1e6);
 }
 
