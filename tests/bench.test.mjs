@@ -176,7 +176,7 @@ test('the npm package\'s rows come with their anchors', () => {
 test('areas and workloads are picked by name', () => {
   const areas = plan({ quick: false });
   assert.deepEqual(select(areas, []).map((a) => a.id), ['chan', 'proc', 'malloc', 'gc', 'maps', 'cores', 'js', 'page']);
-  assert.deepEqual(select(areas, ['gc'])[0].workloads.map((w) => w.id), ['binary_trees_d16', 'binary_trees_d18', 'gcbench']);
+  assert.deepEqual(select(areas, ['gc'])[0].workloads.map((w) => w.id), ['binary_trees_d16', 'binary_trees_d18', 'gcbench', 'barrier_storm']);
   const picked = select(areas, ['pingpong', 'cores_binary_trees', 'js_stall']);
   assert.deepEqual(picked.map((a) => [a.id, a.workloads.map((w) => w.id)]), [
     ['chan', ['pingpong']],
@@ -186,7 +186,7 @@ test('areas and workloads are picked by name', () => {
   assert.throws(() => select(areas, ['pingpong', 'nosuch']), /unknown area or workload: nosuch/);
   // quick mode: the collector's programs two depths smaller.
   assert.deepEqual(plan({ quick: true }).find((a) => a.id === 'gc').workloads.map((w) => w.id),
-    ['binary_trees_d14', 'binary_trees_d16', 'gcbench']);
+    ['binary_trees_d14', 'binary_trees_d16', 'gcbench', 'barrier_storm']);
 });
 
 test('the report draws every line, the pause histograms and the machine', () => {

@@ -92,20 +92,22 @@ const GC_FIGURES = [
   ['gc_cpu', 'GC CPU share', 'lower'],
 ];
 
-const gcName = (program) => program.replace(/^binary_trees_d(\d+)$/, 'binary-trees depth $1').replace('gcbench', 'GCBench');
+/** A collector program's name as the tables and the pause histograms show it. */
+export const gcName = (program) => program.replace(/^binary_trees_d(\d+)$/, 'binary-trees depth $1')
+  .replace(/^gcbench$/, 'GCBench').replace(/^barrier_storm$/, 'barrier storm');
 
 function gcArea(quick) {
   const depths = quick ? [14, 16] : [16, 18];
-  const programs = [...depths.map((d) => `binary_trees_d${d}`), 'gcbench'];
+  const programs = [...depths.map((d) => `binary_trees_d${d}`), 'gcbench', 'barrier_storm'];
   return {
     id: 'gc',
     title: 'Collector',
     workloads: programs.map((program) => ({
       id: program,
       gort: { program: 'gc', args: [program] },
-      go: program === 'gcbench'
-        ? { program: 'gcbench', procs: [2] }
-        : { program: 'binary_trees', args: [program.slice('binary_trees_d'.length)], procs: [2] },
+      go: program.startsWith('binary_trees_d')
+        ? { program: 'binary_trees', args: [program.slice('binary_trees_d'.length)], procs: [2] }
+        : { program, procs: [2] },
     })),
     gortProcs: 2,
     rows: programs.flatMap((program) => GC_FIGURES.map(([key, label, better]) => ({

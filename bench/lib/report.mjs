@@ -4,6 +4,7 @@
 // its median, a whisker over min..max) above its table, and the collector's
 // stop-the-world pauses as histograms on a logarithmic axis.
 import { COLUMNS, RATIOS, cellText, fmt, ratioText } from './results.mjs';
+import { gcName } from './plan.mjs';
 
 const COLORS = {
   'gort-wasm': '#1f5fa8', 'gort-native': '#6aa9e0', 'go-wasm': '#b5541b', 'go-native': '#f0a04b',
@@ -83,7 +84,7 @@ function histogram(program, byColumn) {
     parts.push(`<line x1="${x}" x2="${x}" y1="4" y2="${y}" class="grid"/>`,
       `<text x="${x}" y="${y + 14}" class="sub" text-anchor="middle">${ticks[d]}</text>`);
   }
-  const name = program.replace(/^binary_trees_d(\d+)$/, 'binary-trees depth $1').replace(/^gcbench$/, 'GCBench');
+  const name = gcName(program);
   return `<h3>${esc(name)}</h3><svg width="${HIST_W}" height="${y + 20}" viewBox="0 0 ${HIST_W} ${y + 20}" role="img">${parts.join('')}</svg>`;
 }
 
