@@ -10,7 +10,8 @@
  *  - the pause histograms count one value per stop-the-world, at its end;
  *    /sched/pauses/total/gc and /gc/pauses (Go's older name) are the same;
  *  - /sched/latencies counts one sampled runnable spell per value (proc.c
- *    samples one goroutine transition in SCHED_LATENCY_PERIOD, as Go);
+ *    samples one goroutine transition in SCHED_LATENCY_PERIOD, as Go does
+ *    one in 8);
  *    its buckets are the pauses';
  *  - heap bytes allocated and freed are per size class counts times the
  *    class's size (counted when a cache takes a span and gives it back, as
@@ -446,7 +447,8 @@ static const struct metric {
     {{"/sched/goroutines:goroutines", "Live goroutines (the runtime's own not counted).", U, false},
      read_goroutines},
     {{"/sched/latencies:seconds",
-      "Time goroutines spent runnable before running: one runnable spell in 8 of each goroutine, sampled.", H,
+      "Time goroutines spent runnable before running, sampled: one runnable spell in 32 of each goroutine (128 on "
+      "wasm; Go: 8).", H,
       true}, read_sched_latencies},
     {{"/sched/pauses/stopping/gc:seconds",
       "Time from a collector's stop-the-world request until every P stopped, per pause.", H, true},

@@ -7,7 +7,7 @@
  * are on the per-switch path, cost one relaxed load and a branch while no
  * reader wants goroutine events (trace_goroutines_on); the scheduling
  * latency is sampled, as Go samples it, on one transition in
- * SCHED_LATENCY_PERIOD (proc.c).
+ * SCHED_LATENCY_PERIOD.
  *
  * Who may write a ring (each has one writer at a time, so records need no
  * lock): a P's ring, the thread holding the P, or while no thread holds it
@@ -94,6 +94,21 @@ void heapmap_note_assist(uintptr_t obj);
 /* A stop-the-world pause: the time to stop every P and the whole pause;
  * gc: the collector's (else "other"). */
 void metrics_record_pause(int64_t stopping_ns, int64_t total_ns, bool gc);
+/*
+ * One goroutine transition out of running in this many starts a sample of
+ * the scheduling latency (/sched/latencies: Go's gTrackingPeriod, which is
+ * 8), and a sample costs two clock reads. Go's clock read is 15-20 ns;
+ * natively ours took 40-45 ns on a KVM guest, where a sample in 8 cost
+ * about 5% of a channel ping-pong's CPU, and on wasm a clock read is a
+ * call into JavaScript (a sample about 0.4 us). So one in 32 natively, one
+ * in 128 on wasm: the same distribution, fewer samples, about 1% of a
+ * goroutine switch.
+ */
+#ifdef __EMSCRIPTEN__
+#define SCHED_LATENCY_PERIOD 128
+#else
+#define SCHED_LATENCY_PERIOD 32
+#endif
 /* A goroutine ran after waiting ns runnable (a sampled transition:
  * /sched/latencies:seconds). */
 void metrics_record_sched_latency(int64_t ns);

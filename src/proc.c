@@ -63,10 +63,6 @@
 #define P_GFREE_MAX 64
 /* Rounds of stealing over all ps before a spinning m gives up. */
 #define STEAL_TRIES 4
-/* One transition out of running in this many starts a sample of the
- * scheduling latency (Go's gTrackingPeriod): a sample costs two clock
- * reads. */
-#define SCHED_LATENCY_PERIOD 8
 /* Stack sizes are rounded up to this. */
 #define STACK_SIZE_ROUND 512
 /* Stack room a goroutine needs left to stop in place at a safepoint: the
@@ -195,6 +191,8 @@ static void after_switch_run(m *mp);
 /* ---- goroutine status ---- */
 
 static inline uint32_t readgstatus(g *gp) { return atomic_load(&gp->atomicstatus); }
+
+_Static_assert(256 % SCHED_LATENCY_PERIOD == 0, "g.trackingseq (8 bits) wraps at a multiple of the period");
 
 /* A sampled goroutine's runnable spell: from becoming runnable to running. */
 static void sched_latency_track(g *gp, uint32_t to)

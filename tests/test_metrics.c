@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "observe.h"
 #include "testing.h"
 #include "testing_rt.h"
 
@@ -195,39 +196,56 @@ TEST(metrics_cycles_goal_and_pauses_follow_the_collector) { run_main(2, cycles_m
 
 /* ---- scheduling latency ---- */
 
-/* Counts of a histogram since `before` (same buckets): into delta. */
 #define LAT_NAME "/sched/latencies:seconds"
 static uint64_t lat_before[MAX_BUCKETS], lat_after[MAX_BUCKETS];
 
-#define LAT_WORKERS 256
-#define LAT_BUSY_NS (20 * (int64_t)1000000)
+#define LAT_WORKERS 8
+/* Rounds: each worker's spells in two sampling periods. */
+#define LAT_ROUNDS (2 * SCHED_LATENCY_PERIOD)
+#define LAT_BUSY_NS ((int64_t)1000000)
 
-static atomic_int lat_ran;
 static gort_waitgroup lat_wg = GORT_WAITGROUP_INIT;
+static gort_waitgroup lat_round = GORT_WAITGROUP_INIT;
 
+/* Waits for its turn, says it ran, and waits again: one transition out of
+ * running a round. */
 static void lat_worker(void *arg)
 {
-    (void)arg;
-    atomic_fetch_add(&lat_ran, 1);
+    gort_chan *go = arg;
+    int v;
+    bool ok;
+    while (gort_chan_recv(go, &v, &ok) == GORT_OK && ok)
+        gort_waitgroup_done(&lat_round);
     gort_waitgroup_done(&lat_wg);
 }
 
-/* On one P, goroutines made runnable while the P is kept busy for
- * LAT_BUSY_NS wait at least that long: every sample they add lies at or
- * above it. The only other spell in the window is this goroutine's own,
- * after its wait. */
+/* On one P, in each round this goroutine makes every worker runnable and
+ * keeps the P for LAT_BUSY_NS before it waits for them: each worker's
+ * spell lasts at least that, and each worker's spells are sampled one in
+ * SCHED_LATENCY_PERIOD (its transitions out of running are counted: two or
+ * three samples over LAT_ROUNDS). The only other spells are this
+ * goroutine's, after its wait for the round (short). */
 static void latency_main(void *arg)
 {
     (void)arg;
     size_t nb = read_hist(LAT_NAME, lat_before, NULL);
-    atomic_store(&lat_ran, 0);
+    gort_chan *go[LAT_WORKERS]; /* the channels' roots: this stack */
     gort_waitgroup_add(&lat_wg, LAT_WORKERS);
+    for (int i = 0; i < LAT_WORKERS; i++) {
+        go[i] = make_int_chan(0);
+        REQUIRE(gort_go(lat_worker, go[i]) == GORT_OK);
+    }
+    for (int r = 0; r < LAT_ROUNDS; r++) {
+        gort_waitgroup_add(&lat_round, LAT_WORKERS);
+        for (int i = 0; i < LAT_WORKERS; i++)
+            gort_chan_send(go[i], &r);
+        int64_t until = gort_nanotime() + LAT_BUSY_NS;
+        while (gort_nanotime() < until)
+            ; /* no safepoint: the P stays ours */
+        gort_waitgroup_wait(&lat_round);
+    }
     for (int i = 0; i < LAT_WORKERS; i++)
-        REQUIRE(gort_go(lat_worker, NULL) == GORT_OK);
-    int64_t until = gort_nanotime() + LAT_BUSY_NS;
-    while (gort_nanotime() < until)
-        ; /* no safepoint: the P stays ours */
-    CHECK_EQ(atomic_load(&lat_ran), 0);
+        gort_chan_close(go[i]);
     gort_waitgroup_wait(&lat_wg);
     const double *bounds = NULL;
     CHECK_EQ(read_hist(LAT_NAME, lat_after, &bounds), nb);
@@ -239,15 +257,18 @@ static void latency_main(void *arg)
         else
             at_or_above += added;
     }
-    /* One in 8 at random: about 32 of 256; none at all is a 1e-15 chance. */
-    CHECK(at_or_above >= 1);
-    CHECK(at_or_above <= LAT_WORKERS);
-    CHECK(below <= 1);
+    /* Each worker parks once a round: two of its parks in two periods of
+     * rounds start a sample, at most one of them the last (whose spell,
+     * ended by the close, is short), and its first spell may be sampled
+     * too. This goroutine waits once a round. */
+    CHECK(at_or_above >= LAT_WORKERS);
+    CHECK(at_or_above <= 3 * LAT_WORKERS);
+    CHECK(below <= LAT_WORKERS + LAT_ROUNDS / SCHED_LATENCY_PERIOD + 3);
 }
 
 TEST(metrics_sched_latencies_cover_time_spent_runnable) { run_main(1, latency_main, NULL); }
 
-#define LAT_ROUNDS 8000
+#define LAT_PINGPONG_ROUNDS (500 * SCHED_LATENCY_PERIOD)
 
 static void lat_echo(void *arg)
 {
@@ -259,10 +280,11 @@ static void lat_echo(void *arg)
     gort_waitgroup_done(&lat_wg);
 }
 
-/* Go samples one transition out of running in 8 per goroutine: on one P,
- * an unbuffered ping-pong parks each side once a round, so K rounds add
- * about 2K / 8 samples (each goroutine's count is within one of its
- * share; a few more from the start and the end). */
+/* Each goroutine's transitions out of running are counted and one in
+ * SCHED_LATENCY_PERIOD starts a sample: on one P, an unbuffered ping-pong
+ * parks each side once a round, so K rounds add 2K / period samples
+ * (each goroutine's count within one of its share; a few more from the
+ * start and the end). */
 static void sampling_main(void *arg)
 {
     (void)arg;
@@ -270,7 +292,7 @@ static void sampling_main(void *arg)
     gort_chan *ch[2] = {make_int_chan(0), make_int_chan(0)};
     gort_waitgroup_add(&lat_wg, 1);
     REQUIRE(gort_go(lat_echo, ch) == GORT_OK);
-    for (int r = 0; r < LAT_ROUNDS; r++) {
+    for (int r = 0; r < LAT_PINGPONG_ROUNDS; r++) {
         int v = r;
         bool ok;
         gort_chan_send(ch[0], &v);
@@ -280,11 +302,11 @@ static void sampling_main(void *arg)
     gort_waitgroup_wait(&lat_wg);
     read_hist(LAT_NAME, lat_after, NULL);
     uint64_t added = sum(lat_after, nb) - sum(lat_before, nb);
-    CHECK(added >= 2 * LAT_ROUNDS / 8 - 4);
-    CHECK(added <= 2 * LAT_ROUNDS / 8 + 8);
+    CHECK(added >= 2 * LAT_PINGPONG_ROUNDS / SCHED_LATENCY_PERIOD - 4);
+    CHECK(added <= 2 * LAT_PINGPONG_ROUNDS / SCHED_LATENCY_PERIOD + 8);
 }
 
-TEST(metrics_sched_latencies_sample_one_transition_in_eight) { run_main(1, sampling_main, NULL); }
+TEST(metrics_sched_latencies_sample_one_transition_in_a_period) { run_main(1, sampling_main, NULL); }
 
 /* ---- heap bytes allocated and freed ---- */
 
