@@ -169,6 +169,7 @@ static void *malloc_large(mcache *c, size_t size, const gort_type *t, size_t nva
     mcentral_add_large(s);
     atomic_fetch_add_explicit(&mheap_.large_allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&mheap_.large_bytes_alloc, npages * PAGE_SIZE, memory_order_relaxed);
+    atomic_fetch_add_explicit(&mheap_.large_bytes_total, npages * PAGE_SIZE, memory_order_relaxed);
     gc_note_alloc(c, npages * PAGE_SIZE);
     return (void *)s->startaddr;
 }

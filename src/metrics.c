@@ -9,6 +9,13 @@
  *    lock and sees each one whole;
  *  - the pause histograms count one value per stop-the-world, at its end;
  *    /sched/pauses/total/gc and /gc/pauses (Go's older name) are the same;
+ *  - /sched/latencies counts one sampled runnable spell per value (proc.c
+ *    samples one goroutine transition in SCHED_LATENCY_PERIOD, as Go does
+ *    one in 8);
+ *    its buckets are the pauses';
+ *  - heap bytes allocated and freed are per size class counts times the
+ *    class's size (counted when a cache takes a span and gives it back, as
+ *    the object counts) plus large objects' pages;
  *  - CPU classes are estimates as Go's are: GOMAXPROCS x wall time is the
  *    total; the collector's dedicated mark counts as one P for its wall
  *    time, a pause as every P; user = total - gc - idle.
@@ -41,6 +48,7 @@ enum pause_histogram {
 
 static struct {
     _Atomic uint64_t pauses[PAUSE_HISTOGRAMS][PAUSE_BUCKETS];
+    _Atomic uint64_t sched_latencies[PAUSE_BUCKETS];
     _Atomic int64_t pause_cpu_ns;
     _Atomic int64_t assist_ns;
     _Atomic int64_t dedicated_ns;
@@ -100,6 +108,12 @@ void metrics_record_pause(int64_t stopping_ns, int64_t total_ns, bool gc)
     atomic_fetch_add_explicit(&mt.pauses[which + 1][pause_bucket(total_ns)], 1, memory_order_relaxed);
     int32_t procs = atomic_load_explicit(&mt.run_procs, memory_order_relaxed);
     atomic_fetch_add_explicit(&mt.pause_cpu_ns, total_ns * (procs > 0 ? procs : 1), memory_order_relaxed);
+}
+
+void metrics_record_sched_latency(int64_t ns)
+{
+    once_do(&bounds_ready, bounds_setup);
+    atomic_fetch_add_explicit(&mt.sched_latencies[pause_bucket(ns)], 1, memory_order_relaxed);
 }
 
 void metrics_add_idle(int64_t ns) { atomic_fetch_add_explicit(&mt.idle_ns, ns, memory_order_relaxed); }
@@ -252,6 +266,22 @@ M(heap_allocs_objects)
     set_u64(s, ms(r)->mallocs - atomic_load_explicit(&mheap_.tiny_allocs, memory_order_relaxed));
 }
 M(heap_frees_objects) { set_u64(s, ms(r)->frees); }
+M(heap_allocs_bytes)
+{
+    (void)r;
+    uint64_t b = atomic_load_explicit(&mheap_.large_bytes_total, memory_order_relaxed);
+    for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++)
+        b += atomic_load_explicit(&mheap_.small_allocs[c], memory_order_relaxed) * class_to_size[c];
+    set_u64(s, b);
+}
+M(heap_frees_bytes)
+{
+    (void)r;
+    uint64_t b = atomic_load_explicit(&mheap_.large_bytes_freed, memory_order_relaxed);
+    for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++)
+        b += atomic_load_explicit(&mheap_.small_frees[c], memory_order_relaxed) * class_to_size[c];
+    set_u64(s, b);
+}
 M(heap_tiny_allocs)
 {
     (void)r;
@@ -286,6 +316,11 @@ M(pauses_other_stopping)
 {
     (void)r;
     pauses(s, PAUSE_STOPPING_OTHER);
+}
+M(sched_latencies)
+{
+    (void)r;
+    set_hist(s, pause_bounds, PAUSE_BUCKETS, pause_count, mt.sched_latencies);
 }
 M(gomaxprocs)
 {
@@ -375,10 +410,15 @@ static const struct metric {
     {{"/gc/heap/allocs-by-size:bytes",
       "Objects allocated by size (class sizes; large objects in the last bucket); tiny allocations not included.",
       H, true}, read_allocs_by_size},
+    {{"/gc/heap/allocs:bytes",
+      "Bytes allocated: size class sizes (whole tiny blocks; free slots of cached spans count as allocated until "
+      "the cache gives the span back) and large objects' pages.", U, true}, read_heap_allocs_bytes},
     {{"/gc/heap/allocs:objects",
       "Objects allocated, tiny ones not included (free slots of cached spans count as allocated until the cache "
       "gives the span back).", U, true}, read_heap_allocs_objects},
     {{"/gc/heap/frees-by-size:bytes", "Objects freed by size, as allocs-by-size.", H, true}, read_frees_by_size},
+    {{"/gc/heap/frees:bytes", "Bytes freed by the sweeper, counted as allocs:bytes counts them.", U, true},
+     read_heap_frees_bytes},
     {{"/gc/heap/frees:objects", "Objects freed by the sweeper.", U, true}, read_heap_frees_objects},
     {{"/gc/heap/goal:bytes", "The heap size the current or next cycle aims to end under.", U, false},
      read_heap_goal},
@@ -406,6 +446,10 @@ static const struct metric {
      read_gomaxprocs},
     {{"/sched/goroutines:goroutines", "Live goroutines (the runtime's own not counted).", U, false},
      read_goroutines},
+    {{"/sched/latencies:seconds",
+      "Time goroutines spent runnable before running, sampled: one runnable spell in 32 of each goroutine (128 on "
+      "wasm; Go: 8).", H,
+      true}, read_sched_latencies},
     {{"/sched/pauses/stopping/gc:seconds",
       "Time from a collector's stop-the-world request until every P stopped, per pause.", H, true},
      read_pauses_gc_stopping},

@@ -97,6 +97,7 @@ bool mspan_sweep(mspan *s)
             return true;
         }
         atomic_fetch_add_explicit(&mheap_.large_frees, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&mheap_.large_bytes_freed, s->npages * PAGE_SIZE, memory_order_relaxed);
         atomic_fetch_sub_explicit(&mheap_.large_bytes_alloc, s->npages * PAGE_SIZE,
                                   memory_order_relaxed);
         POISON_FREED(s->startaddr, s->npages * PAGE_SIZE);

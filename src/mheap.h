@@ -149,6 +149,8 @@ typedef struct mheap {
     _Atomic uint64_t large_allocs;
     _Atomic uint64_t large_frees;
     _Atomic uint64_t large_bytes_alloc; /* bytes of live large objects */
+    _Atomic uint64_t large_bytes_total; /* bytes of large objects ever allocated */
+    _Atomic uint64_t large_bytes_freed; /* and freed */
     _Atomic uint64_t arena_meta_bytes;
     /* Small objects, flushed from mcaches: counts per size class. */
     _Atomic uint64_t small_allocs[NUM_SIZE_CLASSES];

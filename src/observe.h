@@ -3,7 +3,11 @@
  * (gort/trace.h, gort/metrics.h): events into the rings (trace.c), span
  * events into the page map (heapmap.c), pauses and CPU time into the
  * metrics (metrics.c). None waits for a reader, none allocates from the
- * heap, and none is on a per-allocation or per-goroutine-switch path.
+ * heap, and none is on a per-allocation path. The goroutine hooks, which
+ * are on the per-switch path, cost one relaxed load and a branch while no
+ * reader wants goroutine events (trace_goroutines_on); the scheduling
+ * latency is sampled, as Go samples it, on one transition in
+ * SCHED_LATENCY_PERIOD.
  *
  * Who may write a ring (each has one writer at a time, so records need no
  * lock): a P's ring, the thread holding the P, or while no thread holds it
@@ -21,6 +25,20 @@
 struct mspan;
 
 /* ---- events (trace.c) ---- */
+
+/* The rings' header (its goroutine_readers word is read at every hook). */
+extern gort_trace_header trace_header;
+
+/* Whether some reader wants goroutine events: callers test this before
+ * anything else, so that without a reader a hook is one load and a branch. */
+static inline bool trace_goroutines_on(void)
+{
+    return __builtin_expect(__atomic_load_n(&trace_header.goroutine_readers, __ATOMIC_RELAXED) != 0, 0);
+}
+/* The goroutine goid left lane's P: it ended (status G_DEAD), blocked
+ * (G_WAITING with a reason) or stays runnable (G_WAITING without one: a
+ * yield). */
+void trace_go_leave(int lane, uint64_t goid, uint32_t status, uint8_t waitreason);
 
 /* Makes the rings of lanes 0 .. nprocs-1 and the collector's (once each)
  * and says how many Ps run; at runtime start. */
@@ -76,6 +94,24 @@ void heapmap_note_assist(uintptr_t obj);
 /* A stop-the-world pause: the time to stop every P and the whole pause;
  * gc: the collector's (else "other"). */
 void metrics_record_pause(int64_t stopping_ns, int64_t total_ns, bool gc);
+/*
+ * One goroutine transition out of running in this many starts a sample of
+ * the scheduling latency (/sched/latencies: Go's gTrackingPeriod, which is
+ * 8), and a sample costs two clock reads. Go's clock read is 15-20 ns;
+ * natively ours took 40-45 ns on a KVM guest, where a sample in 8 cost
+ * about 5% of a channel ping-pong's CPU, and on wasm a clock read is a
+ * call into JavaScript (a sample about 0.4 us). So one in 32 natively, one
+ * in 128 on wasm: the same distribution, fewer samples, about 1% of a
+ * goroutine switch.
+ */
+#ifdef __EMSCRIPTEN__
+#define SCHED_LATENCY_PERIOD 128
+#else
+#define SCHED_LATENCY_PERIOD 32
+#endif
+/* A goroutine ran after waiting ns runnable (a sampled transition:
+ * /sched/latencies:seconds). */
+void metrics_record_sched_latency(int64_t ns);
 /* A lane's idle spell ended (for /cpu/classes/idle). */
 void metrics_add_idle(int64_t ns);
 /* Time mutators spent assisting; the collector thread's mark time. */

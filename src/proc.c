@@ -192,11 +192,28 @@ static void after_switch_run(m *mp);
 
 static inline uint32_t readgstatus(g *gp) { return atomic_load(&gp->atomicstatus); }
 
+_Static_assert(256 % SCHED_LATENCY_PERIOD == 0, "g.trackingseq (8 bits) wraps at a multiple of the period");
+
+/* A sampled goroutine's runnable spell: from becoming runnable to running. */
+static void sched_latency_track(g *gp, uint32_t to)
+{
+    if (to == G_RUNNABLE) {
+        gp->trackingstamp = prim_nanotime();
+    } else if (to == G_RUNNING) {
+        gp->tracking = false;
+        metrics_record_sched_latency(prim_nanotime() - gp->trackingstamp);
+    }
+}
+
 static void casgstatus(g *gp, uint32_t from, uint32_t to)
 {
     uint32_t expected = from;
     if (!atomic_compare_exchange_strong(&gp->atomicstatus, &expected, to))
         gort_throw("casgstatus: bad incoming goroutine status");
+    if (from == G_RUNNING && gp->trackingseq++ % SCHED_LATENCY_PERIOD == 0)
+        gp->tracking = true;
+    if (gp->tracking)
+        sched_latency_track(gp, to);
 }
 
 /* ---- the global run queue (sched.lock held) ---- */
@@ -528,6 +545,11 @@ static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t go
     gp->lastm = NULL;
     gp->waitreason = WAIT_REASON_ZERO;
     gp->system = system;
+    /* Its first spell is sampled as one in SCHED_LATENCY_PERIOD, at random
+     * (goroutines made in a fixed pattern would otherwise always, or never,
+     * be). */
+    gp->trackingseq = (uint8_t)cheaprand();
+    gp->tracking = gp->trackingseq % SCHED_LATENCY_PERIOD == 0;
     /* Created during a mark, it starts scanned: its stack is empty, and its
      * argument is shaded as a store would be. */
     atomic_store(&gp->fiber_live, false);
@@ -543,6 +565,8 @@ static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t go
     if (out != NULL)
         *out = gp;
     atomic_fetch_add_explicit(&sched.goroutines_created, 1, memory_order_relaxed);
+    if (trace_goroutines_on())
+        trace_event(trace_lane_self(), GORT_EV_GO_CREATE, gp->goid);
     casgstatus(gp, G_DEAD, G_RUNNABLE);
     if (pp != NULL) {
         runqput(pp, gp, true);
@@ -834,6 +858,8 @@ static void after_switch_run(m *mp)
     atomic_store(&prev->fiber_live, false); /* its stack may now be scanned */
     if (!f(prev, arg)) {
         /* The park was called off: run prev again soon. */
+        if (trace_goroutines_on())
+            trace_event(mp->p->id, GORT_EV_GO_UNBLOCK, prev->goid);
         casgstatus(prev, G_WAITING, G_RUNNABLE);
         runqput(mp->p, prev, true);
     }
@@ -843,6 +869,8 @@ static void after_switch_run(m *mp)
 static void execute_prepare(m *mp, g *gp)
 {
     casgstatus(gp, G_RUNNABLE, G_RUNNING);
+    if (trace_goroutines_on())
+        trace_event(mp->p->id, GORT_EV_GO_START, gp->goid);
     atomic_store(&gp->fiber_live, true);
     if (gc_stacks_pending())
         gc_scan_stack_before_run(gp);
@@ -925,6 +953,8 @@ static void switch_from(m *mp, g *gp, bool (*action)(g *, void *), void *arg, bo
 {
     if (!stack_guard_intact(gp->stack) || stack_exhausted(gp))
         stack_overflow(gp);
+    if (trace_goroutines_on())
+        trace_go_leave(mp->p->id, gp->goid, readgstatus(gp), gp->waitreason);
     mp->after_switch = action;
     mp->after_switch_g = gp;
     mp->after_switch_arg = arg;
@@ -957,6 +987,8 @@ void gopark(bool (*unlockf)(g *gp, void *arg), void *arg, enum wait_reason reaso
 
 void goready(g *gp)
 {
+    if (trace_goroutines_on())
+        trace_event(trace_lane_self(), GORT_EV_GO_UNBLOCK, gp->goid);
     casgstatus(gp, G_WAITING, G_RUNNABLE);
     m *mp = getm();
     if (mp != NULL && mp->p != NULL) {

@@ -80,6 +80,12 @@ struct g {
     /* Stack-scan state (mgcmark.c): gc_stack_epoch << 1 once its stack is
      * scanned in this cycle, with STACKSCAN_BUSY while one is at it. */
     _Atomic uint32_t stackscan;
+    /* Scheduling-latency sampling (Go's tracking, proc.c): transitions out
+     * of running so far (mod 256), whether the present runnable spell is
+     * measured, and when it began. Touched by whoever changes the status. */
+    uint8_t trackingseq;
+    bool tracking;
+    int64_t trackingstamp;
 };
 
 /* A thread or async waiter's wake cell. Only a thread waiter that gives up

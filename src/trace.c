@@ -13,7 +13,11 @@
  *    condemns it;
  *  - rings are made once per lane, never freed nor moved: a reader may hold
  *    their addresses for the life of the process;
- *  - lane_state[i] is touched only by ring i's writer.
+ *  - lane_state[i] is touched only by ring i's writer;
+ *  - goroutine events are written only while goroutine_readers is not 0;
+ *    the runtime looks at that word with one relaxed load at each hook
+ *    (observe.h), so a reader that turns them on sees them from a moment
+ *    shortly after, and one that turns them off may see a few more.
  */
 #include <stdatomic.h>
 #include <string.h>
@@ -28,6 +32,24 @@ _Static_assert(sizeof(gort_trace_event) == 24, "an event is 24 bytes: the JS rea
 _Static_assert((GORT_TRACE_RING_EVENTS & (GORT_TRACE_RING_EVENTS - 1)) == 0,
                "ring indexes wrap with a mask");
 
+/* The public reasons are the runtime's own (runtime2.h), value for value. */
+#define SAME_REASON(pub, own) ((int)GORT_WAIT_##pub == (int)WAIT_REASON_##own)
+_Static_assert(SAME_REASON(CHAN_SEND, CHAN_SEND) &&
+                   SAME_REASON(CHAN_RECEIVE, CHAN_RECEIVE) &&
+                   SAME_REASON(SELECT, SELECT) &&
+                   SAME_REASON(SELECT_NO_CASES, SELECT_NO_CASES) &&
+                   SAME_REASON(SLEEP, SLEEP) &&
+                   SAME_REASON(SYNC_MUTEX_LOCK, SYNC_MUTEX_LOCK) &&
+                   SAME_REASON(SYNC_RWMUTEX_LOCK, SYNC_RWMUTEX_LOCK) &&
+                   SAME_REASON(SYNC_RWMUTEX_RLOCK, SYNC_RWMUTEX_RLOCK) &&
+                   SAME_REASON(SEMACQUIRE, SEMACQUIRE) &&
+                   SAME_REASON(SYNC_WAITGROUP, SYNC_WAITGROUP) &&
+                   SAME_REASON(GC, GC) &&
+                   SAME_REASON(STOPPED, STOPPED) &&
+                   SAME_REASON(FINALIZER, FINALIZER_WAIT),
+               "gort_wait_reason follows wait_reason");
+#undef SAME_REASON
+
 /* Natively relaxed atomics (visible as such to ThreadSanitizer, plain moves
  * on x86); plain stores on wasm, where an atomic store is an exchange. */
 #ifdef __wasm__
@@ -37,7 +59,7 @@ _Static_assert((GORT_TRACE_RING_EVENTS & (GORT_TRACE_RING_EVENTS - 1)) == 0,
 #endif
 #define RING_LOAD(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
-static gort_trace_header header = {.ring_events = GORT_TRACE_RING_EVENTS};
+gort_trace_header trace_header = {.ring_events = GORT_TRACE_RING_EVENTS};
 static mutex rings_lock = MUTEX_INIT;
 
 /* What each lane is doing and since when, for the idle-time metric. */
@@ -52,32 +74,57 @@ static _Thread_local bool on_collector_thread;
 static int64_t stw_started;
 static int64_t stw_stopped_at;
 
-const gort_trace_header *gort_trace_rings(void) { return &header; }
+const gort_trace_header *gort_trace_rings(void) { return &trace_header; }
 
-int64_t gort_trace_now(void) { return prim_nanotime() - header.epoch; }
+int64_t gort_trace_now(void) { return prim_nanotime() - trace_header.epoch; }
 
 static void make_ring(int lane)
 {
-    if (header.rings[lane] != NULL)
+    if (trace_header.rings[lane] != NULL)
         return;
     gort_trace_ring *r = prim_sys_alloc(sizeof *r);
     if (r == NULL)
         gort_throw("runtime: out of memory for trace rings");
     lane_state[lane].state = GORT_TRACE_IDLE;
     lane_state[lane].since = prim_nanotime();
-    __atomic_store_n(&header.rings[lane], r, __ATOMIC_RELEASE);
+    __atomic_store_n(&trace_header.rings[lane], r, __ATOMIC_RELEASE);
 }
 
 void trace_procs(int nprocs)
 {
     lock(&rings_lock);
-    if (header.epoch == 0)
-        header.epoch = prim_nanotime();
+    if (trace_header.epoch == 0)
+        trace_header.epoch = prim_nanotime();
     for (int i = 0; i < nprocs && i < GORT_TRACE_COLLECTOR; i++)
         make_ring(i);
     make_ring(GORT_TRACE_COLLECTOR);
-    __atomic_store_n(&header.nprocs, (uint32_t)nprocs, __ATOMIC_RELEASE);
+    __atomic_store_n(&trace_header.nprocs, (uint32_t)nprocs, __ATOMIC_RELEASE);
     unlock(&rings_lock);
+}
+
+int gort_trace_goroutines(int on)
+{
+    if (on) {
+        __atomic_fetch_add(&trace_header.goroutine_readers, 1, __ATOMIC_RELAXED);
+        return GORT_OK;
+    }
+    uint32_t n = __atomic_load_n(&trace_header.goroutine_readers, __ATOMIC_RELAXED);
+    do {
+        if (n == 0)
+            return GORT_ESTATE;
+    } while (!__atomic_compare_exchange_n(&trace_header.goroutine_readers, &n, n - 1, true, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    return GORT_OK;
+}
+
+void trace_go_leave(int lane, uint64_t goid, uint32_t status, uint8_t waitreason)
+{
+    if (status == G_DEAD)
+        trace_event(lane, GORT_EV_GO_END, goid);
+    else if (waitreason == WAIT_REASON_ZERO)
+        trace_event(lane, GORT_EV_GO_STOP, goid);
+    else
+        trace_event(lane, GORT_EV_GO_BLOCK, goid << 8 | waitreason);
 }
 
 void trace_collector_thread(void) { on_collector_thread = true; }
@@ -94,13 +141,13 @@ void trace_event_at(int lane, uint16_t kind, int64_t time, uint64_t arg)
 {
     if (lane < 0)
         return;
-    gort_trace_ring *r = header.rings[lane];
+    gort_trace_ring *r = trace_header.rings[lane];
     if (r == NULL)
         return;
     uint32_t h = RING_LOAD(r->head);
     atomic_thread_fence(memory_order_release);
     gort_trace_event *ev = &r->events[h & (GORT_TRACE_RING_EVENTS - 1)];
-    RING_STORE(ev->time, (uint64_t)(time - header.epoch));
+    RING_STORE(ev->time, (uint64_t)(time - trace_header.epoch));
     RING_STORE(ev->kind, kind);
     RING_STORE(ev->lane, (uint16_t)lane);
     RING_STORE(ev->arg, arg);
@@ -115,7 +162,7 @@ void trace_event(int lane, uint16_t kind, uint64_t arg)
 
 void trace_state(int lane, enum gort_trace_state state, int64_t time)
 {
-    if (lane < 0 || header.rings[lane] == NULL)
+    if (lane < 0 || trace_header.rings[lane] == NULL)
         return;
     /* The collector's loop says idle at each turn; a P's lane may not skip
      * a repeat (a P stopped in place goes on without an event). */
@@ -188,7 +235,7 @@ size_t gort_trace_read(gort_trace_cursor *cur, gort_trace_event *out, size_t max
     size_t n = 0;
     uint64_t missed = 0;
     for (int lane = 0; lane < GORT_TRACE_RINGS && n < max; lane++) {
-        gort_trace_ring *r = __atomic_load_n(&header.rings[lane], __ATOMIC_ACQUIRE);
+        gort_trace_ring *r = __atomic_load_n(&trace_header.rings[lane], __ATOMIC_ACQUIRE);
         if (r == NULL)
             continue;
         uint32_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);

@@ -159,6 +159,12 @@ test('metrics by Go\'s names: cycles count up, the goal follows the live heap, p
   const sum = (h) => h.counts.reduce((a, b) => a + b, 0);
   assert.ok(sum(m['/sched/pauses/total/gc:seconds']) >= 2 * m['/gc/cycles/total:gc-cycles']);
   assert.equal(sum(m['/sched/pauses/stopping/gc:seconds']), sum(m['/sched/pauses/total/gc:seconds']));
+  // The echo goroutine waited for each string: some of its runnable spells were sampled.
+  const after = rt.metrics(['/sched/latencies:seconds', '/gc/heap/allocs:bytes', '/gc/heap/frees:bytes']);
+  assert.ok(sum(after['/sched/latencies:seconds']) > sum(before['/sched/latencies:seconds']));
+  // 400 strings of 10 B to 120 KB went into the heap and out again.
+  assert.ok(after['/gc/heap/allocs:bytes'] - before['/gc/heap/allocs:bytes'] >= 400 / 5 * (10 + 1000 + 5000 + 40_000 + 120_000));
+  assert.ok(after['/gc/heap/frees:bytes'] > before['/gc/heap/frees:bytes']);
 });
 
 test('event rings from JS: every cycle\'s phases in order, pauses bracketed, gctrace and a Chrome trace', async () => {
@@ -220,6 +226,84 @@ test('event rings from JS: every cycle\'s phases in order, pauses bracketed, gct
   }
   const recorded = await rt.trace({ ms: 200 });
   assert.ok(Array.isArray(recorded.traceEvents));
+});
+
+test('goroutine events from JS: asked for by a reader, each P running one goroutine at a time, slices and flows in the Chrome trace', async () => {
+  const reader = rt.events({ goroutines: true });
+  const all = [];
+  let lost = 0;
+  const drainInto = () => { const r = reader.drain(); all.push(...r.events); lost += r.lost; };
+  // The sieve: each prime's filter is a goroutine the primes goroutine
+  // makes, and every number passes from filter to filter over unbuffered
+  // channels; JS takes each prime and drains meanwhile.
+  const out = rt.chan({ codec: 'f64' });
+  rt.go('primes', out, 40);
+  const got = [];
+  for await (const p of out) { got.push(p); drainInto(); }
+  drainInto();
+  reader.close();
+  assert.equal(got[39], 173);
+  assert.equal(lost, 0, 'a reader draining at every prime lost events');
+  const go = all.filter((e) => e.kind.startsWith('go'));
+  const count = (kind) => go.filter((e) => e.kind === kind).length;
+  assert.ok(count('goCreate') >= 40, `${count('goCreate')} goroutines made`);
+  assert.ok(count('goEnd') >= 1, 'the primes goroutine ended');
+  const blocks = go.filter((e) => e.kind === 'goBlock');
+  assert.ok(blocks.length >= 100, `${blocks.length} blocks`);
+  for (const b of blocks) assert.ok(Number.isInteger(b.arg.goid) && b.arg.goid > 0);
+  assert.ok(blocks.some((b) => b.arg.reason === 'chan send') && blocks.some((b) => b.arg.reason === 'chan receive'));
+  // Each block is undone but the sieve's (its goroutines stay blocked) and
+  // the sends to JS, whose receiver, a thread without a P, writes no event.
+  assert.ok(count('goUnblock') >= blocks.length - 41 - 40, `${count('goUnblock')} unblocks of ${blocks.length} blocks`);
+  // A P runs one goroutine at a time: its start, then that goroutine's block, stop or end.
+  for (const lane of [0, 1]) {
+    let runningNow = null;
+    for (const e of go) {
+      if (e.lane !== lane) continue;
+      const goid = typeof e.arg === 'number' ? e.arg : e.arg.goid;
+      if (e.kind === 'goStart') { assert.equal(runningNow, null, `P${lane} started G${goid} while G${runningNow} ran`); runningNow = goid; }
+      if (e.kind === 'goBlock' || e.kind === 'goStop' || e.kind === 'goEnd') { assert.equal(goid, runningNow); runningNow = null; }
+    }
+  }
+  // A goroutine runs after it was made.
+  const created = new Map(go.filter((e) => e.kind === 'goCreate').map((e) => [e.arg, e.time]));
+  for (const e of go) if (e.kind === 'goStart' && created.has(e.arg)) assert.ok(e.time >= created.get(e.arg));
+
+  const trace = JSON.parse(JSON.stringify(reader.chromeTrace()));
+  const names = new Set(trace.traceEvents.filter((e) => e.name === 'thread_name').map((e) => e.args.name));
+  for (const lane of ['P0', 'P0 goroutines', 'P1', 'P1 goroutines']) assert.ok(names.has(lane), lane);
+  const slices = trace.traceEvents.filter((e) => e.ph === 'X' && e.cat === 'goroutine');
+  assert.ok(slices.length >= 100, `${slices.length} goroutine slices`);
+  for (const sl of slices) {
+    assert.match(sl.name, /^G\d+$/);
+    assert.ok(sl.dur > 0 && sl.tid >= 3000);
+  }
+  // Slices on one lane never overlap.
+  const byTid = new Map();
+  for (const sl of slices) { if (!byTid.has(sl.tid)) byTid.set(sl.tid, []); byTid.get(sl.tid).push(sl); }
+  for (const list of byTid.values()) {
+    list.sort((a, b) => a.ts - b.ts);
+    for (let i = 1; i < list.length; i++) assert.ok(list[i].ts >= list[i - 1].ts + list[i - 1].dur - 1e-6);
+  }
+  // Every flow end has its start, earlier, each inside a goroutine slice of its lane.
+  const starts = new Map(trace.traceEvents.filter((e) => e.ph === 's').map((e) => [e.id, e]));
+  const ends = trace.traceEvents.filter((e) => e.ph === 'f');
+  assert.ok(ends.length >= 50, `${ends.length} flows`);
+  const within = (e) => byTid.get(e.tid)?.some((sl) => e.ts > sl.ts && e.ts < sl.ts + sl.dur);
+  for (const f of ends) {
+    const st = starts.get(f.id);
+    assert.ok(st, `flow ${f.id} has no start`);
+    assert.ok(st.ts <= f.ts);
+    assert.equal(f.bp, 'e');
+    assert.ok(within(st) && within(f), `flow ${f.id}'s ends are not inside slices`);
+  }
+
+  // Closed: no reader wants them, and the runtime writes none.
+  const quiet = rt.events();
+  const out2 = rt.chan({ codec: 'f64' });
+  rt.go('primes', out2, 10);
+  for await (const p of out2) assert.ok(p > 0);
+  assert.equal(quiet.drain().events.filter((e) => e.kind.startsWith('go')).length, 0);
 });
 
 test('a slow reader loses the oldest events, says how many, and no goroutine waits for it', async () => {

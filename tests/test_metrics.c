@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "observe.h"
 #include "testing.h"
 #include "testing_rt.h"
 
@@ -192,3 +193,162 @@ static void cycles_main(void *arg)
 }
 
 TEST(metrics_cycles_goal_and_pauses_follow_the_collector) { run_main(2, cycles_main, NULL); }
+
+/* ---- scheduling latency ---- */
+
+#define LAT_NAME "/sched/latencies:seconds"
+static uint64_t lat_before[MAX_BUCKETS], lat_after[MAX_BUCKETS];
+
+#define LAT_WORKERS 8
+/* Rounds: each worker's spells in two sampling periods. */
+#define LAT_ROUNDS (2 * SCHED_LATENCY_PERIOD)
+#define LAT_BUSY_NS ((int64_t)1000000)
+
+static gort_waitgroup lat_wg = GORT_WAITGROUP_INIT;
+static gort_waitgroup lat_round = GORT_WAITGROUP_INIT;
+
+/* Waits for its turn, says it ran, and waits again: one transition out of
+ * running a round. */
+static void lat_worker(void *arg)
+{
+    gort_chan *go = arg;
+    int v;
+    bool ok;
+    while (gort_chan_recv(go, &v, &ok) == GORT_OK && ok)
+        gort_waitgroup_done(&lat_round);
+    gort_waitgroup_done(&lat_wg);
+}
+
+/* On one P, in each round this goroutine makes every worker runnable and
+ * keeps the P for LAT_BUSY_NS before it waits for them: each worker's
+ * spell lasts at least that, and each worker's spells are sampled one in
+ * SCHED_LATENCY_PERIOD (its transitions out of running are counted: two or
+ * three samples over LAT_ROUNDS). The only other spells are this
+ * goroutine's, after its wait for the round (short). */
+static void latency_main(void *arg)
+{
+    (void)arg;
+    size_t nb = read_hist(LAT_NAME, lat_before, NULL);
+    gort_chan *go[LAT_WORKERS]; /* the channels' roots: this stack */
+    gort_waitgroup_add(&lat_wg, LAT_WORKERS);
+    for (int i = 0; i < LAT_WORKERS; i++) {
+        go[i] = make_int_chan(0);
+        REQUIRE(gort_go(lat_worker, go[i]) == GORT_OK);
+    }
+    for (int r = 0; r < LAT_ROUNDS; r++) {
+        gort_waitgroup_add(&lat_round, LAT_WORKERS);
+        for (int i = 0; i < LAT_WORKERS; i++)
+            gort_chan_send(go[i], &r);
+        int64_t until = gort_nanotime() + LAT_BUSY_NS;
+        while (gort_nanotime() < until)
+            ; /* no safepoint: the P stays ours */
+        gort_waitgroup_wait(&lat_round);
+    }
+    for (int i = 0; i < LAT_WORKERS; i++)
+        gort_chan_close(go[i]);
+    gort_waitgroup_wait(&lat_wg);
+    const double *bounds = NULL;
+    CHECK_EQ(read_hist(LAT_NAME, lat_after, &bounds), nb);
+    uint64_t below = 0, at_or_above = 0;
+    for (size_t b = 0; b < nb; b++) {
+        uint64_t added = lat_after[b] - lat_before[b];
+        if (bounds[b + 1] <= (double)LAT_BUSY_NS * 1e-9)
+            below += added;
+        else
+            at_or_above += added;
+    }
+    /* Each worker parks once a round: two of its parks in two periods of
+     * rounds start a sample, at most one of them the last (whose spell,
+     * ended by the close, is short), and its first spell may be sampled
+     * too. This goroutine waits once a round. */
+    CHECK(at_or_above >= LAT_WORKERS);
+    CHECK(at_or_above <= 3 * LAT_WORKERS);
+    CHECK(below <= LAT_WORKERS + LAT_ROUNDS / SCHED_LATENCY_PERIOD + 3);
+}
+
+TEST(metrics_sched_latencies_cover_time_spent_runnable) { run_main(1, latency_main, NULL); }
+
+#define LAT_PINGPONG_ROUNDS (500 * SCHED_LATENCY_PERIOD)
+
+static void lat_echo(void *arg)
+{
+    gort_chan **ch = arg;
+    int v;
+    bool ok;
+    while (gort_chan_recv(ch[0], &v, &ok) == GORT_OK && ok)
+        gort_chan_send(ch[1], &v);
+    gort_waitgroup_done(&lat_wg);
+}
+
+/* Each goroutine's transitions out of running are counted and one in
+ * SCHED_LATENCY_PERIOD starts a sample: on one P, an unbuffered ping-pong
+ * parks each side once a round, so K rounds add 2K / period samples
+ * (each goroutine's count within one of its share; a few more from the
+ * start and the end). */
+static void sampling_main(void *arg)
+{
+    (void)arg;
+    size_t nb = read_hist(LAT_NAME, lat_before, NULL);
+    gort_chan *ch[2] = {make_int_chan(0), make_int_chan(0)};
+    gort_waitgroup_add(&lat_wg, 1);
+    REQUIRE(gort_go(lat_echo, ch) == GORT_OK);
+    for (int r = 0; r < LAT_PINGPONG_ROUNDS; r++) {
+        int v = r;
+        bool ok;
+        gort_chan_send(ch[0], &v);
+        gort_chan_recv(ch[1], &v, &ok);
+    }
+    gort_chan_close(ch[0]);
+    gort_waitgroup_wait(&lat_wg);
+    read_hist(LAT_NAME, lat_after, NULL);
+    uint64_t added = sum(lat_after, nb) - sum(lat_before, nb);
+    CHECK(added >= 2 * LAT_PINGPONG_ROUNDS / SCHED_LATENCY_PERIOD - 4);
+    CHECK(added <= 2 * LAT_PINGPONG_ROUNDS / SCHED_LATENCY_PERIOD + 8);
+}
+
+TEST(metrics_sched_latencies_sample_one_transition_in_a_period) { run_main(1, sampling_main, NULL); }
+
+/* ---- heap bytes allocated and freed ---- */
+
+#define BYTES_LARGE_N 64
+#define BYTES_LARGE_SIZE ((size_t)64 << 10) /* whole pages: counted exactly */
+#define BYTES_SMALL_N 20000
+#define BYTES_SMALL_SIZE 128 /* a size class's size: counted exactly */
+/* Slots of spans that caches took but did not fill: a span per class and
+ * P at most, for the few classes this test touches. */
+#define BYTES_CACHE_SLACK ((uint64_t)256 << 10)
+/* What the runtime itself allocates meanwhile (the collector's, a
+ * goroutine's): a few small objects. */
+#define BYTES_OTHER_SLACK ((uint64_t)8 << 10)
+
+static void bytes_main(void *arg)
+{
+    (void)arg;
+    REQUIRE(gort_gc() == GORT_OK);
+    uint64_t alloc0 = read_u64("/gc/heap/allocs:bytes"), free0 = read_u64("/gc/heap/frees:bytes");
+    const uint64_t made = BYTES_LARGE_N * BYTES_LARGE_SIZE + BYTES_SMALL_N * BYTES_SMALL_SIZE;
+    for (int i = 0; i < BYTES_LARGE_N; i++)
+        REQUIRE(gort_alloc_bytes(BYTES_LARGE_SIZE) != NULL);
+    for (int i = 0; i < BYTES_SMALL_N; i++)
+        REQUIRE(gort_alloc_bytes(BYTES_SMALL_SIZE) != NULL);
+    uint64_t alloc1 = read_u64("/gc/heap/allocs:bytes");
+    CHECK(alloc1 - alloc0 >= made);
+    CHECK(alloc1 - alloc0 <= made + BYTES_CACHE_SLACK);
+    REQUIRE(gort_gc() == GORT_OK);
+    REQUIRE(gort_gc() == GORT_OK);
+    /* All of it was garbage: freed but for what a stale stack word may
+     * hold. */
+    uint64_t freed = read_u64("/gc/heap/frees:bytes") - free0;
+    CHECK(freed >= made - made / 10);
+    /* Quiet (swept, one goroutine): allocated less freed is what lives. */
+    gort_metric_sample s[3] = {{.name = "/gc/heap/allocs:bytes"},
+                               {.name = "/gc/heap/frees:bytes"},
+                               {.name = "/memory/classes/heap/objects:bytes"}};
+    gort_read_metrics(s, 3);
+    CHECK_EQ(s[0].value.u64 - s[1].value.u64, s[2].value.u64);
+    /* The caches gave their spans back: their free slots no longer count. */
+    CHECK(s[0].value.u64 - alloc0 >= made);
+    CHECK(s[0].value.u64 - alloc0 <= made + BYTES_OTHER_SLACK);
+}
+
+TEST(metrics_heap_bytes_allocated_and_freed) { run_main(1, bytes_main, NULL); }

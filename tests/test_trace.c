@@ -424,3 +424,226 @@ TEST(heapmap_never_shows_a_torn_span_while_allocating_and_sweeping)
     CHECK_EQ(atomic_load(&churn.torn), 0);
     CHECK(atomic_load(&churn.reads) > 10);
 }
+
+/* ---- goroutine events ---- */
+
+#define GO_PAIRS 3
+#define GO_ROUNDS 40
+#define GO_YIELDS 5
+#define GO_SLEEP_NS (2 * (int64_t)1000000)
+
+enum go_role { ROLE_PINGER, ROLE_ECHO, ROLE_SLEEPER, ROLE_YIELDER, ROLES };
+
+typedef struct go_pair {
+    gort_chan *ping, *pong;
+    int index;
+} go_pair;
+
+static go_pair go_pairs[GO_PAIRS];
+static gort_waitgroup go_wg = GORT_WAITGROUP_INIT;
+static uint64_t role_goid[ROLES][GO_PAIRS];
+
+static void go_echo(void *arg)
+{
+    go_pair *p = arg;
+    role_goid[ROLE_ECHO][p->index] = gort_goid();
+    int v;
+    bool ok;
+    while (gort_chan_recv(p->ping, &v, &ok) == GORT_OK && ok) {
+        v++;
+        gort_chan_send(p->pong, &v);
+    }
+    gort_waitgroup_done(&go_wg);
+}
+
+static void go_pinger(void *arg)
+{
+    go_pair *p = arg;
+    role_goid[ROLE_PINGER][p->index] = gort_goid();
+    for (int r = 0; r < GO_ROUNDS; r++) {
+        int v = r;
+        bool ok;
+        gort_chan_send(p->ping, &v);
+        gort_chan_recv(p->pong, &v, &ok);
+        CHECK_EQ(v, r + 1);
+    }
+    gort_chan_close(p->ping);
+    gort_waitgroup_done(&go_wg);
+}
+
+static void go_sleeper(void *arg)
+{
+    (void)arg;
+    role_goid[ROLE_SLEEPER][0] = gort_goid();
+    gort_sleep(GO_SLEEP_NS);
+    gort_waitgroup_done(&go_wg);
+}
+
+static void go_yielder(void *arg)
+{
+    (void)arg;
+    role_goid[ROLE_YIELDER][0] = gort_goid();
+    for (int i = 0; i < GO_YIELDS; i++)
+        gort_yield();
+    gort_waitgroup_done(&go_wg);
+}
+
+static void goevents_main(void *arg)
+{
+    (void)arg;
+    gort_chan *keep[2 * GO_PAIRS]; /* the channels' roots: this stack */
+    memset(role_goid, 0, sizeof role_goid);
+    gort_waitgroup_add(&go_wg, 2 * GO_PAIRS + 2);
+    for (int i = 0; i < GO_PAIRS; i++) {
+        go_pairs[i] = (go_pair){make_int_chan(0), make_int_chan(0), i};
+        keep[2 * i] = go_pairs[i].ping;
+        keep[2 * i + 1] = go_pairs[i].pong;
+        REQUIRE(gort_go(go_echo, &go_pairs[i]) == GORT_OK);
+        REQUIRE(gort_go(go_pinger, &go_pairs[i]) == GORT_OK);
+    }
+    REQUIRE(gort_go(go_sleeper, NULL) == GORT_OK);
+    REQUIRE(gort_go(go_yielder, NULL) == GORT_OK);
+    gort_waitgroup_wait(&go_wg);
+    for (int i = 0; i < 2 * GO_PAIRS; i++)
+        CHECK(keep[i] != NULL);
+    drain();
+}
+
+static bool is_go_event(uint16_t kind) { return kind >= GORT_EV_GO_CREATE && kind <= GORT_EV_GO_END; }
+static uint64_t go_event_goid(const gort_trace_event *e)
+{
+    return e->kind == GORT_EV_GO_BLOCK ? e->arg >> 8 : e->arg;
+}
+
+/* One goroutine's events, counted. */
+typedef struct go_story {
+    int count[GORT_EV_GO_END + 1];
+    int blocks_by_reason[GORT_WAIT_FINALIZER + 1];
+    uint64_t created_at, first_start, ended_at, last_time;
+} go_story;
+
+static go_story story_of(uint64_t goid)
+{
+    go_story s = {.first_start = UINT64_MAX};
+    for (size_t i = 0; i < ndrained; i++) {
+        const gort_trace_event *e = &drained[i];
+        if (!is_go_event(e->kind) || go_event_goid(e) != goid)
+            continue;
+        s.count[e->kind]++;
+        if (e->kind == GORT_EV_GO_BLOCK && (e->arg & 0xff) <= GORT_WAIT_FINALIZER)
+            s.blocks_by_reason[e->arg & 0xff]++;
+        if (e->kind == GORT_EV_GO_CREATE)
+            s.created_at = e->time;
+        if (e->kind == GORT_EV_GO_START && e->time < s.first_start)
+            s.first_start = e->time;
+        if (e->kind == GORT_EV_GO_END)
+            s.ended_at = e->time;
+        if (e->time > s.last_time)
+            s.last_time = e->time;
+    }
+    return s;
+}
+
+/* Every goroutine made and ended while watched: created once, then each
+ * start ended by a block, a stop or its end, each block undone by an
+ * unblock; and the end the last of its events. */
+static void check_whole_story(uint64_t goid)
+{
+    go_story s = story_of(goid);
+    CHECK(goid != 0);
+    CHECK_EQ(s.count[GORT_EV_GO_CREATE], 1);
+    CHECK_EQ(s.count[GORT_EV_GO_END], 1);
+    CHECK_EQ(s.count[GORT_EV_GO_START], 1 + s.count[GORT_EV_GO_BLOCK] + s.count[GORT_EV_GO_STOP]);
+    CHECK_EQ(s.count[GORT_EV_GO_UNBLOCK], s.count[GORT_EV_GO_BLOCK]);
+    CHECK(s.created_at <= s.first_start);
+    CHECK_EQ(s.ended_at, s.last_time);
+}
+
+TEST(trace_goroutine_events_follow_each_goroutine)
+{
+    drain_reset();
+    CHECK_EQ(gort_trace_goroutines(1), GORT_OK);
+    run_main(2, goevents_main, NULL);
+    CHECK_EQ(gort_trace_goroutines(0), GORT_OK);
+    drain();
+    CHECK_EQ(nlost, 0);
+
+    /* A P runs one goroutine at a time: on each lane (in its ring's
+     * order) a start is followed by that goroutine's block, stop or end
+     * before the next start. */
+    for (uint16_t lane = 0; lane < 2; lane++) {
+        uint64_t running = 0;
+        int starts = 0;
+        for (size_t i = 0; i < ndrained; i++) {
+            const gort_trace_event *e = &drained[i];
+            if (e->lane != lane || !is_go_event(e->kind))
+                continue;
+            uint64_t goid = go_event_goid(e);
+            if (e->kind == GORT_EV_GO_START) {
+                CHECK_EQ(running, 0);
+                running = goid;
+                starts++;
+            } else if (e->kind == GORT_EV_GO_BLOCK || e->kind == GORT_EV_GO_STOP || e->kind == GORT_EV_GO_END) {
+                CHECK_EQ(goid, running);
+                running = 0;
+            }
+        }
+        CHECK(starts > 0 || lane == 1);
+    }
+    for (size_t i = 0; i < ndrained; i++)
+        CHECK(!is_go_event(drained[i].kind) || drained[i].lane < 2);
+
+    int pair_blocks = 0;
+    for (int i = 0; i < GO_PAIRS; i++) {
+        for (int role = ROLE_PINGER; role <= ROLE_ECHO; role++) {
+            uint64_t goid = role_goid[role][i];
+            check_whole_story(goid);
+            go_story s = story_of(goid);
+            /* They wait only for each other. */
+            CHECK_EQ(s.blocks_by_reason[GORT_WAIT_CHAN_SEND] + s.blocks_by_reason[GORT_WAIT_CHAN_RECEIVE],
+                     s.count[GORT_EV_GO_BLOCK]);
+            pair_blocks += s.count[GORT_EV_GO_BLOCK];
+        }
+    }
+    /* In each round of an unbuffered ping-pong one side at least waits. */
+    CHECK(pair_blocks >= GO_PAIRS * GO_ROUNDS);
+
+    check_whole_story(role_goid[ROLE_SLEEPER][0]);
+    go_story sleeper = story_of(role_goid[ROLE_SLEEPER][0]);
+    CHECK_EQ(sleeper.count[GORT_EV_GO_BLOCK], 1);
+    CHECK_EQ(sleeper.blocks_by_reason[GORT_WAIT_SLEEP], 1);
+    CHECK(sleeper.ended_at - sleeper.created_at >= (uint64_t)GO_SLEEP_NS);
+
+    check_whole_story(role_goid[ROLE_YIELDER][0]);
+    go_story yielder = story_of(role_goid[ROLE_YIELDER][0]);
+    CHECK(yielder.count[GORT_EV_GO_STOP] >= GO_YIELDS);
+    CHECK_EQ(yielder.count[GORT_EV_GO_BLOCK], 0);
+}
+
+TEST(trace_goroutine_events_only_while_a_reader_wants_them)
+{
+    CHECK_EQ(gort_trace_goroutines(0), GORT_ESTATE); /* none wanted them */
+    drain_reset();
+    run_main(2, goevents_main, NULL);
+    drain();
+    size_t go_events = 0, states = 0;
+    for (size_t i = 0; i < ndrained; i++) {
+        go_events += is_go_event(drained[i].kind);
+        states += drained[i].kind == GORT_EV_STATE;
+    }
+    CHECK_EQ(go_events, 0);
+    CHECK(states > 0);
+    /* Two readers: events until the last one leaves. */
+    CHECK_EQ(gort_trace_goroutines(1), GORT_OK);
+    CHECK_EQ(gort_trace_goroutines(1), GORT_OK);
+    CHECK_EQ(gort_trace_goroutines(0), GORT_OK);
+    drain_reset();
+    run_main(2, goevents_main, NULL);
+    drain();
+    go_events = 0;
+    for (size_t i = 0; i < ndrained; i++)
+        go_events += is_go_event(drained[i].kind);
+    CHECK(go_events > 0);
+    CHECK_EQ(gort_trace_goroutines(0), GORT_OK);
+    CHECK_EQ(gort_trace_goroutines(0), GORT_ESTATE);
+}

@@ -76,6 +76,35 @@ enum gort_trace_kind {
     GORT_EV_CYCLE_MARK_NS = 15,   /* the concurrent mark, wall time */
     /* Last of a summary: arg = the cycle's number. */
     GORT_EV_CYCLE_END = 16,
+    /* Goroutine events (Go's execution tracer), written only while a reader
+     * wants them (gort_trace_goroutines), in the ring of the P whose thread
+     * did the thing; a thread without a P (an embedder's, or JS's) writes
+     * none. arg = the goroutine's id, and for GORT_EV_GO_BLOCK its wait
+     * reason: goid << 8 | enum gort_wait_reason. */
+    GORT_EV_GO_CREATE = 20,  /* made runnable for the first time (by the P's goroutine) */
+    GORT_EV_GO_START = 21,   /* starts (or resumes) running on the P */
+    GORT_EV_GO_BLOCK = 22,   /* parks: runs no more until unblocked */
+    GORT_EV_GO_UNBLOCK = 23, /* made runnable again (by the P's goroutine, or its timers) */
+    GORT_EV_GO_STOP = 24,    /* leaves the P but stays runnable (a yield, a stop-the-world) */
+    GORT_EV_GO_END = 25,     /* returned or called gort_goexit */
+};
+
+/* Why a goroutine blocked (GORT_EV_GO_BLOCK), Go's waitReason strings. */
+enum gort_wait_reason {
+    GORT_WAIT_NONE = 0,
+    GORT_WAIT_CHAN_SEND = 1,           /* "chan send" */
+    GORT_WAIT_CHAN_RECEIVE = 2,        /* "chan receive" */
+    GORT_WAIT_SELECT = 3,              /* "select" */
+    GORT_WAIT_SELECT_NO_CASES = 4,     /* "select (no cases)" */
+    GORT_WAIT_SLEEP = 5,               /* "sleep" */
+    GORT_WAIT_SYNC_MUTEX_LOCK = 6,     /* "sync.Mutex.Lock" */
+    GORT_WAIT_SYNC_RWMUTEX_LOCK = 7,   /* "sync.RWMutex.Lock" */
+    GORT_WAIT_SYNC_RWMUTEX_RLOCK = 8,  /* "sync.RWMutex.RLock" */
+    GORT_WAIT_SEMACQUIRE = 9,          /* "semacquire" */
+    GORT_WAIT_SYNC_WAITGROUP = 10,     /* "sync.WaitGroup.Wait" */
+    GORT_WAIT_GC = 11,                 /* "GC" (waits for a cycle: gort_gc) */
+    GORT_WAIT_STOPPED = 12,            /* "stopping the world" */
+    GORT_WAIT_FINALIZER = 13,          /* "finalizer wait" */
 };
 
 /* A lane's state (GORT_EV_STATE). A P's lane: idle (no thread holds it),
@@ -121,6 +150,12 @@ typedef struct gort_trace_header {
     uint32_t ring_events;     /* GORT_TRACE_RING_EVENTS */
     uint32_t nprocs;          /* GOMAXPROCS of the runtime running or last run; atomic */
     int64_t epoch;            /* gort_nanotime at the trace epoch */
+    /* Readers that want goroutine events (GORT_EV_GO_*): while 0 none is
+     * written. A reader adds 1 (an atomic add; gort_trace_goroutines) and
+     * takes it back when done; a JS reader adds to this word in the shared
+     * memory itself. */
+    uint32_t goroutine_readers;
+    uint32_t reserved;
     gort_trace_ring *rings[GORT_TRACE_RINGS];
 } gort_trace_header;
 
@@ -144,6 +179,17 @@ typedef struct gort_trace_cursor {
  */
 size_t gort_trace_read(gort_trace_cursor *cursor, gort_trace_event *out, size_t max,
                        uint64_t *lost);
+
+/*
+ * on: one more reader wants goroutine events (GORT_EV_GO_*) from now on;
+ * !on: one fewer (GORT_ESTATE, changing nothing, when none wanted them).
+ * They cost the runtime a clock read and a record at every goroutine
+ * switch, creation, park and ready while any reader wants them; with none,
+ * one predictable branch at each. A ring holds GORT_TRACE_RING_EVENTS
+ * records: a busy P fills it in about a millisecond, so a reader that
+ * wants them all drains often. Returns GORT_OK.
+ */
+int gort_trace_goroutines(int on);
 
 /* The time base of events: gort_nanotime() - epoch. */
 int64_t gort_trace_now(void);

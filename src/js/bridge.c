@@ -818,6 +818,7 @@ EMSCRIPTEN_KEEPALIVE const char *gort_js_strerror(int err) { return gort_strerro
     X(traceRingEvents, offsetof(gort_trace_header, ring_events))              \
     X(traceNprocs, offsetof(gort_trace_header, nprocs))                       \
     X(traceRings, offsetof(gort_trace_header, rings))                         \
+    X(traceGoroutineReaders, offsetof(gort_trace_header, goroutine_readers))  \
     X(traceCollector, GORT_TRACE_COLLECTOR)                                   \
     X(ringHead, offsetof(gort_trace_ring, head))                              \
     X(ringEvents, offsetof(gort_trace_ring, events))                          \
@@ -840,6 +841,12 @@ EMSCRIPTEN_KEEPALIVE const char *gort_js_strerror(int err) { return gort_strerro
     X(evCycleAssistNs, GORT_EV_CYCLE_ASSIST_NS)                               \
     X(evCycleMarkNs, GORT_EV_CYCLE_MARK_NS)                                   \
     X(evCycleEnd, GORT_EV_CYCLE_END)                                          \
+    X(evGoCreate, GORT_EV_GO_CREATE)                                          \
+    X(evGoStart, GORT_EV_GO_START)                                            \
+    X(evGoBlock, GORT_EV_GO_BLOCK)                                            \
+    X(evGoUnblock, GORT_EV_GO_UNBLOCK)                                        \
+    X(evGoStop, GORT_EV_GO_STOP)                                              \
+    X(evGoEnd, GORT_EV_GO_END)                                                \
     X(stateIdle, GORT_TRACE_IDLE)                                             \
     X(stateRunning, GORT_TRACE_RUNNING)                                       \
     X(stateAssist, GORT_TRACE_ASSIST)                                         \

@@ -236,9 +236,11 @@ export interface MetricDescription {
 export interface TraceEvent {
   time: number;
   kind: 'gcPhase' | 'state' | 'stwBegin' | 'stwStopped' | 'stwEnd' | 'cycleLiveStart' | 'cycleLiveEnd' |
-    'cycleMarked' | 'cycleGoal' | 'cycleTrigger' | 'cycleAssistRatio' | 'cycleAssistNs' | 'cycleMarkNs' | 'cycleEnd';
+    'cycleMarked' | 'cycleGoal' | 'cycleTrigger' | 'cycleAssistRatio' | 'cycleAssistNs' | 'cycleMarkNs' | 'cycleEnd' |
+    'goCreate' | 'goStart' | 'goBlock' | 'goUnblock' | 'goStop' | 'goEnd';
   lane: number | 'collector';
-  arg: number | string | { phase: string; cycle: number };
+  /** For goroutine events the goroutine's id; for goBlock, { goid, reason } (Go's wait reason). */
+  arg: number | string | { phase: string; cycle: number } | { goid: number; reason: string };
 }
 export interface ChromeTrace { traceEvents: object[]; displayTimeUnit: 'ms'; otherData: { source: 'gort'; lost: number } }
 /** rt.events(): drains the event rings without calling into the module. */
@@ -254,6 +256,8 @@ export interface EventReader {
   /** Go's gctrace lines of the cycles kept. */
   gctrace(): string[];
   chromeTrace(options?: { fromMs?: number; toMs?: number }): ChromeTrace;
+  /** Stops asking for goroutine events (if this reader asked for them); what was read stays. */
+  close(): void;
 }
 export interface HeapMapArena { index: number; base: number; gen: number; changed: boolean; stale: boolean; bytes: Uint8Array }
 export interface HeapMapPage {
@@ -316,11 +320,12 @@ export interface RuntimeView {
   /** Every metric's name, kind and meaning. */
   metricsInfo(): MetricDescription[];
   /** A reader of the event rings, keeping historyMs of events (default 10 s). */
-  events(options?: { historyMs?: number; collectorTakesP?: boolean }): EventReader;
+  /** goroutines: also goroutine events (created, started, blocked, unblocked, stopped, ended) until close(). */
+  events(options?: { historyMs?: number; collectorTakesP?: boolean; goroutines?: boolean }): EventReader;
   /** A reader of the heap's page table. */
   heapMap(): HeapMapReader;
-  /** Records ms (default 1000) of events and returns them as a Chrome trace. */
-  trace(options?: { ms?: number; everyMs?: number }): Promise<ChromeTrace>;
+  /** Records ms (default 1000) of events, goroutine events too unless goroutines is false, as a Chrome trace. */
+  trace(options?: { ms?: number; everyMs?: number; goroutines?: boolean }): Promise<ChromeTrace>;
   /**
    * Go's go statement for a goroutine the module exports (GORT_EXPORT_GO in
    * C), with the arguments its parameters name. The package's module

@@ -2,7 +2,10 @@
 // (rt.metrics(), one call into the module), and two readers that never call
 // into it: an event reader that drains the per-P rings (phases, each P's
 // state, pauses, cycle summaries) and computes the minimum mutator
-// utilization, a Chrome trace and gctrace lines from them; and a heap-map
+// utilization, a Chrome trace and gctrace lines from them (with goroutine
+// events, which a reader asks for and which cost the runtime only while some
+// reader wants them: goroutine slices and the arrows from whoever made a
+// goroutine runnable to its start); and a heap-map
 // reader that copies the page table arena by arena, and for a zoomed span
 // its objects' colours. Every address and offset comes from the module's
 // layout descriptor (gort_js_observe_layout, src/js/bridge.c), by name.
@@ -30,6 +33,13 @@ const STATE_NAMES = ['idle', 'running', 'assist', 'sweep', 'stopped', 'mark'];
 // A P between a stop request and its stop (never in a ring: inferred).
 const STOPPING = 'stopping';
 const PHASE_NAMES = ['off', 'sweep termination', 'mark', 'mark termination', 'sweep'];
+// enum gort_wait_reason (gort/trace.h): Go's waitReason strings.
+const WAIT_REASONS = ['', 'chan send', 'chan receive', 'select', 'select (no cases)', 'sleep', 'sync.Mutex.Lock',
+  'sync.RWMutex.Lock', 'sync.RWMutex.RLock', 'semacquire', 'sync.WaitGroup.Wait', 'GC', 'stopping the world',
+  'finalizer wait'];
+const GO_KINDS = new Set(['goCreate', 'goStart', 'goBlock', 'goUnblock', 'goStop', 'goEnd']);
+// Chrome trace thread ids: P p is tid p; its goroutines' track follows it.
+const GOROUTINES_TID_BASE = 3000;
 const COLORS = Object.freeze({ FREE: 0, WHITE: 1, GREY: 2, BLACK: 3 });
 // HeapMapReader.work()'s page flags.
 const WORK = Object.freeze({ SHADE: 1, ASSIST: 2 });
@@ -280,9 +290,15 @@ function kindNames(L) {
  */
 export class EventReader {
   /** @internal */
-  constructor(realm, { historyMs = DEFAULT_HISTORY_MS, collectorTakesP = true } = {}) {
+  constructor(realm, { historyMs = DEFAULT_HISTORY_MS, collectorTakesP = true, goroutines = false } = {}) {
     this.realm = realm;
     this.L = layoutOf(realm);
+    // Asked for before the rings' present is taken: none written after it is missed.
+    this.goroutines = false;
+    if (goroutines) {
+      Atomics.add(realm.u32, (this.L.traceHeader + this.L.traceGoroutineReaders) >>> 2, 1);
+      this.goroutines = true;
+    }
     this.kinds = kindNames(this.L);
     this.historyNs = historyMs * 1e6;
     this.collectorTakesP = collectorTakesP;
@@ -293,6 +309,18 @@ export class EventReader {
     this.t0 = null;
     // Start at each ring's present: what came before this reader is not lost to it.
     this.forEachRing((lane, ring) => { this.next.set(lane, this.head(ring)); });
+  }
+
+  /**
+   * Stops asking for goroutine events (when this reader asked for them):
+   * the runtime writes them only while some reader wants them. The reader
+   * keeps what it read.
+   */
+  close() {
+    if (!this.goroutines) return;
+    this.goroutines = false;
+    this.realm.refresh();
+    Atomics.sub(this.realm.u32, (this.L.traceHeader + this.L.traceGoroutineReaders) >>> 2, 1);
   }
 
   get nprocs() {
@@ -362,6 +390,7 @@ export class EventReader {
     let arg = e.arg;
     if (kind === 'state') arg = STATE_NAMES[e.argLo] ?? e.argLo;
     else if (kind === 'gcPhase') arg = { phase: PHASE_NAMES[e.argLo & 0xff], cycle: Math.floor(e.arg / 256) };
+    else if (kind === 'goBlock') arg = { goid: Math.floor(e.arg / 256), reason: WAIT_REASONS[e.argLo & 0xff] ?? `reason ${e.argLo & 0xff}` };
     else if (kind === 'cycleAssistRatio') {
       const b = new DataView(new ArrayBuffer(8));
       b.setUint32(0, e.argLo, true);
@@ -483,6 +512,11 @@ export class EventReader {
    * open it) of the kept history, or of [fromMs, toMs] in the events' time
    * base: a lane per P and one for the collector with their states, a lane
    * of GC phases, one of stop-the-world pauses, and counters of the heap.
+   * With goroutine events, each P has a second lane of the goroutines it
+   * ran ('G<id>' slices, args saying how each run ended: the wait reason,
+   * 'yield' or 'end'), and a flow arrow goes from where a goroutine was
+   * created or unblocked (inside the slice of the goroutine that did it) to
+   * the slice where it next ran.
    */
   chromeTrace({ fromMs = -Infinity, toMs = Infinity } = {}) {
     const from = fromMs * 1e6, to = toMs * 1e6;
@@ -495,7 +529,56 @@ export class EventReader {
       { ph: 'M', pid: PID, tid: STW_TID, name: 'thread_name', args: { name: 'stop-the-world' } },
     ];
     const procs = this.nprocs;
-    for (let p = 0; p < procs; p++) out.push({ ph: 'M', pid: PID, tid: p, name: 'thread_name', args: { name: `P${p}` } });
+    const hasGoroutines = this.events.some((e) => GO_KINDS.has(e.kind));
+    for (let p = 0; p < procs; p++) {
+      out.push({ ph: 'M', pid: PID, tid: p, name: 'thread_name', args: { name: `P${p}` } });
+      out.push({ ph: 'M', pid: PID, tid: p, name: 'thread_sort_index', args: { sort_index: 2 * p } });
+      if (!hasGoroutines) continue;
+      const tid = GOROUTINES_TID_BASE + p;
+      out.push({ ph: 'M', pid: PID, tid, name: 'thread_name', args: { name: `P${p} goroutines` } });
+      out.push({ ph: 'M', pid: PID, tid, name: 'thread_sort_index', args: { sort_index: 2 * p + 1 } });
+    }
+    // Goroutine slices: lane -> { goid, since, flowsIn, flowsOut }. A flow
+    // goes from inside the slice of the goroutine that made another
+    // runnable to inside the slice where that one next ran ('bp: e': both
+    // ends bound to the slice around them), each end written with its slice
+    // and a nanosecond inside it, so that no viewer binds it to a neighbour.
+    const running = new Map();
+    const pendingFlows = new Map(); // goid -> flow ids waiting for its start
+    let flowId = 0;
+    const goLeave = (lane, t, how) => {
+      const r = running.get(lane);
+      if (!r) return;
+      running.delete(lane);
+      const a = Math.max(r.since, from), b = Math.min(t, to);
+      if (b <= a) return;
+      const tid = GOROUTINES_TID_BASE + lane;
+      out.push({ ph: 'X', pid: PID, tid, name: `G${r.goid}`, cat: 'goroutine', ts: us(a), dur: us(b - a), args: { goid: r.goid, ended: how } });
+      const inset = Math.min(1, (b - a) / 4);
+      const inside = (x) => Math.min(Math.max(x, a + inset), b - inset);
+      for (const f of r.flowsOut) out.push({ ph: 's', pid: PID, tid, id: f.id, name: 'ready', cat: 'goroutine', ts: us(inside(f.t)), args: { goid: f.goid, by: f.by } });
+      for (const id of r.flowsIn) out.push({ ph: 'f', bp: 'e', pid: PID, tid, id, name: 'ready', cat: 'goroutine', ts: us(a + inset) });
+    };
+    const goEvent = (e) => {
+      const t = e.time;
+      if (typeof e.lane !== 'number') return; // the collector runs no goroutine
+      if (e.kind === 'goStart') {
+        goLeave(e.lane, t, 'unknown');
+        running.set(e.lane, { goid: e.arg, since: t, flowsIn: pendingFlows.get(e.arg) ?? [], flowsOut: [] });
+        pendingFlows.delete(e.arg);
+      } else if (e.kind === 'goBlock' || e.kind === 'goStop' || e.kind === 'goEnd') {
+        goLeave(e.lane, t, e.kind === 'goBlock' ? e.arg.reason : e.kind === 'goStop' ? 'yield' : 'end');
+      } else {
+        // goCreate, goUnblock: an arrow only from a goroutine (a P's own
+        // scheduler, running timers, has no slice to start it from).
+        const r = running.get(e.lane);
+        if (!r) return;
+        const id = ++flowId;
+        r.flowsOut.push({ id, t, goid: e.arg, by: e.kind === 'goCreate' ? 'go' : 'unblock' });
+        if (!pendingFlows.has(e.arg)) pendingFlows.set(e.arg, []);
+        pendingFlows.get(e.arg).push(id);
+      }
+    };
     const open = new Map(); // tid -> { name, since }
     const close = (tid, t) => {
       const o = open.get(tid);
@@ -511,7 +594,9 @@ export class EventReader {
     const saved = new Map();
     for (const e of this.events) {
       const t = e.time;
-      if (e.kind === 'state') {
+      if (GO_KINDS.has(e.kind)) {
+        goEvent(e);
+      } else if (e.kind === 'state') {
         begin(e.lane === 'collector' ? COLLECTOR_TID : e.lane, e.arg, t, 'sched');
       } else if (e.kind === 'gcPhase') {
         begin(PHASES_TID, e.arg.phase, t, 'gc', { cycle: e.arg.cycle });
@@ -540,6 +625,7 @@ export class EventReader {
     }
     const end = this.events.length ? this.events[this.events.length - 1].time : 0;
     for (const tid of [...open.keys()]) close(tid, end);
+    for (const lane of [...running.keys()]) goLeave(lane, end, 'running');
     return { traceEvents: out, displayTimeUnit: 'ms', otherData: { source: 'gort', lost: this.lost } };
   }
 }

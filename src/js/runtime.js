@@ -138,18 +138,26 @@ export class RuntimeView {
   metrics(names) { this.realm.check(); return readMetrics(this.realm, names); }
   /** Every metric's name, kind, meaning and whether it only grows. */
   metricsInfo() { this.realm.check(); return metricDescriptions(this.realm); }
-  /** A reader of the event rings: drain(), mmu(), mmuCurve(), gctrace(), chromeTrace(). */
+  /** A reader of the event rings: drain(), mmu(), mmuCurve(), gctrace(), chromeTrace(), close(). */
   events(options) { this.realm.check(); return new EventReader(this.realm, options); }
   /** A reader of the heap's page table: read(), page(), span(). */
   heapMap() { this.realm.check(); return new HeapMapReader(this.realm); }
 
-  /** Records ms of events and returns them as a Chrome trace (a JSON object Perfetto opens). */
-  async trace({ ms = 1000, everyMs = TRACE_DRAIN_MS } = {}) {
-    const reader = this.events({ historyMs: ms + everyMs });
-    const until = performance.now() + ms;
-    while (performance.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(everyMs, Math.max(0, until - performance.now()))));
-      reader.drain();
+  /**
+   * Records ms of events and returns them as a Chrome trace (a JSON object
+   * Perfetto opens); with goroutines (the default), goroutine events too,
+   * asked for only while it records.
+   */
+  async trace({ ms = 1000, everyMs = TRACE_DRAIN_MS, goroutines = true } = {}) {
+    const reader = this.events({ historyMs: ms + everyMs, goroutines });
+    try {
+      const until = performance.now() + ms;
+      while (performance.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(everyMs, Math.max(0, until - performance.now()))));
+        reader.drain();
+      }
+    } finally {
+      reader.close();
     }
     return reader.chromeTrace();
   }
