@@ -63,6 +63,12 @@
 #define P_GFREE_MAX 64
 /* Rounds of stealing over all ps before a spinning m gives up. */
 #define STEAL_TRIES 4
+/* How long a thief waits before it takes the runnext of a p that runs
+ * (Go's 3 us): a channel hand-off readies a goroutine and parks in well
+ * under a microsecond, so this leaves its p ample time to run it. The
+ * system sleeps the thief longer (Linux's timer slack: ~50 us), which also
+ * keeps an idle thief off the run queues it would otherwise keep polling. */
+#define RUNNEXT_STEAL_BACKOFF_US 3
 /* Stack sizes are rounded up to this. */
 #define STACK_SIZE_ROUND 512
 /* Stack room a goroutine needs left to stop in place at a safepoint: the
@@ -319,15 +325,23 @@ static uint32_t runqgrab(p *pp, _Atomic(g *) *batch, uint32_t batch_head, bool s
         uint32_t n = t - h;
         n = n - n / 2;
         if (n == 0) {
-            if (steal_runnext) {
-                g *next = atomic_load(&pp->runnext);
-                if (next != NULL && atomic_compare_exchange_strong(&pp->runnext, &next, NULL)) {
-                    atomic_store_explicit(&batch[batch_head % RUNQ_SIZE], next,
-                                          memory_order_relaxed);
-                    return 1;
-                }
+            if (!steal_runnext)
+                return 0;
+            g *next = atomic_load(&pp->runnext);
+            if (next == NULL)
+                return 0;
+            if (atomic_load_explicit(&pp->m, memory_order_relaxed) != NULL) {
+                /* pp runs: its goroutine has most likely just readied next
+                 * and is about to park, and pp will run next in a moment
+                 * (a channel hand-off). Taken now, the pair would split
+                 * across two ps and every hand-off between them would
+                 * cross threads; wait for pp to run it first. */
+                prim_usleep(RUNNEXT_STEAL_BACKOFF_US);
             }
-            return 0;
+            if (!atomic_compare_exchange_strong(&pp->runnext, &next, NULL))
+                continue; /* pp ran it, or readied another */
+            atomic_store_explicit(&batch[batch_head % RUNQ_SIZE], next, memory_order_relaxed);
+            return 1;
         }
         if (n > RUNQ_SIZE / 2)
             continue; /* h and t read at different moments */
@@ -361,7 +375,7 @@ static void pidleput(p *pp)
 {
     trace_state(pp->id, GORT_TRACE_IDLE, 0);
     pp->link = sched.pidle;
-    pp->m = NULL;
+    atomic_store_explicit(&pp->m, NULL, memory_order_relaxed);
     sched.pidle = pp;
     atomic_fetch_add(&sched.npidle, 1);
 }
@@ -379,7 +393,7 @@ static p *pidleget(void)
 static void acquirep(m *mp, p *pp)
 {
     mp->p = pp;
-    pp->m = mp;
+    atomic_store_explicit(&pp->m, mp, memory_order_relaxed);
     trace_state(pp->id, GORT_TRACE_RUNNING, 0);
     malloc_bind_cache(pp->mcache);
 }
@@ -388,7 +402,7 @@ static p *releasep(m *mp)
 {
     p *pp = mp->p;
     mp->p = NULL;
-    pp->m = NULL;
+    atomic_store_explicit(&pp->m, NULL, memory_order_relaxed);
     malloc_bind_cache(NULL);
     return pp;
 }
@@ -1318,7 +1332,7 @@ static void startm_with(p *pp)
     }
     /* Before mtake marks it woken: it may run the moment after. */
     mp->p = pp; /* the m binds it (acquirep) when it wakes */
-    pp->m = mp;
+    atomic_store_explicit(&pp->m, mp, memory_order_relaxed);
     mtake(mp);
     notewakeup(mp);
 }
@@ -1762,7 +1776,7 @@ static void procs_create(int nprocs)
         atomic_store(&pp->runnext, NULL);
         atomic_store(&pp->stopped, false);
         pp->schedtick = 0;
-        pp->m = NULL;
+        atomic_store_explicit(&pp->m, NULL, memory_order_relaxed);
     }
 }
 

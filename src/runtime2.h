@@ -129,7 +129,8 @@ struct sudog {
 
 struct p {
     int id;
-    m *m;                 /* the m that holds it, or NULL */
+    /* The m that holds it, or NULL; read by thieves (runqgrab). */
+    _Atomic(m *) m;
     p *link;              /* idle list */
     struct mcache *mcache;
     _Atomic uint32_t runqhead;
