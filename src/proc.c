@@ -935,7 +935,12 @@ static inline bool stack_exhausted(const g *gp)
 #endif
 }
 
-static void switch_from(m *mp, g *gp, bool (*action)(g *, void *), void *arg, bool dying)
+/* Inlined into each of its callers (gopark, yield, the safepoint, exit): on
+ * wasm every frame of a parked chain is saved and restored at every switch
+ * (Asyncify), and a park's chain then has one frame fewer. */
+static inline __attribute__((always_inline)) void switch_from(m *mp, g *gp,
+                                                              bool (*action)(g *, void *),
+                                                              void *arg, bool dying)
 {
     if (!stack_guard_intact(gp->stack) || stack_exhausted(gp))
         stack_overflow(gp);
@@ -1696,12 +1701,11 @@ void sudog_prepare_async(sudog *s, atomic_uint *doorbell)
 /* A woken thread waiter may return its sudog at once while its waker still
  * calls prim_futex_wake on the cell: harmless, since sudogs are reused and
  * never freed (a stray wake-up of the next user is allowed). */
-void sudog_wait(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg, enum wait_reason reason)
+void sudog_wait_external(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg)
 {
     switch (s->kind) {
     case WAITER_GOROUTINE:
-        gopark(unlockf, arg, reason);
-        return;
+        gort_throw("sudog_wait_external: a goroutine's sudog");
     case WAITER_THREAD:
         sched_external_waiters_add(1);
         unlockf(NULL, arg);
