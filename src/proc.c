@@ -11,6 +11,10 @@
  * (releasing the lock it parked under, queueing it again, freeing it) is left
  * in m->after_switch and done by whoever runs next on that m.
  *
+ * A goroutine readied by a goroutine goes to its p's runnext, and a thief
+ * takes the runnext of a p that runs only after a wait (runqgrab), so that a
+ * pair that hands off through channels stays on one p.
+ *
  * Invariants:
  *  - a g is in at most one run queue (runnext, a local ring, or the global
  *    list), and only while G_RUNNABLE;
