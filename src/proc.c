@@ -11,6 +11,10 @@
  * (releasing the lock it parked under, queueing it again, freeing it) is left
  * in m->after_switch and done by whoever runs next on that m.
  *
+ * A goroutine readied by a goroutine goes to its p's runnext, and a thief
+ * takes the runnext of a p that runs only after a wait (runqgrab), so that a
+ * pair that hands off through channels stays on one p.
+ *
  * Invariants:
  *  - a g is in at most one run queue (runnext, a local ring, or the global
  *    list), and only while G_RUNNABLE;
@@ -63,6 +67,12 @@
 #define P_GFREE_MAX 64
 /* Rounds of stealing over all ps before a spinning m gives up. */
 #define STEAL_TRIES 4
+/* How long a thief waits before it takes the runnext of a p that runs
+ * (Go's 3 us): a channel hand-off readies a goroutine and parks in well
+ * under a microsecond, so this leaves its p ample time to run it. The
+ * system sleeps the thief longer (Linux's timer slack: ~50 us), which also
+ * keeps an idle thief off the run queues it would otherwise keep polling. */
+#define RUNNEXT_STEAL_BACKOFF_US 3
 /* Stack sizes are rounded up to this. */
 #define STACK_SIZE_ROUND 512
 /* Stack room a goroutine needs left to stop in place at a safepoint: the
@@ -336,15 +346,23 @@ static uint32_t runqgrab(p *pp, _Atomic(g *) *batch, uint32_t batch_head, bool s
         uint32_t n = t - h;
         n = n - n / 2;
         if (n == 0) {
-            if (steal_runnext) {
-                g *next = atomic_load(&pp->runnext);
-                if (next != NULL && atomic_compare_exchange_strong(&pp->runnext, &next, NULL)) {
-                    atomic_store_explicit(&batch[batch_head % RUNQ_SIZE], next,
-                                          memory_order_relaxed);
-                    return 1;
-                }
+            if (!steal_runnext)
+                return 0;
+            g *next = atomic_load(&pp->runnext);
+            if (next == NULL)
+                return 0;
+            if (atomic_load_explicit(&pp->m, memory_order_relaxed) != NULL) {
+                /* pp runs: its goroutine has most likely just readied next
+                 * and is about to park, and pp will run next in a moment
+                 * (a channel hand-off). Taken now, the pair would split
+                 * across two ps and every hand-off between them would
+                 * cross threads; wait for pp to run it first. */
+                prim_usleep(RUNNEXT_STEAL_BACKOFF_US);
             }
-            return 0;
+            if (!atomic_compare_exchange_strong(&pp->runnext, &next, NULL))
+                continue; /* pp ran it, or readied another */
+            atomic_store_explicit(&batch[batch_head % RUNQ_SIZE], next, memory_order_relaxed);
+            return 1;
         }
         if (n > RUNQ_SIZE / 2)
             continue; /* h and t read at different moments */
@@ -378,7 +396,7 @@ static void pidleput(p *pp)
 {
     trace_state(pp->id, GORT_TRACE_IDLE, 0);
     pp->link = sched.pidle;
-    pp->m = NULL;
+    atomic_store_explicit(&pp->m, NULL, memory_order_relaxed);
     sched.pidle = pp;
     atomic_fetch_add(&sched.npidle, 1);
 }
@@ -396,7 +414,7 @@ static p *pidleget(void)
 static void acquirep(m *mp, p *pp)
 {
     mp->p = pp;
-    pp->m = mp;
+    atomic_store_explicit(&pp->m, mp, memory_order_relaxed);
     trace_state(pp->id, GORT_TRACE_RUNNING, 0);
     malloc_bind_cache(pp->mcache);
 }
@@ -405,7 +423,7 @@ static p *releasep(m *mp)
 {
     p *pp = mp->p;
     mp->p = NULL;
-    pp->m = NULL;
+    atomic_store_explicit(&pp->m, NULL, memory_order_relaxed);
     malloc_bind_cache(NULL);
     return pp;
 }
@@ -949,7 +967,12 @@ static inline bool stack_exhausted(const g *gp)
 #endif
 }
 
-static void switch_from(m *mp, g *gp, bool (*action)(g *, void *), void *arg, bool dying)
+/* Inlined into each of its callers (gopark, yield, the safepoint, exit): on
+ * wasm every frame of a parked chain is saved and restored at every switch
+ * (Asyncify), and a park's chain then has one frame fewer. */
+static inline __attribute__((always_inline)) void switch_from(m *mp, g *gp,
+                                                              bool (*action)(g *, void *),
+                                                              void *arg, bool dying)
 {
     if (!stack_guard_intact(gp->stack) || stack_exhausted(gp))
         stack_overflow(gp);
@@ -1350,7 +1373,7 @@ static void startm_with(p *pp)
     }
     /* Before mtake marks it woken: it may run the moment after. */
     mp->p = pp; /* the m binds it (acquirep) when it wakes */
-    pp->m = mp;
+    atomic_store_explicit(&pp->m, mp, memory_order_relaxed);
     mtake(mp);
     notewakeup(mp);
 }
@@ -1714,12 +1737,11 @@ void sudog_prepare_async(sudog *s, atomic_uint *doorbell)
 /* A woken thread waiter may return its sudog at once while its waker still
  * calls prim_futex_wake on the cell: harmless, since sudogs are reused and
  * never freed (a stray wake-up of the next user is allowed). */
-void sudog_wait(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg, enum wait_reason reason)
+void sudog_wait_external(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg)
 {
     switch (s->kind) {
     case WAITER_GOROUTINE:
-        gopark(unlockf, arg, reason);
-        return;
+        gort_throw("sudog_wait_external: a goroutine's sudog");
     case WAITER_THREAD:
         sched_external_waiters_add(1);
         unlockf(NULL, arg);
@@ -1794,7 +1816,7 @@ static void procs_create(int nprocs)
         atomic_store(&pp->runnext, NULL);
         atomic_store(&pp->stopped, false);
         pp->schedtick = 0;
-        pp->m = NULL;
+        atomic_store_explicit(&pp->m, NULL, memory_order_relaxed);
     }
 }
 

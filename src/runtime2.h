@@ -135,7 +135,8 @@ struct sudog {
 
 struct p {
     int id;
-    m *m;                 /* the m that holds it, or NULL */
+    /* The m that holds it, or NULL; read by thieves (runqgrab). */
+    _Atomic(m *) m;
     p *link;              /* idle list */
     struct mcache *mcache;
     _Atomic uint32_t runqhead;
@@ -194,7 +195,20 @@ m *getm(void);
  * releases the lock that protected enqueuing s, once blocking is committed.
  * sudog_prepare sets s->kind and s->g for the calling context. */
 void sudog_prepare(sudog *s);
-void sudog_wait(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg, enum wait_reason reason);
+/* sudog_wait for a thread or an asynchronous waiter. */
+void sudog_wait_external(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg);
+/* Inline: a goroutine parks from its caller's own frame. On wasm every frame
+ * of a parked chain is saved and restored at every switch (Asyncify), and
+ * channel operations, select, semaphores and the collector's waiters all
+ * park here. */
+static inline void sudog_wait(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg,
+                              enum wait_reason reason)
+{
+    if (s->kind == WAITER_GOROUTINE)
+        gopark(unlockf, arg, reason);
+    else
+        sudog_wait_external(s, unlockf, arg);
+}
 void sudog_wake(sudog *s);
 
 /* The asynchronous waiter (the JS main thread, which may not block):

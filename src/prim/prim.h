@@ -71,6 +71,11 @@ int64_t prim_nanotime(void);
 /* Lets another thread run (used by bounded spinning). */
 void prim_osyield(void);
 
+/* Sleeps the calling thread about usec microseconds (Go's usleep): the
+ * system may sleep it longer (Linux adds its timer slack, about 50 us), never
+ * much shorter. */
+void prim_usleep(uint32_t usec);
+
 /* Busy-waits about n CPU pause instructions' worth (Go's procyield): the
  * unit of a spin that waits for another thread without sleeping. */
 void prim_procyield(int n);

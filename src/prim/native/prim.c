@@ -90,6 +90,12 @@ int64_t prim_nanotime(void)
 
 void prim_osyield(void) { sched_yield(); }
 
+void prim_usleep(uint32_t usec)
+{
+    struct timespec ts = {.tv_sec = usec / 1000000, .tv_nsec = (long)(usec % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
 void prim_thread_init(void) {}
 
 void prim_procyield(int n)

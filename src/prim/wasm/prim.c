@@ -276,6 +276,15 @@ void prim_thread_init(void) { (void)prim_nanotime(); }
 
 void prim_osyield(void) { sched_yield(); }
 
+/* A wait that nothing wakes, on a word of the thread's own, ends at its
+ * timeout. Emscripten's nanosleep spins under 0.1 ms, reading the clock (a
+ * JS call) in a loop. */
+void prim_usleep(uint32_t usec)
+{
+    static _Thread_local atomic_uint never_woken;
+    prim_futex_wait(&never_woken, 0, (int64_t)usec * 1000);
+}
+
 /* wasm has no pause instruction. Without one a spin is over in a few
  * nanoseconds and the waiter sleeps while the holder is still inside a
  * critical section of a microsecond; waking it again costs 10 us, and over
