@@ -220,8 +220,12 @@ static void casgstatus(g *gp, uint32_t from, uint32_t to)
     uint32_t expected = from;
     if (!atomic_compare_exchange_strong(&gp->atomicstatus, &expected, to))
         gort_throw("casgstatus: bad incoming goroutine status");
-    if (from == G_RUNNING && gp->trackingseq++ % SCHED_LATENCY_PERIOD == 0)
-        gp->tracking = true;
+    if (from == G_RUNNING) {
+        uint8_t seq = gp->trackingseq;
+        gp->trackingseq = (uint8_t)(seq + 1); /* wraps, by design */
+        if (seq % SCHED_LATENCY_PERIOD == 0)
+            gp->tracking = true;
+    }
     if (gp->tracking)
         sched_latency_track(gp, to);
 }
