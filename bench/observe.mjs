@@ -1,6 +1,6 @@
 // bench/observe.mjs — what watching the runtime costs it.
 //
-//   node bench/observe.mjs [--quick] [--runs N] [--dist DIR]
+//   node bench/observe.mjs [--quick] [--runs N] [--work TREES] [--dist DIR]
 //        [--baseline DIR --after DIR]
 //
 // 1. A reader at 60 Hz: the npm package (dist/) runs a fixed amount of
@@ -9,7 +9,9 @@
 //    which does not time a fixed amount of work) — alone, and
 //    with the main thread draining every event ring and copying the page
 //    table every 1/60 s and computing the live MMU every --mmu-every frames
-//    (30). Runs alternate; medians. The bound: <= 2% slower.
+//    (30); --work sets how many trees (1000). Runs alternate, each pair in
+//    turn led by the one or the other; medians. The bound: <= 2%
+//    slower.
 // 2. No reader, against a build without the instrumentation: with
 //    --baseline (a build folder of the runtime before it, holding
 //    gort_bench_chan, gort_bench_malloc and gort_bench_gc, native or .js)
@@ -44,7 +46,7 @@ async function readerCost() {
   const rt = await start({ procs: 2 });
   const done = rt.chan({ codec: 'f64' });
   const workload = 'churn';
-  const arg = quick ? 300 : 1000;
+  const arg = Number(opt('--work', quick ? 300 : 1000));
   const once = async () => {
     const t0 = performance.now();
     rt.go(workload, done, arg);
@@ -56,8 +58,7 @@ async function readerCost() {
   const map = rt.heapMap();
   const plain = [], watched = [], frames = [];
   let lost = 0, drained = 0;
-  for (let r = 0; r < runs; r++) {
-    plain.push(await once());
+  const watchedOnce = async () => {
     events.drain(); // from here on: what this run writes
     const timer = setInterval(() => {
       const f0 = performance.now();
@@ -68,8 +69,20 @@ async function readerCost() {
       if (frames.length % MMU_EVERY_FRAMES === 0) events.mmu();
       frames.push(performance.now() - f0);
     }, FRAME_MS);
-    watched.push(await once());
+    const ms = await once();
     clearInterval(timer);
+    return ms;
+  };
+  // Which goes first alternates: a run after another finds the heap and the
+  // pacer as that one left them.
+  for (let r = 0; r < runs; r++) {
+    if (r % 2 === 0) {
+      plain.push(await once());
+      watched.push(await watchedOnce());
+    } else {
+      watched.push(await watchedOnce());
+      plain.push(await once());
+    }
   }
   await rt.close();
   const a = median(plain), b = median(watched);
