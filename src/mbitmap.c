@@ -11,7 +11,10 @@
  *    span: allocation rewrites every bit of the slot, so stale bits of freed
  *    objects never leak into a new one;
  *  - spans start on pages and a page's heap bits fill whole 64-bit words, so
- *    two spans never share a bitmap word.
+ *    two spans never share a bitmap word;
+ *  - a word's bit is in the bitmap of the word's own arena, also for the
+ *    words of an object whose slot runs from one arena into the next
+ *    (heap_bits_word), so every bitmap is written only inside its bounds.
  */
 #include <string.h>
 
@@ -69,12 +72,6 @@ bool mspan_is_allocated(const mspan *s, uintptr_t index)
     if (index < SHARED_LOAD(s->freeindex))
         return true;
     return (s->allocBits[index / 64] >> (index % 64)) & 1;
-}
-
-/* Heap bitmap: one bit per word of the arena, stored in 64-bit words. */
-static inline uint64_t *heap_bits_word(heap_arena *ha, uintptr_t wordindex)
-{
-    return (uint64_t *)ha->heapbits + wordindex / 64;
 }
 
 static void heap_bits_clear(heap_arena *ha, uintptr_t first, uintptr_t n)

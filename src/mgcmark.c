@@ -178,9 +178,8 @@ GC_SCANNER static void scan_heap_bits(uintptr_t b, uintptr_t nwords, gcwork *w)
     heap_arena *ha = arena_of(b);
     uintptr_t first = (b - ha->base) / PTR_SIZE;
     uintptr_t end = first + nwords;
-    const uint64_t *bitmap = (const uint64_t *)ha->heapbits;
     for (uintptr_t word = first / 64; word * 64 < end; word++) {
-        uint64_t bits = bitmap[word];
+        uint64_t bits = *heap_bits_word(ha, word * 64);
         uintptr_t base_index = word * 64;
         if (base_index < first)
             bits &= ~(uint64_t)0 << (first - base_index);

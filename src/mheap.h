@@ -219,6 +219,22 @@ static inline uintptr_t mspan_object_index(const mspan *s, uintptr_t p)
     return (uintptr_t)(((uint64_t)(p - s->startaddr) * s->div_mul) >> 32);
 }
 
+/* Words of an arena: bits of its heap bitmap, a multiple of 64. */
+#define ARENA_WORDS (ARENA_BYTES / PTR_SIZE)
+
+/* The heap bitmap word that holds the bit of word w counted from ha's base.
+ * Where arenas are contiguous a span may cross from one into the next, and
+ * a small object's slot with it: its words past ha's end (w >= ARENA_WORDS,
+ * at most a slot's worth) have their bits in the next arena's bitmap. */
+static inline uint64_t *heap_bits_word(heap_arena *ha, uintptr_t w)
+{
+    if (unlikely(w >= ARENA_WORDS)) {
+        ha = arena_of(ha->base + ARENA_BYTES);
+        w -= ARENA_WORDS;
+    }
+    return (uint64_t *)(void *)ha->heapbits + w / 64;
+}
+
 /* Records which words of a new small object hold pointers. */
 void heap_bits_set_type(uintptr_t x, uintptr_t slot_size, size_t data_size, const gort_type *t);
 /* True when the word at p (inside a small object of a scan span) holds a

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mgc.h"
+#include "mheap.h"
 #include "prim/prim.h"
 #include "testing.h"
 #include "testing_rt.h"
@@ -293,6 +294,74 @@ TEST(gc_large_pointer_free_objects_come_back_zeroed)
 {
     gort_config cfg = config_with(2, NULL);
     CHECK_EQ(gort_main(&cfg, large_zeroed_main, NULL), GORT_OK);
+}
+
+/* Where arenas are contiguous a span can cross from one arena into the
+ * next, and a small object's slot with it. The bits of the words past the
+ * boundary belong in the next arena's heap bitmap: written past the end of
+ * the first arena's bitmap instead, they landed on whatever the system
+ * allocator had put after it (on wasm, the arena's page map, whose
+ * generation word then lost a writer). */
+#define STRADDLE_SLOT_BYTES 32768 /* the largest size class: one object, four pages */
+/* Enough heap to cross a few arena boundaries that are contiguous on both
+ * platforms (on wasm, arenas come in contiguous batches once the heap has
+ * grown a little). */
+#define STRADDLE_BUDGET_BYTES ((size_t)256 << 20)
+
+static void straddle_main(void *arg)
+{
+    (void)arg;
+    size_t per = STRADDLE_SLOT_BYTES / sizeof(node);
+    size_t cap = 2 * (STRADDLE_BUDGET_BYTES / STRADDLE_SLOT_BYTES);
+    void **keep = heap_ptr_array(cap);
+    REQUIRE(keep != NULL);
+    uint64_t rnd = 11;
+    node *across = NULL;
+    for (size_t i = 0; i + 1 < cap && across == NULL; i += 2) {
+        node *a = gort_new_array(&node_type, per);
+        REQUIRE(a != NULL);
+        GORT_STORE(keep[i], a);
+        if ((uintptr_t)a >> ARENA_SHIFT != ((uintptr_t)&a[per] - 1) >> ARENA_SHIFT)
+            across = a;
+        /* Pages of other sizes between them move where the next one starts. */
+        void *filler = gort_alloc_bytes(PAGE_SIZE * (1 + testing_rand(&rnd) % 3) - 16);
+        REQUIRE(filler != NULL);
+        GORT_STORE(keep[i + 1], filler);
+    }
+    REQUIRE(across != NULL);
+    uintptr_t boundary = (((uintptr_t)across >> ARENA_SHIFT) + 1) << ARENA_SHIFT;
+    size_t past = 0;
+    for (size_t k = 0; k < per; k++) {
+        CHECK(heap_bits_is_pointer((uintptr_t)&across[k].left));
+        CHECK(heap_bits_is_pointer((uintptr_t)&across[k].right));
+        CHECK(!heap_bits_is_pointer((uintptr_t)&across[k].id));
+        CHECK(!heap_bits_is_pointer((uintptr_t)&across[k].check));
+        if ((uintptr_t)&across[k] >= boundary) {
+            GORT_STORE(across[k].left, new_node(k));
+            past++;
+        }
+    }
+    REQUIRE(past > 0);
+    /* Only the straddling object keeps what hangs from its far side. */
+    for (size_t i = 0; i < cap; i++)
+        GORT_STORE(keep[i], NULL);
+    GORT_STORE(keep[0], across);
+    for (int round = 0; round < 2; round++) {
+        REQUIRE(gort_gc() == GORT_OK);
+        for (int i = 0; i < 20000; i++)
+            REQUIRE(new_node(1u << 30) != NULL); /* reuses what was freed */
+    }
+    size_t intact = 0;
+    for (size_t k = 0; k < per; k++)
+        if ((uintptr_t)&across[k] >= boundary)
+            intact += across[k].left != NULL && node_intact(across[k].left) && across[k].left->id == k;
+    CHECK_EQ(intact, past);
+}
+
+TEST(gc_object_across_two_arenas_keeps_its_pointer_bits_in_each)
+{
+    gort_config cfg = config_with(2, NULL);
+    CHECK_EQ(gort_main(&cfg, straddle_main, NULL), GORT_OK);
 }
 
 /* ---- the seed's write-barrier walk-throughs ---- */
