@@ -266,21 +266,23 @@ M(heap_allocs_objects)
     set_u64(s, ms(r)->mallocs - atomic_load_explicit(&mheap_.tiny_allocs, memory_order_relaxed));
 }
 M(heap_frees_objects) { set_u64(s, ms(r)->frees); }
+/* Bytes of large objects plus each size class's count times its slot size. */
+static uint64_t heap_bytes(const _Atomic uint64_t *large, const _Atomic uint64_t *by_class)
+{
+    uint64_t b = atomic_load_explicit(large, memory_order_relaxed);
+    for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++)
+        b += atomic_load_explicit(&by_class[c], memory_order_relaxed) * class_to_size[c];
+    return b;
+}
 M(heap_allocs_bytes)
 {
     (void)r;
-    uint64_t b = atomic_load_explicit(&mheap_.large_bytes_total, memory_order_relaxed);
-    for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++)
-        b += atomic_load_explicit(&mheap_.small_allocs[c], memory_order_relaxed) * class_to_size[c];
-    set_u64(s, b);
+    set_u64(s, heap_bytes(&mheap_.large_bytes_total, mheap_.small_allocs));
 }
 M(heap_frees_bytes)
 {
     (void)r;
-    uint64_t b = atomic_load_explicit(&mheap_.large_bytes_freed, memory_order_relaxed);
-    for (unsigned c = 1; c < NUM_SIZE_CLASSES; c++)
-        b += atomic_load_explicit(&mheap_.small_frees[c], memory_order_relaxed) * class_to_size[c];
-    set_u64(s, b);
+    set_u64(s, heap_bytes(&mheap_.large_bytes_freed, mheap_.small_frees));
 }
 M(heap_tiny_allocs)
 {

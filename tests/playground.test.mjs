@@ -239,7 +239,10 @@ test('set_seed: the workloads started afterwards take the seed and report it (No
   }
 });
 
-/** Opens the playground at query in a fresh context; problems collects console errors. */
+const waitFor = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 100 });
+
+/** Opens the playground at `query` in a fresh context, once it is ready (the context closed if it
+ * failed); problems collects console errors. */
 async function openPage(query, { viewport = { width: 1400, height: 1100 } } = {}) {
   const context = await browser.newContext({ viewport, acceptDownloads: false });
   const page = await context.newPage();
@@ -248,10 +251,16 @@ async function openPage(query, { viewport = { width: 1400, height: 1100 } } = {}
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
   page.on('pageerror', (e) => problems.push(`page error: ${e.stack ?? e.message}`));
   await page.goto(`${url}${query}`);
+  try {
+    await waitFor(page, () => window.playground.ready || window.playground.error);
+    assert.equal(await page.evaluate(() => window.playground.error), null);
+  } catch (e) {
+    await context.close();
+    throw e;
+  }
+  await mkdir(screenshots, { recursive: true });
   return { context, page, problems };
 }
-
-const waitFor = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 100 });
 
 /** Counts the map canvas's pixels of each collector colour. */
 const collectorPixels = (page) => page.evaluate(() => {
@@ -273,11 +282,8 @@ async function setControl(page, selector, value) {
 }
 
 test('the playground runs a workload and draws the heap and the collector live', { skip, timeout: 300_000 }, async (t) => {
-  await mkdir(screenshots, { recursive: true });
   const { context, page, problems } = await openPage('?gogc=100&mode=fill');
   try {
-    await waitFor(page, () => window.playground.ready || window.playground.error);
-    assert.equal(await page.evaluate(() => window.playground.error), null);
     assert.equal(await page.evaluate(() => crossOriginIsolated), true);
 
     // The module's workloads: binary_trees where this build has it, else the older churn.
@@ -563,7 +569,6 @@ const SMALL = {
 test('every workload of the list starts, reports and stops from the page', { skip, timeout: 300_000 }, async (t) => {
   const { context, page, problems } = await openPage('');
   try {
-    await waitFor(page, () => window.playground.ready || window.playground.error);
     const names = await page.locator('#workload option').evaluateAll((os) => os.map((o) => o.value));
     assert.deepEqual(names.sort(), Object.keys(SMALL).sort());
     const missing = [];
@@ -614,11 +619,8 @@ const flashPixels = (page) => page.evaluate(() => {
 });
 
 test('the map flashes where the write barrier shades, and a clicked object shows its type', { skip, timeout: 300_000 }, async (t) => {
-  await mkdir(screenshots, { recursive: true });
   const { context, page, problems } = await openPage('?w=barrier_storm&objects=100000&gogc=50&mode=collector');
   try {
-    await waitFor(page, () => window.playground.ready || window.playground.error);
-    assert.equal(await page.evaluate(() => window.playground.error), null);
     assert.equal(await page.evaluate(() => document.getElementById('flashes').checked), true);
     await page.locator('#start').click();
     await waitFor(page, () => window.playground.workload === 'barrier_storm' && window.playground.lastReport?.ops > 0);
