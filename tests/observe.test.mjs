@@ -199,14 +199,17 @@ test('a reader\'s worst windows name the GC phases and pauses they overlap', () 
   const reader = Object.create(EventReader.prototype);
   Object.assign(reader, { util: u, t0: 0, events });
   const found = reader.worstWindows(2, 3);
-  const brief = found.map((x) => ({ from: x.start / MS, to: x.end / MS, u: x.utilization, phases: x.phases, pauses: x.pauses, pausedMs: x.pausedNs / MS }));
+  const brief = found.map((x) => ({ from: x.start / MS, to: x.end / MS, u: x.utilization, phases: x.phases, cycles: x.cycles, pauses: x.pauses, pausedMs: x.pausedNs / MS }));
   // The assist while marking (nothing left), the first pause and a ms of
   // mark (a quarter), mark's last 1.5 ms at half and the second pause.
   assert.deepEqual(brief, [
-    { from: 15, to: 17, u: 0, phases: ['mark'], pauses: 0, pausedMs: 0 },
-    { from: 10, to: 12, u: 0.25, phases: ['sweep termination', 'mark'], pauses: 1, pausedMs: 1 },
-    { from: 19.5, to: 21.5, u: 0.375, phases: ['mark', 'mark termination'], pauses: 1, pausedMs: 0.5 },
+    { from: 15, to: 17, u: 0, phases: ['mark'], cycles: [1], pauses: 0, pausedMs: 0 },
+    { from: 10, to: 12, u: 0.25, phases: ['sweep termination', 'mark'], cycles: [1], pauses: 1, pausedMs: 1 },
+    { from: 19.5, to: 21.5, u: 0.375, phases: ['mark', 'mark termination'], cycles: [1], pauses: 1, pausedMs: 0.5 },
   ]);
+  // Between cycles, and across one's end and the next one's start.
+  const late = reader.worstWindows(40, 2);
+  assert.deepEqual(late.map((x) => [x.start / MS, x.phases, x.cycles]), [[0, ['sweep termination', 'mark', 'mark termination', 'sweep', 'off'], [1]], [40, ['off'], []]]);
   assert.equal(found[0].utilization, reader.mmu([2])[2]);
   // The default count, and a window longer than the history.
   assert.equal(reader.worstWindows(1).length, 5);

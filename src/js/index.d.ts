@@ -251,6 +251,8 @@ export interface WorstWindow {
   utilization: number;
   /** The GC phases in effect during the window, in order ('off': between cycles); none known before the first phase change kept. */
   phases: string[];
+  /** The numbers of the cycles whose phases other than 'off' overlap the window. */
+  cycles: number[];
   /** Stop-the-world pauses overlapping the window, and the ns of it they took. */
   pauses: number;
   pausedNs: number;

@@ -538,11 +538,12 @@ export class EventReader {
   /**
    * The n worst windows of windowMs over the kept history (see
    * worstWindows()): [{ start, end (ns, the runtime's clock), utilization,
-   * phases, pauses, pausedNs }], lowest first, none overlapping; the first's
-   * utilization is mmu([windowMs]). phases: the GC phases in effect during
-   * the window, in order ('off' between cycles; none known before the first
-   * phase change the reader kept); pauses: the stop-the-world pauses that
-   * overlap it, pausedNs how much of it they took. null when the history is
+   * phases, cycles, pauses, pausedNs }], lowest first, none overlapping; the
+   * first's utilization is mmu([windowMs]). phases: the GC phases in effect
+   * during the window, in order ('off' between cycles; none known before the
+   * first phase change the reader kept); cycles: the numbers of the cycles
+   * whose phases other than 'off' it overlaps; pauses: the stop-the-world
+   * pauses that overlap it, pausedNs how much of it they took. null when the history is
    * shorter than the window. Costs one walk of the history's steps (as
    * mmu()), a pass per window over the walk's starts, and one pass over the
    * kept events.
@@ -558,18 +559,23 @@ export class EventReader {
   /** @internal Adds to each window the GC phases and pauses it overlaps. */
   describeWindows(windows) {
     const entered = windows.map(() => false);
-    for (const win of windows) Object.assign(win, { phases: [], pauses: 0, pausedNs: 0 });
-    const note = (win, phase) => { if (phase !== null && win.phases[win.phases.length - 1] !== phase) win.phases.push(phase); };
-    let phase = null, stwAt = null;
+    for (const win of windows) Object.assign(win, { phases: [], cycles: [], pauses: 0, pausedNs: 0 });
+    let phase = null, cycle = null, stwAt = null;
+    const note = (win) => {
+      if (phase === null) return;
+      if (win.phases[win.phases.length - 1] !== phase) win.phases.push(phase);
+      if (phase !== 'off' && win.cycles[win.cycles.length - 1] !== cycle) win.cycles.push(cycle);
+    };
     for (const e of this.events) {
       const t = e.time;
       windows.forEach((win, i) => {
         // The phase in effect as the window starts: the last before this event.
-        if (!entered[i] && t > win.start) { entered[i] = true; note(win, phase); }
+        if (!entered[i] && t > win.start) { entered[i] = true; note(win); }
       });
       if (e.kind === 'gcPhase') {
         phase = e.arg.phase;
-        for (const win of windows) if (t > win.start && t < win.end) note(win, phase);
+        cycle = e.arg.cycle;
+        for (const win of windows) if (t > win.start && t < win.end) note(win);
       } else if (e.kind === 'stwBegin') {
         stwAt = t;
       } else if (e.kind === 'stwEnd') {
