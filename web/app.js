@@ -3,7 +3,8 @@
 // publishes (heap map, cycle, time strip, MMU, its worst windows and pauses,
 // size classes)
 // once per animation frame. The page's state lives in its URL (workload,
-// parameters, knobs, map mode, running or not), so a view can be shared.
+// parameters, knobs, map mode, the worst windows' length, running or not), so
+// a view can be shared.
 //
 // window.playground exposes the figures the page shows, for the browser
 // test (tests/playground.test.mjs) and for anyone curious in the console.
