@@ -1,5 +1,7 @@
 // The runtime watched from JS (src/js/observe.js): the MMU of a synthetic
-// event sequence against hand-computed values; then, on a running runtime
+// event sequence against hand-computed values, and its worst windows (where
+// they are, lowest first, apart, and a greedy pick against every start of
+// random sequences); then, on a running runtime
 // (dist/), metrics by Go's names, the event rings drained from JS (every
 // cycle's phases in order, pauses bracketed, a slow reader losing the
 // oldest events and saying how many while goroutines never wait), gctrace
@@ -13,7 +15,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EventReader, mmu, Utilization } from '../src/js/observe.js';
+import { EventReader, mmu, Utilization, worstWindows } from '../src/js/observe.js';
 
 const entry = fileURLToPath(new URL('../dist/index.node.js', import.meta.url));
 if (!existsSync(entry)) throw new Error(`${entry} is missing: build it with src/js/build.sh`);
@@ -83,6 +85,135 @@ test('MMU agrees with a direct minimum over every window start on random sequenc
       assert.ok(Math.abs(mmu(pts, 0, end, w) - direct) < 1e-9, `round ${round} w ${w}: ${mmu(pts, 0, end, w)} vs ${direct}`);
     }
   }
+});
+
+// The integral of a step function [{ t, u }] over [a, b] (the last step lasts to end), directly.
+function integral(pts, end, a, b) {
+  let total = 0;
+  for (let i = 0; i < pts.length; i++) {
+    const lo = Math.max(a, pts[i].t), hi = Math.min(b, i + 1 < pts.length ? pts[i + 1].t : end);
+    if (hi > lo) total += pts[i].u * (hi - lo);
+  }
+  return total;
+}
+
+const apart = (x, y) => x.end <= y.start || y.end <= x.start;
+
+test('the worst windows of a synthetic sequence: at its pauses, lowest first, apart', () => {
+  // 1 ms at 0 from 10 ms, 2 ms at 0 from 40 ms, 6 ms at half from 70 ms, 1 elsewhere up to 100 ms.
+  const pts = [[0, 1], [10, 0], [11, 1], [40, 0], [42, 1], [70, 0.5], [76, 1]].map(([t, u]) => ({ t: t * MS, u }));
+  const at = (w, n) => worstWindows(pts, 0, 100 * MS, w * MS, n)?.map((x) => [x.start / MS, x.end / MS, x.utilization]) ?? null;
+  // 5 ms windows: inside the half stretch (0.5; the earliest of equals),
+  // over the 2 ms pause (3 of 5), over the 1 ms pause (4 of 5), then the
+  // half stretch's last ms beside the first window (4.5 of 5), then the
+  // first free places at 1.
+  const five = at(5, 6);
+  assert.deepEqual(five, [[70, 75, 0.5], [37, 42, 0.6], [6, 11, 0.8], [75, 80, 0.9], [0, 5, 1], [11, 16, 1]]);
+  assert.equal(five[0][2], mmu(pts, 0, 100 * MS, 5 * MS));
+  // Asked for more than fit: 100 ms holds at most 20 windows of 5 ms, each apart from the others.
+  const many = worstWindows(pts, 0, 100 * MS, 5 * MS, 100);
+  assert.ok(many.length > 6 && many.length <= 20, `${many.length} windows`);
+  for (let i = 1; i < many.length; i++) assert.ok(many[i - 1].utilization <= many[i].utilization, `window ${i} is lower than the one before it`);
+  for (let i = 0; i < many.length; i++) for (let j = i + 1; j < many.length; j++) assert.ok(apart(many[i], many[j]), `windows ${i} and ${j} overlap`);
+  // The whole span: one window; longer: none.
+  assert.deepEqual(at(100, 3), [[0, 100, 0.94]]);
+  assert.equal(at(101, 3), null);
+  assert.equal(worstWindows([], 0, 100 * MS, 5 * MS, 3), null);
+  assert.throws(() => worstWindows(pts, 0, 100 * MS, 5 * MS, 0), RangeError);
+  assert.throws(() => worstWindows(pts, 0, 100 * MS, 5 * MS, 1.5), RangeError);
+});
+
+test('each worst window is the lowest of all starts apart from those before it, on random sequences', () => {
+  let seed = 4242;
+  const rand = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
+  let short = 0;
+  for (let round = 0; round < 40; round++) {
+    const pts = [{ t: 0, u: rand() }];
+    for (let i = 0; i < 25; i++) pts.push({ t: pts[pts.length - 1].t + 1 + Math.floor(rand() * 20), u: Math.floor(rand() * 5) / 4 });
+    const end = pts[pts.length - 1].t + 10;
+    for (const w of [1, 3, 7.5, 20]) {
+      const n = 12;
+      const found = worstWindows(pts, 0, end, w, n);
+      const direct = (s) => integral(pts, end, s, s + w) / w;
+      const what = `round ${round} w ${w}: ${JSON.stringify(found)}`;
+      assert.ok(found.length >= 1 && found.length <= n, what);
+      assert.equal(found[0].utilization, mmu(pts, 0, end, w), what);
+      // Every window start where a pick can lie is on this grid: steps at
+      // whole numbers, w a multiple of 0.5, picks and their neighbours' edges at
+      // multiples of 0.5.
+      const grid = [];
+      for (let s = 0; s <= end - w + 1e-9; s += 0.5) grid.push(s);
+      found.forEach((x, i) => {
+        assert.ok(x.start >= 0 && x.end <= end && Math.abs(x.end - x.start - w) < 1e-9, what);
+        assert.ok(Math.abs(x.utilization - direct(x.start)) < 1e-9, `${what}: window ${i}'s utilization`);
+        for (let j = 0; j < i; j++) assert.ok(apart(found[j], x), `${what}: windows ${j} and ${i} overlap`);
+        // Greedy: no start apart from the windows before it is lower.
+        for (const s of grid) {
+          const candidate = { start: s, end: s + w };
+          if (found.slice(0, i).every((y) => apart(y, candidate))) {
+            assert.ok(direct(s) >= x.utilization - 1e-9, `${what}: window ${i} (${x.utilization}) but ${s} gives ${direct(s)}`);
+          }
+        }
+      });
+      if (found.length < n) {
+        short++;
+        // Fewer than asked: no start is left apart from them all.
+        const free = grid.filter((s) => found.every((y) => apart(y, { start: s, end: s + w })));
+        assert.deepEqual(free, [], `${what}: starts left free`);
+      }
+    }
+  }
+  assert.ok(short > 0, 'no sequence ran out of room: the fewer-than-asked case went untested');
+});
+
+test('a reader\'s worst windows name the GC phases and pauses they overlap', () => {
+  // 2 Ps running; sweep termination pauses 10 to 11 ms; the collector marks
+  // from 11 to 21 ms, P0 assists from 15 to 17 ms; mark termination pauses
+  // 21 to 21.5 ms; sweep, then off at 30 ms; the history ends at 100 ms.
+  // Utilization: 1, 0 on [10,11), 0.5, 0 on [15,17), 0.5, 0 on [21,21.5), 1.
+  const u = new Utilization(2);
+  const events = [];
+  const ev = (t, kind, lane, arg) => {
+    const e = { time: t * MS, kind, lane, arg };
+    events.push(e);
+    u.apply({ ...e, lane: lane === 'collector' ? 256 : lane });
+  };
+  ev(0, 'state', 0, 'running');
+  ev(0, 'state', 1, 'running');
+  ev(10, 'stwBegin', 0, 2);
+  ev(10, 'gcPhase', 0, { phase: 'sweep termination', cycle: 1 });
+  ev(10, 'state', 0, 'stopped');
+  ev(10, 'state', 1, 'stopped');
+  ev(11, 'gcPhase', 0, { phase: 'mark', cycle: 1 });
+  ev(11, 'stwEnd', 0, 1 * MS);
+  ev(11, 'state', 'collector', 'mark');
+  ev(15, 'state', 0, 'assist');
+  ev(17, 'state', 0, 'running');
+  ev(21, 'stwBegin', 0, 2);
+  ev(21, 'gcPhase', 0, { phase: 'mark termination', cycle: 1 });
+  ev(21, 'state', 'collector', 'idle');
+  ev(21.5, 'gcPhase', 0, { phase: 'sweep', cycle: 1 });
+  ev(21.5, 'stwEnd', 0, 0.5 * MS);
+  ev(30, 'gcPhase', 0, { phase: 'off', cycle: 1 });
+  ev(100, 'state', 1, 'running');
+  const reader = Object.create(EventReader.prototype);
+  Object.assign(reader, { util: u, t0: 0, events });
+  const found = reader.worstWindows(2, 3);
+  const brief = found.map((x) => ({ from: x.start / MS, to: x.end / MS, u: x.utilization, phases: x.phases, cycles: x.cycles, pauses: x.pauses, pausedMs: x.pausedNs / MS }));
+  // The assist while marking (nothing left), the first pause and a ms of
+  // mark (a quarter), mark's last 1.5 ms at half and the second pause.
+  assert.deepEqual(brief, [
+    { from: 15, to: 17, u: 0, phases: ['mark'], cycles: [1], pauses: 0, pausedMs: 0 },
+    { from: 10, to: 12, u: 0.25, phases: ['sweep termination', 'mark'], cycles: [1], pauses: 1, pausedMs: 1 },
+    { from: 19.5, to: 21.5, u: 0.375, phases: ['mark', 'mark termination'], cycles: [1], pauses: 1, pausedMs: 0.5 },
+  ]);
+  // Between cycles, and across one's end and the next one's start.
+  const late = reader.worstWindows(40, 2);
+  assert.deepEqual(late.map((x) => [x.start / MS, x.phases, x.cycles]), [[0, ['sweep termination', 'mark', 'mark termination', 'sweep', 'off'], [1]], [40, ['off'], []]]);
+  assert.equal(found[0].utilization, reader.mmu([2])[2]);
+  // The default count, and a window longer than the history.
+  assert.equal(reader.worstWindows(1).length, 5);
+  assert.equal(reader.worstWindows(101), null);
 });
 
 test('the MMU curve of a long history of short steps is within 1% of the exact MMU', () => {
@@ -167,7 +298,7 @@ test('metrics by Go\'s names: cycles count up, the goal follows the live heap, p
   assert.ok(after['/gc/heap/frees:bytes'] > before['/gc/heap/frees:bytes']);
 });
 
-test('event rings from JS: every cycle\'s phases in order, pauses bracketed, gctrace and a Chrome trace', async () => {
+test('event rings from JS: every cycle\'s phases in order, pauses bracketed, gctrace and a Chrome trace', async (t) => {
   const reader = rt.events();
   const all = [];
   let lost = 0;
@@ -209,6 +340,19 @@ test('event rings from JS: every cycle\'s phases in order, pauses bracketed, gct
   }
   const curve = reader.mmuCurve(20);
   assert.ok(curve.length === 20 && curve.every((p) => p.mmu === null || (p.mmu >= 0 && p.mmu <= 1)));
+  // The worst 10 ms windows of the same history: the first is the MMU's, all within it and apart.
+  const worst = reader.worstWindows(10, 4);
+  const [from, to] = reader.span();
+  if (mmuNow[10] === null) assert.equal(worst, null);
+  else {
+    assert.equal(worst[0].utilization, mmuNow[10]);
+    for (let i = 0; i < worst.length; i++) {
+      assert.ok(worst[i].start >= from && worst[i].end <= to, JSON.stringify(worst[i]));
+      assert.ok(i === 0 || worst[i - 1].utilization <= worst[i].utilization);
+      for (let j = 0; j < i; j++) assert.ok(worst[j].end <= worst[i].start || worst[i].end <= worst[j].start, `windows ${j} and ${i} overlap`);
+    }
+    t.diagnostic(`worst 10 ms windows: ${worst.map((x) => `${(x.utilization * 100).toFixed(1)}% (${x.phases.join(', ') || 'no phase known'}; ${x.pauses} pauses)`).join(' | ')}`);
+  }
   // The export a user writes and opens in Perfetto.
   const dir = mkdtempSync(join(tmpdir(), 'gort-trace-'));
   try {

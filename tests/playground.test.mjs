@@ -5,7 +5,8 @@
 // counted and pass through the four phases in order; a workload stops and
 // starts again; GOGC and the memory limit change live and the runtime
 // reports them; the URL carries the state to a fresh page; pause figures
-// agree with the runtime's metrics; served without the isolation headers it
+// agree with the runtime's metrics; the MMU's worst windows are listed and
+// marked on the time strip; served without the isolation headers it
 // says so in words. Screenshots go to build/screenshots/playground-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +25,8 @@ const screenshots = fileURLToPath(new URL('../build/screenshots/', import.meta.u
 const WAIT_MS = 60_000;
 // Collector cycles a running workload must complete while the test watches.
 const CYCLES_WATCHED = 3;
+// Seconds of a workload's run before the MMU's worst windows are checked.
+const HISTORY_FILLED_S = 8;
 
 for (const f of ['dist/index.browser.js', 'dist/knobs.js', 'dist/wasm/web/gort.wasm']) {
   if (!existsSync(`${root}${f}`)) throw new Error(`${root}${f} is missing: build the package with src/js/build.sh`);
@@ -551,6 +554,102 @@ test('the playground runs a workload and draws the heap and the collector live',
     await again.screenshot({ path: `${screenshots}playground-shared.png`, fullPage: true });
     await fresh.close();
 
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+});
+
+/** The MMU table's and the worst windows' figures, the strip's range and its marked columns, at one moment. */
+const mmuPanel = (page) => page.evaluate(() => {
+  const table = document.getElementById('mmu-table');
+  const heads = [...table.rows[0].cells].slice(1).map((c) => c.textContent);
+  const cells = [...table.rows[1].cells].slice(1).map((c) => c.textContent);
+  const selected = [...table.rows[0].cells].filter((c) => c.classList.contains('selected')).map((c) => c.textContent);
+  const rows = [...document.querySelectorAll('#worst-table tbody tr')].map((r) => [...r.cells].map((c) => c.textContent));
+  const { worst, strip } = window.playground.shown;
+  // The strip's columns at the middle of each mark it drew, and one 29 s ago
+  // (before the 10 s of events): how many of their pixels above the lanes are painted.
+  const canvas = document.getElementById('strip');
+  const ctx = canvas.getContext('2d');
+  const left = 70, right = 8, top = 14, bottom = Math.round(canvas.height * 0.36) - 4;
+  const column = (t) => {
+    const x = Math.round(left + ((t - strip.from) / (strip.to - strip.from)) * (canvas.width - left - right));
+    const d = ctx.getImageData(x, top, 1, bottom - top).data;
+    let painted = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) painted++;
+    return painted / (bottom - top);
+  };
+  return {
+    mmu: Object.fromEntries(heads.map((h, i) => [h, cells[i]])), selected, rows, worst, strip,
+    marked: strip.marks.map((m) => column((m.from + m.to) / 2)), unmarked: column(strip.from + 1),
+  };
+});
+
+test('the MMU panel lists its worst windows and the time strip marks them', { skip, timeout: 300_000 }, async (t) => {
+  const { context, page, problems } = await openPage('?w=binary_trees&depth=14&seed=3&run=1');
+  try {
+    await waitFor(page, () => window.playground.workload === 'binary_trees' && window.playground.lastReport?.ops > 0);
+    const began = await page.evaluate(() => window.playground.nowS);
+    await waitFor(page, () => window.playground.shown.cycles > 0);
+    const cycles0 = await page.evaluate(() => window.playground.shown.cycles);
+    await waitFor(page, (n) => window.playground.shown.cycles >= n, cycles0 + CYCLES_WATCHED);
+    // Most of the MMU's 10 s of history, so that the windows can lie apart on the strip.
+    await waitFor(page, (t0) => window.playground.nowS >= t0, began + HISTORY_FILLED_S);
+    // The MMU figures are made every 2 s: wait for ones made after those cycles, and for the strip to draw their marks.
+    const after = await page.evaluate(() => window.playground.nowS);
+    await waitFor(page, (t0) => (window.playground.shown.worst?.windows ?? []).some((x) => x.to > t0 - 10) &&
+      window.playground.shown.strip.marks.length === window.playground.shown.worst.windows.length, after);
+    await page.waitForTimeout(300);
+
+    const check = async (ms) => {
+      const p = await mmuPanel(page);
+      t.diagnostic(`${ms} ms: MMU table ${JSON.stringify(p.mmu)}; worst windows ${JSON.stringify(p.rows)}; painted share of marked columns ${p.marked.map((v) => v.toFixed(2))}, of an unmarked one ${p.unmarked.toFixed(2)}`);
+      assert.equal(p.worst.windowMs, ms);
+      assert.deepEqual(p.selected, [`${ms} ms`]);
+      const windows = p.worst.windows;
+      assert.ok(windows.length >= 1 && windows.length <= 5, JSON.stringify(p.rows));
+      assert.equal(p.rows.length, windows.length);
+      // The lowest window's figure is the MMU's, as the table rounds it.
+      assert.match(p.rows[0][2], /^\d+%$/);
+      assert.equal(p.rows[0][2], p.mmu[`${ms} ms`]);
+      p.rows.forEach((r, i) => {
+        assert.equal(r[0], String(i + 1));
+        assert.match(r[1], /^−\d+\.\d+ s$/);
+        assert.equal(r[2], windows[i].shown);
+      });
+      for (let i = 0; i < windows.length; i++) {
+        const x = windows[i];
+        assert.ok(Math.abs(x.to - x.from - ms / 1e3) < 1e-6, `window ${i} lasts ${x.to - x.from} s`);
+        assert.ok(x.from >= p.strip.from && x.to <= p.strip.to, `window ${i} [${x.from}, ${x.to}] outside the strip's [${p.strip.from}, ${p.strip.to}]`);
+        assert.ok(i === 0 || windows[i - 1].utilization <= x.utilization, `window ${i} is lower than the one before it`);
+        for (let j = 0; j < i; j++) assert.ok(windows[j].to <= x.from || x.to <= windows[j].from, `windows ${j} and ${i} overlap`);
+      }
+      // The strip draws a band down each mark's column; elsewhere the heap's area is mostly bare.
+      assert.ok(p.marked.length === windows.length && p.marked.every((v) => v > 0.9), `marked columns: ${p.marked}`);
+      assert.ok(p.unmarked < 0.5, `an unmarked column: ${p.unmarked}`);
+      return p;
+    };
+    const ten = await check(10);
+    // Cycles ran in the 10 s the MMU covers: its worst 10 ms window left goroutines less than every P.
+    assert.ok(ten.worst.windows[0].utilization < 1, JSON.stringify(ten.worst.windows[0]));
+    const box = async (id) => page.locator(id).boundingBox();
+    const strip = await box('#strip-panel'), mmu = await box('#mmu-panel');
+    const clip = { x: Math.min(strip.x, mmu.x), y: strip.y, width: Math.max(strip.x + strip.width, mmu.x + mmu.width) - Math.min(strip.x, mmu.x), height: mmu.y + mmu.height - strip.y };
+    await page.screenshot({ path: `${screenshots}playground-worst-windows.png`, clip, fullPage: true });
+
+    // Another length from the MMU table's header: the figures are made again at once, the URL keeps it.
+    await page.locator('#mmu-table th[data-window="100"]').click();
+    await waitFor(page, () => window.playground.shown.worst?.windowMs === 100 && window.playground.shown.strip.marks.length === window.playground.shown.worst.windows.length &&
+      window.playground.shown.strip.marks.every((m, i) => m.from === window.playground.shown.worst.windows[i].from));
+    assert.equal(await page.locator('#worst-window').inputValue(), '100');
+    assert.match(page.url(), /worst=100/);
+    await check(100);
+    await page.locator('#worst-window').selectOption('2');
+    await waitFor(page, () => window.playground.shown.worst?.windowMs === 2 && window.playground.shown.strip.marks.length === window.playground.shown.worst.windows.length &&
+      window.playground.shown.strip.marks.every((m, i) => m.from === window.playground.shown.worst.windows[i].from));
+    // 2 ms is not among the table's windows: it joins them.
+    await check(2);
     assert.deepEqual(problems, []);
   } finally {
     await context.close();

@@ -1,8 +1,10 @@
 // app.js — the playground page: starts a gort runtime, runs the chosen
 // workload, applies the collector's knobs live, and draws what the runtime
-// publishes (heap map, cycle, time strip, MMU and pauses, size classes)
+// publishes (heap map, cycle, time strip, MMU, its worst windows and pauses,
+// size classes)
 // once per animation frame. The page's state lives in its URL (workload,
-// parameters, knobs, map mode, running or not), so a view can be shared.
+// parameters, knobs, map mode, the worst windows' length, running or not), so
+// a view can be shared.
 //
 // window.playground exposes the figures the page shows, for the browser
 // test (tests/playground.test.mjs) and for anyone curious in the console.
@@ -21,6 +23,12 @@ const STRIP_EVERY_MS = 100;
 // under a busy collector, so it is computed less often, at fewer sizes.
 const MMU_EVERY_MS = 2000;
 const MMU_CURVE_POINTS = 16;
+// The MMU table's windows (ms); the worst windows' length joins them.
+const MMU_TABLE_MS = [1, 10, 100, 1000];
+// The lengths the worst windows may be asked for, and how many are shown.
+const WORST_CHOICES_MS = [1, 2, 5, 10, 20, 50, 100, 1000];
+const DEFAULT_WORST_MS = 10;
+const WORST_SHOWN = 5;
 const HISTORY_MS = 10_000;
 const AB_PHASE_MS = 5000;
 const METRICS = {
@@ -54,6 +62,8 @@ const view = {
   metrics: null, prevMetrics: null,
   frame: { ms: 0, events: 0, map: 0, panels: 0, bytes: 0, count: 0, interval: 0, lastAt: 0 }, paused: false,
   lastMetricsAt: 0, lastTablesAt: 0, lastStripAt: 0, lastMMUAt: 0,
+  // The worst windows' length (ms) and the last found: { windowMs, windows: [{ from, to (s), utilization, ... }] }.
+  worstMs: DEFAULT_WORST_MS, worst: null,
 };
 
 const playground = {
@@ -101,6 +111,7 @@ function readURL() {
   const mode = ['fill', 'class', 'collector'].includes(q.get('mode')) ? q.get('mode') : 'fill';
   const procs = Number(q.get('procs'));
   const seed = Number(q.get('seed'));
+  const worst = Number(q.get('worst'));
   return {
     w, params, gogc, limit: q.has('limit') && limit > 0 ? limit : null,
     throttle: Number.isFinite(throttle) ? Math.min(900, Math.max(0, throttle)) : 0,
@@ -108,6 +119,7 @@ function readURL() {
     checkmark: q.get('checkmark') === '1', stw: q.get('stw') === '1',
     seed: q.has('seed') && Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED ? seed : 0,
     mode, flashes: q.get('flash') !== '0', run: q.get('run') === '1',
+    worst: WORST_CHOICES_MS.includes(worst) ? worst : DEFAULT_WORST_MS,
   };
 }
 
@@ -127,6 +139,7 @@ function stateOfControls() {
     mode: document.querySelector('input[name=mode]:checked').value,
     flashes: $('flashes').checked,
     run: view.running !== null,
+    worst: Number($('worst-window').value),
   };
 }
 
@@ -145,6 +158,7 @@ function writeURL() {
   q.set('mode', s.mode);
   if (!s.flashes) q.set('flash', '0');
   if (s.run) q.set('run', '1');
+  if (s.worst !== DEFAULT_WORST_MS) q.set('worst', String(s.worst));
   history.replaceState(null, '', `${location.pathname}?${q}`);
 }
 
@@ -178,6 +192,9 @@ function applyToControls(s) {
   $('stw').checked = s.stw;
   document.querySelector(`input[name=mode][value=${s.mode}]`).checked = true;
   $('flashes').checked = s.flashes;
+  $('worst-window').value = String(s.worst);
+  view.worstMs = s.worst;
+  showWorstKey();
 }
 
 function status(text, isError = false) {
@@ -486,13 +503,66 @@ function drawCycleTables() {
   playground.shown.gctrace = lines.slice(-1)[0] ?? null;
 }
 
+const fmtShare = (u) => (u === null || u === undefined ? '–' : `${(u * 100).toFixed(0)}%`);
+
+/**
+ * The MMU curve and table, and the worst windows of the chosen length: all
+ * from one history, so the first worst window's figure is the table's.
+ */
 function drawMMUFigures() {
   const curve = view.events.mmuCurve(MMU_CURVE_POINTS);
   drawMMU($('mmu'), curve);
-  const mmu = view.events.mmu([1, 10, 100, 1000]);
-  $('mmu-table').innerHTML = `<tr><th>window</th>${Object.keys(mmu).map((w) => `<th>${w} ms</th>`).join('')}</tr>` +
-    `<tr><td>MMU</td>${Object.values(mmu).map((u) => `<td>${u === null ? '–' : `${(u * 100).toFixed(0)}%`}</td>`).join('')}</tr>`;
+  const windows = [...new Set([...MMU_TABLE_MS, view.worstMs])].sort((a, b) => a - b);
+  const mmu = view.events.mmu(windows);
+  const chosen = (w) => (w === view.worstMs ? ' class="selected"' : '');
+  $('mmu-table').innerHTML = `<tr><th>window</th>${windows.map((w) => `<th data-window="${w}"${chosen(w)} title="show the worst windows of ${w} ms">${w} ms</th>`).join('')}</tr>` +
+    `<tr><td>MMU</td>${windows.map((w) => `<td${chosen(w)}>${fmtShare(mmu[w])}</td>`).join('')}</tr>`;
   playground.shown.mmu = mmu;
+  let found;
+  timed('worst', () => { found = view.events.worstWindows(view.worstMs, WORST_SHOWN) ?? []; });
+  view.worst = {
+    windowMs: view.worstMs,
+    windows: found.map((x) => ({ from: x.start / 1e9, to: x.end / 1e9, utilization: x.utilization, phases: x.phases, cycles: x.cycles, pauses: x.pauses, pausedNs: x.pausedNs })),
+  };
+  drawWorstTable();
+}
+
+/** The worst windows' table; "when" on the strip's axis, so it is redrawn as time moves. */
+function drawWorstTable() {
+  const body = $('worst-table').tBodies[0];
+  const worst = view.worst;
+  if (!worst || worst.windows.length === 0) {
+    body.innerHTML = `<tr><td colspan="4">no window of ${view.worstMs} ms in the events kept yet</td></tr>`;
+    playground.shown.worst = worst && { windowMs: worst.windowMs, windows: [] };
+    return;
+  }
+  const now = runtimeNowNs() / 1e9;
+  const digits = worst.windowMs < 10 ? 3 : 2;
+  // One cycle's phases in order; several cycles by their numbers (a long window holds many).
+  const phases = (x) => {
+    if (x.cycles.length > 1) return `gc ${x.cycles[0]}–${x.cycles[x.cycles.length - 1]}: ${x.cycles.length} cycles`;
+    if (x.cycles.length === 1) return `gc ${x.cycles[0]}: ${x.phases.join(' → ')}`;
+    return x.phases.length ? 'between cycles' : 'phase not seen yet';
+  };
+  const gcThen = (x) => phases(x) + (x.pauses ? ` · ${x.pauses} pause${x.pauses > 1 ? 's' : ''}, ${fmtSeconds(x.pausedNs / 1e9)}` : '');
+  const rows = worst.windows.map((x, i) => ({ rank: i + 1, when: `−${(now - x.from).toFixed(digits)} s`, shown: fmtShare(x.utilization), gc: gcThen(x) }));
+  body.innerHTML = rows.map((r) => `<tr><td>${r.rank}</td><td>${r.when}</td><td>${r.shown}</td><td>${r.gc}</td></tr>`).join('');
+  playground.shown.worst = { windowMs: worst.windowMs, windows: worst.windows.map((x, i) => ({ ...x, shown: rows[i].shown, gc: rows[i].gc })) };
+}
+
+function showWorstKey() {
+  const key = $('worst-key');
+  if (key) key.textContent = `worst ${view.worstMs} ms windows (1: the lowest)`;
+}
+
+/** A new length for the worst windows: the MMU figures are made again at once. */
+function chooseWorst(ms) {
+  if (!WORST_CHOICES_MS.includes(ms)) return;
+  view.worstMs = ms;
+  $('worst-window').value = String(ms);
+  showWorstKey();
+  writeURL();
+  if (view.events) { view.lastMMUAt = performance.now(); timed('mmu', drawMMUFigures); }
 }
 
 function drawPauseFigures() {
@@ -599,14 +669,16 @@ function frame() {
       stw.push({ from: p.from, to: stopped, state: 'stopping' });
       if (stopped < to) stw.push({ from: stopped, to, state: 'stopped' });
     }
-    timed('strip', () => drawStrip($('strip'), { now, window: STRIP_WINDOW_S, samples: view.samples, lanes: view.lanes, stw, pauses: view.pauses }));
+    const marks = (view.worst?.windows ?? []).map((x, i) => ({ from: x.from, to: x.to, label: String(i + 1) }));
+    timed('strip', () => drawStrip($('strip'), { now, window: STRIP_WINDOW_S, samples: view.samples, lanes: view.lanes, stw, pauses: view.pauses, marks }));
+    playground.shown.strip = { from: now - STRIP_WINDOW_S, to: now, marks };
     drawClock();
   }
   if (t0 - view.lastTablesAt >= TABLES_EVERY_MS) {
     view.lastTablesAt = t0;
     timed('cycle', drawCycleTables);
     timed('pauses', drawPauseFigures);
-    if (t0 - view.lastMMUAt >= MMU_EVERY_MS) { view.lastMMUAt = t0; timed('mmu', drawMMUFigures); }
+    if (t0 - view.lastMMUAt >= MMU_EVERY_MS) { view.lastMMUAt = t0; timed('mmu', drawMMUFigures); } else drawWorstTable();
     timed('classes', drawClasses);
     drawCost();
   }
@@ -667,6 +739,11 @@ async function main() {
     o.value = name; o.textContent = name; o.title = WORKLOADS[name].about;
     select.append(o);
   }
+  for (const ms of WORST_CHOICES_MS) {
+    const o = document.createElement('option');
+    o.value = String(ms); o.textContent = `${ms} ms`;
+    $('worst-window').append(o);
+  }
   const initial = readURL();
   applyToControls(initial);
   if (!globalThis.crossOriginIsolated) {
@@ -691,7 +768,9 @@ async function main() {
   view.map.onZoom = () => { drawCrumbs(); drawLegend(); };
   drawLegend();
   drawCrumbs();
-  $('lane-legend').innerHTML = Object.entries(LANE_COLOURS).map(([k, c]) => `<li><i style="background:${c}"></i>${k === 'running' ? 'user code' : k}</li>`).join('');
+  $('lane-legend').innerHTML = Object.entries(LANE_COLOURS).map(([k, c]) => `<li><i style="background:${c}"></i>${k === 'running' ? 'user code' : k}</li>`).join('') +
+    '<li><i class="worst-key"></i><span id="worst-key"></span></li>';
+  showWorstKey();
 
   select.addEventListener('change', () => { showParams(select.value); writeURL(); });
   $('start').addEventListener('click', startWorkload);
@@ -721,6 +800,11 @@ async function main() {
     const c = Number(tr.dataset.class);
     view.map.highlightClass = view.map.highlightClass === c ? null : c;
     drawClasses();
+  });
+  $('worst-window').addEventListener('change', () => chooseWorst(Number($('worst-window').value)));
+  $('mmu-table').addEventListener('click', (e) => {
+    const th = e.target.closest('th[data-window]');
+    if (th) chooseWorst(Number(th.dataset.window));
   });
   $('ab').addEventListener('click', abRun);
   $('export-trace').addEventListener('click', () => download('gort-trace.json', new Blob([JSON.stringify(view.events.chromeTrace())], { type: 'application/json' })));

@@ -1,8 +1,9 @@
 // charts.js — the page's charts, drawn with Canvas2D (a handful of lines
 // and rectangles each; a charting library would add more than it saves):
 // the time strip (heap, one lane per P, GC CPU share, allocation rate,
-// pause ticks on one shared time axis), the MMU curve (log window axis) and
-// the pause histogram (log buckets).
+// pause ticks on one shared time axis, and bands where the MMU's worst
+// windows lie), the MMU curve (log window axis) and the pause histogram (log
+// buckets).
 
 export const LANE_COLOURS = {
   running: '#009e73',   // green: user code
@@ -14,6 +15,11 @@ export const LANE_COLOURS = {
 };
 
 const AXIS = '#8a8f98';
+// The strip's marked windows (drawStrip's marks).
+const MARK_MIN_PX = 5;
+const MARK_FILL = 'rgba(255, 255, 255, 0.22)';
+const MARK_EDGE = 'rgba(255, 255, 255, 0.85)';
+const MARK_LABEL_H = 13;
 const TEXT = '#d8dbe0';
 const FONT = '11px system-ui, sans-serif';
 
@@ -31,10 +37,11 @@ export const mb = (b) => (b / 1048576).toFixed(b < 10 * 1048576 ? 1 : 0);
 /**
  * The time strip: samples [{ t (s), live, goal, limit, gcShare, allocRate }],
  * lanes [{ label, segments: [{ from, to, state }] }] (s), stw segments drawn
- * over every P's lane, pauses [{ t (s), ns }], over the
- * last `window` seconds ending at now.
+ * over every P's lane, pauses [{ t (s), ns }], marks [{ from, to (s), label }]
+ * drawn as numbered bands across the strip, over the last `window` seconds
+ * ending at now.
  */
-export function drawStrip(canvas, { now, window, samples, lanes, stw = [], pauses }) {
+export function drawStrip(canvas, { now, window, samples, lanes, stw = [], pauses, marks = [] }) {
   const { ctx, w, h } = fit(canvas);
   const left = 70, right = 8;
   const x = (t) => left + ((t - (now - window)) / window) * (w - left - right);
@@ -126,6 +133,34 @@ export function drawStrip(canvas, { now, window, samples, lanes, stw = [], pause
     if (p.t < now - window) continue;
     const len = Math.max(3, Math.min(16, 3 * Math.log10(Math.max(1, p.ns / 1e3)) + 3));
     ctx.beginPath(); ctx.moveTo(x(p.t) + 0.5, tickTop + 16); ctx.lineTo(x(p.t) + 0.5, tickTop + 16 - len); ctx.stroke();
+  }
+  // Marked windows: a translucent white band (light on every lane colour,
+  // which no colour vision confuses with a hue) at least MARK_MIN_PX wide,
+  // so that a window of milliseconds shows on a strip of 30 s, edged and
+  // numbered at the top.
+  const bandBottom = tickTop + 16;
+  const shown = marks.filter((m) => m.to >= now - window && m.from <= now)
+    .map((m) => ({ m, a: x(Math.max(m.from, now - window)), b: x(Math.min(m.to, now)) }))
+    .sort((p, q) => p.a - q.a);
+  for (const { a, b } of shown) {
+    const mid = (a + b) / 2, half = Math.max(MARK_MIN_PX, b - a) / 2;
+    ctx.fillStyle = MARK_FILL;
+    ctx.fillRect(mid - half, 0, 2 * half, bandBottom);
+    ctx.strokeStyle = MARK_EDGE; ctx.setLineDash([3, 2]);
+    ctx.strokeRect(mid - half + 0.5, 0.5, 2 * half - 1, bandBottom - 1);
+    ctx.setLineDash([]);
+  }
+  // Labels over every band; one closer to the one before than a label's width goes a row lower.
+  const rowEnds = [];
+  for (const { m, a, b } of shown) {
+    const mid = (a + b) / 2;
+    const labelW = ctx.measureText(m.label).width + 6;
+    let row = rowEnds.findIndex((end) => end < mid - labelW / 2);
+    if (row < 0) { row = rowEnds.length; rowEnds.push(0); }
+    rowEnds[row] = mid + labelW / 2;
+    const ly = 1 + row * MARK_LABEL_H;
+    ctx.fillStyle = '#000000'; ctx.fillRect(mid - labelW / 2, ly, labelW, MARK_LABEL_H - 1);
+    ctx.fillStyle = '#ffffff'; ctx.textAlign = 'center'; ctx.fillText(m.label, mid, ly + MARK_LABEL_H - 3); ctx.textAlign = 'left';
   }
   // The shared axis: seconds before now.
   ctx.fillStyle = AXIS;

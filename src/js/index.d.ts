@@ -242,6 +242,21 @@ export interface TraceEvent {
   /** For goroutine events the goroutine's id; for goBlock, { goid, reason } (Go's wait reason). */
   arg: number | string | { phase: string; cycle: number } | { goid: number; reason: string };
 }
+/** A window of the MMU's worst: where in time utilization was lowest. */
+export interface WorstWindow {
+  /** ns, the runtime's clock (the events' time base). */
+  start: number;
+  end: number;
+  /** The share of GOMAXPROCS left to goroutines over the window, 0 to 1. */
+  utilization: number;
+  /** The GC phases in effect during the window, in order ('off': between cycles); none known before the first phase change kept. */
+  phases: string[];
+  /** The numbers of the cycles whose phases other than 'off' overlap the window. */
+  cycles: number[];
+  /** Stop-the-world pauses overlapping the window, and the ns of it they took. */
+  pauses: number;
+  pausedNs: number;
+}
 export interface ChromeTrace { traceEvents: object[]; displayTimeUnit: 'ms'; otherData: { source: 'gort'; lost: number } }
 /** rt.events(): drains the event rings without calling into the module. */
 export interface EventReader {
@@ -253,6 +268,12 @@ export interface EventReader {
   /** Default windows: 1, 2, 5, 10, 20, 50, 100 and 1000 ms. */
   mmu(windowsMs?: readonly number[]): Record<number, number | null>;
   mmuCurve(points?: number): { windowMs: number; mmu: number | null }[];
+  /**
+   * The n (default 5) worst windows of windowMs over the kept history, lowest utilization first, none
+   * overlapping (picked greedily; the first's utilization is the MMU of that window); fewer when no room is
+   * left; null when the history is shorter than the window.
+   */
+  worstWindows(windowMs: number, n?: number): WorstWindow[] | null;
   /** Go's gctrace lines of the cycles kept. */
   gctrace(): string[];
   chromeTrace(options?: { fromMs?: number; toMs?: number }): ChromeTrace;

@@ -27,6 +27,8 @@ const ARENA_TRIES = 8;
 const CURVE_POINTS = 60;
 // Bins per window when the curve averages a long history (error <= 2 / this).
 const CURVE_BINS_PER_WINDOW = 256;
+// Worst windows a reader returns when not told how many.
+const WORST_WINDOWS = 5;
 const TWO_32 = 2 ** 32;
 
 const STATE_NAMES = ['idle', 'running', 'assist', 'sweep', 'stopped', 'mark'];
@@ -197,6 +199,16 @@ export class Utilization {
  */
 export function mmu(points, t0, t1, w) { return steps(points, t0, t1).mmu(w); }
 
+/**
+ * The n worst windows of w ns of the step function `points` on [t0, t1]:
+ * [{ start, end, utilization }] (ns), lowest utilization first, no two
+ * overlapping (one may end where another starts). Chosen greedily: the
+ * lowest window of all (its utilization is mmu(w)), then the lowest that
+ * overlaps none chosen before, and so on; fewer than n when no room is
+ * left; ties go to the earliest. null when the span is shorter than w.
+ */
+export function worstWindows(points, t0, t1, w, n) { return steps(points, t0, t1).worst(w, n); }
+
 /** The step function on [t0, t1] as arrays: step starts, values, integral up to each start. */
 function stepArrays(points, t0, t1) {
   const n = points.length;
@@ -215,7 +227,9 @@ function stepArrays(points, t0, t1) {
   return { T, U, C, k };
 }
 
-/** mmu() and its approximation over one step function. */
+const clamp01 = (v) => Math.min(1, Math.max(0, v));
+
+/** mmu(), its approximation and the worst windows over one step function. */
 function steps(points, t0, t1) {
   const { T, U, C, k } = stepArrays(points, t0, t1);
   const n = points.length;
@@ -247,8 +261,13 @@ function steps(points, t0, t1) {
       }
       return steps(points, t0, t1).mmu(w);
     },
-    mmu(w) {
-      if (!(w > 0) || t1 - t0 < w || n === 0) return null;
+    /**
+     * Calls visit(start, utilization) for every window start where the
+     * minimum of the window integral can lie (see mmu()), in nondecreasing
+     * order (a start may come twice); the last is t1 - w. One pass over
+     * the steps: O(k) for k steps.
+     */
+    walk(w, visit) {
       // Window starts in increasing order: every step (a window starting
       // there) and every step - w (a window ending there), merged; the
       // integrals up to s and up to s + w follow with cursors that only
@@ -257,7 +276,6 @@ function steps(points, t0, t1) {
       const upToStart = (x) => { while (i + 1 < k && T[i + 1] <= x) i++; return C[i] + U[i] * (x - T[i]); };
       const upToEnd = (x) => { while (j + 1 < k && T[j + 1] <= x) j++; return C[j] + U[j] * (x - T[j]); };
       const last = t1 - w;
-      let best = Infinity;
       let a = 0, b = 0;
       for (;;) {
         const sa = a < k ? T[a] : Infinity, sb = b < k ? T[b] - w : Infinity;
@@ -266,12 +284,75 @@ function steps(points, t0, t1) {
         if (sa <= sb) a++; else b++;
         if (start < t0) start = t0;
         if (start > last) break;
-        const v = (upToEnd(start + w) - upToStart(start)) / w;
-        if (v < best) best = v;
+        visit(start, (upToEnd(start + w) - upToStart(start)) / w);
       }
-      const v = (upToEnd(t1) - upToStart(last)) / w;
-      if (v < best) best = v;
-      return Math.min(1, Math.max(0, best));
+      visit(last, (upToEnd(t1) - upToStart(last)) / w);
+    },
+    mmu(w) {
+      if (!(w > 0) || t1 - t0 < w || n === 0) return null;
+      let best = Infinity;
+      this.walk(w, (start, v) => { if (v < best) best = v; });
+      return clamp01(best);
+    },
+    /**
+     * worstWindows(): the window integral at every start of walk() (where
+     * the lowest window lies), then n picks, each the lowest start that
+     * overlaps no window picked before. Once windows are excluded, the
+     * lowest allowed start may also lie where an excluded stretch ends,
+     * a window's length before or after a picked one: those starts join the
+     * candidates as each window is picked, so every pick is the lowest of
+     * all allowed starts, not only of the walk's. Cost: one walk (O(k) for
+     * k steps, O(k) memory for its <= 2k + 1 starts), then per pick a pass
+     * over those starts and the <= 2n added ones: O(n x (k + n)) in all.
+     */
+    worst(w, count) {
+      if (!Number.isInteger(count) || count < 1) throw new RangeError(`gort: worst windows: the count must be a whole number from 1 (got ${count})`);
+      if (!(w > 0) || t1 - t0 < w || n === 0) return null;
+      const starts = new Float64Array(2 * k + 1), values = new Float64Array(2 * k + 1);
+      let m = 0;
+      this.walk(w, (start, v) => { starts[m] = start; values[m] = v; m++; });
+      const last = t1 - w;
+      const integralTo = (x) => {
+        // The last step at or before x, by bisection (T is increasing).
+        let lo = 0, hi = k - 1;
+        while (lo < hi) {
+          const mid = (lo + hi + 1) >>> 1;
+          if (T[mid] <= x) lo = mid; else hi = mid - 1;
+        }
+        return C[lo] + U[lo] * (x - T[lo]);
+      };
+      // The same comparison decides every overlap: the windows returned
+      // never overlap by their own start and end figures.
+      const overlaps = (s, win) => s < win.end && s + w > win.start;
+      const picked = [];
+      let extra = []; // { start, value }: starts where an excluded stretch ends
+      while (picked.length < count) {
+        // Excluded walk starts hold Infinity: none left reads as Infinity.
+        let bestValue = Infinity, bestStart = Infinity;
+        for (let c = 0; c < m; c++) {
+          if (values[c] < bestValue) { bestValue = values[c]; bestStart = starts[c]; }
+        }
+        for (const x of extra) {
+          if (x.value < bestValue || (x.value === bestValue && x.start < bestStart)) { bestValue = x.value; bestStart = x.start; }
+        }
+        if (bestStart === Infinity) break;
+        const win = { start: bestStart, end: bestStart + w, utilization: clamp01(bestValue) };
+        picked.push(win);
+        // Walk starts are nondecreasing: those overlapping the window are
+        // one run, from the first whose window ends after its start.
+        let lo = 0, hi = m;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (starts[mid] + w > win.start) hi = mid; else lo = mid + 1;
+        }
+        for (let c = lo; c < m && overlaps(starts[c], win); c++) values[c] = Infinity;
+        extra = extra.filter((x) => !overlaps(x.start, win));
+        for (const s of [win.start - w, win.end]) {
+          if (s < t0 || s > last || picked.some((p) => overlaps(s, p))) continue;
+          extra.push({ start: s, value: (integralTo(s + w) - integralTo(s)) / w });
+        }
+      }
+      return picked;
     },
   };
 }
@@ -452,6 +533,62 @@ export class EventReader {
       curve.push({ windowMs: w / 1e6, mmu: f.approx(w) });
     }
     return curve;
+  }
+
+  /**
+   * The n worst windows of windowMs over the kept history (see
+   * worstWindows()): [{ start, end (ns, the runtime's clock), utilization,
+   * phases, cycles, pauses, pausedNs }], lowest first, none overlapping; the
+   * first's utilization is mmu([windowMs]). phases: the GC phases in effect
+   * during the window, in order ('off' between cycles; none known before the
+   * first phase change the reader kept); cycles: the numbers of the cycles
+   * whose phases other than 'off' it overlaps; pauses: the stop-the-world
+   * pauses that overlap it, pausedNs how much of it they took. null when the history is
+   * shorter than the window. Costs one walk of the history's steps (as
+   * mmu()), a pass per window over the walk's starts, and one pass over the
+   * kept events.
+   */
+  worstWindows(windowMs, n = WORST_WINDOWS) {
+    const span = this.span();
+    if (!span) return null;
+    const windows = steps(this.util.points, span[0], span[1]).worst(windowMs * 1e6, n);
+    if (windows) this.describeWindows(windows);
+    return windows;
+  }
+
+  /** @internal Adds to each window the GC phases and pauses it overlaps. */
+  describeWindows(windows) {
+    const entered = windows.map(() => false);
+    for (const win of windows) Object.assign(win, { phases: [], cycles: [], pauses: 0, pausedNs: 0 });
+    let phase = null, cycle = null, stwAt = null;
+    const note = (win) => {
+      if (phase === null) return;
+      if (win.phases[win.phases.length - 1] !== phase) win.phases.push(phase);
+      if (phase !== 'off' && win.cycles[win.cycles.length - 1] !== cycle) win.cycles.push(cycle);
+    };
+    for (const e of this.events) {
+      const t = e.time;
+      windows.forEach((win, i) => {
+        // The phase in effect as the window starts: the last before this event.
+        if (!entered[i] && t > win.start) { entered[i] = true; note(win); }
+      });
+      if (e.kind === 'gcPhase') {
+        phase = e.arg.phase;
+        cycle = e.arg.cycle;
+        for (const win of windows) if (t > win.start && t < win.end) note(win);
+      } else if (e.kind === 'stwBegin') {
+        stwAt = t;
+      } else if (e.kind === 'stwEnd') {
+        // A pause begun before the kept history: its length is the event's.
+        const from = stwAt ?? t - e.arg;
+        stwAt = null;
+        for (const win of windows) {
+          const inside = Math.min(t, win.end) - Math.max(from, win.start);
+          // A pause shorter than the clock's resolution reads 0 and counts where it lies.
+          if (inside > 0 || (from === t && t >= win.start && t < win.end)) { win.pauses++; win.pausedNs += Math.max(0, inside); }
+        }
+      }
+    }
   }
 
   /** The collection cycles in the kept history, one object per cycle summary. */

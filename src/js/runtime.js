@@ -138,7 +138,7 @@ export class RuntimeView {
   metrics(names) { this.realm.check(); return readMetrics(this.realm, names); }
   /** Every metric's name, kind, meaning and whether it only grows. */
   metricsInfo() { this.realm.check(); return metricDescriptions(this.realm); }
-  /** A reader of the event rings: drain(), mmu(), mmuCurve(), gctrace(), chromeTrace(), close(). */
+  /** A reader of the event rings: drain(), mmu(), mmuCurve(), worstWindows(), gctrace(), chromeTrace(), close(). */
   events(options) { this.realm.check(); return new EventReader(this.realm, options); }
   /** A reader of the heap's page table: read(), page(), span(). */
   heapMap() { this.realm.check(); return new HeapMapReader(this.realm); }

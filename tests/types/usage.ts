@@ -9,7 +9,7 @@ import {
   type BytesInput, type ChannelHandle, type CodecName, type CodecTypes, type ContextHandle, type Contexts,
   type GoArg, type OperationOptions, type Received, type ReceivedSync, type RuntimeHandle, type RuntimeView,
   type Select, type SelectCase, type Selected, type StartOptions, type TickerChannel, type TryReceived,
-  type UserCodec,
+  type UserCodec, type WorstWindow,
 } from 'gort';
 import * as worker from 'gort/worker';
 import { attach, WorkerRuntime } from 'gort/worker';
@@ -198,6 +198,15 @@ export async function mainThread(): Promise<void> {
       throw new GortError(`wrapped: ${e.message}`, e.code, { cause: e });
     }
   }
+
+  // Watching the collector: the MMU and where its worst windows lie.
+  const events = rt.events({ historyMs: 5000 });
+  expectType<Record<number, number | null>>()(events.mmu([10]));
+  const worst = events.worstWindows(10, 3);
+  expectType<WorstWindow[] | null>()(worst);
+  if (worst) expectType<number>()(worst[0].start + worst[0].end + worst[0].utilization + worst[0].pausedNs);
+  // @ts-expect-error: the window is a number of ms
+  events.worstWindows('10ms');
 
   // Explicit disposal: channels and contexts let their handle go; the
   // runtime closes (also at the end of this function, by `await using`).
