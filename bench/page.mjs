@@ -38,6 +38,8 @@ const WORKLOADS = quick
   : [
       { id: 'page_binary_trees_21', label: 'binary_trees depth 21', query: 'w=binary_trees&depth=21' },
       { id: 'page_binary_trees_16', label: 'binary_trees depth 16', query: 'w=binary_trees&depth=16' },
+      // The case: binary-trees over a heap of 256 MB and more.
+      { id: 'page_binary_trees_21_gogc300', label: 'binary_trees depth 21, GOGC 300', query: 'w=binary_trees&depth=21&gogc=300' },
       { id: 'page_alloc_churn_256', label: 'alloc_churn, 256 MB live', query: 'w=alloc_churn&live_mb=256&small_pct=80&large_pct=5' },
     ];
 

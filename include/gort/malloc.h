@@ -35,8 +35,9 @@ extern "C" {
  * unused; for longer prefixes bit i % 64 of ptrmask[i / 64] says it. `size`
  * must be a multiple of the pointer size when the type has pointers. The name
  * is for the playground: each span keeps the first few types its objects were
- * allocated with, and the playground names an object's type from them. A gort_type must outlive every object
- * allocated with it (static storage is the rule).
+ * allocated with, and the playground names an object's type from them. A
+ * gort_type must outlive every object allocated with it (static storage is
+ * the rule).
  */
 typedef struct gort_type {
     const char *name;
