@@ -31,21 +31,19 @@ void wbbuf_flush(p *pp, gcwork *w)
     pp->wbbuf_n = 0;
 }
 
-/* Queues the pair on the running p, or shades it at once without one. */
-static void wb_shade_pair(uintptr_t old, uintptr_t new)
+/* A full write-barrier buffer shaded, and a store by a thread without a p:
+ * kept out of line, so that the common path of a barrier has no frame on the
+ * C stack (on wasm each frame costs a move of the stack pointer and its
+ * overflow check). */
+static __attribute__((noinline)) void wbbuf_flush_full(p *pp)
 {
-    m *mp = getm();
-    p *pp = mp != NULL ? mp->p : NULL;
-    if (pp != NULL) {
-        if (pp->wbbuf_n + 2 > WBBUF_ENTRIES) {
-            gcwork w = {0};
-            wbbuf_flush(pp, &w);
-            gcw_dispose(&w);
-        }
-        pp->wbbuf[pp->wbbuf_n++] = old;
-        pp->wbbuf[pp->wbbuf_n++] = new;
-        return;
-    }
+    gcwork w = {0};
+    wbbuf_flush(pp, &w);
+    gcw_dispose(&w);
+}
+
+static __attribute__((noinline)) void wb_shade_pair_without_p(uintptr_t old, uintptr_t new)
+{
     /* A thread in try mode may hold the lock already, for the whole
      * operation this store is part of (extalloc_try_hold). */
     bool held = extalloc_held_here();
@@ -61,6 +59,21 @@ static void wb_shade_pair(uintptr_t old, uintptr_t new)
         unlock(&extalloc_lock);
 }
 
+/* Queues the pair on the running p, or shades it at once without one. */
+static void wb_shade_pair(uintptr_t old, uintptr_t new)
+{
+    m *mp = getm();
+    p *pp = mp != NULL ? mp->p : NULL;
+    if (unlikely(pp == NULL)) {
+        wb_shade_pair_without_p(old, new);
+        return;
+    }
+    if (unlikely(pp->wbbuf_n + 2 > WBBUF_ENTRIES))
+        wbbuf_flush_full(pp);
+    pp->wbbuf[pp->wbbuf_n++] = old;
+    pp->wbbuf[pp->wbbuf_n++] = new;
+}
+
 void write_barrier_shade(uintptr_t p)
 {
     if (p != 0 && __atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED))
@@ -71,10 +84,13 @@ void gort_store_slow(void *slot, const void *value, int order)
 {
     uintptr_t old = (uintptr_t)__atomic_load_n((void **)slot, __ATOMIC_RELAXED);
     wb_shade_pair(old, (uintptr_t)value);
+    /* The relaxed store as gort_store's fast path makes it: on wasm a plain
+     * one, since an atomic store there is an exchange, which took most of
+     * this function's time in binary-trees. */
     if (order == __ATOMIC_RELEASE)
         __atomic_store_n((void **)slot, (void *)value, __ATOMIC_RELEASE);
     else
-        __atomic_store_n((void **)slot, (void *)value, __ATOMIC_RELAXED);
+        GORT_STORE_RELAXED_(slot, value);
 }
 
 void bulk_barrier_pre_write(const gort_type *t, void *dst, const void *src, size_t size)
