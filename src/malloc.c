@@ -176,9 +176,10 @@ static void *malloc_large(mcache *c, size_t size, const gort_type *t, size_t nva
 
 /* Allocates `size` bytes holding `nvalues` values of type t (t NULL: no
  * pointers) from cache c; *clear_later says that the caller must still
- * clear them (after_alloc). */
-static void *mallocgc_cache(mcache *c, size_t size, const gort_type *t, size_t nvalues,
-                            bool *clear_later)
+ * clear them (after_alloc). Only an object larger than MAX_SMALL_SIZE may be
+ * cleared later: for a smaller one clear_later may be NULL. */
+static __attribute__((noinline)) void *mallocgc_cache(mcache *c, size_t size, const gort_type *t,
+                                                      size_t nvalues, bool *clear_later)
 {
     bool noscan = t == NULL || t->ptrwords == 0;
     if (size > MAX_SMALL_SIZE)
@@ -284,30 +285,44 @@ bool malloc_type_is_valid(const gort_type *t)
                                 (t->ptrwords <= 64 || t->ptrmask != NULL));
 }
 
+/* after_alloc for an object larger than MAX_SMALL_SIZE, the only kind that
+ * may be cleared later. */
+static __attribute__((noinline)) void *alloc_large_values(size_t size, const gort_type *t, size_t nvalues)
+{
+    bool clear_later = false;
+    void *x = mallocgc(size, t, nvalues, &clear_later);
+    return after_alloc(x, size, clear_later);
+}
+
+/* Allocates and passes the safepoint. A small object is cleared when it is
+ * allocated, so its path takes no flag's address and keeps no frame on the C
+ * stack: on wasm a frame costs a move of the stack pointer and its overflow
+ * check, and the allocating function is instrumented by Asyncify (it may
+ * park at the safepoint), which spills what lives across its calls. */
+static inline __attribute__((always_inline)) void *alloc_values(size_t size, const gort_type *t, size_t nvalues)
+{
+    if (unlikely(size > MAX_SMALL_SIZE))
+        return alloc_large_values(size, t, nvalues);
+    void *x = mallocgc(size, t, nvalues, NULL);
+    gort_safepoint();
+    return x;
+}
+
 void *gort_new(const gort_type *t)
 {
     if (!malloc_type_is_valid(t))
         return NULL;
-    bool clear_later = false;
-    void *x = mallocgc(t->size, t, 1, &clear_later);
-    return after_alloc(x, t->size, clear_later);
+    return alloc_values(t->size, t, 1);
 }
 
 void *gort_new_array(const gort_type *t, size_t n)
 {
     if (!malloc_type_is_valid(t) || (t->size != 0 && n > SIZE_MAX / t->size))
         return NULL;
-    bool clear_later = false;
-    void *x = mallocgc(t->size * n, t, n, &clear_later);
-    return after_alloc(x, t->size * n, clear_later);
+    return alloc_values(t->size * n, t, n);
 }
 
-void *gort_alloc_bytes(size_t n)
-{
-    bool clear_later = false;
-    void *x = mallocgc(n, NULL, n, &clear_later);
-    return after_alloc(x, n, clear_later);
-}
+void *gort_alloc_bytes(size_t n) { return alloc_values(n, NULL, n); }
 
 bool gort_in_heap(const void *addr) { return arena_of((uintptr_t)addr) != NULL; }
 
