@@ -203,13 +203,12 @@ static __attribute__((noinline)) void *mallocgc_cache(mcache *c, size_t size, co
     return (void *)v;
 }
 
-static void *mallocgc(size_t size, const gort_type *t, size_t nvalues, bool *clear_later)
+/* mallocgc for a thread without a cache of its own: from the shared one.
+ * Out of line, so that the goroutines' allocating functions (which Asyncify
+ * instruments on wasm, every line of them) stay small. */
+static __attribute__((noinline)) void *mallocgc_shared(size_t size, const gort_type *t, size_t nvalues,
+                                                       bool *clear_later)
 {
-    if (unlikely(size == 0))
-        return &zerobase;
-    mcache *c = thread_cache;
-    if (likely(c != NULL))
-        return mallocgc_cache(c, size, t, nvalues, clear_later);
     lock(&extalloc_lock);
     if (extalloc_cache == NULL && (extalloc_cache = allocmcache()) != NULL)
         extalloc_cache->shared = true;
@@ -217,6 +216,16 @@ static void *mallocgc(size_t size, const gort_type *t, size_t nvalues, bool *cle
                                      : NULL;
     unlock(&extalloc_lock);
     return x;
+}
+
+static void *mallocgc(size_t size, const gort_type *t, size_t nvalues, bool *clear_later)
+{
+    if (unlikely(size == 0))
+        return &zerobase;
+    mcache *c = thread_cache;
+    if (likely(c != NULL))
+        return mallocgc_cache(c, size, t, nvalues, clear_later);
+    return mallocgc_shared(size, t, nvalues, clear_later);
 }
 
 static void *external_into_locked(void **root, size_t n);
