@@ -26,14 +26,18 @@ target_link_options(gort_wasm INTERFACE
 # fatal error) call through function pointers but never switch fibers:
 # listed here, they no longer drag the runtime's hot paths (locks, run
 # queues, allocation, marking) into the instrumented graph. A channel
-# operation gets some 15% faster. Binaryen warns about every name of the list
+# operation gets some 15% faster. The runtime's once_do is listed too: its
+# callbacks are the runtime's setup functions (tables, fixed allocators),
+# which never park (src/lock.h), and through it the heap's first use
+# (allocmcache, so the shared cache's allocation path) and the scheduler's
+# latency metric (execute_prepare) were instrumented. Binaryen warns about every name of the list
 # that a program lacks, and which of musl's functions a program contains
 # depends on the program, its optimization and whether it exits: names that
 # some programs lack are given as patterns that always match something
 # ('*printf*', '*fwrite*'), and the two functions of stdio's exit are listed
 # for programs only (gort_wasm_program). The functions below add the list.
 set_property(GLOBAL PROPERTY GORT_ASYNCIFY_REMOVE
-  "'emscripten_current_thread_process_queued_calls','emscripten_main_thread_process_queued_calls','_do_call','_emscripten_do_dispatch_to_thread','fflush','*fwrite*','*printf*','pop_arg','out'")
+  "'emscripten_current_thread_process_queued_calls','emscripten_main_thread_process_queued_calls','_do_call','_emscripten_do_dispatch_to_thread','fflush','*fwrite*','*printf*','pop_arg','out','once_do'")
 
 # Every build checks each move of the C stack pointer against the running
 # fiber's limits: an overflow stops with a clear message (overflow_lib.js

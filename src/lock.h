@@ -26,7 +26,8 @@ bool lock_try(mutex *l);
 
 
 /* Runs fn exactly once; callers that race with the first wait until it has
- * returned. */
+ * returned. fn never parks a goroutine: on wasm, Asyncify is told that
+ * once_do never switches fibers (emscripten.cmake). */
 typedef struct once {
     atomic_int done;
     mutex mu;
