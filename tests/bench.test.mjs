@@ -184,6 +184,10 @@ test('areas and workloads are picked by name', () => {
     ['js', ['js_stall']],
   ]);
   assert.throws(() => select(areas, ['pingpong', 'nosuch']), /unknown area or workload: nosuch/);
+  // The yield round trip is measured by gort's goroutine program (the spawn workload's): it
+  // comes along, without spawn's Go peer.
+  const proc = select(areas, ['yield'])[0].workloads;
+  assert.deepEqual(proc.map((w) => [w.id, Boolean(w.gort), w.go?.program ?? null]), [['spawn', true, null], ['yield', false, 'yield']]);
   // quick mode: the collector's programs two depths smaller.
   assert.deepEqual(plan({ quick: true }).find((a) => a.id === 'gc').workloads.map((w) => w.id),
     ['binary_trees_d14', 'binary_trees_d16', 'gcbench', 'barrier_storm']);

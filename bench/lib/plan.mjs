@@ -198,7 +198,9 @@ export function plan({ quick }) {
 }
 
 // Selects the workloads named by words (an area's id: all of its workloads;
-// a workload's id, or its group's: that one). No words: everything.
+// a workload's id, or its group's: that one). No words: everything. A
+// workload whose gort figures come from another's program (gort: null) brings
+// that program along, without its Go peer unless that was named too.
 export function select(areas, words) {
   if (words.length === 0) return areas;
   const known = new Set(areas.flatMap((a) => [a.id, ...a.workloads.flatMap((w) => [w.id, w.group].filter(Boolean))]));
@@ -207,9 +209,14 @@ export function select(areas, words) {
     throw new Error(`unknown area or workload: ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
   }
   return areas
-    .map((a) => ({
-      ...a,
-      workloads: words.includes(a.id) ? a.workloads : a.workloads.filter((w) => words.includes(w.id) || words.includes(w.group)),
-    }))
+    .map((a) => {
+      if (words.includes(a.id)) return a;
+      const workloads = a.workloads.filter((w) => words.includes(w.id) || words.includes(w.group));
+      const carrier = a.workloads.find((w) => w.gort);
+      if (workloads.some((w) => !w.gort) && carrier && !workloads.includes(carrier)) {
+        workloads.unshift({ ...carrier, go: null });
+      }
+      return { ...a, workloads };
+    })
     .filter((a) => a.workloads.length > 0);
 }
