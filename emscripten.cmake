@@ -30,8 +30,8 @@ target_link_options(gort_wasm INTERFACE
 # callbacks are the runtime's setup functions (tables, fixed allocators),
 # which never park (src/lock.h), and through it the heap's first use
 # (allocmcache, so the shared cache's allocation path) and the scheduler's
-# latency metric (execute_prepare) were instrumented. Binaryen warns about every name of the list
-# that a program lacks, and which of musl's functions a program contains
+# latency metric (execute_prepare) were instrumented. Binaryen warns about
+# every name of the list that a program lacks, and which of musl's functions a program contains
 # depends on the program, its optimization and whether it exits: names that
 # some programs lack are given as patterns that always match something
 # ('*printf*', '*fwrite*'), and the two functions of stdio's exit are listed

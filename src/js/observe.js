@@ -233,9 +233,21 @@ const clamp01 = (v) => Math.min(1, Math.max(0, v));
 function steps(points, t0, t1) {
   const { T, U, C, k } = stepArrays(points, t0, t1);
   const n = points.length;
+  // The integral from t0 to x, with x in step i.
+  const integralIn = (i, x) => C[i] + U[i] * (x - T[i]);
+  // A cursor over the integral for x that never decreases.
   const integralTo = () => {
     let i = 0;
-    return (x) => { while (i + 1 < k && T[i + 1] <= x) i++; return C[i] + U[i] * (x - T[i]); };
+    return (x) => { while (i + 1 < k && T[i + 1] <= x) i++; return integralIn(i, x); };
+  };
+  // The integral at any x: its step found by bisection (T is increasing).
+  const integralAt = (x) => {
+    let lo = 0, hi = k - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (T[mid] <= x) lo = mid; else hi = mid - 1;
+    }
+    return integralIn(lo, x);
   };
   return {
     steps: k,
@@ -272,9 +284,7 @@ function steps(points, t0, t1) {
       // there) and every step - w (a window ending there), merged; the
       // integrals up to s and up to s + w follow with cursors that only
       // move forward.
-      let i = 0, j = 0;
-      const upToStart = (x) => { while (i + 1 < k && T[i + 1] <= x) i++; return C[i] + U[i] * (x - T[i]); };
-      const upToEnd = (x) => { while (j + 1 < k && T[j + 1] <= x) j++; return C[j] + U[j] * (x - T[j]); };
+      const upToStart = integralTo(), upToEnd = integralTo();
       const last = t1 - w;
       let a = 0, b = 0;
       for (;;) {
@@ -312,15 +322,6 @@ function steps(points, t0, t1) {
       let m = 0;
       this.walk(w, (start, v) => { starts[m] = start; values[m] = v; m++; });
       const last = t1 - w;
-      const integralTo = (x) => {
-        // The last step at or before x, by bisection (T is increasing).
-        let lo = 0, hi = k - 1;
-        while (lo < hi) {
-          const mid = (lo + hi + 1) >>> 1;
-          if (T[mid] <= x) lo = mid; else hi = mid - 1;
-        }
-        return C[lo] + U[lo] * (x - T[lo]);
-      };
       // The same comparison decides every overlap: the windows returned
       // never overlap by their own start and end figures.
       const overlaps = (s, win) => s < win.end && s + w > win.start;
@@ -349,7 +350,7 @@ function steps(points, t0, t1) {
         extra = extra.filter((x) => !overlaps(x.start, win));
         for (const s of [win.start - w, win.end]) {
           if (s < t0 || s > last || picked.some((p) => overlaps(s, p))) continue;
-          extra.push({ start: s, value: (integralTo(s + w) - integralTo(s)) / w });
+          extra.push({ start: s, value: (integralAt(s + w) - integralAt(s)) / w });
         }
       }
       return picked;
