@@ -216,6 +216,30 @@ test('a reader\'s worst windows name the GC phases and pauses they overlap', () 
   assert.equal(reader.worstWindows(101), null);
 });
 
+test('an event drained a drain late is kept in time order: gctrace, flows and the MMU steps', () => {
+  // P1's writer read the clock at 5 ms and published after the reader had
+  // passed its ring: its events come in the drain after P0's of 6 to 8 ms.
+  const reader = Object.create(EventReader.prototype);
+  Object.defineProperty(reader, 'nprocs', { value: 2 }); // read from the runtime's memory otherwise
+  Object.assign(reader, { util: null, t0: null, events: [], collectorTakesP: true, historyNs: 10_000 * MS, lost: 0 });
+  const e = (t, kind, lane, arg) => ({ time: t * MS, kind, lane, arg });
+  reader.keep([e(0, 'state', 0, 'running'), e(0, 'state', 1, 'running'), e(1, 'goStart', 0, 7), e(6, 'goBlock', 0, { goid: 7, reason: 'chan receive' }),
+    e(6.5, 'goStart', 0, 9), e(7, 'state', 0, 'assist'), e(8, 'state', 0, 'running')]);
+  reader.keep([e(2, 'goStart', 1, 8), e(5, 'goUnblock', 1, 9), e(5, 'state', 1, 'assist'), e(9, 'goEnd', 1, 8), e(9.5, 'state', 1, 'running')]);
+  const times = reader.events.map((x) => x.time);
+  assert.deepEqual(times, [...times].sort((a, b) => a - b), 'kept events in time order');
+  assert.equal(reader.events.length, 12);
+  // The late unblock's flow ends where G9 next started, after it began.
+  const trace = reader.chromeTrace();
+  const starts = new Map(trace.traceEvents.filter((x) => x.ph === 's').map((x) => [x.id, x]));
+  const ends = trace.traceEvents.filter((x) => x.ph === 'f');
+  assert.equal(ends.length, 1);
+  assert.ok(starts.get(ends[0].id).ts <= ends[0].ts);
+  // The late assist counts from the last step the MMU had: its steps never go back.
+  const pts = reader.util.points.map((x) => x.t);
+  assert.deepEqual(pts, [...pts].sort((a, b) => a - b));
+});
+
 test('the MMU curve of a long history of short steps is within 1% of the exact MMU', () => {
   const u = new Utilization(2);
   let seed = 99;
@@ -384,7 +408,13 @@ test('goroutine events from JS: asked for by a reader, each P running one gorout
   rt.go('primes', out, 40);
   const got = [];
   for await (const p of out) { got.push(p); drainInto(); }
+  // The primes goroutine closes the channel, then ends: JS may see the close first.
+  const deadline = Date.now() + 10_000;
   drainInto();
+  while (!all.some((e) => e.kind === 'goEnd') && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+    drainInto();
+  }
   reader.close();
   assert.equal(got[39], 173);
   assert.equal(lost, 0, 'a reader draining at every prime lost events');

@@ -184,8 +184,12 @@ export class Utilization {
     }
     const u = this.value();
     const last = this.points[this.points.length - 1];
-    if (last && last.t === e.time) last.u = u;
-    else if (!last || last.u !== u) this.points.push({ t: e.time, u });
+    // An event a reader drains after a later one of another P (its writer
+    // read the clock, then published after the reader had passed its ring)
+    // counts from the last step: the steps' times never go back.
+    const t = last && e.time < last.t ? last.t : e.time;
+    if (last && last.t === t) last.u = u;
+    else if (!last || last.u !== u) this.points.push({ t, u });
   }
 }
 
@@ -486,11 +490,20 @@ export class EventReader {
   keep(fresh) {
     if (fresh.length === 0) return;
     if (this.util === null) this.util = new Utilization(this.nprocs, { collectorTakesP: this.collectorTakesP });
+    // A drain is in time order, but an event can come a drain late (its
+    // writer read the clock, then published after this reader had passed
+    // its ring): the kept events are merged back into time order, so that
+    // what is made of them (gctrace, the Chrome trace's slices and flows)
+    // sees each P's events where they happened.
+    const firstNew = fresh[0];
+    let at = this.events.length;
+    while (at > 0 && byTimeThenRank(this.events[at - 1], firstNew) > 0) at--;
+    const moved = this.events.splice(at);
     for (const e of fresh) {
       if (this.t0 === null) this.t0 = e.time;
       this.util.apply({ ...e, lane: e.lane === 'collector' ? 256 : e.lane });
-      this.events.push(e);
     }
+    for (const e of moved.length === 0 ? fresh : mergeByTime(moved, fresh)) this.events.push(e);
     const horizon = this.events[this.events.length - 1].time - this.historyNs;
     let cut = 0;
     while (cut < this.events.length && this.events[cut].time < horizon) cut++;
@@ -766,6 +779,16 @@ export class EventReader {
     for (const lane of [...running.keys()]) goLeave(lane, end, 'running');
     return { traceEvents: out, displayTimeUnit: 'ms', otherData: { source: 'gort', lost: this.lost } };
   }
+}
+
+/** Two lists in time order merged into one (ties: a's first). */
+function mergeByTime(a, b) {
+  const out = [];
+  let i = 0, j = 0;
+  while (i < a.length && j < b.length) out.push(byTimeThenRank(b[j], a[i]) < 0 ? b[j++] : a[i++]);
+  while (i < a.length) out.push(a[i++]);
+  while (j < b.length) out.push(b[j++]);
+  return out;
 }
 
 function byTimeThenRank(a, b) {
