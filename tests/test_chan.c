@@ -1800,14 +1800,15 @@ static void *tm_thread(void *arg)
     sudog *p = NULL;
     int64_t v = 1;
     /* The channel's lock taken (here, by this very thread: a wait would
-     * never end): busy, and nothing queued. */
-    int receivers = RECVQ_LEN(tm.c);
+     * never end): busy, and nothing queued. The queues are read under the
+     * lock: the receiver goroutine may queue itself at any moment before. */
     lock(&tm.c->lock);
+    int receivers = queue_len_locked(tm.c, false);
     TM_EXPECT(chansend_async(tm.c, &v, NULL, &p) == CHAN_EBUSY && p == NULL);
     bool received = false;
     TM_EXPECT(chanrecv_async(tm.c, &v, &received, NULL, &p) == CHAN_EBUSY && p == NULL);
+    TM_EXPECT(queue_len_locked(tm.c, true) == 0 && queue_len_locked(tm.c, false) == receivers);
     unlock(&tm.c->lock);
-    TM_EXPECT(SENDQ_LEN(tm.c) == 0 && RECVQ_LEN(tm.c) == receivers);
     for (int64_t i = 1; i <= TM_HANDOFFS; i++) {
         v = i;
         int r;

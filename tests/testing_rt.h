@@ -77,13 +77,20 @@ static inline void **heap_ptr_array(size_t n)
     return a;
 }
 
+/* Waiters queued on a channel; the caller holds its lock. */
+static inline int queue_len_locked(hchan *c, bool senders)
+{
+    int n = 0;
+    for (sudog *s = senders ? c->sendq.first : c->recvq.first; s != NULL; s = s->next)
+        n++;
+    return n;
+}
+
 /* Waiters queued on a channel (read under its lock). */
 static inline int queue_len(hchan *c, bool senders)
 {
     lock(&c->lock);
-    int n = 0;
-    for (sudog *s = senders ? c->sendq.first : c->recvq.first; s != NULL; s = s->next)
-        n++;
+    int n = queue_len_locked(c, senders);
     unlock(&c->lock);
     return n;
 }
