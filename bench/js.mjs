@@ -5,7 +5,8 @@
 // medians of RUNS runs with their spread (min..max); compare the columns of
 // one run, as ratios: the machines are shared and noisy. GROUPs: roundtrip,
 // self, workers, throughput, stall. --samples prints every sample as
-// SAMPLE <json> for bench/run.mjs before the table.
+// SAMPLE <json> for bench/run.mjs before the table. Figures are of the
+// steady state: each run's first round trips or values are not timed.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { MessageChannel, Worker } from 'node:worker_threads';
@@ -19,8 +20,15 @@ const RUNS = runsFlag ? Number(runsFlag.slice('--runs='.length)) : quick ? 3 : 5
 const onlyFlag = process.argv.find((a) => a.startsWith('--only='));
 const only = onlyFlag ? onlyFlag.slice('--only='.length).split(',') : null;
 const printSamples = process.argv.includes('--samples');
-const ROUND_TRIPS = quick ? 2000 : 20000;
-const MESSAGES = quick ? 5000 : 50000;
+const ROUND_TRIPS = quick ? 2000 : 25000;
+const MESSAGES = quick ? 5000 : 150000;
+// The first round trips or values of every run are not timed, for gort and
+// its anchor alike: a fresh worker's JS (and the module's wasm, in a fresh
+// process) runs in V8's baseline tiers until it has run a while, which made
+// a run's figure depend on its length (gort's f64 values 0.6 M/s over 50,000,
+// 1.25 M/s over 200,000; postMessage's less so). Steady state is measured.
+const ROUND_TRIP_WARMUP = Math.floor(ROUND_TRIPS / 5);
+const MESSAGE_WARMUP = Math.floor(MESSAGES / 3);
 const CHURN_TREES = quick ? 300 : 3000;
 const CHANNEL_CAP = 1024;
 
@@ -59,37 +67,41 @@ const us = (ms) => ms * 1000;
 
 // ---- round trips ----
 
+/** ms per round trip of ROUND_TRIPS calls of trip(i), the warm-up's not counted. */
+async function timedRoundTrips(trip) {
+  let t0 = 0;
+  for (let i = 0; i < ROUND_TRIPS; i++) {
+    if (i === ROUND_TRIP_WARMUP) t0 = performance.now();
+    await trip(i);
+  }
+  return (performance.now() - t0) / (ROUND_TRIPS - ROUND_TRIP_WARMUP);
+}
+
 async function mainGoroutine() {
   const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
   rt.go('echo', a, b);
-  const t0 = performance.now();
-  for (let i = 0; i < ROUND_TRIPS; i++) { await a.send(i); await b.recv(); }
-  const per = (performance.now() - t0) / ROUND_TRIPS;
+  const per = await timedRoundTrips(async (i) => { await a.send(i); await b.recv(); });
   a.close();
   return us(per);
 }
 
 async function mainWorkerGort() {
   const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
-  const w = spawn('gortEcho', { n: ROUND_TRIPS, rt: rt.handle, a: a.handle, b: b.handle });
+  const w = spawn('gortEcho', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, rt: rt.handle, a: a.handle, b: b.handle });
   await w.ready;
-  const t0 = performance.now();
-  for (let i = 0; i < ROUND_TRIPS; i++) { await a.send(i); await b.recv(); }
-  const per = (performance.now() - t0) / ROUND_TRIPS;
+  const per = await timedRoundTrips(async (i) => { await a.send(i); await b.recv(); });
   await w.worker.terminate();
   return us(per);
 }
 
 async function mainWorkerPort() {
   const { port1, port2 } = new MessageChannel();
-  const w = spawn('portEcho', { n: ROUND_TRIPS, port: port2 }, [port2]);
+  const w = spawn('portEcho', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, port: port2 }, [port2]);
   await w.ready;
-  const t0 = performance.now();
-  for (let i = 0; i < ROUND_TRIPS; i++) {
+  const per = await timedRoundTrips(async (i) => {
     port1.postMessage(i);
     await new Promise((r) => port1.once('message', r));
-  }
-  const per = (performance.now() - t0) / ROUND_TRIPS;
+  });
   port1.close();
   await w.worker.terminate();
   return us(per);
@@ -97,8 +109,8 @@ async function mainWorkerPort() {
 
 async function workerWorkerGort() {
   const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
-  const echo = spawn('gortEcho', { n: ROUND_TRIPS, rt: rt.handle, a: a.handle, b: b.handle });
-  const ping = spawn('gortPing', { n: ROUND_TRIPS, rt: rt.handle, a: a.handle, b: b.handle });
+  const echo = spawn('gortEcho', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, rt: rt.handle, a: a.handle, b: b.handle });
+  const ping = spawn('gortPing', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, rt: rt.handle, a: a.handle, b: b.handle });
   await Promise.all([echo.ready, ping.ready]);
   const per = await ping.result;
   await Promise.all([echo.worker.terminate(), ping.worker.terminate()]);
@@ -107,8 +119,8 @@ async function workerWorkerGort() {
 
 async function workerWorkerPort() {
   const { port1, port2 } = new MessageChannel();
-  const echo = spawn('portEcho', { n: ROUND_TRIPS, port: port2 }, [port2]);
-  const ping = spawn('portPing', { n: ROUND_TRIPS, port: port1 }, [port1]);
+  const echo = spawn('portEcho', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, port: port2 }, [port2]);
+  const ping = spawn('portPing', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, port: port1 }, [port1]);
   await Promise.all([echo.ready, ping.ready]);
   ping.worker.postMessage('go');
   const per = await ping.result;
@@ -118,8 +130,8 @@ async function workerWorkerPort() {
 
 async function workerWorkerAtomics() {
   const cells = new SharedArrayBuffer(8);
-  const pong = spawn('atomicsPong', { n: ROUND_TRIPS, cells });
-  const ping = spawn('atomicsPing', { n: ROUND_TRIPS, cells });
+  const pong = spawn('atomicsPong', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, cells });
+  const ping = spawn('atomicsPing', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, cells });
   await Promise.all([pong.ready, ping.ready]);
   const c = new Int32Array(cells);
   Atomics.store(c, 1, 1);
@@ -138,9 +150,7 @@ async function selfPingPong(a, b, recvValue) {
   const echo = (async () => {
     for (let i = 0; i < ROUND_TRIPS; i++) await b.send(recvValue(await a.recv()));
   })();
-  const t0 = performance.now();
-  for (let i = 0; i < ROUND_TRIPS; i++) { await a.send(i); await b.recv(); }
-  const per = (performance.now() - t0) / ROUND_TRIPS;
+  const per = await timedRoundTrips(async (i) => { await a.send(i); await b.recv(); });
   await echo;
   return us(per);
 }
@@ -161,9 +171,10 @@ const VALUES = {
 
 async function throughputGort({ codec, value }) {
   const ch = rt.chan({ cap: CHANNEL_CAP, codec });
-  const recv = spawn('gortRecv', { n: MESSAGES, rt: rt.handle, a: ch.handle, codec });
+  const gate = new SharedArrayBuffer(4);
+  const recv = spawn('gortRecv', { n: MESSAGES, warmup: MESSAGE_WARMUP, gate, rt: rt.handle, a: ch.handle, codec });
   await recv.ready;
-  const send = spawn('gortSend', { n: MESSAGES, rt: rt.handle, a: ch.handle, codec, value });
+  const send = spawn('gortSend', { n: MESSAGES, warmup: MESSAGE_WARMUP, gate, rt: rt.handle, a: ch.handle, codec, value });
   const per = await recv.result;
   await Promise.all([recv.worker.terminate(), send.worker.terminate()]);
   return 1e-3 / per; // M values/s (per: ms per value)
@@ -171,8 +182,9 @@ async function throughputGort({ codec, value }) {
 
 async function throughputPort({ value }) {
   const { port1, port2 } = new MessageChannel();
-  const recv = spawn('portRecv', { n: MESSAGES, port: port2 }, [port2]);
-  const send = spawn('portSend', { n: MESSAGES, port: port1, value }, [port1]);
+  const gate = new SharedArrayBuffer(4);
+  const recv = spawn('portRecv', { n: MESSAGES, warmup: MESSAGE_WARMUP, gate, port: port2 }, [port2]);
+  const send = spawn('portSend', { n: MESSAGES, warmup: MESSAGE_WARMUP, gate, port: port1, value }, [port1]);
   await Promise.all([recv.ready, send.ready]);
   send.worker.postMessage('go');
   const per = await recv.result;
@@ -285,5 +297,5 @@ for (const r of ROWS) {
   console.log(`| ${r.label} | ${cell(gort)} | ${r.anchorName} | ${cell(anchor)} | ${r.unit} | ${ratio.toFixed(1)}x |`);
 }
 console.log(`
-Medians of ${RUNS} runs (min..max). Round trips: ${ROUND_TRIPS} per run; throughput: ${MESSAGES} values per run.
+Medians of ${RUNS} runs (min..max). Round trips: ${ROUND_TRIPS - ROUND_TRIP_WARMUP} timed per run after ${ROUND_TRIP_WARMUP}; throughput: ${MESSAGES - MESSAGE_WARMUP} values timed per run after ${MESSAGE_WARMUP}.
 "gort vs anchor" is how many times faster gort is (below 1x: slower).`);

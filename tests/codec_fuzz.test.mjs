@@ -39,7 +39,7 @@ function generator(seed) {
 
 // Sizes that matter: empty, around the 4-byte rounding of payloads and the
 // tiny allocator's 16 bytes, size-class edges, past 32 KB (a large object).
-const EDGE_SIZES = [0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 32, 33, 4095, 4096, 8192, 32767, 32768, 32769, 65536];
+const EDGE_SIZES = [0, 1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 32, 33, 4095, 4096, 8192, 32767, 32768, 32769, 65536, 65537];
 
 function randomBytes(rng) {
   const n = rng.below(4) === 0 ? EDGE_SIZES[rng.below(EDGE_SIZES.length)] : rng.below(300);
@@ -133,6 +133,16 @@ test('codec fuzz: decoding arbitrary bytes never fails but as documented', async
     }
     assert.equal(custom.decode(bytes), copy.length);
     assert.deepEqual(bytes, copy, 'decoding changed its input');
+    // The same bytes read where channels keep them: in shared memory, at an offset.
+    const shared = new Uint8Array(new SharedArrayBuffer(bytes.length + 16));
+    const at = 1 + rng.below(15);
+    shared.set(bytes, at);
+    assert.equal(CODECS.string.decodeAt(shared, at, bytes.length), text);
+    const own = CODECS.bytes.decodeAt(shared, at, bytes.length);
+    assert.ok(!(own.buffer instanceof SharedArrayBuffer), "'bytes' hands back a view of shared memory");
+    assert.deepEqual(own, copy);
+    if (!failed) assert.deepEqual(CODECS.json.decodeAt(shared, at, bytes.length), parsed);
+    assert.equal(custom.decodeAt(shared, at, bytes.length), copy.length);
   });
 });
 
@@ -142,6 +152,9 @@ test('codec fuzz: values round-trip through each codec', async () => {
     assert.equal(CODECS.string.decode(CODECS.string.encode(s)), utf8Normal(s));
     const v = randomJSON(rng);
     assert.deepEqual(CODECS.json.decode(CODECS.json.encode(v)), jsonNormal(v));
+    // A long text does not fit the codecs' reused buffer and takes an array of its own.
+    const long = `${s}x`.repeat(Math.ceil(70000 / (s.length + 1)));
+    assert.equal(CODECS.string.decode(CODECS.string.encode(long)), utf8Normal(long));
     const b = randomBytes(rng);
     assert.deepEqual(CODECS.bytes.decode(CODECS.bytes.encode(b)), b);
     const f = new Float64Array([Number(rng.next()) / 3, -0, NaN]);

@@ -1,8 +1,28 @@
 // A worker of bench/js.mjs: plays one side of a measurement, named by
-// workerData.role, and posts its figures (or 'ready') to its parent.
+// workerData.role, and posts its figures (or 'ready') to its parent. Of n
+// round trips or values, the first `warmup` are not timed (a fresh worker's
+// JIT tiering; see bench/js.mjs). A throughput's sender then waits at the
+// gate until its receiver has had every warm-up value, so that the timed
+// values are timed from their first send to their last receipt on one
+// clock (the receiver's), however far an unbounded queue let the sender run
+// ahead.
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { role, n } = workerData;
+const { role, n, warmup } = workerData;
+const gate = workerData.gate && new Int32Array(workerData.gate);
+
+/** The receiver: its warm-up done, lets the sender go on; returns the time it did. */
+function openGate() {
+  const t0 = performance.now();
+  Atomics.store(gate, 0, 1);
+  Atomics.notify(gate, 0);
+  return t0;
+}
+
+/** The sender: waits until the receiver has had the warm-up values. */
+function awaitGate() {
+  while (Atomics.load(gate, 0) === 0) Atomics.wait(gate, 0, 0);
+}
 const roles = {
   // gort: a worker attached to the runtime, blocking in the runtime.
   async gortEcho({ rt, a, b }) {
@@ -17,26 +37,33 @@ const roles = {
     const wr = await attach(rt);
     const out = wr.open(a), back = wr.open(b);
     parentPort.postMessage('ready');
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) { out.sendSync(i); back.recvSync(); }
-    return (performance.now() - t0) / n;
+    let t0 = 0;
+    for (let i = 0; i < n; i++) {
+      if (i === warmup) t0 = performance.now();
+      out.sendSync(i);
+      back.recvSync();
+    }
+    return (performance.now() - t0) / (n - warmup);
   },
   async gortSend({ rt, a, codec, value }) {
     const { attach } = await import(workerData.workerEntry);
     const wr = await attach(rt);
     const ch = wr.open(a, { codec });
     parentPort.postMessage('ready');
-    for (let i = 0; i < n; i++) ch.sendSync(value);
+    for (let i = 0; i < n; i++) {
+      if (i === warmup) awaitGate();
+      ch.sendSync(value);
+    }
   },
   async gortRecv({ rt, a, codec }) {
     const { attach } = await import(workerData.workerEntry);
     const wr = await attach(rt);
     const ch = wr.open(a, { codec });
     parentPort.postMessage('ready');
-    ch.recvSync();
-    const t0 = performance.now();
-    for (let i = 1; i < n; i++) ch.recvSync();
-    return (performance.now() - t0) / (n - 1);
+    for (let i = 0; i < warmup; i++) ch.recvSync();
+    const t0 = openGate();
+    for (let i = warmup; i < n; i++) ch.recvSync();
+    return (performance.now() - t0) / (n - warmup);
   },
   // postMessage over a MessagePort (structured clone).
   async portEcho({ port }) {
@@ -47,24 +74,28 @@ const roles = {
   async portPing({ port }) {
     parentPort.postMessage('ready');
     await new Promise((r) => parentPort.once('message', r)); // go
-    const t0 = performance.now();
+    let t0 = 0;
     for (let i = 0; i < n; i++) {
+      if (i === warmup) t0 = performance.now();
       port.postMessage(i);
       await new Promise((r) => port.once('message', r));
     }
-    return (performance.now() - t0) / n;
+    return (performance.now() - t0) / (n - warmup);
   },
   async portSend({ port, value }) {
     parentPort.postMessage('ready');
     await new Promise((r) => parentPort.once('message', r)); // go
-    for (let i = 0; i < n; i++) port.postMessage(value);
+    for (let i = 0; i < n; i++) {
+      if (i === warmup) awaitGate();
+      port.postMessage(value);
+    }
   },
   async portRecv({ port }) {
     parentPort.postMessage('ready');
     let count = 0, t0 = 0;
     return new Promise((resolve) => port.on('message', () => {
-      if (count++ === 0) t0 = performance.now();
-      if (count === n) resolve((performance.now() - t0) / (n - 1));
+      if (++count === warmup) t0 = openGate();
+      if (count === n) resolve((performance.now() - t0) / (n - warmup));
     }));
   },
   // The floor: two workers handing a counter back and forth with Atomics.wait/notify.
@@ -81,13 +112,14 @@ const roles = {
     const c = new Int32Array(cells);
     parentPort.postMessage('ready');
     while (Atomics.load(c, 1) === 0) Atomics.wait(c, 1, 0);
-    const t0 = performance.now();
+    let t0 = 0;
     for (let i = 0; i < n; i++) {
+      if (i === warmup) t0 = performance.now();
       Atomics.store(c, 0, 2 * i + 1);
       Atomics.notify(c, 0);
       while (Atomics.load(c, 0) !== 2 * i + 2) Atomics.wait(c, 0, 2 * i + 1);
     }
-    return (performance.now() - t0) / n;
+    return (performance.now() - t0) / (n - warmup);
   },
 };
 const result = await roles[role](workerData);

@@ -55,7 +55,9 @@ function encodeValue(realm, codec, value) {
  * aborts meanwhile (nothing was sent).
  */
 async function putValueLater(realm, codec, at, value, signal) {
-  const bytes = encodeValue(realm, codec, value);
+  // A copy: the codec's bytes may be its reused buffer, which other values
+  // pass through before this one goes in.
+  const bytes = encodeValue(realm, codec, value).slice();
   for (let attempt = 0; ; attempt++) {
     await realm.busyPause(attempt);
     signal?.throwIfAborted();
@@ -98,10 +100,9 @@ function takeValue(realm, codec, at, ok) {
       const len = realm.u32[p >>> 2];
       const start = p + realm.layout.payloadHeader;
       realm.refresh(start + len);
-      // A copy: views of shared memory break TextDecoder and web APIs.
-      const bytes = realm.u8.slice(start, start + len);
+      const value = codec.decodeAt(realm.u8, start, len);
       realm.u32[at >>> 2] = 0;
-      return codec.decode(bytes);
+      return value;
     }
   }
   return undefined;
