@@ -85,27 +85,51 @@ static const spanclass tiny_spanclass = (2 << 1) | 1; /* class 2 is 16 B, noscan
 static const gort_type tiny_block_type = {.name = "tiny block (pointer-free objects under 16 B packed together)",
                                           .size = TINY_SIZE};
 
-/* Adds t to the span's types (mspan.types) unless it is there; the span's
- * allocating owner calls it. */
-static void span_note_type(mspan *s, const gort_type *t)
+/* The code of t among the span's types (mspan.types), added unless it is
+ * there; SPAN_TYPE_OTHER when the list is full without it. */
+static unsigned span_type_code(mspan *s, const gort_type *t)
 {
     unsigned n = s->ntypes;
     for (unsigned k = 0; k < n; k++)
         if (s->types[k] == t)
-            return;
+            return k;
     if (n == SPAN_TYPES) {
         OWNER_STORE(s->types_more, true);
-        return;
+        return SPAN_TYPE_OTHER;
     }
     OWNER_STORE(s->types[n], t);
     OWNER_STORE(s->ntypes, (uint8_t)(n + 1));
+    return n;
 }
 
-/* A type check costs two compares when the span's first type is t. */
-static inline void span_type(mspan *s, const gort_type *t)
+/* Notes that the object at v is a t; the span's allocating owner calls it.
+ * A span's first type costs nothing more; from its second on, every object
+ * gets its code. */
+static __attribute__((noinline)) void span_note_type(mspan *s, const gort_type *t, uintptr_t v)
 {
-    if (unlikely(s->ntypes == 0 || s->types[0] != t))
-        span_note_type(s, t);
+    bool mixed = s->ntypes > 1;
+    unsigned code = span_type_code(s, t);
+    if (!mixed && s->ntypes > 1) {
+        /* The second type: the objects before are all of types[0], code 0. */
+        uint8_t *codes = mheap_alloc_typecodes();
+        if (codes == NULL)
+            return;
+        __atomic_store_n(&s->typecodes, codes, __ATOMIC_RELEASE);
+    }
+    uint8_t *codes = s->typecodes;
+    if (codes == NULL)
+        return;
+    uintptr_t i = mspan_object_index(s, v);
+    unsigned shift = (i % 2) * SPAN_TYPE_CODE_BITS;
+    uint8_t byte = codes[i / 2];
+    OWNER_STORE(codes[i / 2], (uint8_t)((byte & ~(0xfu << shift)) | (code << shift)));
+}
+
+/* A type check costs two compares while the span holds one type, t. */
+static inline void span_type(mspan *s, const gort_type *t, uintptr_t v)
+{
+    if (unlikely(s->ntypes != 1 || s->types[0] != t))
+        span_note_type(s, t, v);
 }
 
 static void *malloc_tiny(mcache *c, size_t size)
@@ -128,7 +152,7 @@ static void *malloc_tiny(mcache *c, size_t size)
         return NULL;
     UNPOISON(v, TINY_SIZE);
     memset((void *)v, 0, TINY_SIZE);
-    span_type(s, &tiny_block_type);
+    span_type(s, &tiny_block_type, v);
     if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
         gc_mark_new_object(c, s, v);
     /* Keep whichever block has more room left for the next tiny object. */
@@ -163,7 +187,7 @@ static void *malloc_large(mcache *c, size_t size, const gort_type *t, size_t nva
     }
     s->largecount = nvalues;
     s->largetype = noscan ? NULL : t;
-    span_note_type(s, t);
+    span_note_type(s, t, s->startaddr);
     if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
         gc_mark_new_object(c, s, s->startaddr);
     mcentral_add_large(s);
@@ -197,7 +221,7 @@ static __attribute__((noinline)) void *mallocgc_cache(mcache *c, size_t size, co
         memset((void *)v, 0, s->elemsize);
     if (!noscan)
         heap_bits_set_type(v, s->elemsize, size, t);
-    span_type(s, t);
+    span_type(s, t, v);
     if (unlikely(atomic_load_explicit(&gcBlackenEnabled, memory_order_relaxed)))
         gc_mark_new_object(c, s, v);
     return (void *)v;

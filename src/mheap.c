@@ -30,6 +30,7 @@
 mheap mheap_;
 
 static fixalloc spanalloc; /* guarded by mheap_.lock */
+static fixalloc typecodesalloc; /* mspan.typecodes, guarded by mheap_.lock */
 
 void mspan_list_insert(mspan_list *list, mspan *s)
 {
@@ -64,6 +65,7 @@ static void heap_setup(void)
     mheap_.base = prim_heap_base();
     pagealloc_init(&mheap_.pages, HEAP_MAX_PAGES);
     fixalloc_init(&spanalloc, sizeof(mspan));
+    fixalloc_init(&typecodesalloc, SPAN_TYPECODES_BYTES);
     atomic_store(&mheap_.sweepgen, 0);
     for (unsigned i = 0; i < NUM_SPAN_CLASSES; i++)
         mcentral_init(&mheap_.central[i], (spanclass)i);
@@ -323,8 +325,18 @@ void mheap_free_span(mspan *s)
     pagealloc_free(&mheap_.pages, page_index(s->startaddr), s->npages);
     atomic_fetch_sub_explicit(&mheap_.pages_inuse, s->npages, memory_order_relaxed);
     atomic_fetch_sub_explicit(&mheap_.nspans_inuse, 1, memory_order_relaxed);
+    if (s->typecodes != NULL)
+        fixalloc_free(&typecodesalloc, s->typecodes);
     fixalloc_free(&spanalloc, s);
     unlock(&mheap_.lock);
+}
+
+uint8_t *mheap_alloc_typecodes(void)
+{
+    lock(&mheap_.lock);
+    uint8_t *codes = fixalloc_alloc(&typecodesalloc);
+    unlock(&mheap_.lock);
+    return codes;
 }
 
 mspan *span_of(uintptr_t p)

@@ -29,6 +29,11 @@
 #define SPAN_BITS_WORDS (MAX_SPAN_OBJECTS / 64)
 /* The distinct types a span names for its objects (mspan.types). */
 #define SPAN_TYPES 4
+/* A span's type codes (mspan.typecodes): a nibble per object slot, k for
+ * types[k], SPAN_TYPE_OTHER for a type past the first SPAN_TYPES. */
+#define SPAN_TYPE_CODE_BITS 4
+#define SPAN_TYPE_OTHER 15
+#define SPAN_TYPECODES_BYTES (MAX_SPAN_OBJECTS * SPAN_TYPE_CODE_BITS / 8)
 
 enum mspan_state {
     MSPAN_DEAD = 0,   /* on the free list of span structures */
@@ -75,6 +80,12 @@ typedef struct mspan {
     const gort_type *types[SPAN_TYPES];
     uint8_t ntypes;
     bool types_more;
+    /* Once a second type comes, each object's type as a code per slot
+     * (SPAN_TYPE_CODE_BITS; zero, types[0], for the objects before), so
+     * that a viewer names every object's type exactly; NULL while every
+     * object is of types[0] (or when there was no memory for the codes).
+     * Written by the owner like types, freed with the span (mheap.c). */
+    uint8_t *typecodes;
 
     uint64_t bits[2][SPAN_BITS_WORDS]; /* storage behind allocBits, gcmarkBits */
     /* Set once a marked object has been scanned (black, for the heap
@@ -179,6 +190,8 @@ void mheap_grow_ahead(void);
 
 /* Returns a span's pages to the heap; they coalesce with free neighbours. */
 void mheap_free_span(mspan *s);
+/* Zeroed room for a span's type codes (SPAN_TYPECODES_BYTES), or NULL. */
+uint8_t *mheap_alloc_typecodes(void);
 
 /* The in-use span containing p, or NULL. Safe from any thread. */
 mspan *span_of(uintptr_t p);

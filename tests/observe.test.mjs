@@ -8,7 +8,8 @@
 // lines and a Chrome trace written to a file, and the page table: the same
 // picture as gort_heap_snapshot on a quiet heap, never a torn span while
 // the main thread allocates and the collector sweeps, and a span's objects
-// as colours.
+// as colours and types (each object's own where a span holds several, and
+// the playground's words for it).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
@@ -603,4 +604,73 @@ test('on a quiet heap the page table agrees with gort_heap_snapshot, and spans s
   } finally {
     m._free(buf);
   }
+});
+
+// The pipeline's check of a message (src/js/workloads.c check_of), in 64 bits.
+const U64 = (1n << 64n) - 1n;
+function checkOf(a, b) {
+  let x = ((a * 0x9E3779B97F4A7C15n) & U64) ^ ((b + 0x632BE59BD9B4E019n) & U64);
+  x ^= x >> 31n;
+  x = (x * 0xBF58476D1CE4E5B9n) & U64;
+  return x ^ (x >> 29n);
+}
+
+test('a span that has held several types names each object\'s own: pipeline messages among spawn tasks', async (t) => {
+  // Both workloads allocate 16-byte pointer-free objects on one P, into the
+  // same spans; a message carries its own check, which no spawn task
+  // matches: each object's type as the span names it can be verified. No
+  // collection meanwhile: the objects are all still there, intact, once the
+  // workloads end.
+  const gogc = rt.setGCPercent('off');
+  const procs = await rt.setGOMAXPROCS(1);
+  t.after(async () => { rt.setGCPercent(gogc); await rt.setGOMAXPROCS(procs); });
+  const ctx = rt.context.withCancel(rt.context.background());
+  const reports = [rt.chan({ codec: 'json', cap: 64 }), rt.chan({ codec: 'json', cap: 64 })];
+  const drain = reports.map(async (ch) => { for await (const r of ch) if (r.final) break; });
+  const running = [rt.go('pipeline', ctx, reports[0], 2, 2), rt.go('spawn_storm', ctx, reports[1], 50)];
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  ctx.cancel();
+  await Promise.all(running);
+  await Promise.all(drain);
+  const map = rt.heapMap();
+  const view = map.read();
+  rt.realm.refresh();
+  const memory = new DataView(rt.realm.u8.buffer);
+  let messages = 0, others = 0, mixedSpans = 0;
+  const wrong = [];
+  for (const a of view.arenas) {
+    for (let i = 0; i < map.pagesPerArena; i++) {
+      const p = map.page(a, i, view.sweepgen);
+      if (p.kind !== 'start' || p.elemsize !== 16) continue;
+      const objs = map.span(a.base + i * map.pageSize);
+      const message = objs?.types.indexOf('pipeline message') ?? -1;
+      if (!objs?.typeOf || message < 0) continue;
+      mixedSpans++;
+      for (let k = 0; k < objs.nelems; k++) {
+        if (objs.colors[k] === 0) continue;
+        const at = objs.base + k * objs.elemsize;
+        const looksLikeOne = memory.getBigUint64(at + 8, true) === checkOf(memory.getBigUint64(at, true), 1n);
+        const named = objs.typeOf[k] === message;
+        if (named) messages++;
+        else others++;
+        if (named !== looksLikeOne) wrong.push(`${at.toString(16)}: ${named ? 'named a message, not one' : `a message named ${objs.types[objs.typeOf[k]] ?? 'another type'}`}`);
+      }
+    }
+  }
+  t.diagnostic(`${mixedSpans} spans with messages and codes: ${messages} messages, ${others} other objects`);
+  assert.ok(mixedSpans > 0 && messages >= 20 && others >= 20, `${mixedSpans} spans with messages and codes: ${messages} messages, ${others} other objects`);
+  assert.deepEqual(wrong.slice(0, 10), []);
+});
+
+test('the playground names an object by its own code, and says so when the span cannot', async () => {
+  const { typeText } = await import('../web/heapmap.js');
+  const span = (typeOf) => ({ types: ['node', null, 'leaf', 'edge'], typesMore: true, colors: Uint8Array.of(1, 3, 2, 1, 0), typeOf });
+  const coded = span(Int8Array.of(0, 1, 2, -1, 3));
+  assert.equal(typeText(coded, 0), 'node');
+  assert.equal(typeText(coded, 1), 'untyped bytes');
+  assert.equal(typeText(coded, 2), 'leaf');
+  assert.match(typeText(coded, 3), /^a type other than node, untyped bytes, leaf, edge and others/);
+  assert.equal(typeText(coded, 4), 'none: a free slot');
+  assert.match(typeText(span(null), 0), /^one of node, untyped bytes, leaf, edge and others/);
+  assert.equal(typeText({ types: ['a<b>'], typesMore: false, colors: Uint8Array.of(3), typeOf: null }, 0), 'a&#60;b&#62;');
 });

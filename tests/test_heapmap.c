@@ -171,9 +171,41 @@ static bool span_names(const void *obj, const char *name)
     return false;
 }
 
+/* The type code the span of obj keeps for it (mspan.typecodes): -1 when it
+ * keeps none. */
+static int type_code(const void *obj)
+{
+    const mspan *s = span_of((uintptr_t)obj);
+    if (s == NULL || s->typecodes == NULL)
+        return -1;
+    uintptr_t i = mspan_object_index(s, (uintptr_t)obj);
+    return (s->typecodes[i / 2] >> (i % 2 * SPAN_TYPE_CODE_BITS)) & 0xf;
+}
+
+/* Whether obj's span names t as obj's own type: its one type, or the type
+ * of obj's code (SPAN_TYPE_OTHER: a type not on the list, which is full). */
+static bool span_names_exactly(const void *obj, const gort_type *t)
+{
+    const mspan *s = span_of((uintptr_t)obj);
+    if (s->ntypes == 1)
+        return s->types[0] == t && s->typecodes == NULL;
+    int code = type_code(obj);
+    if (code == SPAN_TYPE_OTHER) {
+        for (unsigned k = 0; k < s->ntypes; k++)
+            if (s->types[k] == t)
+                return false;
+        return s->types_more;
+    }
+    return code >= 0 && (unsigned)code < s->ntypes && s->types[code] == t;
+}
+
+#define MIXED_OBJECTS 300
+
 static struct {
     bool one_type, two_types, bytes, tiny, large, more;
     unsigned ntypes;
+    bool codes_name_each_object, codes_past_the_list;
+    int mixed_wrong; /* objects of two interleaved types named wrong */
 } typed;
 
 /* Pointer-free and above the tiny allocator's sizes on every target. */
@@ -189,10 +221,23 @@ static void types_main(void *arg)
 {
     (void)arg;
     pair *a = gort_new(&pair_type);
+    pair *a2 = gort_new(&pair_type);
     typed.one_type = span_names(a, "pair") && !span_names(a, "pair other");
     pair_other *b = gort_new(&pair_other_type); /* the same size class, the same cache span */
     typed.two_types = span_of((uintptr_t)a) == span_of((uintptr_t)b) && span_names(a, "pair") &&
                       span_names(b, "pair other");
+    /* The objects from before the second type came keep theirs. */
+    typed.codes_name_each_object = span_of((uintptr_t)a)->typecodes != NULL &&
+                                   span_names_exactly(a, &pair_type) && span_names_exactly(a2, &pair_type) &&
+                                   span_names_exactly(b, &pair_other_type);
+    void **mixed = heap_ptr_array(MIXED_OBJECTS);
+    for (int i = 0; i < MIXED_OBJECTS; i++) {
+        void *o = i % 3 == 0 ? (void *)gort_new(&pair_other_type) : (void *)gort_new(&pair_type);
+        GORT_STORE(mixed[i], o);
+    }
+    for (int i = 0; i < MIXED_OBJECTS; i++)
+        if (!span_names_exactly(mixed[i], i % 3 == 0 ? &pair_other_type : &pair_type))
+            typed.mixed_wrong++;
     void *bytes = gort_alloc_bytes(200);
     typed.bytes = span_names(bytes, NULL);
     void *tiny = gort_alloc_bytes(3);
@@ -200,12 +245,19 @@ static void types_main(void *arg)
     big *l = gort_new(&big_type);
     typed.large = span_names(l, "big") && span_of((uintptr_t)l)->ntypes == 1;
     /* Pointer-free types of one size: one noscan span, more types than it keeps. */
-    void *last = NULL;
+    void *objs[SPAN_TYPES + 2];
     for (int k = 0; k < SPAN_TYPES + 2; k++)
-        last = gort_new(&many_types[k]);
-    const mspan *s = span_of((uintptr_t)last);
+        objs[k] = gort_new(&many_types[k]);
+    const mspan *s = span_of((uintptr_t)objs[SPAN_TYPES + 1]);
     typed.ntypes = s->ntypes;
     typed.more = s->types_more;
+    typed.codes_past_the_list = type_code(objs[SPAN_TYPES + 1]) == SPAN_TYPE_OTHER;
+    for (int k = 0; k < SPAN_TYPES + 2; k++)
+        typed.codes_past_the_list &= span_of((uintptr_t)objs[k]) == s && span_names_exactly(objs[k], &many_types[k]);
+    for (int k = 0; k < SPAN_TYPES + 2; k++)
+        gort_keep_alive(objs[k]);
+    gort_keep_alive(mixed);
+    gort_keep_alive(a2);
     gort_keep_alive(a);
     gort_keep_alive(b);
     gort_keep_alive(bytes);
@@ -223,4 +275,7 @@ TEST(heapmap_spans_name_the_types_of_their_objects)
     CHECK(typed.large);
     CHECK_EQ(typed.ntypes, SPAN_TYPES);
     CHECK(typed.more);
+    CHECK(typed.codes_name_each_object);
+    CHECK_EQ(typed.mixed_wrong, 0);
+    CHECK(typed.codes_past_the_list);
 }

@@ -487,21 +487,27 @@ export class HeapMap {
     const mark = ['free slot', 'white (not marked)', 'grey (marked, not yet scanned)', 'black (marked and scanned)'][obj.colors[i]];
     return {
       title: `object ${i} at 0x${(obj.base + i * obj.elemsize).toString(16)}`,
-      rows: [['mark', mark], ['type', typeText(obj)], ...d.rows],
+      rows: [['mark', mark], ['type', typeText(obj, i)], ...d.rows],
     };
   }
 }
 
 /**
- * An object's type from its span's list (the gort_types its objects were
- * allocated with since the span was made): exact when there is one.
+ * The type of the span's object i: exact while the span has held one type
+ * and, once it holds several, from the object's own code; named from the
+ * span's list only when the span has no codes.
  */
-export function typeText(obj) {
+export function typeText(obj, i) {
   const escape = (x) => x.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
   const name = (t) => (t === null ? 'untyped bytes' : t === '' ? '(unnamed type)' : escape(t));
+  if (obj.colors[i] === 0) return 'none: a free slot';
   if (obj.types.length === 0) return 'not recorded';
   if (obj.types.length === 1 && !obj.typesMore) return name(obj.types[0]);
-  return `one of ${obj.types.map(name).join(', ')}${obj.typesMore ? ' and others' : ''} (the span has held several types)`;
+  const k = obj.typeOf ? obj.typeOf[i] : undefined;
+  if (k >= 0) return name(obj.types[k]);
+  const list = `${obj.types.map(name).join(', ')}${obj.typesMore ? ' and others' : ''}`;
+  if (k === -1) return `a type other than ${list} (the span has held more than ${obj.types.length} types)`;
+  return `one of ${list} (the span has held several types)`;
 }
 
 /** The legend of the current mode: [[label, rgb]]; flashes: with the flashes' entries. */

@@ -902,6 +902,8 @@ EMSCRIPTEN_KEEPALIVE const char *gort_js_strerror(int err) { return gort_strerro
     X(spanNtypes, offsetof(mspan, ntypes))                                    \
     X(spanTypesMore, offsetof(mspan, types_more))                             \
     X(spanTypesMax, SPAN_TYPES)                                               \
+    X(spanTypecodes, offsetof(mspan, typecodes))                              \
+    X(spanTypeCodeBits, SPAN_TYPE_CODE_BITS)                                  \
     X(typeName, offsetof(gort_type, name))                                    \
     X(hmArenaWorkOffset, offsetof(gort_heapmap_arena, work_offset))           \
     X(workSize, sizeof(gort_heapmap_work))                                    \

@@ -294,10 +294,13 @@ export interface HeapMapReader {
   /**
    * A span's objects: colors 0 free, 1 white, 2 grey, 3 black; types: the
    * gort_type names its objects were allocated with (null: untyped bytes),
-   * the first few, typesMore: there were others.
+   * the first few, typesMore: there were others; typeOf: per slot, the
+   * index in types of its object's type, -1 for one of the others (null
+   * while the span has held one type).
    */
   span(addr: number): {
     base: number; elemsize: number; nelems: number; colors: Uint8Array; types: (string | null)[]; typesMore: boolean;
+    typeOf: Int8Array | null;
   } | null;
   /**
    * Pages where the collector worked since the last call: per arena a byte

@@ -935,13 +935,16 @@ export class HeapMapReader {
 
   /**
    * The objects of the span that starts at addr: { base, elemsize, nelems,
-   * colors, types, typesMore } with one byte per slot (0 free, 1 white,
-   * 2 grey: marked, not yet scanned, 3 black), read straight from the span's
-   * bits; types: the names of the gort_types its objects were allocated
-   * with since the span was made (null: untyped bytes), the first few of
-   * them, typesMore: there were others. The bits
-   * change while it reads (allocation, marking): the picture is of a moment
-   * around the call, never of freed memory; null when no span starts there.
+   * colors, types, typesMore, typeOf } with one byte per slot (0 free, 1
+   * white, 2 grey: marked, not yet scanned, 3 black), read straight from the
+   * span's bits; types: the names of the gort_types its objects were
+   * allocated with since the span was made (null: untyped bytes), the first
+   * few of them, typesMore: there were others; typeOf: per slot, the index
+   * in types of the type its object was allocated with, -1 for one of the
+   * others (null when the span does not say: it held one type only, or had
+   * no memory for the codes). The bits change while it reads (allocation,
+   * marking): the picture is of a moment around the call, never of freed
+   * memory; null when no span starts there.
    */
   span(addr) {
     const { realm, L } = this;
@@ -973,7 +976,17 @@ export class HeapMapReader {
       else if (!bit(mark, i)) colors[i] = COLORS.WHITE;
       else colors[i] = noscan || bit(scan, i) ? COLORS.BLACK : COLORS.GREY;
     }
-    return { base: addr, elemsize, nelems, colors, types, typesMore };
+    const codes = ntypes > 1 ? u32[(s + L.spanTypecodes) >>> 2] : 0;
+    let typeOf = null;
+    if (codes !== 0) {
+      const bits = L.spanTypeCodeBits, perByte = 8 / bits, mask = (1 << bits) - 1;
+      typeOf = new Int8Array(nelems);
+      for (let i = 0; i < nelems; i++) {
+        const code = (u8[codes + ((i / perByte) | 0)] >> (bits * (i % perByte))) & mask;
+        typeOf[i] = code < ntypes ? code : -1; // C's SPAN_TYPE_OTHER: not among the first few
+      }
+    }
+    return { base: addr, elemsize, nelems, colors, types, typesMore, typeOf };
   }
 
   /** A gort_type's name (null for untyped bytes), read from its descriptor once. */
