@@ -9,6 +9,7 @@
 // steady state: each run's first round trips or values are not timed.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +63,13 @@ const stats = (values) => {
   return { median: mid, min: v[0], max: v[v.length - 1] };
 };
 
-const rt = await start({ procs: 2 });
+const PROCS = 2;
+const rt = await start({ procs: PROCS });
+// The stall rows again with a runtime that leaves the main thread a core of
+// its own (what a page should start): with every core running a P, the main
+// thread waits for the OS to give it one, whatever the runtime does.
+const SPARE_PROCS = Math.max(1, availableParallelism() - 1);
+const spareRt = only == null || only.includes('stall') ? await start({ procs: SPARE_PROCS }) : null;
 const us = (ms) => ms * 1000;
 
 // ---- round trips ----
@@ -194,8 +201,11 @@ async function throughputPort({ value }) {
 
 // ---- the main thread during a collector-heavy workload ----
 
-async function mainThreadStall() {
+let lastStallMs = 1000;
+
+async function mainThreadStall(rt) {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
+  const began = performance.now();
   const done = rt.chan({ codec: 'f64' });
   const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
   rt.go('echo', a, b);
@@ -220,7 +230,18 @@ async function mainThreadStall() {
   }
   histogram.disable();
   a.close();
+  lastStallMs = performance.now() - began;
   return { longestOp: longest, longestCall, loopDelayMax: histogram.max / 1e6, trips };
+}
+
+// The event loop's longest delay over as long as the last stall run took,
+// with nothing running: the floor of this machine and Node (timers, the OS).
+async function idleLoop() {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  await new Promise((resolve) => setTimeout(resolve, lastStallMs));
+  histogram.disable();
+  return { loopDelayMax: histogram.max / 1e6 };
 }
 
 // ---- the rows: gort and its anchor, measured in turn in every run ----
@@ -241,12 +262,16 @@ const ROWS = [
     label: `throughput worker -> worker, ${name} (cap ${CHANNEL_CAP})`, gort: `throughputGort ${name}`,
     anchor: `throughputPort ${name}`, anchorName: 'postMessage (structured clone)', unit: 'M values/s', better: 'higher',
   })),
-  { id: 'js_stall_longest_op', group: 'stall', label: `longest main-thread operation while a goroutine churns ${CHURN_TREES} trees`,
-    gort: 'stall longestOp', unit: 'ms', better: 'lower' },
-  { id: 'js_stall_longest_call', group: 'stall', label: 'longest main-thread call into the runtime meanwhile (inside send() or recv())',
-    gort: 'stall longestCall', unit: 'ms', better: 'lower' },
-  { id: 'js_stall_loop_delay', group: 'stall', label: 'longest event-loop delay meanwhile',
-    gort: 'stall loopDelayMax', unit: 'ms', better: 'lower' },
+  ...[['stall', `${PROCS} Ps`, ''], ['stallSpare', `${SPARE_PROCS} P${SPARE_PROCS > 1 ? 's' : ''}, a core left to the main thread`, '_spare']]
+    .flatMap(([measure, runtime, suffix]) => [
+      { id: `js_stall_longest_op${suffix}`, group: 'stall', label: `longest main-thread round trip with a goroutine while another churns ${CHURN_TREES} trees (${runtime})`,
+        gort: `${measure} longestOp`, unit: 'ms', better: 'lower' },
+      { id: `js_stall_longest_call${suffix}`, group: 'stall', label: `longest main-thread call into the runtime meanwhile (inside send() or recv(); ${runtime})`,
+        gort: `${measure} longestCall`, unit: 'ms', better: 'lower' },
+      { id: `js_stall_loop_delay${suffix}`, group: 'stall', label: `longest event-loop delay meanwhile (${runtime})`,
+        gort: `${measure} loopDelayMax`, anchor: 'idleLoop loopDelayMax', anchorName: 'the same wait, nothing running (the floor)',
+        unit: 'ms', better: 'lower' },
+    ]),
 ].filter((r) => only == null || only.includes(r.group));
 
 const MEASURES = {
@@ -254,11 +279,15 @@ const MEASURES = {
   workerWorkerGort, workerWorkerPort, workerWorkerAtomics,
   ...Object.fromEntries(Object.entries(VALUES).flatMap(([name, v]) => [
     [`throughputGort ${name}`, () => throughputGort(v)], [`throughputPort ${name}`, () => throughputPort(v)]])),
-  stall: mainThreadStall,
+  stall: () => mainThreadStall(rt), stallSpare: () => mainThreadStall(spareRt), idleLoop,
 };
-// A measure's name; 'stall longestOp' is a field of the stall measure's result.
-const measureOf = (name) => name.split(' ')[0] === 'stall' ? 'stall' : name;
-const pick = (results, name) => name.startsWith('stall ') ? results.stall[name.split(' ')[1]] : results[name];
+// A row's figure is a measure's result, or a field of it ('stall longestOp').
+const COMPOSITE = new Set(['stall', 'stallSpare', 'idleLoop']);
+const measureOf = (name) => COMPOSITE.has(name.split(' ')[0]) ? name.split(' ')[0] : name;
+const pick = (results, name) => {
+  const [measure, field] = name.split(' ');
+  return COMPOSITE.has(measure) ? results[measure][field] : results[name];
+};
 
 // Every run measures each measure once, in the rows' order: gort, then its anchor.
 const order = [...new Set(ROWS.flatMap((r) => [r.gort, r.anchor].filter(Boolean).map(measureOf)))];
@@ -269,6 +298,7 @@ for (let i = 0; i < RUNS; i++) {
   runs.push(results);
 }
 await rt.close();
+await spareRt?.close();
 
 if (printSamples) {
   runs.forEach((results, run) => {
