@@ -174,6 +174,7 @@ static void *malloc_large(mcache *c, size_t size, const gort_type *t, size_t nva
                           bool *clear_later)
 {
     size_t npages = size / PAGE_SIZE + (size % PAGE_SIZE != 0);
+    sched_slice_check(); /* a span of its own: as at a small object's fresh span */
     if (atomic_load_explicit(&sweep_remaining, memory_order_relaxed) > 0)
         sweep_reclaim(npages); /* let garbage make room before the heap grows */
     mspan *s = mheap_alloc(npages, make_spanclass(0, noscan));

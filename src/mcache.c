@@ -96,6 +96,9 @@ uintptr_t mcache_next_free(mcache *c, spanclass spc, mspan **sp)
     mspan *s = c->alloc[spc];
     unsigned index = mspan_next_free_index(s);
     if (index == s->nelems) {
+        /* A fresh span now and then: where a goroutine's time slice is
+         * looked at, off the fast path. */
+        sched_slice_check();
         if (!mcache_refill(c, spc))
             return 0;
         s = c->alloc[spc];

@@ -73,6 +73,14 @@
  * system sleeps the thief longer (Linux's timer slack: ~50 us), which also
  * keeps an idle thief off the run queues it would otherwise keep polling. */
 #define RUNNEXT_STEAL_BACKOFF_US 3
+/* Go's forcePreemptNS: a goroutine that has run this long while another
+ * goroutine or a due timer waits for its p yields at its next allocation
+ * safepoint (sched_slice_check). */
+#define SCHED_TIME_SLICE_NS (10 * (int64_t)1000000)
+/* sched_slice_check reads the clock at one fresh span in this many (a power
+ * of two): on wasm a clock read is a call out to JS, some 2% of binary-trees
+ * at every span; a span of small objects lasts microseconds. */
+#define SLICE_LOOK_PERIOD 16
 /* Stack sizes are rounded up to this. */
 #define STACK_SIZE_ROUND 512
 /* Stack room a goroutine needs left to stop in place at a safepoint: the
@@ -121,6 +129,9 @@ static struct {
      * exchange under sched.lock), and how many. */
     _Atomic(g *) deferred_ready;
     _Atomic int32_t ndeferred_ready;
+    /* Ps whose goroutine is asked to yield (p->preempt): the safepoint bit
+     * SAFEPOINT_PREEMPT stays set while any is. */
+    _Atomic int32_t npreempt;
 
     /* Dead goroutines with default stacks (and gs whose stacks were freed). */
     mutex gflock;
@@ -1076,6 +1087,50 @@ static bool requeue_next(g *gp, void *arg)
 
 static bool stop_in_place(m *mp);
 
+void sched_slice_check(void)
+{
+    m *mp = getm();
+    if (mp == NULL || mp->curg == NULL || mp->p == NULL)
+        return;
+    p *pp = mp->p;
+    if (++pp->slice_looks % SLICE_LOOK_PERIOD != 0)
+        return;
+    int64_t now = prim_nanotime();
+    if (pp->schedtick != pp->slice_tick) {
+        /* Another goroutine since the last look: its slice starts now. */
+        pp->slice_tick = pp->schedtick;
+        pp->slice_start = now;
+        return;
+    }
+    if (now - pp->slice_start < SCHED_TIME_SLICE_NS)
+        return;
+    int64_t next_timer = timers_next_when();
+    if (runqempty(pp) && atomic_load(&sched.runqsize) == 0 && !(next_timer >= 0 && next_timer <= now))
+        return; /* nothing waits for this p: run on */
+    pp->slice_start = now;
+    if (!pp->preempt) {
+        pp->preempt = true;
+        atomic_fetch_add(&sched.npreempt, 1);
+    }
+    /* Also when it was asked already: a yield elsewhere may have cleared
+     * the bit between its count and this p's. */
+    safepoint_request(SAFEPOINT_PREEMPT, true);
+}
+
+/* The running goroutine's share of a preemption request: true when it is
+ * the one asked to yield (its p's flag, cleared here). */
+static bool preempt_take(m *mp)
+{
+    p *pp = mp->p;
+    if (pp == NULL || !pp->preempt)
+        return false;
+    pp->preempt = false;
+    if (atomic_fetch_sub(&sched.npreempt, 1) == 1)
+        safepoint_request(SAFEPOINT_PREEMPT, false);
+    /* Asked for the goroutine that was running then. */
+    return pp->schedtick == pp->slice_tick;
+}
+
 void gort_safepoint_slow(void)
 {
     m *mp = getm();
@@ -1099,7 +1154,10 @@ void gort_safepoint_slow(void)
         gp->waitreason = WAIT_REASON_ZERO;
         casgstatus(gp, G_RUNNING, G_WAITING);
         switch_from(mp, gp, requeue_next, NULL, false);
+        return;
     }
+    if (safepoint_requested(SAFEPOINT_PREEMPT) && preempt_take(mp))
+        gort_yield(); /* its time slice is over: to the global queue, as Go's preemption */
 }
 
 static bool free_dead(g *gp, void *arg)

@@ -144,6 +144,13 @@ struct p {
     _Atomic(g *) runq[RUNQ_SIZE];
     _Atomic(g *) runnext;
     uint32_t schedtick;   /* goroutines run; every 61st looks at the global queue */
+    /* The time slice of the goroutine it runs (sched_slice_check): the
+     * schedtick it was seen at and since when; preempt: its goroutine is to
+     * yield at its next safepoint. The p's owner reads and writes them. */
+    uint32_t slice_tick;
+    uint32_t slice_looks; /* calls of sched_slice_check, which reads the clock at every few */
+    int64_t slice_start;
+    bool preempt;
     sudog *sudogcache[16];
     int nsudog;
     g *gfree;             /* dead goroutines with default-size stacks */
@@ -252,6 +259,7 @@ bool stop_the_world_run(enum wait_reason reason, bool switch_out, void (*fn)(voi
  * and the bits are the only record of what is asked. */
 #define SAFEPOINT_STOP_THE_WORLD 1u
 #define SAFEPOINT_STACK_SCAN 2u
+#define SAFEPOINT_PREEMPT 4u
 void safepoint_request(uint32_t why, bool on);
 static inline bool safepoint_requested(uint32_t why)
 {
@@ -265,6 +273,11 @@ static inline bool sched_gcwaiting(void) { return safepoint_requested(SAFEPOINT_
  * guards the table; and on every p. For the collector. */
 void sched_each_g(void (*fn)(g *gp, void *arg), void *arg);
 void sched_each_p(void (*fn)(p *pp, void *arg), void *arg);
+/* Called where the running goroutine allocates from a fresh span (not on the
+ * fast path): once it has held its p for a time slice while other work
+ * waits, it is asked to yield at its next safepoint, as Go's sysmon
+ * preempts a goroutine that ran 10 ms. */
+void sched_slice_check(void);
 /* Zeroes some of the dead stack below the caller (a goroutine), so that the
  * frames of what it calls next hold no stale pointers from earlier, deeper
  * calls for the conservative stack scan to find (bdwgc's GC_clear_stack).

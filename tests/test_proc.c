@@ -612,3 +612,69 @@ TEST(proc_gomaxprocs_parks_and_restores_processors_while_running)
         CHECK_EQ(gort_set_gomaxprocs(2), 0);
     }
 }
+
+/* Time slices: on one p, a goroutine that allocates without ever blocking
+ * gives the p up once it has run a slice while other work waits (a runnable
+ * goroutine; a due timer), as Go preempts one that ran 10 ms. Without that
+ * the hog would run until its own deadline and the other never before. No
+ * collection meanwhile: a stop-the-world may also make the hog yield. */
+#define HOG_DEADLINE_NS (20 * (int64_t)1000000000)
+/* The hog's work between two allocations: some 100k objects a second, so
+ * that the heap grows a few MB at most without the collector. */
+#define HOG_WORK_ROUNDS 2000
+
+static struct {
+    atomic_bool other_ran, hog_done;
+    int64_t hog_started, other_ran_at;
+} slice;
+
+static void slice_hog(void *arg)
+{
+    (void)arg;
+    slice.hog_started = gort_nanotime();
+    int64_t deadline = slice.hog_started + HOG_DEADLINE_NS;
+    void *keep = NULL;
+    volatile uint64_t work = 0;
+    while (!atomic_load(&slice.other_ran) && gort_nanotime() < deadline) {
+        keep = gort_alloc_bytes(64); /* a fresh span every 128 objects */
+        for (int i = 0; i < HOG_WORK_ROUNDS; i++)
+            work += (uint64_t)i;
+    }
+    gort_keep_alive(keep);
+    atomic_store(&slice.hog_done, true);
+}
+
+static void slice_other(void *arg)
+{
+    if (arg != NULL)
+        gort_sleep(1000000); /* a timer due while the hog runs */
+    slice.other_ran_at = gort_nanotime();
+    atomic_store(&slice.other_ran, true);
+}
+
+static void slice_main(void *arg)
+{
+    int gogc = gort_set_gc_percent(-1);
+    /* The hog last: it runs first (runnext), the other waits in the queue or on its timer. */
+    REQUIRE(gort_go(slice_other, arg) == GORT_OK);
+    REQUIRE(gort_go(slice_hog, NULL) == GORT_OK);
+    while (!atomic_load(&slice.hog_done))
+        gort_yield();
+    gort_set_gc_percent(gogc);
+}
+
+TEST(proc_a_goroutine_that_never_blocks_gives_up_its_p_after_a_time_slice)
+{
+    gort_config cfg = {.procs = 1};
+    for (int timer = 0; timer < 2; timer++) {
+        memset(&slice, 0, sizeof slice);
+        CHECK_EQ(gort_main(&cfg, slice_main, timer ? (void *)1 : NULL), GORT_OK);
+        CHECK(atomic_load(&slice.other_ran));
+        /* The other ran while the hog still ran (it stopped because of it),
+         * long before the hog's own deadline. */
+        CHECK(slice.other_ran_at - slice.hog_started < HOG_DEADLINE_NS / 4);
+        printf("    %s: the other goroutine ran %.1f ms after the hog began\n",
+               timer ? "a due timer" : "a runnable goroutine",
+               (double)(slice.other_ran_at - slice.hog_started) / 1e6);
+    }
+}

@@ -4,11 +4,14 @@
  *
  * gort runs goroutines on an M:N scheduler as Go does: GOMAXPROCS logical
  * processors (P), each with a run queue, served by worker threads (M); a
- * goroutine (G) that blocks parks and lets its P run another. There is no
- * preemption: a goroutine gives up its P only at a safepoint — a blocking
- * operation, gort_yield, gort_sleep, an allocation that must wait for the
- * collector, or gort_safepoint. A goroutine that loops without any of these
- * keeps its P (on wasm no signal can interrupt it).
+ * goroutine (G) that blocks parks and lets its P run another. Preemption is
+ * cooperative: a goroutine gives up its P only at a safepoint — a blocking
+ * operation, gort_yield, gort_sleep, an allocation, or gort_safepoint — when
+ * it blocks, when the collector asks, or when it has run a time slice (10 ms,
+ * Go's) while another goroutine or a due timer waits for its P; that last
+ * one is looked at where it allocates from a fresh span. A goroutine that
+ * loops without any of these keeps its P (on wasm no signal can interrupt
+ * it).
  *
  * Goroutine code may run on any worker thread, and on another one after each
  * park: do not keep the address of a thread-local variable across a call that
