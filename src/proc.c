@@ -67,6 +67,13 @@
 #define P_GFREE_MAX 64
 /* Rounds of stealing over all ps before a spinning m gives up. */
 #define STEAL_TRIES 4
+/* Rounds of pauses (some 50 us in all) a spinning m that found nothing
+ * keeps its p and looks at the run queues before it gives the p back and
+ * sleeps: a goroutine readied meanwhile from outside the scheduler (the JS
+ * main thread, a worker, a C thread) or by a busy p is taken at once rather
+ * than after a futex wake-up (10-100 us on a VM). Counted as spinning, it
+ * spares the readier that wake-up too (wakep). */
+#define IDLE_SPIN_ROUNDS 500
 /* How long a thief waits before it takes the runnext of a p that runs
  * (Go's 3 us): a channel hand-off readies a goroutine and parks in well
  * under a microsecond, so this leaves its p ample time to run it. The
@@ -1583,8 +1590,40 @@ static g *steal_work(m *mp)
     return NULL;
 }
 
+/* Whether goroutines wait in a run queue: the global one, self's (its
+ * runnext too) or another p's ring. Another p's runnext is not counted: it
+ * is that p's next, taken only after a wait (runqgrab), and chasing it would
+ * keep an m spinning beside every pair that hands off through channels. */
+static bool work_queued(p *self)
+{
+    if (atomic_load(&sched.runqsize) > 0 || !runqempty(self))
+        return true;
+    int procs = atomic_load_explicit(&sched.gomaxprocs, memory_order_relaxed);
+    for (int i = 0; i < procs; i++) {
+        p *other = sched.allp[i];
+        if (atomic_load(&other->runqhead) != atomic_load(&other->runqtail))
+            return true;
+    }
+    return false;
+}
+
+/* A spinning m's look for work before it sleeps (IDLE_SPIN_ROUNDS, of which
+ * *rounds_left remain in this search): true when something may be there to
+ * take (or the world is stopping), false when the rounds ran out. */
+static bool idle_spin(m *mp, int *rounds_left)
+{
+    while (*rounds_left > 0) {
+        (*rounds_left)--;
+        if (work_queued(mp->p) || sched_gcwaiting() || atomic_load(&sched.exiting))
+            return true;
+        prim_procyield(1);
+    }
+    return false;
+}
+
 static g *findrunnable(m *mp)
 {
+    int spin_left = IDLE_SPIN_ROUNDS;
     /* After a stop-the-world the global queue goes first: goroutines that
      * never block stop only for those, and one readied from outside (a
      * gort_gc caller, say) would otherwise wait behind them. */
@@ -1644,12 +1683,20 @@ static g *findrunnable(m *mp)
             }
             if (mp->spinning)
                 gp = steal_work(mp);
+            if (gp == NULL && mp->spinning && idle_spin(mp, &spin_left))
+                continue;
         }
         if (gp != NULL) {
             if (mp->spinning) {
                 mp->spinning = false;
-                /* The last spinner found work: another may find more. */
-                if (atomic_fetch_sub(&sched.nmspinning, 1) == 1)
+                /* The last spinner found work: another may find more, if
+                 * more is queued. Go wakes one either way; woken for a lone
+                 * goroutine readied from outside (a JS caller's every
+                 * round trip), it finds nothing, spins and sleeps again, a
+                 * futex wake-up and a busy thread per hand-off on machines
+                 * of few cores. Work queued later wakes one itself (no m
+                 * spins then). */
+                if (atomic_fetch_sub(&sched.nmspinning, 1) == 1 && work_queued(mp->p))
                     wakep();
             }
             return gp;
