@@ -18,7 +18,11 @@
  *    cycle never frees what was allocated during it;
  *  - a thread allocates from its p's cache without a lock only while it holds
  *    the p; threads without a p share one cache under extalloc_lock, which
- *    the collector holds while the world is stopped, so they stop with it.
+ *    the collector holds while the world is stopped, so they stop with it;
+ *  - a span's types (mspan.types) name every object's type: all of types[0]
+ *    while it has held one, and from its second type on each object's own
+ *    code (mspan.typecodes), written by the owner as it hands the object
+ *    out (when there was memory for the codes).
  */
 #include <string.h>
 

@@ -10,6 +10,8 @@
  *  - spans[] entries are published (release) only after the span is fully
  *    initialized, so span_of() from another thread sees a whole span;
  *  - pages_inuse is the sum of npages over in-use spans;
+ *  - a span's type codes (mspan.typecodes) live and die with the span: had
+ *    from this heap's fixalloc, given back when the span is freed;
  *  - an arena joins the heap with all of its metadata, had before the arena
  *    is mapped, and a span's structure is had before its pages: when the
  *    system has no memory for them, an allocation fails (NULL) before

@@ -40,6 +40,13 @@
  *    stops spinning re-checks every queue before sleeping, so a goroutine
  *    queued meanwhile is never stranded (wakep wakes a worker only when none
  *    spins);
+ *  - a goroutine is preempted only at a safepoint: its p's preempt flag is
+ *    set by the p's owner (sched_slice_check, once the goroutine has run a
+ *    time slice while other work waits) and taken at the next safepoint;
+ *    SAFEPOINT_PREEMPT stays set while sched.npreempt counts a flag, and a
+ *    clear that races a new request only delays a yield to the next look;
+ *  - a spinning m holds its p for a bounded look (IDLE_SPIN_ROUNDS) and
+ *    gives it up at once when the world is stopping;
  *  - the deadlock check runs when the last running m goes idle: no runnable
  *    goroutine, no pending timer and no external waiter means no goroutine can
  *    ever run again.
