@@ -74,12 +74,13 @@
 #define P_GFREE_MAX 64
 /* Rounds of stealing over all ps before a spinning m gives up. */
 #define STEAL_TRIES 4
-/* Rounds of pauses (some 50 us in all) a spinning m that found nothing
+/* Rounds of pauses (some 17 us in all) a spinning m that found nothing
  * keeps its p and looks at the run queues before it gives the p back and
- * sleeps: a goroutine readied meanwhile from outside the scheduler (the JS
- * main thread, a worker, a C thread) or by a busy p is taken at once rather
- * than after a futex wake-up (10-100 us on a VM). Counted as spinning, it
- * spares the readier that wake-up too (wakep). */
+ * sleeps, while goroutines are being readied from outside the scheduler (the
+ * JS main thread, a worker, a C thread): the next one is taken at once
+ * rather than after a futex wake-up (10-100 us on a VM), and counted as
+ * spinning, the m spares the readier that wake-up too (wakep). Runtimes
+ * that only goroutines drive never spin so. */
 #define IDLE_SPIN_ROUNDS 500
 /* How long a thief waits before it takes the runnext of a p that runs
  * (Go's 3 us): a channel hand-off readies a goroutine and parks in well
@@ -146,6 +147,9 @@ static struct {
     /* Ps whose goroutine is asked to yield (p->preempt): the safepoint bit
      * SAFEPOINT_PREEMPT stays set while any is. */
     _Atomic int32_t npreempt;
+    /* Goroutines readied by threads without a p (JS, workers, C threads),
+     * counted (wrapping) for the idle m's spin (IDLE_SPIN_ROUNDS). */
+    _Atomic uint32_t outside_readies;
 
     /* Dead goroutines with default stacks (and gs whose stacks were freed). */
     mutex gflock;
@@ -857,6 +861,7 @@ static bool ready_try(void)
         casgstatus(list, G_WAITING, G_RUNNABLE);
         globrunqput(list);
     }
+    atomic_fetch_add_explicit(&sched.outside_readies, (uint32_t)n, memory_order_relaxed);
     m *mp = wakep_locked();
     /* Counted down under the lock, after the queueing: while the count is
      * above zero the runtime is not quiescent. */
@@ -1052,6 +1057,7 @@ void goready(g *gp)
     lock(&sched.lock);
     globrunqput(gp);
     unlock(&sched.lock);
+    atomic_fetch_add_explicit(&sched.outside_readies, 1, memory_order_relaxed);
     wakep();
 }
 
@@ -1598,30 +1604,38 @@ static g *steal_work(m *mp)
 }
 
 /* Whether goroutines wait in a run queue: the global one, self's (its
- * runnext too) or another p's ring. Another p's runnext is not counted: it
+ * runnext too) or another p's ring, and with others_runnext another p's
+ * runnext. A look that waits for work leaves those out: another p's runnext
  * is that p's next, taken only after a wait (runqgrab), and chasing it would
  * keep an m spinning beside every pair that hands off through channels. */
-static bool work_queued(p *self)
+static bool work_queued(p *self, bool others_runnext)
 {
     if (atomic_load(&sched.runqsize) > 0 || !runqempty(self))
         return true;
     int procs = atomic_load_explicit(&sched.gomaxprocs, memory_order_relaxed);
     for (int i = 0; i < procs; i++) {
         p *other = sched.allp[i];
-        if (atomic_load(&other->runqhead) != atomic_load(&other->runqtail))
+        if (others_runnext ? !runqempty(other)
+                           : atomic_load(&other->runqhead) != atomic_load(&other->runqtail))
             return true;
     }
     return false;
 }
 
 /* A spinning m's look for work before it sleeps (IDLE_SPIN_ROUNDS, of which
- * *rounds_left remain in this search): true when something may be there to
- * take (or the world is stopping), false when the rounds ran out. */
+ * *rounds_left remain in this search), when goroutines were readied from
+ * outside since its last look: true when something may be there to take (or
+ * the world is stopping), false when the rounds ran out or nobody outside
+ * readies goroutines. */
 static bool idle_spin(m *mp, int *rounds_left)
 {
+    uint32_t readies = atomic_load_explicit(&sched.outside_readies, memory_order_relaxed);
+    if (readies == mp->outside_readies_seen)
+        return false;
+    mp->outside_readies_seen = readies;
     while (*rounds_left > 0) {
         (*rounds_left)--;
-        if (work_queued(mp->p) || sched_gcwaiting() || atomic_load(&sched.exiting))
+        if (work_queued(mp->p, false) || sched_gcwaiting() || atomic_load(&sched.exiting))
             return true;
         prim_procyield(1);
     }
@@ -1703,7 +1717,7 @@ static g *findrunnable(m *mp)
                  * futex wake-up and a busy thread per hand-off on machines
                  * of few cores. Work queued later wakes one itself (no m
                  * spins then). */
-                if (atomic_fetch_sub(&sched.nmspinning, 1) == 1 && work_queued(mp->p))
+                if (atomic_fetch_sub(&sched.nmspinning, 1) == 1 && work_queued(mp->p, true))
                     wakep();
             }
             return gp;

@@ -173,6 +173,9 @@ struct m {
     /* Looking for work, holding a p. Set by a waker (under sched.lock) for
      * the m it wakes, read and cleared by the m itself. */
     _Atomic bool spinning;
+    /* sched's count of goroutines readied from outside, as this m last saw
+     * it going idle (findrunnable: it looks a while longer while that moves). */
+    uint32_t outside_readies_seen;
     /* An action for whatever runs next on this m after a switch: release
      * the lock a parking goroutine held (gopark) or put the previous
      * goroutine back on a queue (yield). */
