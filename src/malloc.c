@@ -124,9 +124,10 @@ static __attribute__((noinline)) void span_note_type(mspan *s, const gort_type *
     if (codes == NULL)
         return;
     uintptr_t i = mspan_object_index(s, v);
-    unsigned shift = (i % 2) * SPAN_TYPE_CODE_BITS;
-    uint8_t byte = codes[i / 2];
-    OWNER_STORE(codes[i / 2], (uint8_t)((byte & ~(0xfu << shift)) | (code << shift)));
+    unsigned per_byte = 8 / SPAN_TYPE_CODE_BITS;
+    unsigned shift = (unsigned)(i % per_byte) * SPAN_TYPE_CODE_BITS;
+    uint8_t byte = codes[i / per_byte];
+    OWNER_STORE(codes[i / per_byte], (uint8_t)((byte & ~(SPAN_TYPE_CODE_MASK << shift)) | (code << shift)));
 }
 
 /* A type check costs two compares while the span holds one type, t. */

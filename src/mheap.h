@@ -32,7 +32,8 @@
 /* A span's type codes (mspan.typecodes): a nibble per object slot, k for
  * types[k], SPAN_TYPE_OTHER for a type past the first SPAN_TYPES. */
 #define SPAN_TYPE_CODE_BITS 4
-#define SPAN_TYPE_OTHER 15
+#define SPAN_TYPE_CODE_MASK ((1u << SPAN_TYPE_CODE_BITS) - 1)
+#define SPAN_TYPE_OTHER SPAN_TYPE_CODE_MASK
 #define SPAN_TYPECODES_BYTES (MAX_SPAN_OBJECTS * SPAN_TYPE_CODE_BITS / 8)
 
 enum mspan_state {

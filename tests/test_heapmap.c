@@ -179,7 +179,8 @@ static int type_code(const void *obj)
     if (s == NULL || s->typecodes == NULL)
         return -1;
     uintptr_t i = mspan_object_index(s, (uintptr_t)obj);
-    return (s->typecodes[i / 2] >> (i % 2 * SPAN_TYPE_CODE_BITS)) & 0xf;
+    unsigned per_byte = 8 / SPAN_TYPE_CODE_BITS;
+    return (s->typecodes[i / per_byte] >> (i % per_byte * SPAN_TYPE_CODE_BITS)) & SPAN_TYPE_CODE_MASK;
 }
 
 /* Whether obj's span names t as obj's own type: its one type, or the type
