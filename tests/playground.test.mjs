@@ -248,6 +248,93 @@ test('set_seed: the workloads started afterwards take the seed and report it (No
   }
 });
 
+// What a worker thread's reader (openHeapMap of the main thread's handle) sees, on request.
+const HEAP_MAP_THREAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+import(workerData.entry).then(({ openHeapMap }) => {
+  const reader = openHeapMap(workerData.handle);
+  parentPort.on('message', (base) => {
+    const { arenas } = reader.read();
+    const span = reader.span(base);
+    parentPort.postMessage({
+      pageSize: reader.pageSize, pagesPerArena: reader.pagesPerArena, bases: arenas.map((a) => a.base),
+      copied: arenas.every((a) => a.bytes && a.bytes.length === reader.pagesPerArena * reader.L.pageRecordSize),
+      span: span && { elemsize: span.elemsize, nelems: span.nelems, types: span.types },
+      memoryBytes: workerData.handle.memory.buffer.byteLength, viewBytes: reader.realm.u8.length,
+    });
+  });
+  parentPort.postMessage('ready');
+});`;
+
+test('a heap map reader\'s handle gives a worker thread a reader of the same heap, as the memory grows (Node)', async () => {
+  const { start, openHeapMap } = await import('../dist/index.node.js');
+  const { runWorkload } = await import('../web/workloads.js');
+  const rt = await start({ procs: 2 });
+  const { Worker } = await import('node:worker_threads');
+  let thread;
+  try {
+    const reader = rt.heapMap();
+    const handle = reader.handle;
+    assert.equal(handle.gort, 'heapMap');
+    assert.throws(() => openHeapMap(rt.handle), TypeError);
+    assert.throws(() => openHeapMap({ ...handle, memory: new WebAssembly.Memory({ initial: 1 }).buffer }), TypeError);
+    assert.throws(() => openHeapMap({ ...handle, layout: { ...handle.layout, heapmapHeader: 'x' } }), TypeError);
+    thread = new Worker(HEAP_MAP_THREAD, { eval: true, workerData: { entry: new URL('../dist/index.node.js', import.meta.url).href, handle } });
+    const replies = [];
+    let wake = null;
+    thread.on('message', (m) => { replies.push(m); wake?.(); });
+    thread.on('error', (e) => { replies.push(e); wake?.(); });
+    const next = async () => {
+      while (!replies.length) await new Promise((r) => { wake = r; });
+      const m = replies.shift();
+      if (m instanceof Error) throw m;
+      return m;
+    };
+    assert.equal(await next(), 'ready');
+    // Both read the heap while no workload allocates: the same arenas, and
+    // a span's objects alike (the sweeper may free a span between the two
+    // reads: then another span is asked for).
+    const spanOf = (base) => { const x = reader.span(base); return x && { elemsize: x.elemsize, nelems: x.nelems, types: x.types }; };
+    const compare = async () => {
+      const { arenas } = reader.read();
+      const typed = arenas.flatMap((a) => [...Array(reader.pagesPerArena).keys()].filter((i) => reader.page(a, i).kind === 'start')
+        .map((i) => a.base + i * reader.pageSize)).filter((b) => reader.span(b)?.types.length);
+      assert.ok(typed.length > 0, 'no span with a type on the heap');
+      let seen, mine;
+      // The newest arenas' spans first: their records are the likeliest above the memory the views were made over.
+      for (const base of typed.reverse().slice(0, 5)) {
+        mine = spanOf(base);
+        thread.postMessage(base);
+        seen = await next();
+        if (seen.span && mine && JSON.stringify(seen.span) === JSON.stringify(mine)) break;
+      }
+      assert.deepEqual(seen.span, mine);
+      // Arenas are only added (the runtime may add one between the reads).
+      const before = arenas.map((a) => a.base), after = reader.read().arenas.map((a) => a.base);
+      assert.deepEqual(seen.bases.slice(0, before.length), before);
+      assert.deepEqual(after.slice(0, seen.bases.length), seen.bases);
+      assert.ok(seen.copied, 'the worker copied no page records');
+      assert.equal(seen.pageSize, reader.pageSize);
+      assert.equal(seen.pagesPerArena, reader.pagesPerArena);
+      assert.equal(seen.viewBytes, seen.memoryBytes, 'the worker\'s views do not cover the memory');
+      return seen;
+    };
+    const done = rt.chan({ codec: 'f64' });
+    rt.go('churn', done, 4);
+    await done.recv();
+    const small = await compare();
+    // A heap that grows the memory past what the worker's views were made over.
+    const growing = runWorkload(rt, 'alloc_churn', { live_mb: 96, small_pct: 80, large_pct: 5 }, () => {});
+    while (handle.memory.buffer.byteLength < small.memoryBytes + 64 * 1048576) await new Promise((r) => setTimeout(r, 50));
+    await growing.stop();
+    const large = await compare();
+    assert.ok(large.memoryBytes > small.memoryBytes && large.bases.length > small.bases.length, `${small.bases.length} arenas in ${small.memoryBytes} bytes, then ${large.bases.length} in ${large.memoryBytes}`);
+  } finally {
+    await thread?.terminate();
+    await rt.close();
+  }
+});
+
 const waitFor = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 100 });
 
 /** Opens the playground at `query` in a fresh context, once it is ready (the context closed if it

@@ -2,7 +2,8 @@
 // checked by tsc (typescript, a dev dependency) the way a user's strict
 // project sees them: tests/types/usage.ts uses every declaration of 'gort'
 // and 'gort/worker' and holds misuse they must reject (@ts-expect-error),
-// tests/types/require.cts the types of require(). Both resolve the package
+// tests/types/require.cts the types of require(), and a file made here the
+// heap map reader's handle and openHeapMap. They resolve the package
 // through its own name, so the "types" conditions of package.json's exports
 // are what is checked. A file made here also holds the declarations' value
 // exports to what each JS entry point really exports.
@@ -77,9 +78,27 @@ test('tsc accepts the typed usage, rejects the misuse, and the declared exports 
       exportsCheck('index', index),
       exportsCheck('worker', worker),
     ].join('\n') + '\n');
+    // A heap map reader's handle crosses to a worker, whose openHeapMap reads
+    // the same heap: only such a handle is taken, from either entry point.
+    await writeFile(`${dir}/heapmap.ts`, [
+      `import { start, openHeapMap, type HeapMapHandle, type HeapMapReader } from 'gort';`,
+      `import { openHeapMap as openInWorker } from 'gort/worker';`,
+      `export async function readElsewhere(): Promise<number> {`,
+      `  const rt = await start();`,
+      `  const handle: HeapMapHandle = rt.heapMap().handle;`,
+      `  const memory: WebAssembly.Memory = handle.memory;`,
+      `  const header: number | undefined = handle.layout['heapmapHeader'];`,
+      `  const reader: HeapMapReader = openInWorker(structuredClone(handle));`,
+      `  // @ts-expect-error a runtime's handle is not a heap map reader's`,
+      `  openHeapMap(rt.handle);`,
+      `  // @ts-expect-error the layout is read only`,
+      `  handle.layout['heapmapHeader'] = 0;`,
+      `  return reader.read().arenas.length + memory.buffer.byteLength + (header ?? 0) + openHeapMap(handle).pageSize;`,
+      `}`,
+    ].join('\n') + '\n');
     await writeFile(`${dir}/tsconfig.json`, JSON.stringify({
       extends: '../../tests/types/tsconfig.json',
-      include: ['../../tests/types/*.ts', '../../tests/types/*.cts', './exports.ts', './exports.cts'],
+      include: ['../../tests/types/*.ts', '../../tests/types/*.cts', './exports.ts', './exports.cts', './heapmap.ts'],
     }, null, 2));
 
     const { code, output } = await new Promise((resolve) => {
@@ -94,7 +113,7 @@ test('tsc accepts the typed usage, rejects the misuse, and the declared exports 
     for (const name of declarations) {
       assert.ok(files.some((f) => f.endsWith(`/dist/${name}`)), `tsc did not read dist/${name}`);
     }
-    for (const name of ['tests/types/usage.ts', 'tests/types/require.cts', 'exports.ts', 'exports.cts']) {
+    for (const name of ['tests/types/usage.ts', 'tests/types/require.cts', 'exports.ts', 'exports.cts', 'heapmap.ts']) {
       assert.ok(files.some((f) => f.endsWith(`/${name}`)), `tsc did not check ${name}`);
     }
   } finally {

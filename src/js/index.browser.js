@@ -118,3 +118,4 @@ export function start(options = {}) {
 }
 
 export * from './api.js';
+export { openHeapMap } from './observe.js';

@@ -285,10 +285,22 @@ export interface HeapMapPage {
   kind: 'free' | 'start' | 'rest'; spanclass?: number; sizeclass?: number; noscan?: boolean; elemsize?: number;
   nelems?: number; inuse?: number; marked?: number; npages?: number; sweep?: 'swept' | 'sweeping' | 'unswept'; cached?: boolean;
 }
+/**
+ * reader.handle: what another thread needs to read the same heap map, as
+ * plain data postMessage carries (the shared memory is passed, not copied).
+ */
+export interface HeapMapHandle {
+  gort: 'heapMap';
+  memory: WebAssembly.Memory;
+  /** The names and values the module's observation layout published. */
+  layout: Readonly<Record<string, number>>;
+}
 /** rt.heapMap(): copies the page table without calling into the module. */
 export interface HeapMapReader {
   readonly pageSize: number;
   readonly pagesPerArena: number;
+  /** Post it to a worker, whose openHeapMap(handle) reads the same heap there. */
+  readonly handle: HeapMapHandle;
   read(): { arenas: HeapMapArena[]; sweepgen: number };
   page(arena: HeapMapArena, index: number, sweepgen?: number): HeapMapPage;
   /**
@@ -410,6 +422,13 @@ export declare class Runtime implements AsyncDisposable {
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
+
+/**
+ * A heap map reader from another thread's reader.handle: it reads the
+ * runtime's shared memory as rt.heapMap() does, with no module loaded and no
+ * thread of the runtime taken (TypeError for anything but such a handle).
+ */
+export declare function openHeapMap(handle: HeapMapHandle): HeapMapReader;
 
 /** Loads the module and starts a runtime (NotIsolatedError where SharedArrayBuffer is missing). */
 export declare function start(options?: StartOptions): Promise<Runtime>;

@@ -60,3 +60,4 @@ export function start(options = {}) {
 }
 
 export * from './api.js';
+export { openHeapMap } from './observe.js';

@@ -8,7 +8,9 @@
 // goroutine runnable to its start); and a heap-map
 // reader that copies the page table arena by arena, and for a zoomed span
 // its objects' colours. Every address and offset comes from the module's
-// layout descriptor (gort_js_observe_layout, src/js/bridge.c), by name.
+// layout descriptor (gort_js_observe_layout, src/js/bridge.c), by name. A
+// heap-map reader's handle (the memory and that layout) gives another
+// thread a reader of its own (openHeapMap) with no module loaded there.
 //
 // The reading protocols are those of gort/trace.h: a ring's head is loaded
 // before and after its records are copied and the records the writer may
@@ -811,11 +813,21 @@ export class HeapMapReader {
     this.realm = realm;
     this.L = layoutOf(realm);
     this.arenas = [];
-    const { u32 } = realm;
     realm.refresh();
+    const { u32 } = realm;
     this.pagesPerArena = u32[(this.L.heapmapHeader + this.L.hmPagesPerArena) >>> 2];
     this.pageSize = u32[(this.L.heapmapHeader + this.L.hmPageSize) >>> 2];
     this.sizes = Array.from(u32.subarray(this.L.classToSize >>> 2, (this.L.classToSize >>> 2) + this.L.numSizeClasses));
+  }
+
+  /**
+   * What another thread needs to read the same heap: the module's memory
+   * and the layout C published, plain data that postMessage carries (a
+   * shared WebAssembly.Memory is passed, not copied). openHeapMap(handle)
+   * makes a reader of it there, without the module.
+   */
+  get handle() {
+    return { gort: 'heapMap', memory: this.realm.memory, layout: { ...this.L } };
   }
 
   /** The heap's sweepgen now (for a record's sweep state). */
@@ -1004,6 +1016,46 @@ export class HeapMapReader {
     }
     return name;
   }
+}
+
+/**
+ * The memory-only realm a reader of another thread reads through: views of
+ * the shared memory, rebuilt when a thread of the runtime grew it (as
+ * Realm.refresh() does), and the layout the handle carries.
+ */
+class MemoryRealm {
+  constructor(memory, layout) {
+    this.memory = memory;
+    this.observeLayout = layout;
+    this.buffer = null;
+    this.refresh();
+  }
+
+  refresh() {
+    const buffer = this.memory.buffer;
+    if (buffer === this.buffer) return;
+    this.buffer = buffer;
+    this.u8 = new Uint8Array(buffer);
+    this.u32 = new Uint32Array(buffer);
+  }
+}
+
+/**
+ * A HeapMapReader from a reader's handle (reader.handle, posted from the
+ * thread that has the runtime): a worker reads and draws the heap map
+ * without loading the module or joining the runtime, as the main thread's
+ * reader does, never calling into it.
+ */
+export function openHeapMap(handle) {
+  if (!handle || typeof handle != 'object' || handle.gort !== 'heapMap') {
+    throw new TypeError('gort: openHeapMap() takes a heap map reader\'s handle (reader.handle)');
+  }
+  if (!(handle.memory instanceof WebAssembly.Memory)) throw new TypeError('gort: the handle\'s memory is not a WebAssembly.Memory');
+  const { layout } = handle;
+  if (!layout || typeof layout != 'object' || !Object.values(layout).every(Number.isInteger) || !Number.isInteger(layout.heapmapHeader)) {
+    throw new TypeError('gort: the handle\'s layout is not the one a reader published');
+  }
+  return new HeapMapReader(new MemoryRealm(handle.memory, { ...layout }));
 }
 
 export { COLORS, WORK };

@@ -14,4 +14,5 @@ export async function attach(handle) {
 }
 
 export * from './api.js';
+export { openHeapMap } from './observe.js';
 export { WorkerRuntime } from './attach.js';

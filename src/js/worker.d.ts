@@ -4,15 +4,16 @@
 import type { RuntimeHandle, RuntimeView } from './index.js';
 
 // What worker.node.js and worker.browser.js export besides attach and
-// WorkerRuntime (api.js): everything of 'gort' but start().
+// WorkerRuntime (api.js and openHeapMap): everything of 'gort' but start().
 export {
   isSupported, Runtime, Channel, select, Context, ContextError, Canceled, DeadlineExceeded, Goroutine,
   GortError, ChannelClosedError, PanicError, RuntimeClosedError, NotIsolatedError, FatalError, DeadlockError,
+  openHeapMap,
 } from './index.js';
 export type {
   CodecTypes, CodecName, BytesInput, UserCodec, StartOptions, OperationOptions, Received, ReceivedSync,
   TryReceived, ChannelHandle, ContextHandle, RuntimeHandle, TickerChannel, SelectCase, Selected, Select,
-  Contexts, ChanOptions, GoArg, RuntimeView,
+  Contexts, ChanOptions, GoArg, RuntimeView, HeapMapHandle, HeapMapReader,
 } from './index.js';
 
 /**

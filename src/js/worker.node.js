@@ -16,4 +16,5 @@ export function attach(handle) {
 }
 
 export * from './api.js';
+export { openHeapMap } from './observe.js';
 export { WorkerRuntime } from './attach.js';
