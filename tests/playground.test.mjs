@@ -86,6 +86,7 @@ test('npm start serves the playground on loopback with the isolation headers, an
     assert.equal(r.headers['cross-origin-embedder-policy'], 'require-corp', `${what}: COEP`);
   };
   for (const [path, type] of [['/', 'text/html'], ['/app.js', 'text/javascript'], ['/style.css', 'text/css'],
+    ['/mapworker.js', 'text/javascript'], ['/mapview.js', 'text/javascript'], ['/heapmap.js', 'text/javascript'],
     ['/dist/index.browser.js', 'text/javascript'], ['/dist/observe.js', 'text/javascript'],
     ['/dist/wasm/web/gort.wasm', 'application/wasm'], ['/dist/wasm/web/gort.worker.js', 'text/javascript'],
     ['/index.html?w=churn', 'text/html']]) {
@@ -338,10 +339,11 @@ test('a heap map reader\'s handle gives a worker thread a reader of the same hea
 const waitFor = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 100 });
 
 /** Opens the playground at `query` in a fresh context, once it is ready (the context closed if it
- * failed); problems collects console errors. */
-async function openPage(query, { viewport = { width: 1400, height: 1100 } } = {}) {
+ * failed); problems collects console errors. prepare(page) runs before the page loads. */
+async function openPage(query, { viewport = { width: 1400, height: 1100 }, prepare } = {}) {
   const context = await browser.newContext({ viewport, acceptDownloads: false });
   const page = await context.newPage();
+  await prepare?.(page);
   page.setDefaultTimeout(WAIT_MS);
   const problems = [];
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
@@ -358,19 +360,50 @@ async function openPage(query, { viewport = { width: 1400, height: 1100 } } = {}
   return { context, page, problems };
 }
 
-/** Counts the map canvas's pixels of each collector colour. */
-const collectorPixels = (page) => page.evaluate(() => {
+/**
+ * Counts the map's pixels as the page shows them, by kind: 'collector' (each
+ * collector colour), 'flash' (a fresh flash: the barrier's yellow, the
+ * assists' green) or 'colour' (how far all pixels are from a free page's
+ * colour, summed, and the pixels of spans: opaque, far from a free page's
+ * colour and from the background's). A canvas handed to a worker gives this thread no context:
+ * the frame it shows is copied onto one.
+ */
+const mapPixels = (page, kind) => page.evaluate((kind) => {
   const c = document.getElementById('map');
-  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  const counts = { white: 0, grey: 0, black: 0 };
+  const copy = new OffscreenCanvas(c.width, c.height).getContext('2d');
+  copy.drawImage(c, 0, 0);
+  const d = copy.getImageData(0, 0, c.width, c.height).data;
+  const counts = { white: 0, grey: 0, black: 0, shade: 0, assist: 0, colour: 0, spans: 0 };
   for (let i = 0; i < d.length; i += 4) {
     const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
-    if (r === 250 && g === 250 && b === 250) counts.white++;
-    else if (r === 150 && g === 150 && b === 150) counts.grey++;
-    else if (r === 0 && g === 0 && b === 0) counts.black++;
+    if (kind === 'colour') {
+      const free = Math.abs(r - 40) + Math.abs(g - 46) + Math.abs(b - 56);
+      counts.colour += free;
+      if (d[i + 3] === 255 && free > 60 && Math.abs(r - 24) + Math.abs(g - 27) + Math.abs(b - 33) > 60) counts.spans++;
+    } else if (kind === 'collector') {
+      if (r === 250 && g === 250 && b === 250) counts.white++;
+      else if (r === 150 && g === 150 && b === 150) counts.grey++;
+      else if (r === 0 && g === 0 && b === 0) counts.black++;
+    } else if (r > 180 && g > 165 && b < 0.6 * g) {
+      // Collector colour has greys, a slate blue and vermillion: none is yellow or green.
+      counts.shade++;
+    } else if (g > r + 80 && g > b + 20) {
+      counts.assist++;
+    }
   }
   return counts;
-});
+}, kind);
+const collectorPixels = (page) => mapPixels(page, 'collector');
+const flashPixels = (page) => mapPixels(page, 'flash');
+
+/**
+ * Clicks the map (or what selector names) and waits until the page has
+ * the answer: a map drawn in a worker answers by message.
+ */
+async function clickMap(page, position, selector = '#map') {
+  await page.locator(selector).click(position ? { position } : {});
+  await waitFor(page, () => window.playground.mapSettled);
+}
 
 async function setControl(page, selector, value) {
   await page.locator(selector).fill(String(value));
@@ -381,6 +414,8 @@ test('the playground runs a workload and draws the heap and the collector live',
   const { context, page, problems } = await openPage('?gogc=100&mode=fill');
   try {
     assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+    // Chromium hands the map's canvas to a worker, and the cost panel says so.
+    assert.equal(await page.evaluate(() => window.playground.mapDrawing), 'worker');
 
     // The module's workloads: binary_trees where this build has it, else the older churn.
     await page.locator('#workload').selectOption('binary_trees');
@@ -440,23 +475,63 @@ test('the playground runs a workload and draws the heap and the collector live',
     assert.ok(colours.white > 0 && colours.black > 0, `collector colours seen: ${JSON.stringify(colours)}`);
     await map.screenshot({ path: `${screenshots}playground-map-collector.png` });
 
-    // Zoom: an arena, then a span, then an object.
+    // A size class chosen in the table lights its spans: the others dim
+    // towards a free page's colour (flashes off: they would colour it too).
     await page.locator('input[name=mode][value=fill]').check();
-    await map.click({ position: { x: 200, y: 2 } });
+    await page.locator('#flashes').uncheck();
+    await page.waitForTimeout(1200);
+    const fewest = await page.evaluate(() => [...document.querySelectorAll('#class-table tbody tr')]
+      .map((r) => ({ c: r.dataset.class, spans: parseInt(r.cells[2].textContent, 10) })).sort((a, b) => a.spans - b.spans)[0].c);
+    const lit = async (want) => {
+      let x;
+      for (let i = 0; i < 30; i++) {
+        x = (await mapPixels(page, 'colour')).colour;
+        if (want(x)) break;
+        await page.waitForTimeout(100);
+      }
+      return x;
+    };
+    const unlit = (await mapPixels(page, 'colour')).colour;
+    await page.locator(`#class-table tr[data-class="${fewest}"]`).click();
+    // Its share of the spans is at most half (more than one class is on the
+    // map): the others, dimmed to 22%, leave at most 61% of the colour.
+    const highlighted = await lit((x) => x < unlit * 0.75);
+    await map.screenshot({ path: `${screenshots}playground-map-class.png` });
+    t.diagnostic(`size class ${fewest} lit: the map's colour ${unlit} -> ${highlighted}`);
+    assert.ok(highlighted < unlit * 0.75, `lighting size class ${fewest} dimmed nothing: ${unlit} -> ${highlighted}`);
+    await waitFor(page, (c) => document.querySelector('#class-table tr.selected')?.dataset.class === c, fewest);
+    await page.locator(`#class-table tr[data-class="${fewest}"]`).click();
+    const cleared = await lit((x) => x > highlighted / 0.75);
+    assert.ok(cleared > highlighted / 0.75, `the class stayed lit: ${highlighted} -> ${cleared}`);
+    await page.locator('#flashes').check();
+
+    // The PNG export is the map as drawn.
+    const png = await page.evaluate(async () => {
+      const blob = await window.playground.mapPNG();
+      const image = await createImageBitmap(blob);
+      const c = document.getElementById('map');
+      return { type: blob.type, width: image.width, height: image.height, canvas: [c.width, c.height] };
+    });
+    assert.deepEqual(png, { type: 'image/png', width: png.canvas[0], height: png.canvas[1], canvas: png.canvas });
+    assert.ok(png.width > 0 && png.height > 0, JSON.stringify(png));
+
+    // Zoom: an arena, then a span, then an object.
+    await clickMap(page, { x: 200, y: 2 });
     await waitFor(page, () => /arena \d+/.test(document.getElementById('crumbs').textContent));
     const box = await map.boundingBox();
     let opened = false;
     for (let k = 0; k < 64 && !opened; k++) {
       const cell = box.width / 32;
-      await map.click({ position: { x: (k % 32) * cell + cell / 2, y: Math.floor(k / 32) * (cell * 0.6) + 4 } });
+      await clickMap(page, { x: (k % 32) * cell + cell / 2, y: Math.floor(k / 32) * (cell * 0.6) + 4 });
       opened = /span 0x/.test(await page.locator('#crumbs').textContent());
     }
     assert.ok(opened, 'no span opened from the arena view');
-    await map.click({ position: { x: 5, y: 5 } });
+    await clickMap(page, { x: 5, y: 5 });
     const info = await page.locator('#info').textContent();
     assert.match(info, /size class/);
     await page.screenshot({ path: `${screenshots}playground-span.png`, fullPage: true });
-    await page.locator('#crumbs a[data-level=heap]').click();
+    await clickMap(page, null, '#crumbs a[data-level=heap]');
+    assert.match(await page.locator('#cost').textContent(), /heap map drawn inworker \(OffscreenCanvas\)/);
 
     // GOGC changed live: the goal the page shows and the runtime's follow.
     const goalAt100 = await page.evaluate(() => window.playground.metrics['/gc/heap/goal:bytes']);
@@ -679,6 +754,56 @@ const mmuPanel = (page) => page.evaluate(() => {
   };
 });
 
+test('with draw=main in the URL, or when the map\'s worker cannot start, the map is drawn on the main thread', { skip, timeout: 300_000 }, async (t) => {
+  const cyclesNow = (page) => page.evaluate(() => window.playground.shown.cycles ?? 0);
+  const drawn = (page, how) => waitFor(page, (text) => document.getElementById('cost').textContent.includes(text), `heap map drawn in${how}`);
+  {
+    const { context, page, problems } = await openPage('?w=binary_trees&depth=14&seed=5&run=1&draw=main');
+    try {
+      assert.equal(await page.evaluate(() => window.playground.mapDrawing), 'main');
+      await waitFor(page, () => window.playground.workload === 'binary_trees' && window.playground.mapStats?.spans > 0);
+      await drawn(page, 'main thread (Canvas2D) (draw=main in the URL)');
+      assert.match(page.url(), /draw=main/);
+      // The map changes across a cycle.
+      const map = page.locator('#map');
+      const shot1 = await map.screenshot();
+      await waitFor(page, (n) => window.playground.shown.cycles >= n, (await cyclesNow(page)) + 2);
+      const shot2 = await map.screenshot({ path: `${screenshots}playground-main-thread-map.png` });
+      assert.ok(!shot1.equals(shot2), 'the map drawn on the main thread did not change across collector cycles');
+      // A click opens an arena, another a span, whose details show.
+      await clickMap(page, { x: 200, y: 2 });
+      await waitFor(page, () => /arena \d+/.test(document.getElementById('crumbs').textContent));
+      const cell = (await map.boundingBox()).width / 32;
+      for (let k = 0; k < 64 && !/span 0x/.test(await page.locator('#crumbs').textContent()); k++) {
+        await clickMap(page, { x: (k % 32) * cell + cell / 2, y: Math.floor(k / 32) * (cell * 0.6) + 4 });
+      }
+      assert.match(await page.locator('#info').textContent(), /span at 0x[0-9a-f]+.*size class/s);
+      await page.screenshot({ path: `${screenshots}playground-main-thread.png`, fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  }
+  // The worker's script fails to load after the canvas was handed to it: a
+  // fresh canvas takes the old one's place and the main thread draws on it.
+  const { context, page, problems } = await openPage('?w=binary_trees&depth=14&seed=5&run=1', {
+    prepare: (p) => p.route('**/mapworker.js', (route) => route.fulfill({ status: 404, body: 'not found' })),
+  });
+  try {
+    assert.equal(await page.evaluate(() => window.playground.mapDrawing), 'main');
+    await drawn(page, 'main thread (Canvas2D): the map\'s worker did not start');
+    await waitFor(page, () => window.playground.mapStats?.spans > 0);
+    let pixels;
+    for (let i = 0; i < 30 && !(pixels = await mapPixels(page, 'colour')).spans; i++) await page.waitForTimeout(100);
+    assert.ok(pixels.spans > 0, 'the fresh canvas shows no span');
+    assert.equal(await page.evaluate(() => document.querySelectorAll('canvas#map').length), 1);
+    t.diagnostic(`a worker that did not load: ${await page.locator('#cost tr:first-child').textContent()}`);
+    assert.deepEqual(problems.filter((p) => !/404/.test(p)), []);
+  } finally {
+    await context.close();
+  }
+});
+
 test('the MMU panel lists its worst windows and the time strip marks them', { skip, timeout: 300_000 }, async (t) => {
   const { context, page, problems } = await openPage('?w=binary_trees&depth=14&seed=3&run=1');
   try {
@@ -796,20 +921,6 @@ test('every workload of the list starts, reports and stops from the page', { ski
   }
 });
 
-/** Counts the map canvas's pixels that show a fresh flash: the barrier's yellow, the assists' green. */
-const flashPixels = (page) => page.evaluate(() => {
-  const c = document.getElementById('map');
-  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  const counts = { shade: 0, assist: 0 };
-  for (let i = 0; i < d.length; i += 4) {
-    const [r, g, b] = [d[i], d[i + 1], d[i + 2]];
-    // Collector colour has greys, a slate blue and vermillion: none is yellow or green.
-    if (r > 180 && g > 165 && b < 0.6 * g) counts.shade++;
-    else if (g > r + 80 && g > b + 20) counts.assist++;
-  }
-  return counts;
-});
-
 test('the map flashes where the write barrier shades, and a clicked object shows its type', { skip, timeout: 300_000 }, async (t) => {
   const { context, page, problems } = await openPage('?w=barrier_storm&objects=100000&gogc=50&mode=collector');
   try {
@@ -842,19 +953,19 @@ test('the map flashes where the write barrier shades, and a clicked object shows
     // Clicking an object names its type (the workload's gort_type).
     const map = page.locator('#map');
     await page.locator('input[name=mode][value=fill]').check();
-    await map.click({ position: { x: 200, y: 2 } });
+    await clickMap(page, { x: 200, y: 2 });
     await waitFor(page, () => /arena \d+/.test(document.getElementById('crumbs').textContent));
     const box = await map.boundingBox();
     const cell = box.width / 32;
     const types = new Set();
     for (let k = 0; k < 512 && !types.has('barrier-storm node'); k++) {
-      await map.click({ position: { x: (k % 32) * cell + cell / 2, y: Math.floor(k / 32) * (cell * 0.6) + 4 } });
+      await clickMap(page, { x: (k % 32) * cell + cell / 2, y: Math.floor(k / 32) * (cell * 0.6) + 4 });
       if (!/span 0x/.test(await page.locator('#crumbs').textContent())) continue;
-      await map.click({ position: { x: 5, y: 5 } });
+      await clickMap(page, { x: 5, y: 5 });
       const type = await page.locator('#info tr').evaluateAll((rows) => rows.find((r) => r.cells[0].textContent === 'type')?.cells[1].textContent ?? 'no type row');
       types.add(type);
       if (type === 'barrier-storm node') await page.screenshot({ path: `${screenshots}playground-object-type.png`, fullPage: true });
-      await page.locator('#crumbs a[data-level=arena]').click();
+      await clickMap(page, null, '#crumbs a[data-level=arena]');
     }
     t.diagnostic(`types shown: ${[...types].join(' | ')}`);
     assert.ok(types.has('barrier-storm node'), [...types].join(' | '));

@@ -2,15 +2,18 @@
 // workload, applies the collector's knobs live, and draws what the runtime
 // publishes (heap map, cycle, time strip, MMU, its worst windows and pauses,
 // size classes)
-// once per animation frame. The page's state lives in its URL (workload,
-// parameters, knobs, map mode, the worst windows' length, running or not), so
-// a view can be shared.
+// once per animation frame; the heap map is drawn in a worker of its own
+// where the browser can (mapview.js). The page's state lives in its URL
+// (workload, parameters, knobs, map mode, the worst windows' length, running
+// or not, and ?draw=main: the map drawn on this thread), so a view can be
+// shared.
 //
 // window.playground exposes the figures the page shows, for the browser
 // test (tests/playground.test.mjs) and for anyone curious in the console.
 
 import { WORKLOADS, DEFAULT_WORKLOAD, runWorkload } from './workloads.js';
-import { HeapMap, legend } from './heapmap.js';
+import { legend } from './heapmap.js';
+import { openMapView } from './mapview.js';
 import { drawStrip, drawMMU, drawPauses, percentile, histMax, fmtSeconds, mb, fmtCount, LANE_COLOURS } from './charts.js';
 
 const $ = (id) => document.getElementById(id);
@@ -61,6 +64,9 @@ const view = {
   offsetNs: Infinity, lastEventNs: 0,
   metrics: null, prevMetrics: null,
   frame: { ms: 0, events: 0, map: 0, panels: 0, bytes: 0, count: 0, interval: 0, lastAt: 0 }, paused: false,
+  // The map's own frames (the worker's where it draws there) and, when it
+  // draws on this thread without the URL asking, why.
+  mapFrame: { ms: 0, bytes: 0, count: 0, interval: 0, lastAt: 0 }, mapWhy: null, drawAsked: 'worker',
   lastMetricsAt: 0, lastTablesAt: 0, lastStripAt: 0, lastMMUAt: 0,
   // The worst windows' length (ms) and the last found: { windowMs, windows: [{ from, to (s), utilization, ... }] }.
   worstMs: DEFAULT_WORST_MS, worst: null,
@@ -85,6 +91,12 @@ const playground = {
   get laneLabels() { return view.lanes.map((l) => l.label); },
   /** The map's flashes: pages seen flashing since load, cells drawn flashing in the last frame. */
   get flashStats() { return view.map?.flashStats ?? null; },
+  /** Where the heap map is drawn: 'worker' (OffscreenCanvas) or 'main' (Canvas2D on this thread). */
+  get mapDrawing() { return view.map?.drawing ?? null; },
+  /** Every click and zoom of the map has been answered (at once on the main thread; a worker answers by message). */
+  get mapSettled() { return view.map?.settled ?? false; },
+  /** The map as the PNG export makes it. */
+  mapPNG() { return view.map.toBlob(); },
   /** Frames that drew barrier (shade) and assist flashes, by the collector's phase then. */
   flashFrames: {},
   /** Whether a P lane shows user code since t (s, the runtime's clock). */
@@ -120,6 +132,7 @@ function readURL() {
     seed: q.has('seed') && Number.isInteger(seed) && seed >= 0 && seed <= MAX_SEED ? seed : 0,
     mode, flashes: q.get('flash') !== '0', run: q.get('run') === '1',
     worst: WORST_CHOICES_MS.includes(worst) ? worst : DEFAULT_WORST_MS,
+    draw: q.get('draw') === 'main' ? 'main' : 'worker',
   };
 }
 
@@ -159,6 +172,7 @@ function writeURL() {
   if (!s.flashes) q.set('flash', '0');
   if (s.run) q.set('run', '1');
   if (s.worst !== DEFAULT_WORST_MS) q.set('worst', String(s.worst));
+  if (view.drawAsked === 'main') q.set('draw', 'main');
   history.replaceState(null, '', `${location.pathname}?${q}`);
 }
 
@@ -592,7 +606,7 @@ function drawClasses() {
     `<td>${r.nelems - r.inuse}</td><td>${(r.tail / 1024).toFixed(1)} KB</td></tr>`).join('');
   let spans = 0, pages = 0;
   for (const r of rows) { spans += r.spans; pages += r.pages; }
-  playground.mapStats = { spans, pages, arenas: view.map.snapshot?.arenas.length ?? 0, classes: rows.length };
+  playground.mapStats = { spans, pages, arenas: view.map.arenaCount, classes: rows.length };
 }
 
 function drawLegend() {
@@ -620,13 +634,20 @@ function drawReport() {
   $('report').textContent = r ? JSON.stringify(r, null, 1) : view.running ? 'waiting for the first report…' : 'no workload running';
 }
 
+const DRAWING = { worker: 'worker (OffscreenCanvas)', main: 'main thread (Canvas2D)' };
+const rate = (interval) => (interval ? `${(1000 / interval).toFixed(1)} /s` : '–');
+
 function drawCost() {
-  const f = view.frame;
+  const f = view.frame, m = view.mapFrame;
+  const inWorker = view.map.drawing === 'worker';
+  const why = view.mapWhy ? `: ${view.mapWhy}` : inWorker ? '' : ' (draw=main in the URL)';
   $('cost').tBodies[0].innerHTML = [
-    ['frame time (page\'s work, mean)', `${f.ms.toFixed(2)} ms`],
+    ['heap map drawn in', `${DRAWING[view.map.drawing]}${why}`],
+    ['frame time (main thread\'s work, mean)', `${f.ms.toFixed(2)} ms`],
     ['… events / heap map / charts', `${f.events.toFixed(2)} / ${f.map.toFixed(2)} / ${f.panels.toFixed(2)} ms`],
-    ['frame rate', f.interval ? `${(1000 / f.interval).toFixed(1)} /s` : '–'],
-    ['bytes read per frame (mean)', `${(f.bytes / 1024).toFixed(1)} KB`],
+    ['frame rate', rate(f.interval)],
+    ...(inWorker ? [['heap map in its worker: work per frame, frame rate', `${m.ms.toFixed(2)} ms, ${rate(m.interval)}`]] : []),
+    ['bytes read per frame (mean)', inWorker ? `${(f.bytes / 1024).toFixed(1)} KB here, ${(m.bytes / 1024).toFixed(1)} KB in the worker` : `${(f.bytes / 1024).toFixed(1)} KB`],
     ['frames drawn', String(playground.frames)],
   ].map(([k, v]) => `<tr><td>${k}</td><td>${v}</td></tr>`).join('');
 }
@@ -640,22 +661,36 @@ function timed(name, fn) {
   (playground.shown.panelMs ??= {})[name] = performance.now() - t;
 }
 
+/**
+ * Folds one frame's figures into running means (the mean of the first 30
+ * frames, then over about the last 30), and the interval since the last.
+ */
+function fold(means, figures, at) {
+  const k = means.count < 30 ? 1 / (means.count + 1) : 1 / 30;
+  for (const [name, v] of Object.entries(figures)) means[name] += (v - means[name]) * k;
+  if (means.lastAt) means.interval += (at - means.lastAt - means.interval) * k;
+  means.lastAt = at;
+  means.count++;
+}
+
+/** A frame of the heap map, drawn here or in its worker: its cost, and whether it drew flashes (by phase). */
+function mapFrameDrawn({ ms, bytes, flash }) {
+  fold(view.mapFrame, { ms, bytes }, performance.now());
+  if (flash.drawnShade > 0 || flash.drawnAssist > 0) (playground.flashFrames[view.phase] ??= { shade: 0, assist: 0 });
+  if (flash.drawnShade > 0) playground.flashFrames[view.phase].shade++;
+  if (flash.drawnAssist > 0) playground.flashFrames[view.phase].assist++;
+}
+
 function frame() {
   requestAnimationFrame(frame);
   if (!view.rt || view.paused) return;
   const t0 = performance.now();
   let bytes = takeEvents();
   const t1 = performance.now();
-  bytes += view.map.read();
-  if (view.map.flashes) bytes += view.map.readWork();
-  if (view.map.mode === 'collector' && view.map.level.kind !== 'span') bytes += view.map.scanSpans(view.phase);
-  view.map.draw();
-  const flashed = view.map.flashStats;
-  if (flashed.drawnShade > 0 || flashed.drawnAssist > 0) (playground.flashFrames[view.phase] ??= { shade: 0, assist: 0 });
-  if (flashed.drawnShade > 0) playground.flashFrames[view.phase].shade++;
-  if (flashed.drawnAssist > 0) playground.flashFrames[view.phase].assist++;
-  bytes += view.map.level.kind === 'span' ? view.map.bytesRead : 0;
+  bytes += view.map.frame();
   const t2 = performance.now();
+  // Drawn in a worker, the map still costs this thread its messages (handled between frames).
+  const messageMs = view.map.takeMessageMs();
   if (t0 - view.lastMetricsAt >= METRICS_EVERY_MS) { view.lastMetricsAt = t0; timed('metrics', () => sampleMetrics(t0)); drawReport(); }
   if (t0 - view.lastStripAt >= STRIP_EVERY_MS) {
     view.lastStripAt = t0;
@@ -683,20 +718,14 @@ function frame() {
     drawCost();
   }
   const t3 = performance.now();
-  const ms = t3 - t0;
-  const k = view.frame.count < 30 ? 1 / (view.frame.count + 1) : 1 / 30;
-  view.frame.ms += (ms - view.frame.ms) * k;
-  view.frame.events += (t1 - t0 - view.frame.events) * k;
-  view.frame.map += (t2 - t1 - view.frame.map) * k;
-  view.frame.panels += (t3 - t2 - view.frame.panels) * k;
-  if (view.frame.lastAt) view.frame.interval += (t0 - view.frame.lastAt - view.frame.interval) * k;
-  view.frame.lastAt = t0;
-  view.frame.bytes += (bytes - view.frame.bytes) * k;
-  view.frame.count++;
+  fold(view.frame, { ms: t3 - t0 + messageMs, events: t1 - t0, map: t2 - t1 + messageMs, panels: t3 - t2, bytes }, t0);
   playground.frames++;
   playground.shown.frameMs = view.frame.ms;
-  playground.shown.frameKB = view.frame.bytes / 1024;
+  // What the map's worker read per frame joins what this thread read.
+  playground.shown.frameKB = (view.frame.bytes + (view.map.drawing === 'worker' ? view.mapFrame.bytes : 0)) / 1024;
   playground.shown.fps = view.frame.interval ? 1000 / view.frame.interval : null;
+  playground.shown.mapMs = view.mapFrame.ms;
+  playground.shown.mapFps = view.mapFrame.interval ? 1000 / view.mapFrame.interval : null;
 }
 
 // ---- A/B and export ----
@@ -712,8 +741,10 @@ async function abRun() {
   };
   $('ab-result').textContent = 'view off…';
   view.paused = true;
+  view.map.set({ paused: true });
   const off = await measure();
   view.paused = false;
+  view.map.set({ paused: false });
   $('ab-result').textContent = 'view on…';
   const on = await measure();
   playground.shown.ab = { off, on };
@@ -762,10 +793,13 @@ async function main() {
   $('procs').max = String(rt.procs);
   if (typeof rt.setGCPercent !== 'function') throw new Error('this build of the package has no rt.setGCPercent: rebuild dist/ (src/js/build.sh)');
   view.events = rt.events({ historyMs: HISTORY_MS });
-  view.map = new HeapMap($('map'), rt.heapMap(), { onSelect: showInfo });
-  view.map.mode = initial.mode;
-  view.map.flashes = initial.flashes;
-  view.map.onZoom = () => { drawCrumbs(); drawLegend(); };
+  view.drawAsked = initial.draw;
+  const opened = await openMapView($('map'), rt.heapMap(), {
+    where: initial.draw, settings: { mode: initial.mode, flashes: initial.flashes },
+    onSelect: showInfo, onZoom: () => { drawCrumbs(); drawLegend(); }, onFrame: mapFrameDrawn,
+  });
+  view.map = opened.view;
+  view.mapWhy = opened.why;
   drawLegend();
   drawCrumbs();
   $('lane-legend').innerHTML = Object.entries(LANE_COLOURS).map(([k, c]) => `<li><i style="background:${c}"></i>${k === 'running' ? 'user code' : k}</li>`).join('') +
@@ -786,9 +820,9 @@ async function main() {
   $('checkmark').addEventListener('change', applyDebug);
   $('stw').addEventListener('change', applyDebug);
   for (const r of document.querySelectorAll('input[name=mode]')) {
-    r.addEventListener('change', () => { view.map.mode = r.value; view.map.spanColours.clear(); drawLegend(); writeURL(); });
+    r.addEventListener('change', () => { view.map.set({ mode: r.value }); drawLegend(); writeURL(); });
   }
-  $('flashes').addEventListener('change', () => { view.map.flashes = $('flashes').checked; drawLegend(); writeURL(); });
+  $('flashes').addEventListener('change', () => { view.map.set({ flashes: $('flashes').checked }); drawLegend(); writeURL(); });
   $('crumbs').addEventListener('click', (e) => {
     const to = e.target.dataset?.level;
     if (to === 'heap') view.map.zoom({ kind: 'heap' });
@@ -798,7 +832,7 @@ async function main() {
     const tr = e.target.closest('tr[data-class]');
     if (!tr) return;
     const c = Number(tr.dataset.class);
-    view.map.highlightClass = view.map.highlightClass === c ? null : c;
+    view.map.set({ highlightClass: view.map.highlightClass === c ? null : c });
     drawClasses();
   });
   $('worst-window').addEventListener('change', () => chooseWorst(Number($('worst-window').value)));
@@ -809,7 +843,7 @@ async function main() {
   $('ab').addEventListener('click', abRun);
   $('export-trace').addEventListener('click', () => download('gort-trace.json', new Blob([JSON.stringify(view.events.chromeTrace())], { type: 'application/json' })));
   $('export-gctrace').addEventListener('click', () => download('gort-gctrace.txt', new Blob([view.events.gctrace().join('\n') + '\n'], { type: 'text/plain' })));
-  $('export-png').addEventListener('click', () => $('map').toBlob((b) => download('gort-heap-map.png', b), 'image/png'));
+  $('export-png').addEventListener('click', async () => download('gort-heap-map.png', await view.map.toBlob()));
 
   rt.setGCPercent(initial.gogc);
   rt.setMemoryLimit(initial.limit === null ? Infinity : initial.limit * 1048576);

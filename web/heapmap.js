@@ -10,7 +10,10 @@
 // per-page work counters).
 //
 // Everything here reads the heap through the package's HeapMapReader,
-// which copies shared memory and never calls into the module.
+// which copies shared memory and never calls into the module, and touches
+// no DOM: the same HeapMap draws on the page's canvas or, in a worker
+// (mapworker.js), on the OffscreenCanvas the page's canvas handed over.
+// Whoever owns it says how wide it is drawn and where it was clicked.
 
 // Okabe-Ito hues (distinguishable with the common colour-vision deficiencies).
 const HUE = {
@@ -44,7 +47,15 @@ const ARENA_COLUMNS = 32;
 // Milliseconds a frame spends painting rows of the heap image.
 const PAINT_BUDGET_MS = 6;
 
+// What set() changes.
+const SETTINGS = ['mode', 'flashes', 'highlightClass', 'width', 'paused'];
+
 const mix = (a, b, t) => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
+
+/** A canvas to paint an image on before it is drawn scaled: off the DOM where the browser allows. */
+function scratchCanvas() {
+  return typeof OffscreenCanvas == 'function' ? new OffscreenCanvas(1, 1) : document.createElement('canvas');
+}
 
 /** A colour per size class (for class mode): hues around the wheel, lightness alternating. */
 function classColour(sizeclass) {
@@ -59,29 +70,72 @@ function classColour(sizeclass) {
 }
 
 export class HeapMap {
-  constructor(canvas, reader, { onSelect } = {}) {
+  /**
+   * @param {HTMLCanvasElement | OffscreenCanvas} canvas
+   * @param {import('gort').HeapMapReader} reader
+   * @param {{ onSelect?: (details: object | null) => void, onZoom?: (level: object) => void,
+   *   onFrame?: (frame: { ms: number, bytes: number, flash: object }) => void }} [callbacks]
+   *   onSelect: what the info panel shows after a click or a zoom (null: nothing);
+   *   onZoom: the level zoomed to; onFrame: each frame's cost and flashes
+   */
+  constructor(canvas, reader, { onSelect, onZoom, onFrame } = {}) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d');
     this.reader = reader;
     this.onSelect = onSelect ?? (() => {});
+    this.onZoom = onZoom ?? (() => {});
+    this.onFrame = onFrame ?? (() => {});
+    // The width (CSS pixels) the map is drawn at: its owner's to tell.
+    this.width = 900;
+    this.paused = false;
     this.mode = 'fill';
     this.level = { kind: 'heap' };
     this.highlightClass = null;
     this.snapshot = null;
     this.image = null;
-    this.spanColours = new Map(); // span base -> { colours, elemsize, phase }
+    this.spanColours = new Map(); // span base -> { colours, elemsize }
     this.dirtyArenas = new Set(); // arenas whose spans' bits were read since the image was painted
     this.rowKeys = [];
     this.scanCursor = 0;
     this.paintCursor = 0; // the row the next paint starts at
-    this.bytesRead = 0;
     this.selectedObject = null;
     this.flashes = true;
     this.shadeAt = []; // per arena, per page: when the barrier last shaded there (performance.now())
     this.assistAt = [];
     // Pages seen flashing since the page loaded, and cells drawn flashing in the last frame.
     this.flashStats = { shaded: 0, assisted: 0, drawnShade: 0, drawnAssist: 0 };
-    canvas.addEventListener('click', (e) => this.click(e));
+  }
+
+  /** Changes any of mode, flashes, highlightClass, width and paused; other names are ignored. */
+  set(settings) {
+    // Span bits scanned in one mode are not kept for the next.
+    if (settings.mode !== undefined && settings.mode !== this.mode) this.spanColours.clear();
+    for (const k of SETTINGS) if (k in settings) this[k] = settings[k];
+  }
+
+  /** The arenas of the last read. */
+  get arenaCount() { return this.snapshot?.arenas.length ?? 0; }
+
+  /**
+   * One frame of the map: reads what changed, the collector's work for the
+   * flashes and (collector colour) span bits within a budget, and draws.
+   * Tells onFrame its cost; returns the bytes it read.
+   */
+  frame() {
+    const t0 = performance.now();
+    let bytes = this.read();
+    if (this.flashes) bytes += this.readWork();
+    if (this.mode === 'collector' && this.level.kind !== 'span') bytes += this.scanSpans();
+    bytes += this.draw();
+    this.onFrame({ ms: performance.now() - t0, bytes, flash: this.flashStats });
+    return bytes;
+  }
+
+  /** The map as a PNG file. */
+  toBlob() {
+    const { canvas } = this;
+    if (typeof canvas.convertToBlob == 'function') return canvas.convertToBlob({ type: 'image/png' });
+    return new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
   }
 
   /** Reads the page table (changed arenas only). Returns the bytes copied. */
@@ -91,7 +145,6 @@ export class HeapMap {
     let bytes = 0;
     this.snapshot.arenas.forEach((a, i) => { if (a.gen !== before[i] && a.bytes) bytes += a.bytes.length; });
     if (bytes || this.snapshot.sweepgen !== this.listedSweepgen || this.snapshot.arenas.length !== before.length) this.list = null;
-    this.bytesRead = bytes;
     return bytes;
   }
 
@@ -139,11 +192,8 @@ export class HeapMap {
       }
     }
     if (!stats.drawnShade && !stats.drawnAssist) return;
-    this.flashScratch ??= document.createElement('canvas');
-    this.flashScratch.width = width; this.flashScratch.height = rows;
-    this.flashScratch.getContext('2d').putImageData(this.flashImage, 0, 0);
-    this.ctx.imageSmoothingEnabled = false;
-    this.ctx.drawImage(this.flashScratch, 0, 0, w, h);
+    this.flashScratch ??= scratchCanvas();
+    this.drawScaled(this.flashScratch, this.flashImage, w, h);
   }
 
   /**
@@ -215,7 +265,7 @@ export class HeapMap {
   }
 
   /** Scans span bits for collector mode within a time budget, round-robin. Returns bytes read. */
-  scanSpans(phase) {
+  scanSpans() {
     const list = this.level.kind === 'arena'
       ? this.spanList().filter((s) => s.arena.index === this.level.arena)
       : this.spanList();
@@ -227,7 +277,7 @@ export class HeapMap {
       const obj = this.reader.span(s.base);
       this.dirtyArenas.add(s.arena.index);
       if (obj) {
-        this.spanColours.set(s.base, { colours: obj.colors, elemsize: obj.elemsize, phase });
+        this.spanColours.set(s.base, { colours: obj.colors, elemsize: obj.elemsize });
         bytes += Math.ceil(obj.nelems / 8) * 3;
       } else {
         this.spanColours.delete(s.base);
@@ -322,20 +372,25 @@ export class HeapMap {
     return this.image;
   }
 
-  /** Draws the current level. */
+  /** Paints img on the scratch canvas, then draws it scaled to w x h over the map. */
+  drawScaled(scratch, img, w, h) {
+    if (scratch.width !== img.width || scratch.height !== img.height) { scratch.width = img.width; scratch.height = img.height; }
+    scratch.getContext('2d').putImageData(img, 0, 0);
+    this.ctx.imageSmoothingEnabled = false;
+    this.ctx.drawImage(scratch, 0, 0, w, h);
+  }
+
+  /** Draws the current level. Returns the bytes it read (a span's bits). */
   draw() {
     const { canvas, ctx } = this;
-    const cssWidth = canvas.clientWidth || 900;
+    const cssWidth = this.width;
     if (this.level.kind === 'heap') {
       const img = this.heapImage();
       const rowPx = Math.max(3, Math.min(32, Math.floor(560 / img.height)));
       const w = Math.round(cssWidth), h = img.height * rowPx;
       if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
-      this.scratch ??= document.createElement('canvas');
-      this.scratch.width = img.width; this.scratch.height = img.height;
-      this.scratch.getContext('2d').putImageData(img, 0, 0);
-      ctx.imageSmoothingEnabled = false;
-      ctx.drawImage(this.scratch, 0, 0, w, h);
+      this.scratch ??= scratchCanvas();
+      this.drawScaled(this.scratch, img, w, h);
       if (rowPx >= 6) {
         ctx.strokeStyle = 'rgba(0,0,0,0.5)';
         for (let r = 1; r < img.height; r++) { ctx.beginPath(); ctx.moveTo(0, r * rowPx + 0.5); ctx.lineTo(w, r * rowPx + 0.5); ctx.stroke(); }
@@ -345,8 +400,9 @@ export class HeapMap {
     } else if (this.level.kind === 'arena') {
       this.drawArena(cssWidth);
     } else {
-      this.drawSpan(cssWidth);
+      return this.drawSpan(cssWidth);
     }
+    return 0;
   }
 
   drawArena(cssWidth) {
@@ -393,10 +449,8 @@ export class HeapMap {
       ctx.fillStyle = '#ddd'; ctx.font = '14px system-ui';
       ctx.fillText('This span is gone (freed, or reused at another size): go back up a level.', 12, 60);
       this.geometry = null;
-      this.bytesRead += 0;
-      return;
+      return 0;
     }
-    this.bytesRead += Math.ceil(obj.nelems / 8) * 3;
     const cols = Math.min(obj.nelems, Math.max(8, Math.ceil(Math.sqrt(obj.nelems * 3))));
     const rows = Math.ceil(obj.nelems / cols);
     const cell = Math.max(4, Math.min(40, Math.floor(w / cols)));
@@ -417,6 +471,7 @@ export class HeapMap {
     }
     this.geometry = { cols, cell, obj };
     this.flashStats.drawnShade = this.flashStats.drawnAssist = 0;
+    return Math.ceil(obj.nelems / 8) * 3;
   }
 
   /** The span record and base that page `page` of arena `a` belongs to, or null. */
@@ -429,10 +484,9 @@ export class HeapMap {
     return null;
   }
 
-  click(e) {
-    const r = this.canvas.getBoundingClientRect();
-    const x = (e.clientX - r.left) * (this.canvas.width / r.width);
-    const y = (e.clientY - r.top) * (this.canvas.height / r.height);
+  /** A click at (fx, fy): where across and down the drawn map, 0 to 1 each. */
+  click(fx, fy) {
+    const x = fx * this.canvas.width, y = fy * this.canvas.height;
     const g = this.geometry;
     if (!g || !this.snapshot) return;
     if (this.level.kind === 'heap') {
@@ -457,7 +511,7 @@ export class HeapMap {
     this.selectedObject = null;
     this.onSelect(level.kind === 'span' ? this.describeSpan() : null);
     this.draw();
-    this.onZoom?.(level);
+    this.onZoom(level);
   }
 
   /** What the info panel shows for the zoomed span. */
