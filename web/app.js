@@ -93,6 +93,8 @@ const playground = {
   get flashStats() { return view.map?.flashStats ?? null; },
   /** Where the heap map is drawn: 'worker' (OffscreenCanvas) or 'main' (Canvas2D on this thread). */
   get mapDrawing() { return view.map?.drawing ?? null; },
+  /** Frames of the heap map drawn (by its worker, or in this thread's frames). */
+  get mapFrames() { return view.mapFrame.count; },
   /** Every click and zoom of the map has been answered (at once on the main thread; a worker answers by message). */
   get mapSettled() { return view.map?.settled ?? false; },
   /** The map as the PNG export makes it. */
