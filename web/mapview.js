@@ -15,13 +15,16 @@ const DEFAULT_WIDTH = 900;
  * What app.js drives, wherever the map is drawn.
  * @typedef {object} MapView
  * @property {'worker' | 'main'} drawing where the map is drawn
- * @property {string} mode @property {boolean} flashes @property {number | null} highlightClass
+ * @property {'fill' | 'class' | 'collector'} mode
+ * @property {boolean} flashes
+ * @property {number | null} highlightClass the size class lit, the others dimmed
  * @property {{ kind: string, arena?: number, base?: number, page?: number }} level the level shown
  * @property {{ shaded: number, assisted: number, drawnShade: number, drawnAssist: number }} flashStats
  * @property {number} arenaCount arenas of the last read
  * @property {boolean} settled every click and zoom asked for has been answered
  * @property {(settings: object) => void} set mode, flashes, highlightClass, width, paused
  * @property {(level: object) => void} zoom
+ * @property {(fx: number, fy: number) => void} click where across and down the map, 0 to 1 each
  * @property {() => object[]} classTable per size class: spans, pages, objects, tail waste
  * @property {() => number} frame the main thread's share of a frame: bytes it read
  * @property {() => number} takeMessageMs ms the main thread spent on the worker's messages since the last call
@@ -139,8 +142,8 @@ function workerDrawingMissing() {
 
 /**
  * Starts mapworker.js drawing on canvas. Resolves with the worker once it
- * drew, or with why it cannot (then canvas was never handed over, or the
- * caller must replace it: a canvas given to a worker cannot draw again).
+ * is ready to draw, or with why it cannot and whether canvas was handed
+ * over (then the caller must replace it: it cannot draw here again).
  */
 function startWorker(canvas, handle, settings) {
   let moduleType = false;
@@ -166,8 +169,8 @@ function startWorker(canvas, handle, settings) {
 }
 
 /**
- * Where the canvas was clicked, as fractions of its drawn box: the same
- * wherever the map is drawn, whatever size its bitmap has.
+ * Passes view the canvas's clicks, as fractions of its drawn box (the same
+ * wherever the map is drawn, whatever size its bitmap has), and its width.
  */
 function wire(canvas, view, width) {
   canvas.addEventListener('click', (e) => {
@@ -188,7 +191,7 @@ function wire(canvas, view, width) {
  * @param {HTMLCanvasElement} canvas
  * @param {import('gort').HeapMapReader} reader
  * @param {{ where: 'worker' | 'main', settings: object, onSelect: Function, onZoom: Function, onFrame: Function }} options
- * @returns {Promise<{ view: MapView, canvas: HTMLCanvasElement, why: string | null }>}
+ * @returns {Promise<{ view: MapView, why: string | null }>}
  */
 export async function openMapView(canvas, reader, { where, settings: asked, onSelect, onZoom, onFrame }) {
   const settings = { ...asked, width: canvas.clientWidth || DEFAULT_WIDTH };
@@ -198,7 +201,7 @@ export async function openMapView(canvas, reader, { where, settings: asked, onSe
     if (started.worker) {
       const view = new WorkerMap(started.worker, settings, { onSelect, onZoom, onFrame });
       wire(canvas, view, settings.width);
-      return { view, canvas, why: null };
+      return { view, why: null };
     }
     why = started.why;
     if (started.transferred) {
@@ -210,5 +213,5 @@ export async function openMapView(canvas, reader, { where, settings: asked, onSe
   const view = new MainThreadMap(canvas, reader, { onSelect, onZoom, onFrame });
   view.set(settings);
   wire(canvas, view, settings.width);
-  return { view, canvas, why };
+  return { view, why };
 }
