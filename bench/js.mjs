@@ -135,10 +135,10 @@ async function workerWorkerPort() {
   return us(per);
 }
 
-async function workerWorkerAtomics() {
+async function workerWorkerAtomics(kind = 'atomics') {
   const cells = new SharedArrayBuffer(8);
-  const pong = spawn('atomicsPong', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, cells });
-  const ping = spawn('atomicsPing', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, cells });
+  const pong = spawn(`${kind}Pong`, { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, cells });
+  const ping = spawn(`${kind}Ping`, { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, cells });
   await Promise.all([pong.ready, ping.ready]);
   const c = new Int32Array(cells);
   Atomics.store(c, 1, 1);
@@ -147,6 +147,8 @@ async function workerWorkerAtomics() {
   await Promise.all([pong.worker.terminate(), ping.worker.terminate()]);
   return us(per);
 }
+
+const workerWorkerSpin = () => workerWorkerAtomics('spin');
 
 // ---- one thread: the main thread ping-pongs with itself ----
 
@@ -257,6 +259,8 @@ const ROWS = [
     gort: 'workerWorkerGort', anchor: 'workerWorkerPort', anchorName: 'MessageChannel worker <-> worker', unit: 'us', better: 'lower' },
   { id: 'js_worker_worker_atomics', group: 'workers', label: 'round trip worker <-> worker (unbuffered)',
     gort: 'workerWorkerGort', anchor: 'workerWorkerAtomics', anchorName: 'Atomics.wait/notify (the floor)', unit: 'us', better: 'lower' },
+  { id: 'js_worker_worker_spin', group: 'workers', label: 'round trip worker <-> worker (unbuffered)',
+    gort: 'workerWorkerGort', anchor: 'workerWorkerSpin', anchorName: 'Atomics spin, no sleep (two cache-line transfers)', unit: 'us', better: 'lower' },
   ...Object.keys(VALUES).map((name) => ({
     id: `js_throughput_${name.replace(/[^a-z0-9]+/gi, '_')}`, group: 'throughput',
     label: `throughput worker -> worker, ${name} (cap ${CHANNEL_CAP})`, gort: `throughputGort ${name}`,
@@ -276,7 +280,7 @@ const ROWS = [
 
 const MEASURES = {
   mainGoroutine, mainWorkerGort, mainWorkerPort, mainSelfGort, mainSelfTsChan,
-  workerWorkerGort, workerWorkerPort, workerWorkerAtomics,
+  workerWorkerGort, workerWorkerPort, workerWorkerAtomics, workerWorkerSpin,
   ...Object.fromEntries(Object.entries(VALUES).flatMap(([name, v]) => [
     [`throughputGort ${name}`, () => throughputGort(v)], [`throughputPort ${name}`, () => throughputPort(v)]])),
   stall: () => mainThreadStall(rt), stallSpare: () => mainThreadStall(spareRt), idleLoop,

@@ -121,6 +121,28 @@ const roles = {
     }
     return (performance.now() - t0) / (n - warmup);
   },
+  // The same hand-off with both sides spinning instead of sleeping: what one
+  // round trip of two cache-line transfers between two cores costs here.
+  async spinPong({ cells }) {
+    const c = new Int32Array(cells);
+    parentPort.postMessage('ready');
+    for (let i = 0; i < n; i++) {
+      while (Atomics.load(c, 0) !== 2 * i + 1);
+      Atomics.store(c, 0, 2 * i + 2);
+    }
+  },
+  async spinPing({ cells }) {
+    const c = new Int32Array(cells);
+    parentPort.postMessage('ready');
+    while (Atomics.load(c, 1) === 0) Atomics.wait(c, 1, 0);
+    let t0 = 0;
+    for (let i = 0; i < n; i++) {
+      if (i === warmup) t0 = performance.now();
+      Atomics.store(c, 0, 2 * i + 1);
+      while (Atomics.load(c, 0) !== 2 * i + 2);
+    }
+    return (performance.now() - t0) / (n - warmup);
+  },
 };
 const result = await roles[role](workerData);
 parentPort.postMessage({ result });
