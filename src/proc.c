@@ -1774,10 +1774,15 @@ static void *mstart(void *arg)
 
 #define P_SUDOG_CACHE ((int)(sizeof(((p *)0)->sudogcache) / sizeof(sudog *)))
 
-/* A thread in try mode keeps sudogs of its own, linked through next, so that
- * it never waits for sudoglock: up to TRY_SUDOG_CACHE; beyond that they go
- * to the shared list when its lock is free at once. */
+/* A thread without a p keeps sudogs of its own, linked through next, so that
+ * two workers handing values to each other do not meet at sudoglock twice
+ * per operation. A thread in try mode never waits for that lock: it keeps
+ * up to TRY_SUDOG_CACHE, and beyond that gives them back only when the lock
+ * is free at once. Any other thread keeps up to THREAD_SUDOG_CACHE (it
+ * waits on one operation at a time, a select on a sudog per case): a thread
+ * that exits holding some loses that many at most. */
 #define TRY_SUDOG_CACHE 64
+#define THREAD_SUDOG_CACHE 4
 static _Thread_local sudog *tls_sudogs;
 static _Thread_local int tls_nsudog;
 
@@ -1788,11 +1793,11 @@ sudog *acquire_sudog(void)
     if (pp != NULL && pp->nsudog > 0)
         return pp->sudogcache[--pp->nsudog];
     sudog *s = NULL;
-    if (pp == NULL && tls_try_mode) {
-        if ((s = tls_sudogs) != NULL) {
-            tls_sudogs = s->next;
-            tls_nsudog--;
-        } else if (lock_try(&sched.sudoglock)) {
+    if (pp == NULL && (s = tls_sudogs) != NULL) {
+        tls_sudogs = s->next;
+        tls_nsudog--;
+    } else if (pp == NULL && tls_try_mode) {
+        if (lock_try(&sched.sudoglock)) {
             if ((s = sched.sudogfree) != NULL)
                 sched.sudogfree = s->next;
             unlock(&sched.sudoglock);
@@ -1829,6 +1834,12 @@ void release_sudog(sudog *s)
             unlock(&sched.sudoglock);
             return;
         }
+        s->next = tls_sudogs;
+        tls_sudogs = s;
+        tls_nsudog++;
+        return;
+    }
+    if (pp == NULL && tls_nsudog < THREAD_SUDOG_CACHE) {
         s->next = tls_sudogs;
         tls_sudogs = s;
         tls_nsudog++;
