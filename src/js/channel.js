@@ -6,7 +6,7 @@
 // block the thread in the runtime instead.
 
 import { ChannelClosedError, GortError, PanicError, RuntimeClosedError } from './errors.js';
-import { ELEM_BOOL, ELEM_F64, ELEM_I32, ELEM_PAYLOAD, ELEM_UNIT } from './codec.js';
+import { ELEM_BOOL, ELEM_F64, ELEM_I32, ELEM_PAYLOAD, ELEM_UNIT, copyIn } from './codec.js';
 import { E } from './realm.js';
 
 const SELECT_RECV = 0;
@@ -33,7 +33,7 @@ function putValue(realm, codec, at, value, { mayDefer = false, encoded } = {}) {
       if (p === 1) return false;
       if (p === 0) throw new RangeError(`gort: out of memory for a value of ${bytes.length} bytes`);
       realm.refresh(p + bytes.length);
-      realm.u8.set(bytes, p);
+      copyIn(realm.u8, p, bytes);
     }
   }
   return true;
