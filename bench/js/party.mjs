@@ -23,6 +23,43 @@ function openGate() {
 function awaitGate() {
   while (Atomics.load(gate, 0) === 0) Atomics.wait(gate, 0, 0);
 }
+/**
+ * The two sides of a counter handed back and forth in cells[0] (the ping
+ * waits for cells[1] to start): sleeping in Atomics.wait between turns, or
+ * spinning.
+ */
+function handOffRoles(name, sleeps) {
+  const waitFor = (c, want, was) => {
+    while (Atomics.load(c, 0) !== want) if (sleeps) Atomics.wait(c, 0, was);
+  };
+  const give = (c, v) => {
+    Atomics.store(c, 0, v);
+    if (sleeps) Atomics.notify(c, 0);
+  };
+  return {
+    async [`${name}Pong`]({ cells }) {
+      const c = new Int32Array(cells);
+      parentPort.postMessage('ready');
+      for (let i = 0; i < n; i++) {
+        waitFor(c, 2 * i + 1, 2 * i);
+        give(c, 2 * i + 2);
+      }
+    },
+    async [`${name}Ping`]({ cells }) {
+      const c = new Int32Array(cells);
+      parentPort.postMessage('ready');
+      while (Atomics.load(c, 1) === 0) Atomics.wait(c, 1, 0);
+      let t0 = 0;
+      for (let i = 0; i < n; i++) {
+        if (i === warmup) t0 = performance.now();
+        give(c, 2 * i + 1);
+        waitFor(c, 2 * i + 2, 2 * i + 1);
+      }
+      return (performance.now() - t0) / (n - warmup);
+    },
+  };
+}
+
 const roles = {
   // gort: a worker attached to the runtime, blocking in the runtime.
   async gortEcho({ rt, a, b }) {
@@ -98,51 +135,11 @@ const roles = {
       if (count === n) resolve((performance.now() - t0) / (n - warmup));
     }));
   },
-  // The floor: two workers handing a counter back and forth with Atomics.wait/notify.
-  async atomicsPong({ cells }) {
-    const c = new Int32Array(cells);
-    parentPort.postMessage('ready');
-    for (let i = 0; i < n; i++) {
-      while (Atomics.load(c, 0) !== 2 * i + 1) Atomics.wait(c, 0, 2 * i);
-      Atomics.store(c, 0, 2 * i + 2);
-      Atomics.notify(c, 0);
-    }
-  },
-  async atomicsPing({ cells }) {
-    const c = new Int32Array(cells);
-    parentPort.postMessage('ready');
-    while (Atomics.load(c, 1) === 0) Atomics.wait(c, 1, 0);
-    let t0 = 0;
-    for (let i = 0; i < n; i++) {
-      if (i === warmup) t0 = performance.now();
-      Atomics.store(c, 0, 2 * i + 1);
-      Atomics.notify(c, 0);
-      while (Atomics.load(c, 0) !== 2 * i + 2) Atomics.wait(c, 0, 2 * i + 1);
-    }
-    return (performance.now() - t0) / (n - warmup);
-  },
-  // The same hand-off with both sides spinning instead of sleeping: what one
-  // round trip of two cache-line transfers between two cores costs here.
-  async spinPong({ cells }) {
-    const c = new Int32Array(cells);
-    parentPort.postMessage('ready');
-    for (let i = 0; i < n; i++) {
-      while (Atomics.load(c, 0) !== 2 * i + 1);
-      Atomics.store(c, 0, 2 * i + 2);
-    }
-  },
-  async spinPing({ cells }) {
-    const c = new Int32Array(cells);
-    parentPort.postMessage('ready');
-    while (Atomics.load(c, 1) === 0) Atomics.wait(c, 1, 0);
-    let t0 = 0;
-    for (let i = 0; i < n; i++) {
-      if (i === warmup) t0 = performance.now();
-      Atomics.store(c, 0, 2 * i + 1);
-      while (Atomics.load(c, 0) !== 2 * i + 2);
-    }
-    return (performance.now() - t0) / (n - warmup);
-  },
+  // The floor: two workers handing a counter back and forth with Atomics.wait/notify;
+  // and the same with both sides spinning instead of sleeping: what one round trip of
+  // two cache-line transfers between two cores costs here.
+  ...handOffRoles('atomics', true),
+  ...handOffRoles('spin', false),
 };
 const result = await roles[role](workerData);
 parentPort.postMessage({ result });
