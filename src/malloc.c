@@ -153,8 +153,11 @@ static void *malloc_tiny(mcache *c, size_t size)
     }
     mspan *s = c->alloc[tiny_spanclass];
     uintptr_t v = next_free_fast(s);
-    if (v == 0 && (v = mcache_next_free(c, tiny_spanclass, &s)) == 0)
-        return NULL;
+    if (v == 0) {
+        if ((v = mcache_next_free(c, tiny_spanclass)) == 0)
+            return NULL;
+        s = c->alloc[tiny_spanclass];
+    }
     UNPOISON(v, TINY_SIZE);
     memset((void *)v, 0, TINY_SIZE);
     span_type(s, &tiny_block_type, v);
@@ -220,8 +223,11 @@ static __attribute__((noinline)) void *mallocgc_cache(mcache *c, size_t size, co
     spanclass spc = make_spanclass(sizeclass, noscan);
     mspan *s = c->alloc[spc];
     uintptr_t v = next_free_fast(s);
-    if (unlikely(v == 0) && (v = mcache_next_free(c, spc, &s)) == 0)
-        return NULL;
+    if (unlikely(v == 0)) {
+        if ((v = mcache_next_free(c, spc)) == 0)
+            return NULL;
+        s = c->alloc[spc];
+    }
     UNPOISON(v, s->elemsize);
     if (s->needzero)
         memset((void *)v, 0, s->elemsize);

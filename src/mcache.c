@@ -91,7 +91,7 @@ void mcache_release_all(mcache *c)
     c->tinyoffset = 0;
 }
 
-uintptr_t mcache_next_free(mcache *c, spanclass spc, mspan **sp)
+uintptr_t mcache_next_free(mcache *c, spanclass spc)
 {
     mspan *s = c->alloc[spc];
     unsigned index = mspan_next_free_index(s);
@@ -107,6 +107,5 @@ uintptr_t mcache_next_free(mcache *c, spanclass spc, mspan **sp)
     if (index >= s->nelems)
         gort_throw("runtime: freeIndex is not valid");
     OWNER_STORE(s->allocCount, (uint16_t)(s->allocCount + 1));
-    *sp = s;
     return s->startaddr + (uintptr_t)index * s->elemsize;
 }

@@ -61,7 +61,10 @@ static inline uintptr_t next_free_fast(mspan *s)
 }
 
 /* Allocation slow path: a free slot of class spc, refilling the span when it
- * is full; 0 when the heap cannot grow. *sp is set to the slot's span. */
-uintptr_t mcache_next_free(mcache *c, spanclass spc, mspan **sp);
+ * is full; 0 when the heap cannot grow. The slot's span is c->alloc[spc]
+ * afterwards (read from there: a span returned through a pointer would take
+ * a C stack frame in every caller on wasm, a stack-pointer move and its
+ * overflow check on each allocation). */
+uintptr_t mcache_next_free(mcache *c, spanclass spc);
 
 #endif
