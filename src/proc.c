@@ -1827,25 +1827,21 @@ void release_sudog(sudog *s)
         pp->sudogcache[pp->nsudog++] = s;
         return;
     }
-    if (pp == NULL && tls_try_mode) {
-        if (tls_nsudog >= TRY_SUDOG_CACHE && lock_try(&sched.sudoglock)) {
-            s->next = sched.sudogfree;
-            sched.sudogfree = s;
-            unlock(&sched.sudoglock);
+    if (pp == NULL) {
+        /* The thread keeps it below its bound (a thread in try mode also
+         * while sudoglock is taken); otherwise it goes to the shared list,
+         * whose lock a thread in try mode then already holds. */
+        bool shared = tls_try_mode ? tls_nsudog >= TRY_SUDOG_CACHE && lock_try(&sched.sudoglock)
+                                   : tls_nsudog >= THREAD_SUDOG_CACHE;
+        if (!shared) {
+            s->next = tls_sudogs;
+            tls_sudogs = s;
+            tls_nsudog++;
             return;
         }
-        s->next = tls_sudogs;
-        tls_sudogs = s;
-        tls_nsudog++;
-        return;
     }
-    if (pp == NULL && tls_nsudog < THREAD_SUDOG_CACHE) {
-        s->next = tls_sudogs;
-        tls_sudogs = s;
-        tls_nsudog++;
-        return;
-    }
-    lock(&sched.sudoglock);
+    if (pp != NULL || !tls_try_mode)
+        lock(&sched.sudoglock);
     s->next = sched.sudogfree;
     sched.sudogfree = s;
     unlock(&sched.sudoglock);

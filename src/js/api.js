@@ -6,3 +6,4 @@ export { Goroutine } from './goroutine.js';
 export {
   GortError, ChannelClosedError, PanicError, RuntimeClosedError, NotIsolatedError, FatalError, DeadlockError,
 } from './errors.js';
+export { openHeapMap } from './observe.js';

@@ -118,4 +118,3 @@ export function start(options = {}) {
 }
 
 export * from './api.js';
-export { openHeapMap } from './observe.js';

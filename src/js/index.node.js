@@ -60,4 +60,3 @@ export function start(options = {}) {
 }
 
 export * from './api.js';
-export { openHeapMap } from './observe.js';

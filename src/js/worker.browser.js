@@ -14,5 +14,4 @@ export async function attach(handle) {
 }
 
 export * from './api.js';
-export { openHeapMap } from './observe.js';
 export { WorkerRuntime } from './attach.js';

@@ -4,7 +4,7 @@
 import type { RuntimeHandle, RuntimeView } from './index.js';
 
 // What worker.node.js and worker.browser.js export besides attach and
-// WorkerRuntime (api.js and openHeapMap): everything of 'gort' but start().
+// WorkerRuntime (api.js): everything of 'gort' but start().
 export {
   isSupported, Runtime, Channel, select, Context, ContextError, Canceled, DeadlineExceeded, Goroutine,
   GortError, ChannelClosedError, PanicError, RuntimeClosedError, NotIsolatedError, FatalError, DeadlockError,

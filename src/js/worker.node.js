@@ -16,5 +16,4 @@ export function attach(handle) {
 }
 
 export * from './api.js';
-export { openHeapMap } from './observe.js';
 export { WorkerRuntime } from './attach.js';
