@@ -823,6 +823,25 @@ void sched_timer_added(int64_t when)
 
 void sched_external_waiters_add(int delta) { atomic_fetch_add(&sched.external_waiters, delta); }
 
+/* The calling thread holds the runtime open (sched_hold_open). */
+static _Thread_local bool tls_holds_open;
+
+void sched_hold_open(bool hold)
+{
+    if (hold == tls_holds_open)
+        return;
+    tls_holds_open = hold;
+    sched_external_waiters_add(hold ? 1 : -1);
+}
+
+bool sched_external_wait_begin(void)
+{
+    if (tls_holds_open)
+        return false;
+    sched_external_waiters_add(1);
+    return true;
+}
+
 /* ---- try mode: readying goroutines without waiting for sched.lock ---- */
 
 void sched_set_try_mode(bool on) { tls_try_mode = on; }
@@ -1810,7 +1829,7 @@ sudog *acquire_sudog(void)
         unlock(&sched.sudoglock);
     }
     if (s == NULL) {
-        if ((s = prim_sys_alloc(sizeof *s)) == NULL)
+        if ((s = prim_sys_alloc_lines(sizeof *s)) == NULL)
             gort_throw("runtime: out of memory for a sudog");
         atomic_fetch_add(&sched.sudog_sys, sizeof *s);
     }
@@ -1879,8 +1898,8 @@ void sudog_wait_external(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg)
     switch (s->kind) {
     case WAITER_GOROUTINE:
         gort_throw("sudog_wait_external: a goroutine's sudog");
-    case WAITER_THREAD:
-        sched_external_waiters_add(1);
+    case WAITER_THREAD: {
+        bool counted = sched_external_wait_begin();
         unlockf(NULL, arg);
         /* Waking a sleeping thread costs 10-100 us (more when its core went
          * idle), and the other side of a hand-off often answers within a
@@ -1895,12 +1914,14 @@ void sudog_wait_external(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg)
             while (atomic_load(&s->wakecell) != WAKE_WOKEN)
                 prim_futex_wait(&s->wakecell, WAKE_SLEEPING, -1);
         }
-        sched_external_waiters_add(-1);
+        if (counted)
+            sched_external_waiters_add(-1);
         return;
+    }
     case WAITER_ASYNC:
         /* Counted until sudog_async_finish: until its owner has acted on the
          * wake-up, it may still wake goroutines. */
-        sched_external_waiters_add(1);
+        s->counted = sched_external_wait_begin();
         unlockf(NULL, arg);
         return;
     }
@@ -1929,8 +1950,8 @@ bool sudog_async_poll(sudog *s) { return atomic_load(&s->wakecell) == WAKE_WOKEN
 
 void sudog_async_finish(sudog *s)
 {
-    (void)s;
-    sched_external_waiters_add(-1);
+    if (s->counted)
+        sched_external_waiters_add(-1);
 }
 
 /* ---- starting and stopping the runtime ---- */

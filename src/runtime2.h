@@ -120,6 +120,7 @@ struct sudog {
     uint64_t ticket;
     bool isSelect;
     bool success;
+    bool counted;         /* WAITER_ASYNC: counted an external waiter (sched_external_wait_begin) */
     void *parent;         /* semaphore tree / address */
     struct selectwait *sel; /* a select's case: what its cases share (chan.h) */
     /* WAITER_GOROUTINE: the run of gort_main (sched_generation) whose
@@ -241,6 +242,19 @@ void sched_timer_added(int64_t when);
 /* External waiters (threads and async) blocked on runtime objects: while
  * any exist, a lack of runnable goroutines is not a deadlock. */
 void sched_external_waiters_add(int delta);
+
+/* A thread that is not a goroutine holds the runtime open (true), for as
+ * long as it stands for a party outside it (a JS realm's thread from its
+ * start or attach to its stop or detach), or lets go (false). While it
+ * holds, its own waits are not counted one by one: each count would write a
+ * line of the scheduler that every such thread shares, twice per blocking
+ * operation. Called by the thread itself. */
+void sched_hold_open(bool hold);
+
+/* Counts the calling thread's wait as an external waiter's unless the
+ * thread holds the runtime open; returns whether it did (the wait's end
+ * then gives the count back). */
+bool sched_external_wait_begin(void);
 
 /* Stop-the-world: stops every p at its next safepoint and returns true with
  * the world stopped (false, stopping nothing, when the program is ending);

@@ -134,15 +134,15 @@ void semacquire(uint32_t *addr, bool lifo, enum wait_reason reason)
         return;
     sudog *s = acquire_sudog();
     semaroot *root = root_for(addr);
-    bool external = false;
+    /* A thread that is not a goroutine (or the JS main thread) sleeping
+     * here is an external waiter: with one about, a runtime whose
+     * goroutines are all parked is not deadlocked. */
+    bool external = false, counted = false;
     for (;;) {
         sudog_prepare(s);
         s->ticket = 0;
-        /* A thread that is not a goroutine (or the JS main thread) sleeping
-         * here is an external waiter: with one about, a runtime whose
-         * goroutines are all parked is not deadlocked. */
         if (s->kind != WAITER_GOROUTINE && !external) {
-            sched_external_waiters_add(1);
+            counted = sched_external_wait_begin();
             external = true;
         }
         lock(&root->lock);
@@ -162,7 +162,7 @@ void semacquire(uint32_t *addr, bool lifo, enum wait_reason reason)
         if (s->ticket != 0 || can_acquire(addr))
             break;
     }
-    if (external)
+    if (counted)
         sched_external_waiters_add(-1);
     s->ticket = 0;
     release_sudog(s);

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chan.h"
 #include "prim/prim.h"
@@ -1479,6 +1480,77 @@ TEST(chan_threads_without_runtime)
     CHECK_EQ(gort_chan_close(pt.ping), GORT_OK);
     pthread_join(t, NULL);
     CHECK_EQ(sum, (int64_t)2000 * 1999 / 2 + 2000);
+}
+
+/* ---- a thread that holds the runtime open (a JS realm's) ---- */
+
+#define HOLD_ROUNDS 200
+#define HOLD_IDLE_NS 20000000 /* the thread's time outside the runtime, holding it open */
+
+static struct {
+    gort_chan *to_thread, *to_main;
+    _Atomic bool held;
+    _Atomic int rounds_done;
+    _Atomic bool got_last;
+} hopen;
+
+static void *hopen_thread(void *arg)
+{
+    (void)arg;
+    sched_hold_open(true);
+    atomic_store(&hopen.held, true);
+    int64_t v;
+    bool ok;
+    for (int i = 0; i < HOLD_ROUNDS; i++) {
+        gort_chan_recv(hopen.to_thread, &v, &ok);
+        v++;
+        gort_chan_send(hopen.to_main, &v);
+    }
+    /* Outside the runtime, every goroutine blocked: held open, no deadlock. */
+    struct timespec idle = {0, HOLD_IDLE_NS};
+    nanosleep(&idle, NULL);
+    sched_hold_open(false);
+    v = -1;
+    gort_chan_send(hopen.to_main, &v); /* the buffer's room: never waits */
+    return NULL;
+}
+
+static void hopen_main(void *arg)
+{
+    (void)arg;
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, hopen_thread, NULL) == 0);
+    REQUIRE(pthread_detach(t) == 0);
+    /* Before it holds, nothing keeps the runtime open (a sleep's timer does). */
+    if (!AWAIT(atomic_load(&hopen.held)))
+        return;
+    int64_t v;
+    bool ok;
+    for (int64_t i = 0; i < HOLD_ROUNDS; i++) {
+        v = i;
+        CHECK_EQ(gort_chan_send(hopen.to_thread, &v), GORT_OK);
+        gort_chan_recv(hopen.to_main, &v, &ok);
+        CHECK(ok && v == i + 1);
+        atomic_fetch_add(&hopen.rounds_done, 1);
+    }
+    gort_chan_recv(hopen.to_main, &v, &ok);
+    atomic_store(&hopen.got_last, ok && v == -1);
+    /* Nothing holds the runtime open any more: a deadlock. */
+    gort_chan_recv(hopen.to_main, &v, &ok);
+    testing_fail(__FILE__, __LINE__, "a receive nothing can serve returned");
+}
+
+/* A thread that holds the runtime open keeps it from reporting a deadlock
+ * while it runs outside it, counts once however many times it waits in it,
+ * and lets go: the deadlock that follows is reported. */
+TEST(chan_thread_holding_the_runtime_open)
+{
+    REQUIRE((hopen.to_thread = gort_chan_make_bytes(sizeof(int64_t), 0)) != NULL);
+    REQUIRE((hopen.to_main = gort_chan_make_bytes(sizeof(int64_t), 1)) != NULL);
+    gort_config cfg = {.procs = 2};
+    CHECK_EQ(gort_main(&cfg, hopen_main, NULL), GORT_EDEADLOCK);
+    CHECK_EQ(atomic_load(&hopen.rounds_done), HOLD_ROUNDS);
+    CHECK(atomic_load(&hopen.got_last));
 }
 
 /* ---- asynchronous waiters (the JS main thread's kind) ---- */

@@ -158,6 +158,9 @@ EMSCRIPTEN_KEEPALIVE int gort_js_start(int procs, int gogc, double memory_limit,
     if (memory_limit >= 0)
         gort_set_memory_limit((int64_t)memory_limit);
     atomic_store(&state.status, JS_STARTING);
+    /* The main realm's thread is a party to the runtime until it stops it:
+     * its waits need not count one by one (sched_hold_open). */
+    sched_hold_open(true);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -165,6 +168,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_start(int procs, int gogc, double memory_limit,
     int err = pthread_create(&thread, &attr, runtime_thread, NULL);
     pthread_attr_destroy(&attr);
     if (err != 0) {
+        sched_hold_open(false);
         atomic_store(&state.status, JS_IDLE);
         return GORT_ESTATE;
     }
@@ -176,7 +180,10 @@ EMSCRIPTEN_KEEPALIVE int gort_js_stop(void)
 {
     if (atomic_load(&state.status) != JS_RUNNING)
         return GORT_ESTATE;
-    return gort_chan_close(quit) == GORT_OK ? GORT_OK : GORT_ESTATE;
+    if (gort_chan_close(quit) != GORT_OK)
+        return GORT_ESTATE;
+    sched_hold_open(false);
+    return GORT_OK;
 }
 
 /* Puts the calling thread in try mode (runtime2.h): the main realm's, once. */
@@ -192,12 +199,14 @@ EMSCRIPTEN_KEEPALIVE const char *gort_js_fatal_message(void) { return gort_fatal
 
 /* The calling thread is a worker's that attached: its waits in the runtime
  * give up (throw to its JS) once the runtime is over (state.ended: closed,
- * or dead of a fatal error), and it sleeps where the realm that ends it can
- * wake it. Returns its record, for
+ * or dead of a fatal error), it sleeps where the realm that ends it can
+ * wake it, and it is a party to the runtime until it detaches
+ * (sched_hold_open). Returns its record, for
  * gort_js_thread_detached; NULL without memory (then its waits cannot be
  * woken by a fatal error). */
 EMSCRIPTEN_KEEPALIVE js_sleeper *gort_js_thread_attached(void)
 {
+    sched_hold_open(true);
     js_sleeper *s = atomic_load(&state.sleepers);
     for (; s != NULL; s = s->next) {
         unsigned free = 0;
@@ -222,6 +231,7 @@ EMSCRIPTEN_KEEPALIVE js_sleeper *gort_js_thread_attached(void)
 EMSCRIPTEN_KEEPALIVE void gort_js_thread_detached(js_sleeper *s)
 {
     prim_futex_give_up_when(NULL, 0, NULL);
+    sched_hold_open(false);
     if (s != NULL)
         atomic_store(&s->taken, 0);
 }
@@ -329,9 +339,14 @@ EMSCRIPTEN_KEEPALIVE js_op *gort_js_op_new(int ncases)
 {
     if (ncases < 0 || ncases > GORT_SELECT_MAX_CASES)
         return NULL;
-    js_op *op = calloc(1, op_bytes(ncases));
+    /* Whole cache lines of its own: another thread writes its element and
+     * flags when it hands a value over, and a neighbour's op record in the
+     * same line would add transfers between cores to every hand-off. */
+    size_t bytes = (op_bytes(ncases) + PRIM_CACHE_LINE - 1) & ~(size_t)(PRIM_CACHE_LINE - 1);
+    js_op *op = aligned_alloc(PRIM_CACHE_LINE, bytes);
     if (op == NULL)
         return NULL;
+    memset(op, 0, bytes);
     op->ncases = ncases;
     if (gort_add_roots(op, op_bytes(ncases)) != GORT_OK) {
         free(op);

@@ -22,6 +22,16 @@
  * NULL when the system has no more. */
 void *prim_sys_alloc(size_t bytes);
 
+/* The size of a cache line, the unit in which cores hand memory to each
+ * other. */
+#define PRIM_CACHE_LINE 64
+
+/* prim_sys_alloc for a structure that threads on different cores hand back
+ * and forth (a waiter's sudog): whole cache lines of its own, so that
+ * neither its neighbours nor a line boundary add a transfer between
+ * cores to each hand-off. */
+void *prim_sys_alloc_lines(size_t bytes);
+
 /* For tests of the out-of-memory paths: from the n-th call on (n >= 1),
  * prim_sys_alloc on the calling thread returns NULL as if the system had
  * no memory left; n = 0 ends that. Other threads are not affected. */

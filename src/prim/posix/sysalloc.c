@@ -8,6 +8,7 @@
  * purpose only on the thread that asked for it (prim_sys_alloc_fail_after).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../runtime.h"
 #include "../prim.h"
@@ -25,4 +26,18 @@ void *prim_sys_alloc(size_t bytes)
         sys_alloc_calls_to_failure--;
     }
     return calloc(1, bytes);
+}
+
+void *prim_sys_alloc_lines(size_t bytes)
+{
+    if (unlikely(sys_alloc_calls_to_failure != 0)) {
+        if (sys_alloc_calls_to_failure == 1)
+            return NULL;
+        sys_alloc_calls_to_failure--;
+    }
+    size_t rounded = (bytes + PRIM_CACHE_LINE - 1) & ~(size_t)(PRIM_CACHE_LINE - 1);
+    void *p = aligned_alloc(PRIM_CACHE_LINE, rounded);
+    if (p != NULL)
+        memset(p, 0, rounded);
+    return p;
 }
