@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -444,6 +445,16 @@ test('deadlockAfterMs: after a quiet spell waiting operations reject with Deadlo
     await own.close();
   }
   await assert.rejects(start({ deadlockAfterMs: 0 }), RangeError);
+});
+
+test('start() leaves the thread that calls it a CPU: procs defaults to the CPUs less one, 1 to 4', async () => {
+  const own = await start();
+  try {
+    assert.equal(own.procs, Math.max(1, Math.min(availableParallelism() - 1, 4)));
+    assert.equal(own.gomaxprocs, own.procs);
+  } finally {
+    await own.close();
+  }
 });
 
 test('close() ends the runtime: every call then throws RuntimeClosedError', async () => {

@@ -11,6 +11,8 @@ import { startWith } from './runtime.js';
 // The glue as a file of its own: each pool worker imports it by this URL
 // (Emscripten's worker file otherwise imports './gort.mjs' beside itself,
 // which is wrong as soon as the worker file is moved with workerURL).
+// What a browser that does not say how many CPUs it has is taken to have.
+const ASSUMED_CPUS = 2;
 const PACKAGE_FILES = {
   glue: new URL('./wasm/web/gort.mjs', import.meta.url),
   wasm: new URL('./wasm/web/gort.wasm', import.meta.url),
@@ -72,6 +74,8 @@ function loaderFor(options) {
       if (path.endsWith('.worker.js')) return new URL(options.workerURL ?? files.worker, location.href).href;
       return new URL(path, files.glue).href;
     },
+
+    cpus() { return navigator.hardwareConcurrency || ASSUMED_CPUS; },
   };
 }
 

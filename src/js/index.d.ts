@@ -33,7 +33,12 @@ export interface UserCodec<T> {
 }
 
 export interface StartOptions {
-  /** Logical processors (GOMAXPROCS), 1 to 64; default: the CPUs, at most 4. The pool gets procs + 3 threads. */
+  /**
+   * Logical processors (GOMAXPROCS), 1 to 64; default: the CPUs less one, at
+   * least 1 and at most 4 (the thread that starts the runtime, a page's main
+   * thread or Node's event loop, keeps a CPU: with a processor on every CPU
+   * its calls wait for the OS to give it one). The pool gets procs + 3 threads.
+   */
   procs?: number;
   /** GOGC: a percentage, or 'off' / false. Default 100. */
   gogc?: number | 'off' | false;

@@ -4,6 +4,7 @@
 // gort_wasm_module).
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
+import * as os from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startWith } from './runtime.js';
@@ -47,6 +48,8 @@ function loaderFor(options) {
       if (path.endsWith('.worker.js') && options.workerURL !== undefined) return pathOf(options.workerURL);
       return join(files.dir, path);
     },
+    // os.availableParallelism came with Node 18.14.
+    cpus: () => (os.availableParallelism ? os.availableParallelism() : os.cpus().length),
   };
 }
 

@@ -19,7 +19,14 @@ const EXTRA_THREADS = 3;
 const CLOSE_GRACE_MS = 2000;
 // How often close() looks whether the stopped runtime's threads have left.
 const CLOSE_POLL_MS = 2;
+// The default procs: the CPUs less the one left to the thread that started
+// the runtime, at least one, at most DEFAULT_MAX_PROCS. With a processor on
+// every CPU, the OS shares the CPUs between busy processors and that thread
+// (a page's main thread, Node's event loop), and its calls into the runtime
+// wait whole OS time slices for a CPU: 3.5-5.3 ms against 0.14-0.43 ms
+// with a CPU left to it (npm run bench, the stall rows).
 const DEFAULT_MAX_PROCS = 4;
+const CPUS_LEFT_TO_THE_CALLER = 1;
 // gort_js_start's gogc for 'off' (Go's GOGC=off), and for keeping the default.
 const GOGC_OFF = -1;
 const GOGC_UNSET = -2;
@@ -49,9 +56,8 @@ export function isSupported() {
 
 let nextRuntimeId = 1;
 
-function defaultProcs() {
-  const cpus = typeof navigator == 'object' && navigator.hardwareConcurrency ? navigator.hardwareConcurrency : 2;
-  return Math.max(1, Math.min(cpus, DEFAULT_MAX_PROCS));
+function defaultProcs(cpus) {
+  return Math.max(1, Math.min(cpus - CPUS_LEFT_TO_THE_CALLER, DEFAULT_MAX_PROCS));
 }
 
 /**
@@ -323,12 +329,13 @@ function unrefWorkers(PThread) {
 /**
  * Starts a runtime. The platform's entry gives the loader: compile(options)
  * (the WebAssembly.Module), createModule(settings) (the Emscripten glue's
- * factory), locate(path, prefix, options) (where the glue's files are).
+ * factory), locate(path, prefix, options) (where the glue's files are),
+ * cpus() (the logical CPUs this process may use).
  */
 export async function startWith(loader, options = {}) {
   const support = isSupported();
   if (!support.supported) throw new NotIsolatedError(support.reason);
-  const procs = options.procs ?? defaultProcs();
+  const procs = options.procs ?? defaultProcs(loader.cpus());
   if (!Number.isInteger(procs) || procs < 1 || procs > 64) throw new RangeError(`gort: procs must be an integer from 1 to 64, not ${procs}`);
   let gogc = GOGC_UNSET;
   if (options.gogc === 'off' || options.gogc === false) {

@@ -242,9 +242,8 @@ async function isolatedChecks() {
     equal(closeErr.message, 'close of closed channel', 'message');
   });
 
-  await check('wasmURL and workerURL: a .wasm served as application/octet-stream and a worker file away from the glue', async () => {
+  await check('wasmURL and workerURL: a .wasm served as application/octet-stream and a worker file away from the glue; procs left to its default, the CPUs less one', async () => {
     const moved = await start({
-      procs: 1,
       wasmURL: new URL('/moved/gort.wasm', location.href),
       workerURL: '/moved/gort.worker.js',
     });
@@ -254,6 +253,7 @@ async function isolatedChecks() {
       moved.go('echo', input, output);
       await input.send('through the moved files');
       equal(await output.recv(), { value: 'through the moved files', ok: true }, 'echo');
+      equal(moved.procs, Math.max(1, Math.min(navigator.hardwareConcurrency - 1, 4)), 'default procs');
     } finally {
       await moved.close();
     }
