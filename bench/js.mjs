@@ -65,11 +65,11 @@ const stats = (values) => {
 
 const PROCS = 2;
 const rt = await start({ procs: PROCS });
-// The stall rows again with a runtime that leaves the main thread a core of
-// its own (what a page should start): with every core running a P, the main
-// thread waits for the OS to give it one, whatever the runtime does.
-const SPARE_PROCS = Math.max(1, availableParallelism() - 1);
-const spareRt = only == null || only.includes('stall') ? await start({ procs: SPARE_PROCS }) : null;
+// The stall rows again with start()'s default procs, which leave the main
+// thread a core of its own: with every core running a P, the main thread
+// waits for the OS to give it one, whatever the runtime does.
+const spareRt = only == null || only.includes('stall') ? await start() : null;
+const SPARE_PROCS = spareRt?.procs ?? Math.max(1, availableParallelism() - 1);
 const us = (ms) => ms * 1000;
 
 // ---- round trips ----
@@ -266,7 +266,7 @@ const ROWS = [
     label: `throughput worker -> worker, ${name} (cap ${CHANNEL_CAP})`, gort: `throughputGort ${name}`,
     anchor: `throughputPort ${name}`, anchorName: 'postMessage (structured clone)', unit: 'M values/s', better: 'higher',
   })),
-  ...[['stall', `${PROCS} Ps`, ''], ['stallSpare', `${SPARE_PROCS} P${SPARE_PROCS > 1 ? 's' : ''}, a core left to the main thread`, '_spare']]
+  ...[['stall', `${PROCS} Ps`, ''], ['stallSpare', `start()'s default, ${SPARE_PROCS} P${SPARE_PROCS > 1 ? 's' : ''}: a core left to the main thread`, '_spare']]
     .flatMap(([measure, runtime, suffix]) => [
       { id: `js_stall_longest_op${suffix}`, group: 'stall', label: `longest main-thread round trip with a goroutine while another churns ${CHURN_TREES} trees (${runtime})`,
         gort: `${measure} longestOp`, unit: 'ms', better: 'lower' },
