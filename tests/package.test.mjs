@@ -102,6 +102,25 @@ test('bytes come back as fresh, non-shared Uint8Arrays; user codecs round-trip',
   assert.equal(back.getTime(), when.getTime());
 });
 
+test('two async loops of one thread handing values to each other let the event loop run meanwhile', async () => {
+  const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
+  const rounds = 20_000;
+  let round = 0, timerRound = null, immediateRound = null;
+  setTimeout(() => { timerRound = round; }, 0);
+  setImmediate(() => { immediateRound = round; });
+  const echo = (async () => { for (let i = 0; i < rounds; i++) await b.send((await a.recv()).value + 1); })();
+  let sum = 0;
+  for (; round < rounds; round++) {
+    await a.send(round);
+    sum += (await b.recv()).value;
+  }
+  await echo;
+  assert.equal(sum, rounds * (rounds - 1) / 2 + rounds);
+  // Microtasks alone would have run the whole ping-pong before either.
+  assert.ok(immediateRound !== null && immediateRound < rounds / 2, `setImmediate ran at round ${immediateRound} of ${rounds}`);
+  assert.ok(timerRound !== null && timerRound < rounds / 2, `setTimeout(0) ran at round ${timerRound} of ${rounds}`);
+});
+
 test('streams: readable() yields what is received, writable() sends and closes', async () => {
   const ch = rt.chan({ cap: 4, codec: 'string' });
   const writer = ch.writable().getWriter();

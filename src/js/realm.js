@@ -75,6 +75,13 @@ function after(ms, fn) {
   else setTimeout(fn, ms);
 }
 
+// Own-thread hand-offs (two async loops of one thread passing values) find
+// each other's completions in microtasks, which run before any task: a
+// ping-pong between them would hold off timers, I/O and rendering for as
+// long as it lasts. A run of such polls in microtasks lasts at most this
+// long (ms); the next poll is then a task of its own.
+const MICROTASK_RUN_MS = 0.5;
+
 // Node does not count a pending Atomics.waitAsync as work (nodejs/node#61941):
 // a timer that never fires holds a thread open while it must wait.
 const HOLD_INTERVAL_MS = 1 << 30;
@@ -133,8 +140,12 @@ export class Realm {
     this.holds = 0;
     this.holdTimer = null;
     this.kept = 0;
+    this.keeping = false; // what keep() holds open is held (let go a task after kept reaches 0)
+    this.letGoQueued = false;
     this.onLoopEmpty = null;
     this.nudged = false;
+    this.microtaskRunSince = null;
+    this.doorbellWaitOut = false;
     this.handingToItself = false;
     this.watchTimer = null;
     // Node's main thread: only it has an event loop whose end says that
@@ -311,7 +322,7 @@ export class Realm {
     this.flushDeferred();
     if (this.pending.size > 0 && !this.nudged) {
       this.nudged = true;
-      queueMicrotask(() => {
+      this.#soon(() => {
         this.nudged = false;
         if (this.poll() > 0 && !this.handingToItself) {
           this.handingToItself = true;
@@ -319,6 +330,20 @@ export class Realm {
         }
       });
     }
+  }
+
+  /** Calls fn in a microtask, or on the next task once this run of microtask polls is MICROTASK_RUN_MS old. */
+  #soon(fn) {
+    const now = performance.now();
+    if (this.microtaskRunSince === null) {
+      this.microtaskRunSince = now;
+      // Runs only once the microtasks have let a task run.
+      nextTask(() => { this.microtaskRunSince = null; });
+    } else if (now - this.microtaskRunSince > MICROTASK_RUN_MS) {
+      nextTask(fn);
+      return;
+    }
+    queueMicrotask(fn);
   }
 
   /** Resolves on a later task, after the pause[attempt] of a busy retry (try mode). */
@@ -367,15 +392,26 @@ export class Realm {
     // A ring between the last look and this load would be missed: look again.
     for (const entry of this.pending) {
       if (this.module._gort_js_ready(entry.op)) {
-        queueMicrotask(() => this.poll());
+        this.#soon(() => this.poll());
         this.waiting = true;
         return;
       }
     }
     this.waiting = true;
+    // One Atomics.waitAsync at a time: one still out answers the next ring
+    // (every ring notifies), and one more per look would pile up waiters
+    // that all wake at the next ring.
+    if (this.doorbellWaitOut) return;
     const result = Atomics.waitAsync(this.i32, index, seen);
-    if (result.async) result.value.then(() => this.poll());
-    else setTimeout(() => this.poll(), 0);
+    if (result.async) {
+      this.doorbellWaitOut = true;
+      result.value.then(() => {
+        this.doorbellWaitOut = false;
+        this.poll();
+      });
+    } else {
+      nextTask(() => this.poll());
+    }
   }
 
   /** Rejects every pending operation (the runtime closed or died). */
@@ -401,23 +437,50 @@ export class Realm {
    */
   keep(delta) {
     this.kept += delta;
-    if (this.deadlockAfterMs !== null) {
-      if (this.kept > 0) this.#watchQuiet();
-      else this.#unwatchQuiet();
+    if (this.kept > 0) {
+      if (!this.keeping) {
+        this.keeping = true;
+        this.#holdOpen();
+      } else if (this.watchesIdle) {
+        // The watch stops itself once the runtime looked quiet (see #watch):
+        // a new wait looks again.
+        this.#watch();
+      }
+    } else if (this.keeping && !this.letGoQueued) {
+      // A task later, if nothing was kept meanwhile: a thread whose
+      // operations wait, complete and wait again would otherwise add and
+      // remove a listener and timers for every one.
+      this.letGoQueued = true;
+      nextTask(() => {
+        this.letGoQueued = false;
+        if (this.kept === 0 && this.keeping) {
+          this.keeping = false;
+          this.#letGo();
+        }
+      });
     }
+  }
+
+  #holdOpen() {
+    if (this.deadlockAfterMs !== null) this.#watchQuiet();
     if (!this.watchesIdle) {
-      this.hold(delta);
+      this.hold(1);
       return;
     }
-    if (this.kept > 0 && this.onLoopEmpty === null) {
-      this.onLoopEmpty = () => this.#loopEmpty();
-      process.on('beforeExit', this.onLoopEmpty);
-      this.#watch();
-    } else if (this.kept === 0 && this.onLoopEmpty !== null) {
-      process.off('beforeExit', this.onLoopEmpty);
-      this.onLoopEmpty = null;
-      this.#unwatch();
+    this.onLoopEmpty = () => this.#loopEmpty();
+    process.on('beforeExit', this.onLoopEmpty);
+    this.#watch();
+  }
+
+  #letGo() {
+    if (this.deadlockAfterMs !== null) this.#unwatchQuiet();
+    if (!this.watchesIdle) {
+      this.hold(-1);
+      return;
     }
+    process.off('beforeExit', this.onLoopEmpty);
+    this.onLoopEmpty = null;
+    this.#unwatch();
   }
 
   #watch() {
