@@ -180,6 +180,24 @@ async function isolatedChecks() {
     equal(await receiving, { value: 0, ok: false }, 'the woken receive');
   });
 
+  await check('two async loops of the page handing values to each other let timers and animation frames run meanwhile', async () => {
+    const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
+    const rounds = 20000;
+    let round = 0, timerRound = null, frameRound = null;
+    setTimeout(() => { timerRound = round; }, 0);
+    requestAnimationFrame(() => { frameRound = round; });
+    const echo = (async () => { for (let i = 0; i < rounds; i++) await b.send((await a.recv()).value + 1); })();
+    let sum = 0;
+    for (; round < rounds; round++) {
+      await a.send(round);
+      sum += (await b.recv()).value;
+    }
+    await echo;
+    equal(sum, rounds * (rounds - 1) / 2 + rounds, 'sum of the echoed values');
+    expect(timerRound !== null && timerRound < rounds / 2, `setTimeout(0) ran at round ${timerRound} of ${rounds}`);
+    expect(frameRound !== null && frameRound < rounds, `the animation frame ran at round ${frameRound} of ${rounds}`);
+  });
+
   await check('select never chooses a nil case, wakes when a case becomes ready, and select.try is default', async () => {
     const ready = rt.chan({ cap: 1, codec: 'bool' });
     for (let i = 0; i < 50; i++) {
