@@ -121,6 +121,22 @@ test('two async loops of one thread handing values to each other let the event l
   assert.ok(timerRound !== null && timerRound < rounds / 2, `setTimeout(0) ran at round ${timerRound} of ${rounds}`);
 });
 
+test('receives that all complete at once (a full buffer) let the event loop run meanwhile', async () => {
+  const count = 50_000;
+  const ch = rt.chan({ cap: count, codec: 'f64' });
+  for (let i = 0; i < count; i++) assert.equal(ch.trySend(i), true);
+  ch.close();
+  let received = 0, sum = 0, immediateAt = null;
+  setImmediate(() => { immediateAt = received; });
+  for await (const v of ch) {
+    sum += v;
+    received++;
+  }
+  assert.equal(received, count);
+  assert.equal(sum, count * (count - 1) / 2);
+  assert.ok(immediateAt !== null && immediateAt < count / 2, `setImmediate ran after ${immediateAt} of ${count} receives`);
+});
+
 test('streams: readable() yields what is received, writable() sends and closes', async () => {
   const ch = rt.chan({ cap: 4, codec: 'string' });
   const writer = ch.writable().getWriter();

@@ -224,6 +224,8 @@ export class Channel {
       if (r !== E.OK) throw deadHandle('this channel');
       realm.nudge();
     });
+    const due = realm.taskDue();
+    if (due) await due;
   }
 
   /**
@@ -235,7 +237,7 @@ export class Channel {
   async recv({ signal } = {}) {
     const realm = this.#realm;
     signal?.throwIfAborted();
-    return withOp(realm, async (op, elem) => {
+    const received = await withOp(realm, async (op, elem) => {
       const recvOnce = () => realm.module._gort_js_recv(this.h, op, realm.doorbell);
       let r = recvOnce();
       if (r === E.BUSY) r = await retryWhileBusy(realm, recvOnce, signal);
@@ -250,6 +252,9 @@ export class Channel {
       const ok = realm.opOk(op);
       return { value: takeValue(realm, this.codec, elem, ok), ok };
     });
+    const due = realm.taskDue();
+    if (due) await due;
+    return received;
   }
 
   /** Sends v only if no wait is needed: true when sent. Throws ChannelClosedError on a closed channel. */
@@ -541,7 +546,10 @@ export async function selectAsync(cases, { signal, keepAlive = true, rt: given }
       if (r === E.SELECT_BUSY) r = await retryWhileBusy(realm, finishOnce, undefined, E.SELECT_BUSY);
     }
     realm.nudge();
-    return selectOutcome(realm, op, cases, elemsAt, r);
+    const outcome = selectOutcome(realm, op, cases, elemsAt, r);
+    const due = realm.taskDue();
+    if (due) await due;
+    return outcome;
   } finally {
     releaseCases(realm, op, cases.length);
   }

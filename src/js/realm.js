@@ -81,6 +81,7 @@ function after(ms, fn) {
 // long as it lasts. A run of such polls in microtasks lasts at most this
 // long (ms); the next poll is then a task of its own.
 const MICROTASK_RUN_MS = 0.5;
+const QUICK_OPS_PER_LOOK = 16;
 
 // Node does not count a pending Atomics.waitAsync as work (nodejs/node#61941):
 // a timer that never fires holds a thread open while it must wait.
@@ -145,6 +146,7 @@ export class Realm {
     this.onLoopEmpty = null;
     this.nudged = false;
     this.microtaskRunSince = null;
+    this.quickOps = 0;
     this.doorbellWaitOut = false;
     this.handingToItself = false;
     this.watchTimer = null;
@@ -332,18 +334,36 @@ export class Realm {
     }
   }
 
-  /** Calls fn in a microtask, or on the next task once this run of microtask polls is MICROTASK_RUN_MS old. */
+  /** Calls fn in a microtask, or on the next task once this run of microtasks is MICROTASK_RUN_MS old. */
   #soon(fn) {
+    if (this.#runOverdue()) nextTask(fn);
+    else queueMicrotask(fn);
+  }
+
+  /**
+   * Null, or (once this run of microtasks is MICROTASK_RUN_MS old) a
+   * Promise of the next task, which an operation that completed awaits
+   * before it resolves: a loop whose operations all complete at once (a
+   * receive from a buffer that a worker keeps full) would otherwise run in
+   * microtasks for as long as they do. The clock is read every
+   * QUICK_OPS_PER_LOOK operations.
+   */
+  taskDue() {
+    if (++this.quickOps < QUICK_OPS_PER_LOOK) return null;
+    this.quickOps = 0;
+    return this.#runOverdue() ? new Promise(nextTask) : null;
+  }
+
+  /** Whether the run of microtasks this one belongs to is MICROTASK_RUN_MS old. */
+  #runOverdue() {
     const now = performance.now();
     if (this.microtaskRunSince === null) {
       this.microtaskRunSince = now;
       // Runs only once the microtasks have let a task run.
       nextTask(() => { this.microtaskRunSince = null; });
-    } else if (now - this.microtaskRunSince > MICROTASK_RUN_MS) {
-      nextTask(fn);
-      return;
+      return false;
     }
-    queueMicrotask(fn);
+    return now - this.microtaskRunSince > MICROTASK_RUN_MS;
   }
 
   /** Resolves on a later task, after the pause[attempt] of a busy retry (try mode). */
