@@ -315,6 +315,13 @@ static inline bool chan_lock_for(hchan *c, const async_wait *async)
 
 /* The sudog of a send or receive that must wait on c (elem: its element),
  * for the calling goroutine or thread, or as an async waiter. */
+/* Whether a blocking waiter's element travels in its sudog (sudog.value):
+ * pointer-free (the collector does not look into sudogs) and small. */
+static inline bool chan_value_in_sudog(const hchan *c, const void *elem, const async_wait *async)
+{
+    return async == NULL && elem != NULL && c->elemsize <= sizeof(uint64_t) && !chan_has_pointers(c);
+}
+
 static sudog *chan_waiter(hchan *c, void *elem, const async_wait *async)
 {
     sudog *s = acquire_sudog();
@@ -384,6 +391,10 @@ static int chansend1(hchan *c, const void *ep, bool block, async_wait *async)
 
     /* Wait for a receiver; it copies the value from *ep. */
     sudog *mysg = chan_waiter(c, (void *)ep, async);
+    if (chan_value_in_sudog(c, ep, async)) {
+        memcpy(&mysg->value, ep, c->elemsize);
+        mysg->elem = &mysg->value;
+    }
     waitq_enqueue(&c->sendq, mysg);
     sudog_wait(mysg, chanparkcommit, &c->lock, WAIT_REASON_CHAN_SEND);
     if (async != NULL) {
@@ -480,12 +491,18 @@ static int chanrecv1(hchan *c, void *ep, bool block, bool *received, async_wait 
 
     /* Wait for a sender (it copies into *ep) or for close (it zeroes *ep). */
     sudog *mysg = chan_waiter(c, ep, async);
+    bool in_sudog = chan_value_in_sudog(c, ep, async);
+    if (in_sudog)
+        mysg->elem = &mysg->value;
     waitq_enqueue(&c->recvq, mysg);
     sudog_wait(mysg, chanparkcommit, &c->lock, WAIT_REASON_CHAN_RECEIVE);
     if (async != NULL) {
         async->pending = mysg;
         return GORT_EWOULDBLOCK;
     }
+    /* A sender's value, or close's zero value. */
+    if (in_sudog)
+        memcpy(ep, &mysg->value, c->elemsize);
     *received = mysg->success;
     mysg->c = NULL;
     release_sudog(mysg);

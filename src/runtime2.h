@@ -105,22 +105,30 @@ enum waiter_kind {
 };
 
 struct sudog {
+    /* What a hand-off touches first, in one cache line: the waker writes the
+     * element and the wake cell, the woken waiter reads both. */
     enum waiter_kind kind;
-    g *g;                 /* WAITER_GOROUTINE */
     atomic_uint wakecell; /* WAITER_THREAD / ASYNC: enum wake_state */
-    /* WAITER_ASYNC: a word its owner's realm awaits for every waiter it has
-     * (one Atomics.waitAsync per realm), or NULL: incremented and woken after
-     * wakecell. Set before the sudog is queued. */
-    atomic_uint *doorbell;
+    /* A channel's element handed over in the sudog itself (elem points
+     * here): a pointer-free one of at most 8 bytes, of a waiter that blocks
+     * (chan_value_in_sudog). The woken receiver copies it out from the line
+     * it reads its wake cell from; its own destination (a JS op record, a
+     * goroutine's stack) is never written by the other side. */
+    uint64_t value;
+    g *g;                 /* WAITER_GOROUTINE */
     sudog *next;
     sudog *prev;
     void *elem;           /* data element, for channels */
     void *c;              /* the object waited on */
-    sudog *waitlink;      /* next queue head (sema) */
-    uint64_t ticket;
     bool isSelect;
     bool success;
     bool counted;         /* WAITER_ASYNC: counted an external waiter (sched_external_wait_begin) */
+    /* WAITER_ASYNC: a word its owner's realm awaits for every waiter it has
+     * (one Atomics.waitAsync per realm), or NULL: incremented and woken after
+     * wakecell. Set before the sudog is queued. */
+    atomic_uint *doorbell;
+    sudog *waitlink;      /* next queue head (sema) */
+    uint64_t ticket;
     void *parent;         /* semaphore tree / address */
     struct selectwait *sel; /* a select's case: what its cases share (chan.h) */
     /* WAITER_GOROUTINE: the run of gort_main (sched_generation) whose
