@@ -58,6 +58,18 @@ test('main thread, two workers and goroutines share channels: every value receiv
   assert.ok(received.every((ids) => ids.length > 0), 'a party received nothing');
 });
 
+test("a worker's blocking sends of text arrive whole, the staging area's size and beyond; values no codec takes throw TypeError", async () => {
+  const texts = ['', 'a', 'héllo wörld', '🦫 gopher 🦫', 'x'.repeat(100), 'é'.repeat(30_000), 'y'.repeat(64 * 1024), 'z'.repeat(100_000)];
+  const values = [{ id: 1, tags: ['a', 'b'] }, 'just a string', 12.5, null, [1, [2, [3]]], { text: 'w'.repeat(70_000) }];
+  const strings = rt.chan({ cap: texts.length, codec: 'string' });
+  const json = rt.chan({ cap: values.length, codec: 'json' });
+  await party('sendTexts', { strings: strings.handle, json: json.handle, texts, values });
+  for (const text of texts) assert.deepEqual(strings.tryRecv(), { state: 'ok', value: text });
+  for (const value of values) assert.deepEqual(json.tryRecv(), { state: 'ok', value });
+  assert.deepEqual(strings.tryRecv(), { state: 'empty' }, 'a value that threw was sent');
+  assert.deepEqual(json.tryRecv(), { state: 'empty' }, 'a value that threw was sent');
+});
+
 test('close storms: each close wakes the main thread, both workers and a goroutine waiting on it', async () => {
   const ROUNDS = 100;
   const rounds = [rt.chan({ codec: 'json' }), rt.chan({ codec: 'json' })];

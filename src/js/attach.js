@@ -34,7 +34,10 @@ export class WorkerRuntime extends RuntimeView {
     if (this.thread === 0) return;
     const realm = this.realm;
     realm.stopWatchingFatal();
-    if (!realm.closedReason) realm.failAll(new RuntimeClosedError('gort: this worker detached from the runtime'));
+    if (!realm.closedReason) {
+      realm.failAll(new RuntimeClosedError('gort: this worker detached from the runtime'));
+      realm.releaseStaging();
+    }
     realm.module._gort_js_thread_detached(this.sleeper);
     realm.refresh();
     for (let i = 0; i < this.slotCount; i++) {

@@ -648,6 +648,23 @@ EMSCRIPTEN_KEEPALIVE int gort_js_recv_sync(uint32_t h, js_op *op)
     return r;
 }
 
+/* Worker: c <- a payload of the len bytes at src (the realm's staging
+ * area, where JS encoded them), made into op->elem: one call where a
+ * payload's making and its send were two, and no copy through a JS buffer.
+ * GORT_OK, GORT_ECLOSED, GORT_EINVAL, GORT_ENOMEM. */
+EMSCRIPTEN_KEEPALIVE int gort_js_send_staged_sync(uint32_t h, js_op *op, const uint8_t *src, uint32_t len)
+{
+    js_note_activity();
+    gort_chan *c;
+    if (!chan_of(h, &c))
+        return GORT_EINVAL;
+    uint8_t *p = gort_js_payload_new((void **)&op->elem, len);
+    if (p == NULL)
+        return GORT_ENOMEM;
+    memcpy(p, src, len);
+    return gort_chan_send(c, &op->elem);
+}
+
 /* Worker: c <- op->elem, blocking. GORT_OK, GORT_ECLOSED, GORT_EINVAL. */
 EMSCRIPTEN_KEEPALIVE int gort_js_send_sync(uint32_t h, js_op *op)
 {

@@ -350,17 +350,22 @@ export class Channel {
   sendSync(v) {
     const realm = this.#blockingRealm();
     const op = realm.opTake();
-    let r;
+    let r, staged = -1;
     try {
-      putValue(realm, this.codec, op + realm.layout.opElem, v);
+      // Text straight into the runtime's memory, and one call that makes the payload and sends it.
+      const staging = this.codec.encodeInto ? realm.stagingArea() : null;
+      if (staging !== null) staged = this.codec.encodeInto(v, staging);
+      if (staged < 0) putValue(realm, this.codec, op + realm.layout.opElem, v);
       try {
-        r = realm.module._gort_js_send_sync(this.h, op);
+        r = staged >= 0 ? realm.module._gort_js_send_staged_sync(this.h, op, realm.staging, staged)
+                        : realm.module._gort_js_send_sync(this.h, op);
       } catch (err) {
         throw blockingError(realm, err);
       }
     } finally {
       releaseOp(realm, op);
     }
+    if (r === E.NOMEM) throw new RangeError(`gort: out of memory for a value of ${staged} bytes`);
     if (r === E.CLOSED) throw new ChannelClosedError(v);
     if (r !== E.OK) throw deadHandle('this channel');
   }

@@ -23,6 +23,18 @@ const SCRATCH_BYTES = 64 * 1024;
 const COPY_ALIGN = 8;
 const scratch = new Uint8Array(SCRATCH_BYTES + COPY_ALIGN);
 const encodeTargets = Array.from({ length: COPY_ALIGN }, (_, shift) => scratch.subarray(shift));
+// Whether encodeInto writes into a view of shared memory: Node's does, and
+// Chromium's refuses one ("must not be shared"), where text goes through
+// the reused buffer instead.
+const ENCODE_INTO_SHARED = (() => {
+  if (typeof SharedArrayBuffer != 'function') return false;
+  try {
+    encoder.encodeInto('', new Uint8Array(new SharedArrayBuffer(8)));
+    return true;
+  } catch {
+    return false;
+  }
+})();
 let encodeShift = 0;
 
 /**
@@ -34,6 +46,29 @@ function utf8(text) {
   if (text.length * 3 > SCRATCH_BYTES) return encoder.encode(text);
   const { written } = encoder.encodeInto(text, encodeTargets[encodeShift]);
   return scratch.subarray(encodeShift, encodeShift + written);
+}
+
+/**
+ * Encodes text as UTF-8 into target (a view of the runtime's memory, which
+ * Node's encodeInto writes as fast as any other): the bytes written, or -1
+ * when they do not all fit (the caller then encodes the value anew: a JSON
+ * text over the staging area's 64 KB is made twice).
+ */
+function utf8Into(text, target) {
+  if (ENCODE_INTO_SHARED) {
+    const { read, written } = encoder.encodeInto(text, target);
+    return read === text.length ? written : -1;
+  }
+  const { read, written } = encoder.encodeInto(text, scratch);
+  if (read !== text.length || written > target.length) return -1;
+  target.set(scratch.subarray(0, written));
+  return written;
+}
+
+function jsonText(v) {
+  const text = JSON.stringify(v);
+  if (text === undefined) throw new TypeError(`gort: a 'json' channel cannot carry ${describe(v)} (JSON.stringify gives nothing)`);
+  return text;
 }
 
 /**
@@ -102,7 +137,9 @@ function describe(value) {
  * The codecs by name. A scalar codec has `kind` and `check`; a payload
  * codec has `encode` (value -> Uint8Array, which the caller copies out before
  * it encodes again), `decode` (a Uint8Array -> value) and `decodeAt` (the
- * value of the bytes u8[start, start + len) of the runtime's shared memory).
+ * value of the bytes u8[start, start + len) of the runtime's shared memory);
+ * a text codec also `encodeInto` (value, target: the bytes it wrote into
+ * target, a view of the runtime's memory, or -1 when they might not fit).
  */
 export const CODECS = {
   f64: {
@@ -127,6 +164,10 @@ export const CODECS = {
       if (typeof v != 'string') throw new TypeError(`gort: a 'string' channel carries strings, not ${describe(v)}`);
       return utf8(v);
     },
+    encodeInto(v, target) {
+      if (typeof v != 'string') throw new TypeError(`gort: a 'string' channel carries strings, not ${describe(v)}`);
+      return utf8Into(v, target);
+    },
     decode(bytes) { return decoder.decode(bytes); },
     decodeAt: textAt,
   },
@@ -140,9 +181,10 @@ export const CODECS = {
   json: {
     name: 'json', kind: ELEM_PAYLOAD,
     encode(v) {
-      const text = JSON.stringify(v);
-      if (text === undefined) throw new TypeError(`gort: a 'json' channel cannot carry ${describe(v)} (JSON.stringify gives nothing)`);
-      return utf8(text);
+      return utf8(jsonText(v));
+    },
+    encodeInto(v, target) {
+      return utf8Into(jsonText(v), target);
     },
     decode(bytes) { return JSON.parse(decoder.decode(bytes)); },
     decodeAt(u8, start, len) { return JSON.parse(textAt(u8, start, len)); },

@@ -75,6 +75,11 @@ function after(ms, fn) {
   else setTimeout(fn, ms);
 }
 
+// A worker's blocking sends of text encode it straight into an area of the
+// runtime's memory of this size, and one call makes the payload from there
+// and sends it (gort_js_send_staged_sync).
+const STAGING_BYTES = 64 * 1024;
+
 // Own-thread hand-offs (two async loops of one thread passing values) find
 // each other's completions in microtasks, which run before any task: a
 // ping-pong between them would hold off timers, I/O and rendering for as
@@ -134,6 +139,8 @@ export class Realm {
     this.fatalIndex = (this.state + this.layout.stateFatal) >>> 2;
     this.checkEnd = Math.max(this.state + this.layout.stateSlots, this.state + this.layout.stateFatal + 4);
     this.scratch = threadless ? 0 : module._malloc(64);
+    this.staging = 0;
+    this.stagingView = null;
     this.doorbell = doorbell ?? this.state + this.layout.stateDoorbell;
     this.opCache = [];
     this.pending = new Set();
@@ -213,6 +220,27 @@ export class Realm {
 
   /** The int out-parameter at the scratch area (calls write it there). */
   get errOut() { return this.scratch; }
+
+  /** A view of this realm's staging area (STAGING_BYTES, made on first use), or null without memory. */
+  stagingArea() {
+    if (this.staging === 0) {
+      this.staging = this.module._malloc(STAGING_BYTES);
+      if (this.staging === 0) return null;
+    }
+    this.refresh(this.staging + STAGING_BYTES);
+    if (this.stagingView === null || this.stagingView.buffer !== this.buffer) {
+      this.stagingView = new Uint8Array(this.buffer, this.staging, STAGING_BYTES);
+    }
+    return this.stagingView;
+  }
+
+  /** Gives the staging area back (a worker that detaches). */
+  releaseStaging() {
+    if (this.staging === 0) return;
+    this.module._free(this.staging);
+    this.staging = 0;
+    this.stagingView = null;
+  }
   readErr() { this.refresh(); return this.i32[this.scratch >>> 2]; }
 
   // ---- op records ----

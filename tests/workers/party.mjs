@@ -34,6 +34,31 @@ const roles = {
     const ids = await receiving;
     wr.open(report).sendSync({ name, received: ids });
   },
+  // Sends each text on a 'string' channel and each value on a 'json' one
+  // with sendSync (text up to the staging area's 64 KB goes straight into
+  // the runtime's memory, longer text the other way), after values no codec
+  // takes, which must throw TypeError and send nothing.
+  sendTexts({ strings, json, texts, values }) {
+    const stringCh = wr.open(strings), jsonCh = wr.open(json);
+    for (const bad of [42, null, { not: 'a string' }]) {
+      try {
+        stringCh.sendSync(bad);
+      } catch (err) {
+        if (err instanceof TypeError) continue;
+        throw new Error(`sendSync(${JSON.stringify(bad)}) on a 'string' channel threw ${err}`);
+      }
+      throw new Error(`sendSync(${JSON.stringify(bad)}) on a 'string' channel did not throw`);
+    }
+    let threw = null;
+    try {
+      jsonCh.sendSync(undefined);
+    } catch (err) {
+      threw = err;
+    }
+    if (!(threw instanceof TypeError)) throw new Error(`sendSync(undefined) on a 'json' channel threw ${threw}`);
+    for (const text of texts) stringCh.sendSync(text);
+    for (const value of values) jsonCh.sendSync(value);
+  },
   // Close storm: for each channel handle that arrives on rounds, waits on
   // that channel (blocking or with a Promise) until it is closed, and
   // reports what the wake-up said.
