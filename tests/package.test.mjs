@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { pingPong } from './browser/ping_pong.mjs';
 
 const entry = fileURLToPath(new URL('../dist/index.node.js', import.meta.url));
 if (!existsSync(entry)) throw new Error(`${entry} is missing: build it with src/js/build.sh`);
@@ -103,19 +104,12 @@ test('bytes come back as fresh, non-shared Uint8Arrays; user codecs round-trip',
 });
 
 test('two async loops of one thread handing values to each other let the event loop run meanwhile', async () => {
-  const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
-  const rounds = 20_000;
-  let round = 0, timerRound = null, immediateRound = null;
-  setTimeout(() => { timerRound = round; }, 0);
-  setImmediate(() => { immediateRound = round; });
-  const echo = (async () => { for (let i = 0; i < rounds; i++) await b.send((await a.recv()).value + 1); })();
-  let sum = 0;
-  for (; round < rounds; round++) {
-    await a.send(round);
-    sum += (await b.recv()).value;
-  }
-  await echo;
-  assert.equal(sum, rounds * (rounds - 1) / 2 + rounds);
+  const rounds = 20_000, progress = { round: 0 };
+  let timerRound = null, immediateRound = null;
+  setTimeout(() => { timerRound = progress.round; }, 0);
+  setImmediate(() => { immediateRound = progress.round; });
+  const { sum, expected } = await pingPong(rt.chan({ codec: 'f64' }), rt.chan({ codec: 'f64' }), rounds, progress);
+  assert.equal(sum, expected);
   // Microtasks alone would have run the whole ping-pong before either.
   assert.ok(immediateRound !== null && immediateRound < rounds / 2, `setImmediate ran at round ${immediateRound} of ${rounds}`);
   assert.ok(timerRound !== null && timerRound < rounds / 2, `setTimeout(0) ran at round ${timerRound} of ${rounds}`);

@@ -6,6 +6,8 @@
 // with the error), and the whole outcome is left in window.gortBrowserResults
 // for the test to read.
 
+import { pingPong } from './ping_pong.mjs';
+
 const suite = new URLSearchParams(location.search).get('suite');
 // Long enough for a loaded machine, short enough that a hang in one check
 // is reported as that check's failure instead of stalling the test.
@@ -181,19 +183,12 @@ async function isolatedChecks() {
   });
 
   await check('two async loops of the page handing values to each other let timers and animation frames run meanwhile', async () => {
-    const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
-    const rounds = 20000;
-    let round = 0, timerRound = null, frameRound = null;
-    setTimeout(() => { timerRound = round; }, 0);
-    requestAnimationFrame(() => { frameRound = round; });
-    const echo = (async () => { for (let i = 0; i < rounds; i++) await b.send((await a.recv()).value + 1); })();
-    let sum = 0;
-    for (; round < rounds; round++) {
-      await a.send(round);
-      sum += (await b.recv()).value;
-    }
-    await echo;
-    equal(sum, rounds * (rounds - 1) / 2 + rounds, 'sum of the echoed values');
+    const rounds = 20000, progress = { round: 0 };
+    let timerRound = null, frameRound = null;
+    setTimeout(() => { timerRound = progress.round; }, 0);
+    requestAnimationFrame(() => { frameRound = progress.round; });
+    const { sum, expected } = await pingPong(rt.chan({ codec: 'f64' }), rt.chan({ codec: 'f64' }), rounds, progress);
+    equal(sum, expected, 'sum of the echoed values');
     expect(timerRound !== null && timerRound < rounds / 2, `setTimeout(0) ran at round ${timerRound} of ${rounds}`);
     expect(frameRound !== null && frameRound < rounds, `the animation frame ran at round ${frameRound} of ${rounds}`);
   });
