@@ -143,7 +143,7 @@ function describe(value) {
  * it encodes again), `decode` (a Uint8Array -> value) and `decodeAt` (the
  * value of the bytes u8[start, start + len) of the runtime's shared memory);
  * a text codec also `encodeInto` (value, target: the bytes it wrote into
- * target, a view of the runtime's memory, or -1 when they might not fit).
+ * target, a view of the runtime's memory, or -1 when they did not all fit).
  */
 export const CODECS = {
   f64: {
