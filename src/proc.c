@@ -1831,7 +1831,7 @@ sudog *acquire_sudog(void)
     if (s == NULL) {
         if ((s = prim_sys_alloc_lines(sizeof *s)) == NULL)
             gort_throw("runtime: out of memory for a sudog");
-        atomic_fetch_add(&sched.sudog_sys, sizeof *s);
+        atomic_fetch_add(&sched.sudog_sys, prim_cache_lines_bytes(sizeof *s));
     }
     memset(s, 0, sizeof *s);
     return s;

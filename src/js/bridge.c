@@ -342,7 +342,7 @@ EMSCRIPTEN_KEEPALIVE js_op *gort_js_op_new(int ncases)
     /* Whole cache lines of its own: another thread writes its element and
      * flags when it hands a value over, and a neighbour's op record in the
      * same line would add transfers between cores to every hand-off. */
-    size_t bytes = (op_bytes(ncases) + PRIM_CACHE_LINE - 1) & ~(size_t)(PRIM_CACHE_LINE - 1);
+    size_t bytes = prim_cache_lines_bytes(op_bytes(ncases));
     js_op *op = aligned_alloc(PRIM_CACHE_LINE, bytes);
     if (op == NULL)
         return NULL;

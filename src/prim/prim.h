@@ -32,6 +32,12 @@ void *prim_sys_alloc(size_t bytes);
  * cores to each hand-off. */
 void *prim_sys_alloc_lines(size_t bytes);
 
+/* bytes rounded up to whole cache lines: what prim_sys_alloc_lines takes. */
+static inline size_t prim_cache_lines_bytes(size_t bytes)
+{
+    return (bytes + PRIM_CACHE_LINE - 1) & ~(size_t)(PRIM_CACHE_LINE - 1);
+}
+
 /* For tests of the out-of-memory paths: from the n-th call on (n >= 1),
  * prim_sys_alloc on the calling thread returns NULL as if the system had
  * no memory left; n = 0 ends that. Other threads are not affected. */

@@ -18,24 +18,27 @@ static _Thread_local unsigned sys_alloc_calls_to_failure;
 
 void prim_sys_alloc_fail_after(unsigned n) { sys_alloc_calls_to_failure = n; }
 
+/* Whether this call fails on purpose (prim_sys_alloc_fail_after). */
+static bool fails_on_purpose(void)
+{
+    if (likely(sys_alloc_calls_to_failure == 0))
+        return false;
+    if (sys_alloc_calls_to_failure == 1)
+        return true;
+    sys_alloc_calls_to_failure--;
+    return false;
+}
+
 void *prim_sys_alloc(size_t bytes)
 {
-    if (unlikely(sys_alloc_calls_to_failure != 0)) {
-        if (sys_alloc_calls_to_failure == 1)
-            return NULL;
-        sys_alloc_calls_to_failure--;
-    }
-    return calloc(1, bytes);
+    return fails_on_purpose() ? NULL : calloc(1, bytes);
 }
 
 void *prim_sys_alloc_lines(size_t bytes)
 {
-    if (unlikely(sys_alloc_calls_to_failure != 0)) {
-        if (sys_alloc_calls_to_failure == 1)
-            return NULL;
-        sys_alloc_calls_to_failure--;
-    }
-    size_t rounded = (bytes + PRIM_CACHE_LINE - 1) & ~(size_t)(PRIM_CACHE_LINE - 1);
+    if (fails_on_purpose())
+        return NULL;
+    size_t rounded = prim_cache_lines_bytes(bytes);
     void *p = aligned_alloc(PRIM_CACHE_LINE, rounded);
     if (p != NULL)
         memset(p, 0, rounded);
