@@ -378,7 +378,7 @@ bool gort_find_object(const void *addr, gort_object_info *info)
     if (s == NULL || p >= s->limit)
         return false;
     uintptr_t index = spanclass_sizeclass(s->spanclass) == 0 ? 0 : mspan_object_index(s, p);
-    if (!mspan_is_allocated(s, index))
+    if (!mspan_is_allocated_racing_sweep(s, index))
         return false;
     info->base = (void *)(s->startaddr + index * s->elemsize);
     info->size = s->elemsize;

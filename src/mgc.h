@@ -143,6 +143,10 @@ void bulk_barrier_pre_write(const gort_type *t, void *dst, const void *src, size
 /* Sweeps a span taken off its mcentral's unswept list; returns false when
  * the span was freed to the heap (it held nothing live). */
 bool mspan_sweep(mspan *s);
+/* mspan_is_allocated for a thread that holds neither s nor its mcentral and
+ * may race s's sweep: waits out a sweep in progress, and reads again when
+ * one began while it read. */
+bool mspan_is_allocated_racing_sweep(const mspan *s, uintptr_t index);
 /* Sweeps one unswept span; false when none is left. */
 bool sweepone(void);
 /* Sweeps spans until at least npages pages went back to the heap or

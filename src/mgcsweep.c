@@ -16,12 +16,17 @@
  *  - no mcache holds an unswept span: caches are flushed before sweepgen
  *    moves, and only swept spans are cached;
  *  - freed objects are poisoned under AddressSanitizer and filled with a
- *    pattern in debug builds, so a use after a wrong free shows at once.
+ *    pattern in debug builds, so a use after a wrong free shows at once;
+ *  - the span's sweepgen is its sequence lock for readers of its allocation
+ *    state that hold neither the span nor its mcentral (gort_find_object):
+ *    odd while the bits are rewritten, and a reader that saw it move reads
+ *    again (mspan_is_allocated_racing_sweep).
  */
 #include <string.h>
 
 #include "mgc.h"
 #include "observe.h"
+#include "prim/prim.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -82,10 +87,43 @@ static void poison_unmarked(const mspan *s)
 #endif
 }
 
+/* Spins a reader waits out a sweep in progress before it lets another
+ * thread run (the sweeper may be descheduled mid-span). */
+#define SWEEP_WAIT_SPINS 64
+#define SWEEP_WAIT_PAUSE 16
+
+bool mspan_is_allocated_racing_sweep(const mspan *s, uintptr_t index)
+{
+    for (unsigned tries = 0;; tries++) {
+        unsigned before = atomic_load_explicit(&s->sweepgen, memory_order_acquire);
+        if ((before & 1) == 0) {
+            bool allocated = index < SHARED_LOAD(s->freeindex) ||
+                             ((SHARED_LOAD(SHARED_LOAD(s->allocBits)[index / 64]) >> (index % 64)) & 1);
+            atomic_thread_fence(memory_order_acquire);
+            if (atomic_load_explicit(&s->sweepgen, memory_order_relaxed) == before)
+                return allocated;
+        }
+        if (tries < SWEEP_WAIT_SPINS)
+            prim_procyield(SWEEP_WAIT_PAUSE);
+        else
+            prim_osyield();
+    }
+}
+
+/* The words of a span's bitmap, cleared word by word: a reader racing the
+ * sweep may still read the array (mspan_is_allocated_racing_sweep). */
+static void clear_bits_shared(uint64_t *bits)
+{
+    for (unsigned w = 0; w < SPAN_BITS_WORDS; w++)
+        OWNER_STORE(bits[w], 0);
+}
+
 bool mspan_sweep(mspan *s)
 {
     unsigned sg = atomic_load_explicit(&mheap_.sweepgen, memory_order_acquire);
     atomic_store_explicit(&s->sweepgen, sg - 1, memory_order_relaxed);
+    /* Orders the odd sweepgen before every write below, for the readers. */
+    atomic_thread_fence(memory_order_release);
     if (spanclass_sizeclass(s->spanclass) == 0) {
         bool live = s->gcmarkBits[0] & 1;
         s->gcmarkBits[0] = 0;
@@ -113,11 +151,11 @@ bool mspan_sweep(mspan *s)
         s->needzero = true;
     }
     uint64_t *was_alloc = s->allocBits;
-    s->allocBits = s->gcmarkBits;
+    OWNER_STORE(s->allocBits, s->gcmarkBits);
     s->gcmarkBits = was_alloc;
-    memset(s->gcmarkBits, 0, sizeof s->bits[0]);
+    clear_bits_shared(s->gcmarkBits);
     memset(s->scanBits, 0, sizeof s->scanBits);
-    s->freeindex = 0;
+    OWNER_STORE(s->freeindex, 0);
     s->allocCount = live;
     mspan_refill_alloc_cache(s, 0);
     atomic_store_explicit(&s->sweepgen, sg, memory_order_release);

@@ -966,6 +966,63 @@ TEST(gc_heap_graph_stress_with_checkmark)
     CHECK_EQ(gort_main(&cfg, stress_main, NULL), GORT_OK);
 }
 
+/* ---- finding live objects while spans are swept ---- */
+
+/* A few spans of live objects, found over and over while collections one
+ * after another sweep those spans: every sweep rewrites the bits a find
+ * reads. */
+#define FIND_LIVE 512
+#define FIND_CYCLES 400
+
+typedef struct find_test {
+    atomic_bool done;
+    gort_waitgroup wg;
+} find_test;
+
+static void find_collector(void *arg)
+{
+    find_test *t = arg;
+    for (int i = 0; i < FIND_CYCLES && !testing_failed(); i++)
+        CHECK_EQ(gort_gc(), GORT_OK);
+    atomic_store(&t->done, true);
+    gort_waitgroup_done(&t->wg);
+}
+
+static void find_main(void *arg)
+{
+    (void)arg;
+    static find_test t;
+    node **live = gort_new_array(&node_ptr_type, FIND_LIVE);
+    REQUIRE(live != NULL);
+    for (int i = 0; i < FIND_LIVE; i++)
+        GORT_STORE(live[i], new_node((uint64_t)i));
+    gort_waitgroup_add(&t.wg, 1);
+    REQUIRE(gort_go(find_collector, &t) == GORT_OK);
+    uint64_t finds = 0, misses = 0;
+    while (!atomic_load(&t.done)) {
+        for (int k = 0; k < FIND_LIVE; k++) {
+            gort_object_info info;
+            if (!gort_find_object(live[k], &info) || info.base != live[k] || info.noscan)
+                misses++;
+        }
+        finds += FIND_LIVE;
+        gort_safepoint();
+    }
+    gort_waitgroup_wait(&t.wg);
+    for (int i = 0; i < FIND_LIVE; i++)
+        CHECK(node_intact(live[i]));
+    CHECK(finds > 0);
+    CHECK_EQ(misses, 0);
+}
+
+/* gort_find_object (and gort_set_finalizer, which uses it) reads a span's
+ * allocation bits while the sweeper may be rewriting them: a live object is
+ * found every time. */
+TEST(gc_find_object_finds_live_objects_while_their_spans_are_swept)
+{
+    run_main(2, find_main, NULL);
+}
+
 /* ---- pacing ---- */
 
 typedef struct pacer_test {

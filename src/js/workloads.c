@@ -347,9 +347,12 @@ static void alloc_churn(gort_js_args *args)
     while (!run_stopped(&r)) {
         size_t i = below(&g, nslots);
         if (slots[i] != NULL) {
+            /* The heap says which kind the slot holds: a live object it
+             * cannot find is an error like a wrong check word. */
             gort_object_info info;
-            gort_find_object(slots[i], &info);
-            if (info.noscan) {
+            if (!gort_find_object(slots[i], &info)) {
+                r.checksum_errors++;
+            } else if (info.noscan) {
                 block *b = slots[i];
                 if (!block_ok(b, checks[i]))
                     r.checksum_errors++;
