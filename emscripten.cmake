@@ -142,6 +142,9 @@ function(gort_wasm_module name)
       -sNODEJS_CATCH_EXIT=0
       -sNODEJS_CATCH_REJECTION=0
       "SHELL:-sEXPORTED_FUNCTIONS=['_malloc','_free']"
+      # The functions' names (a name section, 5% of the .wasm): a trap's
+      # stack then names where the module was (FatalError's cause).
+      --profiling-funcs
       "SHELL:--pre-js ${js_dir}/pre.js"
       "SHELL:--js-library ${js_dir}/lib.js")
     set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS ${js_dir}/pre.js ${js_dir}/lib.js)

@@ -519,6 +519,24 @@ test("close() ends the threads only once each has left its start routine: none i
   assert.equal(running, 0, `close() ended the threads while ${running} pthread(s) still ran on pool workers`);
 });
 
+test('a trap on a runtime thread ends its runtime with a FatalError whose cause is that thread\'s error, its stack naming the module\'s functions', async () => {
+  const doomed = await start({ procs: 1 });
+  try {
+    const pending = doomed.chan().recv();
+    doomed.go('trap');
+    await assert.rejects(pending, (err) => {
+      assert.ok(err instanceof FatalError, String(err));
+      assert.equal(err.message, 'fatal error: null function or function signature mismatch');
+      assert.ok(err.cause instanceof Error, 'the thread\'s error as the cause');
+      assert.match(err.cause.stack, /at trap \(wasm:/);
+      return true;
+    });
+    assert.throws(() => doomed.chan(), FatalError);
+  } finally {
+    await doomed.close();
+  }
+});
+
 test('a fatal error ends its runtime, not the process: pending operations reject with Go\'s words', async () => {
   const doomed = await start({ procs: 1 });
   const pending = doomed.chan().recv();

@@ -17,6 +17,9 @@
  *  overflow()         recurses without bound: the runtime ends with
  *                     'fatal error: stack overflow' (what JS sees of a
  *                     fatal error, for tests).
+ *  trap()             calls a null function: the module traps on a
+ *                     runtime thread, where no C code runs to tell of it
+ *                     (what JS sees of a trap, for tests).
  *  clockcheck(out, n) passes a turn n times among one goroutine per
  *                     processor, each reading gort_nanotime when its turn
  *                     comes, and sends on out (json) how many turns went
@@ -189,6 +192,15 @@ static void overflow(gort_js_args *args)
     recurse(NULL, UINT32_MAX);
 }
 GORT_EXPORT_GO(overflow, "");
+
+/* Read through a volatile: the compiler may not see that it is null. */
+static void (*volatile null_function)(void);
+
+static void trap(gort_js_args *args)
+{
+    null_function();
+}
+GORT_EXPORT_GO(trap, "");
 
 /* Recurses without bound on the calling thread, which is not a goroutine's
  * (an attached worker's): that thread's fatal error must end the runtime

@@ -50,10 +50,14 @@ export class NotIsolatedError extends GortError {
   }
 }
 
-/** A fatal error inside the runtime ('fatal error: ...' in Go's words) ended it. */
+/**
+ * A fatal error inside the runtime ('fatal error: ...' in Go's words) ended it.
+ * Where this thread saw the runtime's thread fail, `cause` is that thread's
+ * error, whose stack names the place in the module.
+ */
 export class FatalError extends GortError {
-  constructor(message) {
-    super(message, 'EFATAL');
+  constructor(message, options) {
+    super(message, 'EFATAL', options);
   }
 }
 

@@ -374,8 +374,9 @@ export interface RuntimeView {
    * churn(chan done, number n) (n trees of collector work, then n on done),
    * utf8len(chan out, string s), untildone(context ctx, chan out),
    * clockcheck(chan out, number n) (the runtime's clock across its threads,
-   * as JSON: { otherThread, backwards, worstNs }), overflow() (ends the
-   * runtime with a FatalError, for tests), the workloads, set_throttle and
+   * as JSON: { otherThread, backwards, worstNs }), overflow() and trap()
+   * (end the runtime with a FatalError, by a stack overflow and by a trap of
+   * the module, for tests), the workloads, set_throttle and
    * set_seed. Throws
    * GortError 'EINVAL' for a name the module does not export, TypeError for
    * arguments that do not fit.
@@ -478,9 +479,11 @@ export declare class DeadlockError extends GortError {
  * A fatal error ('fatal error: ...', Go's words) ended the runtime, on one of
  * its threads or on an attached worker's own: every realm's waiting
  * operations reject with it, a worker blocked in sendSync, recvSync or
- * select.sync throws it, and every later call throws it.
+ * select.sync throws it, and every later call throws it. Where this thread
+ * saw the failing thread's error, `cause` is that error: its stack names the
+ * place in the module.
  */
 export declare class FatalError extends GortError {
-  constructor(message: string);
+  constructor(message: string, options?: { cause?: unknown });
   readonly code: 'EFATAL';
 }

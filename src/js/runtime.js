@@ -259,13 +259,15 @@ export class Runtime extends RuntimeView {
    * by an attached worker: it is over; pending operations here and in every
    * attached worker reject with the text that was published first.
    */
-  fail(message) {
+  fail(message, cause) {
     const realm = this.realm;
     if (this.failed || (realm.closedReason && !(realm.closedReason instanceof FatalError))) return;
     this.failed = true;
     const text = realm.publishFatal(message) ?? message;
     realm.stopWatchingFatal();
-    if (!realm.closedReason) realm.failAll(new FatalError(text));
+    // The cause goes with its own text, not with one another thread published first.
+    const options = cause instanceof Error && text === message ? { cause } : undefined;
+    if (!realm.closedReason) realm.failAll(new FatalError(text, options));
     try { this.module.PThread.terminateAllThreads(); } catch { /* the threads may be gone */ }
   }
 
@@ -364,14 +366,14 @@ export async function startWith(loader, options = {}) {
     locateFile: (path, prefix) => loader.locate(path, prefix, options),
     onAbort(what) {
       const text = fatalTextOf(module, what);
-      if (rt) rt.fail(text); else pendingFatal.push(text);
+      if (rt) rt.fail(text, what); else pendingFatal.push(text);
     },
   });
   rt = new Runtime(module, wasmModule, loader, procs, deadlockAfterMs);
   for (const w of [...module.PThread.unusedWorkers]) {
     // Emscripten rethrows a pool worker's error on the main thread, which
     // would end the page's script or the Node process: it ends this runtime.
-    w.onerror = (e) => rt.fail(fatalTextOf(module, e && e.message ? e.message : e));
+    w.onerror = (e) => rt.fail(fatalTextOf(module, e && e.message ? e.message : e), e);
   }
   unrefWorkers(module.PThread);
   const err = rt.realm.withCString(options.godebug ?? '', (debug) =>
