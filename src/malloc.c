@@ -19,6 +19,10 @@
  *  - a thread allocates from its p's cache without a lock only while it holds
  *    the p; threads without a p share one cache under extalloc_lock, which
  *    the collector holds while the world is stopped, so they stop with it;
+ *  - what a thread without a p allocated last stays a root (its pins) until
+ *    that thread has allocated EXTERNAL_PINS more times: its locals are no
+ *    root, and a cycle may run whole between an allocation and the store
+ *    that publishes it (in a handle, a timer, a reachable object);
  *  - a span's types (mspan.types) name every object's type: all of types[0]
  *    while it has held one, and from its second type on each object's own
  *    code (mspan.typecodes), written by the owner as it hands the object
@@ -239,6 +243,45 @@ static __attribute__((noinline)) void *mallocgc_cache(mcache *c, size_t size, co
     return (void *)v;
 }
 
+/* How many of its last objects a thread without a p keeps as roots: more
+ * than any of the runtime's constructors allocates before it publishes what
+ * it made (a ticker, its channel and the channel's buffer), few enough that
+ * what it keeps past its use stays small beside the heap. */
+#define EXTERNAL_PINS 8
+
+static _Thread_local struct {
+    void *obj[EXTERNAL_PINS];
+    unsigned next;
+    bool rooted;
+} external_pins;
+
+static void external_pins_drop(void *obj) { gort_remove_roots(obj); }
+
+/* Keeps x as one of this thread's pins (extalloc_lock held: no stop of the
+ * world, so no cycle's start or end, falls between x's allocation and
+ * this). The pin it replaces is shaded while the collector marks, as the
+ * write barrier shades an overwritten pointer. */
+static void external_pin(void *x)
+{
+    if (unlikely(!external_pins.rooted)) {
+        if (gort_add_roots(external_pins.obj, sizeof external_pins.obj) != GORT_OK)
+            return;
+        if (!prim_thread_at_exit(external_pins_drop, external_pins.obj)) {
+            gort_remove_roots(external_pins.obj);
+            return;
+        }
+        external_pins.rooted = true;
+    }
+    void **slot = &external_pins.obj[external_pins.next++ % EXTERNAL_PINS];
+    if (__atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED)) {
+        gcwork w = {0};
+        shade_barrier((uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED), &w);
+        shade_barrier((uintptr_t)x, &w);
+        gcw_dispose(&w);
+    }
+    __atomic_store_n(slot, x, __ATOMIC_RELEASE);
+}
+
 /* mallocgc for a thread without a cache of its own: from the shared one.
  * Out of line, so that the goroutines' allocating functions (which Asyncify
  * instruments on wasm, every line of them) stay small. */
@@ -250,6 +293,8 @@ static __attribute__((noinline)) void *mallocgc_shared(size_t size, const gort_t
         extalloc_cache->shared = true;
     void *x = extalloc_cache != NULL ? mallocgc_cache(extalloc_cache, size, t, nvalues, clear_later)
                                      : NULL;
+    if (x != NULL)
+        external_pin(x);
     unlock(&extalloc_lock);
     return x;
 }

@@ -22,7 +22,9 @@
  *
  * Threads that are not goroutines are not scanned: a thread that is not a
  * goroutine keeps the objects it uses alive through a handle, a root region
- * or a reachable object (as C code may not keep Go pointers in Go).
+ * or a reachable object (as C code may not keep Go pointers in Go). The last
+ * 8 objects such a thread allocated are kept for it, so that what it has just
+ * made lives until it has stored it there.
  */
 #ifndef GORT_GC_H
 #define GORT_GC_H
