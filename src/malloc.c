@@ -243,6 +243,19 @@ static __attribute__((noinline)) void *mallocgc_cache(mcache *c, size_t size, co
     return (void *)v;
 }
 
+/* gort_store of x into a root word, extalloc_lock held (which gort_store
+ * would take, on a thread without a p). */
+static void store_root_locked(void **root, void *x)
+{
+    if (__atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED)) {
+        gcwork w = {0};
+        shade_barrier((uintptr_t)__atomic_load_n(root, __ATOMIC_RELAXED), &w);
+        shade_barrier((uintptr_t)x, &w);
+        gcw_dispose(&w);
+    }
+    __atomic_store_n(root, x, __ATOMIC_RELEASE);
+}
+
 /* How many of its last objects a thread without a p keeps as roots: more
  * than any of the runtime's constructors allocates before it publishes what
  * it made (a ticker, its channel and the channel's buffer), few enough that
@@ -259,8 +272,7 @@ static void external_pins_drop(void *obj) { gort_remove_roots(obj); }
 
 /* Keeps x as one of this thread's pins (extalloc_lock held: no stop of the
  * world, so no cycle's start or end, falls between x's allocation and
- * this). The pin it replaces is shaded while the collector marks, as the
- * write barrier shades an overwritten pointer. */
+ * this); the pin it replaces goes through the write barrier. */
 static void external_pin(void *x)
 {
     if (unlikely(!external_pins.rooted)) {
@@ -272,14 +284,7 @@ static void external_pin(void *x)
         }
         external_pins.rooted = true;
     }
-    void **slot = &external_pins.obj[external_pins.next++ % EXTERNAL_PINS];
-    if (__atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED)) {
-        gcwork w = {0};
-        shade_barrier((uintptr_t)__atomic_load_n(slot, __ATOMIC_RELAXED), &w);
-        shade_barrier((uintptr_t)x, &w);
-        gcw_dispose(&w);
-    }
-    __atomic_store_n(slot, x, __ATOMIC_RELEASE);
+    store_root_locked(&external_pins.obj[external_pins.next++ % EXTERNAL_PINS], x);
 }
 
 /* mallocgc for a thread without a cache of its own: from the shared one.
@@ -338,15 +343,8 @@ static void *external_into_locked(void **root, size_t n)
     void *x = NULL;
     if (extalloc_cache != NULL)
         x = n == 0 ? &zerobase : mallocgc_cache(extalloc_cache, n, NULL, n, &clear_later);
-    if (x != NULL) {
-        if (__atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED)) {
-            gcwork w = {0};
-            shade_barrier((uintptr_t)__atomic_load_n(root, __ATOMIC_RELAXED), &w);
-            shade_barrier((uintptr_t)x, &w);
-            gcw_dispose(&w);
-        }
-        __atomic_store_n(root, x, __ATOMIC_RELEASE);
-    }
+    if (x != NULL)
+        store_root_locked(root, x);
     return x;
 }
 
