@@ -5,8 +5,12 @@
  * cgo.Handle for the first and its data and bss sections for the second.)
  *
  * Invariants:
- *  - a handle is its slot's index + 1, so 0 is never valid; a slot is on the
- *    free list iff it is not in use;
+ *  - a handle is its slot's index + 1 in the low HANDLE_INDEX_BITS bits,
+ *    so 0 is never valid, and above them the slot's generation, which
+ *    moves on each time the slot is freed: a deleted handle does not find
+ *    the object its slot holds next (until HANDLE_GENERATIONS reuses), and
+ *    handles stay below 2^31 (JS reads them as signed 32-bit numbers);
+ *  - a slot is on the free list iff it is not in use;
  *  - the table grows by whole chunks that never move, published with
  *    release order, so a lookup needs no lock;
  *  - slots and region words are written with the write barrier (gort_store),
@@ -21,11 +25,16 @@
 #include "prim/prim.h"
 
 #define HANDLE_CHUNK_SLOTS 4096
-#define HANDLE_MAX_CHUNKS 1024 /* about 4 million handles */
+#define HANDLE_INDEX_BITS 22
+#define HANDLE_INDEX_MASK ((1u << HANDLE_INDEX_BITS) - 1)
+#define HANDLE_GENERATIONS (1u << (31 - HANDLE_INDEX_BITS))
+/* About 4 million handles: every index + 1 fits HANDLE_INDEX_BITS. */
+#define HANDLE_MAX_CHUNKS ((1u << HANDLE_INDEX_BITS) / HANDLE_CHUNK_SLOTS - 1)
 
 typedef struct handle_chunk {
     void *slots[HANDLE_CHUNK_SLOTS];
     uint32_t next_free[HANDLE_CHUNK_SLOTS]; /* free-list link: index + 1, 0 ends */
+    uint16_t generation[HANDLE_CHUNK_SLOTS];
     bool used[HANDLE_CHUNK_SLOTS];
 } handle_chunk;
 
@@ -71,20 +80,24 @@ gort_handle gort_handle_new(void *obj)
     handle_chunk *c = chunk_of(index);
     uint32_t i = index % HANDLE_CHUNK_SLOTS;
     handles.free_head = c->next_free[i];
+    gort_handle h = (uint32_t)__atomic_load_n(&c->generation[i], __ATOMIC_RELAXED) << HANDLE_INDEX_BITS | (index + 1);
     __atomic_store_n(&c->used[i], true, __ATOMIC_RELEASE);
     unlock(&handles.lock);
     gort_store_release(&c->slots[i], obj);
-    return index + 1;
+    return h;
 }
 
-/* The slot of a handle in use, or NULL. */
+/* The slot of a handle in use, or NULL (also for a handle deleted since,
+ * whose slot may hold another's). */
 static void **slot_of(gort_handle h, handle_chunk **cp)
 {
-    if (h == 0)
+    uint32_t index1 = h & HANDLE_INDEX_MASK;
+    if (index1 == 0)
         return NULL;
-    handle_chunk *c = chunk_of(h - 1);
-    uint32_t i = (h - 1) % HANDLE_CHUNK_SLOTS;
-    if (c == NULL || !__atomic_load_n(&c->used[i], __ATOMIC_ACQUIRE))
+    handle_chunk *c = chunk_of(index1 - 1);
+    uint32_t i = (index1 - 1) % HANDLE_CHUNK_SLOTS;
+    if (c == NULL || !__atomic_load_n(&c->used[i], __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&c->generation[i], __ATOMIC_RELAXED) != h >> HANDLE_INDEX_BITS)
         return NULL;
     if (cp != NULL)
         *cp = c;
@@ -93,8 +106,16 @@ static void **slot_of(gort_handle h, handle_chunk **cp)
 
 void *gort_handle_get(gort_handle h)
 {
-    void **slot = slot_of(h, NULL);
-    return slot != NULL ? __atomic_load_n(slot, __ATOMIC_ACQUIRE) : NULL;
+    handle_chunk *c;
+    void **slot = slot_of(h, &c);
+    if (slot == NULL)
+        return NULL;
+    void *obj = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    /* Deleted and its slot reused since slot_of looked: not h's object. */
+    uint32_t i = ((h & HANDLE_INDEX_MASK) - 1) % HANDLE_CHUNK_SLOTS;
+    if (__atomic_load_n(&c->generation[i], __ATOMIC_ACQUIRE) != h >> HANDLE_INDEX_BITS)
+        return NULL;
+    return obj;
 }
 
 int gort_handle_set(gort_handle h, void *obj)
@@ -115,10 +136,13 @@ int gort_handle_delete(gort_handle h)
     lock(&handles.lock);
     slot = slot_of(h, &c); /* deleted twice at once: only one frees it */
     if (slot != NULL) {
-        uint32_t i = (h - 1) % HANDLE_CHUNK_SLOTS;
+        uint32_t index1 = h & HANDLE_INDEX_MASK;
+        uint32_t i = (index1 - 1) % HANDLE_CHUNK_SLOTS;
         __atomic_store_n(&c->used[i], false, __ATOMIC_RELEASE);
+        __atomic_store_n(&c->generation[i], (uint16_t)((h >> HANDLE_INDEX_BITS) + 1) % HANDLE_GENERATIONS,
+                         __ATOMIC_RELAXED);
         c->next_free[i] = handles.free_head;
-        handles.free_head = h;
+        handles.free_head = index1;
     }
     unlock(&handles.lock);
     return slot != NULL ? GORT_OK : GORT_EINVAL;

@@ -302,6 +302,25 @@ test('misuse throws typed errors and leaves the runtime usable', async () => {
   assert.deepEqual(await ok.recv(), { value: 'still here', ok: true });
 });
 
+test('a handle used after its owner disposed it fails as disposed, also once its number\'s slot holds another object', async () => {
+  const owner = rt.chan({ cap: 1, codec: 'i32' });
+  const handle = owner.handle;
+  const opened = rt.open(handle); // another holder of the handle, as a worker's
+  owner[Symbol.dispose]();
+  // Made next, these take the slot the channel's handle had.
+  const others = [rt.context.withCancel(rt.context.background()), rt.chan({ codec: 'f64' })];
+  assert.throws(() => opened.trySend(1), (err) => err instanceof gort.GortError && /was disposed/.test(err.message));
+  assert.throws(() => opened.tryRecv(), /was disposed/);
+  await assert.rejects(opened.send(2), /was disposed/);
+  assert.throws(() => rt.open(handle), /was disposed/);
+  for (const o of others) assert.equal(o.handle.h === handle.h, false, 'a new object got the disposed handle\'s number');
+  // The objects that took the slot are whole.
+  others[0].cancel();
+  assert.deepEqual(await others[0].done.recv(), { value: undefined, ok: false });
+  assert.equal(others[1].trySend(1.5), false);
+  for (const o of others) o[Symbol.dispose]();
+});
+
 test('rt.go starts exported goroutines with numbers, strings, channels and contexts, and settles when they return', async () => {
   const out = rt.chan({ codec: 'f64', cap: 4 });
   const measuring = rt.go('utf8len', out, 'héllo, 世界');

@@ -125,6 +125,10 @@ static void baseline_main(void *arg)
     CHECK_EQ(gort_handle_delete(h), GORT_OK);
     CHECK_EQ(gort_handle_delete(h), GORT_EINVAL);
     CHECK(gort_handle_get(h) == NULL);
+    /* check_tree's recursion left node pointers in words below this frame
+     * that the collector's park would occupy unwritten (conservatively
+     * scanned, one would keep the tree). */
+    sched_scrub_stack();
     gort_gc();
     gort_gc();
     gort_read_memstats(&after);
@@ -139,6 +143,42 @@ TEST(gc_handle_keeps_a_tree_and_the_heap_returns_to_its_baseline)
 {
     gort_config cfg = config_with(2, "gccheckmark=1");
     CHECK_EQ(gort_main(&cfg, baseline_main, NULL), GORT_OK);
+}
+
+/* A handle used after its deletion (JS's stale copy of a disposed channel's)
+ * must not reach the object its slot holds next. */
+static void stale_handle_main(void *arg)
+{
+    (void)arg;
+    node *a = new_node(1), *b = new_node(2);
+    gort_handle first = gort_handle_new(a);
+    REQUIRE(first != 0);
+    CHECK_EQ(gort_handle_delete(first), GORT_OK);
+    gort_handle next = gort_handle_new(b); /* the slot first had */
+    REQUIRE(next != 0);
+    CHECK(next != first);
+    CHECK(gort_handle_get(first) == NULL);
+    CHECK_EQ(gort_handle_set(first, a), GORT_EINVAL);
+    CHECK_EQ(gort_handle_delete(first), GORT_EINVAL);
+    CHECK(gort_handle_get(next) == b);
+    /* Every number stays below 2^31, a slot's included when its generation
+     * wraps; the number comes back only then. */
+    gort_handle h = next;
+    int until_again = 0;
+    for (int k = 1; k <= 1000; k++) {
+        CHECK_EQ(gort_handle_delete(h), GORT_OK);
+        h = gort_handle_new(b);
+        CHECK(h != 0 && h < (1u << 31));
+        if (h == next && until_again == 0)
+            until_again = k;
+    }
+    CHECK_EQ(until_again, 512);
+    CHECK_EQ(gort_handle_delete(h), GORT_OK);
+}
+
+TEST(gc_handle_deleted_never_reaches_the_next_object_of_its_slot)
+{
+    run_main(1, stale_handle_main, NULL);
 }
 
 /* ---- goroutine locals across parks ---- */

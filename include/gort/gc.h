@@ -106,8 +106,11 @@ int gort_remove_roots(void *start);
 
 /*
  * A handle: a reference to a heap object held outside the heap and the
- * stacks (by C code on any thread, later by JavaScript). The object stays
- * alive until the handle is deleted. 0 is never a valid handle.
+ * stacks (by C code on any thread, and by JavaScript). The object stays
+ * alive until the handle is deleted. 0 is never a valid handle, and no
+ * handle is 2^31 or more. A deleted handle stays dead: the handles made
+ * later are other numbers (the table reuses a number after 512 deletions
+ * of its slot).
  */
 typedef uint32_t gort_handle;
 /* A new handle to obj (a heap object or NULL), or 0 when the table is full. */
