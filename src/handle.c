@@ -87,65 +87,63 @@ gort_handle gort_handle_new(void *obj)
     return h;
 }
 
-/* The slot of a handle in use, or NULL (also for a handle deleted since,
- * whose slot may hold another's). */
-static void **slot_of(gort_handle h, handle_chunk **cp)
+/* Whether slot i of c is h's: in use, of h's generation. */
+static bool slot_is(const handle_chunk *c, uint32_t i, gort_handle h)
+{
+    return __atomic_load_n(&c->used[i], __ATOMIC_ACQUIRE) &&
+           __atomic_load_n(&c->generation[i], __ATOMIC_ACQUIRE) == h >> HANDLE_INDEX_BITS;
+}
+
+/* The chunk and index of h's slot while h is in use, or NULL (also for a
+ * handle deleted since, whose slot may hold another's). */
+static handle_chunk *slot_of(gort_handle h, uint32_t *i)
 {
     uint32_t index1 = h & HANDLE_INDEX_MASK;
     if (index1 == 0)
         return NULL;
     handle_chunk *c = chunk_of(index1 - 1);
-    uint32_t i = (index1 - 1) % HANDLE_CHUNK_SLOTS;
-    if (c == NULL || !__atomic_load_n(&c->used[i], __ATOMIC_ACQUIRE) ||
-        __atomic_load_n(&c->generation[i], __ATOMIC_RELAXED) != h >> HANDLE_INDEX_BITS)
-        return NULL;
-    if (cp != NULL)
-        *cp = c;
-    return &c->slots[i];
+    *i = (index1 - 1) % HANDLE_CHUNK_SLOTS;
+    return c != NULL && slot_is(c, *i, h) ? c : NULL;
 }
 
 void *gort_handle_get(gort_handle h)
 {
-    handle_chunk *c;
-    void **slot = slot_of(h, &c);
-    if (slot == NULL)
+    uint32_t i;
+    handle_chunk *c = slot_of(h, &i);
+    if (c == NULL)
         return NULL;
-    void *obj = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    void *obj = __atomic_load_n(&c->slots[i], __ATOMIC_ACQUIRE);
     /* Deleted and its slot reused since slot_of looked: not h's object. */
-    uint32_t i = ((h & HANDLE_INDEX_MASK) - 1) % HANDLE_CHUNK_SLOTS;
-    if (__atomic_load_n(&c->generation[i], __ATOMIC_ACQUIRE) != h >> HANDLE_INDEX_BITS)
-        return NULL;
-    return obj;
+    return slot_is(c, i, h) ? obj : NULL;
 }
 
 int gort_handle_set(gort_handle h, void *obj)
 {
-    void **slot = slot_of(h, NULL);
-    if (slot == NULL)
+    uint32_t i;
+    handle_chunk *c = slot_of(h, &i);
+    if (c == NULL)
         return GORT_EINVAL;
-    gort_store_release(slot, obj);
+    gort_store_release(&c->slots[i], obj);
     return GORT_OK;
 }
 
 int gort_handle_delete(gort_handle h)
 {
-    handle_chunk *c;
-    void **slot = slot_of(h, &c);
-    if (slot != NULL)
-        gort_store(slot, NULL);
+    uint32_t i;
+    handle_chunk *c = slot_of(h, &i);
+    if (c != NULL)
+        gort_store(&c->slots[i], NULL);
     lock(&handles.lock);
-    slot = slot_of(h, &c); /* deleted twice at once: only one frees it */
-    if (slot != NULL) {
-        uint32_t index1 = h & HANDLE_INDEX_MASK;
-        uint32_t i = (index1 - 1) % HANDLE_CHUNK_SLOTS;
+    c = slot_of(h, &i); /* deleted twice at once: only one frees it */
+    if (c != NULL) {
         __atomic_store_n(&c->used[i], false, __ATOMIC_RELEASE);
         __atomic_store_n(&c->generation[i], (uint16_t)((h >> HANDLE_INDEX_BITS) + 1) % HANDLE_GENERATIONS,
                          __ATOMIC_RELAXED);
         c->next_free[i] = handles.free_head;
-        handles.free_head = index1;
+        handles.free_head = h & HANDLE_INDEX_MASK;
     }
     unlock(&handles.lock);
-    return slot != NULL ? GORT_OK : GORT_EINVAL;
+    return c != NULL ? GORT_OK : GORT_EINVAL;
 }
 
 void handles_mark(gcwork *w)

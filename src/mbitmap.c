@@ -71,7 +71,8 @@ bool mspan_is_allocated(const mspan *s, uintptr_t index)
 {
     if (index < SHARED_LOAD(s->freeindex))
         return true;
-    return (s->allocBits[index / 64] >> (index % 64)) & 1;
+    /* Shared loads: mspan_is_allocated_racing_sweep reads them beside a sweep. */
+    return (SHARED_LOAD(SHARED_LOAD(s->allocBits)[index / 64]) >> (index % 64)) & 1;
 }
 
 static void heap_bits_clear(heap_arena *ha, uintptr_t first, uintptr_t n)

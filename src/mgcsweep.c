@@ -97,8 +97,7 @@ bool mspan_is_allocated_racing_sweep(const mspan *s, uintptr_t index)
     for (unsigned tries = 0;; tries++) {
         unsigned before = atomic_load_explicit(&s->sweepgen, memory_order_acquire);
         if ((before & 1) == 0) {
-            bool allocated = index < SHARED_LOAD(s->freeindex) ||
-                             ((SHARED_LOAD(SHARED_LOAD(s->allocBits)[index / 64]) >> (index % 64)) & 1);
+            bool allocated = mspan_is_allocated(s, index);
             atomic_thread_fence(memory_order_acquire);
             if (atomic_load_explicit(&s->sweepgen, memory_order_relaxed) == before)
                 return allocated;

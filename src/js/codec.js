@@ -68,6 +68,11 @@ function utf8Into(text, target) {
   return written;
 }
 
+function stringOf(v) {
+  if (typeof v != 'string') throw new TypeError(`gort: a 'string' channel carries strings, not ${describe(v)}`);
+  return v;
+}
+
 function jsonText(v) {
   const text = JSON.stringify(v);
   if (text === undefined) throw new TypeError(`gort: a 'json' channel cannot carry ${describe(v)} (JSON.stringify gives nothing)`);
@@ -165,12 +170,10 @@ export const CODECS = {
   string: {
     name: 'string', kind: ELEM_PAYLOAD,
     encode(v) {
-      if (typeof v != 'string') throw new TypeError(`gort: a 'string' channel carries strings, not ${describe(v)}`);
-      return utf8(v);
+      return utf8(stringOf(v));
     },
     encodeInto(v, target) {
-      if (typeof v != 'string') throw new TypeError(`gort: a 'string' channel carries strings, not ${describe(v)}`);
-      return utf8Into(v, target);
+      return utf8Into(stringOf(v), target);
     },
     decode(bytes) { return decoder.decode(bytes); },
     decodeAt: textAt,
