@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { pingPong } from './browser/ping_pong.mjs';
 
 const entry = fileURLToPath(new URL('../dist/index.node.js', import.meta.url));
@@ -302,23 +304,49 @@ test('misuse throws typed errors and leaves the runtime usable', async () => {
   assert.deepEqual(await ok.recv(), { value: 'still here', ok: true });
 });
 
-test('a handle used after its owner disposed it fails as disposed, also once its number\'s slot holds another object', async () => {
+test('a channel opened from a handle holds it by itself; a disposed handle opens nothing, also once its number\'s slot holds another object', async () => {
   const owner = rt.chan({ cap: 1, codec: 'i32' });
   const handle = owner.handle;
-  const opened = rt.open(handle); // another holder of the handle, as a worker's
+  const opened = rt.open(handle); // another holder of the channel, as a worker's
   owner[Symbol.dispose]();
   // Made next, these take the slot the channel's handle had.
   const others = [rt.context.withCancel(rt.context.background()), rt.chan({ codec: 'f64' })];
-  assert.throws(() => opened.trySend(1), (err) => err instanceof gort.GortError && /was disposed/.test(err.message));
-  assert.throws(() => opened.tryRecv(), /was disposed/);
-  await assert.rejects(opened.send(2), /was disposed/);
-  assert.throws(() => rt.open(handle), /was disposed/);
+  assert.equal(opened.trySend(1), true);
+  assert.deepEqual(opened.tryRecv(), { state: 'ok', value: 1 });
+  assert.throws(() => rt.open(handle), (err) => err instanceof gort.GortError && /was disposed/.test(err.message));
   for (const o of others) assert.equal(o.handle.h === handle.h, false, 'a new object got the disposed handle\'s number');
   // The objects that took the slot are whole.
   others[0].cancel();
   assert.deepEqual(await others[0].done.recv(), { value: undefined, ok: false });
   assert.equal(others[1].trySend(1.5), false);
   for (const o of others) o[Symbol.dispose]();
+  opened[Symbol.dispose]();
+  assert.throws(() => opened.trySend(1), /was disposed/);
+});
+
+test('a channel opened from a handle lives on after the object the handle was read from is dropped and collected', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const collect = vm.runInNewContext('gc');
+  let maker = rt.chan({ cap: 1, codec: 'i32' });
+  const handle = maker.handle;
+  const opened = rt.open(handle);
+  maker = null;
+  // Until V8 has collected the maker and its registry let the maker's handle go.
+  let makerGone = false;
+  for (let i = 0; i < 100 && !makerGone; i++) {
+    collect();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    try {
+      rt.open(handle)[Symbol.dispose]();
+    } catch (err) {
+      if (!/was disposed/.test(err.message)) throw err;
+      makerGone = true;
+    }
+  }
+  assert.ok(makerGone, 'V8 did not collect the dropped channel object');
+  assert.equal(opened.trySend(7), true);
+  assert.deepEqual(opened.tryRecv(), { state: 'ok', value: 7 });
+  opened[Symbol.dispose]();
 });
 
 test('rt.go starts exported goroutines with numbers, strings, channels and contexts, and settles when they return', async () => {

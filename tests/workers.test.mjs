@@ -178,9 +178,12 @@ function within(ms, promise, what) {
 test('a fatal error on a runtime thread wakes workers blocked in recvSync, sendSync and select.sync: they throw FatalError with Go\'s words', async () => {
   const doomed = await start({ procs: 1 });
   const workers = [];
+  const ways = ['recvSync', 'sendSync', 'selectSync', 'recvSyncTimeout'];
+  // Kept (and disposed at the end) while the workers use their handles: a
+  // dropped channel's handle goes once V8 collects the object.
+  const channels = ways.map(() => doomed.chan());
   try {
-    const ways = ['recvSync', 'sendSync', 'selectSync', 'recvSyncTimeout'];
-    const blocked = ways.map((how) => reportingParty(doomed, 'blockUntilFatal', { ch: doomed.chan().handle, how }));
+    const blocked = ways.map((how, i) => reportingParty(doomed, 'blockUntilFatal', { ch: channels[i].handle, how }));
     workers.push(...blocked.map((b) => b.worker));
     for (const b of blocked) await within(10_000, b.next('waiting'), 'a worker starting');
     // Time for each to go from its message to its sleep in the runtime.
@@ -195,6 +198,7 @@ test('a fatal error on a runtime thread wakes workers blocked in recvSync, sendS
     }
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
+    for (const c of channels) c[Symbol.dispose]();
     await doomed.close();
   }
 });
@@ -202,9 +206,10 @@ test('a fatal error on a runtime thread wakes workers blocked in recvSync, sendS
 test('close() wakes workers blocked in recvSync and select.sync: they throw RuntimeClosedError', async () => {
   const closing = await start({ procs: 1 });
   const workers = [];
+  const ways = ['recvSync', 'selectSync'];
+  const channels = ways.map(() => closing.chan());
   try {
-    const ways = ['recvSync', 'selectSync'];
-    const blocked = ways.map((how) => reportingParty(closing, 'blockUntilFatal', { ch: closing.chan().handle, how }));
+    const blocked = ways.map((how, i) => reportingParty(closing, 'blockUntilFatal', { ch: channels[i].handle, how }));
     workers.push(...blocked.map((b) => b.worker));
     for (const b of blocked) await within(10_000, b.next('waiting'), 'a worker starting');
     // Time for each to go from its message to its sleep in the runtime.
@@ -217,6 +222,7 @@ test('close() wakes workers blocked in recvSync and select.sync: they throw Runt
     }
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
+    for (const c of channels) c[Symbol.dispose]();
     await closing.close();
   }
 });

@@ -248,8 +248,24 @@ static void *object_of(uint32_t h) { return h == 0 ? NULL : gort_handle_get(h); 
 
 EMSCRIPTEN_KEEPALIVE int gort_js_release(uint32_t h) { return gort_handle_delete(h); }
 
-/* 1 when h is a live handle. */
-EMSCRIPTEN_KEEPALIVE int gort_js_handle_valid(uint32_t h) { return object_of(h) != NULL; }
+/* A handle of its own to the object of handle h, for a realm that opens a
+ * handle another realm posted: the opened object then holds the channel or
+ * context by itself, whatever becomes of h. 0 when h is dead (or no memory).
+ * The object is alive when the new handle takes it only if h held it all
+ * along (no thread's stack here is scanned): h, looked at again after, still
+ * holding it says so; else the new handle goes, as if h had died first. */
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_handle_dup(uint32_t h)
+{
+    void *obj = object_of(h);
+    if (obj == NULL)
+        return 0;
+    uint32_t own = gort_handle_new(obj);
+    if (own != 0 && object_of(h) != obj) {
+        gort_handle_delete(own);
+        return 0;
+    }
+    return own;
+}
 
 /* ---- channels ---- */
 

@@ -127,7 +127,11 @@ export declare class Channel<T = unknown, In = T> implements AsyncIterable<T>, D
   readonly len: number;
   /** cap(c) */
   readonly cap: number;
-  /** Data for postMessage: open() it in another realm of the runtime. */
+  /**
+   * Data for postMessage: open() it in another realm of the runtime. It opens
+   * while this object is kept and not disposed; the object opened holds the
+   * channel by itself.
+   */
   readonly handle: ChannelHandle;
   /** Receives until closed and drained; break does not close the channel. */
   [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined>;
@@ -189,6 +193,7 @@ export declare class Context implements Disposable {
   value(key: string): unknown;
   /** Cancels it and what was derived from it; throws GortError for a context without a cancel (Background). */
   cancel(): void;
+  /** Data for postMessage, as a channel's handle (it opens while this object is kept). */
   readonly handle: ContextHandle;
   [Symbol.dispose](): void;
 }
@@ -344,7 +349,10 @@ export interface RuntimeView {
   chan(options: { cap?: number; codec?: CodecName | UserCodec<any> }): Channel<unknown, unknown>;
   /**
    * A live channel of this realm from a handle posted from another (a user
-   * codec must be given again; another codec replaces the handle's).
+   * codec must be given again; another codec replaces the handle's). The
+   * channel returned holds the channel by itself (a handle of its own), so
+   * it works on after the object the handle was read from is disposed or
+   * collected; GortError 'EINVAL' when that happened before this call.
    */
   open<T = unknown, In = T>(handle: ChannelHandle, options?: { codec?: CodecName | UserCodec<T> }): Channel<T, In>;
   /** A live context of this realm from a handle posted from another. */

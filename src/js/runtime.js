@@ -83,11 +83,16 @@ export class RuntimeView {
       throw new TypeError('gort: open() takes the handle of a channel or a context');
     }
     if (handle.runtime !== this.id) throw new GortError('gort: this handle belongs to another runtime', 'EINVAL');
-    if (!this.realm.module._gort_js_handle_valid(handle.h)) throw new GortError('gort: this handle was disposed', 'EINVAL');
-    if (handle.gort === 'context') return new Context(this, handle.h, false);
-    if (handle.gort !== 'chan') throw new TypeError(`gort: open() cannot open a '${handle.gort}' handle`);
+    if (handle.gort !== 'context' && handle.gort !== 'chan') throw new TypeError(`gort: open() cannot open a '${handle.gort}' handle`);
     if (handle.codec === 'custom' && !codec) throw new TypeError('gort: this channel has a user codec: open(handle, { codec })');
-    return new Channel(this, handle.h, codec ? codecOf(codec) : codecOfHandle(handle.codec), false);
+    const chanCodec = handle.gort === 'chan' ? (codec ? codecOf(codec) : codecOfHandle(handle.codec)) : null;
+    // A handle of this realm's own: the object opened here holds the channel
+    // or context by itself, as a goroutine's reference would.
+    const h = typeof handle.h == 'number' ? this.realm.module._gort_js_handle_dup(handle.h) : 0;
+    if (h === 0) {
+      throw new GortError('gort: this handle was disposed, or the object it was read from was dropped and collected (keep that object until the handle is opened)', 'EINVAL');
+    }
+    return handle.gort === 'context' ? new Context(this, h) : new Channel(this, h, chanCodec);
   }
 
   /** @internal */
