@@ -43,6 +43,7 @@ static struct {
     _Atomic(handle_chunk *) chunks[HANDLE_MAX_CHUNKS];
     uint32_t nchunks;
     uint32_t free_head; /* index + 1 of the first free slot, 0 for none */
+    uint32_t live;      /* slots in use */
 } handles = {.lock = MUTEX_INIT};
 
 static handle_chunk *chunk_of(uint32_t index)
@@ -80,6 +81,7 @@ gort_handle gort_handle_new(void *obj)
     handle_chunk *c = chunk_of(index);
     uint32_t i = index % HANDLE_CHUNK_SLOTS;
     handles.free_head = c->next_free[i];
+    handles.live++;
     gort_handle h = (uint32_t)__atomic_load_n(&c->generation[i], __ATOMIC_RELAXED) << HANDLE_INDEX_BITS | (index + 1);
     __atomic_store_n(&c->used[i], true, __ATOMIC_RELEASE);
     unlock(&handles.lock);
@@ -141,9 +143,18 @@ int gort_handle_delete(gort_handle h)
                          __ATOMIC_RELAXED);
         c->next_free[i] = handles.free_head;
         handles.free_head = h & HANDLE_INDEX_MASK;
+        handles.live--;
     }
     unlock(&handles.lock);
     return c != NULL ? GORT_OK : GORT_EINVAL;
+}
+
+uint32_t handles_live(void)
+{
+    lock(&handles.lock);
+    uint32_t n = handles.live;
+    unlock(&handles.lock);
+    return n;
 }
 
 void handles_mark(gcwork *w)

@@ -228,6 +228,8 @@ void fin_runtime_stopped(void);
 /* ---- handles and root regions (handle.c) ---- */
 
 void handles_mark(gcwork *w);
+/* How many handles are in use (for tests of who lets theirs go). */
+uint32_t handles_live(void);
 void roots_mark(gcwork *w);
 
 #endif

@@ -141,6 +141,28 @@ function reportingParty(of, role, data) {
   return { worker, next };
 }
 
+test('a worker\'s opened channels hold handles of its own, which detach() lets go', async () => {
+  const own = await start({ procs: 1 });
+  const live = () => own.realm.module._gort_js_handles_live();
+  const ch = own.chan();
+  const worker = reportingParty(own, 'openManyThenDetach', { ch: ch.handle, times: 100 });
+  try {
+    const before = live();
+    assert.equal((await within(10_000, worker.next('opened'), 'the worker opening')).opened, 100);
+    assert.equal(live(), before + 100, 'handles while the worker holds its channels');
+    worker.worker.postMessage('detach');
+    await within(10_000, worker.next('detached'), 'the worker detaching');
+    assert.equal(live(), before, 'handles once the worker detached');
+    // The channel is the page's still.
+    assert.equal(ch.trySend('still here'), false); // nobody receives: unbuffered
+    ch[Symbol.dispose]();
+    assert.equal(live(), before - 1);
+  } finally {
+    await worker.worker.terminate();
+    await own.close();
+  }
+});
+
 test('a fatal error on an attached worker\'s own thread ends the runtime for every realm with Go\'s words', async () => {
   const doomed = await start({ procs: 1 });
   const workers = [];

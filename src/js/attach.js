@@ -27,14 +27,16 @@ export class WorkerRuntime extends RuntimeView {
   }
 
   /**
-   * Gives this worker's thread back for another worker to adopt. Objects
-   * opened here must not be used afterwards.
+   * Gives this worker's thread back for another worker to adopt, and lets go
+   * of the handles this worker's objects hold. Objects opened here must not
+   * be used afterwards.
    */
   detach() {
     if (this.thread === 0) return;
     const realm = this.realm;
     realm.stopWatchingFatal();
     if (!realm.closedReason) {
+      realm.releaseOwned();
       realm.failAll(new RuntimeClosedError('gort: this worker detached from the runtime'));
       realm.releaseStaging();
     }

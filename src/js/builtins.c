@@ -34,6 +34,9 @@
  *  gort_js_hold_chan_lock(h, held, release, ms) holds a channel's lock
  *                     until told to let go (tests of the main thread's
  *                     try mode).
+ *
+ * And, on any thread, gort_js_handles_live(): how many handles are in use
+ * (tests that a realm lets its handles go).
  */
 #include <emscripten/emscripten.h>
 #include <pthread.h>
@@ -44,6 +47,7 @@
 #include "gort/gort.h"
 #include "gort/js.h"
 #include "chan.h"
+#include "mgc.h"
 #include "prim/prim.h"
 
 static void echo(gort_js_args *args)
@@ -302,3 +306,5 @@ static void clockcheck(gort_js_args *args)
     gort_js_send_bytes(out, text, (size_t)n, true);
 }
 GORT_EXPORT_GO(clockcheck, "chan out, number n");
+
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_handles_live(void) { return handles_live(); }

@@ -111,7 +111,7 @@ const QUIET_LOOKS = 2;
 // channels can grow the wasm memory by 100 MB before V8 collects their
 // objects). Disposing releases at once. Another realm that opened the same
 // handle must be done with it before the owner lets go.
-const droppedHandles = new FinalizationRegistry(({ realm, h, ticker }) => realm.releaseHandle(h, ticker));
+const droppedHandles = new FinalizationRegistry(({ realm, h, ticker }) => realm.dropHandle(h, ticker));
 
 export class Realm {
   /**
@@ -124,6 +124,8 @@ export class Realm {
     this.module = module;
     this.memory = module.wasmMemory;
     this.canBlock = canBlock;
+    /** The handles this realm's objects own (h -> whether a ticker's), for releaseOwned(). */
+    this.ownedHandles = new Map();
     this.buffer = null;
     this.viewBytes = 0;
     this.refresh();
@@ -705,12 +707,29 @@ export class Realm {
    */
   own(object, h, token = object, ticker = false) {
     droppedHandles.register(object, { realm: this, h, ticker }, token);
+    this.ownedHandles.set(h, ticker);
   }
 
   /** Releases a handle registered with token, now. */
   disown(token, h, ticker = false) {
     droppedHandles.unregister(token);
+    this.dropHandle(h, ticker);
+  }
+
+  /** Releases an owned handle (its object was disposed or collected). */
+  dropHandle(h, ticker) {
+    if (!this.ownedHandles.delete(h)) return; // released with the rest (releaseOwned)
     this.releaseHandle(h, ticker);
+  }
+
+  /**
+   * Releases every handle this realm's objects own, whose objects must not
+   * be used afterwards (an attached worker's detach(): a worker's heap is not
+   * collected when it ends, so its objects' handles would stay for good).
+   */
+  releaseOwned() {
+    for (const [h, ticker] of this.ownedHandles) this.releaseHandle(h, ticker);
+    this.ownedHandles.clear();
   }
 
   releaseHandle(h, ticker = false) {

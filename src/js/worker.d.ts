@@ -26,8 +26,9 @@ export declare class WorkerRuntime implements Disposable {
   private constructor();
   /**
    * Gives this worker's thread back for another worker to adopt (at most 8
-   * workers are attached at once). Objects opened here must not be used
-   * afterwards.
+   * workers are attached at once) and lets go of the handles this worker's
+   * objects hold; call it before the worker ends or is terminated. Objects
+   * opened here must not be used afterwards.
    */
   detach(): void;
   [Symbol.dispose](): void;

@@ -118,6 +118,16 @@ const roles = {
     const r = wr.realm.module._gort_js_hold_chan_lock(wr.open(ch).h, held, release, timeoutMs);
     parentPort.postMessage({ letGo: r === 1 ? 'told' : r === 0 ? 'timed out' : 'dead handle' });
   },
+  // Opens handle ch `times` times, keeping every object, says so, and
+  // detaches when told (each open takes a handle of the worker's own, which
+  // detach() lets go).
+  async openManyThenDetach({ ch, times }) {
+    const kept = Array.from({ length: times }, () => wr.open(ch));
+    parentPort.postMessage({ opened: kept.length });
+    await new Promise((resolve) => parentPort.once('message', resolve));
+    wr.detach();
+    parentPort.postMessage({ detached: true });
+  },
   // With a receive of its own pending, overflows its own thread's stack in
   // the runtime's code (a thread that runs no goroutine), and reports what
   // the call threw, what the receive said and what a later call says.
