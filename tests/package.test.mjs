@@ -322,6 +322,14 @@ test('a channel opened from a handle holds it by itself; a disposed handle opens
   for (const o of others) o[Symbol.dispose]();
   opened[Symbol.dispose]();
   assert.throws(() => opened.trySend(1), /was disposed/);
+  // A context the same way.
+  const ctx = rt.context.withCancel(rt.context.background());
+  const openedCtx = rt.open(ctx.handle);
+  ctx[Symbol.dispose]();
+  openedCtx.cancel();
+  assert.deepEqual(await openedCtx.done.recv(), { value: undefined, ok: false });
+  assert.equal(openedCtx.err, gort.Canceled);
+  openedCtx[Symbol.dispose]();
 });
 
 test('a channel opened from a handle lives on after the object the handle was read from is dropped and collected', async () => {
