@@ -163,6 +163,23 @@ test('a worker\'s opened channels hold handles of its own, which detach() lets g
   }
 });
 
+test('a worker that ends without detaching detaches on its way out: its handles go back', async () => {
+  const own = await start({ procs: 1 });
+  const live = () => own.realm.module._gort_js_handles_live();
+  const ch = own.chan();
+  const before = live();
+  const worker = reportingParty(own, 'openManyThenExit', { ch: ch.handle, times: 100 });
+  try {
+    const exited = new Promise((resolve) => worker.worker.once('exit', resolve));
+    assert.equal((await within(10_000, worker.next('opened'), 'the worker opening')).opened, 100);
+    assert.equal(await within(10_000, exited, 'the worker ending'), 0);
+    assert.equal(live(), before, 'handles once the worker ended');
+    ch[Symbol.dispose]();
+  } finally {
+    await own.close();
+  }
+});
+
 test('a fatal error on an attached worker\'s own thread ends the runtime for every realm with Go\'s words', async () => {
   const doomed = await start({ procs: 1 });
   const workers = [];

@@ -39,5 +39,7 @@ export declare class WorkerRuntime implements Disposable {
  * it). Throws RuntimeClosedError when it has stopped, FatalError when it died
  * of a fatal error, GortError 'EAGAIN' when no thread is free. A fatal error
  * on this worker's own thread ends the runtime for every realm (FatalError).
+ * In Node a worker whose script ends (or that calls process.exit()) detaches
+ * on its way out; one terminated from outside does not.
  */
 export declare function attach(handle: RuntimeHandle): Promise<WorkerRuntime>;

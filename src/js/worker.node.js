@@ -9,10 +9,15 @@ const require = createRequire(import.meta.url);
  * @param {import('./index').RuntimeHandle} handle
  * @returns {Promise<import('./worker').WorkerRuntime>}
  */
-export function attach(handle) {
+export async function attach(handle) {
   // A user's module (start({ module })): its own glue, named by the handle.
   const glue = handle && typeof handle.glue == 'string' ? handle.glue : './wasm/node/gort.js';
-  return attachWith(require(glue), handle);
+  const wr = await attachWith(require(glue), handle);
+  // A worker whose script runs to its end (or calls process.exit()) detaches
+  // on its way out: its thread and handles go back to the runtime. (A
+  // terminate() from outside runs nothing in the worker.)
+  process.once('exit', () => wr.detach());
+  return wr;
 }
 
 export * from './api.js';

@@ -128,6 +128,13 @@ const roles = {
     wr.detach();
     parentPort.postMessage({ detached: true });
   },
+  // Opens handle ch `times` times, keeping every object, says so, and ends
+  // the worker without detaching.
+  async openManyThenExit({ ch, times }) {
+    const kept = Array.from({ length: times }, () => wr.open(ch));
+    parentPort.postMessage({ opened: kept.length });
+    process.exit(0);
+  },
   // With a receive of its own pending, overflows its own thread's stack in
   // the runtime's code (a thread that runs no goroutine), and reports what
   // the call threw, what the receive said and what a later call says.
