@@ -109,8 +109,9 @@ const QUIET_LOOKS = 2;
 // bound: V8 collects by the pressure on its own heap, and a Channel object is
 // small beside the channel it holds in the runtime's (a million dropped
 // channels can grow the wasm memory by 100 MB before V8 collects their
-// objects). Disposing releases at once. Another realm that opened the same
-// handle must be done with it before the owner lets go.
+// objects). Disposing releases at once. Another realm that opens a posted
+// handle gets a handle of its own (open()), so what the owner does with its
+// object after that does not reach it.
 const droppedHandles = new FinalizationRegistry(({ realm, h, ticker }) => realm.dropHandle(h, ticker));
 
 export class Realm {
