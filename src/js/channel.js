@@ -429,7 +429,7 @@ export class TickerChannel extends Channel {
   /** Ticker.Stop: no more ticks (one already buffered stays). */
   stop() {
     if (this.ticker === 0) return;
-    this.rt.realm.disown(this.tickerToken, this.ticker, true);
+    this.rt.realm.disown(this.tickerToken, this.ticker);
     this.ticker = 0;
   }
 

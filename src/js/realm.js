@@ -112,7 +112,7 @@ const QUIET_LOOKS = 2;
 // objects). Disposing releases at once. Another realm that opens a posted
 // handle gets a handle of its own (open()), so what the owner does with its
 // object after that does not reach it.
-const droppedHandles = new FinalizationRegistry(({ realm, h, ticker }) => realm.dropHandle(h, ticker));
+const droppedHandles = new FinalizationRegistry(({ realm, h }) => realm.dropHandle(h));
 
 export class Realm {
   /**
@@ -707,19 +707,21 @@ export class Realm {
    * a ticker's, which is stopped too.
    */
   own(object, h, token = object, ticker = false) {
-    droppedHandles.register(object, { realm: this, h, ticker }, token);
+    droppedHandles.register(object, { realm: this, h }, token);
     this.ownedHandles.set(h, ticker);
   }
 
   /** Releases a handle registered with token, now. */
-  disown(token, h, ticker = false) {
+  disown(token, h) {
     droppedHandles.unregister(token);
-    this.dropHandle(h, ticker);
+    this.dropHandle(h);
   }
 
   /** Releases an owned handle (its object was disposed or collected). */
-  dropHandle(h, ticker) {
-    if (!this.ownedHandles.delete(h)) return; // released with the rest (releaseOwned)
+  dropHandle(h) {
+    const ticker = this.ownedHandles.get(h);
+    if (ticker === undefined) return; // released with the rest (releaseOwned)
+    this.ownedHandles.delete(h);
     this.releaseHandle(h, ticker);
   }
 
