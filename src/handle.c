@@ -11,6 +11,10 @@
  *    the object its slot holds next (until HANDLE_GENERATIONS reuses), and
  *    handles stay below 2^31 (JS reads them as signed 32-bit numbers);
  *  - a slot is on the free list iff it is not in use;
+ *  - a slot in use carries the owner its making thread had set
+ *    (handles_owner_set; 0 for none), so that whoever cleans up after an
+ *    owner that can no longer let go of its handles (a JS worker terminated
+ *    from outside) finds them all; a free slot's owner is 0;
  *  - the table grows by whole chunks that never move, published with
  *    release order, so a lookup needs no lock;
  *  - slots and region words are written with the write barrier (gort_store),
@@ -36,6 +40,7 @@ typedef struct handle_chunk {
     uint32_t next_free[HANDLE_CHUNK_SLOTS]; /* free-list link: index + 1, 0 ends */
     uint16_t generation[HANDLE_CHUNK_SLOTS];
     bool used[HANDLE_CHUNK_SLOTS];
+    uint32_t owner[HANDLE_CHUNK_SLOTS]; /* written under the table's lock */
 } handle_chunk;
 
 static struct {
@@ -45,6 +50,11 @@ static struct {
     uint32_t free_head; /* index + 1 of the first free slot, 0 for none */
     uint32_t live;      /* slots in use */
 } handles = {.lock = MUTEX_INIT};
+
+/* The owner this thread's new handles get (handles_owner_set). */
+static _Thread_local uint32_t tls_handle_owner;
+
+void handles_owner_set(uint32_t owner) { tls_handle_owner = owner; }
 
 static handle_chunk *chunk_of(uint32_t index)
 {
@@ -81,6 +91,7 @@ gort_handle gort_handle_new(void *obj)
     handle_chunk *c = chunk_of(index);
     uint32_t i = index % HANDLE_CHUNK_SLOTS;
     handles.free_head = c->next_free[i];
+    c->owner[i] = tls_handle_owner;
     handles.live++;
     gort_handle h = (uint32_t)__atomic_load_n(&c->generation[i], __ATOMIC_RELAXED) << HANDLE_INDEX_BITS | (index + 1);
     __atomic_store_n(&c->used[i], true, __ATOMIC_RELEASE);
@@ -142,11 +153,42 @@ int gort_handle_delete(gort_handle h)
         __atomic_store_n(&c->generation[i], (uint16_t)((h >> HANDLE_INDEX_BITS) + 1) % HANDLE_GENERATIONS,
                          __ATOMIC_RELAXED);
         c->next_free[i] = handles.free_head;
+        c->owner[i] = 0;
         handles.free_head = h & HANDLE_INDEX_MASK;
         handles.live--;
     }
     unlock(&handles.lock);
     return c != NULL ? GORT_OK : GORT_EINVAL;
+}
+
+/* Handles found under the table's lock at a time by handles_delete_owned,
+ * which deletes them after it lets the lock go (as every handle is deleted:
+ * the barrier). */
+#define OWNED_BATCH 64
+
+uint32_t handles_delete_owned(uint32_t owner)
+{
+    if (owner == 0)
+        return 0;
+    uint32_t deleted = 0;
+    gort_handle batch[OWNED_BATCH];
+    for (uint32_t k = 0;; k++) {
+        handle_chunk *c = chunk_of(k * HANDLE_CHUNK_SLOTS);
+        if (c == NULL)
+            return deleted;
+        uint32_t i = 0;
+        while (i < HANDLE_CHUNK_SLOTS) {
+            int n = 0;
+            lock(&handles.lock);
+            for (; i < HANDLE_CHUNK_SLOTS && n < OWNED_BATCH; i++)
+                if (__atomic_load_n(&c->used[i], __ATOMIC_RELAXED) && c->owner[i] == owner)
+                    batch[n++] = (uint32_t)c->generation[i] << HANDLE_INDEX_BITS | (k * HANDLE_CHUNK_SLOTS + i + 1);
+            unlock(&handles.lock);
+            for (int j = 0; j < n; j++)
+                if (gort_handle_delete(batch[j]) == GORT_OK)
+                    deleted++;
+        }
+    }
 }
 
 uint32_t handles_live(void)

@@ -230,6 +230,11 @@ void fin_runtime_stopped(void);
 void handles_mark(gcwork *w);
 /* How many handles are in use (for tests of who lets theirs go). */
 uint32_t handles_live(void);
+/* The handles the calling thread makes from now on belong to owner (0:
+ * none); handles_delete_owned deletes every live handle of an owner (not
+ * 0), for one that cannot let go of them itself; how many it deleted. */
+void handles_owner_set(uint32_t owner);
+uint32_t handles_delete_owned(uint32_t owner);
 void roots_mark(gcwork *w);
 
 #endif

@@ -1890,6 +1890,31 @@ void sudog_prepare_async(sudog *s, atomic_uint *doorbell)
     s->doorbell = doorbell;
 }
 
+/* Blocks the calling thread until s's wake cell says woken (true), or
+ * until the monotonic time `deadline` passes (false; < 0: no limit). Waking
+ * a sleeping thread costs 10-100 us (more when its core went idle), and the
+ * other side of a hand-off often answers within a few: it spins that long
+ * first, then says it sleeps, so that its waker makes the futex call (a
+ * system call) only then. */
+static bool wakecell_sleep(sudog *s, int64_t deadline)
+{
+    for (int round = 0; round < THREAD_WAIT_SPIN_ROUNDS && atomic_load(&s->wakecell) == WAKE_WAITING;
+         round++)
+        prim_procyield(THREAD_WAIT_SPIN_PAUSES);
+    unsigned waiting = WAKE_WAITING;
+    if (!atomic_compare_exchange_strong(&s->wakecell, &waiting, WAKE_SLEEPING))
+        return true;
+    while (atomic_load(&s->wakecell) != WAKE_WOKEN) {
+        int64_t ns = -1;
+        if (deadline >= 0 && (ns = deadline - prim_nanotime()) <= 0)
+            return false;
+        prim_futex_wait(&s->wakecell, WAKE_SLEEPING, ns);
+    }
+    return true;
+}
+
+bool sudog_async_block(sudog *s, int64_t deadline) { return wakecell_sleep(s, deadline); }
+
 /* A woken thread waiter may return its sudog at once while its waker still
  * calls prim_futex_wake on the cell: harmless, since sudogs are reused and
  * never freed (a stray wake-up of the next user is allowed). */
@@ -1901,19 +1926,7 @@ void sudog_wait_external(sudog *s, bool (*unlockf)(g *gp, void *arg), void *arg)
     case WAITER_THREAD: {
         bool counted = sched_external_wait_begin();
         unlockf(NULL, arg);
-        /* Waking a sleeping thread costs 10-100 us (more when its core went
-         * idle), and the other side of a hand-off often answers within a
-         * few: spin that long first. */
-        for (int round = 0; round < THREAD_WAIT_SPIN_ROUNDS && atomic_load(&s->wakecell) == WAKE_WAITING;
-             round++)
-            prim_procyield(THREAD_WAIT_SPIN_PAUSES);
-        /* Say it sleeps, so that its waker makes the futex call (a system
-         * call) only then. */
-        unsigned waiting = WAKE_WAITING;
-        if (atomic_compare_exchange_strong(&s->wakecell, &waiting, WAKE_SLEEPING)) {
-            while (atomic_load(&s->wakecell) != WAKE_WOKEN)
-                prim_futex_wait(&s->wakecell, WAKE_SLEEPING, -1);
-        }
+        wakecell_sleep(s, -1);
         if (counted)
             sched_external_waiters_add(-1);
         return;

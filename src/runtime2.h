@@ -238,6 +238,11 @@ void sudog_wake(sudog *s);
  * runtime does not declare a deadlock while the owner may still act. */
 void sudog_prepare_async(sudog *s, atomic_uint *doorbell);
 bool sudog_async_poll(sudog *s);
+/* The owner of an asynchronous waiter's sudog, on a thread that may block,
+ * sleeps as a thread waiter does until s is woken (true) or the monotonic
+ * time deadline passes (false; < 0: no limit). A waiter that gave up still
+ * withdraws its operation (or finishes it, when it was taken meanwhile). */
+bool sudog_async_block(sudog *s, int64_t deadline);
 void sudog_async_finish(sudog *s);
 
 sudog *acquire_sudog(void);

@@ -180,6 +180,56 @@ test('a worker that ends without detaching detaches on its way out: its handles 
   }
 });
 
+test('a worker terminated while it waits in the runtime: what it had under way is withdrawn, its handles go back, deadlocks are seen again', async () => {
+  const own = await start({ procs: 1, deadlockAfterMs: 300 });
+  const live = () => own.realm.module._gort_js_handles_live();
+  try {
+    for (const how of ['recvSync', 'sendSync', 'selectSync', 'recv']) {
+      const ch = own.chan();
+      const before = live();
+      const w = reportingParty(own, 'waitToBeTerminated', { ch: ch.handle, times: 50, how });
+      await within(10_000, w.next('waiting'), `the worker that will wait (${how})`);
+      // Time for it to go from its message to its wait in the runtime.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.ok(live() >= before + 50, 'the worker holds handles of its own');
+      await w.worker.terminate();
+      // Nothing of its wait is left on the channel: a value offered now
+      // finds no receiver (a dead one would take it), and no value sits
+      // waiting to be received.
+      if (how === 'sendSync') assert.deepEqual(ch.tryRecv(), { state: 'empty' }, how);
+      else assert.equal(ch.trySend('for nobody'), false, how);
+      assert.equal(live(), before, `handles once the worker (${how}) was terminated`);
+      ch[Symbol.dispose]();
+    }
+    // No party is left that could act: a wait of the main thread's is a deadlock.
+    const lonely = own.chan();
+    await assert.rejects(within(10_000, lonely.recv(), 'the deadlock'), (err) => err instanceof GortError && err.code === 'EDEADLOCK');
+  } finally {
+    await own.close();
+  }
+});
+
+test('a worker terminated inside a call into the runtime ends it with a FatalError, not a hang', async () => {
+  const own = await start({ procs: 1 });
+  const realm = own.realm;
+  const words = realm.module._malloc(8); // held, release
+  try {
+    realm.refresh();
+    Atomics.store(realm.i32, words >>> 2, 0);
+    Atomics.store(realm.i32, (words >>> 2) + 1, 0);
+    const ch = own.chan();
+    const pending = ch.recv();
+    const holder = reportingParty(own, 'holdLock', { ch: ch.handle, held: words, release: words + 4, timeoutMs: 60_000 });
+    while (Atomics.load(realm.i32, words >>> 2) === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+    await holder.worker.terminate(); // with the channel's lock held
+    const text = 'fatal error: a worker attached to the runtime was terminated inside a call into it';
+    await assert.rejects(within(10_000, pending, 'the pending receive'), (err) => err instanceof FatalError && err.message === text);
+    assert.throws(() => own.chan(), (err) => err instanceof FatalError && err.message === text);
+  } finally {
+    await own.close();
+  }
+});
+
 test('a fatal error on an attached worker\'s own thread ends the runtime for every realm with Go\'s words', async () => {
   const doomed = await start({ procs: 1 });
   const workers = [];

@@ -65,7 +65,7 @@ function takeThread(u32, slotsAt, count) {
  * @param {(settings: object) => Promise<object>} createModule the Emscripten glue's factory
  * @param {object} handle
  */
-export async function attachWith(createModule, handle) {
+export async function attachWith(createModule, handle, workerId = 0) {
   if (!handle || handle.gort !== 'runtime' || !(handle.memory instanceof WebAssembly.Memory) ||
       !(handle.module instanceof WebAssembly.Module)) {
     throw new TypeError('gort: attach() takes a runtime\'s handle (rt.handle, posted to this worker)');
@@ -111,7 +111,9 @@ export async function attachWith(createModule, handle) {
   // Its waits in the runtime give up once the runtime is over (its blocking
   // calls then throw the FatalError or RuntimeClosedError): whoever ends the
   // runtime wakes it.
-  const sleeper = module._gort_js_thread_attached();
+  // workerId: the platform's name for this worker, by which the realm that
+  // sees it end cleans up after it if it never detached (0: the runtime names it).
+  const sleeper = module._gort_js_thread_attached(workerId);
   const doorbell = module._malloc(4);
   const realm = new Realm(module, { canBlock: true, doorbell, state: handle.state });
   realm.refresh();
@@ -120,5 +122,7 @@ export async function attachWith(createModule, handle) {
   // A fatal error published by another realm ends this one's operations.
   realm.watchFatal(() => {});
   module._gort_js_slots_fill(handle.state);
-  return new WorkerRuntime(handle.runtime, realm, thread, slotsAt, realm.layout.threadSlots, sleeper);
+  const wr = new WorkerRuntime(handle.runtime, realm, thread, slotsAt, realm.layout.threadSlots, sleeper);
+  wr.workerId = sleeper === 0 ? 0 : module._gort_js_thread_worker_id(sleeper);
+  return wr;
 }

@@ -141,6 +141,7 @@ EMSCRIPTEN_KEEPALIVE js_runtime_state *gort_js_state(void) { return &state; }
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_start(int procs, int gogc, double memory_limit, const char *debug)
 {
+    JS_CALL;
     if (atomic_load(&state.status) != JS_IDLE)
         return GORT_ESTATE;
     quit = gort_chan_make_bytes(0, 0);
@@ -178,6 +179,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_start(int procs, int gogc, double memory_limit,
 /* Asks goroutine 1 to return, which ends gort_main; non-blocking. */
 EMSCRIPTEN_KEEPALIVE int gort_js_stop(void)
 {
+    JS_CALL;
     if (atomic_load(&state.status) != JS_RUNNING)
         return GORT_ESTATE;
     if (gort_chan_close(quit) != GORT_OK)
@@ -191,20 +193,23 @@ EMSCRIPTEN_KEEPALIVE void gort_js_try_mode(void) { sched_set_try_mode(true); }
 
 /* Readies the goroutines the try mode deferred, if the scheduler's lock is
  * free at once: how many still wait (JS tries again later). */
-EMSCRIPTEN_KEEPALIVE int gort_js_flush_deferred(void) { return sched_flush_deferred(); }
+EMSCRIPTEN_KEEPALIVE int gort_js_flush_deferred(void) { JS_CALL; return sched_flush_deferred(); }
 
 /* The words of the runtime's first fatal error ("" before any): a fatal
  * error's abort from C carries no text. */
 EMSCRIPTEN_KEEPALIVE const char *gort_js_fatal_message(void) { return gort_fatal_message(); }
 
+_Thread_local js_sleeper *js_thread_sleeper;
+
 /* The calling thread is a worker's that attached: its waits in the runtime
  * give up (throw to its JS) once the runtime is over (state.ended: closed,
  * or dead of a fatal error), it sleeps where the realm that ends it can
  * wake it, and it is a party to the runtime until it detaches
- * (sched_hold_open). Returns its record, for
+ * (sched_hold_open). worker_id is JS's name for the worker (0: the runtime
+ * gives it one, gort_js_thread_worker_id). Returns its record, for
  * gort_js_thread_detached; NULL without memory (then its waits cannot be
- * woken by a fatal error). */
-EMSCRIPTEN_KEEPALIVE js_sleeper *gort_js_thread_attached(void)
+ * woken by a fatal error, and nobody can clean up after it). */
+EMSCRIPTEN_KEEPALIVE js_sleeper *gort_js_thread_attached(uint32_t worker_id)
 {
     sched_hold_open(true);
     js_sleeper *s = atomic_load(&state.sleepers);
@@ -222,8 +227,30 @@ EMSCRIPTEN_KEEPALIVE js_sleeper *gort_js_thread_attached(void)
             s->next = head;
         while (!atomic_compare_exchange_weak(&state.sleepers, &head, s));
     }
+    if (worker_id == 0)
+        worker_id = atomic_fetch_add(&state.worker_ids, 1) + 1;
+    s->in_call = 0;
+    s->parked = 0;
+    s->ops = NULL;
+    atomic_store(&s->worker_id, worker_id);
+    js_thread_sleeper = s;
+    handles_owner_set((uint32_t)(uintptr_t)s);
     prim_futex_give_up_when(&state.ended, 1, &s->sleeping_on);
     return s;
+}
+
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_thread_worker_id(js_sleeper *s) { return atomic_load(&s->worker_id); }
+
+/* The record's op records are the realm's own from now on (it frees them
+ * or not; nobody cleans up after it). */
+static void sleeper_disown_ops(js_sleeper *s)
+{
+    for (js_op *op = s->ops, *next; op != NULL; op = next) {
+        next = op->owned_next;
+        op->owner = NULL;
+        op->owned_prev = op->owned_next = NULL;
+    }
+    s->ops = NULL;
 }
 
 /* The worker's thread detaches: its waits are ordinary again (if it ever
@@ -232,13 +259,19 @@ EMSCRIPTEN_KEEPALIVE void gort_js_thread_detached(js_sleeper *s)
 {
     prim_futex_give_up_when(NULL, 0, NULL);
     sched_hold_open(false);
-    if (s != NULL)
+    js_thread_sleeper = NULL;
+    handles_owner_set(0);
+    if (s != NULL) {
+        sleeper_disown_ops(s);
+        atomic_store(&s->worker_id, 0);
         atomic_store(&s->taken, 0);
+    }
 }
 
 /* 1 when no goroutine can run until a JS party acts (sched_quiescent). */
 EMSCRIPTEN_KEEPALIVE int gort_js_quiescent(void)
 {
+    JS_CALL;
     return atomic_load(&state.status) == JS_RUNNING && sched_quiescent();
 }
 
@@ -246,7 +279,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_quiescent(void)
 
 static void *object_of(uint32_t h) { return h == 0 ? NULL : gort_handle_get(h); }
 
-EMSCRIPTEN_KEEPALIVE int gort_js_release(uint32_t h) { return gort_handle_delete(h); }
+EMSCRIPTEN_KEEPALIVE int gort_js_release(uint32_t h) { JS_CALL; return gort_handle_delete(h); }
 
 /* A handle of its own to the object of handle h, for a realm that opens a
  * handle another realm posted: the opened object then holds the channel or
@@ -256,6 +289,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_release(uint32_t h) { return gort_handle_delete
  * holding it says so; else the new handle goes, as if h had died first. */
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_handle_dup(uint32_t h)
 {
+    JS_CALL;
     void *obj = object_of(h);
     if (obj == NULL)
         return 0;
@@ -289,6 +323,7 @@ static size_t elem_size_of(int kind)
  * "makechan: size out of range"), GORT_ENOMEM. */
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_chan_make(int kind, double cap, int *err)
 {
+    JS_CALL;
     if (kind < 0 || kind > JS_ELEM_UNIT || !(cap >= 0) || cap > (double)INT32_MAX) {
         *err = GORT_EINVAL;
         return 0;
@@ -311,6 +346,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t gort_js_chan_make(int kind, double cap, int *err)
  * dead handle. */
 EMSCRIPTEN_KEEPALIVE int gort_js_chan_info(uint32_t h, uint32_t *out)
 {
+    JS_CALL;
     gort_chan *c = object_of(h);
     if (c == NULL)
         return GORT_EINVAL;
@@ -324,6 +360,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_chan_info(uint32_t h, uint32_t *out)
  * for a dead handle. */
 EMSCRIPTEN_KEEPALIVE int gort_js_chan_close(uint32_t h)
 {
+    JS_CALL;
     js_note_activity();
     if (h == 0)
         return GORT_ECLOSENIL;
@@ -353,6 +390,7 @@ static size_t op_bytes(int ncases)
  * operation), registered as a root region; NULL without memory. */
 EMSCRIPTEN_KEEPALIVE js_op *gort_js_op_new(int ncases)
 {
+    JS_CALL;
     if (ncases < 0 || ncases > GORT_SELECT_MAX_CASES)
         return NULL;
     /* Whole cache lines of its own: another thread writes its element and
@@ -368,15 +406,39 @@ EMSCRIPTEN_KEEPALIVE js_op *gort_js_op_new(int ncases)
         free(op);
         return NULL;
     }
+    /* A worker's: whoever cleans up after the worker finds it. */
+    js_sleeper *owner = js_thread_sleeper;
+    if (owner != NULL) {
+        op->owner = owner;
+        op->owned_next = owner->ops;
+        if (owner->ops != NULL)
+            owner->ops->owned_prev = op;
+        owner->ops = op;
+    }
     return op;
+}
+
+static void op_free(js_op *op)
+{
+    js_sleeper *owner = op->owner;
+    if (owner != NULL) {
+        if (op->owned_prev != NULL)
+            op->owned_prev->owned_next = op->owned_next;
+        else
+            owner->ops = op->owned_next;
+        if (op->owned_next != NULL)
+            op->owned_next->owned_prev = op->owned_prev;
+    }
+    gort_remove_roots(op);
+    free(op);
 }
 
 EMSCRIPTEN_KEEPALIVE void gort_js_op_free(js_op *op)
 {
+    JS_CALL;
     if (op == NULL || op->pending != NULL)
         return;
-    gort_remove_roots(op);
-    free(op);
+    op_free(op);
 }
 
 static gort_select_case *op_cases(js_op *op) { return (gort_select_case *)(op + 1); }
@@ -390,6 +452,7 @@ static void *op_select_space(js_op *op) { return op_elems(op) + op->ncases; }
  * reads the header as an aligned 32-bit word. */
 EMSCRIPTEN_KEEPALIVE uint8_t *gort_js_payload_new(void **slot, uint32_t len)
 {
+    JS_CALL;
     if (len > JS_MAX_PAYLOAD)
         return NULL;
     size_t size = (sizeof(uint32_t) + (size_t)len + sizeof(uint32_t) - 1) & ~(sizeof(uint32_t) - 1);
@@ -404,6 +467,7 @@ EMSCRIPTEN_KEEPALIVE uint8_t *gort_js_payload_new(void **slot, uint32_t len)
  * address) when the allocation would have to wait for a lock. */
 EMSCRIPTEN_KEEPALIVE uint8_t *gort_js_payload_try(void **slot, uint32_t len)
 {
+    JS_CALL;
     if (len > JS_MAX_PAYLOAD)
         return NULL;
     size_t size = (sizeof(uint32_t) + (size_t)len + sizeof(uint32_t) - 1) & ~(sizeof(uint32_t) - 1);
@@ -442,6 +506,7 @@ static bool barrier_lock_for(gort_chan *c, bool *held)
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_send(uint32_t h, js_op *op, atomic_uint *doorbell)
 {
+    JS_CALL;
     js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
@@ -454,12 +519,14 @@ EMSCRIPTEN_KEEPALIVE int gort_js_send(uint32_t h, js_op *op, atomic_uint *doorbe
     if (held)
         extalloc_release_hold();
     op->pending = s;
+    op->send = 1;
     return r;
 }
 
 /* v, ok := <-c into op->elem, op->ok; as gort_js_send. */
 EMSCRIPTEN_KEEPALIVE int gort_js_recv(uint32_t h, js_op *op, atomic_uint *doorbell)
 {
+    JS_CALL;
     js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
@@ -473,6 +540,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_recv(uint32_t h, js_op *op, atomic_uint *doorbe
     if (held)
         extalloc_release_hold();
     op->pending = s;
+    op->send = 0;
     op->ok = received;
     return r;
 }
@@ -480,6 +548,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_recv(uint32_t h, js_op *op, atomic_uint *doorbe
 /* 1 when op's pending operation has completed (its wake cell is set). */
 EMSCRIPTEN_KEEPALIVE int gort_js_ready(js_op *op)
 {
+    JS_CALL;
     if (op->pending == NULL)
         return 0;
     if (op->ncases > 0)
@@ -491,6 +560,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_ready(js_op *op)
  * JS to watch with Atomics.load), or NULL when nothing is pending. */
 EMSCRIPTEN_KEEPALIVE atomic_uint *gort_js_wakecell(js_op *op)
 {
+    JS_CALL;
     if (op->pending == NULL)
         return NULL;
     sudog *s = op->ncases > 0 ? select_async_sudog(op->pending) : op->pending;
@@ -501,6 +571,7 @@ EMSCRIPTEN_KEEPALIVE atomic_uint *gort_js_wakecell(js_op *op)
  * value was handed over, 0 when close woke it (a send then failed). */
 EMSCRIPTEN_KEEPALIVE void gort_js_finish(js_op *op)
 {
+    JS_CALL;
     op->ok = chan_async_finish(op->pending);
     op->pending = NULL;
 }
@@ -511,6 +582,7 @@ EMSCRIPTEN_KEEPALIVE void gort_js_finish(js_op *op)
  * as usual); in try mode CHAN_EBUSY, nothing done, when a lock is taken. */
 EMSCRIPTEN_KEEPALIVE int gort_js_cancel(js_op *op, int send)
 {
+    JS_CALL;
     if (op->pending == NULL)
         return 0;
     int r = op->ncases > 0 ? selectgo_async_cancel(op->pending) : chan_async_cancel(op->pending, send != 0);
@@ -523,6 +595,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_cancel(js_op *op, int send)
  * GORT_EINVAL (dead handle). */
 EMSCRIPTEN_KEEPALIVE int gort_js_trysend(uint32_t h, js_op *op)
 {
+    JS_CALL;
     js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
@@ -532,6 +605,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_trysend(uint32_t h, js_op *op)
 
 EMSCRIPTEN_KEEPALIVE int gort_js_tryrecv(uint32_t h, js_op *op)
 {
+    JS_CALL;
     js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
@@ -595,6 +669,7 @@ static bool barrier_lock_for_cases(js_op *op, int ncases, bool *held)
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_select(js_op *op, int ncases, int has_default, atomic_uint *doorbell)
 {
+    JS_CALL;
     js_note_activity();
     if (ncases > op->ncases || cases_resolve(op, ncases) != GORT_OK)
         return -GORT_EINVAL;
@@ -619,6 +694,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select(js_op *op, int ncases, int has_default, 
  * SELECT_EBUSY, nothing done (still pending), when a lock is taken. */
 EMSCRIPTEN_KEEPALIVE int gort_js_select_finish(js_op *op)
 {
+    JS_CALL;
     int r = selectgo_async_finish(op->pending);
     if (r == SELECT_EBUSY)
         return r;
@@ -629,6 +705,41 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select_finish(js_op *op)
 /* ---- operations of plain thread waiters (workers: they block) ---- */
 
 /*
+ * A worker's blocking operation is an asynchronous waiter's whose thread
+ * sleeps on the wake cell: its sudogs hang off its op record, where whoever
+ * cleans up after a worker terminated in the middle of it finds them (the
+ * same withdrawal as an abort's), and while it sleeps it holds nothing else.
+ */
+
+/* Sleeps until op's pending operation completes (true) or the monotonic
+ * time deadline passes (false; < 0: no limit). */
+static bool op_park(js_op *op, int64_t deadline)
+{
+    sudog *s = op->ncases > 0 ? select_async_sudog(op->pending) : op->pending;
+    js_sleeper *me = js_thread_sleeper;
+    if (me != NULL) {
+        me->parked = 1;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    }
+    bool woken = sudog_async_block(s, deadline);
+    if (me != NULL) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        me->parked = 0;
+    }
+    return woken;
+}
+
+/* The monotonic time timeout_ms from now, or -1 (no limit) for < 0. */
+static int64_t deadline_after(double timeout_ms)
+{
+    if (!(timeout_ms >= 0))
+        return -1;
+    int64_t now = prim_nanotime();
+    double ns = timeout_ms * 1e6;
+    return ns >= (double)(INT64_MAX - now) ? INT64_MAX : now + (int64_t)ns;
+}
+
+/*
  * Worker: select over op's first ncases cases, blocking the calling thread
  * for at most timeout_ms (< 0: no limit). Returns as gort_select; ncases
  * (the index past the cases) when the timeout came first. op must have room
@@ -636,32 +747,78 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select_finish(js_op *op)
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_select_sync(js_op *op, int ncases, double timeout_ms)
 {
+    JS_CALL;
     js_note_activity();
-    int total = ncases + (timeout_ms >= 0);
-    if (total > op->ncases || cases_resolve(op, ncases) != GORT_OK)
+    int64_t deadline = deadline_after(timeout_ms);
+    if (ncases > op->ncases || cases_resolve(op, ncases) != GORT_OK)
         return -GORT_EINVAL;
-    if (timeout_ms >= 0) {
-        gort_chan *timer = gort_after((int64_t)(timeout_ms * 1e6));
-        if (timer == NULL)
-            return -GORT_ENOMEM;
-        op_cases(op)[ncases] = (gort_select_case){
-            .chan = timer, .dir = GORT_SELECT_RECV, .elem = &op_elems(op)[ncases]};
+    select_async *a;
+    int r = selectgo_async(op_cases(op), ncases, NULL, op_select_space(op), &a);
+    if (a == NULL && r == -GORT_EWOULDBLOCK) {
+        /* No case has a channel: only the timeout ends it. */
+        if (deadline < 0)
+            gort_select(op_cases(op), ncases, false);
+        for (int64_t now; (now = prim_nanotime()) < deadline;)
+            gort_sleep(deadline - now);
+        return ncases;
     }
-    return select_done(op, gort_select(op_cases(op), total, false));
+    if (a == NULL)
+        return r == -GORT_EINVAL ? r : select_done(op, r);
+    op->pending = a;
+    if (!op_park(op, deadline)) {
+        if (selectgo_async_cancel(a) == 1) {
+            op->pending = NULL;
+            return ncases;
+        }
+        op_park(op, -1); /* a case fired meanwhile: its wake-up is on its way */
+    }
+    r = selectgo_async_finish(a);
+    op->pending = NULL;
+    return select_done(op, r);
 }
 
 /* Worker: v, ok := <-c into op->elem and op->ok, blocking. GORT_OK,
  * GORT_EINVAL. */
 EMSCRIPTEN_KEEPALIVE int gort_js_recv_sync(uint32_t h, js_op *op)
 {
+    JS_CALL;
     js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
-    bool ok = false;
-    int r = gort_chan_recv(c, &op->elem, &ok);
-    op->ok = ok;
+    bool received = false;
+    sudog *s;
+    int r = chanrecv_async(c, &op->elem, &received, NULL, &s);
+    if (r == GORT_EWOULDBLOCK && s == NULL) /* the nil channel */
+        r = gort_chan_recv(c, &op->elem, &received);
+    if (r == GORT_EWOULDBLOCK) {
+        op->pending = s;
+        op->send = 0;
+        op_park(op, -1);
+        received = chan_async_finish(s);
+        op->pending = NULL;
+        r = GORT_OK;
+    }
+    op->ok = received;
     return r;
+}
+
+/* c <- op->elem, blocking: GORT_OK, GORT_ECLOSED (also when close woke the
+ * waiting sender), GORT_EINVAL. */
+static int send_blocking(gort_chan *c, js_op *op)
+{
+    sudog *s;
+    int r = chansend_async(c, &op->elem, NULL, &s);
+    if (r == GORT_EWOULDBLOCK && s == NULL) /* the nil channel */
+        return gort_chan_send(c, &op->elem);
+    if (r != GORT_EWOULDBLOCK)
+        return r;
+    op->pending = s;
+    op->send = 1;
+    op_park(op, -1);
+    bool sent = chan_async_finish(s);
+    op->pending = NULL;
+    return sent ? GORT_OK : GORT_ECLOSED;
 }
 
 /* Worker: c <- a payload of the len bytes at src (the realm's staging
@@ -670,6 +827,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_recv_sync(uint32_t h, js_op *op)
  * GORT_OK, GORT_ECLOSED, GORT_EINVAL, GORT_ENOMEM. */
 EMSCRIPTEN_KEEPALIVE int gort_js_send_staged_sync(uint32_t h, js_op *op, const uint8_t *src, uint32_t len)
 {
+    JS_CALL;
     js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
@@ -678,17 +836,79 @@ EMSCRIPTEN_KEEPALIVE int gort_js_send_staged_sync(uint32_t h, js_op *op, const u
     if (p == NULL)
         return GORT_ENOMEM;
     memcpy(p, src, len);
-    return gort_chan_send(c, &op->elem);
+    return send_blocking(c, op);
 }
 
 /* Worker: c <- op->elem, blocking. GORT_OK, GORT_ECLOSED, GORT_EINVAL. */
 EMSCRIPTEN_KEEPALIVE int gort_js_send_sync(uint32_t h, js_op *op)
 {
+    JS_CALL;
     js_note_activity();
     gort_chan *c;
     if (!chan_of(h, &c))
         return GORT_EINVAL;
-    return gort_chan_send(c, &op->elem);
+    return send_blocking(c, op);
+}
+
+/* ---- after a worker that did not detach ---- */
+
+/* gort_js_thread_reap's outcomes (besides CHAN_EBUSY). */
+enum {
+    JS_REAP_NONE = 0,    /* no attached worker has that id (it detached) */
+    JS_REAP_DONE = 1,    /* cleaned up after */
+    JS_REAP_IN_CALL = 2, /* it ended inside a call: the runtime cannot go on */
+};
+
+/*
+ * A worker attached as worker_id has ended without detaching (terminated
+ * from outside: nothing ran in it). Withdraws what it had under way (a
+ * value it was sending is not sent; one handed to it in the moment it ended
+ * went with it, as a message posted to a terminated worker does), lets go
+ * of its op records and handles and of its hold on the runtime (a deadlock
+ * can be seen again), and gives its record back. Its thread (a stack of
+ * thread.c's size) is not reused: it may still say it holds the runtime
+ * open. JS_REAP_IN_CALL when it ended inside a call elsewhere than asleep
+ * in a blocking operation: it may have held a lock or owed a wake-up, and
+ * the runtime must end (the caller publishes a fatal error). In try mode
+ * CHAN_EBUSY when a lock was taken or a completing operation's wake-up has
+ * not come yet: call again later (what was done stays done).
+ */
+EMSCRIPTEN_KEEPALIVE int gort_js_thread_reap(uint32_t worker_id)
+{
+    JS_CALL;
+    js_sleeper *s = atomic_load(&state.sleepers);
+    while (s != NULL && !(atomic_load(&s->taken) && atomic_load(&s->worker_id) == worker_id))
+        s = s->next;
+    if (s == NULL || worker_id == 0)
+        return JS_REAP_NONE;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (s->in_call != 0 && !s->parked)
+        return JS_REAP_IN_CALL;
+    for (js_op *op = s->ops; op != NULL; op = op->owned_next) {
+        if (op->pending == NULL)
+            continue;
+        int r = gort_js_cancel(op, (int)op->send);
+        if (r == CHAN_EBUSY)
+            return CHAN_EBUSY;
+        if (r == 0) {
+            /* Taken meanwhile: the value goes with the worker. */
+            if (!gort_js_ready(op))
+                return CHAN_EBUSY;
+            if (op->ncases == 0)
+                gort_js_finish(op);
+            else if (gort_js_select_finish(op) == SELECT_EBUSY)
+                return CHAN_EBUSY;
+        }
+    }
+    while (s->ops != NULL)
+        op_free(s->ops);
+    handles_delete_owned((uint32_t)(uintptr_t)s);
+    sched_external_waiters_add(-1); /* its sched_hold_open */
+    s->in_call = 0;
+    s->parked = 0;
+    atomic_store(&s->worker_id, 0);
+    atomic_store(&s->taken, 0);
+    return JS_REAP_DONE;
 }
 
 /* ---- timers ---- */
@@ -697,6 +917,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_send_sync(uint32_t h, js_op *op)
  * monotonic time it fired, an int64 in nanoseconds), or 0 without memory. */
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_after(double ms)
 {
+    JS_CALL;
     gort_chan *c = gort_after((int64_t)(ms * 1e6));
     return c != NULL ? gort_handle_new(c) : 0;
 }
@@ -706,6 +927,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t gort_js_after(double ms)
  * "non-positive interval for NewTicker"), else GORT_ENOMEM. */
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ticker(double ms, int *err)
 {
+    JS_CALL;
     int64_t ns = (int64_t)(ms * 1e6);
     if (!(ns > 0)) {
         *err = GORT_EINVAL;
@@ -719,12 +941,14 @@ EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ticker(double ms, int *err)
 
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ticker_chan(uint32_t h)
 {
+    JS_CALL;
     gort_ticker *t = object_of(h);
     return t != NULL ? gort_handle_new(gort_ticker_chan(t)) : 0;
 }
 
 EMSCRIPTEN_KEEPALIVE int gort_js_ticker_stop(uint32_t h)
 {
+    JS_CALL;
     gort_ticker *t = object_of(h);
     if (t == NULL)
         return GORT_EINVAL;
@@ -735,7 +959,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_ticker_stop(uint32_t h)
 /* ---- contexts ---- */
 
 /* A handle of context.Background(). */
-EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_background(void) { return gort_handle_new(gort_context_background()); }
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_background(void) { JS_CALL; return gort_handle_new(gort_context_background()); }
 
 static uint32_t derived(int err, gort_context *ctx, int *errp)
 {
@@ -749,18 +973,21 @@ static uint32_t derived(int err, gort_context *ctx, int *errp)
  * (GORT_ENILCONTEXT for a dead parent handle, GORT_ENOMEM). */
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_with_cancel(uint32_t parent, int *err)
 {
+    JS_CALL;
     gort_context *ctx = NULL;
     return derived(gort_context_with_cancel(object_of(parent), &ctx), ctx, err);
 }
 
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_with_timeout(uint32_t parent, double ms, int *err)
 {
+    JS_CALL;
     gort_context *ctx = NULL;
     return derived(gort_context_with_timeout(object_of(parent), (int64_t)(ms * 1e6), &ctx), ctx, err);
 }
 
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_with_deadline(uint32_t parent, double at_ms, int *err)
 {
+    JS_CALL;
     gort_context *ctx = NULL;
     return derived(gort_context_with_deadline(object_of(parent), (int64_t)(at_ms * 1e6), &ctx), ctx,
                    err);
@@ -793,6 +1020,7 @@ static const void *intern_key(const char *key)
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_with_value(uint32_t parent, const char *key, void **value_slot,
                                                      int *err)
 {
+    JS_CALL;
     const void *k = intern_key(key);
     if (k == NULL) {
         *err = GORT_ENOMEM;
@@ -806,12 +1034,14 @@ EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_with_value(uint32_t parent, const char
  * handle) keeps it alive while JS reads it. */
 EMSCRIPTEN_KEEPALIVE void *gort_js_ctx_value(uint32_t h, const char *key)
 {
+    JS_CALL;
     gort_context *ctx = object_of(h);
     return ctx != NULL ? gort_context_value(ctx, intern_key(key)) : NULL;
 }
 
 EMSCRIPTEN_KEEPALIVE int gort_js_ctx_cancel(uint32_t h)
 {
+    JS_CALL;
     js_note_activity();
     gort_context *ctx = object_of(h);
     return ctx != NULL ? gort_context_cancel(ctx) : GORT_EINVAL;
@@ -819,6 +1049,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_ctx_cancel(uint32_t h)
 
 EMSCRIPTEN_KEEPALIVE int gort_js_ctx_err(uint32_t h)
 {
+    JS_CALL;
     gort_context *ctx = object_of(h);
     return ctx != NULL ? gort_context_err(ctx) : GORT_EINVAL;
 }
@@ -827,6 +1058,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_ctx_err(uint32_t h)
  * (JS uses the nil channel then) or without memory (*err). */
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_done(uint32_t h, int *err)
 {
+    JS_CALL;
     gort_context *ctx = object_of(h);
     if (ctx == NULL) {
         *err = GORT_EINVAL;
@@ -840,6 +1072,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_done(uint32_t h, int *err)
 /* The deadline in ms on gort_js_now's clock, or -1 without one. */
 EMSCRIPTEN_KEEPALIVE double gort_js_ctx_deadline(uint32_t h)
 {
+    JS_CALL;
     gort_context *ctx = object_of(h);
     int64_t at;
     if (ctx == NULL || !gort_context_deadline(ctx, &at))
@@ -986,6 +1219,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t gort_js_observe_layout_count(void)
  * page table against it. */
 EMSCRIPTEN_KEEPALIVE size_t gort_js_heap_snapshot(gort_page_record *pages, size_t max)
 {
+    JS_CALL;
     return gort_heap_snapshot(pages, max);
 }
 
@@ -995,12 +1229,14 @@ EMSCRIPTEN_KEEPALIVE size_t gort_js_heap_snapshot(gort_page_record *pages, size_
 /* Every metric's name, kind and description (gort_all_metrics). */
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_metrics_count(void)
 {
+    JS_CALL;
     size_t n;
     gort_all_metrics(&n);
     return (uint32_t)n;
 }
 EMSCRIPTEN_KEEPALIVE const gort_metric_description *gort_js_metric_description(uint32_t i)
 {
+    JS_CALL;
     size_t n;
     const gort_metric_description *all = gort_all_metrics(&n);
     return i < n ? &all[i] : NULL;
@@ -1013,6 +1249,7 @@ EMSCRIPTEN_KEEPALIVE const gort_metric_description *gort_js_metric_description(u
 EMSCRIPTEN_KEEPALIVE int gort_js_metric(const char *name, double *value, double *counts, uint32_t cap,
                                         uint32_t *ncounts, const double **buckets)
 {
+    JS_CALL;
     static mutex metric_lock = MUTEX_INIT;
     static uint64_t hist[GORT_JS_METRIC_BUCKETS];
     lock(&metric_lock);

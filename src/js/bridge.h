@@ -26,7 +26,12 @@ typedef struct js_op {
     void *pending;   /* the queued sudog or select_async, until finished */
     uint32_t ok;     /* received (a receive), handed over (a send), the chosen case's (a select) */
     int32_t ncases;  /* room for this many select cases */
-    uint32_t pad;
+    uint32_t send;   /* a pending channel operation is a send */
+    /* The attached worker whose realm made the record, and its list of
+     * records (js_sleeper.ops); NULL owner for the main realm's, and once
+     * the worker detached. */
+    struct js_sleeper *owner;
+    struct js_op *owned_prev, *owned_next;
 } js_op;
 
 enum js_status {
@@ -55,14 +60,53 @@ enum js_fatal {
 
 /* A thread a worker lent to the runtime (it attached): the address it
  * sleeps on while it waits in the runtime (prim_futex_give_up_when), for the
- * realm that ends the runtime to wake it there. Records are linked
- * into js_runtime_state.sleepers once and never unlinked or freed: a worker
- * that detaches gives its record back (taken 0) for the next one. */
+ * realm that ends the runtime to wake it there, and what another realm
+ * needs to clean up after the worker should it end without detaching (a
+ * terminate() from outside runs nothing in it): its op records, whether it
+ * was inside a call. Records are linked into js_runtime_state.sleepers once
+ * and never unlinked or freed: a worker that detaches, or one cleaned up
+ * after, gives its record back (taken 0) for the next one. */
 typedef struct js_sleeper {
     _Atomic(atomic_uint *) sleeping_on;
     struct js_sleeper *next; /* set before it is linked; never changes */
     atomic_uint taken;       /* 1 while a worker's thread uses it */
+    /* JS's name for the worker (Node's threadId; a number of this runtime
+     * elsewhere), unique among the records taken. */
+    atomic_uint worker_id;
+    /* Written by the worker's thread only (plain stores, ordered by
+     * compiler fences), read once it is gone: calls into the runtime under
+     * way, and whether it sleeps in a blocking operation (js_op_park),
+     * where it holds nothing but that operation's sudogs. */
+    volatile uint32_t in_call;
+    volatile uint32_t parked;
+    js_op *ops; /* its realm's op records */
 } js_sleeper;
+
+/* The calling thread's record while a worker has it attached, else NULL. */
+extern _Thread_local js_sleeper *js_thread_sleeper;
+
+static inline js_sleeper *js_call_enter(void)
+{
+    js_sleeper *s = js_thread_sleeper;
+    if (s != NULL) {
+        s->in_call++;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    }
+    return s;
+}
+
+static inline void js_call_leave(js_sleeper **s)
+{
+    if (*s != NULL) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        (*s)->in_call--;
+    }
+}
+
+/* First statement of a function JS calls: an attached worker's thread is
+ * known to be inside the runtime until the function returns (a worker
+ * terminated there may hold a lock: the runtime cannot go on). */
+#define JS_CALL js_sleeper *js_call_scope __attribute__((cleanup(js_call_leave), unused)) = js_call_enter()
 
 typedef struct js_runtime_state {
     atomic_uint status;    /* enum js_status */
@@ -87,6 +131,8 @@ typedef struct js_runtime_state {
     /* 1 once the runtime is over (closed, or dead of a fatal error: then
      * set after fatal): the attached workers' waits give up. */
     atomic_uint ended;
+    /* The last worker_id given to a worker that named none. */
+    atomic_uint worker_ids;
 } js_runtime_state;
 
 /* Notes that a JS party acts (sets js_runtime_state.activity). */

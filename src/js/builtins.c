@@ -49,6 +49,7 @@
 #include "chan.h"
 #include "mgc.h"
 #include "prim/prim.h"
+#include "bridge.h"
 
 static void echo(gort_js_args *args)
 {
@@ -223,6 +224,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_overflow_this_thread(void) { return recurse(NUL
 EMSCRIPTEN_KEEPALIVE int gort_js_hold_chan_lock(uint32_t h, atomic_uint *held, atomic_uint *release,
                                                 double timeout_ms)
 {
+    JS_CALL;
     hchan *c = gort_handle_get(h);
     if (c == NULL)
         return -1;
@@ -307,4 +309,4 @@ static void clockcheck(gort_js_args *args)
 }
 GORT_EXPORT_GO(clockcheck, "chan out, number n");
 
-EMSCRIPTEN_KEEPALIVE uint32_t gort_js_handles_live(void) { return handles_live(); }
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_handles_live(void) { JS_CALL; return handles_live(); }

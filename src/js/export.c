@@ -110,6 +110,7 @@ gort_context *gort_js_context(const gort_js_args *args, int i)
 /* The parameter list of the exported goroutine named name, or NULL. */
 EMSCRIPTEN_KEEPALIVE const char *gort_js_go_params(const char *name)
 {
+    JS_CALL;
     const gort_js_export *e = lookup(name);
     return e != NULL ? e->params : NULL;
 }
@@ -118,6 +119,7 @@ EMSCRIPTEN_KEEPALIVE const char *gort_js_go_params(const char *name)
  * name; the caller frees it. NULL when out of memory. */
 EMSCRIPTEN_KEEPALIVE char *gort_js_go_names(void)
 {
+    JS_CALL;
     size_t n = 1;
     for (const gort_js_export *e = exports; e != NULL; e = e->next)
         n += strlen(e->name) + 1;
@@ -137,6 +139,7 @@ EMSCRIPTEN_KEEPALIVE char *gort_js_go_names(void)
  * unknown name, too many arguments or no memory (JS tells them apart). */
 EMSCRIPTEN_KEEPALIVE gort_js_args *gort_js_go_args_new(const char *name, int nargs)
 {
+    JS_CALL;
     const gort_js_export *e = lookup(name);
     if (e == NULL || nargs < 0 || nargs > GO_MAX_ARGS)
         return NULL;
@@ -150,6 +153,7 @@ EMSCRIPTEN_KEEPALIVE gort_js_args *gort_js_go_args_new(const char *name, int nar
 
 EMSCRIPTEN_KEEPALIVE void gort_js_go_args_free(gort_js_args *a)
 {
+    JS_CALL;
     if (a == NULL)
         return;
     for (int i = 0; i < a->nargs; i++) {
@@ -164,12 +168,14 @@ EMSCRIPTEN_KEEPALIVE void gort_js_go_args_free(gort_js_args *a)
 
 EMSCRIPTEN_KEEPALIVE void gort_js_go_arg_number(gort_js_args *a, int i, double x)
 {
+    JS_CALL;
     a->arg[i] = (go_arg){.kind = GO_ARG_NUMBER, .number = x};
 }
 
 /* Copies s. GORT_OK or GORT_ENOMEM. */
 EMSCRIPTEN_KEEPALIVE int gort_js_go_arg_string(gort_js_args *a, int i, const char *s)
 {
+    JS_CALL;
     char *copy = strdup(s);
     if (copy == NULL)
         return GORT_ENOMEM;
@@ -181,6 +187,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_go_arg_string(gort_js_args *a, int i, const cha
  * held by a handle of the record's. GORT_OK or GORT_ENOMEM. */
 EMSCRIPTEN_KEEPALIVE int gort_js_go_arg_handle(gort_js_args *a, int i, uint32_t h, int is_context)
 {
+    JS_CALL;
     void *obj = h != 0 ? gort_handle_get(h) : NULL;
     gort_handle own = 0;
     if (obj != NULL && (own = gort_handle_new(obj)) == 0)
@@ -204,6 +211,7 @@ static void go_trampoline(void *arg)
  */
 EMSCRIPTEN_KEEPALIVE double gort_js_go_start(gort_js_args *a, uint32_t done)
 {
+    JS_CALL;
     js_note_activity();
     gort_chan *c = gort_handle_get(done);
     if (c == NULL)

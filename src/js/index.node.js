@@ -50,7 +50,23 @@ function loaderFor(options) {
     },
     // os.availableParallelism came with Node 18.14.
     cpus: () => (os.availableParallelism ? os.availableParallelism() : os.cpus().length),
+    watchWorkers,
   };
+}
+
+/**
+ * Calls ended(threadId) when a worker thread this thread made has exited:
+ * an attached worker that was terminated from outside never detached, and
+ * the runtime cleans up after it. Returns the function that stops watching.
+ */
+function watchWorkers(ended) {
+  const onWorker = (worker) => {
+    // Read now: a worker that has exited says -1.
+    const id = worker.threadId;
+    worker.once('exit', () => ended(id));
+  };
+  process.on('worker', onWorker);
+  return () => process.off('worker', onWorker);
 }
 
 /**

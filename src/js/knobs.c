@@ -17,10 +17,12 @@
 #include <stdlib.h>
 
 #include "gort/gort.h"
+#include "bridge.h"
 
 /* GOGC: percent >= 0, or -1 for off. Returns the previous value (-1 for off). */
 EMSCRIPTEN_KEEPALIVE int gort_js_set_gc_percent(int percent)
 {
+    JS_CALL;
     return gort_set_gc_percent(percent < 0 ? -1 : percent);
 }
 
@@ -32,14 +34,15 @@ EMSCRIPTEN_KEEPALIVE int gort_js_set_gc_percent(int percent)
  */
 EMSCRIPTEN_KEEPALIVE double gort_js_set_memory_limit(double limit)
 {
+    JS_CALL;
     static const double NO_LIMIT_FROM = 9007199254740992.0; /* 2^53 */
     int64_t bytes = limit < 0 ? -1 : limit >= NO_LIMIT_FROM ? INT64_MAX : (int64_t)limit;
     return (double)gort_set_memory_limit(bytes);
 }
 
 /* gccheckmark and gcstoptheworld=1 from the next cycle on; each returns the previous setting (0 or 1). */
-EMSCRIPTEN_KEEPALIVE int gort_js_set_gc_checkmark(int on) { return gort_set_gc_checkmark(on != 0); }
-EMSCRIPTEN_KEEPALIVE int gort_js_set_gc_stop_the_world(int on) { return gort_set_gc_stop_the_world(on != 0); }
+EMSCRIPTEN_KEEPALIVE int gort_js_set_gc_checkmark(int on) { JS_CALL; return gort_set_gc_checkmark(on != 0); }
+EMSCRIPTEN_KEEPALIVE int gort_js_set_gc_stop_the_world(int on) { JS_CALL; return gort_set_gc_stop_the_world(on != 0); }
 
 /* GOMAXPROCS now, and the most it can be (0, 0 when no runtime runs). */
 EMSCRIPTEN_KEEPALIVE int gort_js_gomaxprocs(void) { return gort_gomaxprocs(); }
@@ -66,6 +69,7 @@ static void change_gomaxprocs(void *arg)
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_set_gomaxprocs(int n, uint32_t done)
 {
+    JS_CALL;
     gort_chan *c = gort_handle_get(done);
     if (c == NULL || gort_chan_elemsize(c) != sizeof(int32_t))
         return GORT_EINVAL;

@@ -15,6 +15,10 @@ import { EventReader, HeapMapReader, metricDescriptions, readMetrics } from './o
 // Threads a runtime takes from the pool besides one per processor: the
 // thread gort_main blocks in, the collector's, and one spare.
 const EXTRA_THREADS = 3;
+// gort_js_thread_reap's outcome for a worker that ended inside a call (bridge.c).
+const REAP_IN_CALL = 2;
+// How soon the cleanup after an ended worker is tried again when it found a lock taken.
+const REAP_RETRY_MS = 1;
 // How long close() waits for the scheduler to stop before it ends the threads anyway.
 const CLOSE_GRACE_MS = 2000;
 // How often close() looks whether the stopped runtime's threads have left.
@@ -211,6 +215,29 @@ export class Runtime extends RuntimeView {
     this.procs = procs;
     this.closing = null;
     this.failed = false;
+    this.stopWatchingWorkers = null;
+  }
+
+  /**
+   * @internal A worker this runtime's platform saw end (Node: a thread's
+   * exit; browsers: its lock let go). If it was attached and never detached
+   * (terminated from outside), the runtime withdraws what it had under way,
+   * lets go of its handles and of its hold on the runtime; if it ended
+   * inside a call into the runtime, the runtime cannot go on: it fails.
+   */
+  workerEnded(workerId) {
+    if (this.closing || this.failed) return;
+    const r = this.module._gort_js_thread_reap(workerId);
+    if (r === E.BUSY) {
+      setTimeout(() => this.workerEnded(workerId), REAP_RETRY_MS);
+    } else if (r === REAP_IN_CALL) {
+      this.fail('fatal error: a worker attached to the runtime was terminated inside a call into it');
+    }
+  }
+
+  #stopWatchingWorkers() {
+    if (this.stopWatchingWorkers !== null) this.stopWatchingWorkers();
+    this.stopWatchingWorkers = null;
   }
 
   /**
@@ -250,6 +277,7 @@ export class Runtime extends RuntimeView {
     // the main thread handles its message: wait for that.
     if (realm.status === STATUS.STOPPED) await poolThreadsGone(this.module.PThread, deadline);
     realm.stopWatchingFatal();
+    this.#stopWatchingWorkers();
     // Attached workers blocked in the runtime throw RuntimeClosedError.
     realm.endBlockingCalls();
     // Pending operations reject in the turn that close() resolves in, so
@@ -270,6 +298,7 @@ export class Runtime extends RuntimeView {
     this.failed = true;
     const text = realm.publishFatal(message) ?? message;
     realm.stopWatchingFatal();
+    this.#stopWatchingWorkers();
     // The cause goes with its own text, not with one another thread published first.
     const options = cause instanceof Error && text === message ? { cause } : undefined;
     if (!realm.closedReason) realm.failAll(new FatalError(text, options));
@@ -394,6 +423,7 @@ export async function startWith(loader, options = {}) {
   if (pendingFatal.length) throw new FatalError(pendingFatal[0]);
   // A fatal error an attached worker's own thread publishes reaches this thread here.
   rt.realm.watchFatal((text) => rt.fail(text));
+  rt.stopWatchingWorkers = loader.watchWorkers?.((workerId) => rt.workerEnded(workerId)) ?? null;
   module._gort_js_slots_fill(rt.realm.state);
   return rt;
 }

@@ -34,6 +34,7 @@ EMSCRIPTEN_KEEPALIVE uintptr_t gort_js_adopted_start(void) { return (uintptr_t)a
  * slots it filled. From any thread of the module, several at once. */
 EMSCRIPTEN_KEEPALIVE int gort_js_slots_fill(js_runtime_state *state)
 {
+    JS_CALL;
     int filled = 0;
     for (int i = 0; i < JS_THREAD_SLOTS; i++) {
         if (atomic_load(&state->slots[i]) != 0)

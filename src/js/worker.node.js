@@ -1,6 +1,7 @@
 // worker.node.js — 'gort/worker' on Node (worker_threads): attach() joins a
 // runtime whose handle the main thread posted.
 import { createRequire } from 'node:module';
+import { threadId } from 'node:worker_threads';
 import { attachWith } from './attach.js';
 
 const require = createRequire(import.meta.url);
@@ -12,10 +13,12 @@ const require = createRequire(import.meta.url);
 export async function attach(handle) {
   // A user's module (start({ module })): its own glue, named by the handle.
   const glue = handle && typeof handle.glue == 'string' ? handle.glue : './wasm/node/gort.js';
-  const wr = await attachWith(require(glue), handle);
+  // The thread's id names it to the thread that made it, whose runtime cleans
+  // up after it when it exits without detaching (a terminate() from outside
+  // runs nothing in the worker).
+  const wr = await attachWith(require(glue), handle, threadId);
   // A worker whose script runs to its end (or calls process.exit()) detaches
-  // on its way out: its thread and handles go back to the runtime. (A
-  // terminate() from outside runs nothing in the worker.)
+  // on its way out: its thread and handles go back to the runtime.
   process.once('exit', () => wr.detach());
   return wr;
 }

@@ -135,6 +135,19 @@ const roles = {
     parentPort.postMessage({ opened: kept.length });
     process.exit(0);
   },
+  // Opens handle ch `times` times, keeping every object, and waits on the
+  // channel (how: recvSync, sendSync, selectSync, or a Promise of recv)
+  // after saying so; whoever terminates it finds it there.
+  async waitToBeTerminated({ ch, times, how }) {
+    const kept = Array.from({ length: times }, () => wr.open(ch));
+    const c = kept[0];
+    parentPort.postMessage({ waiting: true });
+    if (how === 'recvSync') c.recvSync();
+    else if (how === 'sendSync') c.sendSync('sent by a terminated worker');
+    else if (how === 'selectSync') select.sync([{ recv: c }, { recv: kept[1] }]);
+    else await c.recv();
+    parentPort.postMessage({ error: `the wait (${how}) ended` });
+  },
   // With a receive of its own pending, overflows its own thread's stack in
   // the runtime's code (a thread that runs no goroutine), and reports what
   // the call threw, what the receive said and what a later call says.
