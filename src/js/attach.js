@@ -24,6 +24,14 @@ export class WorkerRuntime extends RuntimeView {
     this.sleeper = sleeper;
     this.slotsAt = slotsAt;
     this.slotCount = slotCount;
+    /** The runtime's name for this worker (its platform's, or one the runtime gave). */
+    this.workerId = 0;
+    this.detached = [];
+  }
+
+  /** @internal Calls fn (when not null) once this worker has detached. */
+  onDetach(fn) {
+    if (typeof fn == 'function') this.detached.push(fn);
   }
 
   /**
@@ -46,6 +54,7 @@ export class WorkerRuntime extends RuntimeView {
       if (Atomics.compareExchange(realm.u32, (this.slotsAt >>> 2) + i, 0, this.thread) === 0) break;
     }
     this.thread = 0;
+    for (const fn of this.detached.splice(0)) fn();
   }
 
   [Symbol.dispose]() { this.detach(); }

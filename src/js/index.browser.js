@@ -7,6 +7,7 @@
 // that bundlers see them and ship them with the bundle.
 import createGortModule from './wasm/web/gort.mjs';
 import { startWith } from './runtime.js';
+import { watchLifelines } from './lifeline.browser.js';
 
 // The glue as a file of its own: each pool worker imports it by this URL
 // (Emscripten's worker file otherwise imports './gort.mjs' beside itself,
@@ -76,6 +77,8 @@ function loaderFor(options) {
     },
 
     cpus() { return navigator.hardwareConcurrency || ASSUMED_CPUS; },
+
+    watchWorkers: watchLifelines,
   };
 }
 

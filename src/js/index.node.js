@@ -59,7 +59,7 @@ function loaderFor(options) {
  * an attached worker that was terminated from outside never detached, and
  * the runtime cleans up after it. Returns the function that stops watching.
  */
-function watchWorkers(ended) {
+function watchWorkers(runtimeId, ended) {
   const onWorker = (worker) => {
     // Read now: a worker that has exited says -1.
     const id = worker.threadId;

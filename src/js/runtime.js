@@ -423,7 +423,7 @@ export async function startWith(loader, options = {}) {
   if (pendingFatal.length) throw new FatalError(pendingFatal[0]);
   // A fatal error an attached worker's own thread publishes reaches this thread here.
   rt.realm.watchFatal((text) => rt.fail(text));
-  rt.stopWatchingWorkers = loader.watchWorkers?.((workerId) => rt.workerEnded(workerId)) ?? null;
+  rt.stopWatchingWorkers = loader.watchWorkers?.(rt.id, (workerId) => rt.workerEnded(workerId)) ?? null;
   module._gort_js_slots_fill(rt.realm.state);
   return rt;
 }

@@ -2,6 +2,7 @@
 // attach() joins a runtime whose handle the page posted.
 import createGortModule from './wasm/web/gort.mjs';
 import { attachWith } from './attach.js';
+import { holdLifeline } from './lifeline.browser.js';
 
 /**
  * @param {import('./index').RuntimeHandle} handle
@@ -10,7 +11,11 @@ import { attachWith } from './attach.js';
 export async function attach(handle) {
   // A user's module (start({ module })): its own glue, named by the handle.
   const create = handle && typeof handle.glue == 'string' ? (await import(handle.glue)).default : createGortModule;
-  return attachWith(create, handle);
+  const wr = await attachWith(create, handle);
+  // Held until detach(): the page cleans up after this worker if it is
+  // terminated from outside (which runs nothing here) while attached.
+  wr.onDetach(await holdLifeline(handle.runtime, wr.workerId));
+  return wr;
 }
 
 export * from './api.js';

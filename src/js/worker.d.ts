@@ -27,10 +27,14 @@ export declare class WorkerRuntime implements Disposable {
   /**
    * Gives this worker's thread back for another worker to adopt (at most 8
    * workers are attached at once) and lets go of the handles this worker's
-   * objects hold; call it before the worker ends or is terminated. Objects
-   * opened here must not be used afterwards.
+   * objects hold. Objects opened here must not be used afterwards. A worker
+   * terminated from outside without detaching is cleaned up after by the
+   * runtime (see attach()); detaching first is still the way that loses
+   * nothing.
    */
   detach(): void;
+  /** The runtime's name for this worker: Node's threadId, or a number the runtime gave. */
+  readonly workerId: number;
   [Symbol.dispose](): void;
 }
 
@@ -40,6 +44,12 @@ export declare class WorkerRuntime implements Disposable {
  * of a fatal error, GortError 'EAGAIN' when no thread is free. A fatal error
  * on this worker's own thread ends the runtime for every realm (FatalError).
  * In Node a worker whose script ends (or that calls process.exit()) detaches
- * on its way out; one terminated from outside does not.
+ * on its way out. One terminated from outside while attached (Node: by the
+ * thread that started the runtime; browsers: by anyone, through the Web Lock
+ * the worker holds) is cleaned up after once the runtime sees it end: its
+ * pending operations are withdrawn (a value handed to it in the moment it
+ * ended goes with it), its handles are let go and deadlocks are seen again;
+ * if it was inside a call into the runtime, not waiting, the runtime ends
+ * with FatalError.
  */
 export declare function attach(handle: RuntimeHandle): Promise<WorkerRuntime>;

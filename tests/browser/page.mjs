@@ -437,6 +437,29 @@ async function workerChecks(rt) {
     }
   });
 
+  await check('a worker terminated while blocked in recvSync is cleaned up after: its wait is withdrawn and its handles let go', async () => {
+    const ch = rt.chan();
+    const live = () => rt.realm.module._gort_js_handles_live();
+    const before = live();
+    const w = startWorker(rt, 'waitToBeTerminated', { ch: ch.handle, times: 20 });
+    try {
+      await w.messageOf('waiting');
+      await sleep(150);
+      expect(live() >= before + 20, `the worker holds ${live() - before} handles, not 20`);
+    } finally {
+      w.terminate();
+    }
+    const began = performance.now();
+    while (live() > before) {
+      if (performance.now() - began > 5000) throw new Error(`5 s after terminate() the worker's ${live() - before} handles are still held`);
+      await sleep(5);
+    }
+    const ms = performance.now() - began;
+    expect(!ch.trySend('for nobody'), 'a value offered after the cleanup was taken by the terminated worker');
+    ch[Symbol.dispose]();
+    return `cleaned up ${ms.toFixed(0)} ms after terminate()`;
+  });
+
   await check("a worker's clock is the runtime's: deadlines read the same there, and its timeouts last as long as asked", async () => {
     const ctx = rt.context.withTimeout(rt.context.background(), 60_000);
     const w = startWorker(rt, 'clock', { ctx: ctx.handle });

@@ -100,6 +100,15 @@ const roles = {
     post('overflowed', { thrown, own: await own, later: errorText(() => wr.chan()) });
   },
 
+  // Opens ch `times` times, keeping every object, says so, and blocks in
+  // recvSync on it until the page terminates this worker.
+  waitToBeTerminated({ ch, times }, wr) {
+    const kept = Array.from({ length: times }, () => wr.open(ch));
+    post('waiting');
+    kept[0].recvSync();
+    throw new Error('the wait of a worker to be terminated ended');
+  },
+
   // Blocks this thread in recvSync on a context's Done until the page cancels it.
   waitDone({ ctx }, wr) {
     const done = wr.open(ctx).done;
