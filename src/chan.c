@@ -315,11 +315,12 @@ static inline bool chan_lock_for(hchan *c, const async_wait *async)
 
 /* The sudog of a send or receive that must wait on c (elem: its element),
  * for the calling goroutine or thread, or as an async waiter. */
-/* Whether a blocking waiter's element travels in its sudog (sudog.value):
- * pointer-free (the collector does not look into sudogs) and small. */
-static inline bool chan_value_in_sudog(const hchan *c, const void *elem, const async_wait *async)
+/* Whether a waiter's element travels in its sudog (sudog.value):
+ * pointer-free (the collector does not look into sudogs) and small. An
+ * asynchronous receiver's is copied out by chan_async_finish. */
+static inline bool chan_value_in_sudog(const hchan *c, const void *elem)
 {
-    return async == NULL && elem != NULL && c->elemsize <= sizeof(uint64_t) && !chan_has_pointers(c);
+    return elem != NULL && c->elemsize <= sizeof(uint64_t) && !chan_has_pointers(c);
 }
 
 static sudog *chan_waiter(hchan *c, void *elem, const async_wait *async)
@@ -330,6 +331,7 @@ static sudog *chan_waiter(hchan *c, void *elem, const async_wait *async)
     else
         sudog_prepare(s);
     s->elem = elem;
+    s->dst = NULL;
     s->c = c;
     s->isSelect = false;
     s->success = false;
@@ -391,7 +393,7 @@ static int chansend1(hchan *c, const void *ep, bool block, async_wait *async)
 
     /* Wait for a receiver; it copies the value from *ep. */
     sudog *mysg = chan_waiter(c, (void *)ep, async);
-    if (chan_value_in_sudog(c, ep, async)) {
+    if (chan_value_in_sudog(c, ep)) {
         memcpy(&mysg->value, ep, c->elemsize);
         mysg->elem = &mysg->value;
     }
@@ -491,9 +493,12 @@ static int chanrecv1(hchan *c, void *ep, bool block, bool *received, async_wait 
 
     /* Wait for a sender (it copies into *ep) or for close (it zeroes *ep). */
     sudog *mysg = chan_waiter(c, ep, async);
-    bool in_sudog = chan_value_in_sudog(c, ep, async);
-    if (in_sudog)
+    bool in_sudog = chan_value_in_sudog(c, ep);
+    if (in_sudog) {
         mysg->elem = &mysg->value;
+        if (async != NULL)
+            mysg->dst = ep;
+    }
     waitq_enqueue(&c->recvq, mysg);
     sudog_wait(mysg, chanparkcommit, &c->lock, WAIT_REASON_CHAN_RECEIVE);
     if (async != NULL) {
@@ -670,6 +675,8 @@ bool chan_async_finish(sudog *s)
     if (!sudog_async_poll(s))
         gort_throw("chan_async_finish: the operation has not completed");
     /* Dequeued by its waker, which is done with it once it woke it. */
+    if (s->dst != NULL)
+        memcpy(s->dst, &s->value, ((hchan *)s->c)->elemsize);
     bool success = s->success;
     s->c = NULL;
     sudog_async_finish(s);

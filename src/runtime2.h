@@ -115,6 +115,9 @@ struct sudog {
      * it reads its wake cell from; its own destination (a JS op record, a
      * goroutine's stack) is never written by the other side. */
     uint64_t value;
+    /* WAITER_ASYNC receiving into value: where chan_async_finish copies it
+     * (NULL otherwise). */
+    void *dst;
     g *g;                 /* WAITER_GOROUTINE */
     sudog *next;
     sudog *prev;

@@ -219,8 +219,13 @@ EMSCRIPTEN_KEEPALIVE js_sleeper *gort_js_thread_attached(uint32_t worker_id)
             break;
     }
     if (s == NULL) {
-        if ((s = calloc(1, sizeof *s)) == NULL)
+        /* Lines of its own: its thread writes it on every call (in_call),
+         * and two workers' records in one line would pass it between their
+         * cores each time. */
+        size_t bytes = prim_cache_lines_bytes(sizeof *s);
+        if ((s = aligned_alloc(PRIM_CACHE_LINE, bytes)) == NULL)
             return NULL;
+        memset(s, 0, bytes);
         atomic_store(&s->taken, 1);
         js_sleeper *head = atomic_load(&state.sleepers);
         do
