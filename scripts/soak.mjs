@@ -12,12 +12,15 @@
 // of their own, which the main thread drains with Promises. Beside them a
 // workload churns the collector (binary_trees, checking its trees), a ticker
 // is read on the main thread, and each second a close storm: a fresh channel
-// waited on by Promises and a goroutine, then closed.
+// waited on by Promises and a goroutine, then closed, and a worker
+// terminated from outside while it waits on a channel of its own (in
+// recvSync, select.sync or a Promise), whose wait the runtime must withdraw.
 //
 // Each second it prints jobs sent, answered and withdrawn, goroutines, live
 // heap, cycles and the longest pause. It fails (exit 1) on an answer with a
 // wrong checksum, an answer twice, an answer to a withdrawn send, a send that
 // resolved but was never answered, a close that did not wake a waiter, a
+// terminated worker's wait left on its channel, a
 // second-long stall of answers (STALL_SECONDS), a tick later than
 // MAX_TICK_LATE_MS beyond what the event loop itself was held up, a live heap grown past LEAK_FACTOR times its size after
 // warm-up plus LEAK_SLACK_BYTES, goroutines left beyond the steady set, or a
@@ -54,6 +57,8 @@ const LEAK_SLACK_BYTES = 8 << 20;
 // (close storms' goroutines, the ticker's, the workload's helpers).
 const GOROUTINE_SLACK = 16;
 const WORKLOAD_DEPTH = 12;
+// How long a worker to be terminated waits in the runtime first.
+const DOOMED_WAIT_MS = 20;
 
 function checksum(words) {
   let h = 0x811c9dc5;
@@ -62,6 +67,7 @@ function checksum(words) {
 }
 
 if (isMainThread) await soak();
+else if (workerData.role === 'doomed') await doomedParty(workerData);
 else await workerParty(workerData);
 
 async function soak() {
@@ -184,6 +190,26 @@ async function soak() {
     sink[Symbol.dispose]();
   };
 
+  // A worker that will be terminated while it waits on a channel of its own,
+  // the three ways in turn; once terminate() resolves, nothing of its wait
+  // may be left on the channel (a value offered would go to the dead).
+  let terminated = 0;
+  const terminateStorm = async () => {
+    const ways = ['recvSync', 'selectSync', 'recv'];
+    const how = ways[terminated % ways.length];
+    const doomed = rt.chan();
+    const w = new Worker(new URL(import.meta.url), {
+      workerData: { role: 'doomed', entry: workerEntry, rt: rt.handle, ch: doomed.handle, how },
+    });
+    const said = await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+    if (said !== 'waiting') fail(`a worker to be terminated said ${said}`);
+    await new Promise((r) => setTimeout(r, DOOMED_WAIT_MS));
+    await w.terminate();
+    if (doomed.trySend(1)) fail(`a terminated worker's wait (${how}) was left on its channel and took a value`);
+    doomed[Symbol.dispose]();
+    terminated++;
+  };
+
   const sample = () => rt.metrics(['/sched/goroutines:goroutines', '/gc/heap/live:bytes', '/gc/cycles/total:gc-cycles']);
   const began = performance.now();
   let baseline = null;
@@ -194,6 +220,7 @@ async function soak() {
   for (let second = 1; second <= seconds && failures.length === 0; second++) {
     await new Promise((r) => setTimeout(r, 1000 - ((performance.now() - began) % 1000)));
     await closeStorm();
+    await terminateStorm();
     const m = sample();
     const goroutines = m['/sched/goroutines:goroutines'];
     const live = m['/gc/heap/live:bytes'];
@@ -203,7 +230,7 @@ async function soak() {
     if (top >= 0) maxPauseNs = Math.max(maxPauseNs, Math.round(pauses.buckets[top] * 1e9));
     console.log(`soak: ${second}s sent ${sent} answered ${answeredCount} withdrawn ${withdrawn.size} ` +
       `goroutines ${goroutines} live ${(live / 1048576).toFixed(1)} MB cycles ${m['/gc/cycles/total:gc-cycles']} ` +
-      `workload ops ${workloadOps} ticks ${ticks}`);
+      `workload ops ${workloadOps} ticks ${ticks} terminated ${terminated}`);
     stalledFor = answeredCount === lastAnswered ? stalledFor + 1 : 0;
     lastAnswered = answeredCount;
     if (stalledFor >= STALL_SECONDS) fail(`no answer for ${stalledFor} s`);
@@ -246,8 +273,20 @@ async function soak() {
     process.exit(1);
   }
   console.log(`soak: done: ${sent} jobs answered, ${withdrawn.size} withdrawn by their signal, ` +
-    `${workloadOps} binary_trees ops, ${ticks} ticks, at most ${(maxLive / 1048576).toFixed(1)} MB live, ` +
+    `${workloadOps} binary_trees ops, ${ticks} ticks, ${terminated} workers terminated while waiting, at most ${(maxLive / 1048576).toFixed(1)} MB live, ` +
     `longest pause at least ${(maxPauseNs / 1e3).toFixed(0)} us, ${left} goroutines at the end`);
+}
+
+// A worker that attaches, says so and waits on ch (how) until it is terminated.
+async function doomedParty({ entry: workerModule, rt: handle, ch, how }) {
+  const { attach, select } = await import(workerModule);
+  const wr = await attach(handle);
+  const c = wr.open(ch);
+  parentPort.postMessage('waiting');
+  if (how === 'recvSync') c.recvSync();
+  else if (how === 'selectSync') select.sync([{ recv: c }, { recv: wr.after(60_000) }]);
+  else await c.recv();
+  parentPort.postMessage(`its wait (${how}) ended`);
 }
 
 // A worker party: answers jobs until the channel is closed and drained.
