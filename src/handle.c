@@ -11,6 +11,9 @@
  *    the object its slot holds next (until HANDLE_GENERATIONS reuses), and
  *    handles stay below 2^31 (JS reads them as signed 32-bit numbers);
  *  - a slot is on the free list iff it is not in use;
+ *  - a slot in use carries the kind it was made with (handles_new_kind: 0
+ *    for gort_handle_new's), so that a handle of one kind of object is
+ *    never taken for another's where the kind is asked for;
  *  - a slot in use carries the owner its making thread had set
  *    (handles_owner_set; 0 for none), so that whoever cleans up after an
  *    owner that can no longer let go of its handles (a JS worker terminated
@@ -41,6 +44,7 @@ typedef struct handle_chunk {
     uint16_t generation[HANDLE_CHUNK_SLOTS];
     bool used[HANDLE_CHUNK_SLOTS];
     uint32_t owner[HANDLE_CHUNK_SLOTS]; /* written under the table's lock */
+    uint8_t kind[HANDLE_CHUNK_SLOTS];   /* handles_new_kind's, before used is set */
 } handle_chunk;
 
 static struct {
@@ -80,7 +84,9 @@ static bool handles_grow(void)
     return true;
 }
 
-gort_handle gort_handle_new(void *obj)
+gort_handle gort_handle_new(void *obj) { return handles_new_kind(obj, 0); }
+
+gort_handle handles_new_kind(void *obj, uint8_t kind)
 {
     lock(&handles.lock);
     if (handles.free_head == 0 && !handles_grow()) {
@@ -92,6 +98,7 @@ gort_handle gort_handle_new(void *obj)
     uint32_t i = index % HANDLE_CHUNK_SLOTS;
     handles.free_head = c->next_free[i];
     c->owner[i] = tls_handle_owner;
+    __atomic_store_n(&c->kind[i], kind, __ATOMIC_RELAXED);
     handles.live++;
     gort_handle h = (uint32_t)__atomic_load_n(&c->generation[i], __ATOMIC_RELAXED) << HANDLE_INDEX_BITS | (index + 1);
     __atomic_store_n(&c->used[i], true, __ATOMIC_RELEASE);
@@ -128,6 +135,27 @@ void *gort_handle_get(gort_handle h)
     void *obj = __atomic_load_n(&c->slots[i], __ATOMIC_ACQUIRE);
     /* Deleted and its slot reused since slot_of looked: not h's object. */
     return slot_is(c, i, h) ? obj : NULL;
+}
+
+void *handles_get_kind(gort_handle h, uint8_t kind)
+{
+    uint32_t i;
+    handle_chunk *c = slot_of(h, &i);
+    if (c == NULL || __atomic_load_n(&c->kind[i], __ATOMIC_RELAXED) != kind)
+        return NULL;
+    void *obj = __atomic_load_n(&c->slots[i], __ATOMIC_ACQUIRE);
+    /* Deleted and its slot reused since slot_of looked: not h's object. */
+    return slot_is(c, i, h) ? obj : NULL;
+}
+
+int handles_kind(gort_handle h)
+{
+    uint32_t i;
+    handle_chunk *c = slot_of(h, &i);
+    if (c == NULL)
+        return -1;
+    int kind = __atomic_load_n(&c->kind[i], __ATOMIC_RELAXED);
+    return slot_is(c, i, h) ? kind : -1;
 }
 
 int gort_handle_set(gort_handle h, void *obj)

@@ -234,6 +234,13 @@ uint32_t handles_live(void);
  * none); handles_delete_owned deletes every live handle of an owner (not
  * 0), for one that cannot let go of them itself; how many it deleted. */
 void handles_owner_set(uint32_t owner);
+/* A handle that says what kind of object it holds (its maker's numbering; 0
+ * is gort_handle_new's); handles_get_kind gives h's object only when h is
+ * of that kind (NULL otherwise, as for a dead handle); handles_kind is h's
+ * kind, or -1 for a dead handle. */
+gort_handle handles_new_kind(void *obj, uint8_t kind);
+void *handles_get_kind(gort_handle h, uint8_t kind);
+int handles_kind(gort_handle h);
 uint32_t handles_delete_owned(uint32_t owner);
 void roots_mark(gcwork *w);
 

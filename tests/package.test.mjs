@@ -332,6 +332,22 @@ test('a channel opened from a handle holds it by itself; a disposed handle opens
   openedCtx[Symbol.dispose]();
 });
 
+test('a handle relabelled by hand does not open as another kind of object', async () => {
+  const ctx = rt.context.withCancel(rt.context.background());
+  const ch = rt.chan({ cap: 1, codec: 'f64' });
+  assert.throws(() => rt.open({ ...ctx.handle, gort: 'chan', codec: 'f64' }),
+    (err) => err instanceof TypeError && /says it is a channel's, and it is not/.test(err.message));
+  assert.throws(() => rt.open({ ...ch.handle, gort: 'context' }),
+    (err) => err instanceof TypeError && /says it is a context's, and it is not/.test(err.message));
+  // Both are whole, and their own handles open as what they are.
+  const opened = rt.open(ch.handle);
+  assert.equal(opened.trySend(2.5), true);
+  assert.deepEqual(ch.tryRecv(), { state: 'ok', value: 2.5 });
+  rt.open(ctx.handle).cancel();
+  assert.deepEqual(await ctx.done.recv(), { value: undefined, ok: false });
+  for (const o of [ctx, ch, opened]) o[Symbol.dispose]();
+});
+
 test('a channel opened from a handle lives on after the object the handle was read from is dropped and collected', async () => {
   v8.setFlagsFromString('--expose-gc');
   const collect = vm.runInNewContext('gc');

@@ -282,28 +282,37 @@ EMSCRIPTEN_KEEPALIVE int gort_js_quiescent(void)
 
 /* ---- handles ---- */
 
-static void *object_of(uint32_t h) { return h == 0 ? NULL : gort_handle_get(h); }
+/* The object of handle h when it is of that kind (NULL for 0, a dead
+ * handle, or one of another kind: a context's handle passed off as a
+ * channel's is no channel). */
+static void *object_of(uint32_t h, enum js_handle_kind kind) { return h == 0 ? NULL : handles_get_kind(h, kind); }
 
 EMSCRIPTEN_KEEPALIVE int gort_js_release(uint32_t h) { JS_CALL; return gort_handle_delete(h); }
 
 /* A handle of its own to the object of handle h, for a realm that opens a
  * handle another realm posted: the opened object then holds the channel or
- * context by itself, whatever becomes of h. 0 when h is dead (or no memory).
+ * context by itself, whatever becomes of h. 0 when h is dead (or no memory),
+ * -1 when h holds no object of that kind (a handle relabelled by hand).
  * The object is alive when the new handle takes it only if h held it all
  * along (no thread's stack here is scanned): h, looked at again after, still
  * holding it says so; else the new handle goes, as if h had died first. */
-EMSCRIPTEN_KEEPALIVE uint32_t gort_js_handle_dup(uint32_t h)
+EMSCRIPTEN_KEEPALIVE int32_t gort_js_handle_dup(uint32_t h, int kind)
 {
     JS_CALL;
-    void *obj = object_of(h);
+    int held = handles_kind(h);
+    if (held < 0)
+        return 0;
+    if (held != kind)
+        return -1;
+    void *obj = object_of(h, kind);
     if (obj == NULL)
         return 0;
-    uint32_t own = gort_handle_new(obj);
-    if (own != 0 && object_of(h) != obj) {
+    uint32_t own = handles_new_kind(obj, kind);
+    if (own != 0 && object_of(h, kind) != obj) {
         gort_handle_delete(own);
         return 0;
     }
-    return own;
+    return (int32_t)own;
 }
 
 /* ---- channels ---- */
@@ -342,7 +351,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t gort_js_chan_make(int kind, double cap, int *err)
                    : GORT_ENOMEM;
         return 0;
     }
-    uint32_t h = gort_handle_new(c);
+    uint32_t h = handles_new_kind(c, JS_HANDLE_CHAN);
     *err = h != 0 ? GORT_OK : GORT_ENOMEM;
     return h;
 }
@@ -352,7 +361,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t gort_js_chan_make(int kind, double cap, int *err)
 EMSCRIPTEN_KEEPALIVE int gort_js_chan_info(uint32_t h, uint32_t *out)
 {
     JS_CALL;
-    gort_chan *c = object_of(h);
+    gort_chan *c = object_of(h, JS_HANDLE_CHAN);
     if (c == NULL)
         return GORT_EINVAL;
     out[0] = (uint32_t)gort_chan_len(c);
@@ -369,7 +378,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_chan_close(uint32_t h)
     js_note_activity();
     if (h == 0)
         return GORT_ECLOSENIL;
-    gort_chan *c = object_of(h);
+    gort_chan *c = object_of(h, JS_HANDLE_CHAN);
     return c == NULL ? GORT_EINVAL : gort_chan_close(c);
 }
 
@@ -377,7 +386,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_chan_close(uint32_t h)
  * for a dead handle. */
 static bool chan_of(uint32_t h, gort_chan **c)
 {
-    *c = object_of(h);
+    *c = object_of(h, JS_HANDLE_CHAN);
     return *c != NULL || h == 0;
 }
 
@@ -629,7 +638,7 @@ static int cases_resolve(js_op *op, int ncases)
     uint64_t *elems = op_elems(op);
     for (int i = 0; i < ncases; i++) {
         uint32_t h = (uint32_t)(uintptr_t)cases[i].chan;
-        cases[i].chan = object_of(h);
+        cases[i].chan = object_of(h, JS_HANDLE_CHAN);
         if (cases[i].chan == NULL && h != 0)
             return GORT_EINVAL;
         cases[i].elem = &elems[i];
@@ -924,7 +933,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t gort_js_after(double ms)
 {
     JS_CALL;
     gort_chan *c = gort_after((int64_t)(ms * 1e6));
-    return c != NULL ? gort_handle_new(c) : 0;
+    return c != NULL ? handles_new_kind(c, JS_HANDLE_CHAN) : 0;
 }
 
 /* time.NewTicker(ms): a handle of the ticker (its channel from
@@ -939,7 +948,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ticker(double ms, int *err)
         return 0;
     }
     gort_ticker *t = gort_ticker_make(ns);
-    uint32_t h = t != NULL ? gort_handle_new(t) : 0;
+    uint32_t h = t != NULL ? handles_new_kind(t, JS_HANDLE_TICKER) : 0;
     *err = h != 0 ? GORT_OK : GORT_ENOMEM;
     return h;
 }
@@ -947,14 +956,14 @@ EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ticker(double ms, int *err)
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ticker_chan(uint32_t h)
 {
     JS_CALL;
-    gort_ticker *t = object_of(h);
-    return t != NULL ? gort_handle_new(gort_ticker_chan(t)) : 0;
+    gort_ticker *t = object_of(h, JS_HANDLE_TICKER);
+    return t != NULL ? handles_new_kind(gort_ticker_chan(t), JS_HANDLE_CHAN) : 0;
 }
 
 EMSCRIPTEN_KEEPALIVE int gort_js_ticker_stop(uint32_t h)
 {
     JS_CALL;
-    gort_ticker *t = object_of(h);
+    gort_ticker *t = object_of(h, JS_HANDLE_TICKER);
     if (t == NULL)
         return GORT_EINVAL;
     gort_ticker_stop(t);
@@ -964,11 +973,11 @@ EMSCRIPTEN_KEEPALIVE int gort_js_ticker_stop(uint32_t h)
 /* ---- contexts ---- */
 
 /* A handle of context.Background(). */
-EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_background(void) { JS_CALL; return gort_handle_new(gort_context_background()); }
+EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_background(void) { JS_CALL; return handles_new_kind(gort_context_background(), JS_HANDLE_CONTEXT); }
 
 static uint32_t derived(int err, gort_context *ctx, int *errp)
 {
-    uint32_t h = err == GORT_OK ? gort_handle_new(ctx) : 0;
+    uint32_t h = err == GORT_OK ? handles_new_kind(ctx, JS_HANDLE_CONTEXT) : 0;
     *errp = err != GORT_OK ? err : h != 0 ? GORT_OK : GORT_ENOMEM;
     return h;
 }
@@ -980,21 +989,21 @@ EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_with_cancel(uint32_t parent, int *err)
 {
     JS_CALL;
     gort_context *ctx = NULL;
-    return derived(gort_context_with_cancel(object_of(parent), &ctx), ctx, err);
+    return derived(gort_context_with_cancel(object_of(parent, JS_HANDLE_CONTEXT), &ctx), ctx, err);
 }
 
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_with_timeout(uint32_t parent, double ms, int *err)
 {
     JS_CALL;
     gort_context *ctx = NULL;
-    return derived(gort_context_with_timeout(object_of(parent), (int64_t)(ms * 1e6), &ctx), ctx, err);
+    return derived(gort_context_with_timeout(object_of(parent, JS_HANDLE_CONTEXT), (int64_t)(ms * 1e6), &ctx), ctx, err);
 }
 
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_with_deadline(uint32_t parent, double at_ms, int *err)
 {
     JS_CALL;
     gort_context *ctx = NULL;
-    return derived(gort_context_with_deadline(object_of(parent), (int64_t)(at_ms * 1e6), &ctx), ctx,
+    return derived(gort_context_with_deadline(object_of(parent, JS_HANDLE_CONTEXT), (int64_t)(at_ms * 1e6), &ctx), ctx,
                    err);
 }
 
@@ -1032,7 +1041,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_with_value(uint32_t parent, const char
         return 0;
     }
     gort_context *ctx = NULL;
-    return derived(gort_context_with_value(object_of(parent), k, *value_slot, &ctx), ctx, err);
+    return derived(gort_context_with_value(object_of(parent, JS_HANDLE_CONTEXT), k, *value_slot, &ctx), ctx, err);
 }
 
 /* Value(key): the payload, or NULL. The context (which JS holds by its
@@ -1040,7 +1049,7 @@ EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_with_value(uint32_t parent, const char
 EMSCRIPTEN_KEEPALIVE void *gort_js_ctx_value(uint32_t h, const char *key)
 {
     JS_CALL;
-    gort_context *ctx = object_of(h);
+    gort_context *ctx = object_of(h, JS_HANDLE_CONTEXT);
     return ctx != NULL ? gort_context_value(ctx, intern_key(key)) : NULL;
 }
 
@@ -1048,14 +1057,14 @@ EMSCRIPTEN_KEEPALIVE int gort_js_ctx_cancel(uint32_t h)
 {
     JS_CALL;
     js_note_activity();
-    gort_context *ctx = object_of(h);
+    gort_context *ctx = object_of(h, JS_HANDLE_CONTEXT);
     return ctx != NULL ? gort_context_cancel(ctx) : GORT_EINVAL;
 }
 
 EMSCRIPTEN_KEEPALIVE int gort_js_ctx_err(uint32_t h)
 {
     JS_CALL;
-    gort_context *ctx = object_of(h);
+    gort_context *ctx = object_of(h, JS_HANDLE_CONTEXT);
     return ctx != NULL ? gort_context_err(ctx) : GORT_EINVAL;
 }
 
@@ -1064,21 +1073,21 @@ EMSCRIPTEN_KEEPALIVE int gort_js_ctx_err(uint32_t h)
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_ctx_done(uint32_t h, int *err)
 {
     JS_CALL;
-    gort_context *ctx = object_of(h);
+    gort_context *ctx = object_of(h, JS_HANDLE_CONTEXT);
     if (ctx == NULL) {
         *err = GORT_EINVAL;
         return 0;
     }
     gort_chan *done = gort_context_done(ctx);
     *err = GORT_OK;
-    return done != NULL ? gort_handle_new(done) : 0;
+    return done != NULL ? handles_new_kind(done, JS_HANDLE_CHAN) : 0;
 }
 
 /* The deadline in ms on gort_js_now's clock, or -1 without one. */
 EMSCRIPTEN_KEEPALIVE double gort_js_ctx_deadline(uint32_t h)
 {
     JS_CALL;
-    gort_context *ctx = object_of(h);
+    gort_context *ctx = object_of(h, JS_HANDLE_CONTEXT);
     int64_t at;
     if (ctx == NULL || !gort_context_deadline(ctx, &at))
         return -1;

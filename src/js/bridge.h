@@ -19,6 +19,14 @@ enum js_elem_kind {
     JS_ELEM_UNIT = 4, /* chan struct{} (a context's Done) */
 };
 
+/* What a handle made for JS holds (handles_new_kind): an operation on a
+ * channel takes only a channel's handle, and so on. */
+enum js_handle_kind {
+    JS_HANDLE_CHAN = 1,
+    JS_HANDLE_CONTEXT = 2,
+    JS_HANDLE_TICKER = 3,
+};
+
 /* One JS operation: a channel operation (ncases 0) or a select (ncases
  * cases, then ncases elements, follow the record). */
 typedef struct js_op {

@@ -225,7 +225,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_hold_chan_lock(uint32_t h, atomic_uint *held, a
                                                 double timeout_ms)
 {
     JS_CALL;
-    hchan *c = gort_handle_get(h);
+    hchan *c = handles_get_kind(h, JS_HANDLE_CHAN);
     if (c == NULL)
         return -1;
     lock(&c->lock);

@@ -24,6 +24,7 @@
 #include "gort/js.h"
 #include "bridge.h"
 #include "chan.h"
+#include "mgc.h"
 #include "runtime2.h"
 
 enum go_arg_kind {
@@ -98,13 +99,13 @@ const char *gort_js_string(const gort_js_args *args, int i)
 gort_chan *gort_js_chan(const gort_js_args *args, int i)
 {
     const go_arg *a = arg_of(args, i, GO_ARG_CHAN);
-    return a != NULL ? gort_handle_get(a->handle) : NULL;
+    return a != NULL ? handles_get_kind(a->handle, JS_HANDLE_CHAN) : NULL;
 }
 
 gort_context *gort_js_context(const gort_js_args *args, int i)
 {
     const go_arg *a = arg_of(args, i, GO_ARG_CONTEXT);
-    return a != NULL ? gort_handle_get(a->handle) : NULL;
+    return a != NULL ? handles_get_kind(a->handle, JS_HANDLE_CONTEXT) : NULL;
 }
 
 /* The parameter list of the exported goroutine named name, or NULL. */
@@ -188,9 +189,10 @@ EMSCRIPTEN_KEEPALIVE int gort_js_go_arg_string(gort_js_args *a, int i, const cha
 EMSCRIPTEN_KEEPALIVE int gort_js_go_arg_handle(gort_js_args *a, int i, uint32_t h, int is_context)
 {
     JS_CALL;
-    void *obj = h != 0 ? gort_handle_get(h) : NULL;
+    enum js_handle_kind kind = is_context ? JS_HANDLE_CONTEXT : JS_HANDLE_CHAN;
+    void *obj = h != 0 ? handles_get_kind(h, kind) : NULL;
     gort_handle own = 0;
-    if (obj != NULL && (own = gort_handle_new(obj)) == 0)
+    if (obj != NULL && (own = handles_new_kind(obj, kind)) == 0)
         return GORT_ENOMEM;
     a->arg[i] = (go_arg){.kind = is_context ? GO_ARG_CONTEXT : GO_ARG_CHAN, .handle = own};
     return GORT_OK;
@@ -200,7 +202,7 @@ static void go_trampoline(void *arg)
 {
     gort_js_args *a = arg;
     a->export->fn(a);
-    gort_chan_close(gort_handle_get(a->done));
+    gort_chan_close(handles_get_kind(a->done, JS_HANDLE_CHAN));
     gort_js_go_args_free(a);
 }
 
@@ -213,10 +215,10 @@ EMSCRIPTEN_KEEPALIVE double gort_js_go_start(gort_js_args *a, uint32_t done)
 {
     JS_CALL;
     js_note_activity();
-    gort_chan *c = gort_handle_get(done);
+    gort_chan *c = handles_get_kind(done, JS_HANDLE_CHAN);
     if (c == NULL)
         return -GORT_EINVAL;
-    if ((a->done = gort_handle_new(c)) == 0)
+    if ((a->done = handles_new_kind(c, JS_HANDLE_CHAN)) == 0)
         return -GORT_ENOMEM;
     uint64_t goid = newgoid();
     int err = go_with_goid(go_trampoline, a, goid);

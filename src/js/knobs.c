@@ -18,6 +18,7 @@
 
 #include "gort/gort.h"
 #include "bridge.h"
+#include "mgc.h"
 
 /* GOGC: percent >= 0, or -1 for off. Returns the previous value (-1 for off). */
 EMSCRIPTEN_KEEPALIVE int gort_js_set_gc_percent(int percent)
@@ -70,7 +71,7 @@ static void change_gomaxprocs(void *arg)
 EMSCRIPTEN_KEEPALIVE int gort_js_set_gomaxprocs(int n, uint32_t done)
 {
     JS_CALL;
-    gort_chan *c = gort_handle_get(done);
+    gort_chan *c = handles_get_kind(done, JS_HANDLE_CHAN);
     if (c == NULL || gort_chan_elemsize(c) != sizeof(int32_t))
         return GORT_EINVAL;
     gomaxprocs_change *change = malloc(sizeof *change);

@@ -15,6 +15,8 @@ import { EventReader, HeapMapReader, metricDescriptions, readMetrics } from './o
 // Threads a runtime takes from the pool besides one per processor: the
 // thread gort_main blocks in, the collector's, and one spare.
 const EXTRA_THREADS = 3;
+// enum js_handle_kind of bridge.h.
+const HANDLE_KIND = Object.freeze({ CHAN: 1, CONTEXT: 2 });
 // gort_js_thread_reap's outcome for a worker that ended inside a call (bridge.c).
 const REAP_IN_CALL = 2;
 // How soon the cleanup after an ended worker is tried again when it found a lock taken.
@@ -92,7 +94,9 @@ export class RuntimeView {
     const chanCodec = handle.gort === 'chan' ? (codec ? codecOf(codec) : codecOfHandle(handle.codec)) : null;
     // A handle of this realm's own: the object opened here holds the channel
     // or context by itself, as a goroutine's reference would.
-    const h = typeof handle.h == 'number' ? this.realm.module._gort_js_handle_dup(handle.h) : 0;
+    const kind = handle.gort === 'context' ? HANDLE_KIND.CONTEXT : HANDLE_KIND.CHAN;
+    const h = typeof handle.h == 'number' ? this.realm.module._gort_js_handle_dup(handle.h, kind) : 0;
+    if (h === -1) throw new TypeError(`gort: this handle says it is a ${handle.gort === 'chan' ? 'channel' : 'context'}'s, and it is not`);
     if (h === 0) {
       throw new GortError('gort: this handle was disposed, or the object it was read from was dropped and collected (keep that object until the handle is opened)', 'EINVAL');
     }
