@@ -437,27 +437,30 @@ async function workerChecks(rt) {
     }
   });
 
-  await check('a worker terminated while blocked in recvSync is cleaned up after: its wait is withdrawn and its handles let go', async () => {
-    const ch = rt.chan();
+  await check('a worker terminated while it waits (blocked in recvSync; with a Promise) is cleaned up after: its wait is withdrawn and its handles let go', async () => {
     const live = () => rt.realm.module._gort_js_handles_live();
-    const before = live();
-    const w = startWorker(rt, 'waitToBeTerminated', { ch: ch.handle, times: 20 });
-    try {
-      await w.messageOf('waiting');
-      await sleep(150);
-      expect(live() >= before + 20, `the worker holds ${live() - before} handles, not 20`);
-    } finally {
-      w.terminate();
+    const took = [];
+    for (const how of ['recvSync', 'recv']) {
+      const ch = rt.chan();
+      const before = live();
+      const w = startWorker(rt, 'waitToBeTerminated', { ch: ch.handle, times: 20, how });
+      try {
+        await w.messageOf('waiting');
+        await sleep(150);
+        expect(live() >= before + 20, `the worker (${how}) holds ${live() - before} handles, not 20`);
+      } finally {
+        w.terminate();
+      }
+      const began = performance.now();
+      while (live() > before) {
+        if (performance.now() - began > 5000) throw new Error(`5 s after terminate() the worker's (${how}) ${live() - before} handles are still held`);
+        await sleep(5);
+      }
+      took.push(`${how} ${(performance.now() - began).toFixed(0)} ms`);
+      expect(!ch.trySend('for nobody'), `a value offered after the cleanup was taken by the terminated worker (${how})`);
+      ch[Symbol.dispose]();
     }
-    const began = performance.now();
-    while (live() > before) {
-      if (performance.now() - began > 5000) throw new Error(`5 s after terminate() the worker's ${live() - before} handles are still held`);
-      await sleep(5);
-    }
-    const ms = performance.now() - began;
-    expect(!ch.trySend('for nobody'), 'a value offered after the cleanup was taken by the terminated worker');
-    ch[Symbol.dispose]();
-    return `cleaned up ${ms.toFixed(0)} ms after terminate()`;
+    return `cleaned up after terminate(): ${took.join(', ')}`;
   });
 
   await check("a worker's clock is the runtime's: deadlines read the same there, and its timeouts last as long as asked", async () => {

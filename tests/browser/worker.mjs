@@ -100,12 +100,14 @@ const roles = {
     post('overflowed', { thrown, own: await own, later: errorText(() => wr.chan()) });
   },
 
-  // Opens ch `times` times, keeping every object, says so, and blocks in
-  // recvSync on it until the page terminates this worker.
-  waitToBeTerminated({ ch, times }, wr) {
+  // Opens ch `times` times, keeping every object, says so, and waits on it
+  // (how: blocked in recvSync, or with a Promise) until the page terminates
+  // this worker.
+  async waitToBeTerminated({ ch, times, how }, wr) {
     const kept = Array.from({ length: times }, () => wr.open(ch));
     post('waiting');
-    kept[0].recvSync();
+    if (how === 'recvSync') kept[0].recvSync();
+    else await kept[0].recv();
     throw new Error('the wait of a worker to be terminated ended');
   },
 
