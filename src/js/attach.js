@@ -123,7 +123,7 @@ export async function attachWith(createModule, handle, workerId = 0) {
   // workerId: the platform's name for this worker, by which the realm that
   // sees it end cleans up after it if it never detached (0: the runtime names it).
   const sleeper = module._gort_js_thread_attached(workerId);
-  const doorbell = module._malloc(4);
+  const doorbell = module._gort_js_malloc(4);
   const realm = new Realm(module, { canBlock: true, doorbell, state: handle.state });
   realm.refresh();
   Atomics.store(realm.u32, doorbell >>> 2, 0);

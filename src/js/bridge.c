@@ -280,6 +280,23 @@ EMSCRIPTEN_KEEPALIVE int gort_js_quiescent(void)
     return atomic_load(&state.status) == JS_RUNNING && sched_quiescent();
 }
 
+/* ---- memory for JS ---- */
+
+/* malloc and free for a realm's own use (C strings, out-parameters, its
+ * staging area): through these, an attached worker terminated inside one
+ * is known to have been inside a call (it may hold the allocator's lock). */
+EMSCRIPTEN_KEEPALIVE void *gort_js_malloc(size_t bytes)
+{
+    JS_CALL;
+    return malloc(bytes);
+}
+
+EMSCRIPTEN_KEEPALIVE void gort_js_free(void *p)
+{
+    JS_CALL;
+    free(p);
+}
+
 /* ---- handles ---- */
 
 /* The object of handle h when it is of that kind (NULL for 0, a dead

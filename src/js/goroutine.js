@@ -44,7 +44,7 @@ function exportedNames(realm) {
     }
     return names.sort();
   } finally {
-    realm.module._free(p);
+    realm.module._gort_js_free(p);
   }
 }
 

@@ -89,7 +89,7 @@ export function readMetrics(realm, names) {
     if (!known.has(n)) throw new RangeError(`gort: no metric named '${n}' (rt.metricsInfo() lists them)`);
   }
   const maxBuckets = 256;
-  const scratch = m._malloc(8 * maxBuckets + 32);
+  const scratch = m._gort_js_malloc(8 * maxBuckets + 32);
   const value = scratch, ncounts = scratch + 8, buckets = scratch + 12, counts = scratch + 16;
   try {
     const out = {};
@@ -109,7 +109,7 @@ export function readMetrics(realm, names) {
     }
     return out;
   } finally {
-    m._free(scratch);
+    m._gort_js_free(scratch);
   }
 }
 

@@ -141,7 +141,7 @@ export class Realm {
     this.statusIndex = (this.state + this.layout.stateStatus) >>> 2;
     this.fatalIndex = (this.state + this.layout.stateFatal) >>> 2;
     this.checkEnd = Math.max(this.state + this.layout.stateSlots, this.state + this.layout.stateFatal + 4);
-    this.scratch = threadless ? 0 : module._malloc(64);
+    this.scratch = threadless ? 0 : module._gort_js_malloc(64);
     this.staging = 0;
     this.stagingView = null;
     this.doorbell = doorbell ?? this.state + this.layout.stateDoorbell;
@@ -203,14 +203,14 @@ export class Realm {
   /** Calls fn with str as a NUL-terminated UTF-8 C string. */
   withCString(str, fn) {
     const bytes = new TextEncoder().encode(str);
-    const p = this.module._malloc(bytes.length + 1);
+    const p = this.module._gort_js_malloc(bytes.length + 1);
     try {
       this.refresh();
       this.u8.set(bytes, p);
       this.u8[p + bytes.length] = 0;
       return fn(p);
     } finally {
-      this.module._free(p);
+      this.module._gort_js_free(p);
     }
   }
 
@@ -227,7 +227,7 @@ export class Realm {
   /** A view of this realm's staging area (STAGING_BYTES, made on first use), or null without memory. */
   stagingArea() {
     if (this.staging === 0) {
-      this.staging = this.module._malloc(STAGING_BYTES);
+      this.staging = this.module._gort_js_malloc(STAGING_BYTES);
       if (this.staging === 0) return null;
     }
     this.refresh(this.staging + STAGING_BYTES);
@@ -240,7 +240,7 @@ export class Realm {
   /** Gives the staging area back (a worker that detaches). */
   releaseStaging() {
     if (this.staging === 0) return;
-    this.module._free(this.staging);
+    this.module._gort_js_free(this.staging);
     this.staging = 0;
     this.stagingView = null;
   }
