@@ -121,7 +121,9 @@ test('aborting a worker\'s pending receive withdraws it', async () => {
 
 /** A party of runtime `of` whose messages (plain objects, not 'ok') are collected in order. */
 function reportingParty(of, role, data) {
-  const worker = new Worker(partyScript, { workerData: { entry: workerEntry, rt: of.handle, role, ...data } });
+  // of null: a worker made before its runtime, told of it by a first message.
+  const rtData = of === null ? {} : { rt: of.handle };
+  const worker = new Worker(partyScript, { workerData: { entry: workerEntry, ...rtData, role, ...data } });
   const messages = [];
   let notify = () => {};
   worker.on('message', (m) => { messages.push(m); notify(); });
@@ -181,13 +183,22 @@ test('a worker that ends without detaching detaches on its way out: its handles 
 });
 
 test('a worker terminated while it waits in the runtime: what it had under way is withdrawn, its handles go back, deadlocks are seen again', async () => {
+  // One worker is made before the runtime starts, as a pool often is.
+  const early = reportingParty(null, 'waitToBeTerminated', {});
   const own = await start({ procs: 1, deadlockAfterMs: 300 });
   const live = () => own.realm.module._gort_js_handles_live();
   try {
-    for (const how of ['recvSync', 'sendSync', 'selectSync', 'recv']) {
+    for (const how of ['recvSync', 'sendSync', 'selectSync', 'recv', 'recvSync made before start()']) {
       const ch = own.chan();
       const before = live();
-      const w = reportingParty(own, 'waitToBeTerminated', { ch: ch.handle, times: 50, how });
+      const data = { ch: ch.handle, times: 50, how: how.split(' ')[0] };
+      let w;
+      if (how.endsWith('start()')) {
+        w = early;
+        w.worker.postMessage({ rt: own.handle, ...data });
+      } else {
+        w = reportingParty(own, 'waitToBeTerminated', data);
+      }
       await within(10_000, w.next('waiting'), `the worker that will wait (${how})`);
       // Time for it to go from its message to its wait in the runtime.
       await new Promise((resolve) => setTimeout(resolve, 200));

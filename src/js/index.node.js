@@ -54,19 +54,22 @@ function loaderFor(options) {
   };
 }
 
-/**
- * Calls ended(threadId) when a worker thread this thread made has exited:
- * an attached worker that was terminated from outside never detached, and
- * the runtime cleans up after it. Returns the function that stops watching.
- */
+// Every worker thread this thread makes from the moment the package is
+// imported (not only once a runtime starts: a pool of workers is often made
+// first) is heard when it exits, and the runtimes watching are told: an
+// attached worker terminated from outside never detached, and its runtime
+// cleans up after it.
+const workerWatchers = new Set();
+process.on('worker', (worker) => {
+  // Read now: a worker that has exited says -1.
+  const id = worker.threadId;
+  worker.once('exit', () => { for (const ended of workerWatchers) ended(id); });
+});
+
+/** Calls ended(threadId) for each worker thread of this thread's that exits; returns the function that stops. */
 function watchWorkers(runtimeId, ended) {
-  const onWorker = (worker) => {
-    // Read now: a worker that has exited says -1.
-    const id = worker.threadId;
-    worker.once('exit', () => ended(id));
-  };
-  process.on('worker', onWorker);
-  return () => process.off('worker', onWorker);
+  workerWatchers.add(ended);
+  return () => workerWatchers.delete(ended);
 }
 
 /**

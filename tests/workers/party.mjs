@@ -1,7 +1,11 @@
 // A worker_threads party of tests/workers.test.mjs: attaches to the runtime
-// whose handle it was given and plays the role named in workerData.
-import { workerData, parentPort } from 'node:worker_threads';
+// whose handle it was given and plays the role named in workerData. A worker
+// made before the runtime (workerData without rt) waits for its first
+// message, which brings the runtime's handle and the role's data.
+import { workerData as given, parentPort } from 'node:worker_threads';
+import { once } from 'node:events';
 
+const workerData = given.rt !== undefined ? given : { ...given, ...(await once(parentPort, 'message'))[0] };
 const { attach, select } = await import(workerData.entry);
 const wr = await attach(workerData.rt);
 const roles = {
