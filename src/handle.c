@@ -84,9 +84,11 @@ static bool handles_grow(void)
     return true;
 }
 
-gort_handle gort_handle_new(void *obj) { return handles_new_kind(obj, 0); }
+gort_handle gort_handle_new(void *obj) { return handles_new_for(obj, 0, tls_handle_owner); }
 
-gort_handle handles_new_kind(void *obj, uint8_t kind)
+gort_handle handles_new_kind(void *obj, uint8_t kind) { return handles_new_for(obj, kind, tls_handle_owner); }
+
+gort_handle handles_new_for(void *obj, uint8_t kind, uint32_t owner)
 {
     lock(&handles.lock);
     if (handles.free_head == 0 && !handles_grow()) {
@@ -97,7 +99,7 @@ gort_handle handles_new_kind(void *obj, uint8_t kind)
     handle_chunk *c = chunk_of(index);
     uint32_t i = index % HANDLE_CHUNK_SLOTS;
     handles.free_head = c->next_free[i];
-    c->owner[i] = tls_handle_owner;
+    c->owner[i] = owner;
     __atomic_store_n(&c->kind[i], kind, __ATOMIC_RELAXED);
     handles.live++;
     gort_handle h = (uint32_t)__atomic_load_n(&c->generation[i], __ATOMIC_RELAXED) << HANDLE_INDEX_BITS | (index + 1);

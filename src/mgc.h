@@ -239,6 +239,9 @@ void handles_owner_set(uint32_t owner);
  * of that kind (NULL otherwise, as for a dead handle); handles_kind is h's
  * kind, or -1 for a dead handle. */
 gort_handle handles_new_kind(void *obj, uint8_t kind);
+/* handles_new_kind with an owner of its own (0: none), whatever the calling
+ * thread's is. */
+gort_handle handles_new_for(void *obj, uint8_t kind, uint32_t owner);
 void *handles_get_kind(gort_handle h, uint8_t kind);
 int handles_kind(gort_handle h);
 uint32_t handles_delete_owned(uint32_t owner);

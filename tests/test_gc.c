@@ -181,6 +181,56 @@ TEST(gc_handle_deleted_never_reaches_the_next_object_of_its_slot)
     run_main(1, stale_handle_main, NULL);
 }
 
+/* A handle made with a kind gives its object only to a lookup of that kind;
+ * handles_delete_owned deletes the handles of one owner and no other's. */
+static void handle_kinds_and_owners_main(void *arg)
+{
+    (void)arg;
+    node *a = new_node(1), *b = new_node(2);
+    gort_handle plain = gort_handle_new(a);
+    gort_handle chan_kind = handles_new_kind(a, 1);
+    REQUIRE(plain != 0 && chan_kind != 0);
+    CHECK(handles_get_kind(chan_kind, 1) == a);
+    CHECK(handles_get_kind(chan_kind, 2) == NULL);
+    CHECK(handles_get_kind(plain, 1) == NULL);
+    CHECK(gort_handle_get(chan_kind) == a); /* the public lookup asks no kind */
+    CHECK_EQ(handles_kind(chan_kind), 1);
+    CHECK_EQ(handles_kind(plain), 0);
+
+    uint32_t before = handles_live();
+    enum { OWNED = 300 }; /* more than one batch of handles_delete_owned's */
+    gort_handle owned[OWNED];
+    handles_owner_set(7);
+    for (int i = 0; i < OWNED; i++)
+        REQUIRE((owned[i] = handles_new_kind(i % 2 ? a : b, 2)) != 0);
+    handles_owner_set(8);
+    gort_handle other = gort_handle_new(b);
+    gort_handle unowned = handles_new_for(b, 2, 0); /* whatever the thread's owner */
+    handles_owner_set(0);
+    REQUIRE(other != 0 && unowned != 0);
+    CHECK_EQ(handles_live(), before + OWNED + 2);
+    CHECK_EQ(handles_delete_owned(7), (uint32_t)OWNED);
+    for (int i = 0; i < OWNED; i++)
+        CHECK(gort_handle_get(owned[i]) == NULL);
+    CHECK(gort_handle_get(other) == b);
+    CHECK(handles_get_kind(unowned, 2) == b);
+    CHECK_EQ(handles_delete_owned(7), 0u);
+    CHECK_EQ(handles_delete_owned(8), 1u);
+    CHECK(gort_handle_get(other) == NULL);
+    /* A slot freed and made again by another owner is not the old owner's. */
+    gort_handle reused = gort_handle_new(a);
+    CHECK_EQ(handles_delete_owned(7), 0u);
+    CHECK(gort_handle_get(reused) == a);
+    CHECK_EQ(handles_live(), before + 2);
+    for (gort_handle *h = (gort_handle[]){plain, chan_kind, unowned, reused}, *end = h + 4; h < end; h++)
+        CHECK_EQ(gort_handle_delete(*h), GORT_OK);
+}
+
+TEST(gc_handle_kinds_and_owners)
+{
+    run_main(1, handle_kinds_and_owners_main, NULL);
+}
+
 /* ---- goroutine locals across parks ---- */
 
 typedef struct locals_test {

@@ -187,11 +187,16 @@ test('a worker terminated while it waits in the runtime: what it had under way i
   const early = reportingParty(null, 'waitToBeTerminated', {});
   const own = await start({ procs: 1, deadlockAfterMs: 300 });
   const live = () => own.realm.module._gort_js_handles_live();
+  const background = own.context.background();
   try {
     for (const how of ['recvSync', 'sendSync', 'selectSync', 'recv', 'recvSync made before start()']) {
       const ch = own.chan();
       const before = live();
       const data = { ch: ch.handle, times: 50, how: how.split(' ')[0] };
+      // The first also starts a goroutine that outlives it.
+      const ctx = how === 'recvSync' ? own.context.withCancel(background) : null;
+      const out = how === 'recvSync' ? own.chan({ codec: 'i32', cap: 1 }) : null;
+      if (ctx) data.untildone = { ctx: ctx.handle, out: out.handle };
       let w;
       if (how.endsWith('start()')) {
         w = early;
@@ -209,15 +214,34 @@ test('a worker terminated while it waits in the runtime: what it had under way i
       // waiting to be received.
       if (how === 'sendSync') assert.deepEqual(ch.tryRecv(), { state: 'empty' }, how);
       else assert.equal(ch.trySend('for nobody'), false, how);
-      assert.equal(live(), before, `handles once the worker (${how}) was terminated`);
+      if (ctx) {
+        // The goroutine the worker started still has what it was given.
+        ctx.cancel();
+        assert.deepEqual(await within(10_000, out.recv(), 'the goroutine a terminated worker started'), { value: 12, ok: true });
+        for (const o of [ctx, out]) o[Symbol.dispose]();
+      }
+      // (The goroutine lets go of its arguments' handles as it ends.)
+      for (let waited = 0; live() !== before && waited < 2000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(live() - before, 0, `handles once the worker (${how}) was terminated`);
       ch[Symbol.dispose]();
     }
     // No party is left that could act: a wait of the main thread's is a deadlock.
     const lonely = own.chan();
     await assert.rejects(within(10_000, lonely.recv(), 'the deadlock'), (err) => err instanceof GortError && err.code === 'EDEADLOCK');
   } finally {
+    await early.worker.terminate(); // (already, unless the test failed before its turn)
     await own.close();
   }
+});
+
+test('a worker\'s own worker, attached and terminated while it waits, is cleaned up after by that worker', async () => {
+  const ch = rt.chan();
+  const parent = reportingParty(rt, 'parentOfDoomed', { ch: ch.handle });
+  const { offered } = await within(20_000, parent.next('offered'), 'the parent worker');
+  assert.equal(offered, false, 'the terminated child\'s recvSync was left on the channel');
+  assert.equal(ch.trySend('for nobody'), false);
+  await within(10_000, new Promise((resolve) => parent.worker.once('exit', resolve)), 'the parent worker ending');
+  ch[Symbol.dispose]();
 });
 
 test('a worker terminated inside a call into the runtime ends it with a FatalError, not a hang', async () => {

@@ -12,7 +12,7 @@
 // RuntimeClosedError).
 
 import { GortError, RuntimeClosedError, fatalText } from './errors.js';
-import { Realm, STATUS } from './realm.js';
+import { Realm, STATUS, cleanUpAfterWorker } from './realm.js';
 import { RuntimeView } from './runtime.js';
 
 /** A runtime as an attached worker sees it. */
@@ -27,6 +27,13 @@ export class WorkerRuntime extends RuntimeView {
     /** The runtime's name for this worker (its platform's, or one the runtime gave). */
     this.workerId = 0;
     this.detached = [];
+  }
+
+  /** @internal A worker this one's platform saw end: see cleanUpAfterWorker. */
+  workerEnded(workerId) {
+    if (this.thread === 0) return;
+    const realm = this.realm;
+    cleanUpAfterWorker(realm, workerId, (text) => realm.failFatal(realm.publishFatal(text) ?? text));
   }
 
   /** @internal Calls fn (when not null) once this worker has detached. */

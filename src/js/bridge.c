@@ -238,8 +238,9 @@ EMSCRIPTEN_KEEPALIVE js_sleeper *gort_js_thread_attached(uint32_t worker_id)
     s->parked = 0;
     s->ops = NULL;
     atomic_store(&s->worker_id, worker_id);
+    s->handle_owner = atomic_fetch_add(&state.handle_owners, 1) + 1;
     js_thread_sleeper = s;
-    handles_owner_set((uint32_t)(uintptr_t)s);
+    handles_owner_set(s->handle_owner);
     prim_futex_give_up_when(&state.ended, 1, &s->sleeping_on);
     return s;
 }
@@ -933,7 +934,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_thread_reap(uint32_t worker_id)
     }
     while (s->ops != NULL)
         op_free(s->ops);
-    handles_delete_owned((uint32_t)(uintptr_t)s);
+    handles_delete_owned(s->handle_owner);
     sched_external_waiters_add(-1); /* its sched_hold_open */
     s->in_call = 0;
     s->parked = 0;

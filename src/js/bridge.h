@@ -88,6 +88,9 @@ typedef struct js_sleeper {
     volatile uint32_t in_call;
     volatile uint32_t parked;
     js_op *ops; /* its realm's op records */
+    /* The owner of the handles made on its thread (handles_owner_set): a
+     * number of this attachment's own, never another's. */
+    uint32_t handle_owner;
 } js_sleeper;
 
 /* The calling thread's record while a worker has it attached, else NULL. */
@@ -141,6 +144,8 @@ typedef struct js_runtime_state {
     atomic_uint ended;
     /* The last worker_id given to a worker that named none. */
     atomic_uint worker_ids;
+    /* The last js_sleeper.handle_owner given. */
+    atomic_uint handle_owners;
 } js_runtime_state;
 
 /* Notes that a JS party acts (sets js_runtime_state.activity). */

@@ -192,7 +192,9 @@ EMSCRIPTEN_KEEPALIVE int gort_js_go_arg_handle(gort_js_args *a, int i, uint32_t 
     enum js_handle_kind kind = is_context ? JS_HANDLE_CONTEXT : JS_HANDLE_CHAN;
     void *obj = h != 0 ? handles_get_kind(h, kind) : NULL;
     gort_handle own = 0;
-    if (obj != NULL && (own = handles_new_kind(obj, kind)) == 0)
+    /* Held by the goroutine's record, which the goroutine frees: not by the
+     * realm that started it, which may be gone first. */
+    if (obj != NULL && (own = handles_new_for(obj, kind, 0)) == 0)
         return GORT_ENOMEM;
     a->arg[i] = (go_arg){.kind = is_context ? GO_ARG_CONTEXT : GO_ARG_CHAN, .handle = own};
     return GORT_OK;
@@ -218,7 +220,7 @@ EMSCRIPTEN_KEEPALIVE double gort_js_go_start(gort_js_args *a, uint32_t done)
     gort_chan *c = handles_get_kind(done, JS_HANDLE_CHAN);
     if (c == NULL)
         return -GORT_EINVAL;
-    if ((a->done = handles_new_kind(c, JS_HANDLE_CHAN)) == 0)
+    if ((a->done = handles_new_for(c, JS_HANDLE_CHAN, 0)) == 0)
         return -GORT_ENOMEM;
     uint64_t goid = newgoid();
     int err = go_with_goid(go_trampoline, a, goid);

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startWith } from './runtime.js';
+import { watchWorkerExits } from './exits.node.js';
 
 const require = createRequire(import.meta.url);
 const PACKAGE_GLUE = fileURLToPath(new URL('./wasm/node/gort.js', import.meta.url));
@@ -54,22 +55,9 @@ function loaderFor(options) {
   };
 }
 
-// Every worker thread this thread makes from the moment the package is
-// imported (not only once a runtime starts: a pool of workers is often made
-// first) is heard when it exits, and the runtimes watching are told: an
-// attached worker terminated from outside never detached, and its runtime
-// cleans up after it.
-const workerWatchers = new Set();
-process.on('worker', (worker) => {
-  // Read now: a worker that has exited says -1.
-  const id = worker.threadId;
-  worker.once('exit', () => { for (const ended of workerWatchers) ended(id); });
-});
-
-/** Calls ended(threadId) for each worker thread of this thread's that exits; returns the function that stops. */
+/** The runtime's watch over this thread's workers (exits.node.js). */
 function watchWorkers(runtimeId, ended) {
-  workerWatchers.add(ended);
-  return () => workerWatchers.delete(ended);
+  return watchWorkerExits(ended);
 }
 
 /**

@@ -30,6 +30,26 @@ export const E = Object.freeze({
   CLOSECLOSED: 10, CLOSENIL: 11, CANCELED: 12, DEADLINE: 13, NILCONTEXT: 14, NILKEY: 15,
 });
 
+// gort_js_thread_reap's outcome for a worker that ended inside a call (bridge.c).
+const REAP_IN_CALL = 2;
+// How soon the cleanup after an ended worker is tried again when it found a lock taken.
+const REAP_RETRY_MS = 1;
+const TERMINATED_IN_CALL = 'fatal error: a worker attached to the runtime was terminated inside a call into it';
+
+/**
+ * The platform saw the worker it names workerId end (Node: a thread's exit;
+ * browsers: its lifeline let go). If it was attached and never detached
+ * (terminated from outside), the runtime withdraws what it had under way
+ * and lets go of its handles and of its hold on the runtime; if it ended
+ * inside a call into the runtime, the runtime cannot go on: fatal(text).
+ */
+export function cleanUpAfterWorker(realm, workerId, fatal) {
+  if (realm.closedReason) return;
+  const r = realm.module._gort_js_thread_reap(workerId);
+  if (r === E.BUSY) setTimeout(() => cleanUpAfterWorker(realm, workerId, fatal), REAP_RETRY_MS);
+  else if (r === REAP_IN_CALL) fatal(TERMINATED_IN_CALL);
+}
+
 // enum js_status of bridge.h.
 export const STATUS = Object.freeze({ IDLE: 0, STARTING: 1, RUNNING: 2, STOPPED: 3 });
 // enum js_fatal of bridge.h.

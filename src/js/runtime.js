@@ -7,7 +7,7 @@ import { FatalError, GortError, NotIsolatedError, RuntimeClosedError, fatalText 
 import { Channel, select, TickerChannel } from './channel.js';
 import { codecOf, codecOfHandle, TIME_CODEC } from './codec.js';
 import { Contexts, Context } from './context.js';
-import { E, Realm, STATUS } from './realm.js';
+import { E, Realm, STATUS, cleanUpAfterWorker } from './realm.js';
 import { go } from './goroutine.js';
 import { gomaxprocs, setGCCheckmark, setGCPercent, setGCStopTheWorld, setGOMAXPROCS, setMemoryLimit } from './knobs.js';
 import { EventReader, HeapMapReader, metricDescriptions, readMetrics } from './observe.js';
@@ -17,10 +17,6 @@ import { EventReader, HeapMapReader, metricDescriptions, readMetrics } from './o
 const EXTRA_THREADS = 3;
 // enum js_handle_kind of bridge.h.
 const HANDLE_KIND = Object.freeze({ CHAN: 1, CONTEXT: 2 });
-// gort_js_thread_reap's outcome for a worker that ended inside a call (bridge.c).
-const REAP_IN_CALL = 2;
-// How soon the cleanup after an ended worker is tried again when it found a lock taken.
-const REAP_RETRY_MS = 1;
 // How long close() waits for the scheduler to stop before it ends the threads anyway.
 const CLOSE_GRACE_MS = 2000;
 // How often close() looks whether the stopped runtime's threads have left.
@@ -231,12 +227,7 @@ export class Runtime extends RuntimeView {
    */
   workerEnded(workerId) {
     if (this.closing || this.failed) return;
-    const r = this.module._gort_js_thread_reap(workerId);
-    if (r === E.BUSY) {
-      setTimeout(() => this.workerEnded(workerId), REAP_RETRY_MS);
-    } else if (r === REAP_IN_CALL) {
-      this.fail('fatal error: a worker attached to the runtime was terminated inside a call into it');
-    }
+    cleanUpAfterWorker(this.realm, workerId, (text) => this.fail(text));
   }
 
   #stopWatchingWorkers() {

@@ -3,6 +3,7 @@
 import { createRequire } from 'node:module';
 import { threadId } from 'node:worker_threads';
 import { attachWith } from './attach.js';
+import { watchWorkerExits } from './exits.node.js';
 
 const require = createRequire(import.meta.url);
 
@@ -20,6 +21,8 @@ export async function attach(handle) {
   // A worker whose script runs to its end (or calls process.exit()) detaches
   // on its way out: its thread and handles go back to the runtime.
   process.once('exit', () => wr.detach());
+  // This worker's own workers, attached and terminated, are cleaned up after here.
+  wr.onDetach(watchWorkerExits((id) => wr.workerEnded(id)));
   return wr;
 }
 

@@ -2,7 +2,7 @@
 // whose handle it was given and plays the role named in workerData. A worker
 // made before the runtime (workerData without rt) waits for its first
 // message, which brings the runtime's handle and the role's data.
-import { workerData as given, parentPort } from 'node:worker_threads';
+import { Worker, workerData as given, parentPort } from 'node:worker_threads';
 import { once } from 'node:events';
 
 const workerData = given.rt !== undefined ? given : { ...given, ...(await once(parentPort, 'message'))[0] };
@@ -142,15 +142,31 @@ const roles = {
   // Opens handle ch `times` times, keeping every object, and waits on the
   // channel (how: recvSync, sendSync, selectSync, or a Promise of recv)
   // after saying so; whoever terminates it finds it there.
-  async waitToBeTerminated({ ch, times, how }) {
+  // With untildone ({ ctx, out }), it first starts the module's untildone
+  // goroutine, which outlives it (its arguments are the goroutine's).
+  async waitToBeTerminated({ ch, times, how, untildone }) {
     const kept = Array.from({ length: times }, () => wr.open(ch));
     const c = kept[0];
+    if (untildone) wr.go('untildone', wr.open(untildone.ctx), wr.open(untildone.out));
     parentPort.postMessage({ waiting: true });
     if (how === 'recvSync') c.recvSync();
     else if (how === 'sendSync') c.sendSync('sent by a terminated worker');
     else if (how === 'selectSync') select.sync([{ recv: c }, { recv: kept[1] }]);
     else await c.recv();
     parentPort.postMessage({ error: `the wait (${how}) ended` });
+  },
+  // Makes a worker of its own that attaches to the same runtime and blocks
+  // in recvSync on ch, terminates it there, and reports whether a value
+  // offered on ch then still finds a receiver.
+  async parentOfDoomed({ ch }) {
+    const child = new Worker(new URL(import.meta.url), {
+      workerData: { entry: workerData.entry, rt: workerData.rt, role: 'waitToBeTerminated', ch, times: 10, how: 'recvSync' },
+    });
+    const [said] = await once(child, 'message');
+    if (!said?.waiting) throw new Error(`the child said ${JSON.stringify(said)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await child.terminate();
+    parentPort.postMessage({ offered: wr.open(ch).trySend('for nobody') });
   },
   // With a receive of its own pending, overflows its own thread's stack in
   // the runtime's code (a thread that runs no goroutine), and reports what
