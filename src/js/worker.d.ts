@@ -45,8 +45,8 @@ export declare class WorkerRuntime implements Disposable {
  * on this worker's own thread ends the runtime for every realm (FatalError).
  * In Node a worker whose script ends (or that calls process.exit()) detaches
  * on its way out. One terminated from outside while attached (Node: one made
- * by the thread that imported the package; browsers: any, through the Web
- * Lock the worker holds) is cleaned up after once the runtime sees it end: its
+ * by a thread that imported the package, the main thread's or an attached
+ * worker's; browsers: any, through the Web Lock the worker holds) is cleaned up after once the runtime sees it end: its
  * pending operations are withdrawn (a value handed to it in the moment it
  * ended goes with it), its handles are let go and deadlocks are seen again;
  * if it was inside a call into the runtime, not waiting, the runtime ends
