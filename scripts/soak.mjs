@@ -66,6 +66,32 @@ function checksum(words) {
   return h;
 }
 
+/** A set of non-negative integer ids, one bit each, growing as ids do. */
+class IdBits {
+  constructor() {
+    this.words = new Uint32Array(1 << 12);
+    this.size = 0;
+    this.end = 0; // one past the largest id added
+  }
+
+  has(id) {
+    const w = id >>> 5;
+    return w < this.words.length && (this.words[w] & (1 << (id & 31))) !== 0;
+  }
+
+  add(id) {
+    const w = id >>> 5;
+    if (w >= this.words.length) {
+      const grown = new Uint32Array(Math.max(w + 1, this.words.length * 2));
+      grown.set(this.words);
+      this.words = grown;
+    }
+    if ((this.words[w] & (1 << (id & 31))) === 0) this.size++;
+    this.words[w] |= 1 << (id & 31);
+    this.end = Math.max(this.end, id + 1);
+  }
+}
+
 if (isMainThread) await soak();
 else if (workerData.role === 'doomed') await doomedParty(workerData);
 else await workerParty(workerData);
@@ -88,18 +114,21 @@ async function soak() {
   const answers = rt.chan();
   const echoed = Array.from({ length: ECHOES }, () => rt.chan());
 
-  // id -> checksum, from the moment a send is attempted; the outcome of the
-  // send (resolved or withdrawn) is recorded when its Promise settles.
+  // id -> checksum, from the moment a send is attempted until its answer (a
+  // Map holds at most 2^24 entries; a long run sends more jobs than that);
+  // the outcome of the send (resolved or withdrawn) is recorded when its
+  // Promise settles, and answers, in bit sets indexed by id.
   const issued = new Map();
-  const resolved = new Set();
-  const withdrawn = new Set();
-  const answered = new Set();
+  const resolved = new IdBits();
+  const withdrawn = new IdBits();
+  const answered = new IdBits();
   let answeredCount = 0;
 
   const take = (id, sum, from) => {
+    if (answered.has(id)) return fail(`job ${id} answered twice (the second by ${from})`);
     if (!issued.has(id)) return fail(`${from} answered job ${id}, which was never sent`);
     if (issued.get(id) !== sum) return fail(`${from} answered job ${id} with checksum ${sum}, sent ${issued.get(id)}`);
-    if (answered.has(id)) return fail(`job ${id} answered twice (the second by ${from})`);
+    issued.delete(id);
     answered.add(id);
     answeredCount++;
   };
@@ -263,8 +292,10 @@ async function soak() {
   tickReader.catch(() => {});
   clearInterval(watchdog);
 
-  for (const id of resolved) if (!answered.has(id)) fail(`job ${id} was sent and never answered`);
-  for (const id of withdrawn) if (answered.has(id)) fail(`job ${id} was withdrawn and still answered`);
+  for (let id = 0; id < resolved.end; id++) {
+    if (resolved.has(id) && !answered.has(id)) fail(`job ${id} was sent and never answered`);
+    if (withdrawn.has(id) && answered.has(id)) fail(`job ${id} was withdrawn and still answered`);
+  }
   if (answered.size !== resolved.size) fail(`${answered.size} answers for ${resolved.size} sends`);
   const left = rt.metrics(['/sched/goroutines:goroutines'])['/sched/goroutines:goroutines'];
   await rt.close();

@@ -115,9 +115,6 @@ struct sudog {
      * it reads its wake cell from; its own destination (a JS op record, a
      * goroutine's stack) is never written by the other side. */
     uint64_t value;
-    /* WAITER_ASYNC receiving into value: where chan_async_finish copies it
-     * (NULL otherwise). */
-    void *dst;
     g *g;                 /* WAITER_GOROUTINE */
     sudog *next;
     sudog *prev;
@@ -138,6 +135,9 @@ struct sudog {
      * goroutine waits here. A goroutine abandoned when its runtime stopped
      * stays queued on the channels it waited on, and is skipped there. */
     uint32_t generation;
+    /* WAITER_ASYNC receiving into value: where chan_async_finish copies it
+     * (NULL otherwise). Out of the first line: the waker never touches it. */
+    void *dst;
 };
 
 #define RUNQ_SIZE 256 /* a power of two: indexes wrap with a mask */
