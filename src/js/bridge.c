@@ -41,7 +41,16 @@
  *    on a browser's main thread (the JS checks before it calls);
  *  - every function by which a JS party starts an operation (a channel
  *    operation, a select, a close, a cancel, a goroutine) notes activity
- *    first: the main realm's deadlock watch counts on seeing every one.
+ *    first: the main realm's deadlock watch counts on seeing every one;
+ *  - every function JS calls that may take a lock or change shared state
+ *    opens with JS_CALL, so that an attached worker's record says whether
+ *    its thread was inside the runtime when it ended; a worker's blocking
+ *    operation is an asynchronous waiter on an op record of the worker's
+ *    list, and while it sleeps there (parked) it holds nothing else: what
+ *    gort_js_thread_reap needs to clean up after a worker terminated from
+ *    outside is all in shared memory;
+ *  - a handle made here says what it holds (enum js_handle_kind), and every
+ *    lookup asks for the kind it needs.
  */
 #include <emscripten/emscripten.h>
 #include <pthread.h>
@@ -774,8 +783,7 @@ static int64_t deadline_after(double timeout_ms)
 /*
  * Worker: select over op's first ncases cases, blocking the calling thread
  * for at most timeout_ms (< 0: no limit). Returns as gort_select; ncases
- * (the index past the cases) when the timeout came first. op must have room
- * for ncases + 1 cases when timeout_ms >= 0.
+ * (the index past the cases) when the timeout came first.
  */
 EMSCRIPTEN_KEEPALIVE int gort_js_select_sync(js_op *op, int ncases, double timeout_ms)
 {

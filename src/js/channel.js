@@ -594,9 +594,9 @@ export function selectSync(cases, { timeout } = {}) {
     throw new GortError('gort: a blocking call (sendSync, recvSync, select.sync) cannot be made on this thread; use the Promise form, or call it in a worker', 'EWOULDBLOCK');
   }
   const timed = timeout !== undefined && timeout !== null && timeout >= 0;
-  const op = realm.opTake(cases.length + 1);
+  const op = realm.opTake(cases.length);
   try {
-    const elemsAt = fillCases(realm, op, cases, rt, cases.length + 1);
+    const elemsAt = fillCases(realm, op, cases, rt);
     let r;
     try {
       r = realm.module._gort_js_select_sync(op, cases.length, timed ? timeout : -1);
@@ -606,7 +606,7 @@ export function selectSync(cases, { timeout } = {}) {
     if (timed && r === cases.length) return { index: -1, value: undefined, ok: false };
     return selectOutcome(realm, op, cases, elemsAt, r);
   } finally {
-    releaseCases(realm, op, cases.length + 1);
+    releaseCases(realm, op, cases.length);
   }
 }
 
