@@ -770,6 +770,18 @@ static bool op_park(js_op *op, int64_t deadline)
     return woken;
 }
 
+/* Waits for op's pending send or receive (sudog s, queued by chansend_async
+ * or chanrecv_async) and ends it: chan_async_finish's outcome. */
+static bool op_wait_chan(js_op *op, sudog *s, bool send)
+{
+    op->pending = s;
+    op->send = send;
+    op_park(op, -1);
+    bool done = chan_async_finish(s);
+    op->pending = NULL;
+    return done;
+}
+
 /* The monotonic time timeout_ms from now, or -1 (no limit) for < 0. */
 static int64_t deadline_after(double timeout_ms)
 {
@@ -832,11 +844,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_recv_sync(uint32_t h, js_op *op)
     if (r == GORT_EWOULDBLOCK && s == NULL) /* the nil channel */
         r = gort_chan_recv(c, &op->elem, &received);
     if (r == GORT_EWOULDBLOCK) {
-        op->pending = s;
-        op->send = 0;
-        op_park(op, -1);
-        received = chan_async_finish(s);
-        op->pending = NULL;
+        received = op_wait_chan(op, s, false);
         r = GORT_OK;
     }
     op->ok = received;
@@ -853,12 +861,7 @@ static int send_blocking(gort_chan *c, js_op *op)
         return gort_chan_send(c, &op->elem);
     if (r != GORT_EWOULDBLOCK)
         return r;
-    op->pending = s;
-    op->send = 1;
-    op_park(op, -1);
-    bool sent = chan_async_finish(s);
-    op->pending = NULL;
-    return sent ? GORT_OK : GORT_ECLOSED;
+    return op_wait_chan(op, s, true) ? GORT_OK : GORT_ECLOSED;
 }
 
 /* Worker: c <- a payload of the len bytes at src (the realm's staging
@@ -916,10 +919,12 @@ enum {
 EMSCRIPTEN_KEEPALIVE int gort_js_thread_reap(uint32_t worker_id)
 {
     JS_CALL;
+    if (worker_id == 0)
+        return JS_REAP_NONE;
     js_sleeper *s = atomic_load(&state.sleepers);
     while (s != NULL && !(atomic_load(&s->taken) && atomic_load(&s->worker_id) == worker_id))
         s = s->next;
-    if (s == NULL || worker_id == 0)
+    if (s == NULL)
         return JS_REAP_NONE;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (s->in_call != 0 && !s->parked)

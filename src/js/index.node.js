@@ -51,13 +51,9 @@ function loaderFor(options) {
     },
     // os.availableParallelism came with Node 18.14.
     cpus: () => (os.availableParallelism ? os.availableParallelism() : os.cpus().length),
-    watchWorkers,
+    // The runtime's watch over this thread's workers.
+    watchWorkers: (runtimeId, ended) => watchWorkerExits(ended),
   };
-}
-
-/** The runtime's watch over this thread's workers (exits.node.js). */
-function watchWorkers(runtimeId, ended) {
-  return watchWorkerExits(ended);
 }
 
 /**

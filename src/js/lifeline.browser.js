@@ -16,13 +16,18 @@ function channelName(runtimeId) {
   return `gort:${runtimeId}:lifelines`;
 }
 
+/** Whether this realm has what lifelines take (Web Locks and BroadcastChannel). */
+function canHoldLifelines() {
+  return typeof navigator != 'undefined' && !!navigator.locks && typeof BroadcastChannel == 'function';
+}
+
 /**
  * Worker side: takes the worker's lifeline and tells the page. Resolves with
  * the function that lets it go (detach), or with null where the browser has
  * no Web Locks (then the page cannot clean up after a terminated worker).
  */
 export async function holdLifeline(runtimeId, workerId) {
-  if (typeof navigator == 'undefined' || !navigator.locks || typeof BroadcastChannel != 'function') return null;
+  if (!canHoldLifelines()) return null;
   let release = null;
   await new Promise((held, failed) => {
     navigator.locks.request(lifelineName(runtimeId, workerId), () => {
@@ -43,7 +48,7 @@ export async function holdLifeline(runtimeId, workerId) {
  * stops watching.
  */
 export function watchLifelines(runtimeId, ended) {
-  if (typeof navigator == 'undefined' || !navigator.locks || typeof BroadcastChannel != 'function') return () => {};
+  if (!canHoldLifelines()) return () => {};
   const channel = new BroadcastChannel(channelName(runtimeId));
   const stop = new AbortController();
   channel.onmessage = ({ data }) => {

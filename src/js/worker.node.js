@@ -20,7 +20,9 @@ export async function attach(handle) {
   const wr = await attachWith(require(glue), handle, threadId);
   // A worker whose script runs to its end (or calls process.exit()) detaches
   // on its way out: its thread and handles go back to the runtime.
-  process.once('exit', () => wr.detach());
+  const detachOnExit = () => wr.detach();
+  process.once('exit', detachOnExit);
+  wr.onDetach(() => process.off('exit', detachOnExit));
   // This worker's own workers, attached and terminated, are cleaned up after here.
   wr.onDetach(watchWorkerExits((id) => wr.workerEnded(id)));
   return wr;
