@@ -292,10 +292,14 @@ int gort_remove_roots(void *start)
     return err;
 }
 
-void roots_mark(gcwork *w)
+size_t roots_mark(gcwork *w)
 {
+    size_t bytes = 0;
     lock(&roots.lock);
-    for (size_t i = 0; i < roots.n; i++)
+    for (size_t i = 0; i < roots.n; i++) {
         scan_conservative(roots.regions[i].start, roots.regions[i].start + roots.regions[i].size, w);
+        bytes += roots.regions[i].size;
+    }
     unlock(&roots.lock);
+    return bytes;
 }

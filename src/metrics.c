@@ -53,6 +53,7 @@ static struct {
     _Atomic int64_t assist_ns;
     _Atomic int64_t dedicated_ns;
     _Atomic int64_t idle_ns;
+    _Atomic int64_t mutex_wait_ns;
     /* GOMAXPROCS x wall time of the runtimes that ran before this one. */
     _Atomic int64_t past_cpu_ns;
     _Atomic int64_t run_started;
@@ -116,6 +117,10 @@ void metrics_record_sched_latency(int64_t ns)
     atomic_fetch_add_explicit(&mt.sched_latencies[pause_bucket(ns)], 1, memory_order_relaxed);
 }
 
+void metrics_add_mutex_wait(int64_t ns)
+{
+    atomic_fetch_add_explicit(&mt.mutex_wait_ns, ns, memory_order_relaxed);
+}
 void metrics_add_idle(int64_t ns) { atomic_fetch_add_explicit(&mt.idle_ns, ns, memory_order_relaxed); }
 void metrics_add_assist(int64_t ns) { atomic_fetch_add_explicit(&mt.assist_ns, ns, memory_order_relaxed); }
 void metrics_add_dedicated(int64_t ns) { atomic_fetch_add_explicit(&mt.dedicated_ns, ns, memory_order_relaxed); }
@@ -379,6 +384,38 @@ M(cpu_user)
     set_f64(s, seconds(user > 0 ? user : 0));
 }
 
+M(mutex_wait)
+{
+    (void)r;
+    set_f64(s, seconds(atomic_load(&mt.mutex_wait_ns)));
+}
+M(scan_globals)
+{
+    (void)r;
+    set_u64(s, atomic_load(&gcController.globals_scan));
+}
+M(scan_heap)
+{
+    (void)r;
+    set_u64(s, atomic_load(&gcController.heap_scan));
+}
+M(scan_stack)
+{
+    (void)r;
+    set_u64(s, atomic_load(&gcController.stack_scan));
+}
+M(scan_total)
+{
+    (void)r;
+    set_u64(s, atomic_load(&gcController.globals_scan) + atomic_load(&gcController.heap_scan) +
+                   atomic_load(&gcController.stack_scan));
+}
+M(stack_starting_size)
+{
+    (void)r;
+    set_u64(s, sched_default_stack_size());
+}
+
 #undef M
 
 static const struct metric {
@@ -433,6 +470,16 @@ static const struct metric {
      read_heap_tiny_allocs},
     {{"/gc/pauses:seconds", "Stop-the-world pauses (Go's older name for /sched/pauses/total/gc:seconds).", H,
       true}, read_pauses_gc_total},
+    {{"/gc/scan/globals:bytes", "Bytes of registered root regions (gort_add_roots) the last cycle scanned.", U,
+      false}, read_scan_globals},
+    {{"/gc/scan/heap:bytes",
+      "Bytes of heap objects the last cycle scanned (whole objects that may hold pointers; Go's heapScan).", U,
+      false}, read_scan_heap},
+    {{"/gc/scan/stack:bytes", "Bytes of goroutine stacks (the part in use) the last cycle scanned.", U, false},
+     read_scan_stack},
+    {{"/gc/scan/total:bytes", "The sum of /gc/scan/*.", U, false}, read_scan_total},
+    {{"/gc/stack/starting-size:bytes", "The stack size of new goroutines (gort_config's stack_size).", U, false},
+     read_stack_starting_size},
     {{"/memory/classes/heap/free:bytes", "Free heap pages (mapped, holding no span).", U, false},
      read_mem_heap_free},
     {{"/memory/classes/heap/objects:bytes", "Bytes of allocated heap objects.", U, false}, read_mem_heap_objects},
@@ -462,6 +509,9 @@ static const struct metric {
      read_pauses_gc_total},
     {{"/sched/pauses/total/other:seconds", "As total/gc for pauses not the collector's (gort has none).", H,
       true}, read_pauses_other_total},
+    {{"/sync/mutex/wait/total:seconds",
+      "Approximate time goroutines spent asleep on a sync Mutex or RWMutex (sampled as /sched/latencies, scaled "
+      "up) and threads asleep on a lock of the runtime.", F, true}, read_mutex_wait},
 #undef U
 #undef F
 #undef H

@@ -416,6 +416,7 @@ static void mark_termination(void *arg)
     if (c->checkmark)
         gc_checkmark();
     c->marked = gc_marked_bytes();
+    gc_mark_publish_scan();
     c->live_end = atomic_load(&gcController.heap_live);
     sched_each_p(flush_caches, NULL);
     if (extalloc_cache != NULL)

@@ -116,7 +116,10 @@ void gc_scan_fields(uintptr_t obj, gcwork *w);
 bool gc_is_marked(uintptr_t obj);
 /* Bytes marked in this cycle so far. */
 uint64_t gc_marked_bytes(void);
+/* At sweep termination: the cycle's marked and scanned counts start at 0. */
 void gc_mark_reset(void);
+/* At mark termination: the cycle's scan counts become gcController's. */
+void gc_mark_publish_scan(void);
 /* Verification (gccheckmark): re-marks everything from the roots with the
  * world stopped and throws if it reaches an object the mark left white. */
 void gc_checkmark(void);
@@ -169,6 +172,11 @@ typedef struct gc_controller {
     _Atomic uint64_t scan_work_expected;
     _Atomic uint64_t scan_work_done;
     _Atomic double trigger_ratio;    /* of the runway; adapted per cycle */
+    /* What the last completed cycle scanned (Go's heapScan, stackScan and
+     * globalsScan): heap objects' bytes, stacks' used bytes, root regions. */
+    _Atomic uint64_t heap_scan;
+    _Atomic uint64_t stack_scan;
+    _Atomic uint64_t globals_scan;
 } gc_controller;
 extern gc_controller gcController;
 
@@ -245,6 +253,6 @@ gort_handle handles_new_for(void *obj, uint8_t kind, uint32_t owner);
 void *handles_get_kind(gort_handle h, uint8_t kind);
 int handles_kind(gort_handle h);
 uint32_t handles_delete_owned(uint32_t owner);
-void roots_mark(gcwork *w);
+size_t roots_mark(gcwork *w);
 
 #endif

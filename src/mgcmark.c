@@ -43,6 +43,8 @@
 #define ASSIST_WAIT_OVERSHOOT_SHIFT 3
 
 static _Atomic uint64_t marked_bytes;
+/* Stack and root-region bytes this cycle's mark scanned (not checkmark's). */
+static _Atomic uint64_t stack_scanned_bytes, globals_scanned_bytes;
 atomic_int gc_assists_running;
 /* True while gc_checkmark re-marks: greyobject then sets scan bits as
  * check marks and verifies mark bits. */
@@ -66,7 +68,19 @@ void gcw_flush_marked(gcwork *w)
 }
 
 uint64_t gc_marked_bytes(void) { return atomic_load_explicit(&marked_bytes, memory_order_relaxed); }
-void gc_mark_reset(void) { atomic_store(&marked_bytes, 0); }
+void gc_mark_reset(void)
+{
+    atomic_store(&marked_bytes, 0);
+    atomic_store(&stack_scanned_bytes, 0);
+    atomic_store(&globals_scanned_bytes, 0);
+}
+
+void gc_mark_publish_scan(void)
+{
+    atomic_store(&gcController.heap_scan, atomic_load(&gcController.scan_work_done));
+    atomic_store(&gcController.stack_scan, atomic_load(&stack_scanned_bytes));
+    atomic_store(&gcController.globals_scan, atomic_load(&globals_scanned_bytes));
+}
 
 static inline bool bit_test(const uint64_t *bits, uintptr_t i)
 {
@@ -295,14 +309,25 @@ int64_t gc_drain(gcwork *w, int64_t budget) { return drain(w, budget, false); }
 
 _Atomic uint32_t gc_stack_epoch;
 
-/* Scans a switched-out goroutine's stack, and the argument it started with. */
-static void scan_stack(g *gp, gcwork *w)
+/* Scans a switched-out goroutine's stack, and the argument it started
+ * with; returns the stack bytes scanned. */
+static size_t scan_stack(g *gp, gcwork *w)
 {
     shade((uintptr_t)gp->arg, w);
     uintptr_t lo[2], hi[2];
     int n = prim_fiber_scan_ranges(&gp->fiber, lo, hi);
-    for (int i = 0; i < n; i++)
+    size_t bytes = 0;
+    for (int i = 0; i < n; i++) {
         scan_conservative(lo[i], hi[i], w);
+        bytes += hi[i] - lo[i];
+    }
+    return bytes;
+}
+
+/* A stack of this cycle's mark scanned: counted for /gc/scan/stack. */
+static void scan_stack_counted(g *gp, gcwork *w)
+{
+    atomic_fetch_add_explicit(&stack_scanned_bytes, scan_stack(gp, w), memory_order_relaxed);
 }
 
 /* For checkmark, with the world stopped and every goroutine switched out. */
@@ -338,7 +363,7 @@ static void scan_stack_pass(g *gp, void *arg)
     if ((s & STACKSCAN_BUSY) == 0 &&
         atomic_compare_exchange_strong(&gp->stackscan, &s, ps->scanned | STACKSCAN_BUSY)) {
         if (!atomic_load(&gp->fiber_live)) {
-            scan_stack(gp, ps->w);
+            scan_stack_counted(gp, ps->w);
             atomic_store(&gp->stackscan, ps->scanned);
             return;
         }
@@ -371,7 +396,7 @@ void gc_scan_stack_before_run(g *gp)
             break;
     }
     gcwork w = {0};
-    scan_stack(gp, &w);
+    scan_stack_counted(gp, &w);
     gcw_dispose(&w);
     atomic_store(&gp->stackscan, scanned);
 }
@@ -401,7 +426,7 @@ static void shade_timer(timer *t, void *arg)
 
 void gc_mark_roots(gcwork *w)
 {
-    roots_mark(w);
+    atomic_fetch_add_explicit(&globals_scanned_bytes, roots_mark(w), memory_order_relaxed);
     handles_mark(w);
     timers_each(shade_timer, w);
     fin_mark_roots(w);

@@ -220,6 +220,12 @@ __attribute__((noinline)) g *getg(void)
 
 bool sched_running(void) { return atomic_load(&sched.running); }
 
+size_t sched_default_stack_size(void)
+{
+    size_t size = __atomic_load_n(&sched.default_stack, __ATOMIC_RELAXED);
+    return size != 0 ? size : GORT_DEFAULT_STACK_SIZE;
+}
+
 static _Atomic uint32_t generation;
 
 uint32_t sched_generation(void) { return atomic_load_explicit(&generation, memory_order_relaxed); }
@@ -233,11 +239,29 @@ static inline uint32_t readgstatus(g *gp) { return atomic_load(&gp->atomicstatus
 
 _Static_assert(256 % SCHED_LATENCY_PERIOD == 0, "g.trackingseq (8 bits) wraps at a multiple of the period");
 
-/* A sampled goroutine's runnable spell: from becoming runnable to running. */
-static void sched_latency_track(g *gp, uint32_t to)
+static bool waits_for_mutex(const g *gp)
 {
-    if (to == G_RUNNABLE) {
-        gp->trackingstamp = prim_nanotime();
+    return gp->waitreason == WAIT_REASON_SYNC_MUTEX_LOCK ||
+           gp->waitreason == WAIT_REASON_SYNC_RWMUTEX_LOCK ||
+           gp->waitreason == WAIT_REASON_SYNC_RWMUTEX_RLOCK;
+}
+
+/*
+ * A sampled goroutine's runnable spell, from becoming runnable to running
+ * (/sched/latencies), and its sleep on a sync.Mutex or RWMutex, counted
+ * SCHED_LATENCY_PERIOD times as Go counts a sampled one gTrackingPeriod
+ * times (/sync/mutex/wait/total): other sleeps cost no clock read.
+ */
+static void sched_latency_track(g *gp, uint32_t from, uint32_t to)
+{
+    if (to == G_WAITING) {
+        if (waits_for_mutex(gp))
+            gp->trackingstamp = prim_nanotime();
+    } else if (to == G_RUNNABLE) {
+        int64_t now = prim_nanotime();
+        if (from == G_WAITING && waits_for_mutex(gp))
+            metrics_add_mutex_wait((now - gp->trackingstamp) * SCHED_LATENCY_PERIOD);
+        gp->trackingstamp = now;
     } else if (to == G_RUNNING) {
         gp->tracking = false;
         metrics_record_sched_latency(prim_nanotime() - gp->trackingstamp);
@@ -256,7 +280,7 @@ static void casgstatus(g *gp, uint32_t from, uint32_t to)
             gp->tracking = true;
     }
     if (gp->tracking)
-        sched_latency_track(gp, to);
+        sched_latency_track(gp, from, to);
 }
 
 /* ---- the global run queue (sched.lock held) ---- */
@@ -2057,7 +2081,7 @@ int gort_main(const gort_config *config, void (*fn)(void *), void *arg)
     mheap_init();
     once_do(&galloc_ready, galloc_init);
 
-    sched.default_stack = round_up(stack, STACK_SIZE_ROUND);
+    __atomic_store_n(&sched.default_stack, round_up(stack, STACK_SIZE_ROUND), __ATOMIC_RELAXED);
     sched.nprocs = nprocs;
     atomic_store(&sched.gomaxprocs, nprocs);
     sched.exit_code = GORT_OK;

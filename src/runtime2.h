@@ -358,6 +358,9 @@ uint64_t sched_goroutine_sys_bytes(void);
 
 /* The running runtime's processors and its state. */
 bool sched_running(void);
+/* The stack size of new goroutines (gort_config's stack_size), of the
+ * runtime running or the last one; GORT_DEFAULT_STACK_SIZE before any. */
+size_t sched_default_stack_size(void);
 
 /* Counts the runs of gort_main: a waiter queued in an earlier run belongs
  * to a runtime that stopped. */

@@ -3,14 +3,20 @@
  * reads with its listed kind and unknown names read as bad; cycle counts
  * follow the cycles run; the heap goal follows GOGC from the live heap;
  * each pause is counted once in the stopping and the total histograms and
- * never stops for longer than it lasts; the memory classes add up.
+ * never stops for longer than it lasts; the memory classes add up; the
+ * scan figures are what the last cycle scanned of root regions, heap and
+ * stacks; mutex waits count goroutines asleep on a sync Mutex (sampled)
+ * and threads asleep on a lock of the runtime.
  */
 #include <gort/gort.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lock.h"
 #include "observe.h"
+#include "prim/prim.h"
 #include "testing.h"
 #include "testing_rt.h"
 
@@ -352,3 +358,194 @@ static void bytes_main(void *arg)
 }
 
 TEST(metrics_heap_bytes_allocated_and_freed) { run_main(1, bytes_main, NULL); }
+
+/* ---- what the last cycle scanned ---- */
+
+#define SCAN_REGION_BYTES ((size_t)64 << 10)
+#define SCAN_LIST_BYTES ((size_t)4 << 20)
+#define SCAN_NOSCAN_BYTES ((size_t)4 << 20)
+#define SCAN_PARKERS 16
+#define SCAN_STACK_PAD 4096
+/* What other roots and the runtime's own objects may add or drop between
+ * two cycles of this test. */
+#define SCAN_SLACK ((uint64_t)256 << 10)
+
+static uintptr_t scan_region[SCAN_REGION_BYTES / sizeof(uintptr_t)];
+static gort_chan *scan_release;
+static gort_waitgroup scan_parked = GORT_WAITGROUP_INIT;
+static gort_waitgroup scan_done = GORT_WAITGROUP_INIT;
+
+/* Parks with SCAN_STACK_PAD bytes of its frame in use. */
+static void scan_parker(void *arg)
+{
+    (void)arg;
+    volatile char pad[SCAN_STACK_PAD];
+    for (size_t i = 0; i < sizeof pad; i += 512)
+        pad[i] = (char)i;
+    gort_waitgroup_done(&scan_parked);
+    int v;
+    bool ok;
+    gort_chan_recv(scan_release, &v, &ok);
+    pad[1] = pad[0];
+    gort_waitgroup_done(&scan_done);
+}
+
+typedef struct scan_figures {
+    uint64_t globals, heap, stack, total;
+} scan_figures;
+
+static scan_figures scan_after_gc(void)
+{
+    CHECK_EQ(gort_gc(), GORT_OK);
+    gort_metric_sample s[4] = {{.name = "/gc/scan/globals:bytes"},
+                               {.name = "/gc/scan/heap:bytes"},
+                               {.name = "/gc/scan/stack:bytes"},
+                               {.name = "/gc/scan/total:bytes"}};
+    gort_read_metrics(s, 4);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ(s[i].kind, GORT_METRIC_UINT64);
+    scan_figures f = {s[0].value.u64, s[1].value.u64, s[2].value.u64, s[3].value.u64};
+    CHECK_EQ(f.total, f.globals + f.heap + f.stack);
+    return f;
+}
+
+/* A root region that holds the list and the pointer-free object, made by
+ * a goroutine that then exits: no stale copy of them on a stack that is
+ * scanned keeps them once the region is cleared. */
+static void *scan_held[2];
+static gort_waitgroup scan_made = GORT_WAITGROUP_INIT;
+
+static void scan_hold_objects(void *arg)
+{
+    (void)arg;
+    scan_held[0] = live_list(SCAN_LIST_BYTES);
+    scan_held[1] = gort_alloc_bytes(SCAN_NOSCAN_BYTES);
+    gort_waitgroup_done(&scan_made);
+}
+
+static void scan_main(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(read_u64("/gc/stack/starting-size:bytes"), GORT_DEFAULT_STACK_SIZE);
+    REQUIRE(gort_add_roots(scan_held, sizeof scan_held) == GORT_OK);
+    scan_figures base = scan_after_gc();
+
+    /* A registered root region is scanned whole. */
+    REQUIRE(gort_add_roots(scan_region, sizeof scan_region) == GORT_OK);
+    scan_figures with_region = scan_after_gc();
+    CHECK_EQ(with_region.globals - base.globals, SCAN_REGION_BYTES);
+    REQUIRE(gort_remove_roots(scan_region) == GORT_OK);
+    CHECK_EQ(scan_after_gc().globals, base.globals);
+
+    /* Live objects that may hold pointers are scanned; pointer-free ones
+     * are not. */
+    gort_waitgroup_add(&scan_made, 1);
+    REQUIRE(gort_go(scan_hold_objects, NULL) == GORT_OK);
+    gort_waitgroup_wait(&scan_made);
+    AWAIT(gort_num_goroutine() == 1);
+    REQUIRE(scan_held[0] != NULL && scan_held[1] != NULL);
+    scan_figures with_list = scan_after_gc();
+    CHECK(with_list.heap >= base.heap + SCAN_LIST_BYTES - SCAN_SLACK);
+    CHECK(with_list.heap <= base.heap + SCAN_LIST_BYTES + SCAN_SLACK);
+    scan_held[0] = scan_held[1] = NULL;
+    scan_after_gc();
+    scan_figures dropped = scan_after_gc();
+    CHECK(dropped.heap <= base.heap + SCAN_SLACK);
+
+    /* Parked goroutines' stacks are scanned for the part they use. */
+    scan_release = make_int_chan(0);
+    gort_waitgroup_add(&scan_parked, SCAN_PARKERS);
+    gort_waitgroup_add(&scan_done, SCAN_PARKERS);
+    for (int i = 0; i < SCAN_PARKERS; i++)
+        REQUIRE(gort_go(scan_parker, NULL) == GORT_OK);
+    gort_waitgroup_wait(&scan_parked);
+    scan_figures parked = scan_after_gc();
+    CHECK(parked.stack >= dropped.stack + SCAN_PARKERS * SCAN_STACK_PAD);
+    CHECK(parked.stack <= dropped.stack + SCAN_PARKERS * GORT_DEFAULT_STACK_SIZE);
+    gort_chan_close(scan_release);
+    gort_waitgroup_wait(&scan_done);
+    AWAIT(gort_num_goroutine() == 1);
+    CHECK(scan_after_gc().stack < parked.stack - SCAN_PARKERS * SCAN_STACK_PAD / 2);
+    REQUIRE(gort_remove_roots(scan_held) == GORT_OK);
+}
+
+TEST(metrics_scan_bytes_are_what_the_last_cycle_scanned) { run_main(1, scan_main, NULL); }
+
+/* ---- time asleep on a mutex ---- */
+
+/* Each of the waiter's transitions out of running is a sleep on a mutex
+ * the main goroutine holds for MUTEX_HOLD_NS: a multiple of the sampling
+ * period of them has exactly MUTEX_WAITS / SCHED_LATENCY_PERIOD sampled. */
+#define MUTEX_WAITS 128
+#define MUTEX_HOLD_NS ((int64_t)2000000)
+_Static_assert(MUTEX_WAITS % SCHED_LATENCY_PERIOD == 0, "whole sampling periods");
+
+static gort_mutex mutex_baton[2];
+static atomic_int mutex_passes;
+
+static void mutex_waiter(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < MUTEX_WAITS; i++) {
+        gort_mutex_lock(&mutex_baton[i % 2]);
+        gort_mutex_unlock(&mutex_baton[i % 2]);
+        atomic_fetch_add(&mutex_passes, 1);
+    }
+}
+
+static void mutex_wait_main(void *arg)
+{
+    (void)arg;
+    double before = read_f64("/sync/mutex/wait/total:seconds");
+    gort_mutex_lock(&mutex_baton[0]);
+    gort_mutex_lock(&mutex_baton[1]);
+    REQUIRE(gort_go(mutex_waiter, NULL) == GORT_OK);
+    for (int i = 0; i < MUTEX_WAITS; i++) {
+        /* On one P the waiter runs now and sleeps on baton i % 2. */
+        gort_sleep(MUTEX_HOLD_NS);
+        gort_mutex_unlock(&mutex_baton[i % 2]);
+        AWAIT(atomic_load(&mutex_passes) == i + 1);
+        /* The waiter sleeps on the other baton now; this one is ours again
+         * before it comes back to it. */
+        if (i + 2 < MUTEX_WAITS)
+            gort_mutex_lock(&mutex_baton[i % 2]);
+    }
+    AWAIT(gort_num_goroutine() == 1);
+    double waited = read_f64("/sync/mutex/wait/total:seconds") - before;
+    CHECK(waited >= 0.9 * MUTEX_WAITS * (double)MUTEX_HOLD_NS * 1e-9);
+}
+
+TEST(metrics_mutex_wait_counts_goroutines_asleep_on_a_mutex) { run_main(1, mutex_wait_main, NULL); }
+
+/* ---- time asleep on a lock of the runtime ---- */
+
+#define RUNTIME_LOCK_HOLD_NS ((int64_t)50000000)
+
+static mutex runtime_lock_held = MUTEX_INIT;
+static atomic_bool runtime_lock_waiting;
+
+static void *runtime_lock_waiter(void *arg)
+{
+    (void)arg;
+    atomic_store(&runtime_lock_waiting, true);
+    lock(&runtime_lock_held);
+    unlock(&runtime_lock_held);
+    return NULL;
+}
+
+TEST(metrics_mutex_wait_counts_threads_asleep_on_a_runtime_lock)
+{
+    double before = read_f64("/sync/mutex/wait/total:seconds");
+    lock(&runtime_lock_held);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, runtime_lock_waiter, NULL) == 0);
+    while (!atomic_load(&runtime_lock_waiting))
+        prim_osyield();
+    int64_t until = gort_nanotime() + RUNTIME_LOCK_HOLD_NS;
+    while (gort_nanotime() < until)
+        prim_osyield();
+    unlock(&runtime_lock_held);
+    pthread_join(t, NULL);
+    double waited = read_f64("/sync/mutex/wait/total:seconds") - before;
+    CHECK(waited >= 0.5 * (double)RUNTIME_LOCK_HOLD_NS * 1e-9);
+}
