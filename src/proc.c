@@ -858,6 +858,8 @@ void sched_hold_open(bool hold)
     sched_external_waiters_add(hold ? 1 : -1);
 }
 
+void sched_thread_adopted(void) { tls_holds_open = false; }
+
 bool sched_external_wait_begin(void)
 {
     if (tls_holds_open)

@@ -266,6 +266,10 @@ void sched_external_waiters_add(int delta);
  * line of the scheduler that every such thread shares, twice per blocking
  * operation. Called by the thread itself. */
 void sched_hold_open(bool hold);
+/* The calling thread starts anew for a new user (a JS worker adopting a
+ * pthread whose last worker ended without letting go, and was cleaned up
+ * after with sched_external_waiters_add(-1)): it holds nothing open. */
+void sched_thread_adopted(void);
 
 /* Counts the calling thread's wait as an external waiter's unless the
  * thread holds the runtime open; returns whether it did (the wait's end

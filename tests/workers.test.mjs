@@ -234,6 +234,43 @@ test('a worker terminated while it waits in the runtime: what it had under way i
   }
 });
 
+test('workers gone leave no memory behind: a terminated one\'s thread and staging area, and a detached one\'s thread, go to the next workers', async () => {
+  const own = await start({ procs: 1 });
+  const m = own.realm.module;
+  const live = () => m._gort_js_handles_live();
+  const ch = own.chan();
+  const staged = own.chan({ codec: 'string', cap: 4 });
+  const terminatedWhileWaiting = async () => {
+    const before = live();
+    const w = reportingParty(own, 'waitToBeTerminated', { ch: ch.handle, times: 1, how: 'recvSync', staged: staged.handle });
+    await within(10_000, w.next('waiting'), 'a worker that will wait');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await w.worker.terminate();
+    // Cleaned up after once its handles are back.
+    for (let waited = 0; live() !== before && waited < 5000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(live(), before, 'the terminated worker was not cleaned up after');
+    assert.deepEqual(staged.tryRecv(), { state: 'ok', value: 'staged' });
+  };
+  const detached = async () => {
+    await within(10_000, party('stageAndLeave', { rt: own.handle, staged: staged.handle }), 'a worker that detaches');
+    assert.deepEqual(staged.tryRecv(), { state: 'ok', value: 'staged' });
+  };
+  // Each worker that went and took its memory with it would leave its
+  // thread's stack (128 KB) and, when terminated, its staging area (64 KB).
+  const ROUNDS = 10, BOUND = 256 * 1024;
+  try {
+    for (const [name, round] of [['terminated while waiting', terminatedWhileWaiting], ['detached', detached]]) {
+      for (let i = 0; i < 2; i++) await round(); // the slots, the spares and the allocator settle
+      const base = m._gort_js_malloc_in_use();
+      for (let i = 0; i < ROUNDS; i++) await round();
+      const grown = m._gort_js_malloc_in_use() - base;
+      assert.ok(grown < BOUND, `${ROUNDS} workers ${name} left ${grown} bytes behind`);
+    }
+  } finally {
+    await own.close();
+  }
+});
+
 test('a worker\'s own worker, attached and terminated while it waits, is cleaned up after by that worker', async () => {
   const ch = rt.chan();
   const parent = reportingParty(rt, 'parentOfDoomed', { ch: ch.handle });

@@ -18,12 +18,10 @@ import { RuntimeView } from './runtime.js';
 /** A runtime as an attached worker sees it. */
 export class WorkerRuntime extends RuntimeView {
   /** @internal */
-  constructor(id, realm, thread, slotsAt, slotCount, sleeper) {
+  constructor(id, realm, thread, sleeper) {
     super(id, realm);
     this.thread = thread;
     this.sleeper = sleeper;
-    this.slotsAt = slotsAt;
-    this.slotCount = slotCount;
     /** The runtime's name for this worker (its platform's, or one the runtime gave). */
     this.workerId = 0;
     this.detached = [];
@@ -55,11 +53,7 @@ export class WorkerRuntime extends RuntimeView {
       realm.failAll(new RuntimeClosedError('gort: this worker detached from the runtime'));
       realm.releaseStaging();
     }
-    realm.module._gort_js_thread_detached(this.sleeper);
-    realm.refresh();
-    for (let i = 0; i < this.slotCount; i++) {
-      if (Atomics.compareExchange(realm.u32, (this.slotsAt >>> 2) + i, 0, this.thread) === 0) break;
-    }
+    realm.module._gort_js_thread_detached(this.sleeper, this.thread);
     this.thread = 0;
     for (const fn of this.detached.splice(0)) fn();
   }
@@ -130,15 +124,19 @@ export async function attachWith(createModule, handle, workerId = 0) {
   // workerId: the platform's name for this worker, by which the realm that
   // sees it end cleans up after it if it never detached (0: the runtime names it).
   const sleeper = module._gort_js_thread_attached(workerId);
-  const doorbell = module._gort_js_malloc(4);
-  const realm = new Realm(module, { canBlock: true, doorbell, state: handle.state });
+  // The doorbell and scratch area live in the worker's record, which outlives
+  // the worker and goes to the next one (a record is missing only without memory).
+  const L = probe.layout;
+  const doorbell = sleeper !== 0 ? sleeper + L.sleeperDoorbell : module._gort_js_malloc(4);
+  const scratch = sleeper !== 0 ? sleeper + L.sleeperScratch : undefined;
+  const realm = new Realm(module, { canBlock: true, doorbell, scratch, state: handle.state });
   realm.refresh();
   Atomics.store(realm.u32, doorbell >>> 2, 0);
   reporter = realm;
   // A fatal error published by another realm ends this one's operations.
   realm.watchFatal(() => {});
   module._gort_js_slots_fill(handle.state);
-  const wr = new WorkerRuntime(handle.runtime, realm, thread, slotsAt, realm.layout.threadSlots, sleeper);
+  const wr = new WorkerRuntime(handle.runtime, realm, thread, sleeper);
   wr.workerId = sleeper === 0 ? 0 : module._gort_js_thread_worker_id(sleeper);
   return wr;
 }

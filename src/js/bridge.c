@@ -94,6 +94,9 @@ static const uint32_t js_layout[] = {
     offsetof(js_sleeper, sleeping_on),
     offsetof(js_sleeper, next),
     offsetof(js_runtime_state, ended),
+    offsetof(js_sleeper, doorbell),
+    offsetof(js_sleeper, scratch),
+    JS_REALM_SCRATCH_BYTES,
 };
 
 EMSCRIPTEN_KEEPALIVE const uint32_t *gort_js_layout(void) { return js_layout; }
@@ -220,6 +223,7 @@ _Thread_local js_sleeper *js_thread_sleeper;
  * woken by a fatal error, and nobody can clean up after it). */
 EMSCRIPTEN_KEEPALIVE js_sleeper *gort_js_thread_attached(uint32_t worker_id)
 {
+    sched_thread_adopted();
     sched_hold_open(true);
     js_sleeper *s = atomic_load(&state.sleepers);
     for (; s != NULL; s = s->next) {
@@ -246,6 +250,9 @@ EMSCRIPTEN_KEEPALIVE js_sleeper *gort_js_thread_attached(uint32_t worker_id)
     s->in_call = 0;
     s->parked = 0;
     s->ops = NULL;
+    s->thread = (uint32_t)(uintptr_t)pthread_self();
+    s->staging = NULL;
+    atomic_store(&s->doorbell, 0);
     atomic_store(&s->worker_id, worker_id);
     s->handle_owner = atomic_fetch_add(&state.handle_owners, 1) + 1;
     js_thread_sleeper = s;
@@ -268,9 +275,12 @@ static void sleeper_disown_ops(js_sleeper *s)
     s->ops = NULL;
 }
 
-/* The worker's thread detaches: its waits are ordinary again (if it ever
- * attaches again) and its record goes to the next worker. */
-EMSCRIPTEN_KEEPALIVE void gort_js_thread_detached(js_sleeper *s)
+/* The worker's thread detaches: its waits are ordinary again, the pthread
+ * it adopted goes back for the next worker (thread: the one it took, for a
+ * worker without a record) and its record too. Its staging area, if any,
+ * its realm gave back already (gort_js_staging_free). The last call this
+ * thread makes into the module. */
+EMSCRIPTEN_KEEPALIVE void gort_js_thread_detached(js_sleeper *s, uint32_t thread)
 {
     prim_futex_give_up_when(NULL, 0, NULL);
     sched_hold_open(false);
@@ -278,9 +288,13 @@ EMSCRIPTEN_KEEPALIVE void gort_js_thread_detached(js_sleeper *s)
     handles_owner_set(0);
     if (s != NULL) {
         sleeper_disown_ops(s);
+        free(s->staging);
+        s->staging = NULL;
+        s->thread = 0;
         atomic_store(&s->worker_id, 0);
         atomic_store(&s->taken, 0);
     }
+    js_thread_give_back(&state, thread);
 }
 
 /* 1 when no goroutine can run until a JS party acts (sched_quiescent). */
@@ -304,6 +318,26 @@ EMSCRIPTEN_KEEPALIVE void *gort_js_malloc(size_t bytes)
 EMSCRIPTEN_KEEPALIVE void gort_js_free(void *p)
 {
     JS_CALL;
+    free(p);
+}
+
+/* A realm's staging area (realm.js): on an attached worker's thread it is
+ * recorded in the worker's record, and freed by whoever cleans up after it
+ * should it end without detaching. */
+EMSCRIPTEN_KEEPALIVE void *gort_js_staging_new(size_t bytes)
+{
+    JS_CALL;
+    void *p = malloc(bytes);
+    if (js_thread_sleeper != NULL)
+        js_thread_sleeper->staging = p;
+    return p;
+}
+
+EMSCRIPTEN_KEEPALIVE void gort_js_staging_free(void *p)
+{
+    JS_CALL;
+    if (js_thread_sleeper != NULL && js_thread_sleeper->staging == p)
+        js_thread_sleeper->staging = NULL;
     free(p);
 }
 
@@ -908,9 +942,8 @@ enum {
  * value it was sending is not sent; one handed to it in the moment it ended
  * went with it, as a message posted to a terminated worker does), lets go
  * of its op records and handles and of its hold on the runtime (a deadlock
- * can be seen again), and gives its record back. Its thread (a stack of
- * thread.c's size) is not reused: it may still say it holds the runtime
- * open. JS_REAP_IN_CALL when it ended inside a call elsewhere than asleep
+ * can be seen again), frees its staging area, and gives its thread (for
+ * the next worker to adopt: thread.c) and its record back. JS_REAP_IN_CALL when it ended inside a call elsewhere than asleep
  * in a blocking operation: it may have held a lock or owed a wake-up, and
  * the runtime must end (the caller publishes a fatal error). In try mode
  * CHAN_EBUSY when a lock was taken or a completing operation's wake-up has
@@ -949,6 +982,10 @@ EMSCRIPTEN_KEEPALIVE int gort_js_thread_reap(uint32_t worker_id)
         op_free(s->ops);
     handles_delete_owned(s->handle_owner);
     sched_external_waiters_add(-1); /* its sched_hold_open */
+    free(s->staging);
+    s->staging = NULL;
+    js_thread_give_back(&state, s->thread);
+    s->thread = 0;
     s->in_call = 0;
     s->parked = 0;
     atomic_store(&s->worker_id, 0);

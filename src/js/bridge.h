@@ -54,6 +54,12 @@ enum js_status {
 
 /* Thread slots kept ready for workers that attach (src/js/thread.c). */
 #define JS_THREAD_SLOTS 8
+/* Threads given back by workers that detached or were cleaned up after,
+ * kept for the slots to take before making new ones (thread.c). */
+#define JS_SPARE_THREADS 64
+
+/* A realm's scratch area for out-parameters (realm.js). */
+#define JS_REALM_SCRATCH_BYTES 64
 
 /* Room for a fatal error's text in the state words, NUL included. */
 #define JS_FATAL_TEXT_BYTES 512
@@ -91,6 +97,15 @@ typedef struct js_sleeper {
     /* The owner of the handles made on its thread (handles_owner_set): a
      * number of this attachment's own, never another's. */
     uint32_t handle_owner;
+    /* The pthread it adopted (thread.c), given back when it detaches or is
+     * cleaned up after, and its realm's staging area (gort_js_staging_new),
+     * freed then. */
+    uint32_t thread;
+    void *staging;
+    /* Its realm's doorbell and scratch area: they go with the record, so
+     * a worker that never detaches leaves nothing of them behind. */
+    atomic_uint doorbell;
+    _Alignas(8) uint8_t scratch[JS_REALM_SCRATCH_BYTES];
 } js_sleeper;
 
 /* The calling thread's record while a worker has it attached, else NULL. */
@@ -125,6 +140,8 @@ typedef struct js_runtime_state {
     atomic_uint doorbell;  /* the main realm's doorbell */
     /* pthreads made for workers to adopt (0: taken); see thread.c. */
     _Atomic uint32_t slots[JS_THREAD_SLOTS];
+    /* pthreads given back, for the slots (0: none); see thread.c. */
+    _Atomic uint32_t spare_threads[JS_SPARE_THREADS];
     /* 1 once a JS party (any realm) started an operation since the main
      * realm last took it (its deadlock watch: realm.js). On a line of its
      * own: workers set it on every operation. */
@@ -150,5 +167,9 @@ typedef struct js_runtime_state {
 
 /* Notes that a JS party acts (sets js_runtime_state.activity). */
 void js_note_activity(void);
+
+/* A worker's adopted pthread, no longer used by it (it detached, or ended
+ * and was cleaned up after): kept for the next worker to adopt (thread.c). */
+void js_thread_give_back(js_runtime_state *state, uint32_t thread);
 
 #endif

@@ -19,8 +19,15 @@ mkdir -p build
 exec 9> build/.js-build.lock
 flock 9
 emcmake cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release > /dev/null 2> >(grep -v "^configure: " >&2)
-cmake --build "$dir" -j "$(nproc 2>/dev/null || echo 2)" --target gort_js_node gort_js_web 2>&1 |
-  grep -iE "error|warning" >&2 || true
+# Only errors and warnings are shown; a failed build stops here (the last
+# good module would otherwise go into dist/ as if it were this one).
+log="$dir/module-build.log"
+if ! cmake --build "$dir" -j "$(nproc 2>/dev/null || echo 2)" --target gort_js_node gort_js_web > "$log" 2>&1; then
+  grep -iE "error|warning" "$log" >&2 || cat "$log" >&2
+  echo "src/js/build.sh: the module did not build" >&2
+  exit 1
+fi
+grep -iE "error|warning" "$log" >&2 || true
 test -f "$dir/src/js/gort/node/gort.wasm" -a -f "$dir/src/js/gort/web/gort.wasm"
 
 # The new dist/ is made beside the old one and swapped in at the end: tests

@@ -36,9 +36,12 @@
  *                     try mode).
  *
  * And, on any thread, gort_js_handles_live(): how many handles are in use
- * (tests that a realm lets its handles go).
+ * (tests that a realm lets its handles go); gort_js_malloc_in_use(): the
+ * bytes the system allocator has handed out and not had back (tests that
+ * workers gone leave nothing behind).
  */
 #include <emscripten/emscripten.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -310,3 +313,9 @@ static void clockcheck(gort_js_args *args)
 GORT_EXPORT_GO(clockcheck, "chan out, number n");
 
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_handles_live(void) { JS_CALL; return handles_live(); }
+
+EMSCRIPTEN_KEEPALIVE double gort_js_malloc_in_use(void)
+{
+    JS_CALL;
+    return (double)mallinfo().uordblks;
+}

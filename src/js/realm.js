@@ -20,6 +20,7 @@ const LAYOUT_FIELDS = [
   'maxPayload', 'payloadHeader',
   'stateActivity', 'stateFatal', 'stateFatalText', 'fatalTextBytes',
   'stateSleepers', 'sleeperOn', 'sleeperNext', 'stateEnded',
+  'sleeperDoorbell', 'sleeperScratch', 'realmScratchBytes',
 ];
 
 // Error codes of gort/error.h.
@@ -141,7 +142,7 @@ export class Realm {
    *   state: the runtime's state words (the main realm asks C for them);
    *   threadless: this thread is not one of the module's yet (it may only read).
    */
-  constructor(module, { canBlock, doorbell, state, threadless = false, deadlockAfterMs = null, tryMode = false }) {
+  constructor(module, { canBlock, doorbell, scratch, state, threadless = false, deadlockAfterMs = null, tryMode = false }) {
     this.module = module;
     this.memory = module.wasmMemory;
     this.canBlock = canBlock;
@@ -161,7 +162,7 @@ export class Realm {
     this.statusIndex = (this.state + this.layout.stateStatus) >>> 2;
     this.fatalIndex = (this.state + this.layout.stateFatal) >>> 2;
     this.checkEnd = Math.max(this.state + this.layout.stateSlots, this.state + this.layout.stateFatal + 4);
-    this.scratch = threadless ? 0 : module._gort_js_malloc(64);
+    this.scratch = threadless ? 0 : scratch ?? module._gort_js_malloc(this.layout.realmScratchBytes);
     this.staging = 0;
     this.stagingView = null;
     this.doorbell = doorbell ?? this.state + this.layout.stateDoorbell;
@@ -247,7 +248,7 @@ export class Realm {
   /** A view of this realm's staging area (STAGING_BYTES, made on first use), or null without memory. */
   stagingArea() {
     if (this.staging === 0) {
-      this.staging = this.module._gort_js_malloc(STAGING_BYTES);
+      this.staging = this.module._gort_js_staging_new(STAGING_BYTES);
       if (this.staging === 0) return null;
     }
     this.refresh(this.staging + STAGING_BYTES);
@@ -260,7 +261,7 @@ export class Realm {
   /** Gives the staging area back (a worker that detaches). */
   releaseStaging() {
     if (this.staging === 0) return;
-    this.module._gort_js_free(this.staging);
+    this.module._gort_js_staging_free(this.staging);
     this.staging = 0;
     this.stagingView = null;
   }

@@ -144,10 +144,11 @@ const roles = {
   // after saying so; whoever terminates it finds it there.
   // With untildone ({ ctx, out }), it first starts the module's untildone
   // goroutine, which outlives it (its arguments are the goroutine's).
-  async waitToBeTerminated({ ch, times, how, untildone }) {
+  async waitToBeTerminated({ ch, times, how, untildone, staged }) {
     const kept = Array.from({ length: times }, () => wr.open(ch));
     const c = kept[0];
     if (untildone) wr.go('untildone', wr.open(untildone.ctx), wr.open(untildone.out));
+    if (staged) stage(staged);
     parentPort.postMessage({ waiting: true });
     if (how === 'recvSync') c.recvSync();
     else if (how === 'sendSync') c.sendSync('sent by a terminated worker');
@@ -155,6 +156,9 @@ const roles = {
     else await c.recv();
     parentPort.postMessage({ error: `the wait (${how}) ended` });
   },
+  // Sends a string with sendSync (its text goes through the realm's
+  // staging area, made then) and detaches.
+  async stageAndLeave({ staged }) { stage(staged); },
   // Makes a worker of its own that attaches to the same runtime and blocks
   // in recvSync on ch, terminates it there, and reports whether a value
   // offered on ch then still finds a receiver.
@@ -177,6 +181,8 @@ const roles = {
     parentPort.postMessage({ thrown, own: await pending, later: errorOf(() => wr.chan()) });
   },
 };
+
+function stage(staged) { wr.open(staged, { codec: 'string' }).sendSync('staged'); }
 
 function errorOf(fn) {
   try {
