@@ -103,9 +103,11 @@ typedef struct js_sleeper {
     uint32_t thread;
     void *staging;
     /* Its realm's doorbell and scratch area: they go with the record, so
-     * a worker that never detaches leaves nothing of them behind. */
-    atomic_uint doorbell;
-    _Alignas(8) uint8_t scratch[JS_REALM_SCRATCH_BYTES];
+     * a worker that never detaches leaves nothing of them behind. The
+     * doorbell has a line of its own: other threads ring it, and this
+     * thread writes in_call and its scratch on every call. */
+    _Alignas(64) atomic_uint doorbell;
+    _Alignas(64) uint8_t scratch[JS_REALM_SCRATCH_BYTES];
 } js_sleeper;
 
 /* The calling thread's record while a worker has it attached, else NULL. */
