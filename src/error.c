@@ -25,6 +25,7 @@ const char *gort_strerror(int code)
     case GORT_ENILMAP: return "assignment to entry in nil map";
     case GORT_EELEMTYPE: return "makechan: invalid channel element type";
     case GORT_ECHANSIZE: return "makechan: size out of range";
+    case GORT_EWRITE: return "short write";
     default: return "unknown error";
     }
 }

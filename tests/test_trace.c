@@ -4,7 +4,9 @@
  * the oldest events and counting them while the writer never waits) and
  * the heap's page map (the same picture as gort_heap_snapshot on a quiet
  * heap, never a torn span while goroutines allocate and the collector
- * sweeps).
+ * sweeps), and the Chrome trace export (known events written exactly as
+ * the JS reader writes them; a trace started and stopped around a
+ * workload, valid JSON with every lane).
  */
 #include <gort/gort.h>
 #include <pthread.h>
@@ -654,4 +656,512 @@ TEST(trace_goroutine_events_only_while_a_reader_wants_them)
     CHECK(go_events > 0);
     CHECK_EQ(gort_trace_goroutines(0), GORT_OK);
     CHECK_EQ(gort_trace_goroutines(0), GORT_ESTATE);
+}
+
+/* ---- the Chrome trace ---- */
+
+/* Whether text is one JSON value and nothing else (RFC 8259's grammar;
+ * strings are not checked for valid UTF-8). */
+static const char *json_value(const char *p, int depth);
+
+static const char *json_space(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    return p;
+}
+
+static const char *json_string(const char *p)
+{
+    if (*p++ != '"')
+        return NULL;
+    for (; *p != '"'; p++) {
+        if ((unsigned char)*p < 0x20)
+            return NULL;
+        if (*p == '\\') {
+            p++;
+            if (*p == 'u') {
+                for (int i = 1; i <= 4; i++)
+                    if (!strchr("0123456789abcdefABCDEF", p[i]) || p[i] == 0)
+                        return NULL;
+                p += 4;
+            } else if (*p == 0 || !strchr("\"\\/bfnrt", *p)) {
+                return NULL;
+            }
+        }
+    }
+    return p + 1;
+}
+
+static const char *json_digits(const char *p)
+{
+    if (*p < '0' || *p > '9')
+        return NULL;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return p;
+}
+
+static const char *json_number(const char *p)
+{
+    if (*p == '-')
+        p++;
+    if (*p == '0')
+        p++;
+    else if ((p = json_digits(p)) == NULL)
+        return NULL;
+    if (*p == '.' && (p = json_digits(p + 1)) == NULL)
+        return NULL;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        p = json_digits(p);
+    }
+    return p;
+}
+
+static const char *json_value(const char *p, int depth)
+{
+    if (depth > 64)
+        return NULL;
+    p = json_space(p);
+    if (*p == '{' || *p == '[') {
+        char close = *p == '{' ? '}' : ']';
+        p = json_space(p + 1);
+        if (*p == close)
+            return p + 1;
+        for (;;) {
+            if (close == '}') {
+                if ((p = json_string(json_space(p))) == NULL || *(p = json_space(p)) != ':')
+                    return NULL;
+                p++;
+            }
+            if ((p = json_value(p, depth + 1)) == NULL)
+                return NULL;
+            p = json_space(p);
+            if (*p == close)
+                return p + 1;
+            if (*p++ != ',')
+                return NULL;
+        }
+    }
+    if (*p == '"')
+        return json_string(p);
+    if (*p == '-' || (*p >= '0' && *p <= '9'))
+        return json_number(p);
+    for (const char *const *lit = (const char *const[]){"true", "false", "null", NULL}; *lit; lit++)
+        if (strncmp(p, *lit, strlen(*lit)) == 0)
+            return p + strlen(*lit);
+    return NULL;
+}
+
+static bool json_valid(const char *text)
+{
+    const char *end = json_value(text, 0);
+    return end != NULL && *json_space(end) == 0;
+}
+
+TEST(trace_json_check_tells_valid_from_broken)
+{
+    CHECK(json_valid("{\"a\":[1,-2.5e3,\"x\\\"y\",true,null,{}],\"b\":{\"c\":[]}}\n"));
+    CHECK(!json_valid("{\"a\":[1,2}"));
+    CHECK(!json_valid("{\"a\":1,}"));
+    CHECK(!json_valid("{\"a\":01}"));
+    CHECK(!json_valid("{\"a\":1} {}"));
+    CHECK(!json_valid("[1.]"));
+}
+
+/* Writes events with gort_trace_write_chrome to memory: the text (free it),
+ * NULL when the call did not return GORT_OK. */
+static char *chrome_json(const gort_trace_event *events, size_t n, uint64_t lost, int nprocs)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (f == NULL)
+        return NULL;
+    int rc = gort_trace_write_chrome(f, events, n, lost, nprocs);
+    fclose(f);
+    if (rc != GORT_OK) {
+        testing_fail(__FILE__, __LINE__, "gort_trace_write_chrome: %s", gort_strerror(rc));
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+#define EV(t, kind, lane, arg) {(t), GORT_EV_##kind, (lane), 0, (uint64_t)(arg)}
+#define COLL GORT_TRACE_COLLECTOR
+#define PHASE(cycle, ph) ((uint64_t)(cycle) << 8 | GORT_GC_##ph)
+
+/*
+ * Two Ps and the collector, ring after ring as gort_trace_read gives them.
+ * G1 (on P0) makes G5 and waits to receive; G5 (on P1) unblocks G1 and
+ * yields; cycle 3's sweep termination is a pause asked by the collector at
+ * 10 us, when P0 also turns to assisting (the pause's begin goes first: P0
+ * assists, not "stopping", until it stops) and P1 is stopping until it
+ * stops at 11 us; P0 restarts the world at 15 us, when the mark begins
+ * (its end goes last). Then the cycle's summary; G5 runs again and ends,
+ * G1 runs again (the arrow from G5's unblock ends here) and ends.
+ */
+static const gort_trace_event synthetic[] = {
+    /* P0's ring */
+    EV(1000, STATE, 0, GORT_TRACE_RUNNING),
+    EV(2000, GO_START, 0, 1),
+    EV(3000, GO_CREATE, 0, 5),
+    EV(4000, GO_BLOCK, 0, 1 << 8 | GORT_WAIT_CHAN_RECEIVE),
+    EV(10000, STATE, 0, GORT_TRACE_ASSIST),
+    EV(10500, STATE, 0, GORT_TRACE_STOPPED),
+    EV(15000, STW_END, 0, 5000),
+    EV(20000, GO_START, 0, 1),
+    EV(22000, GO_END, 0, 1),
+    EV(23000, STATE, 0, GORT_TRACE_IDLE),
+    /* P1's */
+    EV(1500, STATE, 1, GORT_TRACE_RUNNING),
+    EV(5000, GO_START, 1, 5),
+    EV(8000, GO_UNBLOCK, 1, 1),
+    EV(9000, GO_STOP, 1, 5),
+    EV(11000, STATE, 1, GORT_TRACE_STOPPED),
+    EV(16000, GO_START, 1, 5),
+    EV(18000, GO_END, 1, 5),
+    EV(24000, STATE, 1, GORT_TRACE_IDLE),
+    /* the collector's */
+    EV(10000, STW_BEGIN, COLL, 2),
+    EV(10000, GC_PHASE, COLL, PHASE(3, SWEEP_TERMINATION)),
+    EV(12000, STW_STOPPED, COLL, 2000),
+    EV(15000, GC_PHASE, COLL, PHASE(3, MARK)),
+    EV(15000, STATE, COLL, GORT_TRACE_MARK),
+    EV(19000, STATE, COLL, GORT_TRACE_IDLE),
+    EV(19000, GC_PHASE, COLL, PHASE(3, MARK_TERMINATION)),
+    EV(19500, GC_PHASE, COLL, PHASE(3, SWEEP)),
+    EV(19600, CYCLE_LIVE_START, COLL, 3000),
+    EV(19600, CYCLE_LIVE_END, COLL, 4096),
+    EV(19600, CYCLE_MARKED, COLL, 2048),
+    EV(19600, CYCLE_GOAL, COLL, 8192),
+    EV(19600, CYCLE_TRIGGER, COLL, 7000),
+    EV(19600, CYCLE_END, COLL, 3),
+    EV(21000, GC_PHASE, COLL, PHASE(3, OFF)),
+};
+
+/* What the JS reader's chromeTrace() makes of them (JSON.stringify's, an
+ * event a line). */
+static const char synthetic_json[] =
+    "{\"traceEvents\":[\n"
+    "{\"ph\":\"M\",\"pid\":1,\"name\":\"process_name\",\"args\":{\"name\":\"gort\"}},\n"
+    "{\"ph\":\"M\",\"pid\":1,\"tid\":1000,\"name\":\"thread_name\",\"args\":{\"name\":\"collector\"}},\n"
+    "{\"ph\":\"M\",\"pid\":1,\"tid\":2000,\"name\":\"thread_name\",\"args\":{\"name\":\"GC phases\"}},\n"
+    "{\"ph\":\"M\",\"pid\":1,\"tid\":2001,\"name\":\"thread_name\",\"args\":{\"name\":\"stop-the-world\"}},\n"
+    "{\"ph\":\"M\",\"pid\":1,\"tid\":0,\"name\":\"thread_name\",\"args\":{\"name\":\"P0\"}},\n"
+    "{\"ph\":\"M\",\"pid\":1,\"tid\":0,\"name\":\"thread_sort_index\",\"args\":{\"sort_index\":0}},\n"
+    "{\"ph\":\"M\",\"pid\":1,\"tid\":3000,\"name\":\"thread_name\",\"args\":{\"name\":\"P0 goroutines\"}},\n"
+    "{\"ph\":\"M\",\"pid\":1,\"tid\":3000,\"name\":\"thread_sort_index\",\"args\":{\"sort_index\":1}},\n"
+    "{\"ph\":\"M\",\"pid\":1,\"tid\":1,\"name\":\"thread_name\",\"args\":{\"name\":\"P1\"}},\n"
+    "{\"ph\":\"M\",\"pid\":1,\"tid\":1,\"name\":\"thread_sort_index\",\"args\":{\"sort_index\":2}},\n"
+    "{\"ph\":\"M\",\"pid\":1,\"tid\":3001,\"name\":\"thread_name\",\"args\":{\"name\":\"P1 goroutines\"}},\n"
+    "{\"ph\":\"M\",\"pid\":1,\"tid\":3001,\"name\":\"thread_sort_index\",\"args\":{\"sort_index\":3}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":3000,\"name\":\"G1\",\"cat\":\"goroutine\",\"ts\":2,\"dur\":2,"
+    "\"args\":{\"goid\":1,\"ended\":\"chan receive\"}},\n"
+    "{\"ph\":\"s\",\"pid\":1,\"tid\":3000,\"id\":1,\"name\":\"ready\",\"cat\":\"goroutine\",\"ts\":3,"
+    "\"args\":{\"goid\":5,\"by\":\"go\"}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":3001,\"name\":\"G5\",\"cat\":\"goroutine\",\"ts\":5,\"dur\":4,"
+    "\"args\":{\"goid\":5,\"ended\":\"yield\"}},\n"
+    "{\"ph\":\"s\",\"pid\":1,\"tid\":3001,\"id\":2,\"name\":\"ready\",\"cat\":\"goroutine\",\"ts\":8,"
+    "\"args\":{\"goid\":1,\"by\":\"unblock\"}},\n"
+    "{\"ph\":\"f\",\"bp\":\"e\",\"pid\":1,\"tid\":3001,\"id\":1,\"name\":\"ready\",\"cat\":\"goroutine\",\"ts\":5.001},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":0,\"name\":\"running\",\"cat\":\"sched\",\"ts\":1,\"dur\":9,\"args\":{}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"name\":\"running\",\"cat\":\"sched\",\"ts\":1.5,\"dur\":8.5,\"args\":{}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":0,\"name\":\"assist\",\"cat\":\"sched\",\"ts\":10,\"dur\":0.5,\"args\":{}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"name\":\"stopping\",\"cat\":\"sched\",\"ts\":10,\"dur\":1,\"args\":{}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":2000,\"name\":\"sweep termination\",\"cat\":\"gc\",\"ts\":10,\"dur\":5,"
+    "\"args\":{\"cycle\":3}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":2001,\"name\":\"stop-the-world\",\"cat\":\"gc\",\"ts\":10,\"dur\":5,"
+    "\"args\":{\"pause_us\":5}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":0,\"name\":\"stopped\",\"cat\":\"sched\",\"ts\":10.5,\"dur\":4.5,\"args\":{}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"name\":\"stopped\",\"cat\":\"sched\",\"ts\":11,\"dur\":4,\"args\":{}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":3001,\"name\":\"G5\",\"cat\":\"goroutine\",\"ts\":16,\"dur\":2,"
+    "\"args\":{\"goid\":5,\"ended\":\"end\"}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":1000,\"name\":\"mark\",\"cat\":\"sched\",\"ts\":15,\"dur\":4,\"args\":{}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":2000,\"name\":\"mark\",\"cat\":\"gc\",\"ts\":15,\"dur\":4,\"args\":{\"cycle\":3}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":2000,\"name\":\"mark termination\",\"cat\":\"gc\",\"ts\":19,\"dur\":0.5,"
+    "\"args\":{\"cycle\":3}},\n"
+    "{\"ph\":\"C\",\"pid\":1,\"name\":\"heap live\",\"ts\":19.6,\"args\":{\"bytes\":4096}},\n"
+    "{\"ph\":\"C\",\"pid\":1,\"name\":\"heap marked\",\"ts\":19.6,\"args\":{\"bytes\":2048}},\n"
+    "{\"ph\":\"C\",\"pid\":1,\"name\":\"heap goal\",\"ts\":19.6,\"args\":{\"bytes\":8192}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":2000,\"name\":\"sweep\",\"cat\":\"gc\",\"ts\":19.5,\"dur\":1.5,"
+    "\"args\":{\"cycle\":3}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":3000,\"name\":\"G1\",\"cat\":\"goroutine\",\"ts\":20,\"dur\":2,"
+    "\"args\":{\"goid\":1,\"ended\":\"end\"}},\n"
+    "{\"ph\":\"f\",\"bp\":\"e\",\"pid\":1,\"tid\":3000,\"id\":2,\"name\":\"ready\",\"cat\":\"goroutine\",\"ts\":20.001},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":0,\"name\":\"running\",\"cat\":\"sched\",\"ts\":15,\"dur\":8,\"args\":{}},\n"
+    "{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"name\":\"running\",\"cat\":\"sched\",\"ts\":15,\"dur\":9,\"args\":{}}\n"
+    "],\"displayTimeUnit\":\"ms\",\"otherData\":{\"source\":\"gort\",\"lost\":7}}\n";
+
+#define NSYNTHETIC (sizeof synthetic / sizeof synthetic[0])
+
+/* Prints where two texts part, to make a broken export's failure readable. */
+static void check_same_text(const char *got, const char *want)
+{
+    size_t i = 0;
+    while (got[i] != 0 && got[i] == want[i])
+        i++;
+    if (got[i] == want[i])
+        return;
+    size_t from = i > 80 ? i - 80 : 0;
+    testing_fail(__FILE__, __LINE__, "the texts part at byte %zu:\n got: ...%.160s\nwant: ...%.160s", i,
+                 got + from, want + from);
+}
+
+TEST(trace_chrome_export_of_known_events)
+{
+    gort_trace_event events[NSYNTHETIC];
+    memcpy(events, synthetic, sizeof events);
+    char *text = chrome_json(events, NSYNTHETIC, 7, 2);
+    REQUIRE(text != NULL);
+    CHECK(memcmp(events, synthetic, sizeof events) == 0); /* sorted a copy */
+    CHECK(json_valid(text));
+    check_same_text(text, synthetic_json);
+    free(text);
+
+    /* The rings in another order draw the same picture: the events are
+     * sorted by time, a pause's begin first and its end last at one
+     * instant (P0's assist at the pause's request, P0's restart of the
+     * world with the mark's start), and otherwise in the order given
+     * (a ring's own order: the collector's at 19 and 19.6 us). */
+    gort_trace_event rings[NSYNTHETIC];
+    size_t n = 0;
+    for (int lane = GORT_TRACE_COLLECTOR; lane >= 0; lane--)
+        for (size_t i = 0; i < NSYNTHETIC; i++)
+            if (synthetic[i].lane == lane)
+                rings[n++] = synthetic[i];
+    REQUIRE(n == NSYNTHETIC);
+    text = chrome_json(rings, n, 7, 2);
+    REQUIRE(text != NULL);
+    check_same_text(text, synthetic_json);
+    free(text);
+}
+
+TEST(trace_chrome_export_without_goroutine_events_or_events)
+{
+    /* No goroutine events: no goroutine lanes. */
+    gort_trace_event events[NSYNTHETIC];
+    size_t n = 0;
+    for (size_t i = 0; i < NSYNTHETIC; i++)
+        if (!is_go_event(synthetic[i].kind))
+            events[n++] = synthetic[i];
+    char *text = chrome_json(events, n, 0, 2);
+    REQUIRE(text != NULL);
+    CHECK(json_valid(text));
+    CHECK(strstr(text, "goroutine") == NULL);
+    CHECK(strstr(text, "\"name\":\"stop-the-world\",\"cat\":\"gc\",\"ts\":10,\"dur\":5") != NULL);
+    free(text);
+
+    /* None at all: the lanes' names, nothing else. */
+    text = chrome_json(NULL, 0, 0, 1);
+    REQUIRE(text != NULL);
+    CHECK(json_valid(text));
+    CHECK(strstr(text, "\"name\":\"P0\"") != NULL);
+    CHECK(strstr(text, "\"ph\":\"X\"") == NULL);
+    CHECK(strstr(text, "\"lost\":0}") != NULL);
+    free(text);
+}
+
+TEST(trace_chrome_export_refuses_bad_arguments_and_reports_write_errors)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    REQUIRE(f != NULL);
+    CHECK_EQ(gort_trace_write_chrome(NULL, synthetic, NSYNTHETIC, 0, 2), GORT_EINVAL);
+    CHECK_EQ(gort_trace_write_chrome(f, NULL, 1, 0, 2), GORT_EINVAL);
+    CHECK_EQ(gort_trace_write_chrome(f, synthetic, NSYNTHETIC, 0, -1), GORT_EINVAL);
+    CHECK_EQ(gort_trace_write_chrome(f, synthetic, NSYNTHETIC, 0, GORT_TRACE_COLLECTOR + 1), GORT_EINVAL);
+    gort_trace_event bad = EV(1, STATE, GORT_TRACE_COLLECTOR + 1, GORT_TRACE_RUNNING);
+    CHECK_EQ(gort_trace_write_chrome(f, &bad, 1, 0, 2), GORT_EINVAL);
+    fflush(f);
+    CHECK_EQ(size, 0); /* refused before writing */
+    fclose(f);
+    free(text);
+
+    /* A stream that cannot be written. */
+    static char buf[64];
+    f = fmemopen(buf, sizeof buf, "r");
+    REQUIRE(f != NULL);
+    CHECK_EQ(gort_trace_write_chrome(f, synthetic, NSYNTHETIC, 0, 2), GORT_EWRITE);
+    fclose(f);
+    CHECK(strcmp(gort_strerror(GORT_EWRITE), "short write") == 0);
+}
+
+/* The first needle in text, or NULL: strstr, but in time linear in what
+ * it passes under the sanitizers too (theirs measure the whole rest of the
+ * text at each call, and a trace is megabytes of many matches). */
+static const char *next_of(const char *text, const char *needle)
+{
+    size_t len = strlen(needle);
+    for (const char *p = text; *p != 0; p++)
+        if (*p == *needle && strncmp(p, needle, len) == 0)
+            return p;
+    return NULL;
+}
+
+/* Occurrences of needle in text. */
+static size_t count_of(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = next_of(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Checks a workload's trace: valid JSON with every lane, and every flow
+ * end has its start. */
+static void check_workload_trace(const char *text)
+{
+    REQUIRE(text != NULL);
+    CHECK(json_valid(text));
+    CHECK(count_of(text, "\"args\":{\"name\":\"P0\"}") == 1);
+    CHECK(count_of(text, "\"args\":{\"name\":\"P1\"}") == 1);
+    CHECK(count_of(text, "\"args\":{\"name\":\"P1 goroutines\"}") == 1);
+    CHECK(count_of(text, "\"args\":{\"name\":\"P2\"}") == 0);
+    CHECK(count_of(text, "\"ph\":\"X\",\"pid\":1,\"tid\":0,\"name\":\"running\",\"cat\":\"sched\"") > 0);
+    CHECK(count_of(text, "\"ph\":\"X\",\"pid\":1,\"tid\":1,\"name\":\"running\",\"cat\":\"sched\"") > 0);
+    CHECK(count_of(text, "\"ph\":\"X\",\"pid\":1,\"tid\":2000,\"name\":\"mark\",\"cat\":\"gc\"") >= 2);
+    CHECK(count_of(text, "\"ph\":\"X\",\"pid\":1,\"tid\":2000,\"name\":\"sweep termination\"") >= 2);
+    /* Two pauses a cycle, at least. */
+    CHECK(count_of(text, "\"tid\":2001,\"name\":\"stop-the-world\",\"cat\":\"gc\"") >= 4);
+    CHECK(count_of(text, "\"name\":\"heap goal\"") >= 2);
+    size_t slices = count_of(text, "\"cat\":\"goroutine\",\"ts\"") - count_of(text, "\"ph\":\"s\"") -
+                    count_of(text, "\"ph\":\"f\"");
+    CHECK(slices >= 20);
+    CHECK(count_of(text, "\"ended\":\"chan receive\"") + count_of(text, "\"ended\":\"chan send\"") >= 10);
+    CHECK(count_of(text, "\"ended\":\"end\"") >= 1); /* the echo's */
+    CHECK(strstr(text, "\"otherData\":{\"source\":\"gort\",\"lost\":") != NULL);
+
+    /* Flow ids count up from 1: each end ('f') has its start ('s'). */
+    size_t ends = 0, bad = 0, cap = 1024, *ids = calloc(cap, sizeof *ids), nids = 0;
+    REQUIRE(ids != NULL);
+    for (const char *p = text; (p = next_of(p, "\"ph\":\"s\"")) != NULL; p++) {
+        size_t id = strtoull(next_of(p, "\"id\":") + 5, NULL, 10);
+        if (nids == cap) {
+            size_t *more = realloc(ids, 2 * cap * sizeof *ids);
+            REQUIRE(more != NULL);
+            ids = more;
+            cap *= 2;
+        }
+        ids[nids++] = id;
+    }
+    for (const char *p = text; (p = next_of(p, "\"ph\":\"f\"")) != NULL; p++) {
+        size_t id = strtoull(next_of(p, "\"id\":") + 5, NULL, 10);
+        bool found = false;
+        for (size_t i = 0; i < nids && !found; i++)
+            found = ids[i] == id;
+        bad += !found;
+        ends++;
+    }
+    free(ids);
+    CHECK(ends >= 5);
+    CHECK_EQ(bad, 0);
+}
+
+/* Goroutines ping-ponging on channels (goevents_main) while collections
+ * run back to back, and one more. */
+static void traced_workload(void)
+{
+    REQUIRE(gc_loop_start());
+    goevents_main(NULL);
+    gc_loop_stop();
+    CHECK_EQ(gort_gc(), GORT_OK);
+}
+
+static void traced_main(void *arg)
+{
+    (void)arg;
+    traced_workload();
+}
+
+/* Started and stopped by goroutine 1, as a Go program does. */
+static char *traced_text;
+static size_t traced_size;
+static int traced_rc;
+
+static void tracing_main(void *arg)
+{
+    (void)arg;
+    FILE *f = open_memstream(&traced_text, &traced_size);
+    REQUIRE(f != NULL);
+    traced_rc = gort_trace_start(f);
+    if (traced_rc == GORT_OK) {
+        traced_workload();
+        traced_rc = gort_trace_stop();
+    }
+    fclose(f);
+}
+
+TEST(trace_start_stop_write_a_chrome_trace_of_a_workload)
+{
+    uint32_t readers = gort_trace_rings()->goroutine_readers;
+    CHECK_EQ(gort_trace_stop(), GORT_ESTATE); /* none running */
+    CHECK_EQ(gort_trace_start(NULL), GORT_EINVAL);
+
+    /* Around a runtime: begun before it starts, stopped after it ended. */
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    REQUIRE(f != NULL);
+    REQUIRE(gort_trace_start(f) == GORT_OK);
+    CHECK_EQ(gort_trace_start(f), GORT_ESTATE); /* already running */
+    CHECK_EQ(gort_trace_rings()->goroutine_readers, readers + 1);
+    run_main(2, traced_main, NULL);
+    CHECK_EQ(gort_trace_stop(), GORT_OK);
+    CHECK_EQ(gort_trace_stop(), GORT_ESTATE);
+    CHECK_EQ(gort_trace_rings()->goroutine_readers, readers);
+    fclose(f);
+    check_workload_trace(text);
+    free(text);
+
+    /* Again, inside the runtime. */
+    traced_text = NULL;
+    run_main(2, tracing_main, NULL);
+    CHECK_EQ(traced_rc, GORT_OK);
+    check_workload_trace(traced_text);
+    free(traced_text);
+    CHECK_EQ(gort_trace_rings()->goroutine_readers, readers);
+}
+
+/* Yields on one P, two events a yield: many rings' worth, in bursts of
+ * less than a ring between sleeps, so that the drain thread can keep up
+ * even where it waits milliseconds for a core. */
+#define DRAINED_BURSTS 80
+#define DRAINED_BURST_YIELDS 200
+#define DRAINED_YIELDS (DRAINED_BURSTS * DRAINED_BURST_YIELDS)
+
+static void yields_main(void *arg)
+{
+    (void)arg;
+    for (int b = 0; b < DRAINED_BURSTS; b++) {
+        for (int i = 0; i < DRAINED_BURST_YIELDS; i++)
+            gort_yield();
+        gort_sleep(1000000);
+    }
+}
+
+TEST(trace_start_drains_the_rings_while_they_fill)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    REQUIRE(f != NULL);
+    REQUIRE(gort_trace_start(f) == GORT_OK);
+    run_main(1, yields_main, NULL);
+    CHECK_EQ(gort_trace_stop(), GORT_OK);
+    fclose(f);
+    REQUIRE(text != NULL);
+    CHECK(json_valid(text));
+    /* A ring holds GORT_TRACE_RING_EVENTS events, a yield's slice two of
+     * them: more slices than one ring could hold were read while the
+     * goroutine ran (a few may be lost where the thread came late). */
+    size_t yields = count_of(text, "\"ended\":\"yield\"");
+    CHECK(yields > 3 * GORT_TRACE_RING_EVENTS / 2);
+    CHECK(yields <= DRAINED_YIELDS);
+    free(text);
 }

@@ -21,7 +21,8 @@ typedef enum gort_error {
     /* An argument out of range (a stack size too small, a nil function). */
     GORT_EINVAL = 3,
     /* The call needs a running runtime, and none is running (or one already
-     * is, for gort_main). */
+     * is, for gort_main); or another state the call needs is not there (a
+     * trace running for gort_trace_stop, none for gort_trace_start). */
     GORT_ESTATE = 4,
     /* sync.Mutex: unlock of an unlocked mutex: Go's
      * "fatal error: sync: unlock of unlocked mutex". */
@@ -64,6 +65,9 @@ typedef enum gort_error {
     /* make(chan T, n) whose buffer (n elements) is larger than a channel's
      * buffer may be: Go's panic "makechan: size out of range". */
     GORT_ECHANSIZE = 18,
+    /* A stream the runtime wrote to failed (its error indicator is set;
+     * errno says why): Go's io.ErrShortWrite, "short write". */
+    GORT_EWRITE = 19,
 } gort_error;
 
 /* Go's text for an error code, e.g. "all goroutines are asleep - deadlock!". */

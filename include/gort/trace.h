@@ -21,6 +21,10 @@
  *   head - capacity). So a reader a whole ring behind gets the newest
  *   capacity - 1 records: the oldest slot may be in a writer's hands.
  *
+ * gort_trace_write_chrome turns events into a Chrome trace, the picture the
+ * JS reader draws; gort_trace_start and gort_trace_stop record one as Go's
+ * runtime/trace does.
+ *
  * Page map. One record per heap page, per arena, updated when a span is
  * made, freed, swept, cached or given back by a cache (never per
  * allocation), each arena with a generation word: gen << 8 | writers. A
@@ -39,6 +43,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -193,6 +198,72 @@ int gort_trace_goroutines(int on);
 
 /* The time base of events: gort_nanotime() - epoch. */
 int64_t gort_trace_now(void);
+
+/* ---- a Chrome trace ---- */
+
+/*
+ * Writes events to w as a Chrome trace: the JSON object format that
+ * Perfetto and chrome://tracing open, the picture the JS reader's
+ * chromeTrace() draws from the same events. events are as gort_trace_read
+ * gives them (ring after ring: they are sorted here by time, stably, and at
+ * one instant a pause's begin comes first and its end last); the caller's
+ * array is not changed. nprocs is GOMAXPROCS (gort_trace_rings()->nprocs):
+ * the Ps whose lanes are named and which a pause stops. lost (the events
+ * the reader missed) goes to otherData: {"source": "gort", "lost": lost}.
+ *
+ * Thread ids: P p is tid p, with its states ("idle" is not drawn;
+ * "stopping" from a stop request to the P's stop); the collector's states
+ * are tid 1000; "GC phases" tid 2000 (a slice per phase but "off", args
+ * {cycle}); "stop-the-world" tid 2001 (a slice per pause, args {pause_us}).
+ * Cycle summaries are counters: "heap live", "heap marked", "heap goal"
+ * (args {bytes}). With goroutine events among them, P p also has the lane
+ * "P<p> goroutines", tid 3000 + p: a slice "G<id>" per run of a goroutine,
+ * args {goid, ended} where ended is how the run ended (Go's wait reason
+ * string, "yield", "end"; "running" when the events end first), and a flow
+ * ("ready") goes from inside the slice of the goroutine that created or
+ * unblocked one to the start of that one's next run. Times (ts, dur) are in
+ * microseconds of the events' time base. Sorting takes memory for about
+ * three times the events (none is written when it cannot be had).
+ *
+ * Returns GORT_OK; GORT_EINVAL (writing nothing) for a NULL w, NULL events
+ * with n > 0, nprocs outside 0 .. GORT_TRACE_COLLECTOR, or an event of no
+ * lane (above GORT_TRACE_COLLECTOR); GORT_ENOMEM (writing nothing);
+ * GORT_EWRITE when w failed (its error indicator is set: the output is
+ * incomplete). w is flushed, not closed.
+ */
+int gort_trace_write_chrome(FILE *w, const gort_trace_event *events, size_t n, uint64_t lost,
+                            int nprocs);
+
+/*
+ * Go's runtime/trace.Start: records the runtime's events from now until
+ * gort_trace_stop, which writes them to w as a Chrome trace
+ * (gort_trace_write_chrome). Goroutine events are on while it records (one
+ * gort_trace_goroutines(1)). A thread of its own drains the rings as they
+ * fill, into memory (24 bytes an event: a P busy switching goroutines
+ * writes millions a second); what is lost anyway (a ring overwrote it
+ * before the thread came, or memory ran out) is counted in the trace's
+ * lost. A trace may begin before a runtime starts and go on across
+ * runtimes (their events share one time base); it never keeps a runtime
+ * from stopping nor a program from ending. w must stay open until the stop.
+ *
+ * Returns GORT_OK; GORT_ESTATE when a trace is already running (Go's
+ * "tracing is already enabled"); GORT_EINVAL for a NULL w; GORT_ENOMEM
+ * when its first memory or its thread could not be had.
+ */
+int gort_trace_start(FILE *w);
+
+/*
+ * Go's runtime/trace.Stop: ends the trace gort_trace_start began (its
+ * thread stops, the rings are drained once more, the request for goroutine
+ * events is taken back) and writes it to the start's w, waiting for the
+ * write; then frees its memory. Its P lanes are those of the most Ps a
+ * runtime had while it recorded. A new trace may start as soon as the
+ * recording has ended, while this one is being written.
+ *
+ * Returns what gort_trace_write_chrome returns (GORT_ENOMEM: nothing
+ * written); GORT_ESTATE when no trace is running.
+ */
+int gort_trace_stop(void);
 
 /* ---- the heap's page map ---- */
 
