@@ -473,11 +473,15 @@ TEST(metrics_scan_bytes_are_what_the_last_cycle_scanned) { run_main(1, scan_main
 
 /* ---- time asleep on a mutex ---- */
 
-/* Each of the waiter's transitions out of running is a sleep on a mutex
- * the main goroutine holds for MUTEX_HOLD_NS: a multiple of the sampling
- * period of them has exactly MUTEX_WAITS / SCHED_LATENCY_PERIOD sampled. */
-#define MUTEX_WAITS 128
-#define MUTEX_HOLD_NS ((int64_t)2000000)
+/* The waiter's transitions out of running are sleeps on a mutex the main
+ * goroutine holds for MUTEX_HOLD_NS, MUTEX_WAITS of them: one in
+ * SCHED_LATENCY_PERIOD is sampled, so whole periods of them have
+ * MUTEX_WAITS / SCHED_LATENCY_PERIOD sampled (4 on wasm, 16 natively).
+ * On a loaded machine the waiter may also be preempted at the mutex's
+ * safepoint now and then (main's timer is due), and a sampled transition
+ * may be that yield instead: the bound allows for half of them. */
+#define MUTEX_WAITS 512
+#define MUTEX_HOLD_NS ((int64_t)1000000)
 _Static_assert(MUTEX_WAITS % SCHED_LATENCY_PERIOD == 0, "whole sampling periods");
 
 static gort_mutex mutex_baton[2];
@@ -512,7 +516,7 @@ static void mutex_wait_main(void *arg)
     }
     AWAIT(gort_num_goroutine() == 1);
     double waited = read_f64("/sync/mutex/wait/total:seconds") - before;
-    CHECK(waited >= 0.9 * MUTEX_WAITS * (double)MUTEX_HOLD_NS * 1e-9);
+    CHECK(waited >= 0.5 * MUTEX_WAITS * (double)MUTEX_HOLD_NS * 1e-9);
 }
 
 TEST(metrics_mutex_wait_counts_goroutines_asleep_on_a_mutex) { run_main(1, mutex_wait_main, NULL); }
