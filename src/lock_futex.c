@@ -9,7 +9,6 @@
  */
 #include "lock.h"
 
-#include "observe.h"
 #include "prim/prim.h"
 
 enum { MUTEX_UNLOCKED = 0, MUTEX_LOCKED = 1, MUTEX_SLEEPING = 2 };
@@ -38,7 +37,6 @@ void lock(mutex *l)
     /* We may have overwritten MUTEX_SLEEPING: take the lock back as
      * sleeping so that our unlock wakes the sleeper. */
     unsigned wait = v;
-    int64_t asleep_since = 0; /* the first sleep's start: /sync/mutex/wait/total */
     for (;;) {
         /* Look at the word once per round of pauses, not after each: a
          * waiter that reads it constantly takes the cache line away from
@@ -46,28 +44,21 @@ void lock(mutex *l)
         for (int round = 0; round < ACTIVE_SPIN_ROUNDS; round++) {
             if (atomic_load_explicit(&l->key, memory_order_relaxed) == MUTEX_UNLOCKED &&
                 try_take(l, wait))
-                goto taken;
+                return;
             prim_procyield(ACTIVE_SPIN_PAUSES);
         }
         for (int round = 0; round < PASSIVE_SPIN_ROUNDS; round++) {
             if (atomic_load_explicit(&l->key, memory_order_relaxed) == MUTEX_UNLOCKED &&
                 try_take(l, wait))
-                goto taken;
+                return;
             prim_osyield();
         }
         v = atomic_exchange_explicit(&l->key, MUTEX_SLEEPING, memory_order_acquire);
         if (v == MUTEX_UNLOCKED)
-            goto taken;
+            return;
         wait = MUTEX_SLEEPING;
-        /* Only a sleep is timed: a clock read costs little beside a futex
-         * wait, and nothing on the spinning paths. */
-        if (asleep_since == 0)
-            asleep_since = prim_nanotime();
         prim_futex_wait(&l->key, MUTEX_SLEEPING, -1);
     }
-taken:
-    if (asleep_since != 0)
-        metrics_add_mutex_wait(prim_nanotime() - asleep_since);
 }
 
 bool lock_try(mutex *l)

@@ -511,7 +511,7 @@ static const struct metric {
       true}, read_pauses_other_total},
     {{"/sync/mutex/wait/total:seconds",
       "Approximate time goroutines spent asleep on a sync Mutex or RWMutex (sampled as /sched/latencies, scaled "
-      "up) and threads asleep on a lock of the runtime.", F, true}, read_mutex_wait},
+      "up; Go 1.21's meaning: the runtime's own locks are not counted).", F, true}, read_mutex_wait},
 #undef U
 #undef F
 #undef H

@@ -112,8 +112,8 @@ void metrics_record_pause(int64_t stopping_ns, int64_t total_ns, bool gc);
 /* A goroutine ran after waiting ns runnable (a sampled transition:
  * /sched/latencies:seconds). */
 void metrics_record_sched_latency(int64_t ns);
-/* Time spent asleep on a sync.Mutex or RWMutex (sampled goroutines, scaled
- * by the period) or on a runtime lock (every sleep): /sync/mutex/wait/total. */
+/* Time sampled goroutines spent asleep on a sync.Mutex or RWMutex, scaled
+ * by the period: /sync/mutex/wait/total. */
 void metrics_add_mutex_wait(int64_t ns);
 /* A lane's idle spell ended (for /cpu/classes/idle). */
 void metrics_add_idle(int64_t ns);

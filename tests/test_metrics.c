@@ -5,18 +5,14 @@
  * each pause is counted once in the stopping and the total histograms and
  * never stops for longer than it lasts; the memory classes add up; the
  * scan figures are what the last cycle scanned of root regions, heap and
- * stacks; mutex waits count goroutines asleep on a sync Mutex (sampled)
- * and threads asleep on a lock of the runtime.
+ * stacks; mutex waits count goroutines asleep on a sync Mutex (sampled).
  */
 #include <gort/gort.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lock.h"
 #include "observe.h"
-#include "prim/prim.h"
 #include "testing.h"
 #include "testing_rt.h"
 
@@ -520,36 +516,3 @@ static void mutex_wait_main(void *arg)
 }
 
 TEST(metrics_mutex_wait_counts_goroutines_asleep_on_a_mutex) { run_main(1, mutex_wait_main, NULL); }
-
-/* ---- time asleep on a lock of the runtime ---- */
-
-#define RUNTIME_LOCK_HOLD_NS ((int64_t)50000000)
-
-static mutex runtime_lock_held = MUTEX_INIT;
-static atomic_bool runtime_lock_waiting;
-
-static void *runtime_lock_waiter(void *arg)
-{
-    (void)arg;
-    atomic_store(&runtime_lock_waiting, true);
-    lock(&runtime_lock_held);
-    unlock(&runtime_lock_held);
-    return NULL;
-}
-
-TEST(metrics_mutex_wait_counts_threads_asleep_on_a_runtime_lock)
-{
-    double before = read_f64("/sync/mutex/wait/total:seconds");
-    lock(&runtime_lock_held);
-    pthread_t t;
-    REQUIRE(pthread_create(&t, NULL, runtime_lock_waiter, NULL) == 0);
-    while (!atomic_load(&runtime_lock_waiting))
-        prim_osyield();
-    int64_t until = gort_nanotime() + RUNTIME_LOCK_HOLD_NS;
-    while (gort_nanotime() < until)
-        prim_osyield();
-    unlock(&runtime_lock_held);
-    pthread_join(t, NULL);
-    double waited = read_f64("/sync/mutex/wait/total:seconds") - before;
-    CHECK(waited >= 0.5 * (double)RUNTIME_LOCK_HOLD_NS * 1e-9);
-}
