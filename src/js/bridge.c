@@ -275,26 +275,37 @@ static void sleeper_disown_ops(js_sleeper *s)
     s->ops = NULL;
 }
 
-/* The worker's thread detaches: its waits are ordinary again, the pthread
- * it adopted goes back for the next worker (thread: the one it took, for a
- * worker without a record) and its record too. Its staging area, if any,
- * its realm gave back already (gort_js_staging_free). The last call this
- * thread makes into the module. */
+/* A worker done with its record (detached, or cleaned up after): its
+ * staging area is freed, its pthread goes back for the next worker, and
+ * the record is free for the next one to take. */
+static void sleeper_give_back(js_sleeper *s)
+{
+    free(s->staging);
+    s->staging = NULL;
+    js_thread_give_back(&state, s->thread);
+    s->thread = 0;
+    s->in_call = 0;
+    s->parked = 0;
+    atomic_store(&s->worker_id, 0);
+    atomic_store(&s->taken, 0);
+}
+
+/* The worker's thread detaches: its waits are ordinary again, and its
+ * record, staging area (if its realm, after a close, did not give it back)
+ * and pthread go to the next worker (thread: the one it took, for a worker
+ * without a record). The last call this thread makes into the module. */
 EMSCRIPTEN_KEEPALIVE void gort_js_thread_detached(js_sleeper *s, uint32_t thread)
 {
     prim_futex_give_up_when(NULL, 0, NULL);
     sched_hold_open(false);
     js_thread_sleeper = NULL;
     handles_owner_set(0);
-    if (s != NULL) {
-        sleeper_disown_ops(s);
-        free(s->staging);
-        s->staging = NULL;
-        s->thread = 0;
-        atomic_store(&s->worker_id, 0);
-        atomic_store(&s->taken, 0);
+    if (s == NULL) {
+        js_thread_give_back(&state, thread);
+        return;
     }
-    js_thread_give_back(&state, thread);
+    sleeper_disown_ops(s);
+    sleeper_give_back(s);
 }
 
 /* 1 when no goroutine can run until a JS party acts (sched_quiescent). */
@@ -982,14 +993,7 @@ EMSCRIPTEN_KEEPALIVE int gort_js_thread_reap(uint32_t worker_id)
         op_free(s->ops);
     handles_delete_owned(s->handle_owner);
     sched_external_waiters_add(-1); /* its sched_hold_open */
-    free(s->staging);
-    s->staging = NULL;
-    js_thread_give_back(&state, s->thread);
-    s->thread = 0;
-    s->in_call = 0;
-    s->parked = 0;
-    atomic_store(&s->worker_id, 0);
-    atomic_store(&s->taken, 0);
+    sleeper_give_back(s);
     return JS_REAP_DONE;
 }
 
