@@ -578,7 +578,7 @@ function chooseWorst(ms) {
   $('worst-window').value = String(ms);
   showWorstKey();
   writeURL();
-  if (view.events) { view.lastMMUAt = performance.now(); timed('mmu', drawMMUFigures); }
+  if (view.events) { view.lastMMUAt = performance.now(); timed('mmu', drawMMUFigures); view.lastStripAt = -Infinity; }
 }
 
 function drawPauseFigures() {
@@ -694,6 +694,19 @@ function frame() {
   // Drawn in a worker, the map still costs this thread its messages (handled between frames).
   const messageMs = view.map.takeMessageMs();
   if (t0 - view.lastMetricsAt >= METRICS_EVERY_MS) { view.lastMetricsAt = t0; timed('metrics', () => sampleMetrics(t0)); drawReport(); }
+  if (t0 - view.lastTablesAt >= TABLES_EVERY_MS) {
+    view.lastTablesAt = t0;
+    timed('cycle', drawCycleTables);
+    timed('pauses', drawPauseFigures);
+    if (t0 - view.lastMMUAt >= MMU_EVERY_MS) {
+      view.lastMMUAt = t0;
+      timed('mmu', drawMMUFigures);
+      // New worst windows may end after the strip's last right edge: the strip is drawn now, so that it holds its marks.
+      view.lastStripAt = -Infinity;
+    } else drawWorstTable();
+    timed('classes', drawClasses);
+    drawCost();
+  }
   if (t0 - view.lastStripAt >= STRIP_EVERY_MS) {
     view.lastStripAt = t0;
     const now = runtimeNowNs() / 1e9;
@@ -710,14 +723,6 @@ function frame() {
     timed('strip', () => drawStrip($('strip'), { now, window: STRIP_WINDOW_S, samples: view.samples, lanes: view.lanes, stw, pauses: view.pauses, marks }));
     playground.shown.strip = { from: now - STRIP_WINDOW_S, to: now, marks };
     drawClock();
-  }
-  if (t0 - view.lastTablesAt >= TABLES_EVERY_MS) {
-    view.lastTablesAt = t0;
-    timed('cycle', drawCycleTables);
-    timed('pauses', drawPauseFigures);
-    if (t0 - view.lastMMUAt >= MMU_EVERY_MS) { view.lastMMUAt = t0; timed('mmu', drawMMUFigures); } else drawWorstTable();
-    timed('classes', drawClasses);
-    drawCost();
   }
   const t3 = performance.now();
   fold(view.frame, { ms: t3 - t0 + messageMs, events: t1 - t0, map: t2 - t1 + messageMs, panels: t3 - t2, bytes }, t0);
