@@ -51,6 +51,11 @@ int trace_lane_self(void);
 /* An event now, or at `time` (gort_nanotime's clock), into lane's ring. */
 void trace_event(int lane, uint16_t kind, uint64_t arg);
 void trace_event_at(int lane, uint16_t kind, int64_t time, uint64_t arg);
+/* The records a ring's writer hands to a running C trace at once (half a
+ * ring): trace_event_at calls trace_spill (tracechrome.c) each time a
+ * ring's head reaches a multiple of it, with the ring and that head. */
+#define TRACE_SPILL_EVENTS (GORT_TRACE_RING_EVENTS / 2)
+void trace_spill(int lane, const gort_trace_ring *r, uint32_t end);
 /* A lane's state change (GORT_EV_STATE), at `time` (<= 0: now). Also
  * counts the lanes' idle time for the CPU metrics. */
 void trace_state(int lane, enum gort_trace_state state, int64_t time);

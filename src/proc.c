@@ -1810,6 +1810,7 @@ static void *mstart(void *arg)
     }
     if (mp->p != NULL)
         releasep(mp);
+    release_thread_sudogs();
     prim_fiber_destroy(&mp->g0);
     tls_m = NULL;
     prim_thread_exit();
@@ -1824,8 +1825,9 @@ static void *mstart(void *arg)
  * per operation. A thread in try mode never waits for that lock: it keeps
  * up to TRY_SUDOG_CACHE, and beyond that gives them back only when the lock
  * is free at once. Any other thread keeps up to THREAD_SUDOG_CACHE (it
- * waits on one operation at a time, a select on a sudog per case): a thread
- * that exits holding some loses that many at most. */
+ * waits on one operation at a time, a select on a sudog per case). The
+ * runtime's own threads give theirs back as they exit
+ * (release_thread_sudogs). */
 #define TRY_SUDOG_CACHE 64
 #define THREAD_SUDOG_CACHE 4
 static _Thread_local sudog *tls_sudogs;
@@ -1861,6 +1863,21 @@ sudog *acquire_sudog(void)
     }
     memset(s, 0, sizeof *s);
     return s;
+}
+
+void release_thread_sudogs(void)
+{
+    if (tls_sudogs == NULL)
+        return;
+    sudog *last = tls_sudogs;
+    while (last->next != NULL)
+        last = last->next;
+    lock(&sched.sudoglock);
+    last->next = sched.sudogfree;
+    sched.sudogfree = tls_sudogs;
+    unlock(&sched.sudoglock);
+    tls_sudogs = NULL;
+    tls_nsudog = 0;
 }
 
 void release_sudog(sudog *s)

@@ -11,6 +11,9 @@
  *    before it overwrites the slot of the record `capacity` back, so a
  *    reader that copied a slot the writer was overwriting sees a head that
  *    condemns it;
+ *  - while a C trace runs (tracechrome.c), a ring's writer hands it each
+ *    half ring it completes (trace_spill), so that trace loses nothing
+ *    whatever its reader's delay;
  *  - rings are made once per lane, never freed nor moved: a reader may hold
  *    their addresses for the life of the process;
  *  - lane_state[i] is touched only by ring i's writer;
@@ -137,6 +140,23 @@ int trace_lane_self(void)
     return mp != NULL && mp->p != NULL ? mp->p->id : -1;
 }
 
+#ifdef GORT_DEBUG
+/* Debug builds check the one-writer rule: a second writer would overwrite
+ * a record unseen by any reader. */
+static atomic_int ring_writing[GORT_TRACE_RINGS];
+
+static void ring_enter(int lane)
+{
+    if (atomic_exchange_explicit(&ring_writing[lane], 1, memory_order_acquire) != 0)
+        gort_throw("runtime: two writers at once on a trace ring");
+}
+
+static void ring_leave(int lane) { atomic_store_explicit(&ring_writing[lane], 0, memory_order_release); }
+#else
+static inline void ring_enter(int lane) { (void)lane; }
+static inline void ring_leave(int lane) { (void)lane; }
+#endif
+
 void trace_event_at(int lane, uint16_t kind, int64_t time, uint64_t arg)
 {
     if (lane < 0)
@@ -144,6 +164,7 @@ void trace_event_at(int lane, uint16_t kind, int64_t time, uint64_t arg)
     gort_trace_ring *r = trace_header.rings[lane];
     if (r == NULL)
         return;
+    ring_enter(lane);
     uint32_t h = RING_LOAD(r->head);
     atomic_thread_fence(memory_order_release);
     gort_trace_event *ev = &r->events[h & (GORT_TRACE_RING_EVENTS - 1)];
@@ -152,6 +173,9 @@ void trace_event_at(int lane, uint16_t kind, int64_t time, uint64_t arg)
     RING_STORE(ev->lane, (uint16_t)lane);
     RING_STORE(ev->arg, arg);
     __atomic_store_n(&r->head, h + 1, __ATOMIC_RELEASE);
+    if (__builtin_expect(((h + 1) & (TRACE_SPILL_EVENTS - 1)) == 0, 0))
+        trace_spill(lane, r, h + 1);
+    ring_leave(lane);
 }
 
 void trace_event(int lane, uint16_t kind, uint64_t arg)

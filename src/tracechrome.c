@@ -20,11 +20,14 @@
  *  - one trace at a time: tracing.on changes only under tracing.lock, which
  *    start and stop hold while they set up or take down a trace (never
  *    while writing one);
- *  - while a trace runs, its cursor and buffer are the drain thread's; stop
- *    joins the thread before it touches them;
+ *  - while a trace runs, its buffer and each ring's taken_to are the drain
+ *    thread's; stop joins the thread before it touches them;
+ *  - a trace has every record its rings were written after it started and
+ *    before it stopped, or counts it lost (only when memory ran out);
  *  - the drain thread is no M: it holds no P and takes no lock of the
  *    runtime, and the runtime never waits for it, so a runtime stops and a
- *    program ends whether or not a trace is running.
+ *    program ends whether or not a trace is running; a ring's writer only
+ *    copies half a ring and pushes it, without a lock, once a half.
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -36,6 +39,7 @@
 #include "gort/gc.h"
 #include "gort/trace.h"
 #include "lock.h"
+#include "observe.h"
 #include "prim/prim.h"
 
 /* ---- the writer ---- */
@@ -560,20 +564,60 @@ int gort_trace_write_chrome(FILE *w, const gort_trace_event *events, size_t n, u
 /* ---- a trace that runs (Go's runtime/trace) ---- */
 
 /*
- * The drain thread's period follows how fast the busiest ring filled since
- * the last drain: the next drain comes when, at that rate, it would be a
- * quarter full, which leaves room for a burst four times as fast. A busy P
- * with goroutine events on fills a ring in about a millisecond (a drain
- * every quarter of one); a quiet runtime costs a wake-up a millisecond.
+ * While a trace runs, each ring's writer hands every half ring it completes
+ * to the trace (trace_spill): a copy of TRACE_SPILL_EVENTS records, pushed
+ * onto a list the drain thread takes at its period. The rings then lose
+ * nothing however late the drain thread runs (on a loaded machine it waited
+ * milliseconds for a core, and a ring of a busy P fills in about one), as
+ * Go's writers hand full buffers to its trace reader; what a trace holds in
+ * memory grows with it, as Go's does. At stop, what each ring wrote after
+ * its last spill is read from the ring itself.
  */
-#define DRAIN_FILL_TARGET (GORT_TRACE_RING_EVENTS / 4)
-#define DRAIN_PERIOD_MIN_NS ((int64_t)100 * 1000)
-#define DRAIN_PERIOD_MAX_NS ((int64_t)1000 * 1000)
-/* The least room the buffer has before a read: a few rings' worth, so that
- * a drain is a few reads, not one per ring. */
-#define DRAIN_ROOM (4 * GORT_TRACE_RING_EVENTS)
-/* Where a drain reads the events it has no memory for, to count them lost. */
-#define DISCARD_EVENTS 1024
+#define DRAIN_PERIOD_NS ((int64_t)1000 * 1000)
+
+typedef struct spill {
+    struct spill *next;
+    int lane;
+    uint32_t end; /* the ring index after its last record */
+    gort_trace_event events[TRACE_SPILL_EVENTS];
+} spill;
+
+_Static_assert(GORT_TRACE_RING_EVENTS % TRACE_SPILL_EVENTS == 0, "spills are whole parts of a ring");
+
+/* Writers look at spill_on at each half ring and push onto `spilled`
+ * (newest first) while counted in `spillers`: stop turns spill_on off,
+ * then waits for spillers to be 0 before it takes the list, so no spill
+ * comes after the trace it belonged to has been written. */
+static atomic_bool spill_on;
+static atomic_int spillers;
+static _Atomic(spill *) spilled;
+
+void trace_spill(int lane, const gort_trace_ring *r, uint32_t end)
+{
+    /* Orders the head this writer published before its look at spill_on,
+     * as start orders spill_on before its look at the heads: a half that
+     * misses the trace's start was written before the heads start read. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!atomic_load_explicit(&spill_on, memory_order_relaxed))
+        return;
+    atomic_fetch_add(&spillers, 1);
+    spill *sp;
+    if (atomic_load(&spill_on) && (sp = malloc(sizeof *sp)) != NULL) {
+        sp->lane = lane;
+        sp->end = end;
+        /* This writer's own records: no other writes them until it has
+         * written half a ring more. (A failed malloc leaves a gap the
+         * drain counts lost.) */
+        for (uint32_t k = 0; k < TRACE_SPILL_EVENTS; k++)
+            sp->events[k] = r->events[(end - TRACE_SPILL_EVENTS + k) & (GORT_TRACE_RING_EVENTS - 1)];
+        spill *top = atomic_load_explicit(&spilled, memory_order_relaxed);
+        do
+            sp->next = top;
+        while (!atomic_compare_exchange_weak_explicit(&spilled, &top, sp, memory_order_release,
+                                                      memory_order_relaxed));
+    }
+    atomic_fetch_sub(&spillers, 1);
+}
 
 static struct {
     mutex lock;
@@ -581,20 +625,23 @@ static struct {
     FILE *w;
     prim_thread thread;
     atomic_uint stop; /* the drain thread's futex word: 1 ends it */
-    gort_trace_cursor cursor;
-    uint32_t drained_to[GORT_TRACE_RINGS]; /* cursor.next at the last drain */
+    /* Each ring's index up to which the trace has its records (or counted
+     * them lost): the head at start, then each spill's end. */
+    uint32_t taken_to[GORT_TRACE_RINGS];
     gort_trace_event *buf;
     size_t len, cap;
     uint64_t lost;
     int nprocs; /* the most Ps any runtime had while the trace ran */
-    gort_trace_event discard[DISCARD_EVENTS];
 } tracing;
 
-static bool buffer_room(void)
+/* Room in the buffer for n more events; false when memory ran out. */
+static bool buffer_room(size_t n)
 {
-    if (tracing.cap - tracing.len >= DRAIN_ROOM)
+    if (tracing.cap - tracing.len >= n)
         return true;
-    size_t cap = tracing.cap * 2;
+    size_t cap = tracing.cap;
+    while (cap - tracing.len < n)
+        cap *= 2;
     gort_trace_event *b = cap < SIZE_MAX / sizeof *b ? realloc(tracing.buf, cap * sizeof *b) : NULL;
     if (b == NULL)
         return false;
@@ -603,57 +650,84 @@ static bool buffer_room(void)
     return true;
 }
 
-/* Reads every ring to its present; returns the most events one ring had
- * written since the last drain (those lost included). */
-static uint32_t drain(void)
+static void note_nprocs(void)
 {
-    for (;;) {
-        uint64_t lost = 0;
-        if (!buffer_room()) {
-            size_t n = gort_trace_read(&tracing.cursor, tracing.discard, DISCARD_EVENTS, &lost);
-            tracing.lost += lost + n;
-            if (n < DISCARD_EVENTS)
-                break;
-            continue;
-        }
-        size_t room = tracing.cap - tracing.len;
-        size_t n = gort_trace_read(&tracing.cursor, tracing.buf + tracing.len, room, &lost);
-        tracing.len += n;
-        tracing.lost += lost;
-        if (n < room)
-            break;
-    }
     int nprocs = (int)__atomic_load_n(&gort_trace_rings()->nprocs, __ATOMIC_ACQUIRE);
     if (nprocs > tracing.nprocs)
         tracing.nprocs = nprocs < GORT_TRACE_COLLECTOR ? nprocs : GORT_TRACE_COLLECTOR;
-    uint32_t fullest = 0;
-    for (int lane = 0; lane < GORT_TRACE_RINGS; lane++) {
-        uint32_t written = tracing.cursor.next[lane] - tracing.drained_to[lane];
-        if (written > fullest)
-            fullest = written;
-        tracing.drained_to[lane] = tracing.cursor.next[lane];
+}
+
+/* Takes the spills pushed so far into the buffer, in the order they were
+ * pushed (each ring's in its order). */
+static void drain(void)
+{
+    spill *newest = atomic_exchange_explicit(&spilled, NULL, memory_order_acquire), *oldest = NULL;
+    while (newest != NULL) {
+        spill *next = newest->next;
+        newest->next = oldest;
+        oldest = newest;
+        newest = next;
     }
-    return fullest;
+    while (oldest != NULL) {
+        spill *sp = oldest;
+        oldest = sp->next;
+        uint32_t first = sp->end - TRACE_SPILL_EVENTS, from = tracing.taken_to[sp->lane];
+        if ((int32_t)(sp->end - from) > 0) {
+            if ((int32_t)(first - from) > 0) { /* a spill that was never made */
+                tracing.lost += first - from;
+                from = first;
+            }
+            uint32_t n = sp->end - from;
+            if (buffer_room(n)) {
+                memcpy(tracing.buf + tracing.len, sp->events + (from - first), n * sizeof *tracing.buf);
+                tracing.len += n;
+            } else
+                tracing.lost += n;
+            tracing.taken_to[sp->lane] = sp->end;
+        }
+        free(sp);
+    }
+    note_nprocs();
 }
 
 static void *drain_main(void *arg)
 {
     (void)arg;
-    int64_t period = DRAIN_PERIOD_MIN_NS, last = prim_nanotime();
     while (atomic_load(&tracing.stop) == 0) {
-        prim_futex_wait(&tracing.stop, 0, period);
+        prim_futex_wait(&tracing.stop, 0, DRAIN_PERIOD_NS);
         if (atomic_load(&tracing.stop) != 0)
             break; /* stop drains the rest */
-        uint32_t fullest = drain();
-        int64_t now = prim_nanotime();
-        period = fullest == 0 ? DRAIN_PERIOD_MAX_NS : (now - last) * DRAIN_FILL_TARGET / fullest;
-        if (period < DRAIN_PERIOD_MIN_NS)
-            period = DRAIN_PERIOD_MIN_NS;
-        if (period > DRAIN_PERIOD_MAX_NS)
-            period = DRAIN_PERIOD_MAX_NS;
-        last = now;
+        drain();
     }
     return NULL;
+}
+
+/* At stop: what each ring wrote after its last spill, from the ring. */
+static void read_rings_rest(void)
+{
+    gort_trace_cursor cursor;
+    memset(&cursor, 0, sizeof cursor);
+    for (int lane = 0; lane < GORT_TRACE_RINGS; lane++) {
+        cursor.started[lane] = 1;
+        cursor.next[lane] = tracing.taken_to[lane];
+    }
+    for (;;) {
+        uint64_t lost = 0;
+        size_t room = GORT_TRACE_RING_EVENTS;
+        if (!buffer_room(room)) {
+            gort_trace_event discard[64];
+            size_t n = gort_trace_read(&cursor, discard, 64, &lost);
+            tracing.lost += lost + n;
+            if (n < 64)
+                break;
+            continue;
+        }
+        size_t n = gort_trace_read(&cursor, tracing.buf + tracing.len, room, &lost);
+        tracing.len += n;
+        tracing.lost += lost;
+        if (n < room)
+            break;
+    }
 }
 
 int gort_trace_start(FILE *w)
@@ -665,34 +739,35 @@ int gort_trace_start(FILE *w)
         unlock(&tracing.lock);
         return GORT_ESTATE;
     }
-    tracing.buf = malloc(DRAIN_ROOM * sizeof *tracing.buf);
+    tracing.cap = 4 * GORT_TRACE_RING_EVENTS;
+    tracing.buf = malloc(tracing.cap * sizeof *tracing.buf);
     if (tracing.buf == NULL) {
         unlock(&tracing.lock);
         return GORT_ENOMEM;
     }
-    tracing.cap = DRAIN_ROOM;
     tracing.len = 0;
     tracing.lost = 0;
     tracing.w = w;
-    /* Asked for before the rings' present is taken: none written after it
-     * is missed. What the rings held before is not the trace's: the cursor
-     * starts at each ring's head (a ring made later is read from its
-     * start). */
+    /* Asked for, and spills turned on, before the rings' present is taken:
+     * none written after it is missed. What the rings held before is not
+     * the trace's: it starts at each ring's head (a ring made later, at
+     * its start). */
     gort_trace_goroutines(1);
+    atomic_store(&spill_on, true);
+    atomic_thread_fence(memory_order_seq_cst);
     const gort_trace_header *h = gort_trace_rings();
-    memset(&tracing.cursor, 0, sizeof tracing.cursor);
     for (int lane = 0; lane < GORT_TRACE_RINGS; lane++) {
         const gort_trace_ring *r = __atomic_load_n(&h->rings[lane], __ATOMIC_ACQUIRE);
-        if (r == NULL)
-            continue;
-        tracing.cursor.started[lane] = 1;
-        tracing.cursor.next[lane] = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+        tracing.taken_to[lane] = r != NULL ? __atomic_load_n(&r->head, __ATOMIC_ACQUIRE) : 0;
     }
-    memcpy(tracing.drained_to, tracing.cursor.next, sizeof tracing.drained_to);
-    int nprocs = (int)__atomic_load_n(&h->nprocs, __ATOMIC_ACQUIRE);
-    tracing.nprocs = nprocs < GORT_TRACE_COLLECTOR ? nprocs : GORT_TRACE_COLLECTOR;
+    tracing.nprocs = 0;
+    note_nprocs();
     atomic_store(&tracing.stop, 0);
     if (!prim_thread_start(&tracing.thread, drain_main, NULL)) {
+        atomic_store(&spill_on, false);
+        while (atomic_load(&spillers) != 0)
+            prim_osyield();
+        drain();
         gort_trace_goroutines(0);
         free(tracing.buf);
         tracing.buf = NULL;
@@ -714,8 +789,14 @@ int gort_trace_stop(void)
     atomic_store(&tracing.stop, 1);
     prim_futex_wake(&tracing.stop, 1);
     prim_thread_join(&tracing.thread);
+    /* No spill after this: a writer that saw spill_on still on is counted
+     * in spillers until it has pushed its spill. */
+    atomic_store(&spill_on, false);
+    while (atomic_load(&spillers) != 0)
+        prim_osyield();
     gort_trace_goroutines(0);
     drain();
+    read_rings_rest();
     FILE *w = tracing.w;
     gort_trace_event *buf = tracing.buf;
     size_t len = tracing.len;
