@@ -1825,13 +1825,21 @@ static void *mstart(void *arg)
  * per operation. A thread in try mode never waits for that lock: it keeps
  * up to TRY_SUDOG_CACHE, and beyond that gives them back only when the lock
  * is free at once. Any other thread keeps up to THREAD_SUDOG_CACHE (it
- * waits on one operation at a time, a select on a sudog per case). The
- * runtime's own threads give theirs back as they exit
- * (release_thread_sudogs). */
+ * waits on one operation at a time, a select on a sudog per case). Every
+ * thread gives its own back as it ends (release_thread_sudogs, at the
+ * runtime's threads' exit and through a thread-exit hook for any other):
+ * a program whose threads come and go does not leak them. */
 #define TRY_SUDOG_CACHE 64
 #define THREAD_SUDOG_CACHE 4
 static _Thread_local sudog *tls_sudogs;
 static _Thread_local int tls_nsudog;
+static _Thread_local bool tls_sudogs_hooked;
+
+static void thread_sudogs_at_exit(void *unused)
+{
+    (void)unused;
+    release_thread_sudogs();
+}
 
 sudog *acquire_sudog(void)
 {
@@ -1893,8 +1901,11 @@ void release_sudog(sudog *s)
         /* The thread keeps it below its bound (a thread in try mode also
          * while sudoglock is taken); otherwise it goes to the shared list,
          * whose lock a thread in try mode then already holds. */
+        if (!tls_sudogs_hooked)
+            tls_sudogs_hooked = prim_thread_at_exit(thread_sudogs_at_exit, &tls_sudogs_hooked);
+        /* (Without its exit hook, a thread not in try mode keeps none.) */
         bool shared = tls_try_mode ? tls_nsudog >= TRY_SUDOG_CACHE && lock_try(&sched.sudoglock)
-                                   : tls_nsudog >= THREAD_SUDOG_CACHE;
+                                   : tls_nsudog >= THREAD_SUDOG_CACHE || !tls_sudogs_hooked;
         if (!shared) {
             s->next = tls_sudogs;
             tls_sudogs = s;

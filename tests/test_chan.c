@@ -1482,6 +1482,49 @@ TEST(chan_threads_without_runtime)
     CHECK_EQ(sum, (int64_t)2000 * 1999 / 2 + 2000);
 }
 
+/* Threads that come and go, each blocked once in a receive: a thread
+ * keeps the sudogs it waited with, and gives them back as it ends. Before,
+ * every thread that ended took its own with it (a program starting a
+ * thread per task leaked one per task). */
+#define COME_AND_GO_THREADS 200
+
+static gort_chan *come_and_go;
+
+static void *come_and_go_thread(void *arg)
+{
+    (void)arg;
+    int64_t v;
+    bool ok;
+    gort_chan_recv(come_and_go, &v, &ok);
+    CHECK(ok && v == 7);
+    return NULL;
+}
+
+static void come_and_go_round(void)
+{
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, come_and_go_thread, NULL) == 0);
+    /* The thread waits (with a sudog) before the value comes. */
+    AWAIT(RECVQ_LEN(come_and_go) == 1);
+    int64_t v = 7;
+    CHECK_EQ(gort_chan_send(come_and_go, &v), GORT_OK);
+    pthread_join(t, NULL);
+}
+
+TEST(chan_threads_that_come_and_go_keep_no_sudogs)
+{
+    REQUIRE((come_and_go = gort_chan_make_bytes(sizeof(int64_t), 0)) != NULL);
+    for (int i = 0; i < 4; i++)
+        come_and_go_round();
+    gort_memstats before, after;
+    gort_read_memstats(&before);
+    for (int i = 0; i < COME_AND_GO_THREADS; i++)
+        come_and_go_round();
+    gort_read_memstats(&after);
+    /* (One more is allowed: a thread's exit and the next one's wait may meet.) */
+    CHECK(after.goroutine_sys - before.goroutine_sys <= prim_cache_lines_bytes(sizeof(sudog)));
+}
+
 /* ---- a thread that holds the runtime open (a JS realm's) ---- */
 
 #define HOLD_ROUNDS 200

@@ -110,8 +110,9 @@ void prim_thread_join(prim_thread *t);
 /* Ends the calling runtime thread (wasm needs this after fibers ran on it). */
 _Noreturn void prim_thread_exit(void);
 /* Runs fn(arg) when the calling thread (any thread, the runtime's or not)
- * ends. One hook: every thread's runs the fn of the first call; a thread's
- * second call replaces its arg. false when the system has no room for it. */
+ * ends, once per fn (a thread's second call with the same fn replaces its
+ * arg; arg must not be NULL). A process has room for a few distinct fns;
+ * false when there is none left or the system has no room for it. */
 bool prim_thread_at_exit(void (*fn)(void *), void *arg);
 
 /* Hardware threads available to this process. */

@@ -23,27 +23,59 @@ void prim_thread_join(prim_thread *t) { pthread_join((pthread_t)t->handle, NULL)
 
 _Noreturn void prim_thread_exit(void) { pthread_exit(NULL); }
 
-static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
-static pthread_key_t exit_key;
-static bool exit_key_made;
-static void (*_Atomic exit_fn)(void *);
+/*
+ * A few hooks for a thread's end, each a pthread key whose destructor
+ * (pthread runs it at a thread's end when the thread set a value) calls
+ * its fn. A hook's fn is set once, under hooks_lock; its key is made
+ * before the fn is published.
+ */
+#define EXIT_HOOKS 4
 
-/* pthread runs a key's destructor at a thread's end when its value is set. */
-static void exit_hook(void *arg)
+static struct {
+    void (*_Atomic fn)(void *);
+    pthread_key_t key;
+} hooks[EXIT_HOOKS];
+static pthread_mutex_t hooks_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void run_hook(int i, void *arg)
 {
-    void (*fn)(void *) = atomic_load(&exit_fn);
+    void (*fn)(void *) = atomic_load_explicit(&hooks[i].fn, memory_order_acquire);
     if (fn != NULL)
         fn(arg);
 }
 
-static void exit_key_make(void) { exit_key_made = pthread_key_create(&exit_key, exit_hook) == 0; }
+static void hook0(void *arg) { run_hook(0, arg); }
+static void hook1(void *arg) { run_hook(1, arg); }
+static void hook2(void *arg) { run_hook(2, arg); }
+static void hook3(void *arg) { run_hook(3, arg); }
+static void (*const hook_destructors[EXIT_HOOKS])(void *) = {hook0, hook1, hook2, hook3};
+
+/* fn's hook, made on its first use; -1 when none can be had. */
+static int hook_of(void (*fn)(void *))
+{
+    for (int i = 0; i < EXIT_HOOKS; i++)
+        if (atomic_load_explicit(&hooks[i].fn, memory_order_acquire) == fn)
+            return i;
+    int found = -1;
+    pthread_mutex_lock(&hooks_lock);
+    for (int i = 0; i < EXIT_HOOKS && found < 0; i++) {
+        void (*had)(void *) = atomic_load_explicit(&hooks[i].fn, memory_order_relaxed);
+        if (had == fn)
+            found = i;
+        else if (had == NULL) {
+            if (pthread_key_create(&hooks[i].key, hook_destructors[i]) == 0) {
+                atomic_store_explicit(&hooks[i].fn, fn, memory_order_release);
+                found = i;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&hooks_lock);
+    return found;
+}
 
 bool prim_thread_at_exit(void (*fn)(void *), void *arg)
 {
-    pthread_once(&exit_key_once, exit_key_make);
-    if (!exit_key_made)
-        return false;
-    void (*none)(void *) = NULL;
-    atomic_compare_exchange_strong(&exit_fn, &none, fn);
-    return pthread_setspecific(exit_key, arg) == 0;
+    int i = hook_of(fn);
+    return i >= 0 && pthread_setspecific(hooks[i].key, arg) == 0;
 }
