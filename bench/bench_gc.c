@@ -5,7 +5,11 @@
  *    as Go's peer program runs it) at depth 16 and 18: total time, cycles,
  *    the longest and the median stop-the-world pause per cycle (both pauses
  *    of a cycle summed, as Go's PauseNs), peak heap (arenas mapped, which
- *    gort never returns: Go's HeapSys) and the collector's CPU share;
+ *    gort never returns: Go's HeapSys), the process's peak resident memory
+ *    (what the heap and everything else really took from the machine:
+ *    natively gort maps its arenas 64 MB at a time, and Go counts its
+ *    HeapSys in 4 MB steps, so HeapSys alone tells little) and the
+ *    collector's CPU share;
  *  - Boehm's GCBench (trees built top-down and bottom-up at growing depths
  *    beside a long-lived tree and a large array of doubles);
  *  - barrier_storm: old objects' pointers rewritten all the time while
@@ -30,6 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __EMSCRIPTEN__
+#include <emscripten.h>
+#endif
 
 typedef struct node {
     struct node *left;
@@ -230,6 +237,30 @@ static void barrier_storm(void *arg)
     }
 }
 
+
+/* The process's peak resident memory in bytes (Linux's VmHWM; on wasm the
+ * Node process's, as Go js/wasm's figure is); 0 where it cannot be read. */
+#ifdef __EMSCRIPTEN__
+EM_JS(double, peak_rss_bytes, (void), {
+    return typeof process === 'object' && typeof process.resourceUsage === 'function'
+        ? process.resourceUsage().maxRSS * 1024 : 0;
+});
+#else
+static double peak_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return 0;
+    char line[128];
+    double kb = 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmHWM: %lf kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb * 1024;
+}
+#endif
+
 /* ---- measuring ---- */
 
 static int cmp_u64(const void *a, const void *b)
@@ -269,6 +300,9 @@ static void measure(const char *name, void (*program)(void *), void *arg)
     printf("RESULT %s_pause_p50 %.1f us\n", name, k ? pauses[(k - 1) / 2] / 1e3 : 0.0);
     printf("RESULT %s_pause_p95 %.1f us\n", name, k ? pauses[(k - 1) * 95 / 100] / 1e3 : 0.0);
     printf("RESULT %s_heapsys %.1f MB\n", name, stats.heap_sys / 1048576.0);
+    double rss = peak_rss_bytes();
+    if (rss > 0)
+        printf("RESULT %s_rss %.1f MB\n", name, rss / 1048576.0);
     printf("RESULT %s_gc_cpu %.1f %%\n", name, stats.gc_cpu_fraction * 100);
     printf("PAUSES %s", name);
     for (uint32_t i = 0; i < k; i++)

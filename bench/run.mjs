@@ -188,8 +188,10 @@ console.log(`
 Figures: median (min..max) of ${RUNS} runs${quick ? ' (quick: a tenth of every size)' : ''}. Go js/wasm runs on
 one thread: its figure stands on every line. Collector rows: gort and Go on 2 Ps; a pause
 per cycle is both stop-the-world pauses summed (Go's PauseNs); peak heap is the arenas
-mapped (Go's HeapSys). Malloc columns free the object leaving the ring; 2 threads: gort
-and Go run 2 goroutines on 2 Ps.${goAbsent ? `\nGo: ${goAbsentReason}.` : ''}`);
+mapped (Go's HeapSys: gort maps 64 MB natively at once, Go counts 4 MB steps), peak
+resident memory the process's (on wasm the Node process's, its workers included).
+Malloc columns free the object leaving the ring; 2 threads: gort and Go run 2
+goroutines on 2 Ps.${goAbsent ? `\nGo: ${goAbsentReason}.` : ''}`);
 
 console.log(`\n${ratioTable(results.flatMap((r) => r.lines), { goAbsent, cores })}`);
 console.log(`

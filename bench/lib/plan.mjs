@@ -89,6 +89,7 @@ const GC_FIGURES = [
   ['pause_p50', 'median STW pause per cycle', 'lower'],
   ['pause_p95', '95th percentile STW pause', 'lower'],
   ['heapsys', 'peak heap (HeapSys)', 'lower'],
+  ['rss', 'peak resident memory (VmHWM; wasm: the Node process)', 'lower'],
   ['gc_cpu', 'GC CPU share', 'lower'],
 ];
 

@@ -1,12 +1,17 @@
 // Package gcstats measures a program the way gort's bench_gc does: wall
 // time, collector cycles, the longest, median and 95th-percentile
 // stop-the-world pause per cycle (Go's PauseNs, both pauses of a cycle
-// summed), HeapSys (which Go, like gort, keeps as its peak) and the
-// collector's CPU share; and prints every pause for the histograms.
+// summed), HeapSys (which Go, like gort, keeps as its peak), the process's
+// peak resident memory and the collector's CPU share; and prints every
+// pause for the histograms.
 package gcstats
 
 import (
+	"bufio"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"gortbench/internal/bench"
@@ -40,6 +45,31 @@ func Measure(name string, program func()) {
 	bench.Result(name+"_pause_p50", us(bench.Percentile(pauses, 50)), "us")
 	bench.Result(name+"_pause_p95", us(bench.Percentile(pauses, 95)), "us")
 	bench.Result(name+"_heapsys", float64(m.HeapSys)/1048576, "MB")
+	if kb, ok := peakRSSKB(); ok {
+		bench.Result(name+"_rss", kb/1024, "MB")
+	}
 	bench.Result(name+"_gc_cpu", m.GCCPUFraction*100, "%")
 	bench.Pauses(name, pauses)
+}
+
+// peakRSSKB is the process's peak resident memory in kB (Linux's VmHWM; on
+// js/wasm, where files are Node's, the Node process's).
+func peakRSSKB() (float64, bool) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	lines := bufio.NewScanner(f)
+	for lines.Scan() {
+		if line := lines.Text(); strings.HasPrefix(line, "VmHWM:") {
+			fields := strings.Fields(strings.TrimPrefix(line, "VmHWM:"))
+			if len(fields) == 0 {
+				return 0, false
+			}
+			kb, err := strconv.ParseFloat(fields[0], 64)
+			return kb, err == nil
+		}
+	}
+	return 0, false
 }
