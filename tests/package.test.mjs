@@ -267,6 +267,9 @@ test('contexts: cancel, timeout, values, signals', async () => {
   assert.equal(ctx.err, Canceled);
   assert.equal(child.err, Canceled);
   assert.equal(Canceled.message, 'context canceled');
+  // A sentinel printed says what it is, not where the package was loaded.
+  assert.equal(Canceled.stack, 'ContextError: context canceled');
+  assert.equal(DeadlineExceeded.stack, 'ContextError: context deadline exceeded');
   await tick();
   assert.equal(signal.aborted, true);
   assert.equal(signal.reason, Canceled);

@@ -10,10 +10,21 @@ import { E } from './realm.js';
 /** The error of a context that is done: context.Canceled or context.DeadlineExceeded. */
 export class ContextError extends GortError {}
 
+/**
+ * A sentinel, as Go's context errors are: one value compared by identity.
+ * Its stack is its text alone: it is made as the package loads, and a
+ * stack of that moment would point the reader of a printed error there.
+ */
+function sentinel(message, code) {
+  const err = new ContextError(message, code);
+  err.stack = `${err.name}: ${message}`;
+  return Object.freeze(err);
+}
+
 /** Go's context.Canceled ('context canceled'). */
-export const Canceled = Object.freeze(new ContextError('context canceled', 'ECANCELED'));
+export const Canceled = sentinel('context canceled', 'ECANCELED');
 /** Go's context.DeadlineExceeded ('context deadline exceeded'). */
-export const DeadlineExceeded = Object.freeze(new ContextError('context deadline exceeded', 'EDEADLINE'));
+export const DeadlineExceeded = sentinel('context deadline exceeded', 'EDEADLINE');
 
 function check(rt, err, what) {
   if (err === E.NILCONTEXT) throw new GortError('cannot create context from nil parent', 'ENILCONTEXT');
