@@ -64,6 +64,8 @@ const SYSTEM_SLACK_BYTES = 8 << 20;
 const WORKLOAD_DEPTH = 12;
 // How long a worker to be terminated waits in the runtime first.
 const DOOMED_WAIT_MS = 20;
+// How long it may take to fall asleep there, on a loaded machine.
+const DOOMED_PARK_LIMIT_MS = 10_000;
 
 function checksum(words) {
   let h = 0x811c9dc5;
@@ -236,7 +238,16 @@ async function soak() {
       workerData: { role: 'doomed', entry: workerEntry, rt: rt.handle, ch: doomed.handle, how },
     });
     const said = await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
-    if (said !== 'waiting') fail(`a worker to be terminated said ${said}`);
+    if (said?.state !== 'waiting') fail(`a worker to be terminated said ${JSON.stringify(said)}`);
+    // A blocking wait is terminated only once the worker sleeps in it: ended
+    // in any other part of a call (a loaded machine can hold it there for
+    // milliseconds), a worker ends the runtime, as designed.
+    if (how !== 'recv') {
+      const asleep = rt.realm.module._gort_js_sleeper_parked;
+      const since = performance.now();
+      while (!asleep(said.sleeper) && performance.now() - since < DOOMED_PARK_LIMIT_MS) await new Promise((r) => setTimeout(r, 1));
+      if (!asleep(said.sleeper)) fail(`a worker to be terminated did not sleep in its ${how} within ${DOOMED_PARK_LIMIT_MS} ms`);
+    }
     await new Promise((r) => setTimeout(r, DOOMED_WAIT_MS));
     await w.terminate();
     if (doomed.trySend(1)) fail(`a terminated worker's wait (${how}) was left on its channel and took a value`);
@@ -322,7 +333,7 @@ async function doomedParty({ entry: workerModule, rt: handle, ch, how }) {
   const { attach, select } = await import(workerModule);
   const wr = await attach(handle);
   const c = wr.open(ch);
-  parentPort.postMessage('waiting');
+  parentPort.postMessage({ state: 'waiting', sleeper: wr.sleeper });
   if (how === 'recvSync') c.recvSync();
   else if (how === 'selectSync') select.sync([{ recv: c }, { recv: wr.after(60_000) }]);
   else await c.recv();

@@ -38,7 +38,10 @@
  * And, on any thread, gort_js_handles_live(): how many handles are in use
  * (tests that a realm lets its handles go); gort_js_malloc_in_use(): the
  * bytes the system allocator has handed out and not had back (tests that
- * workers gone leave nothing behind).
+ * workers gone leave nothing behind); gort_js_sleeper_parked(sleeper):
+ * whether that attached worker sleeps in a blocking operation (the soak
+ * terminates a worker only then: inside any other part of a call, its end
+ * is fatal).
  */
 #include <emscripten/emscripten.h>
 #include <malloc.h>
@@ -313,6 +316,8 @@ static void clockcheck(gort_js_args *args)
 GORT_EXPORT_GO(clockcheck, "chan out, number n");
 
 EMSCRIPTEN_KEEPALIVE uint32_t gort_js_handles_live(void) { JS_CALL; return handles_live(); }
+
+EMSCRIPTEN_KEEPALIVE int gort_js_sleeper_parked(const js_sleeper *s) { return s != NULL && s->parked != 0; }
 
 EMSCRIPTEN_KEEPALIVE double gort_js_malloc_in_use(void)
 {
