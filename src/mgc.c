@@ -656,7 +656,6 @@ static void *gc_thread_main(void *arg)
                atomic_load(&gc.requested) <= atomic_load(&gc.cycles_started))
             prim_futex_wait(&gc.wake, 0, -1);
     }
-    release_thread_sudogs();
     prim_thread_exit();
 }
 

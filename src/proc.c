@@ -1810,7 +1810,6 @@ static void *mstart(void *arg)
     }
     if (mp->p != NULL)
         releasep(mp);
-    release_thread_sudogs();
     prim_fiber_destroy(&mp->g0);
     tls_m = NULL;
     prim_thread_exit();
@@ -1825,21 +1824,16 @@ static void *mstart(void *arg)
  * per operation. A thread in try mode never waits for that lock: it keeps
  * up to TRY_SUDOG_CACHE, and beyond that gives them back only when the lock
  * is free at once. Any other thread keeps up to THREAD_SUDOG_CACHE (it
- * waits on one operation at a time, a select on a sudog per case). Every
- * thread gives its own back as it ends (release_thread_sudogs, at the
- * runtime's threads' exit and through a thread-exit hook for any other):
- * a program whose threads come and go does not leak them. */
+ * waits on one operation at a time, a select on a sudog per case), and
+ * only once it has a thread-exit hook (prim_thread_at_exit) that gives them
+ * back as it ends, the runtime's threads and any other alike: a program
+ * whose threads come and go does not leak them. */
 #define TRY_SUDOG_CACHE 64
 #define THREAD_SUDOG_CACHE 4
 static _Thread_local sudog *tls_sudogs;
 static _Thread_local int tls_nsudog;
 static _Thread_local bool tls_sudogs_hooked;
 
-static void thread_sudogs_at_exit(void *unused)
-{
-    (void)unused;
-    release_thread_sudogs();
-}
 
 sudog *acquire_sudog(void)
 {
@@ -1873,8 +1867,10 @@ sudog *acquire_sudog(void)
     return s;
 }
 
-void release_thread_sudogs(void)
+/* The ending thread's own sudogs go to the shared list. */
+static void thread_sudogs_at_exit(void *unused)
 {
+    (void)unused;
     if (tls_sudogs == NULL)
         return;
     sudog *last = tls_sudogs;

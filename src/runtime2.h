@@ -250,9 +250,6 @@ void sudog_async_finish(sudog *s);
 
 sudog *acquire_sudog(void);
 void release_sudog(sudog *s);
-/* The calling thread's own sudogs go to the shared list: a runtime thread
- * (an m, the collector) calls it as it exits. */
-void release_thread_sudogs(void);
 
 /* Called by the timer code when a timer due at `when` was added, so that a
  * worker sleeping past it wakes up in time. */

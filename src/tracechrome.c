@@ -2,8 +2,8 @@
  * tracechrome.c — the event rings (gort/trace.h) as a Chrome trace, the
  * JSON object format that Perfetto and chrome://tracing open: a writer of a
  * list of events (gort_trace_write_chrome), and Go's runtime/trace shape
- * around it (gort_trace_start, gort_trace_stop), whose thread drains the
- * rings into memory while a trace runs. The picture is the one the JS
+ * around it (gort_trace_start, gort_trace_stop), to which the rings'
+ * writers hand their records while a trace runs. The picture is the one the JS
  * reader's chromeTrace (src/js/observe.js) draws from the same events: the
  * same thread ids, names, categories and args, in the same order, so that a
  * trace looks the same whichever side wrote it.
@@ -619,6 +619,15 @@ void trace_spill(int lane, const gort_trace_ring *r, uint32_t end)
     atomic_fetch_sub(&spillers, 1);
 }
 
+/* Turns spills off and waits for the writers that saw them on to have
+ * pushed theirs: after it, no spill comes. */
+static void spills_off(void)
+{
+    atomic_store(&spill_on, false);
+    while (atomic_load(&spillers) != 0)
+        prim_osyield();
+}
+
 static struct {
     mutex lock;
     bool on;
@@ -764,9 +773,7 @@ int gort_trace_start(FILE *w)
     note_nprocs();
     atomic_store(&tracing.stop, 0);
     if (!prim_thread_start(&tracing.thread, drain_main, NULL)) {
-        atomic_store(&spill_on, false);
-        while (atomic_load(&spillers) != 0)
-            prim_osyield();
+        spills_off();
         drain();
         gort_trace_goroutines(0);
         free(tracing.buf);
@@ -789,11 +796,7 @@ int gort_trace_stop(void)
     atomic_store(&tracing.stop, 1);
     prim_futex_wake(&tracing.stop, 1);
     prim_thread_join(&tracing.thread);
-    /* No spill after this: a writer that saw spill_on still on is counted
-     * in spillers until it has pushed its spill. */
-    atomic_store(&spill_on, false);
-    while (atomic_load(&spillers) != 0)
-        prim_osyield();
+    spills_off();
     gort_trace_goroutines(0);
     drain();
     read_rings_rest();
