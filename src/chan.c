@@ -496,6 +496,7 @@ static int chanrecv1(hchan *c, void *ep, bool block, bool *received, async_wait 
     bool in_sudog = chan_value_in_sudog(c, ep);
     if (in_sudog) {
         mysg->elem = &mysg->value;
+        mysg->valuesize = c->elemsize;
         if (async != NULL)
             mysg->dst = ep;
     }
@@ -505,9 +506,10 @@ static int chanrecv1(hchan *c, void *ep, bool block, bool *received, async_wait 
         async->pending = mysg;
         return GORT_EWOULDBLOCK;
     }
-    /* A sender's value, or close's zero value. */
+    /* A sender's value, or close's zero value. (Its size from the sudog:
+     * see chan_async_finish.) */
     if (in_sudog)
-        memcpy(ep, &mysg->value, c->elemsize);
+        memcpy(ep, &mysg->value, mysg->valuesize);
     *received = mysg->success;
     mysg->c = NULL;
     release_sudog(mysg);
@@ -674,9 +676,12 @@ bool chan_async_finish(sudog *s)
 {
     if (!sudog_async_poll(s))
         gort_throw("chan_async_finish: the operation has not completed");
-    /* Dequeued by its waker, which is done with it once it woke it. */
+    /* Dequeued by its waker, which is done with it once it woke it. The
+     * size is the sudog's own: the channel's line is the waker's now, and
+     * reading it here would put one more transfer between cores on the
+     * path of every hand-off. */
     if (s->dst != NULL)
-        memcpy(s->dst, &s->value, ((hchan *)s->c)->elemsize);
+        memcpy(s->dst, &s->value, s->valuesize);
     bool success = s->success;
     s->c = NULL;
     sudog_async_finish(s);

@@ -135,8 +135,12 @@ struct sudog {
      * goroutine waits here. A goroutine abandoned when its runtime stopped
      * stays queued on the channels it waited on, and is skipped there. */
     uint32_t generation;
-    /* WAITER_ASYNC receiving into value: where chan_async_finish copies it
-     * (NULL otherwise). Out of the first line: the waker never touches it. */
+    /* A receiver's value handed over in the sudog: its size, which the
+     * woken receiver copies out without reading the channel (whose line
+     * its waker then holds); and for WAITER_ASYNC where it copies it
+     * (chan_async_finish; NULL otherwise). Out of the first line: the waker
+     * never touches them. */
+    uint32_t valuesize;
     void *dst;
 };
 
