@@ -21,15 +21,19 @@ const RUNS = runsFlag ? Number(runsFlag.slice('--runs='.length)) : quick ? 3 : 5
 const onlyFlag = process.argv.find((a) => a.startsWith('--only='));
 const only = onlyFlag ? onlyFlag.slice('--only='.length).split(',') : null;
 const printSamples = process.argv.includes('--samples');
-const ROUND_TRIPS = quick ? 2000 : 25000;
-const MESSAGES = quick ? 5000 : 150000;
-// The first round trips or values of every run are not timed, for gort and
-// its anchor alike: a fresh worker's JS (and the module's wasm, in a fresh
-// process) runs in V8's baseline tiers until it has run a while, which made
-// a run's figure depend on its length (gort's f64 values 0.6 M/s over 50,000,
-// 1.25 M/s over 200,000; postMessage's less so). Steady state is measured.
-const ROUND_TRIP_WARMUP = Math.floor(ROUND_TRIPS / 5);
-const MESSAGE_WARMUP = Math.floor(MESSAGES / 3);
+const ROUND_TRIPS = quick ? 2000 : 20000;
+const MESSAGES = quick ? 5000 : 100000;
+// Every run first warms up for WARMUP_MS, untimed, for gort and its anchor
+// alike: a fresh worker's JS (and the module's wasm, in a fresh process) runs
+// in V8's baseline tiers until it has run a while, and the optimizing
+// compiler then needs the cores that two busy workers hold. A warm-up
+// counted in round trips or values made a run's figure depend on how fast
+// the party was (gort's worker round trip: ~2.0 us after 5,000, ~1.4 us
+// after 300 ms; f64 values 0.6 M/s over 50,000, 1.25 M/s over 200,000).
+// Steady state is measured: then ROUND_TRIPS round trips or MESSAGES values.
+const WARMUP_MS = quick ? 50 : 500;
+// The last value of a round-trip run (echoed back), or of a throughput run's warm-up.
+const END = -1;
 const CHURN_TREES = quick ? 300 : 3000;
 const CHANNEL_CAP = 1024;
 
@@ -74,14 +78,18 @@ const us = (ms) => ms * 1000;
 
 // ---- round trips ----
 
-/** ms per round trip of ROUND_TRIPS calls of trip(i), the warm-up's not counted. */
+/**
+ * ms per round trip of ROUND_TRIPS calls of trip(i) after WARMUP_MS of them;
+ * then trip(END), which the other side takes for the end (bench/js/party.mjs).
+ */
 async function timedRoundTrips(trip) {
-  let t0 = 0;
-  for (let i = 0; i < ROUND_TRIPS; i++) {
-    if (i === ROUND_TRIP_WARMUP) t0 = performance.now();
-    await trip(i);
-  }
-  return (performance.now() - t0) / (ROUND_TRIPS - ROUND_TRIP_WARMUP);
+  let i = 0;
+  for (const warm = performance.now(); performance.now() - warm < WARMUP_MS;) await trip(i++);
+  const t0 = performance.now();
+  for (let n = 0; n < ROUND_TRIPS; n++) await trip(i++);
+  const per = (performance.now() - t0) / ROUND_TRIPS;
+  await trip(END);
+  return per;
 }
 
 async function mainGoroutine() {
@@ -94,7 +102,7 @@ async function mainGoroutine() {
 
 async function mainWorkerGort() {
   const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
-  const w = spawn('gortEcho', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, rt: rt.handle, a: a.handle, b: b.handle });
+  const w = spawn('gortEcho', { n: ROUND_TRIPS, warmupMs: WARMUP_MS, rt: rt.handle, a: a.handle, b: b.handle });
   await w.ready;
   const per = await timedRoundTrips(async (i) => { await a.send(i); await b.recv(); });
   await w.worker.terminate();
@@ -103,7 +111,7 @@ async function mainWorkerGort() {
 
 async function mainWorkerPort() {
   const { port1, port2 } = new MessageChannel();
-  const w = spawn('portEcho', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, port: port2 }, [port2]);
+  const w = spawn('portEcho', { n: ROUND_TRIPS, warmupMs: WARMUP_MS, port: port2 }, [port2]);
   await w.ready;
   const per = await timedRoundTrips(async (i) => {
     port1.postMessage(i);
@@ -116,8 +124,8 @@ async function mainWorkerPort() {
 
 async function workerWorkerGort() {
   const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
-  const echo = spawn('gortEcho', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, rt: rt.handle, a: a.handle, b: b.handle });
-  const ping = spawn('gortPing', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, rt: rt.handle, a: a.handle, b: b.handle });
+  const echo = spawn('gortEcho', { n: ROUND_TRIPS, warmupMs: WARMUP_MS, rt: rt.handle, a: a.handle, b: b.handle });
+  const ping = spawn('gortPing', { n: ROUND_TRIPS, warmupMs: WARMUP_MS, rt: rt.handle, a: a.handle, b: b.handle });
   await Promise.all([echo.ready, ping.ready]);
   const per = await ping.result;
   await Promise.all([echo.worker.terminate(), ping.worker.terminate()]);
@@ -129,8 +137,8 @@ async function workerWorkerGort() {
 
 async function workerWorkerPort() {
   const { port1, port2 } = new MessageChannel();
-  const echo = spawn('portEcho', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, port: port2 }, [port2]);
-  const ping = spawn('portPing', { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, port: port1 }, [port1]);
+  const echo = spawn('portEcho', { n: ROUND_TRIPS, warmupMs: WARMUP_MS, port: port2 }, [port2]);
+  const ping = spawn('portPing', { n: ROUND_TRIPS, warmupMs: WARMUP_MS, port: port1 }, [port1]);
   await Promise.all([echo.ready, ping.ready]);
   ping.worker.postMessage('go');
   const per = await ping.result;
@@ -140,8 +148,8 @@ async function workerWorkerPort() {
 
 async function workerWorkerAtomics(kind = 'atomics') {
   const cells = new SharedArrayBuffer(8);
-  const pong = spawn(`${kind}Pong`, { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, cells });
-  const ping = spawn(`${kind}Ping`, { n: ROUND_TRIPS, warmup: ROUND_TRIP_WARMUP, cells });
+  const pong = spawn(`${kind}Pong`, { n: ROUND_TRIPS, warmupMs: WARMUP_MS, cells });
+  const ping = spawn(`${kind}Ping`, { n: ROUND_TRIPS, warmupMs: WARMUP_MS, cells });
   await Promise.all([pong.ready, ping.ready]);
   const c = new Int32Array(cells);
   Atomics.store(c, 1, 1);
@@ -160,7 +168,7 @@ const workerWorkerSpin = () => workerWorkerAtomics('spin');
 // library in pure JS, a dev dependency for this row).
 async function selfPingPong(a, b, recvValue) {
   const echo = (async () => {
-    for (let i = 0; i < ROUND_TRIPS; i++) await b.send(recvValue(await a.recv()));
+    for (let v = 0; v !== END;) await b.send(v = recvValue(await a.recv()));
   })();
   const per = await timedRoundTrips(async (i) => { await a.send(i); await b.recv(); });
   await echo;
@@ -183,10 +191,10 @@ const VALUES = {
 
 async function throughputGort({ codec, value }) {
   const ch = rt.chan({ cap: CHANNEL_CAP, codec });
-  const gate = new SharedArrayBuffer(4);
-  const recv = spawn('gortRecv', { n: MESSAGES, warmup: MESSAGE_WARMUP, gate, rt: rt.handle, a: ch.handle, codec });
+  const gate = new SharedArrayBuffer(12);
+  const recv = spawn('gortRecv', { n: MESSAGES, warmupMs: WARMUP_MS, gate, rt: rt.handle, a: ch.handle, codec });
   await recv.ready;
-  const send = spawn('gortSend', { n: MESSAGES, warmup: MESSAGE_WARMUP, gate, rt: rt.handle, a: ch.handle, codec, value });
+  const send = spawn('gortSend', { n: MESSAGES, warmupMs: WARMUP_MS, gate, rt: rt.handle, a: ch.handle, codec, value });
   const per = await recv.result;
   await Promise.all([recv.worker.terminate(), send.worker.terminate()]);
   ch[Symbol.dispose]();
@@ -195,9 +203,9 @@ async function throughputGort({ codec, value }) {
 
 async function throughputPort({ value }) {
   const { port1, port2 } = new MessageChannel();
-  const gate = new SharedArrayBuffer(4);
-  const recv = spawn('portRecv', { n: MESSAGES, warmup: MESSAGE_WARMUP, gate, port: port2 }, [port2]);
-  const send = spawn('portSend', { n: MESSAGES, warmup: MESSAGE_WARMUP, gate, port: port1, value }, [port1]);
+  const gate = new SharedArrayBuffer(12);
+  const recv = spawn('portRecv', { n: MESSAGES, warmupMs: WARMUP_MS, gate, port: port2 }, [port2]);
+  const send = spawn('portSend', { n: MESSAGES, warmupMs: WARMUP_MS, gate, port: port1, value, cap: CHANNEL_CAP }, [port1]);
   await Promise.all([recv.ready, send.ready]);
   send.worker.postMessage('go');
   const per = await recv.result;
@@ -335,5 +343,5 @@ for (const r of ROWS) {
   console.log(`| ${r.label} | ${cell(gort)} | ${r.anchorName} | ${cell(anchor)} | ${r.unit} | ${ratio.toFixed(1)}x |`);
 }
 console.log(`
-Medians of ${RUNS} runs (min..max). Round trips: ${ROUND_TRIPS - ROUND_TRIP_WARMUP} timed per run after ${ROUND_TRIP_WARMUP}; throughput: ${MESSAGES - MESSAGE_WARMUP} values timed per run after ${MESSAGE_WARMUP}.
+Medians of ${RUNS} runs (min..max). Each run warms up for ${WARMUP_MS} ms, then times ${ROUND_TRIPS} round trips or ${MESSAGES} values.
 "gort vs anchor" is how many times faster gort is (below 1x: slower).`);

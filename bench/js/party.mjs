@@ -1,36 +1,59 @@
 // A worker of bench/js.mjs: plays one side of a measurement, named by
-// workerData.role, and posts its figures (or 'ready') to its parent. Of n
-// round trips or values, the first `warmup` are not timed (a fresh worker's
-// JIT tiering; see bench/js.mjs). A throughput's sender then waits at the
-// gate until its receiver has had every warm-up value, so that the timed
-// values are timed from their first send to their last receipt on one
-// clock (the receiver's), however far an unbounded queue let the sender run
-// ahead.
+// workerData.role, and posts its figures (or 'ready') to its parent. Every
+// run first warms up for warmupMs, untimed (a fresh worker's JIT tiering;
+// see bench/js.mjs), and then times n round trips or values.
+//
+// Round trips: the pinging side decides when the warm-up is over, and ends
+// with END, which the echoing side echoes and then stops.
+//
+// Throughput: the sender sends until its receiver, warm, asks it to stop
+// (gate word STOP); then the warm-up's end (a value isEnd takes), and then
+// waits at the gate (word GO) until its receiver has had every warm-up
+// value, so that the timed values are timed from their first send to their
+// last receipt on one clock (the receiver's), however far an unbounded
+// queue let the sender run ahead.
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { role, n, warmup } = workerData;
+const { role, n, warmupMs } = workerData;
 const gate = workerData.gate && new Int32Array(workerData.gate);
+const STOP = 0, GO = 1, RECEIVED = 2;
+// How many values a throughput's sender by postMessage keeps in flight during
+// the warm-up: the capacity of gort's channel in the same row.
+const WARMUP_AHEAD = workerData.cap;
+const END = -1;
+// The warm-up's last value in a throughput run, whatever the codec: the
+// values sent are never these.
+const WARMUP_END = { f64: END, string: '', json: null };
+const isEnd = (v) => v === END || v === '' || v === null;
 
-/** The receiver: its warm-up done, lets the sender go on; returns the time it did. */
+const warm = (t0) => performance.now() - t0 >= warmupMs;
+
+function raise(word) {
+  Atomics.store(gate, word, 1);
+  Atomics.notify(gate, word);
+}
+
+function awaitRaised(word) {
+  while (Atomics.load(gate, word) === 0) Atomics.wait(gate, word, 0);
+}
+
+/** The receiver: it has had every warm-up value; lets the sender go on and returns the time it did. */
 function openGate() {
   const t0 = performance.now();
-  Atomics.store(gate, 0, 1);
-  Atomics.notify(gate, 0);
+  raise(GO);
   return t0;
 }
 
-/** The sender: waits until the receiver has had the warm-up values. */
-function awaitGate() {
-  while (Atomics.load(gate, 0) === 0) Atomics.wait(gate, 0, 0);
-}
 /**
  * The two sides of a counter handed back and forth in cells[0] (the ping
  * waits for cells[1] to start): sleeping in Atomics.wait between turns, or
- * spinning.
+ * spinning. The ping's END (written as is) ends the pong.
  */
 function handOffRoles(name, sleeps) {
-  const waitFor = (c, want, was) => {
-    while (Atomics.load(c, 0) !== want) if (sleeps) Atomics.wait(c, 0, was);
+  const waitFor = (c, was) => {
+    let v;
+    while ((v = Atomics.load(c, 0)) === was) if (sleeps) Atomics.wait(c, 0, was);
+    return v;
   };
   const give = (c, v) => {
     Atomics.store(c, 0, v);
@@ -40,22 +63,23 @@ function handOffRoles(name, sleeps) {
     async [`${name}Pong`]({ cells }) {
       const c = new Int32Array(cells);
       parentPort.postMessage('ready');
-      for (let i = 0; i < n; i++) {
-        waitFor(c, 2 * i + 1, 2 * i);
-        give(c, 2 * i + 2);
-      }
+      for (let v = 0; (v = waitFor(c, v)) !== END;) give(c, ++v);
     },
     async [`${name}Ping`]({ cells }) {
       const c = new Int32Array(cells);
       parentPort.postMessage('ready');
       while (Atomics.load(c, 1) === 0) Atomics.wait(c, 1, 0);
-      let t0 = 0;
-      for (let i = 0; i < n; i++) {
-        if (i === warmup) t0 = performance.now();
-        give(c, 2 * i + 1);
-        waitFor(c, 2 * i + 2, 2 * i + 1);
-      }
-      return (performance.now() - t0) / (n - warmup);
+      let v = 0;
+      const trip = () => {
+        give(c, v + 1);
+        v = waitFor(c, v + 1);
+      };
+      for (const w0 = performance.now(); !warm(w0);) trip();
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) trip();
+      const per = (performance.now() - t0) / n;
+      give(c, END);
+      return per;
     },
   };
 }
@@ -67,40 +91,53 @@ const roles = {
     const wr = await attach(rt);
     const inCh = wr.open(a), outCh = wr.open(b);
     parentPort.postMessage('ready');
-    for (let i = 0; i < n; i++) outCh.sendSync(inCh.recvSync().value);
+    for (let v = 0; v !== END;) outCh.sendSync(v = inCh.recvSync().value);
   },
   async gortPing({ rt, a, b }) {
     const { attach } = await import(workerData.workerEntry);
     const wr = await attach(rt);
     const out = wr.open(a), back = wr.open(b);
     parentPort.postMessage('ready');
-    let t0 = 0;
-    for (let i = 0; i < n; i++) {
-      if (i === warmup) t0 = performance.now();
-      out.sendSync(i);
+    let i = 0;
+    for (const w0 = performance.now(); !warm(w0);) {
+      out.sendSync(i++);
       back.recvSync();
     }
-    return (performance.now() - t0) / (n - warmup);
+    const t0 = performance.now();
+    for (let k = 0; k < n; k++) {
+      out.sendSync(i++);
+      back.recvSync();
+    }
+    const per = (performance.now() - t0) / n;
+    out.sendSync(END);
+    back.recvSync();
+    return per;
   },
   async gortSend({ rt, a, codec, value }) {
     const { attach } = await import(workerData.workerEntry);
     const wr = await attach(rt);
     const ch = wr.open(a, { codec });
     parentPort.postMessage('ready');
-    for (let i = 0; i < n; i++) {
-      if (i === warmup) awaitGate();
-      ch.sendSync(value);
-    }
+    while (Atomics.load(gate, STOP) === 0) ch.sendSync(value);
+    ch.sendSync(WARMUP_END[codec]);
+    awaitRaised(GO);
+    for (let i = 0; i < n; i++) ch.sendSync(value);
   },
   async gortRecv({ rt, a, codec }) {
     const { attach } = await import(workerData.workerEntry);
     const wr = await attach(rt);
     const ch = wr.open(a, { codec });
     parentPort.postMessage('ready');
-    for (let i = 0; i < warmup; i++) ch.recvSync();
+    const w0 = performance.now();
+    for (let asked = false; !isEnd(ch.recvSync().value);) {
+      if (!asked && warm(w0)) {
+        raise(STOP);
+        asked = true;
+      }
+    }
     const t0 = openGate();
-    for (let i = warmup; i < n; i++) ch.recvSync();
-    return (performance.now() - t0) / (n - warmup);
+    for (let i = 0; i < n; i++) ch.recvSync();
+    return (performance.now() - t0) / n;
   },
   // postMessage over a MessagePort (structured clone).
   async portEcho({ port }) {
@@ -111,28 +148,48 @@ const roles = {
   async portPing({ port }) {
     parentPort.postMessage('ready');
     await new Promise((r) => parentPort.once('message', r)); // go
-    let t0 = 0;
-    for (let i = 0; i < n; i++) {
-      if (i === warmup) t0 = performance.now();
-      port.postMessage(i);
-      await new Promise((r) => port.once('message', r));
-    }
-    return (performance.now() - t0) / (n - warmup);
+    let i = 0;
+    const trip = () => {
+      port.postMessage(i++);
+      return new Promise((r) => port.once('message', r));
+    };
+    for (const w0 = performance.now(); !warm(w0);) await trip();
+    const t0 = performance.now();
+    for (let k = 0; k < n; k++) await trip();
+    return (performance.now() - t0) / n;
   },
   async portSend({ port, value }) {
     parentPort.postMessage('ready');
     await new Promise((r) => parentPort.once('message', r)); // go
-    for (let i = 0; i < n; i++) {
-      if (i === warmup) awaitGate();
-      port.postMessage(value);
+    // Its queue has no bound: during the warm-up it stays at most
+    // WARMUP_AHEAD values ahead of its receiver (gort's channel holds as many).
+    for (let sent = 0; Atomics.load(gate, STOP) === 0;) {
+      if (sent - Atomics.load(gate, RECEIVED) < WARMUP_AHEAD) {
+        port.postMessage(value);
+        sent++;
+      }
     }
+    port.postMessage(null);
+    awaitRaised(GO);
+    for (let i = 0; i < n; i++) port.postMessage(value);
   },
   async portRecv({ port }) {
     parentPort.postMessage('ready');
-    let count = 0, t0 = 0;
-    return new Promise((resolve) => port.on('message', () => {
-      if (++count === warmup) t0 = openGate();
-      if (count === n) resolve((performance.now() - t0) / (n - warmup));
+    const w0 = performance.now();
+    let timing = false, asked = false, count = 0, t0 = 0;
+    return new Promise((resolve) => port.on('message', (v) => {
+      if (timing) {
+        if (++count === n) resolve((performance.now() - t0) / n);
+      } else if (isEnd(v)) {
+        timing = true;
+        t0 = openGate();
+      } else {
+        Atomics.add(gate, RECEIVED, 1);
+        if (!asked && warm(w0)) {
+          raise(STOP);
+          asked = true;
+        }
+      }
     }));
   },
   // The floor: two workers handing a counter back and forth with Atomics.wait/notify;
