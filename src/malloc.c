@@ -17,7 +17,7 @@
  *  - while the collector marks, every object is born marked (black), so a
  *    cycle never frees what was allocated during it;
  *  - a thread allocates from its p's cache without a lock only while it holds
- *    the p; threads without a p share one cache under extalloc_lock, which
+ *    the p; threads without a p share one cache under extalloc.lock, which
  *    the collector holds while the world is stopped, so they stop with it;
  *  - what a thread without a p allocated last stays a root (its pins) until
  *    that thread has allocated EXTERNAL_PINS more times: its locals are no
@@ -50,15 +50,14 @@ static uint64_t zerobase;
 /* The cache of the p this thread holds, or NULL. */
 static _Thread_local mcache *thread_cache;
 
-mutex extalloc_lock = MUTEX_INIT;
-mcache *extalloc_cache;
+extalloc_state extalloc = { .lock = MUTEX_INIT };
 
-/* This thread holds extalloc_lock across an operation (extalloc_try_hold). */
+/* This thread holds extalloc.lock across an operation (extalloc_try_hold). */
 static _Thread_local bool extalloc_held;
 
 bool extalloc_try_hold(void)
 {
-    if (!lock_try(&extalloc_lock))
+    if (!lock_try(&extalloc.lock))
         return false;
     extalloc_held = true;
     return true;
@@ -67,7 +66,7 @@ bool extalloc_try_hold(void)
 void extalloc_release_hold(void)
 {
     extalloc_held = false;
-    unlock(&extalloc_lock);
+    unlock(&extalloc.lock);
 }
 
 bool extalloc_held_here(void) { return extalloc_held; }
@@ -81,10 +80,10 @@ void gort_flush_cache(void)
         mcache_release_all(c);
         return;
     }
-    lock(&extalloc_lock);
-    if (extalloc_cache != NULL)
-        mcache_release_all(extalloc_cache);
-    unlock(&extalloc_lock);
+    lock(&extalloc.lock);
+    if (extalloc.cache != NULL)
+        mcache_release_all(extalloc.cache);
+    unlock(&extalloc.lock);
 }
 
 static const spanclass tiny_spanclass = (2 << 1) | 1; /* class 2 is 16 B, noscan */
@@ -243,7 +242,7 @@ static __attribute__((noinline)) void *mallocgc_cache(mcache *c, size_t size, co
     return (void *)v;
 }
 
-/* gort_store of x into a root word, extalloc_lock held (which gort_store
+/* gort_store of x into a root word, extalloc.lock held (which gort_store
  * would take, on a thread without a p). */
 static void store_root_locked(void **root, void *x)
 {
@@ -270,7 +269,7 @@ static _Thread_local struct {
 
 static void external_pins_drop(void *obj) { gort_remove_roots(obj); }
 
-/* Keeps x as one of this thread's pins (extalloc_lock held: no stop of the
+/* Keeps x as one of this thread's pins (extalloc.lock held: no stop of the
  * world, so no cycle's start or end, falls between x's allocation and
  * this); the pin it replaces goes through the write barrier. */
 static void external_pin(void *x)
@@ -293,14 +292,14 @@ static void external_pin(void *x)
 static __attribute__((noinline)) void *mallocgc_shared(size_t size, const gort_type *t, size_t nvalues,
                                                        bool *clear_later)
 {
-    lock(&extalloc_lock);
-    if (extalloc_cache == NULL && (extalloc_cache = allocmcache()) != NULL)
-        extalloc_cache->shared = true;
-    void *x = extalloc_cache != NULL ? mallocgc_cache(extalloc_cache, size, t, nvalues, clear_later)
+    lock(&extalloc.lock);
+    if (extalloc.cache == NULL && (extalloc.cache = allocmcache()) != NULL)
+        extalloc.cache->shared = true;
+    void *x = extalloc.cache != NULL ? mallocgc_cache(extalloc.cache, size, t, nvalues, clear_later)
                                      : NULL;
     if (x != NULL)
         external_pin(x);
-    unlock(&extalloc_lock);
+    unlock(&extalloc.lock);
     return x;
 }
 
@@ -318,31 +317,31 @@ static void *external_into_locked(void **root, size_t n);
 
 void *mallocgc_external_into(void **root, size_t n)
 {
-    lock(&extalloc_lock);
+    lock(&extalloc.lock);
     void *x = external_into_locked(root, n);
-    unlock(&extalloc_lock);
+    unlock(&extalloc.lock);
     return x;
 }
 
 void *mallocgc_external_try_into(void **root, size_t n, bool *busy)
 {
-    *busy = !lock_try(&extalloc_lock);
+    *busy = !lock_try(&extalloc.lock);
     if (*busy)
         return NULL;
     void *x = external_into_locked(root, n);
-    unlock(&extalloc_lock);
+    unlock(&extalloc.lock);
     return x;
 }
 
-/* mallocgc_external_into's work, extalloc_lock held. */
+/* mallocgc_external_into's work, extalloc.lock held. */
 static void *external_into_locked(void **root, size_t n)
 {
-    if (extalloc_cache == NULL && (extalloc_cache = allocmcache()) != NULL)
-        extalloc_cache->shared = true;
+    if (extalloc.cache == NULL && (extalloc.cache = allocmcache()) != NULL)
+        extalloc.cache->shared = true;
     bool clear_later = false;
     void *x = NULL;
-    if (extalloc_cache != NULL)
-        x = n == 0 ? &zerobase : mallocgc_cache(extalloc_cache, n, NULL, n, &clear_later);
+    if (extalloc.cache != NULL)
+        x = n == 0 ? &zerobase : mallocgc_cache(extalloc.cache, n, NULL, n, &clear_later);
     if (x != NULL)
         store_root_locked(root, x);
     return x;

@@ -48,7 +48,7 @@ static __attribute__((noinline)) void wb_shade_pair_without_p(uintptr_t old, uin
      * operation this store is part of (extalloc_try_hold). */
     bool held = extalloc_held_here();
     if (!held)
-        lock(&extalloc_lock);
+        lock(&extalloc.lock);
     if (__atomic_load_n(&gort_writeBarrier.enabled, __ATOMIC_RELAXED)) {
         gcwork w = {0};
         shade_barrier(old, &w);
@@ -56,7 +56,7 @@ static __attribute__((noinline)) void wb_shade_pair_without_p(uintptr_t old, uin
         gcw_dispose(&w);
     }
     if (!held)
-        unlock(&extalloc_lock);
+        unlock(&extalloc.lock);
 }
 
 /* Queues the pair on the running p, or shades it at once without one. */

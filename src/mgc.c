@@ -374,14 +374,14 @@ typedef struct cycle {
 static void sweep_termination(void *arg)
 {
     cycle *c = arg;
-    lock(&extalloc_lock);
+    lock(&extalloc.lock);
     while (sweepone())
         ;
     c->live_start = atomic_load(&gcController.heap_live);
     gc_mark_reset();
     sched_each_p(reset_cache_counts, NULL);
-    if (extalloc_cache != NULL)
-        extalloc_cache->gc_black_bytes = 0;
+    if (extalloc.cache != NULL)
+        extalloc.cache->gc_black_bytes = 0;
     atomic_store(&gcController.scan_work_done, 0);
     uint64_t expected = atomic_load(&gcController.heap_marked);
     atomic_store(&gcController.scan_work_expected, expected > 0 ? expected : c->live_start);
@@ -394,7 +394,7 @@ static void sweep_termination(void *arg)
     atomic_fetch_add(&gc_stack_epoch, 1);
     set_stacks_pending(true);
     gc_mark_tiny_blocks(&c->w);
-    unlock(&extalloc_lock);
+    unlock(&extalloc.lock);
     c->t1 = prim_nanotime();
 }
 
@@ -402,10 +402,10 @@ static void sweep_termination(void *arg)
 static void mark_termination(void *arg)
 {
     cycle *c = arg;
-    lock(&extalloc_lock);
+    lock(&extalloc.lock);
     sched_each_p(flush_black_bytes, NULL);
-    if (extalloc_cache != NULL)
-        gc_flush_black_bytes(extalloc_cache);
+    if (extalloc.cache != NULL)
+        gc_flush_black_bytes(extalloc.cache);
     sched_each_p(flush_wbbuf, &c->w);
     gc_drain(&c->w, -1);
     c->queued = (uint64_t)fin_queue_unreachable(&c->w);
@@ -419,8 +419,8 @@ static void mark_termination(void *arg)
     gc_mark_publish_scan();
     c->live_end = atomic_load(&gcController.heap_live);
     sched_each_p(flush_caches, NULL);
-    if (extalloc_cache != NULL)
-        mcache_release_all(extalloc_cache);
+    if (extalloc.cache != NULL)
+        mcache_release_all(extalloc.cache);
     sweep_start_cycle();
     atomic_store(&gcController.heap_marked, c->marked);
     atomic_store(&gcController.heap_live, c->marked);
@@ -439,7 +439,7 @@ static void mark_termination(void *arg)
     int64_t assist = atomic_load(&assist_ns_total);
     int64_t concurrent_mark = c->stoptheworld ? 0 : c->t2 - c->t1;
     atomic_fetch_add(&gc.gc_cpu_ns, paused * gort_gomaxprocs() + concurrent_mark + assist);
-    unlock(&extalloc_lock);
+    unlock(&extalloc.lock);
 }
 
 /* A whole cycle but its sweep, with the world stopped and every goroutine
@@ -747,9 +747,9 @@ void gc_read_stats(gort_memstats *st)
     st->num_gc = atomic_load(&gc.numgc);
     st->num_forced_gc = atomic_load(&gc.numforced);
     st->pause_total_ns = atomic_load(&gc.pause_total_ns);
-    lock(&extalloc_lock);
+    lock(&extalloc.lock);
     memcpy(st->pause_ns, gc.pause_ns, sizeof st->pause_ns);
-    unlock(&extalloc_lock);
+    unlock(&extalloc.lock);
     st->last_gc = atomic_load(&gc.last_gc);
     st->next_gc = atomic_load(&gcController.goal);
     st->heap_marked = atomic_load(&gcController.heap_marked);

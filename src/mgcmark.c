@@ -412,8 +412,8 @@ void gc_mark_tiny_blocks(gcwork *w)
     /* A tiny block may get more objects during mark: it must not stay
      * white (Go's gcMarkTinyAllocs). */
     sched_each_p(shade_tiny_block, w);
-    if (extalloc_cache != NULL && extalloc_cache->tiny != 0)
-        shade(extalloc_cache->tiny, w);
+    if (extalloc.cache != NULL && extalloc.cache->tiny != 0)
+        shade(extalloc.cache->tiny, w);
 }
 
 static void shade_timer(timer *t, void *arg)
