@@ -189,8 +189,11 @@ test('a worker terminated while it waits in the runtime: what it had under way i
   const live = () => own.realm.module._gort_js_handles_live();
   const background = own.context.background();
   try {
-    for (const how of ['recvSync', 'sendSync', 'selectSync', 'recv', 'recvSync made before start()']) {
-      const ch = own.chan();
+    // (On a buffered channel a worker first watches it, holding nothing, before it queues.)
+    for (const how of ['recvSync', 'sendSync', 'selectSync', 'recv', 'recvSync made before start()', 'recvSync buffered', 'sendSync buffered']) {
+      const buffered = how.endsWith('buffered');
+      const ch = own.chan({ cap: buffered ? 1 : 0 });
+      if (how === 'sendSync buffered') assert.equal(ch.trySend('there first'), true);
       const before = live();
       const data = { ch: ch.handle, times: 50, how: how.split(' ')[0] };
       // The first also starts a goroutine that outlives it.
@@ -213,7 +216,13 @@ test('a worker terminated while it waits in the runtime: what it had under way i
       // finds no receiver (a dead one would take it), and no value sits
       // waiting to be received.
       if (how === 'sendSync') assert.deepEqual(ch.tryRecv(), { state: 'empty' }, how);
-      else assert.equal(ch.trySend('for nobody'), false, how);
+      else if (how === 'sendSync buffered') {
+        assert.deepEqual(ch.tryRecv(), { state: 'ok', value: 'there first' }, how);
+        assert.deepEqual(ch.tryRecv(), { state: 'empty' }, how);
+      } else if (how === 'recvSync buffered') {
+        assert.equal(ch.trySend('for nobody'), true, how);
+        assert.deepEqual(ch.tryRecv(), { state: 'ok', value: 'for nobody' }, how);
+      } else assert.equal(ch.trySend('for nobody'), false, how);
       if (ctx) {
         // The goroutine the worker started still has what it was given.
         ctx.cancel();
