@@ -802,10 +802,10 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select_finish(js_op *op)
  * first watches the channel for a while, holding nothing, and does it at
  * once when it can. Queued instead, it would be handed its value or its
  * room by the other side: between a faster sender and its receiver (or the
- * reverse) the channel stays full (empty), and every value would cost a
- * park and a wake-up, three transfers of cache lines between cores and a
- * sudog, rather than a look at the channel's count. The watch reads the
- * count rarely, about every 2 us (a reader that looks often takes the line
+ * reverse) the channel keeps running full (empty), and each value that
+ * finds it so costs a park and a wake-up, three transfers of cache lines
+ * between cores and a sudog, rather than a look at the count. The watch
+ * reads the count rarely, about every 2 us (a reader that looks often takes the line
  * away from the side that is about to change it: reading every ~0.1 us
  * made f64 streams slower and erratic, 1.0-2.9 M/s against a steady 2.4
  * without a watch), for about 17 us in all, several of the other side's
