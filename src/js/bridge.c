@@ -800,23 +800,22 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select_finish(js_op *op)
 /*
  * A worker's send on a full buffered channel, or receive on an empty one,
  * first watches the channel for a while, holding nothing, and does it at
- * once when it can. Queued instead, it would be handed its value or its
- * room by the other side: between a faster sender and its receiver (or the
- * reverse) the channel keeps running full (empty), and each value that
- * finds it so costs a park and a wake-up, three transfers of cache lines
- * between cores and a sudog, rather than a look at the count. The watch
- * reads the count rarely, about every 2 us (a reader that looks often takes the line
- * away from the side that is about to change it: reading every ~0.1 us
- * made f64 streams slower and erratic, 1.0-2.9 M/s against a steady 2.4
- * without a watch), for about 17 us in all, several of the other side's
- * operations; then the operation queues as ever. Measured in turns with
- * and without it, 100-byte strings between two workers went from 1.35 to
- * 1.67 M/s (medians of six; the machine's state moves either by more), f64
- * and JSON values unchanged. Unbuffered
- * channels are not watched: there a hand-off needs one side queued. While
- * it watches, the worker counts as parked (it holds no lock and no sudog:
- * whoever cleans up after a worker terminated there finds nothing to
- * withdraw).
+ * once when it can. Queued instead, it would be handed its value or its room
+ * by the other side: between a faster sender and its receiver (or the
+ * reverse) the channel keeps running full (empty), and each value that finds
+ * it so costs a park and a wake-up, three transfers of cache lines between
+ * cores and a sudog, rather than a look at the count. The watch reads the
+ * count rarely, about every 2 us (a reader that looks often takes the line
+ * away from the side that is about to change it: reading every ~0.1 us made
+ * f64 streams slower and erratic, 1.0-2.9 M/s against a steady 2.4 without a
+ * watch), for about 17 us in all, several of the other side's operations;
+ * then the operation queues as ever. Measured in turns with and without it,
+ * 100-byte strings between two workers went from 1.35 to 1.67 M/s (medians
+ * of six; the machine's state moves either by more), f64 and JSON values
+ * unchanged. Unbuffered channels are not watched: there a hand-off needs one
+ * side queued. While it watches, the worker counts as parked (it holds no
+ * lock and no sudog: whoever cleans up after a worker terminated there finds
+ * nothing to withdraw).
  */
 #define BUFFERED_WATCH_ROUNDS 8
 #define BUFFERED_WATCH_PAUSES 64
