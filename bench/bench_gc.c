@@ -98,6 +98,8 @@ static void binary_trees(void *arg)
 #define GCBENCH_MIN_DEPTH 4
 #define GCBENCH_MAX_DEPTH 16
 #define GCBENCH_QUICK_CUT 2
+/* How many of the array's elements its fill sets between safepoints. */
+#define GCBENCH_SAFEPOINT_EVERY 4096
 #define DEFAULT_PROCS 2
 
 static int depth_cut; /* GCBENCH_QUICK_CUT in quick mode */
@@ -152,8 +154,15 @@ static void gcbench(void *arg)
     node *long_lived = new_node();
     populate(long_lived_depth, long_lived);
     double *array = gort_alloc_bytes(GCBENCH_ARRAY_SIZE * sizeof(double));
-    for (int i = 0; i < GCBENCH_ARRAY_SIZE / 2; i++)
+    for (int i = 0; i < GCBENCH_ARRAY_SIZE / 2; i++) {
+        /* A loop that never calls the runtime cannot be stopped (Go
+         * preempts it with a signal): this one touches 2 MB of fresh
+         * pages, and their faults made it run 5 ms without a safepoint
+         * on a VM, a stop-the-world waiting for it all along. */
+        if (i % GCBENCH_SAFEPOINT_EVERY == 0)
+            gort_safepoint();
         array[i] = 1.0 / i;
+    }
     for (int d = GCBENCH_MIN_DEPTH; d <= GCBENCH_MAX_DEPTH - depth_cut; d += 2) {
         int iters = num_iters(d);
         for (int i = 0; i < iters; i++) {
