@@ -49,7 +49,7 @@ const { start } = await import(entry);
 const party = new URL('./js/party.mjs', import.meta.url);
 
 function spawn(role, data, transfer = []) {
-  const worker = new Worker(party, { workerData: { role, workerEntry, ...data }, transferList: transfer });
+  const worker = new Worker(party, { workerData: { role, workerEntry, end: END, ...data }, transferList: transfer });
   const ready = new Promise((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);

@@ -14,17 +14,18 @@
 // queue let the sender run ahead.
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { role, n, warmupMs } = workerData;
+// END: the last value of a round-trip run (bench/js.mjs's).
+const { role, n, warmupMs, end: END } = workerData;
 const gate = workerData.gate && new Int32Array(workerData.gate);
 const STOP = 0, GO = 1, RECEIVED = 2;
 // How many values a throughput's sender by postMessage keeps in flight during
 // the warm-up: the capacity of gort's channel in the same row.
 const WARMUP_AHEAD = workerData.cap;
-const END = -1;
 // The warm-up's last value in a throughput run, whatever the codec: the
 // values sent are never these.
 const WARMUP_END = { f64: END, string: '', json: null };
-const isEnd = (v) => v === END || v === '' || v === null;
+const WARMUP_ENDS = new Set(Object.values(WARMUP_END));
+const isEnd = (v) => WARMUP_ENDS.has(v);
 
 const warm = (t0) => performance.now() - t0 >= warmupMs;
 

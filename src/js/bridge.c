@@ -797,6 +797,22 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select_finish(js_op *op)
  * same withdrawal as an abort's), and while it sleeps it holds nothing else.
  */
 
+/* Marks the calling worker (if it is one) parked or not: while parked it
+ * holds no lock, only its pending operation's sudogs, and whoever cleans up
+ * after it if it is terminated there may withdraw them (gort_js_thread_reap).
+ * The compiler fences keep the runtime's work on either side of the mark. */
+static void thread_parked(bool parked)
+{
+    js_sleeper *me = js_thread_sleeper;
+    if (me == NULL)
+        return;
+    if (!parked)
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    me->parked = parked;
+    if (parked)
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+
 /*
  * A worker's send on a full buffered channel, or receive on an empty one,
  * first watches the channel for a while, holding nothing, and does it at
@@ -825,21 +841,14 @@ EMSCRIPTEN_KEEPALIVE int gort_js_select_finish(js_op *op)
  * watch) run out. */
 static bool buffered_watch(gort_chan *c, bool send, int *rounds)
 {
-    js_sleeper *me = js_thread_sleeper;
-    if (me != NULL) {
-        me->parked = 1;
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    }
+    thread_parked(true);
     bool ready = false;
     while (!ready && *rounds > 0) {
         --*rounds;
         prim_procyield(BUFFERED_WATCH_PAUSES);
         ready = chan_closed(c) != 0 || (send ? !chan_full(c) : !chan_empty(c));
     }
-    if (me != NULL) {
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        me->parked = 0;
-    }
+    thread_parked(false);
     return ready;
 }
 
@@ -875,16 +884,9 @@ static int buffered_recv(gort_chan *c, js_op *op)
 static bool op_park(js_op *op, int64_t deadline)
 {
     sudog *s = op->ncases > 0 ? select_async_sudog(op->pending) : op->pending;
-    js_sleeper *me = js_thread_sleeper;
-    if (me != NULL) {
-        me->parked = 1;
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    }
+    thread_parked(true);
     bool woken = sudog_async_block(s, deadline);
-    if (me != NULL) {
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        me->parked = 0;
-    }
+    thread_parked(false);
     return woken;
 }
 
