@@ -4,15 +4,20 @@
 // the same parties, in turn (gort, anchor, gort, anchor, ...). Figures are
 // medians of RUNS runs with their spread (min..max); compare the columns of
 // one run, as ratios: the machines are shared and noisy. GROUPs: roundtrip,
-// self, workers, throughput, stall. --samples prints every sample as
-// SAMPLE <json> for bench/run.mjs before the table. Figures are of the
-// steady state: each run's first round trips or values are not timed.
+// self, workers, throughput, stall, and browser: the round-trip, worker and
+// throughput rows again in Chromium (Debian's, through playwright-core).
+// --samples prints every sample as SAMPLE <json> for bench/run.mjs before
+// the table. Figures are of the steady state: each run's first round trips
+// or values are not timed.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { portableMeasures, timedRoundTrips, VALUES } from './js/measures.mjs';
+import { launchChromium, skipBrowser } from '../tests/browser/chromium.mjs';
+import { serve } from '../tests/browser/server.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const quick = process.argv.includes('--quick') || process.env.GORT_BENCH_QUICK === '1';
@@ -48,16 +53,15 @@ const workerEntry = `${root}dist/worker.node.js`;
 const { start } = await import(entry);
 const party = new URL('./js/party.mjs', import.meta.url);
 
+/** Starts a worker playing role (bench/js/roles.mjs): a party of bench/js/measures.mjs. */
 function spawn(role, data, transfer = []) {
   const worker = new Worker(party, { workerData: { role, workerEntry, end: END, ...data }, transferList: transfer });
-  const ready = new Promise((resolve, reject) => {
-    worker.once('message', resolve);
+  const failed = new Promise((_, reject) => {
     worker.once('error', reject);
+    worker.on('message', (m) => { if (m?.error) reject(new Error(`${role}: ${m.error}`)); });
   });
-  const result = new Promise((resolve, reject) => {
-    worker.on('message', (m) => { if (m && typeof m == 'object' && 'result' in m) resolve(m.result); });
-    worker.once('error', reject);
-  });
+  const ready = Promise.race([new Promise((resolve) => worker.once('message', resolve)), failed]);
+  const result = Promise.race([new Promise((resolve) => worker.on('message', (m) => { if (m && typeof m == 'object' && 'result' in m) resolve(m.result); })), failed]);
   return { worker, ready, result };
 }
 
@@ -76,90 +80,38 @@ const spareRt = only == null || only.includes('stall') ? await start() : null;
 const SPARE_PROCS = spareRt?.procs ?? Math.max(1, availableParallelism() - 1);
 const us = (ms) => ms * 1000;
 
-// ---- round trips ----
+// Round trips and throughput (bench/js/measures.mjs), in this process.
+const portable = portableMeasures({
+  rt, spawn, roundTrips: ROUND_TRIPS, messages: MESSAGES, warmupMs: WARMUP_MS, end: END, channelCap: CHANNEL_CAP,
+});
 
-/**
- * ms per round trip of ROUND_TRIPS calls of trip(i) after WARMUP_MS of them;
- * then trip(END), which the other side takes for the end (bench/js/party.mjs).
- */
-async function timedRoundTrips(trip) {
-  let i = 0;
-  for (const warm = performance.now(); performance.now() - warm < WARMUP_MS;) await trip(i++);
-  const t0 = performance.now();
-  for (let n = 0; n < ROUND_TRIPS; n++) await trip(i++);
-  const per = (performance.now() - t0) / ROUND_TRIPS;
-  await trip(END);
-  return per;
+// The same measures in Chromium: bench/js/index.html, served as the browser
+// tests serve their page, runs them on a runtime of its own (PROCS Ps),
+// one at a time as this process asks. Opened at the first one.
+const CHROMIUM_LOAD_TIMEOUT_MS = 60_000;
+let chromium = null;
+
+async function openChromium() {
+  if (skipBrowser) throw new Error(skipBrowser);
+  const server = await serve(root, { folders: ['dist', 'bench/js'] });
+  const browser = await launchChromium();
+  const page = await browser.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  const settings = { procs: PROCS, roundTrips: ROUND_TRIPS, messages: MESSAGES, warmupMs: WARMUP_MS, end: END, channelCap: CHANNEL_CAP };
+  await page.goto(`${server.origin}/bench/js/index.html?settings=${encodeURIComponent(JSON.stringify(settings))}`);
+  try {
+    await page.waitForFunction(() => window.gortBench?.ready, null, { timeout: CHROMIUM_LOAD_TIMEOUT_MS });
+  } catch (err) {
+    throw new Error(`the bench page did not load: ${errors.join('; ') || err.message}`);
+  }
+  return { server, browser, page };
 }
 
-async function mainGoroutine() {
-  const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
-  rt.go('echo', a, b);
-  const per = await timedRoundTrips(async (i) => { await a.send(i); await b.recv(); });
-  a.close();
-  return us(per);
+async function chromiumMeasure(name) {
+  chromium ??= await openChromium();
+  return chromium.page.evaluate((measure) => window.gortBench.run(measure), name);
 }
-
-async function mainWorkerGort() {
-  const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
-  const w = spawn('gortEcho', { n: ROUND_TRIPS, warmupMs: WARMUP_MS, rt: rt.handle, a: a.handle, b: b.handle });
-  await w.ready;
-  const per = await timedRoundTrips(async (i) => { await a.send(i); await b.recv(); });
-  await w.worker.terminate();
-  return us(per);
-}
-
-async function mainWorkerPort() {
-  const { port1, port2 } = new MessageChannel();
-  const w = spawn('portEcho', { n: ROUND_TRIPS, warmupMs: WARMUP_MS, port: port2 }, [port2]);
-  await w.ready;
-  const per = await timedRoundTrips(async (i) => {
-    port1.postMessage(i);
-    await new Promise((r) => port1.once('message', r));
-  });
-  port1.close();
-  await w.worker.terminate();
-  return us(per);
-}
-
-async function workerWorkerGort() {
-  const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
-  const echo = spawn('gortEcho', { n: ROUND_TRIPS, warmupMs: WARMUP_MS, rt: rt.handle, a: a.handle, b: b.handle });
-  const ping = spawn('gortPing', { n: ROUND_TRIPS, warmupMs: WARMUP_MS, rt: rt.handle, a: a.handle, b: b.handle });
-  await Promise.all([echo.ready, ping.ready]);
-  const per = await ping.result;
-  await Promise.all([echo.worker.terminate(), ping.worker.terminate()]);
-  // (Kept until here: a handle opens only while the object it was read from lives.)
-  a[Symbol.dispose]();
-  b[Symbol.dispose]();
-  return us(per);
-}
-
-async function workerWorkerPort() {
-  const { port1, port2 } = new MessageChannel();
-  const echo = spawn('portEcho', { n: ROUND_TRIPS, warmupMs: WARMUP_MS, port: port2 }, [port2]);
-  const ping = spawn('portPing', { n: ROUND_TRIPS, warmupMs: WARMUP_MS, port: port1 }, [port1]);
-  await Promise.all([echo.ready, ping.ready]);
-  ping.worker.postMessage('go');
-  const per = await ping.result;
-  await Promise.all([echo.worker.terminate(), ping.worker.terminate()]);
-  return us(per);
-}
-
-async function workerWorkerAtomics(kind = 'atomics') {
-  const cells = new SharedArrayBuffer(8);
-  const pong = spawn(`${kind}Pong`, { n: ROUND_TRIPS, warmupMs: WARMUP_MS, cells });
-  const ping = spawn(`${kind}Ping`, { n: ROUND_TRIPS, warmupMs: WARMUP_MS, cells });
-  await Promise.all([pong.ready, ping.ready]);
-  const c = new Int32Array(cells);
-  Atomics.store(c, 1, 1);
-  Atomics.notify(c, 1);
-  const per = await ping.result;
-  await Promise.all([pong.worker.terminate(), ping.worker.terminate()]);
-  return us(per);
-}
-
-const workerWorkerSpin = () => workerWorkerAtomics('spin');
 
 // ---- one thread: the main thread ping-pongs with itself ----
 
@@ -170,48 +122,13 @@ async function selfPingPong(a, b, recvValue) {
   const echo = (async () => {
     for (let v = 0; v !== END;) await b.send(v = recvValue(await a.recv()));
   })();
-  const per = await timedRoundTrips(async (i) => { await a.send(i); await b.recv(); });
+  const per = await timedRoundTrips(async (i) => { await a.send(i); await b.recv(); }, { roundTrips: ROUND_TRIPS, warmupMs: WARMUP_MS, end: END });
   await echo;
   return us(per);
 }
 
 const mainSelfGort = () => selfPingPong(rt.chan({ codec: 'f64' }), rt.chan({ codec: 'f64' }), (r) => r.value);
 const mainSelfTsChan = () => selfPingPong(new TsChan(0), new TsChan(0), (r) => r.value);
-
-// ---- throughput between two workers ----
-
-const VALUES = {
-  f64: { codec: 'f64', value: 3.25 },
-  '100-byte string': { codec: 'string', value: 'x'.repeat(100) },
-  '0.5 KB object': {
-    codec: 'json',
-    value: { id: 12345, name: 'gopher', tags: ['a', 'b', 'c'], text: 'y'.repeat(380), nested: { ok: true, n: [1, 2, 3] } },
-  },
-};
-
-async function throughputGort({ codec, value }) {
-  const ch = rt.chan({ cap: CHANNEL_CAP, codec });
-  const gate = new SharedArrayBuffer(12);
-  const recv = spawn('gortRecv', { n: MESSAGES, warmupMs: WARMUP_MS, gate, rt: rt.handle, a: ch.handle, codec });
-  await recv.ready;
-  const send = spawn('gortSend', { n: MESSAGES, warmupMs: WARMUP_MS, gate, rt: rt.handle, a: ch.handle, codec, value });
-  const per = await recv.result;
-  await Promise.all([recv.worker.terminate(), send.worker.terminate()]);
-  ch[Symbol.dispose]();
-  return 1e-3 / per; // M values/s (per: ms per value)
-}
-
-async function throughputPort({ value }) {
-  const { port1, port2 } = new MessageChannel();
-  const gate = new SharedArrayBuffer(12);
-  const recv = spawn('portRecv', { n: MESSAGES, warmupMs: WARMUP_MS, gate, port: port2 }, [port2]);
-  const send = spawn('portSend', { n: MESSAGES, warmupMs: WARMUP_MS, gate, port: port1, value, cap: CHANNEL_CAP }, [port1]);
-  await Promise.all([recv.ready, send.ready]);
-  send.worker.postMessage('go');
-  const per = await recv.result;
-  await Promise.all([recv.worker.terminate(), send.worker.terminate()]);
-  return 1e-3 / per;
-}
 
 // ---- the main thread during a collector-heavy workload ----
 
@@ -260,13 +177,12 @@ async function idleLoop() {
 
 // ---- the rows: gort and its anchor, measured in turn in every run ----
 
-const ROWS = [
+// The rows whose measures run in Node and in Chromium alike (bench/js/measures.mjs).
+const PORTABLE_ROWS = [
   { id: 'js_main_goroutine', group: 'roundtrip', label: 'round trip main <-> goroutine (unbuffered)',
     gort: 'mainGoroutine', anchor: 'mainWorkerPort', anchorName: 'postMessage main <-> worker', unit: 'us', better: 'lower' },
   { id: 'js_main_worker', group: 'roundtrip', label: 'round trip main <-> worker (unbuffered)',
     gort: 'mainWorkerGort', anchor: 'mainWorkerPort', anchorName: 'postMessage main <-> worker', unit: 'us', better: 'lower' },
-  { id: 'js_main_main', group: 'self', label: 'round trip main <-> main, two async loops (unbuffered)',
-    gort: 'mainSelfGort', anchor: 'mainSelfTsChan', anchorName: 'ts-chan (pure JS) on the same thread', unit: 'us', better: 'lower' },
   { id: 'js_worker_worker_port', group: 'workers', label: 'round trip worker <-> worker (unbuffered)',
     gort: 'workerWorkerGort', anchor: 'workerWorkerPort', anchorName: 'MessageChannel worker <-> worker', unit: 'us', better: 'lower' },
   { id: 'js_worker_worker_atomics', group: 'workers', label: 'round trip worker <-> worker (unbuffered)',
@@ -278,6 +194,21 @@ const ROWS = [
     label: `throughput worker -> worker, ${name} (cap ${CHANNEL_CAP})`, gort: `throughputGort ${name}`,
     anchor: `throughputPort ${name}`, anchorName: 'postMessage (structured clone)', unit: 'M values/s', better: 'higher',
   })),
+];
+
+// The same rows in Chromium (group browser): measured in a page served with
+// the two isolation headers, between its main thread, module Web Workers and
+// goroutines of the page's runtime.
+const inChromium = (name) => `chromium:${name}`;
+const CHROMIUM_ROWS = PORTABLE_ROWS.map((r) => ({
+  ...r, id: `${r.id}_chromium`, group: 'browser', label: `Chromium: ${r.label}`,
+  gort: inChromium(r.gort), anchor: inChromium(r.anchor),
+}));
+
+const ROWS = [
+  ...PORTABLE_ROWS,
+  { id: 'js_main_main', group: 'self', label: 'round trip main <-> main, two async loops (unbuffered)',
+    gort: 'mainSelfGort', anchor: 'mainSelfTsChan', anchorName: 'ts-chan (pure JS) on the same thread', unit: 'us', better: 'lower' },
   ...[['stall', `${PROCS} Ps`, ''], ['stallSpare', `start()'s default, ${SPARE_PROCS} P${SPARE_PROCS > 1 ? 's' : ''}: a core left to the main thread`, '_spare']]
     .flatMap(([measure, runtime, suffix]) => [
       { id: `js_stall_longest_op${suffix}`, group: 'stall', label: `longest main-thread round trip with a goroutine while another churns ${CHURN_TREES} trees (${runtime})`,
@@ -288,13 +219,13 @@ const ROWS = [
         gort: `${measure} loopDelayMax`, anchor: 'idleLoop loopDelayMax', anchorName: 'the same wait, nothing running (the floor)',
         unit: 'ms', better: 'lower' },
     ]),
+  ...CHROMIUM_ROWS,
 ].filter((r) => only == null || only.includes(r.group));
 
 const MEASURES = {
-  mainGoroutine, mainWorkerGort, mainWorkerPort, mainSelfGort, mainSelfTsChan,
-  workerWorkerGort, workerWorkerPort, workerWorkerAtomics, workerWorkerSpin,
-  ...Object.fromEntries(Object.entries(VALUES).flatMap(([name, v]) => [
-    [`throughputGort ${name}`, () => throughputGort(v)], [`throughputPort ${name}`, () => throughputPort(v)]])),
+  ...portable,
+  ...Object.fromEntries(Object.keys(portable).map((name) => [inChromium(name), () => chromiumMeasure(name)])),
+  mainSelfGort, mainSelfTsChan,
   stall: () => mainThreadStall(rt), stallSpare: () => mainThreadStall(spareRt), idleLoop,
 };
 // A row's figure is a measure's result, or a field of it ('stall longestOp').
@@ -315,6 +246,10 @@ for (let i = 0; i < RUNS; i++) {
 }
 await rt.close();
 await spareRt?.close();
+if (chromium) {
+  await chromium.browser.close();
+  await chromium.server.close();
+}
 
 if (printSamples) {
   runs.forEach((results, run) => {
