@@ -130,7 +130,7 @@ test('a cross-origin isolated page runs the package from its main thread and fro
   // One check starts a runtime whose worker file does not exist.
   const outcome = await runPage('/tests/browser/index.html?suite=isolated', 'browser.png', ['/moved/no-such.worker.js']);
   for (const r of outcome.results) if (r.detail) t.diagnostic(`${r.name}: ${r.detail}`);
-  assertAllPassed(outcome, 34);
+  assertAllPassed(outcome, 35);
   const requested = server.requests.slice(before);
   // The moved worker file imported the glue from where the package is, not from beside itself.
   assert.ok(requested.includes('/moved/gort.worker.js') && requested.includes('/moved/gort.wasm'), `requests: ${requested}`);

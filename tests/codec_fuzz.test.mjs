@@ -91,8 +91,12 @@ function randomJSON(rng, depth = 0) {
 /** What JSON makes of a value: -0 becomes 0. */
 const jsonNormal = (v) => JSON.parse(JSON.stringify(v));
 
+// The reference decoder: UTF-8 as is, a leading U+FEFF kept (a text's
+// first character, not a marker to drop).
+const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
 /** A string as UTF-8 carries it: lone surrogates become U+FFFD. */
-const utf8Normal = (s) => new TextDecoder().decode(new TextEncoder().encode(s));
+const utf8Normal = (s) => UTF8.decode(new TextEncoder().encode(s));
 
 /** Runs body(rng, i) for SECONDS (and at least MIN_INPUTS inputs); a failure names the seed and input. */
 async function fuzz(name, body, minInputs = MIN_INPUTS) {
@@ -117,7 +121,7 @@ test('codec fuzz: decoding arbitrary bytes never fails but as documented', async
     const copy = bytes.slice();
     const text = CODECS.string.decode(bytes);
     assert.equal(typeof text, 'string');
-    assert.equal(text, new TextDecoder().decode(copy), 'string decode differs from UTF-8 decoding');
+    assert.equal(text, UTF8.decode(copy), 'string decode differs from UTF-8 decoding');
     assert.equal(CODECS.bytes.decode(bytes), bytes);
     let parsed;
     let failed = null;
@@ -144,6 +148,24 @@ test('codec fuzz: decoding arbitrary bytes never fails but as documented', async
     if (!failed) assert.deepEqual(CODECS.json.decodeAt(shared, at, bytes.length), parsed);
     assert.equal(custom.decodeAt(shared, at, bytes.length), copy.length);
   });
+});
+
+// Texts a random draw seldom makes: a leading U+FEFF (a byte-order mark
+// to a decoder that drops one), NUL, DEL and the last ASCII, the first
+// two- and three-byte characters, astral ones and lone surrogates at either
+// end, and ASCII around 128 characters (the browsers' loops' limit).
+const EDGE_TEXTS = [
+  '', '\ufeff', '\ufeffabc', 'a\ufeff', '\u0000', '\u007f', '\u0080', '\u07ff', '\u0800', '\uffff', '\u{10000}', '\u{10ffff}',
+  '\ud800', '\udfff', 'x\ud800', '\udc00x', '\ud83d\ude00', '\ude00\ud83d', 'é✓😀',
+  ...[1, 127, 128, 129, 200].map((n) => 'z'.repeat(n)), 'y'.repeat(127) + 'é', 'y'.repeat(128) + '😀',
+];
+
+test('codec: texts of every edge round-trip whole', () => {
+  for (const s of EDGE_TEXTS) {
+    assert.equal(CODECS.string.decode(CODECS.string.encode(s)), utf8Normal(s), JSON.stringify(s));
+    assert.deepEqual(CODECS.json.decode(CODECS.json.encode({ s })), { s }, JSON.stringify(s)); // JSON escapes lone surrogates
+  }
+  assert.equal(CODECS.string.decode(CODECS.string.encode('\ufeffabc')), '\ufeffabc', 'a leading U+FEFF is dropped');
 });
 
 test('codec fuzz: values round-trip through each codec', async () => {
@@ -188,6 +210,67 @@ test('codec fuzz: copies into shared memory land whole at any alignment', async 
     const s = randomString(rng, true);
     assert.equal(CODECS.string.decode(CODECS.string.encode(s)), s);
   });
+});
+
+// The codecs as a browser runs them: there TextEncoder.encodeInto and
+// TextDecoder.decode refuse views of shared memory, and a codec module loaded
+// while they do takes its other paths: copies through its own buffer, and
+// loops for short text. Here they refuse while refuseShared is set.
+let refuseShared = false;
+for (const [proto, method, viewArg] of [[TextEncoder.prototype, 'encodeInto', 1], [TextDecoder.prototype, 'decode', 0]]) {
+  const native = proto[method];
+  proto[method] = function (...args) {
+    if (refuseShared && args[viewArg]?.buffer instanceof SharedArrayBuffer) throw new TypeError(`${method}: the view must not be shared`);
+    return native.apply(this, args);
+  };
+}
+// (Text over the codecs' 64 KB buffer does not go into shared memory that
+// way: encodeInto says -1, and the caller makes a payload of its own.)
+const BUFFER_BYTES = 64 * 1024;
+
+test('codec fuzz: where encodeInto and decode refuse shared memory (browsers), text is whole through copies and loops', async () => {
+  refuseShared = true;
+  const { string, json } = (await import('../src/js/codec.js?as-in-a-browser')).CODECS;
+  const shared = new Uint8Array(new SharedArrayBuffer(1 << 20));
+  const check = (rng, s) => {
+    const expected = new TextEncoder().encode(s);
+    assert.deepEqual(string.encode(s), expected, 'encode');
+    const at = 1 + rng.below(15);
+    // Room for the loops (3 bytes a unit) and room for exactly the bytes.
+    for (const room of [s.length * 3 + rng.below(8), expected.length]) {
+      const target = shared.subarray(at, at + room);
+      const written = string.encodeInto(s, target);
+      if (written === -1 && expected.length > BUFFER_BYTES) continue;
+      assert.equal(written, expected.length, `encodeInto into ${room} bytes`);
+      assert.deepEqual(shared.slice(at, at + written), expected, `encodeInto into ${room} bytes`);
+      assert.equal(string.decodeAt(shared, at, written), utf8Normal(s), 'decodeAt');
+    }
+    if (expected.length > 0) assert.equal(string.encodeInto(s, shared.subarray(at, at + expected.length - 1)), -1, 'encodeInto without room');
+    const n = json.encodeInto({ s }, shared.subarray(at, at + s.length * 6 + 16));
+    if (n === -1 && s.length * 3 > BUFFER_BYTES) return;
+    assert.ok(n > 0, 'json encodeInto');
+    assert.deepEqual(json.decodeAt(shared, at, n), { s });
+  };
+  try {
+    const rng = generator(SEED);
+    for (const s of EDGE_TEXTS) check(rng, s);
+    // Every byte, alone and amid ASCII: the decode loop takes only ASCII.
+    for (let b = 0; b < 256; b++) {
+      for (const bytes of [[b], [0x61, b, 0x62]]) {
+        shared.set(bytes, 3);
+        assert.equal(string.decodeAt(shared, 3, bytes.length), UTF8.decode(new Uint8Array(bytes)), `decodeAt of ${bytes}`);
+      }
+    }
+    await fuzz('as in a browser', (rng) => {
+      check(rng, randomString(rng, rng.below(2) === 0));
+      const bytes = randomBytes(rng);
+      const at = 1 + rng.below(15);
+      shared.set(bytes, at);
+      assert.equal(string.decodeAt(shared, at, bytes.length), UTF8.decode(bytes), 'decodeAt of arbitrary bytes');
+    });
+  } finally {
+    refuseShared = false;
+  }
 });
 
 const entry = fileURLToPath(new URL('../dist/index.node.js', import.meta.url));

@@ -111,6 +111,14 @@ const roles = {
     throw new Error('the wait of a worker to be terminated ended');
   },
 
+  // Receives texts with recvSync and sends each back with sendSync until
+  // input is closed, then closes output.
+  echoText({ input, output }, wr) {
+    const inCh = wr.open(input), outCh = wr.open(output);
+    for (let r; (r = inCh.recvSync()).ok;) outCh.sendSync(r.value);
+    outCh.close();
+  },
+
   // Blocks this thread in recvSync on a context's Done until the page cancels it.
   waitDone({ ctx }, wr) {
     const done = wr.open(ctx).done;
