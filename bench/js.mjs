@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { portableMeasures, timedRoundTrips, VALUES } from './js/measures.mjs';
+import { portableMeasures, stallMeasures, timedRoundTrips, VALUES } from './js/measures.mjs';
 import { launchChromium, skipBrowser } from '../tests/browser/chromium.mjs';
 import { serve } from '../tests/browser/server.mjs';
 
@@ -86,8 +86,9 @@ const portable = portableMeasures({
 });
 
 // The same measures in Chromium: bench/js/index.html, served as the browser
-// tests serve their page, runs them on a runtime of its own (PROCS Ps),
-// one at a time as this process asks. Opened at the first one.
+// tests serve their page, runs them on runtimes of its own (PROCS Ps, and
+// start()'s default for the stall rows' second), one at a time as this
+// process asks. Opened at the first one.
 const CHROMIUM_LOAD_TIMEOUT_MS = 60_000;
 // How long the page rests after its runtime started, before the first
 // measure: for its first seconds Chromium is busy with work of its own (a
@@ -104,7 +105,9 @@ async function openChromium() {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
-  const settings = { procs: PROCS, roundTrips: ROUND_TRIPS, messages: MESSAGES, warmupMs: WARMUP_MS, end: END, channelCap: CHANNEL_CAP };
+  const settings = {
+    procs: PROCS, roundTrips: ROUND_TRIPS, messages: MESSAGES, warmupMs: WARMUP_MS, end: END, channelCap: CHANNEL_CAP, churnTrees: CHURN_TREES,
+  };
   await page.goto(`${server.origin}/bench/js/index.html?settings=${encodeURIComponent(JSON.stringify(settings))}`);
   try {
     await page.waitForFunction(() => window.gortBench?.ready, null, { timeout: CHROMIUM_LOAD_TIMEOUT_MS });
@@ -139,48 +142,20 @@ const mainSelfTsChan = () => selfPingPong(new TsChan(0), new TsChan(0), (r) => r
 
 // ---- the main thread during a collector-heavy workload ----
 
-let lastStallMs = 1000;
-
-async function mainThreadStall(rt) {
+// The stall rows' measures (bench/js/measures.mjs), the event loop's delay
+// read by Node's own monitor.
+function eventLoopDelay() {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
-  const began = performance.now();
-  const done = rt.chan({ codec: 'f64' });
-  const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
-  rt.go('echo', a, b);
-  histogram.enable();
-  rt.go('churn', done, CHURN_TREES);
-  // longestCall: the longest the main thread spent inside one send() or
-  // recv() call before it returned its Promise (its channel operation, which
-  // waits for no lock of the runtime: try mode), as opposed to awaiting it.
-  let longest = 0, longestCall = 0, trips = 0;
-  for (;;) {
-    const t0 = performance.now();
-    const sending = a.send(trips);
-    const t1 = performance.now();
-    await sending;
-    const t2 = performance.now();
-    const receiving = b.recv();
-    longestCall = Math.max(longestCall, t1 - t0, performance.now() - t2);
-    await receiving;
-    longest = Math.max(longest, performance.now() - t0);
-    trips++;
-    if (done.tryRecv().state === 'ok') break;
-  }
-  histogram.disable();
-  a.close();
-  lastStallMs = performance.now() - began;
-  return { longestOp: longest, longestCall, loopDelayMax: histogram.max / 1e6, trips };
+  return {
+    start: () => histogram.enable(),
+    stop: () => {
+      histogram.disable();
+      return histogram.max / 1e6;
+    },
+  };
 }
-
-// The event loop's longest delay over as long as the last stall run took,
-// with nothing running: the floor of this machine and Node (timers, the OS).
-async function idleLoop() {
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
-  histogram.enable();
-  await new Promise((resolve) => setTimeout(resolve, lastStallMs));
-  histogram.disable();
-  return { loopDelayMax: histogram.max / 1e6 };
-}
+const stalls = stallMeasures({ churnTrees: CHURN_TREES, loopDelay: eventLoopDelay });
+const STALL_MEASURES = ['stall', 'stallSpare', 'idleLoop'];
 
 // ---- the rows: gort and its anchor, measured in turn in every run ----
 
@@ -203,19 +178,8 @@ const PORTABLE_ROWS = [
   })),
 ];
 
-// The same rows in Chromium (group browser): measured in a page served with
-// the two isolation headers, between its main thread, module Web Workers and
-// goroutines of the page's runtime.
-const inChromium = (name) => `chromium:${name}`;
-const CHROMIUM_ROWS = PORTABLE_ROWS.map((r) => ({
-  ...r, id: `${r.id}_chromium`, group: 'browser', label: `Chromium: ${r.label}`,
-  gort: inChromium(r.gort), anchor: inChromium(r.anchor),
-}));
-
-const ROWS = [
-  ...PORTABLE_ROWS,
-  { id: 'js_main_main', group: 'self', label: 'round trip main <-> main, two async loops (unbuffered)',
-    gort: 'mainSelfGort', anchor: 'mainSelfTsChan', anchorName: 'ts-chan (pure JS) on the same thread', unit: 'us', better: 'lower' },
+// The main thread while the collector works (bench/js/measures.mjs's stallMeasures).
+const STALL_ROWS = [
   ...[['stall', `${PROCS} Ps`, ''], ['stallSpare', `start()'s default, ${SPARE_PROCS} P${SPARE_PROCS > 1 ? 's' : ''}: a core left to the main thread`, '_spare']]
     .flatMap(([measure, runtime, suffix]) => [
       { id: `js_stall_longest_op${suffix}`, group: 'stall', label: `longest main-thread round trip with a goroutine while another churns ${CHURN_TREES} trees (${runtime})`,
@@ -226,17 +190,34 @@ const ROWS = [
         gort: `${measure} loopDelayMax`, anchor: 'idleLoop loopDelayMax', anchorName: 'the same wait, nothing running (the floor)',
         unit: 'ms', better: 'lower' },
     ]),
+];
+
+// The same rows in Chromium (group browser): measured in a page served with
+// the two isolation headers, between its main thread, module Web Workers and
+// goroutines of the page's runtimes (the stall rows' event-loop delay there
+// is a 1 ms interval timer's lateness).
+const inChromium = (name) => `chromium:${name}`;
+const CHROMIUM_ROWS = [...PORTABLE_ROWS, ...STALL_ROWS].map((r) => ({
+  ...r, id: `${r.id}_chromium`, group: 'browser', label: `Chromium: ${r.label}`,
+  gort: inChromium(r.gort), anchor: r.anchor && inChromium(r.anchor),
+}));
+
+const ROWS = [
+  ...PORTABLE_ROWS,
+  { id: 'js_main_main', group: 'self', label: 'round trip main <-> main, two async loops (unbuffered)',
+    gort: 'mainSelfGort', anchor: 'mainSelfTsChan', anchorName: 'ts-chan (pure JS) on the same thread', unit: 'us', better: 'lower' },
+  ...STALL_ROWS,
   ...CHROMIUM_ROWS,
 ].filter((r) => only == null || only.includes(r.group));
 
 const MEASURES = {
   ...portable,
-  ...Object.fromEntries(Object.keys(portable).map((name) => [inChromium(name), () => chromiumMeasure(name)])),
+  ...Object.fromEntries([...Object.keys(portable), ...STALL_MEASURES].map((name) => [inChromium(name), () => chromiumMeasure(name)])),
   mainSelfGort, mainSelfTsChan,
-  stall: () => mainThreadStall(rt), stallSpare: () => mainThreadStall(spareRt), idleLoop,
+  stall: () => stalls.mainThreadStall(rt), stallSpare: () => stalls.mainThreadStall(spareRt), idleLoop: stalls.idleLoop,
 };
 // A row's figure is a measure's result, or a field of it ('stall longestOp').
-const COMPOSITE = new Set(['stall', 'stallSpare', 'idleLoop']);
+const COMPOSITE = new Set([...STALL_MEASURES, ...STALL_MEASURES.map(inChromium)]);
 const measureOf = (name) => COMPOSITE.has(name.split(' ')[0]) ? name.split(' ')[0] : name;
 const pick = (results, name) => {
   const [measure, field] = name.split(' ');

@@ -151,3 +151,57 @@ export function portableMeasures({ rt, spawn, roundTrips, messages, warmupMs, en
       [`throughputGort ${name}`, () => throughputGort(v)], [`throughputPort ${name}`, () => throughputPort(v)]])),
   };
 }
+
+/**
+ * The main thread during a collector-heavy workload: mainThreadStall(rt)
+ * keeps a round trip at a time going with an echo goroutine while another
+ * goroutine churns churnTrees trees, and idleLoop() waits as long with
+ * nothing running (the floor of the machine and the engine: timers, the
+ * OS). loopDelay() makes a probe of the event loop's delay: start(), and
+ * stop() -> the longest delay it saw, in ms.
+ * @param {{ churnTrees: number, loopDelay: () => { start(): void, stop(): number } }} settings
+ */
+export function stallMeasures({ churnTrees, loopDelay }) {
+  let lastStallMs = 1000;
+
+  async function mainThreadStall(rt) {
+    const delay = loopDelay();
+    const began = performance.now();
+    const done = rt.chan({ codec: 'f64' });
+    const a = rt.chan({ codec: 'f64' }), b = rt.chan({ codec: 'f64' });
+    rt.go('echo', a, b);
+    delay.start();
+    rt.go('churn', done, churnTrees);
+    // longestCall: the longest the main thread spent inside one send() or
+    // recv() call before it returned its Promise (its channel operation, which
+    // waits for no lock of the runtime: try mode), as opposed to awaiting it.
+    let longest = 0, longestCall = 0, trips = 0;
+    for (;;) {
+      const t0 = performance.now();
+      const sending = a.send(trips);
+      const t1 = performance.now();
+      await sending;
+      const t2 = performance.now();
+      const receiving = b.recv();
+      longestCall = Math.max(longestCall, t1 - t0, performance.now() - t2);
+      await receiving;
+      longest = Math.max(longest, performance.now() - t0);
+      trips++;
+      if (done.tryRecv().state === 'ok') break;
+    }
+    const loopDelayMax = delay.stop();
+    a.close();
+    lastStallMs = performance.now() - began;
+    return { longestOp: longest, longestCall, loopDelayMax, trips };
+  }
+
+  // The event loop's longest delay over as long as the last stall run took, with nothing running.
+  async function idleLoop() {
+    const delay = loopDelay();
+    delay.start();
+    await new Promise((resolve) => setTimeout(resolve, lastStallMs));
+    return { loopDelayMax: delay.stop() };
+  }
+
+  return { mainThreadStall, idleLoop };
+}

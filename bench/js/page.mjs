@@ -1,10 +1,12 @@
 // The page of bench/js.mjs's browser rows: starts a runtime of the package's
 // browser build and runs the portable measures (measures.mjs) between its
 // main thread, module Web Workers (party.browser.mjs) and its goroutines,
-// one at a time, as bench/js.mjs asks through window.gortBench.run(name).
+// and the stall measures (on it and on a second runtime with start()'s
+// default procs), one at a time, as bench/js.mjs asks through
+// window.gortBench.run(name).
 // The settings (sizes, Ps) come in the URL, as JSON.
 import { start } from '../../dist/index.browser.js';
-import { portableMeasures } from './measures.mjs';
+import { portableMeasures, stallMeasures } from './measures.mjs';
 
 const settings = JSON.parse(new URLSearchParams(location.search).get('settings'));
 const workerEntry = new URL('../../dist/worker.browser.js', import.meta.url).href;
@@ -26,8 +28,40 @@ function spawn(role, data, transfer = []) {
   return { worker, ready, result };
 }
 
+// The event loop's delay in a page: how late an interval timer of
+// PROBE_MS fires (browsers clamp a repeating timer to 4 ms: the idle row
+// shows that floor).
+const PROBE_MS = 1;
+function timerLateness() {
+  let timer = 0, last = 0, latest = 0;
+  const tick = () => {
+    const now = performance.now();
+    latest = Math.max(latest, now - last - PROBE_MS);
+    last = now;
+  };
+  return {
+    start() {
+      last = performance.now();
+      timer = setInterval(tick, PROBE_MS);
+    },
+    stop() {
+      clearInterval(timer);
+      tick();
+      return latest;
+    },
+  };
+}
+
 const rt = await start({ procs: settings.procs });
-const measures = portableMeasures({ rt, spawn, ...settings });
+// The stall rows' other runtime: start()'s default procs, which leave the main thread a core.
+const spareRt = await start();
+const stalls = stallMeasures({ churnTrees: settings.churnTrees, loopDelay: timerLateness });
+const measures = {
+  ...portableMeasures({ rt, spawn, ...settings }),
+  stall: () => stalls.mainThreadStall(rt),
+  stallSpare: () => stalls.mainThreadStall(spareRt),
+  idleLoop: stalls.idleLoop,
+};
 
 window.gortBench = {
   ready: true,
@@ -35,7 +69,7 @@ window.gortBench = {
   async run(name) {
     state.textContent = `measuring ${name}…`;
     const figure = await measures[name]();
-    state.textContent = `${name}: ${figure}`;
+    state.textContent = `${name}: ${JSON.stringify(figure)}`;
     return figure;
   },
 };
