@@ -253,6 +253,11 @@ static void copy_event(gort_trace_event *to, const gort_trace_event *from)
     to->arg = RING_LOAD(from->arg);
 }
 
+/* How many more times a read looks at a ring whose writer overtook its copy
+ * (the records it may have overwritten dropped) before it goes on to the
+ * next ring: a reader copies a ring far faster than a P fills one. */
+#define RING_REREADS 2
+
 size_t gort_trace_read(gort_trace_cursor *cur, gort_trace_event *out, size_t max, uint64_t *lost)
 {
     const uint32_t cap = GORT_TRACE_RING_EVENTS;
@@ -262,35 +267,41 @@ size_t gort_trace_read(gort_trace_cursor *cur, gort_trace_event *out, size_t max
         gort_trace_ring *r = __atomic_load_n(&trace_header.rings[lane], __ATOMIC_ACQUIRE);
         if (r == NULL)
             continue;
-        uint32_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
-        if (!cur->started[lane]) {
-            cur->started[lane] = 1;
-            cur->next[lane] = head > cap ? head - cap : 0;
+        for (int pass = 0; pass <= RING_REREADS && n < max; pass++) {
+            uint32_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+            if (!cur->started[lane]) {
+                cur->started[lane] = 1;
+                cur->next[lane] = head > cap ? head - cap : 0;
+            }
+            uint32_t next = cur->next[lane];
+            uint32_t avail = head - next;
+            if (avail > cap) {
+                missed += avail - cap;
+                next = head - cap;
+                avail = cap;
+            }
+            if (avail > max - n)
+                avail = (uint32_t)(max - n);
+            for (uint32_t k = 0; k < avail; k++)
+                copy_event(&out[n + k], &r->events[(next + k) & (cap - 1)]);
+            atomic_thread_fence(memory_order_acquire);
+            uint32_t head2 = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+            /* Records at index <= head2 - cap may have been overwritten (or be
+             * in the writer's hands) while we copied. */
+            uint32_t bad = 0;
+            while (bad < avail && (int32_t)(next + bad + cap - head2) <= 0)
+                bad++;
+            if (bad > 0) {
+                memmove(&out[n], &out[n + bad], (avail - bad) * sizeof *out);
+                missed += bad;
+            }
+            n += avail - bad;
+            cur->next[lane] = next + avail;
+            /* Dropped records left room that this ring's newer ones may
+             * take: a read short of max has read every ring to its end. */
+            if (bad == 0)
+                break;
         }
-        uint32_t next = cur->next[lane];
-        uint32_t avail = head - next;
-        if (avail > cap) {
-            missed += avail - cap;
-            next = head - cap;
-            avail = cap;
-        }
-        if (avail > max - n)
-            avail = (uint32_t)(max - n);
-        for (uint32_t k = 0; k < avail; k++)
-            copy_event(&out[n + k], &r->events[(next + k) & (cap - 1)]);
-        atomic_thread_fence(memory_order_acquire);
-        uint32_t head2 = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
-        /* Records at index <= head2 - cap may have been overwritten (or be
-         * in the writer's hands) while we copied. */
-        uint32_t bad = 0;
-        while (bad < avail && (int32_t)(next + bad + cap - head2) <= 0)
-            bad++;
-        if (bad > 0) {
-            memmove(&out[n], &out[n + bad], (avail - bad) * sizeof *out);
-            missed += bad;
-        }
-        n += avail - bad;
-        cur->next[lane] = next + avail;
     }
     if (lost != NULL)
         *lost = missed;

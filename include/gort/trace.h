@@ -178,9 +178,11 @@ typedef struct gort_trace_cursor {
  * Copies the events written since the cursor's last read, ring after ring
  * (each ring's events in order; merge by time for a timeline), to
  * out[0 .. max), advances the cursor past them and returns how many it
- * copied. A ring whose unread events do not fit is left for the next call.
- * *lost (when not NULL) gets the events the rings overwrote before this read
- * reached them. Never blocks a writer.
+ * copied: fewer than max only when it read every ring to its end (what
+ * does not fit is left for the next call; a writer that overtakes the copy
+ * of its ring three times over, which no P does, excepted). *lost (when not NULL) gets the
+ * events the rings overwrote before this read reached them. Never blocks a
+ * writer.
  */
 size_t gort_trace_read(gort_trace_cursor *cursor, gort_trace_event *out, size_t max,
                        uint64_t *lost);
