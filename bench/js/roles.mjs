@@ -197,19 +197,21 @@ function rolesOf(data, parent) {
       parent.post('ready');
       const w0 = performance.now();
       let timing = false, asked = false, count = 0, t0 = 0;
-      return new Promise((resolve) => port.onmessage = ({ data: v }) => {
-        if (timing) {
-          if (++count === n) resolve((performance.now() - t0) / n);
-        } else if (isEnd(v)) {
-          timing = true;
-          t0 = openGate();
-        } else {
-          Atomics.add(gate, RECEIVED, 1);
-          if (!asked && warm(w0)) {
-            raise(STOP);
-            asked = true;
+      return new Promise((resolve) => {
+        port.onmessage = ({ data: v }) => {
+          if (timing) {
+            if (++count === n) resolve((performance.now() - t0) / n);
+          } else if (isEnd(v)) {
+            timing = true;
+            t0 = openGate();
+          } else {
+            Atomics.add(gate, RECEIVED, 1);
+            if (!asked && warm(w0)) {
+              raise(STOP);
+              asked = true;
+            }
           }
-        }
+        };
       });
     },
     // The floor: two workers handing a counter back and forth with Atomics.wait/notify;
