@@ -4,8 +4,9 @@
 // the same parties, in turn (gort, anchor, gort, anchor, ...). Figures are
 // medians of RUNS runs with their spread (min..max); compare the columns of
 // one run, as ratios: the machines are shared and noisy. GROUPs: roundtrip,
-// self, workers, throughput, stall, and browser: the round-trip, worker and
-// throughput rows again in Chromium (Debian's, through playwright-core).
+// self, workers, throughput, stall, and browser: the round-trip, worker,
+// throughput and stall rows again in Chromium (Debian's, through
+// playwright-core).
 // --samples prints every sample as SAMPLE <json> for bench/run.mjs before
 // the table. Figures are of the steady state: each run's first round trips
 // or values are not timed.
@@ -15,7 +16,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { portableMeasures, stallMeasures, timedRoundTrips, VALUES } from './js/measures.mjs';
+import { partyOf, portableMeasures, stallMeasures, timedRoundTrips, VALUES } from './js/measures.mjs';
 import { launchChromium, skipBrowser } from '../tests/browser/chromium.mjs';
 import { serve } from '../tests/browser/server.mjs';
 
@@ -56,13 +57,7 @@ const party = new URL('./js/party.mjs', import.meta.url);
 /** Starts a worker playing role (bench/js/roles.mjs): a party of bench/js/measures.mjs. */
 function spawn(role, data, transfer = []) {
   const worker = new Worker(party, { workerData: { role, workerEntry, end: END, ...data }, transferList: transfer });
-  const failed = new Promise((_, reject) => {
-    worker.once('error', reject);
-    worker.on('message', (m) => { if (m?.error) reject(new Error(`${role}: ${m.error}`)); });
-  });
-  const ready = Promise.race([new Promise((resolve) => worker.once('message', resolve)), failed]);
-  const result = Promise.race([new Promise((resolve) => worker.on('message', (m) => { if (m && typeof m == 'object' && 'result' in m) resolve(m.result); })), failed]);
-  return { worker, ready, result };
+  return partyOf(worker, role, (fn) => worker.on('message', fn), (fn) => worker.once('error', fn));
 }
 
 const stats = (values) => {

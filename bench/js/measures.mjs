@@ -23,6 +23,30 @@ export const VALUES = {
 const us = (ms) => ms * 1000;
 
 /**
+ * The Party of a worker just started in role: listen(fn) calls fn with
+ * every message the worker posts, onError(fn) with an Error when it fails.
+ * ready is its first message; result the figure it posts last, or the
+ * error it reports instead.
+ * @param {Party['worker']} worker
+ * @param {string} role
+ * @param {(fn: (message: any) => void) => void} listen
+ * @param {(fn: (err: Error) => void) => void} onError
+ * @returns {Party}
+ */
+export function partyOf(worker, role, listen, onError) {
+  const failed = new Promise((_, reject) => {
+    onError(reject);
+    listen((m) => { if (m?.error) reject(new Error(`${role}: ${m.error}`)); });
+  });
+  let first = true;
+  const ready = Promise.race([new Promise((resolve) => listen((m) => { if (first) resolve(m); first = false; })), failed]);
+  const result = Promise.race([new Promise((resolve) => listen((m) => {
+    if (m && typeof m == 'object' && 'result' in m) resolve(m.result);
+  })), failed]);
+  return { worker, ready, result };
+}
+
+/**
  * ms per round trip of roundTrips calls of trip(i) after warmupMs of them;
  * then trip(end), which the other side takes for the end (roles.mjs).
  * @param {(i: number) => Promise<unknown>} trip

@@ -6,7 +6,7 @@
 // window.gortBench.run(name).
 // The settings (sizes, Ps) come in the URL, as JSON.
 import { start } from '../../dist/index.browser.js';
-import { portableMeasures, stallMeasures } from './measures.mjs';
+import { partyOf, portableMeasures, stallMeasures } from './measures.mjs';
 
 const settings = JSON.parse(new URLSearchParams(location.search).get('settings'));
 const workerEntry = new URL('../../dist/worker.browser.js', import.meta.url).href;
@@ -16,16 +16,10 @@ const state = document.getElementById('state');
 /** Starts a module worker playing role (roles.mjs). */
 function spawn(role, data, transfer = []) {
   const worker = new Worker(party, { type: 'module', name: `bench-${role}` });
-  const failed = new Promise((_, reject) => {
-    worker.addEventListener('error', (e) => reject(new Error(`${role}: ${e.message}`)));
-    worker.addEventListener('message', ({ data: m }) => { if (m?.error) reject(new Error(`${role}: ${m.error}`)); });
-  });
-  const ready = Promise.race([new Promise((resolve) => worker.addEventListener('message', resolve, { once: true })), failed]);
-  const result = Promise.race([new Promise((resolve) => worker.addEventListener('message', ({ data: m }) => {
-    if (m && typeof m == 'object' && 'result' in m) resolve(m.result);
-  })), failed]);
+  const started = partyOf(worker, role, (fn) => worker.addEventListener('message', ({ data: m }) => fn(m)),
+    (fn) => worker.addEventListener('error', (e) => fn(new Error(`${role}: ${e.message}`))));
   worker.postMessage({ role, workerEntry, end: settings.end, ...data }, transfer);
-  return { worker, ready, result };
+  return started;
 }
 
 // The event loop's delay in a page: how late an interval timer of
