@@ -149,8 +149,8 @@ function eventLoopDelay() {
     },
   };
 }
-const stalls = stallMeasures({ churnTrees: CHURN_TREES, loopDelay: eventLoopDelay });
-const STALL_MEASURES = ['stall', 'stallSpare', 'idleLoop'];
+const stalls = stallMeasures({ rt, spareRt, churnTrees: CHURN_TREES, loopDelay: eventLoopDelay });
+const STALL_MEASURES = Object.keys(stalls);
 
 // ---- the rows: gort and its anchor, measured in turn in every run ----
 
@@ -209,7 +209,7 @@ const MEASURES = {
   ...portable,
   ...Object.fromEntries([...Object.keys(portable), ...STALL_MEASURES].map((name) => [inChromium(name), () => chromiumMeasure(name)])),
   mainSelfGort, mainSelfTsChan,
-  stall: () => stalls.mainThreadStall(rt), stallSpare: () => stalls.mainThreadStall(spareRt), idleLoop: stalls.idleLoop,
+  ...stalls,
 };
 // A row's figure is a measure's result, or a field of it ('stall longestOp').
 const COMPOSITE = new Set([...STALL_MEASURES, ...STALL_MEASURES.map(inChromium)]);

@@ -258,50 +258,59 @@ static void copy_event(gort_trace_event *to, const gort_trace_event *from)
  * next ring: a reader copies a ring far faster than a P fills one. */
 #define RING_REREADS 2
 
-size_t gort_trace_read(gort_trace_cursor *cur, gort_trace_event *out, size_t max, uint64_t *lost)
+/* One look at ring r of lane: copies its unread records, at most room of
+ * them, to out and advances the cursor past them. Returns how many it kept;
+ * *dropped gets the copied records the writer may have overtaken (counted
+ * in *missed with those overwritten before the look). */
+static uint32_t ring_read(const gort_trace_ring *r, int lane, gort_trace_cursor *cur, gort_trace_event *out,
+                          size_t room, uint64_t *missed, uint32_t *dropped)
 {
     const uint32_t cap = GORT_TRACE_RING_EVENTS;
+    uint32_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+    if (!cur->started[lane]) {
+        cur->started[lane] = 1;
+        cur->next[lane] = head > cap ? head - cap : 0;
+    }
+    uint32_t next = cur->next[lane];
+    uint32_t avail = head - next;
+    if (avail > cap) {
+        *missed += avail - cap;
+        next = head - cap;
+        avail = cap;
+    }
+    if (avail > room)
+        avail = (uint32_t)room;
+    for (uint32_t k = 0; k < avail; k++)
+        copy_event(&out[k], &r->events[(next + k) & (cap - 1)]);
+    atomic_thread_fence(memory_order_acquire);
+    uint32_t head2 = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+    /* Records at index <= head2 - cap may have been overwritten (or be in
+     * the writer's hands) while we copied. */
+    uint32_t bad = 0;
+    while (bad < avail && (int32_t)(next + bad + cap - head2) <= 0)
+        bad++;
+    if (bad > 0) {
+        memmove(out, out + bad, (avail - bad) * sizeof *out);
+        *missed += bad;
+    }
+    cur->next[lane] = next + avail;
+    *dropped = bad;
+    return avail - bad;
+}
+
+size_t gort_trace_read(gort_trace_cursor *cur, gort_trace_event *out, size_t max, uint64_t *lost)
+{
     size_t n = 0;
     uint64_t missed = 0;
     for (int lane = 0; lane < GORT_TRACE_RINGS && n < max; lane++) {
-        gort_trace_ring *r = __atomic_load_n(&trace_header.rings[lane], __ATOMIC_ACQUIRE);
+        const gort_trace_ring *r = __atomic_load_n(&trace_header.rings[lane], __ATOMIC_ACQUIRE);
         if (r == NULL)
             continue;
-        for (int pass = 0; pass <= RING_REREADS && n < max; pass++) {
-            uint32_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
-            if (!cur->started[lane]) {
-                cur->started[lane] = 1;
-                cur->next[lane] = head > cap ? head - cap : 0;
-            }
-            uint32_t next = cur->next[lane];
-            uint32_t avail = head - next;
-            if (avail > cap) {
-                missed += avail - cap;
-                next = head - cap;
-                avail = cap;
-            }
-            if (avail > max - n)
-                avail = (uint32_t)(max - n);
-            for (uint32_t k = 0; k < avail; k++)
-                copy_event(&out[n + k], &r->events[(next + k) & (cap - 1)]);
-            atomic_thread_fence(memory_order_acquire);
-            uint32_t head2 = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
-            /* Records at index <= head2 - cap may have been overwritten (or be
-             * in the writer's hands) while we copied. */
-            uint32_t bad = 0;
-            while (bad < avail && (int32_t)(next + bad + cap - head2) <= 0)
-                bad++;
-            if (bad > 0) {
-                memmove(&out[n], &out[n + bad], (avail - bad) * sizeof *out);
-                missed += bad;
-            }
-            n += avail - bad;
-            cur->next[lane] = next + avail;
-            /* Dropped records left room that this ring's newer ones may
-             * take: a read short of max has read every ring to its end. */
-            if (bad == 0)
-                break;
-        }
+        /* Dropped records leave room that the ring's newer ones may take:
+         * a read short of max has read every ring to its end. */
+        uint32_t dropped = 1;
+        for (int pass = 0; pass <= RING_REREADS && dropped > 0 && n < max; pass++)
+            n += ring_read(r, lane, cur, out + n, max - n, &missed, &dropped);
     }
     if (lost != NULL)
         *lost = missed;

@@ -15,6 +15,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CODECS, codecOf, copyIn } from '../src/js/codec.js';
+import { EDGE_TEXTS } from './browser/edge_texts.mjs';
 
 const SEED = BigInt(process.env.GORT_FUZZ_SEED ?? '20261205');
 const SECONDS = Number(process.env.GORT_FUZZ_SECONDS ?? '2');
@@ -149,16 +150,6 @@ test('codec fuzz: decoding arbitrary bytes never fails but as documented', async
     assert.equal(custom.decodeAt(shared, at, bytes.length), copy.length);
   });
 });
-
-// Texts a random draw seldom makes: a leading U+FEFF (a byte-order mark
-// to a decoder that drops one), NUL, DEL and the last ASCII, the first
-// two- and three-byte characters, astral ones and lone surrogates at either
-// end, and ASCII around 128 characters (the browsers' loops' limit).
-const EDGE_TEXTS = [
-  '', '\ufeff', '\ufeffabc', 'a\ufeff', '\u0000', '\u007f', '\u0080', '\u07ff', '\u0800', '\uffff', '\u{10000}', '\u{10ffff}',
-  '\ud800', '\udfff', 'x\ud800', '\udc00x', '\ud83d\ude00', '\ude00\ud83d', 'é✓😀',
-  ...[1, 127, 128, 129, 200].map((n) => 'z'.repeat(n)), 'y'.repeat(127) + 'é', 'y'.repeat(128) + '😀',
-];
 
 test('codec: texts of every edge round-trip whole', () => {
   for (const s of EDGE_TEXTS) {

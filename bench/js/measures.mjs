@@ -1,9 +1,10 @@
 // The measures of bench/js.mjs that run wherever the package runs, in Node
 // and in a Chromium page alike (page.mjs): round trips and throughput
 // between the main thread, workers and goroutines, through gort's channels
-// and through their JS anchors (postMessage, MessageChannel, Atomics). The
-// caller gives the runtime and how to start a worker playing a role of
-// roles.mjs.
+// and through their JS anchors (postMessage, MessageChannel, Atomics), and
+// the main thread's stalls while the collector works. The caller gives the
+// runtimes, how to start a worker playing a role of roles.mjs (partyOf
+// makes what it returns) and how to read the event loop's delay.
 
 /**
  * @typedef {{ worker: { terminate(): unknown, postMessage(message: unknown): void }, ready: Promise<unknown>, result: Promise<number> }} Party
@@ -177,15 +178,17 @@ export function portableMeasures({ rt, spawn, roundTrips, messages, warmupMs, en
 }
 
 /**
- * The main thread during a collector-heavy workload: mainThreadStall(rt)
- * keeps a round trip at a time going with an echo goroutine while another
- * goroutine churns churnTrees trees, and idleLoop() waits as long with
- * nothing running (the floor of the machine and the engine: timers, the
- * OS). loopDelay() makes a probe of the event loop's delay: start(), and
- * stop() -> the longest delay it saw, in ms.
- * @param {{ churnTrees: number, loopDelay: () => { start(): void, stop(): number } }} settings
+ * The main thread during a collector-heavy workload, each measure an async
+ * function that returns its figures: stall keeps a round trip at a time
+ * going with an echo goroutine of rt while another goroutine churns
+ * churnTrees trees, stallSpare the same on spareRt (start()'s default
+ * procs), and idleLoop waits as long as the last of them took with nothing
+ * running (the floor of the machine and the engine: timers, the OS).
+ * loopDelay() makes a probe of the event loop's delay: start(), and stop()
+ * -> the longest delay it saw, in ms.
+ * @param {{ rt: any, spareRt: any, churnTrees: number, loopDelay: () => { start(): void, stop(): number } }} settings
  */
-export function stallMeasures({ churnTrees, loopDelay }) {
+export function stallMeasures({ rt, spareRt, churnTrees, loopDelay }) {
   let lastStallMs = 1000;
 
   async function mainThreadStall(rt) {
@@ -227,5 +230,5 @@ export function stallMeasures({ churnTrees, loopDelay }) {
     return { loopDelayMax: delay.stop() };
   }
 
-  return { mainThreadStall, idleLoop };
+  return { stall: () => mainThreadStall(rt), stallSpare: () => mainThreadStall(spareRt), idleLoop };
 }

@@ -49,12 +49,9 @@ function timerLateness() {
 const rt = await start({ procs: settings.procs });
 // The stall rows' other runtime: start()'s default procs, which leave the main thread a core.
 const spareRt = await start();
-const stalls = stallMeasures({ churnTrees: settings.churnTrees, loopDelay: timerLateness });
 const measures = {
   ...portableMeasures({ rt, spawn, ...settings }),
-  stall: () => stalls.mainThreadStall(rt),
-  stallSpare: () => stalls.mainThreadStall(spareRt),
-  idleLoop: stalls.idleLoop,
+  ...stallMeasures({ rt, spareRt, churnTrees: settings.churnTrees, loopDelay: timerLateness }),
 };
 
 window.gortBench = {

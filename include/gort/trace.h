@@ -179,8 +179,8 @@ typedef struct gort_trace_cursor {
  * (each ring's events in order; merge by time for a timeline), to
  * out[0 .. max), advances the cursor past them and returns how many it
  * copied: fewer than max only when it read every ring to its end (what
- * does not fit is left for the next call; a writer that overtakes the copy
- * of its ring three times over, which no P does, excepted). *lost (when not NULL) gets the
+ * does not fit is left for the next call; unless a writer keeps overtaking
+ * the copy of its ring, which no P does). *lost (when not NULL) gets the
  * events the rings overwrote before this read reached them. Never blocks a
  * writer.
  */

@@ -60,6 +60,8 @@ const charCodes = [];
 // for a lone surrogate).
 const LEAD_2 = 0xc0, LEAD_3 = 0xe0, LEAD_4 = 0xf0, CONTINUATION = 0x80, SIX_BITS = 0x3f;
 const REPLACEMENT = 0xfffd;
+// UTF-16's surrogates: a high one [HIGH, LOW) then a low one [LOW, END).
+const SURROGATE_HIGH = 0xd800, SURROGATE_LOW = 0xdc00, SURROGATE_END = 0xe000;
 
 /**
  * Encodes text (text.length * 3 bytes must fit target at `at`) as UTF-8
@@ -76,10 +78,10 @@ function utf8Loop(text, target, at) {
       target[p++] = LEAD_2 | (c >> 6);
       target[p++] = CONTINUATION | (c & SIX_BITS);
     } else {
-      if (c >= 0xd800 && c < 0xe000) {
-        const low = c < 0xdc00 && i + 1 < n ? text.charCodeAt(i + 1) : 0;
-        if (low >= 0xdc00 && low < 0xe000) {
-          const cp = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+      if (c >= SURROGATE_HIGH && c < SURROGATE_END) {
+        const low = c < SURROGATE_LOW && i + 1 < n ? text.charCodeAt(i + 1) : 0;
+        if (low >= SURROGATE_LOW && low < SURROGATE_END) {
+          const cp = 0x10000 + ((c - SURROGATE_HIGH) << 10) + (low - SURROGATE_LOW);
           i++;
           target[p++] = LEAD_4 | (cp >> 18);
           target[p++] = CONTINUATION | ((cp >> 12) & SIX_BITS);
