@@ -153,9 +153,14 @@ void bulk_barrier_pre_write(const gort_type *t, void *dst, const void *src, size
 /* Sweeps a span taken off its mcentral's unswept list; returns false when
  * the span was freed to the heap (it held nothing live). */
 bool mspan_sweep(mspan *s);
-/* mspan_is_allocated for a thread that holds neither s nor its mcentral and
- * may race s's sweep: waits out a sweep in progress, and reads again when
- * one began while it read. */
+/* Calls read(s, arg), for a thread that holds neither s nor its mcentral
+ * and may race s's sweep (which swaps and clears its bitmaps), until one
+ * call began and ended inside no sweep of s: waits out a sweep in progress,
+ * and calls again when one began meanwhile. read reads the bitmaps with
+ * SHARED_LOAD (their words, and allocBits and gcmarkBits themselves) and
+ * keeps what it found only through arg, which the last call overwrites. */
+void mspan_read_racing_sweep(const mspan *s, void (*read)(const mspan *s, void *arg), void *arg);
+/* mspan_is_allocated beside s's sweep (mspan_read_racing_sweep). */
 bool mspan_is_allocated_racing_sweep(const mspan *s, uintptr_t index);
 /* Sweeps one unswept span; false when none is left. */
 bool sweepone(void);

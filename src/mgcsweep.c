@@ -20,7 +20,7 @@
  *  - the span's sweepgen is its sequence lock for readers of its allocation
  *    state that hold neither the span nor its mcentral (gort_find_object):
  *    odd while the bits are rewritten, and a reader that saw it move reads
- *    again (mspan_is_allocated_racing_sweep).
+ *    again (mspan_read_racing_sweep).
  */
 #include <string.h>
 
@@ -92,15 +92,15 @@ static void poison_unmarked(const mspan *s)
 #define SWEEP_WAIT_SPINS 64
 #define SWEEP_WAIT_PAUSE 16
 
-bool mspan_is_allocated_racing_sweep(const mspan *s, uintptr_t index)
+void mspan_read_racing_sweep(const mspan *s, void (*read)(const mspan *s, void *arg), void *arg)
 {
     for (unsigned tries = 0;; tries++) {
         unsigned before = atomic_load_explicit(&s->sweepgen, memory_order_acquire);
         if ((before & 1) == 0) {
-            bool allocated = mspan_is_allocated(s, index);
+            read(s, arg);
             atomic_thread_fence(memory_order_acquire);
             if (atomic_load_explicit(&s->sweepgen, memory_order_relaxed) == before)
-                return allocated;
+                return;
         }
         if (tries < SWEEP_WAIT_SPINS)
             prim_procyield(SWEEP_WAIT_PAUSE);
@@ -109,8 +109,26 @@ bool mspan_is_allocated_racing_sweep(const mspan *s, uintptr_t index)
     }
 }
 
+struct allocated_read {
+    uintptr_t index;
+    bool allocated;
+};
+
+static void read_allocated(const mspan *s, void *arg)
+{
+    struct allocated_read *r = arg;
+    r->allocated = mspan_is_allocated(s, r->index);
+}
+
+bool mspan_is_allocated_racing_sweep(const mspan *s, uintptr_t index)
+{
+    struct allocated_read r = {.index = index};
+    mspan_read_racing_sweep(s, read_allocated, &r);
+    return r.allocated;
+}
+
 /* The words of a span's bitmap, cleared word by word: a reader racing the
- * sweep may still read the array (mspan_is_allocated_racing_sweep). */
+ * sweep may still read the array (mspan_read_racing_sweep). */
 static void clear_bits_shared(uint64_t *bits)
 {
     for (unsigned w = 0; w < SPAN_BITS_WORDS; w++)
@@ -125,8 +143,8 @@ bool mspan_sweep(mspan *s)
     atomic_thread_fence(memory_order_release);
     if (spanclass_sizeclass(s->spanclass) == 0) {
         bool live = s->gcmarkBits[0] & 1;
-        s->gcmarkBits[0] = 0;
-        s->scanBits[0] = 0;
+        OWNER_STORE(s->gcmarkBits[0], 0);
+        OWNER_STORE(s->scanBits[0], 0);
         atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
         sweep_done_one();
         if (live) {
@@ -151,11 +169,11 @@ bool mspan_sweep(mspan *s)
     }
     uint64_t *was_alloc = s->allocBits;
     OWNER_STORE(s->allocBits, s->gcmarkBits);
-    s->gcmarkBits = was_alloc;
-    clear_bits_shared(s->gcmarkBits);
-    memset(s->scanBits, 0, sizeof s->scanBits);
+    OWNER_STORE(s->gcmarkBits, was_alloc);
+    clear_bits_shared(was_alloc);
+    clear_bits_shared(s->scanBits);
     OWNER_STORE(s->freeindex, 0);
-    s->allocCount = live;
+    OWNER_STORE(s->allocCount, live);
     mspan_refill_alloc_cache(s, 0);
     atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
     sweep_done_one();

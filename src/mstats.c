@@ -64,14 +64,38 @@ static inline bool bit_at(const uint64_t *bits, size_t i)
     return (__atomic_load_n((const uint8_t *)bits + i / 8, __ATOMIC_RELAXED) >> (i % 8)) & 1;
 }
 
-static uint16_t span_count_bits(const mspan *s, const uint64_t *bits)
+/* The span's marked slots, counted beside its sweep (mspan_read_racing_sweep). */
+static void read_marked(const mspan *s, void *arg)
 {
+    const uint64_t *marks = SHARED_LOAD(s->gcmarkBits);
     uint16_t n = 0;
     for (size_t i = 0; i < s->nelems; i++)
-        n += bit_at(bits, i);
-    return n;
+        n += bit_at(marks, i);
+    *(uint16_t *)arg = n;
 }
 
+struct colors_read {
+    uint8_t *colors;
+    size_t n;
+};
+
+static void read_colors(const mspan *s, void *arg)
+{
+    struct colors_read *r = arg;
+    const uint64_t *marks = SHARED_LOAD(s->gcmarkBits);
+    bool noscan = spanclass_noscan(s->spanclass);
+    for (size_t i = 0; i < r->n; i++) {
+        if (!mspan_is_allocated(s, i))
+            r->colors[i] = GORT_OBJECT_FREE;
+        else if (!bit_at(marks, i))
+            r->colors[i] = GORT_OBJECT_WHITE;
+        else
+            r->colors[i] = noscan || bit_at(s->scanBits, i) ? GORT_OBJECT_BLACK : GORT_OBJECT_GREY;
+    }
+}
+
+/* The heap lock keeps the span from being freed (and its memory remade) while
+ * it is read; its sweep, which takes no heap lock, is waited out. */
 size_t gort_heap_span_colors(uintptr_t span, uint8_t *colors, size_t max)
 {
     mheap_init();
@@ -80,15 +104,8 @@ size_t gort_heap_span_colors(uintptr_t span, uint8_t *colors, size_t max)
     mspan *s = span_of(span);
     if (s != NULL && s->startaddr == span) {
         n = s->nelems;
-        bool noscan = spanclass_noscan(s->spanclass);
-        for (size_t i = 0; i < n && i < max; i++) {
-            if (!mspan_is_allocated(s, i))
-                colors[i] = GORT_OBJECT_FREE;
-            else if (!bit_at(s->gcmarkBits, i))
-                colors[i] = GORT_OBJECT_WHITE;
-            else
-                colors[i] = noscan || bit_at(s->scanBits, i) ? GORT_OBJECT_BLACK : GORT_OBJECT_GREY;
-        }
+        struct colors_read r = {.colors = colors, .n = n < max ? n : max};
+        mspan_read_racing_sweep(s, read_colors, &r);
     }
     unlock(&mheap_.lock);
     return n;
@@ -107,7 +124,7 @@ static void snapshot_arena(heap_arena *ha, gort_page_record *out, size_t max)
                 r.nelems = s->nelems;
                 r.inuse = SHARED_LOAD(s->allocCount);
                 r.npages = s->npages > UINT16_MAX ? UINT16_MAX : (uint16_t)s->npages;
-                r.marked = span_count_bits(s, s->gcmarkBits);
+                mspan_read_racing_sweep(s, read_marked, &r.marked);
                 unsigned sg = atomic_load_explicit(&mheap_.sweepgen, memory_order_relaxed);
                 unsigned ssg = atomic_load_explicit(&s->sweepgen, memory_order_relaxed);
                 r.sweep = ssg == sg - 2 ? GORT_SPAN_UNSWEPT
