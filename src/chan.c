@@ -419,11 +419,18 @@ static inline int chansend(hchan *c, const void *ep, bool block)
 /* ---- chanrecv ---- */
 
 /*
- * Receives from c into ep (NULL: discard). *received says whether the
- * value came from a send (false: zero value of a closed channel). Returns
+ * Receives from c into ep (NULL: discard). *received (unless NULL) says
+ * whether the value came from a send (false: zero value of a closed
+ * channel), set whenever it returns GORT_OK. Returns
  * GORT_OK, or GORT_EWOULDBLOCK (!block, nothing to take). `async` as for
  * chansend1.
  */
+static inline void set_received(bool *received, bool v)
+{
+    if (received != NULL)
+        *received = v;
+}
+
 static int chanrecv1(hchan *c, void *ep, bool block, bool *received, async_wait *async)
 {
     if (c == NULL) {
@@ -446,7 +453,7 @@ static int chanrecv1(hchan *c, void *ep, bool block, bool *received, async_wait 
         if (chan_empty(c)) {
             if (ep != NULL)
                 chan_typedmemclr(c, ep);
-            *received = false;
+            set_received(received, false);
             return GORT_OK;
         }
     }
@@ -458,7 +465,7 @@ static int chanrecv1(hchan *c, void *ep, bool block, bool *received, async_wait 
             unlock(&c->lock);
             if (ep != NULL)
                 chan_typedmemclr(c, ep);
-            *received = false;
+            set_received(received, false);
             return GORT_OK;
         }
         /* Closed, with values left: they come first. */
@@ -470,7 +477,7 @@ static int chanrecv1(hchan *c, void *ep, bool block, bool *received, async_wait 
             chan_recv_from(c, sg, ep);
             unlock(&c->lock);
             chan_ready(sg, true);
-            *received = true;
+            set_received(received, true);
             return GORT_OK;
         }
     }
@@ -483,7 +490,7 @@ static int chanrecv1(hchan *c, void *ep, bool block, bool *received, async_wait 
             c->recvx = 0;
         set_qcount(c, c->qcount - 1);
         unlock(&c->lock);
-        *received = true;
+        set_received(received, true);
         return GORT_OK;
     }
     if (!block) {
@@ -510,7 +517,7 @@ static int chanrecv1(hchan *c, void *ep, bool block, bool *received, async_wait 
      * see chan_async_finish.) */
     if (in_sudog)
         memcpy(ep, &mysg->value, mysg->valuesize);
-    *received = mysg->success;
+    set_received(received, mysg->success);
     mysg->c = NULL;
     release_sudog(mysg);
     return GORT_OK;
@@ -579,11 +586,10 @@ int gort_chan_send(gort_chan *c, const void *elem)
 
 int gort_chan_recv(gort_chan *c, void *elem, bool *ok)
 {
-    bool received = false;
     gort_safepoint();
-    chanrecv(c, elem, true, &received);
-    if (ok != NULL)
-        *ok = received;
+    /* ok itself, not a local of this function: a local whose address is
+     * taken gives a receive a C stack frame on wasm. */
+    chanrecv(c, elem, true, ok);
     return GORT_OK;
 }
 

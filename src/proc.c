@@ -321,7 +321,10 @@ static g *globrunqpop(void)
 
 /* ---- the local run queue ---- */
 
-static bool runqputslow(p *pp, g *gp, uint32_t h, uint32_t t);
+/* Kept out of runqput (its only caller): its batch on the C stack would
+ * give every runqput a stack frame, and on wasm a stack-pointer move and
+ * its overflow check per ready. */
+static __attribute__((noinline)) bool runqputslow(p *pp, g *gp, uint32_t h, uint32_t t);
 
 static void runqput(p *pp, g *gp, bool next)
 {
