@@ -3,8 +3,11 @@
  * goroutine_spawn: spawn 100,000 goroutines that each mark a WaitGroup and
  * park, then release them all and wait. The first round is cold (new
  * goroutines and stacks), the second reuses dead goroutines; memory per
- * parked goroutine is measured while all of them are parked. Both at the
- * default stack size and at the smallest stack a goroutine may ask for.
+ * parked goroutine is measured while all of them are parked: the stack it
+ * was given (with its g and sudog), and natively also what the process took
+ * of it (its growth in resident memory, the pages of those stacks that the
+ * goroutines touched). Both at the default stack size and at the smallest
+ * stack a goroutine may ask for.
  * Also: a yield round trip, a bare fiber switch (two fibers switching
  * straight to each other, no scheduler: what every goroutine switch costs at
  * least), a mutex hand-off between goroutines, and the latency of stopping
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "prim/fiber.h"
 #include "runtime2.h"
@@ -55,15 +59,33 @@ static uint64_t stacks_in_use(void)
     return st.stack_inuse;
 }
 
+/* The process's resident memory in bytes (Linux's /proc/self/statm), or -1
+ * where it cannot be read (on wasm: the runtime cannot see its process). */
+static double resident_bytes(void)
+{
+#ifdef __EMSCRIPTEN__
+    return -1;
+#else
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size, resident;
+    int got = f != NULL ? fscanf(f, "%lu %lu", &size, &resident) : 0;
+    if (f != NULL)
+        fclose(f);
+    return got == 2 ? (double)resident * (double)sysconf(_SC_PAGESIZE) : -1;
+#endif
+}
+
 struct spawn_round {
     double rate;           /* M goroutines per second until all parked */
     double bytes_per_g;    /* its stack, its g and the sudog it parks on */
+    double resident_per_g; /* the process's growth in resident memory, or -1 */
 };
 
 static struct spawn_round spawn_round(size_t stack)
 {
     struct spawn_round r;
     uint64_t before = stacks_in_use();
+    double resident_before = resident_bytes();
     gort_waitgroup_add(&started, SPAWN_N);
     gort_waitgroup_add(&finished, SPAWN_N);
     gort_rwmutex_lock(&gate);
@@ -74,6 +96,8 @@ static struct spawn_round spawn_round(size_t stack)
     int64_t parked = gort_nanotime() - t0;
     gort_yield();
     r.bytes_per_g = (double)(stacks_in_use() - before) / SPAWN_N + sizeof(g) + sizeof(sudog);
+    double resident_after = resident_bytes();
+    r.resident_per_g = resident_before < 0 || resident_after < 0 ? -1 : (resident_after - resident_before) / SPAWN_N;
     r.rate = SPAWN_N / (parked / 1e9) / 1e6;
     gort_rwmutex_unlock(&gate);
     gort_waitgroup_wait(&finished);
@@ -91,6 +115,8 @@ static void spawn_main(void *arg)
     printf("RESULT goroutine_spawn_rate_%s %.3f Mgoroutines/s\n", round_name, cold.rate);
     printf("RESULT goroutine_spawn_rate_reuse_%s %.3f Mgoroutines/s\n", round_name, reuse.rate);
     printf("RESULT goroutine_mem_%s %.0f B/goroutine\n", round_name, cold.bytes_per_g);
+    if (cold.resident_per_g >= 0)
+        printf("RESULT goroutine_resident_%s %.0f B/goroutine\n", round_name, cold.resident_per_g);
     fflush(stdout);
 }
 

@@ -62,6 +62,9 @@ function goroutineArea() {
       { metric: 'goroutine_spawn_rate_reuse_small', label: 'spawn 100k, reusing, smallest stack', procs: [2], better: 'higher', noGo: true },
       { metric: 'goroutine_mem_default', label: 'bytes per parked goroutine, default stack', procs: [2], better: 'lower' },
       { metric: 'goroutine_mem_small', label: 'bytes per parked goroutine, smallest stack', procs: [2], better: 'lower', noGo: true },
+      // Natively only: what the process's resident memory grew by (the pages
+      // of their stacks that parked goroutines touched), beside what they were given.
+      { metric: 'goroutine_resident_default', label: 'resident bytes per parked goroutine (the process\'s growth), default stack', procs: [2], better: 'lower' },
       { metric: 'yield_round_trip', label: 'yield round trip, 2 goroutines', procs: [1], better: 'lower' },
       { metric: 'fiber_bare_switch', label: 'bare switch, one fiber to another on one thread', procs: [2], better: 'lower', noGo: true },
       { metric: 'mutex_handoff', label: 'mutex hand-off, 4 goroutines', procs: [2], better: 'lower' },

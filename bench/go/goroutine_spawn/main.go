@@ -3,10 +3,14 @@
 // for writing, then releases them all and waits. The first round is cold,
 // the second reuses dead goroutines. Memory per parked goroutine is the
 // growth of StackInuse + HeapInuse while all of them are parked (its stack,
-// its g and what it parks on). Go has one stack size: the _default rows.
+// its g and what it parks on), and natively also the process's growth in
+// resident memory (Linux's /proc/self/statm; js/wasm has no such file). Go
+// has one stack size: the _default rows.
 package main
 
 import (
+	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -22,12 +26,28 @@ func inUse() uint64 {
 	return m.StackInuse + m.HeapInuse
 }
 
+// resident returns the process's resident memory in bytes, false where it
+// cannot be read.
+func resident() (float64, bool) {
+	statm, err := os.ReadFile("/proc/self/statm")
+	var size, pages uint64
+	if err != nil {
+		return 0, false
+	}
+	if n, _ := fmt.Sscan(string(statm), &size, &pages); n != 2 {
+		return 0, false
+	}
+	return float64(pages) * float64(os.Getpagesize()), true
+}
+
 // round returns M goroutines per second until all parked, and bytes per
-// parked goroutine.
-func round() (float64, float64) {
+// parked goroutine: its stack and heap, and the process's resident memory
+// (negative where it cannot be read).
+func round() (float64, float64, float64) {
 	var started, finished sync.WaitGroup
 	var gate sync.RWMutex
 	before := inUse()
+	residentBefore, residentKnown := resident()
 	started.Add(goroutines)
 	finished.Add(goroutines)
 	gate.Lock()
@@ -44,15 +64,22 @@ func round() (float64, float64) {
 	parked := time.Since(start)
 	runtime.Gosched()
 	perG := float64(inUse()-before) / goroutines
+	residentPerG := -1.0
+	if residentAfter, ok := resident(); ok && residentKnown {
+		residentPerG = (residentAfter - residentBefore) / goroutines
+	}
 	gate.Unlock()
 	finished.Wait()
-	return goroutines / parked.Seconds() / 1e6, perG
+	return goroutines / parked.Seconds() / 1e6, perG, residentPerG
 }
 
 func main() {
-	cold, mem := round()
-	reuse, _ := round()
+	cold, mem, residentMem := round()
+	reuse, _, _ := round()
 	bench.Result("goroutine_spawn_rate_default", cold, "Mgoroutines/s")
 	bench.Result("goroutine_spawn_rate_reuse_default", reuse, "Mgoroutines/s")
 	bench.Result("goroutine_mem_default", mem, "B/goroutine")
+	if residentMem >= 0 {
+		bench.Result("goroutine_resident_default", residentMem, "B/goroutine")
+	}
 }
