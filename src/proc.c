@@ -599,6 +599,38 @@ static void goroutine_entry(void *arg)
     goexit1();
 }
 
+/* Goroutine ids a p takes from sched.goidgen at a time (Go's _GoidCacheBatch). */
+#define GOID_CACHE_BATCH 16
+
+/* A fresh goroutine id: from pp's batch when there is a p. */
+static uint64_t goid_next(p *pp)
+{
+    if (pp == NULL)
+        return atomic_fetch_add(&sched.goidgen, 1) + 1;
+    if (pp->goidcache == pp->goidcacheend) {
+        pp->goidcache = atomic_fetch_add(&sched.goidgen, GOID_CACHE_BATCH) + 1;
+        pp->goidcacheend = pp->goidcache + GOID_CACHE_BATCH;
+    }
+    return pp->goidcache++;
+}
+
+/* Adds d to a count of pp's, which only its owner writes. */
+static inline void p_count_add(_Atomic int64_t *count, int64_t d)
+{
+    atomic_store_explicit(count, atomic_load_explicit(count, memory_order_relaxed) + d,
+                          memory_order_relaxed);
+}
+
+/* One goroutine more (d = 1) or less (-1), counted on pp's own count, or on
+ * sched's for a thread without a p. */
+static void goroutines_count(p *pp, int d)
+{
+    if (pp != NULL)
+        p_count_add(&pp->ngoroutines_delta, d);
+    else
+        atomic_fetch_add(&sched.ngoroutines, d);
+}
+
 static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t goid, bool system,
                    g **out)
 {
@@ -619,7 +651,7 @@ static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t go
         return GORT_ENOMEM;
     gp->fn = fn;
     gp->arg = arg;
-    gp->goid = goid != 0 ? goid : atomic_fetch_add(&sched.goidgen, 1) + 1;
+    gp->goid = goid != 0 ? goid : goid_next(pp);
     gp->lastm = NULL;
     gp->waitreason = WAIT_REASON_ZERO;
     gp->system = system;
@@ -639,10 +671,16 @@ static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t go
                     gp->stack_size - STACK_GUARD_BYTES, goroutine_entry, gp);
     stack_guard_set(gp->stack);
     if (!system)
-        atomic_fetch_add(&sched.ngoroutines, 1);
+        goroutines_count(pp, 1);
     if (out != NULL)
         *out = gp;
-    atomic_fetch_add_explicit(&sched.goroutines_created, 1, memory_order_relaxed);
+    if (pp != NULL) {
+        atomic_store_explicit(&pp->goroutines_created,
+                              atomic_load_explicit(&pp->goroutines_created, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&sched.goroutines_created, 1, memory_order_relaxed);
+    }
     if (trace_goroutines_on())
         trace_event(trace_lane_self(), GORT_EV_GO_CREATE, gp->goid);
     casgstatus(gp, G_DEAD, G_RUNNABLE);
@@ -955,7 +993,13 @@ static void after_switch_run(m *mp)
     mp->after_switch = NULL;
     mp->after_switch_g = NULL;
     mp->after_switch_arg = NULL;
-    atomic_store(&prev->fiber_live, false); /* its stack may now be scanned */
+    /* Its stack may now be scanned. A release store (a plain move on x86,
+     * where a sequentially consistent one locks the bus on every switch):
+     * the collector that reads false must see the saved context, and one
+     * that still reads true only leaves the stack for a later pass; the
+     * handshake that needs both sides' order is the store of true
+     * (execute_prepare). */
+    atomic_store_explicit(&prev->fiber_live, false, memory_order_release);
     if (!f(prev, arg)) {
         /* The park was called off: run prev again soon. */
         if (trace_goroutines_on())
@@ -1261,7 +1305,7 @@ static void goexit1(void)
     if (gp->goid == 1)
         main_finished(GORT_OK);
     if (!gp->system)
-        atomic_fetch_sub(&sched.ngoroutines, 1);
+        goroutines_count(mp->p, -1);
     casgstatus(gp, G_RUNNING, G_DEAD);
     gp->fn = NULL;
     gp->arg = NULL;
@@ -2031,7 +2075,8 @@ static void procs_create(int nprocs)
             if (pp == NULL)
                 gort_throw("runtime: out of memory for processors");
             pp->id = i;
-            sched.allp[i] = pp;
+            /* Published: the counts' readers (gort_num_goroutine) hold no lock. */
+            __atomic_store_n(&sched.allp[i], pp, __ATOMIC_RELEASE);
         }
         if (pp->mcache == NULL && (pp->mcache = allocmcache()) == NULL)
             gort_throw("runtime: out of memory for processors");
@@ -2040,6 +2085,8 @@ static void procs_create(int nprocs)
         atomic_store(&pp->runnext, NULL);
         atomic_store(&pp->stopped, false);
         pp->schedtick = 0;
+        pp->goidcache = pp->goidcacheend = 0; /* sched.goidgen starts again */
+        atomic_store(&pp->ngoroutines_delta, 0);
         atomic_store_explicit(&pp->m, NULL, memory_order_relaxed);
     }
 }
@@ -2202,7 +2249,18 @@ uint64_t gort_goid(void)
     return gp != NULL ? gp->goid : 0;
 }
 
-int gort_num_goroutine(void) { return atomic_load(&sched.ngoroutines); }
+int gort_num_goroutine(void)
+{
+    /* The sum moves while it is read (a goroutine made on one p may end on
+     * another between two reads): never below zero. */
+    int64_t n = atomic_load(&sched.ngoroutines);
+    for (int i = 0; i < MAX_PROCS; i++) {
+        p *pp = __atomic_load_n(&sched.allp[i], __ATOMIC_ACQUIRE);
+        if (pp != NULL)
+            n += atomic_load_explicit(&pp->ngoroutines_delta, memory_order_relaxed);
+    }
+    return n > 0 ? (int)n : 0;
+}
 
 int gort_gomaxprocs(void) { return atomic_load(&sched.running) ? atomic_load(&sched.gomaxprocs) : 0; }
 
@@ -2264,6 +2322,11 @@ int gort_set_gomaxprocs(int n)
 void gort_read_sched_stats(gort_sched_stats *st)
 {
     st->goroutines_created = atomic_load(&sched.goroutines_created);
+    for (int i = 0; i < MAX_PROCS; i++) {
+        p *pp = __atomic_load_n(&sched.allp[i], __ATOMIC_ACQUIRE);
+        if (pp != NULL)
+            st->goroutines_created += atomic_load_explicit(&pp->goroutines_created, memory_order_relaxed);
+    }
     st->stw_count = atomic_load(&sched.stw_count);
     st->stw_max_ns = atomic_load(&sched.stw_max_ns);
     st->stw_total_ns = atomic_load(&sched.stw_total_ns);

@@ -171,6 +171,16 @@ struct p {
     int nsudog;
     g *gfree;             /* dead goroutines with default-size stacks */
     int gfreecnt;
+    /* Goroutine ids taken from sched.goidgen a batch at a time (Go's
+     * goidcache): [goidcache, goidcacheend) are this p's to hand out. */
+    uint64_t goidcache, goidcacheend;
+    /* Goroutines made here less those that ended here, and those made here:
+     * counted per p, as a count in sched was a cache line that the thread
+     * making goroutines and the one they ended on took from each other at
+     * every spawn. Written by the p's owner only (a relaxed load and store),
+     * summed by anyone. */
+    _Atomic int64_t ngoroutines_delta;
+    _Atomic uint64_t goroutines_created;
     _Atomic bool stopped; /* parked for a stop-the-world */
     /* Futex word: 1 while its m waits for the world to restart right at the
      * safepoint of its goroutine, still holding the p (stopped in place). */

@@ -116,11 +116,13 @@ bool stack_guard_intact(const void *stack)
     (void)stack;
     return true;
 #else
+    /* Every word, without a branch per word: the loop vectorizes, and an
+     * intact zone (the only case that matters for speed) reads it all anyway. */
     const uint64_t *words = stack;
+    uint64_t diff = 0;
     for (size_t i = 0; i < STACK_GUARD_BYTES / sizeof *words; i++)
-        if (words[i] != (STACK_GUARD_PATTERN ^ i))
-            return false;
-    return true;
+        diff |= words[i] ^ (STACK_GUARD_PATTERN ^ i);
+    return diff == 0;
 #endif
 }
 
