@@ -8,8 +8,9 @@
  *    gort never returns: Go's HeapSys), the process's peak resident memory
  *    (what the heap and everything else really took from the machine:
  *    natively gort maps its arenas 64 MB at a time, and Go counts its
- *    HeapSys in 4 MB steps, so HeapSys alone tells little) and the
- *    collector's CPU share;
+ *    HeapSys in 4 MB steps, so HeapSys alone tells little); the
+ *    collector's CPU share the runner reads from this program's gctrace
+ *    lines (run with gctrace=1), as it does Go's;
  *  - Boehm's GCBench (trees built top-down and bottom-up at growing depths
  *    beside a long-lived tree and a large array of doubles);
  *  - barrier_storm: old objects' pointers rewritten all the time while
@@ -312,7 +313,6 @@ static void measure(const char *name, void (*program)(void *), void *arg)
     double rss = peak_rss_bytes();
     if (rss > 0)
         printf("RESULT %s_rss %.1f MB\n", name, rss / 1048576.0);
-    printf("RESULT %s_gc_cpu %.1f %%\n", name, stats.gc_cpu_fraction * 100);
     printf("PAUSES %s", name);
     for (uint32_t i = 0; i < k; i++)
         printf(" %.1f", pauses[i] / 1e3);

@@ -25,7 +25,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { plan, select } from './lib/plan.mjs';
-import { figureTable, linesOf, parseOutput, ratioTable, samplesOf } from './lib/results.mjs';
+import { figureTable, gcCpuResultLine, linesOf, parseOutput, ratioTable, samplesOf } from './lib/results.mjs';
 import { renderReport } from './lib/report.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -99,7 +99,9 @@ function job(area, run, what, command, args, source, env = {}) {
     process.stderr.write(`bench: ${what} failed (${why})\n${r.stderr ?? ''}`);
     return;
   }
-  const got = samplesOf(r.stdout, source, area.id, run);
+  // A collector program's CPU share comes from its runtime's trace (gctrace).
+  const stdout = area.gctrace ? r.stdout + gcCpuResultLine(r.stdout, r.stderr ?? '') : r.stdout;
+  const got = samplesOf(stdout, source, area.id, run);
   if (got.samples.length === 0) {
     failures.push({ area: area.id, run, what, why: 'printed no RESULT line', stderr: '' });
   }
@@ -112,7 +114,8 @@ const quickArgs = quick ? ['quick'] : [];
 function gortJob(area, run, w, target) {
   const { program, args, procs } = w.gort;
   const file = target === 'native' ? `${gortDirs.native}/gort_bench_${program}` : `${gortDirs.wasm}/gort_bench_${program}.js`;
-  const [command, all] = target === 'native' ? [file, [...args, ...quickArgs]] : [process.execPath, [file, ...args, ...quickArgs]];
+  const traced = area.gctrace ? [...args, 'gctrace=1'] : args;
+  const [command, all] = target === 'native' ? [file, [...traced, ...quickArgs]] : [process.execPath, [file, ...traced, ...quickArgs]];
   job(area, run, `gort ${target} ${program} ${args.join(' ')}`.trim(), command, all,
     { impl: 'gort', target, procs: procs ?? area.gortProcs, procsOf: area.procsOf }, debugEnv);
 }
@@ -121,13 +124,14 @@ function goJob(area, run, w, target, procs) {
   if (goAbsent) return;
   const { program, args = [] } = w.go;
   const what = `Go ${target} ${program} ${args.join(' ')}${target === 'native' ? ` GOMAXPROCS=${procs}` : ''}`;
+  const traced = area.gctrace ? { GODEBUG: 'gctrace=1' } : {};
   if (target === 'native') {
     job(area, run, what, `${goDir}/native/${program}`, [...args, ...quickArgs], { impl: 'go', target, procs },
-      { GOMAXPROCS: String(procs) });
+      { GOMAXPROCS: String(procs), ...traced });
   } else {
     job(area, run, what, process.execPath,
       [...goWasmFlags, `${goDir}/wasm_exec_node.js`, `${goDir}/wasm/${program}`, ...args, ...quickArgs],
-      { impl: 'go', target, procs: 1 });
+      { impl: 'go', target, procs: 1 }, traced);
   }
 }
 

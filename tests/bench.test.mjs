@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { plan, select } from '../bench/lib/plan.mjs';
 import {
-  classify, figureTable, linesOf, parseOutput, ratio, ratioTable, samplesOf, summarize,
+  classify, figureTable, gcCpuOfTrace, gcCpuResultLine, linesOf, parseOutput, ratio, ratioTable, samplesOf, summarize,
 } from '../bench/lib/results.mjs';
 import { renderReport } from '../bench/lib/report.mjs';
 
@@ -47,6 +47,31 @@ test('RESULT, PAUSES and SAMPLE lines are parsed; anything else is ignored', () 
   assert.equal(out.samples.length, 3);
   assert.equal(out.samples[1].column, 'js-anchor');
   assert.equal(out.samples[1].value, 34);
+});
+
+// gctrace lines as Go 1.19 and gort print them (Go's with marking on an idle P).
+const GO_TRACE = `gc 1 @0.019s 2%: 0.011+9.4+0.076 ms clock, 0.022+0.37/0.73/8.4+0.15 ms cpu, 3->5->5 MB, 4 MB goal, 0 MB stacks, 0 MB globals, 2 P
+gc 2 @0.046s 1%: 0.024+4.3+0.056 ms clock, 0.049+0.13/0.039/4.1+0.11 ms cpu, 9->10->2 MB, 11 MB goal, 0 MB stacks, 0 MB globals, 2 P
+some other line on stderr
+`;
+const GORT_TRACE = `gc 1 @0.013s 15%: 0.012+5.812+0.004 ms clock, 0.024+0.040/5.812/0+0.009 ms cpu, 3->4->4 MB, 8 MB goal, 2 P
+gc 2 @0.030s 14%: 0.006+3.942+0.003 ms clock, 0.012+0.029/3.942/0+0.007 ms cpu, 7->7->3 MB, 6 MB goal, 2 P
+`;
+
+test('the collector\'s CPU share is read from gctrace alike for Go and gort, idle marking included', () => {
+  const go = gcCpuOfTrace(GO_TRACE);
+  assert.equal(go.cycles, 2);
+  assert.equal(go.procs, 2);
+  // Both pauses (times the Ps), assists, background and idle marking.
+  assert.ok(Math.abs(go.ms - (0.022 + 0.37 + 0.73 + 8.4 + 0.15 + 0.049 + 0.13 + 0.039 + 4.1 + 0.11)) < 1e-9);
+  const gort = gcCpuOfTrace(GORT_TRACE);
+  assert.ok(Math.abs(gort.ms - (0.024 + 0.040 + 5.812 + 0.009 + 0.012 + 0.029 + 3.942 + 0.007)) < 1e-9);
+  assert.equal(gcCpuOfTrace('no trace here\n'), null);
+  // Over the run's time times the Ps: 14.1 ms of 50 ms x 2 Ps.
+  const line = gcCpuResultLine('RESULT binary_trees_d14_time 50.0 ms\nRESULT binary_trees_d14_numgc 2 count\n', GO_TRACE);
+  assert.deepEqual(parseOutput(line).results, [{ name: 'binary_trees_d14_gc_cpu', value: 14.1, unit: '%' }]);
+  assert.equal(gcCpuResultLine('RESULT binary_trees_d14_time 50.0 ms\n', 'no trace\n'), '');
+  assert.equal(gcCpuResultLine('', GO_TRACE), '');
 });
 
 test('a figure is named by metric, column and Ps', () => {

@@ -93,7 +93,9 @@ const GC_FIGURES = [
   ['pause_p95', '95th percentile STW pause', 'lower'],
   ['heapsys', 'peak heap (HeapSys)', 'lower'],
   ['rss', 'peak resident memory (VmHWM; wasm: the Node process)', 'lower'],
-  ['gc_cpu', 'GC CPU share', 'lower'],
+  // From each runtime's gctrace (bench/lib/results.mjs, gcCpuOfTrace): the
+  // pauses times the Ps, assists, and background and idle marking.
+  ['gc_cpu', 'GC CPU share (gctrace: pauses x Ps, assists, marking, idle Ps\' marking included)', 'lower'],
 ];
 
 /** A collector program's name as the tables and the pause histograms show it. */
@@ -114,6 +116,7 @@ function gcArea(quick) {
         : { program, procs: [2] },
     })),
     gortProcs: 2,
+    gctrace: true,
     rows: programs.flatMap((program) => GC_FIGURES.map(([key, label, better]) => ({
       metric: `${program}_${key}`, label: `${gcName(program)}: ${label}`, procs: [2], better,
     }))),

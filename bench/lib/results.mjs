@@ -47,6 +47,37 @@ export function parseOutput(text) {
   return { results, pauses, samples };
 }
 
+// The collector's CPU over a run, read from the gctrace lines its runtime
+// printed (Go's format, which gort's follows: `..., A+B/C/D+E ms cpu, ...,
+// N P`): per cycle the two pauses times the Ps (A, E), the assists (B), the
+// background marking (C) and the marking on idle Ps (D), summed in ms, and
+// the Ps of the last line; null without a line. Go's GCCPUFraction leaves
+// the idle marking out (free CPU, to Go), and Go marks mostly there when a
+// program leaves a P idle: read from the trace, both runtimes are counted
+// alike.
+export function gcCpuOfTrace(text) {
+  let ms = 0, cycles = 0, procs = null;
+  for (const line of text.split('\n')) {
+    const m = /^gc \d+ .*?, ([\d.]+)\+([\d.]+)\/([\d.]+)\/([\d.]+)\+([\d.]+) ms cpu,.* (\d+) P\s*$/.exec(line);
+    if (!m) continue;
+    ms += m.slice(1, 6).reduce((sum, v) => sum + Number(v), 0);
+    procs = Number(m[6]);
+    cycles++;
+  }
+  return cycles ? { ms, cycles, procs } : null;
+}
+
+// A collector program's GC CPU share as a RESULT line (its <name>_gc_cpu, in
+// %): the CPU its trace (stderr) counts over its run's time (its RESULT
+// <name>_time, in ms, on stdout) times the Ps; '' without either.
+export function gcCpuResultLine(stdout, stderr) {
+  const cpu = gcCpuOfTrace(stderr);
+  const time = parseOutput(stdout).results.find((r) => r.name.endsWith('_time') && r.unit === 'ms');
+  if (!cpu || !time || !(time.value > 0)) return '';
+  const name = time.name.slice(0, -'_time'.length);
+  return `RESULT ${name}_gc_cpu ${(100 * cpu.ms / (time.value * cpu.procs)).toFixed(2)} %\n`;
+}
+
 // Names one RESULT: its metric, the column it belongs to and its P count.
 // source: { impl: 'gort' | 'go', target: 'native' | 'wasm', procs, procsOf }.
 // gort_bench_malloc's names carry who allocated and how many threads

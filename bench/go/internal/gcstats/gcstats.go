@@ -1,9 +1,10 @@
 // Package gcstats measures a program the way gort's bench_gc does: wall
 // time, collector cycles, the longest, median and 95th-percentile
 // stop-the-world pause per cycle (Go's PauseNs, both pauses of a cycle
-// summed), HeapSys (which Go, like gort, keeps as its peak), the process's
-// peak resident memory and the collector's CPU share; and prints every
-// pause for the histograms.
+// summed), HeapSys (which Go, like gort, keeps as its peak) and the
+// process's peak resident memory; and prints every pause for the
+// histograms. The collector's CPU share the runner reads from gctrace
+// (GODEBUG=gctrace=1): GCCPUFraction leaves out the marking on idle Ps.
 package gcstats
 
 import (
@@ -48,7 +49,6 @@ func Measure(name string, program func()) {
 	if kb, ok := peakRSSKB(); ok {
 		bench.Result(name+"_rss", kb/1024, "MB")
 	}
-	bench.Result(name+"_gc_cpu", m.GCCPUFraction*100, "%")
 	bench.Pauses(name, pauses)
 }
 
