@@ -674,13 +674,10 @@ static int newproc(void (*fn)(void *), void *arg, size_t stack_size, uint64_t go
         goroutines_count(pp, 1);
     if (out != NULL)
         *out = gp;
-    if (pp != NULL) {
-        atomic_store_explicit(&pp->goroutines_created,
-                              atomic_load_explicit(&pp->goroutines_created, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
-    } else {
+    if (pp != NULL)
+        p_count_add(&pp->goroutines_created, 1);
+    else
         atomic_fetch_add_explicit(&sched.goroutines_created, 1, memory_order_relaxed);
-    }
     if (trace_goroutines_on())
         trace_event(trace_lane_self(), GORT_EV_GO_CREATE, gp->goid);
     casgstatus(gp, G_DEAD, G_RUNNABLE);
@@ -2325,7 +2322,7 @@ void gort_read_sched_stats(gort_sched_stats *st)
     for (int i = 0; i < MAX_PROCS; i++) {
         p *pp = __atomic_load_n(&sched.allp[i], __ATOMIC_ACQUIRE);
         if (pp != NULL)
-            st->goroutines_created += atomic_load_explicit(&pp->goroutines_created, memory_order_relaxed);
+            st->goroutines_created += (uint64_t)atomic_load_explicit(&pp->goroutines_created, memory_order_relaxed);
     }
     st->stw_count = atomic_load(&sched.stw_count);
     st->stw_max_ns = atomic_load(&sched.stw_max_ns);

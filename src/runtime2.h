@@ -180,7 +180,7 @@ struct p {
      * every spawn. Written by the p's owner only (a relaxed load and store),
      * summed by anyone. */
     _Atomic int64_t ngoroutines_delta;
-    _Atomic uint64_t goroutines_created;
+    _Atomic int64_t goroutines_created;
     _Atomic bool stopped; /* parked for a stop-the-world */
     /* Futex word: 1 while its m waits for the world to restart right at the
      * safepoint of its goroutine, still holding the p (stopped in place). */
