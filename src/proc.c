@@ -49,7 +49,11 @@
  *    gives it up at once when the world is stopping;
  *  - the deadlock check runs when the last running m goes idle: no runnable
  *    goroutine, no pending timer and no external waiter means no goroutine can
- *    ever run again.
+ *    ever run again;
+ *  - the goroutines alive are sched.ngoroutines (made and ended by threads
+ *    without a p) plus every p's ngoroutines_delta, each written only by its
+ *    p's owner: a sum read while goroutines come and go may be off for a
+ *    moment (one made on one p and ended on another), never for good.
  */
 #include <stdio.h>
 #include <string.h>

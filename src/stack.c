@@ -21,7 +21,10 @@
  *    the goroutine touched, where the stack's low end may never have been
  *    (on wasm, freeing 100,000 stacks at exit faulted in 100,000 pages); the
  *    guard zone is written when a goroutine starts on it;
- *  - slabs are never returned: stacks are reused.
+ *  - slabs are never returned: stacks are reused;
+ *  - natively a slab's stacks begin STACK_SLAB_SKEW bytes into it, so that
+ *    each stack's guard zone ends the page where the stack below it keeps
+ *    its first frames.
  */
 #include "stack.h"
 
