@@ -55,6 +55,7 @@
  *    p's owner: a sum read while goroutines come and go may be off for a
  *    moment (one made on one p and ended on another), never for good.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -2250,16 +2251,24 @@ uint64_t gort_goid(void)
     return gp != NULL ? gp->goid : 0;
 }
 
+/* The sum over every p made of one of its owner-written counts (the field
+ * at `offset` in struct p), read without a lock. */
+static int64_t ps_count_sum(size_t offset)
+{
+    int64_t n = 0;
+    for (int i = 0; i < MAX_PROCS; i++) {
+        p *pp = __atomic_load_n(&sched.allp[i], __ATOMIC_ACQUIRE);
+        if (pp != NULL)
+            n += atomic_load_explicit((_Atomic int64_t *)((char *)pp + offset), memory_order_relaxed);
+    }
+    return n;
+}
+
 int gort_num_goroutine(void)
 {
     /* The sum moves while it is read (a goroutine made on one p may end on
      * another between two reads): never below zero. */
-    int64_t n = atomic_load(&sched.ngoroutines);
-    for (int i = 0; i < MAX_PROCS; i++) {
-        p *pp = __atomic_load_n(&sched.allp[i], __ATOMIC_ACQUIRE);
-        if (pp != NULL)
-            n += atomic_load_explicit(&pp->ngoroutines_delta, memory_order_relaxed);
-    }
+    int64_t n = atomic_load(&sched.ngoroutines) + ps_count_sum(offsetof(struct p, ngoroutines_delta));
     return n > 0 ? (int)n : 0;
 }
 
@@ -2322,12 +2331,8 @@ int gort_set_gomaxprocs(int n)
 
 void gort_read_sched_stats(gort_sched_stats *st)
 {
-    st->goroutines_created = atomic_load(&sched.goroutines_created);
-    for (int i = 0; i < MAX_PROCS; i++) {
-        p *pp = __atomic_load_n(&sched.allp[i], __ATOMIC_ACQUIRE);
-        if (pp != NULL)
-            st->goroutines_created += (uint64_t)atomic_load_explicit(&pp->goroutines_created, memory_order_relaxed);
-    }
+    st->goroutines_created = atomic_load(&sched.goroutines_created) +
+                             (uint64_t)ps_count_sum(offsetof(struct p, goroutines_created));
     st->stw_count = atomic_load(&sched.stw_count);
     st->stw_max_ns = atomic_load(&sched.stw_max_ns);
     st->stw_total_ns = atomic_load(&sched.stw_total_ns);

@@ -154,10 +154,13 @@ void *stackalloc(size_t size)
             if (stacks.slab_left < size) {
                 /* The old slab's tail is too small for this size: dropped. */
                 char *slab = prim_stack_alloc(STACK_SLAB_BYTES + STACK_SLAB_SKEW);
-                stacks.slab = slab != NULL ? slab + STACK_SLAB_SKEW : NULL;
-                stacks.slab_left = slab != NULL ? STACK_SLAB_BYTES : 0;
-                if (slab != NULL)
+                stacks.slab = NULL;
+                stacks.slab_left = 0;
+                if (slab != NULL) {
+                    stacks.slab = slab + STACK_SLAB_SKEW;
+                    stacks.slab_left = STACK_SLAB_BYTES;
                     atomic_fetch_add(&stacks.sys, STACK_SLAB_BYTES + STACK_SLAB_SKEW);
+                }
             }
             if (stacks.slab_left >= size) {
                 stack = stacks.slab;
