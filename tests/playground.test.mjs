@@ -710,15 +710,18 @@ test('the playground runs a workload and draws the heap and the collector live',
     // Every pause is below 10 s: a begin stamped after its end wrapped to
     // ~2^64 ns. (0 is a pause shorter than the browser's clock resolution,
     // 5 us in Chromium; one that came out at 0 because its begin was
-    // stamped late is what the clock check above rules out.) Most take
-    // longer than that resolution.
+    // stamped late is what the clock check above rules out.) How many
+    // read 0 depends on how fast the machine is at the moment: the
+    // pauses of a small heap are a tick or two of Chromium's clock, and
+    // two threads' ticks fall up to one apart. A clock that never moves
+    // within a pause reads 0 for every one of them.
     const pauses = await page.evaluate(() => window.playground.pauses);
     assert.ok(pauses.length > 0);
     const odd = pauses.filter((ns) => !(ns >= 0 && ns < 10e9));
     assert.deepEqual(odd, [], `pauses of the time strip out of range (ns): ${odd.slice(0, 10)}`);
     const zeros = pauses.filter((ns) => ns === 0).length;
     t.diagnostic(`pauses of the strip: ${pauses.length}, of them ${zeros} shorter than the clock's resolution`);
-    assert.ok(zeros * 2 < pauses.length, `${zeros} of ${pauses.length} pauses read 0`);
+    assert.ok(zeros < pauses.length, `all ${pauses.length} pauses read 0`);
     const hist = await page.evaluate(() => window.playground.runtime.metrics(['/sched/pauses/total/gc:seconds'])['/sched/pauses/total/gc:seconds']);
     const tooLong = hist.counts.reduce((n, c, i) => n + (hist.buckets[i] >= 10 ? c : 0), 0);
     assert.equal(tooLong, 0, `the runtime's histogram holds ${tooLong} pauses of 10 s or more`);
