@@ -99,6 +99,16 @@ const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
 /** A string as UTF-8 carries it: lone surrogates become U+FFFD. */
 const utf8Normal = (s) => UTF8.decode(new TextEncoder().encode(s));
 
+// The 'json' codec's binary form begins with a tag byte (1 to 8), JSON text
+// never does.
+const isBinaryForm = (bytes) => bytes.length > 0 && bytes[0] >= 1 && bytes[0] <= 8;
+
+/** v is JSON data: JSON carries it unchanged, and so does the codec. */
+function assertJSONData(v) {
+  assert.deepEqual(jsonNormal(v), v, 'not JSON data');
+  assert.deepEqual(CODECS.json.decode(CODECS.json.encode(v)), v, 'does not round-trip');
+}
+
 /** Runs body(rng, i) for SECONDS (and at least MIN_INPUTS inputs); a failure names the seed and input. */
 async function fuzz(name, body, minInputs = MIN_INPUTS) {
   const rng = generator(SEED ^ BigInt([...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7)));
@@ -133,6 +143,8 @@ test('codec fuzz: decoding arbitrary bytes never fails but as documented', async
     }
     if (failed) {
       assert.ok(failed instanceof SyntaxError, `json decode threw ${failed?.constructor?.name}: ${failed?.message}`);
+    } else if (isBinaryForm(bytes)) {
+      assertJSONData(parsed);
     } else {
       assert.deepEqual(parsed, JSON.parse(text));
     }
@@ -173,6 +185,127 @@ test('codec fuzz: values round-trip through each codec', async () => {
     const f = new Float64Array([Number(rng.next()) / 3, -0, NaN]);
     assert.deepEqual(new Uint8Array(CODECS.bytes.encode(f)), new Uint8Array(f.buffer));
   });
+});
+
+// The binary form, altered: cut short, bytes changed, added or taken out,
+// read at an offset amid other bytes. Each reading fails with a SyntaxError
+// or gives JSON data, and the same whatever the bytes around it are: it
+// never reads past its own.
+test('codec fuzz: altered binary forms fail as JSON does or give JSON data, reading only their own bytes', async () => {
+  const shared = new Uint8Array(new SharedArrayBuffer(1 << 17));
+  let binaryForms = 0;
+  await fuzz('binary', (rng) => {
+    const v = randomJSON(rng);
+    const bytes = CODECS.json.encode(v).slice();
+    if (!isBinaryForm(bytes)) return; // a lone surrogate somewhere: JSON text
+    binaryForms++;
+    const altered = [...bytes];
+    for (let k = rng.below(4); k >= 0; k--) {
+      const i = rng.below(altered.length + 1);
+      const r = rng.below(4);
+      if (r === 0) altered.length = Math.max(1, i);
+      else if (r === 1 && i < altered.length) altered[i] = rng.below(256);
+      else if (r === 2) altered.splice(i, 0, rng.below(256));
+      else altered.splice(Math.max(1, i), 1);
+    }
+    const at = 1 + rng.below(64);
+    const readings = [0x00, 0xff, null].map((fill) => {
+      for (let i = 0; i < at + altered.length + 64; i++) shared[i] = fill ?? rng.below(256);
+      shared.set(altered, at);
+      try {
+        return { value: CODECS.json.decodeAt(shared, at, altered.length) };
+      } catch (err) {
+        assert.ok(err instanceof SyntaxError, `threw ${err?.constructor?.name}: ${err?.message}`);
+        return { failed: true };
+      }
+    });
+    assert.deepEqual(readings[1], readings[0], 'the reading depends on the bytes after it');
+    assert.deepEqual(readings[2], readings[0], 'the reading depends on the bytes around it');
+    if (!readings[0].failed) assertJSONData(readings[0].value);
+    // Unaltered, at the same offset: the value itself.
+    shared.set(bytes, at);
+    assert.deepEqual(CODECS.json.decodeAt(shared, at, bytes.length), jsonNormal(v));
+  });
+  assert.ok(binaryForms > 0);
+});
+
+// What JSON.stringify and JSON.parse would make of a value, the codec makes,
+// whichever form it chose.
+test('codec: json values come back as JSON makes them, in either form', () => {
+  class Point { constructor() { this.x = 1; } }
+  const cases = [
+    { value: { a: 1, b: 'two', c: [true, false, null], d: { e: 1.5 } }, binary: true },
+    { value: [1, -0, 0.1, 2 ** 31, -(2 ** 31), 2 ** 53, 1e308, 5e-324, NaN, Infinity, -Infinity], binary: true },
+    { value: { u: undefined, f() {}, s: Symbol('s'), kept: 1 }, binary: true },
+    { value: [undefined, () => 1, Symbol('s')], binary: true },
+    // eslint-disable-next-line no-sparse-arrays
+    { value: [1, , 3], binary: true },
+    { value: { 2: 'b', 1: 'a', z: 'z', y: 'y' }, binary: true },
+    { value: JSON.parse('{"__proto__":{"x":1},"constructor":2,"toString":3,"hasOwnProperty":4}'), binary: true },
+    { value: Object.assign(Object.create(null), { k: 'null prototype' }), binary: true },
+    { value: { text: 'é∑😀'.repeat(30), short: 'é', ascii: 'x'.repeat(200) }, binary: true },
+    { value: '', binary: true },
+    { value: 'a\u0000"\\\n', binary: true },
+    { value: { d: new Date(0) }, binary: false },
+    { value: { m: new Map([[1, 2]]), set: new Set([1]) }, binary: false },
+    { value: new Point(), binary: false },
+    { value: [new Number(3), new String('s'), new Boolean(false)], binary: false },
+    { value: { toJSON: (key) => `key ${key}` }, binary: false },
+    { value: { lone: 'a\ud800b' }, binary: false },
+    { value: { lone: 'a\udc00'.repeat(20) }, binary: false },
+    { value: new Uint8Array([1, 2]), binary: false },
+    { value: { big: 'x'.repeat(70_000) }, binary: false },
+  ];
+  let deep = 0;
+  for (let i = 0; i < 70; i++) deep = [deep];
+  cases.push({ value: deep, binary: false });
+  const shared = new Uint8Array(new SharedArrayBuffer(1 << 18));
+  for (const { value, binary } of cases) {
+    const what = String(JSON.stringify(value)).slice(0, 80);
+    const expected = JSON.parse(JSON.stringify(value));
+    const bytes = CODECS.json.encode(value);
+    assert.equal(isBinaryForm(bytes), binary, `binary form for ${what}`);
+    const back = CODECS.json.decode(bytes);
+    assert.deepEqual(back, expected, what);
+    assert.deepEqual(Object.getOwnPropertyNames(back ?? {}), Object.getOwnPropertyNames(expected ?? {}), `keys of ${what}`);
+    assert.equal(JSON.stringify(back), JSON.stringify(value), what);
+    const n = CODECS.json.encodeInto(value, shared.subarray(3));
+    if (n >= 0) assert.deepEqual(CODECS.json.decodeAt(shared, 3, n), expected, `encodeInto ${what}`);
+    else assert.ok(bytes.length > shared.length - 3 || !binary, `encodeInto gave up on ${what}`);
+  }
+  // JSON's errors, from either form.
+  assert.throws(() => CODECS.json.encode(1n), TypeError);
+  assert.throws(() => CODECS.json.encode({ a: [1n] }), TypeError);
+  const cycle = { a: [] };
+  cycle.a.push(cycle);
+  assert.throws(() => CODECS.json.encode(cycle), /circular/);
+  assert.throws(() => CODECS.json.encode(undefined), TypeError);
+  assert.throws(() => CODECS.json.encode(() => 1), TypeError);
+  // Getters run once, and a getter may send a value meanwhile.
+  let calls = 0;
+  const inner = { inner: ['value', 1] };
+  const outer = {
+    before: 'b'.repeat(40),
+    get g() { calls++; assert.deepEqual(CODECS.json.decode(CODECS.json.encode(inner).slice()), inner); return 'got'; },
+    after: [1, 2, 3],
+  };
+  assert.deepEqual(CODECS.json.decode(CODECS.json.encode(outer).slice()), { before: 'b'.repeat(40), g: 'got', after: [1, 2, 3] });
+  assert.equal(calls, 1);
+  assert.equal(CODECS.json.encodeInto(outer, shared.subarray(5)) > 0, true);
+  assert.deepEqual(CODECS.json.decodeAt(shared, 5, CODECS.json.encode(outer).length), { before: 'b'.repeat(40), g: 'got', after: [1, 2, 3] });
+  // Keys become own data properties, as JSON.parse makes them, even where
+  // Object.prototype has a setter of that name.
+  let setterCalls = 0;
+  Object.defineProperty(Object.prototype, 'gortTrap', { set() { setterCalls++; }, configurable: true });
+  try {
+    const back = CODECS.json.decode(CODECS.json.encode(JSON.parse('{"gortTrap":1}')));
+    assert.equal(setterCalls, 0);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(back, 'gortTrap'), { value: 1, writable: true, enumerable: true, configurable: true });
+  } finally {
+    delete Object.prototype.gortTrap;
+  }
+  // JSON text, as C sends it, leading whitespace included.
+  for (const text of ['{"a":[1,2]}', ' \t\n\r{"a":[1,2]}']) assert.deepEqual(CODECS.json.decode(new TextEncoder().encode(text)), { a: [1, 2] });
 });
 
 // copyIn shifts what it copies to the destination's offset modulo a word

@@ -194,6 +194,305 @@ export function copyIn(u8, at, bytes) {
   u8.set(scratch.subarray(shift, shift + len), at);
 }
 
+// ---- the 'json' codec's binary form ----
+//
+// JSON's values go between JS parties in a binary form of JSON's data model
+// when they are plain data (objects with Object.prototype or no prototype,
+// arrays, strings, finite numbers, booleans, null): a tag byte per value,
+// strings as their UTF-8 bytes after a length, numbers as int32 or float64.
+// On Node 20 a 0.5 KB object took JSON.stringify and encodeInto 1.2 us and
+// the decode and JSON.parse 1.0 us, where this form takes 0.36 and 0.5 us:
+// V8's JSON escapes text a character at a time (1.4 ns each), and UTF-8
+// needs no escapes. What it decodes to is what JSON.parse(JSON.stringify(v))
+// gives: -0 becomes 0, NaN and the infinities null, undefined, functions and
+// symbols are left out of objects and null in arrays, and the keys keep
+// their order. Any other value (a toJSON, a Date, a Map, a class instance, a
+// BigInt, a boxed primitive, text with a lone surrogate, which JSON escapes
+// and UTF-8 cannot carry, nesting deeper than MAX_NESTING, which may be a
+// cycle, or more than the codec's buffer holds) goes whole as JSON text, by
+// JSON.stringify, with its errors: its getters then run a second time.
+//
+// A payload is JSON text when its first byte is not a tag: tags are below
+// the first bytes JSON text can have ('\t' 0x09 and the characters above
+// it), so C sends JSON text (gort_js_send_bytes) and JS reads either.
+const TAG_NULL = 1, TAG_FALSE = 2, TAG_TRUE = 3, TAG_INT32 = 4, TAG_FLOAT64 = 5, TAG_STRING = 6, TAG_ARRAY = 7, TAG_OBJECT = 8;
+const LAST_TAG = TAG_OBJECT;
+// A string's length: one byte up to SHORT_STRING ASCII characters (keys,
+// mostly), else LONG_STRING and the UTF-8 length in 4 bytes.
+const SHORT_STRING = 24;
+const LONG_STRING = 0xff;
+const LONG_HEADER = 5;
+// Counts of elements and keys: 4 bytes.
+const COUNT_BYTES = 4;
+// Deeper than this, a value goes as JSON text (and a cycle gets JSON's TypeError).
+const MAX_NESTING = 64;
+// The most one value may take before its check of the room left: a tag and a float64.
+const VALUE_MAX_BYTES = 9;
+
+// The writer's own buffer, not shared memory (encodeInto writes into it in
+// every browser, and a getter that sends a value meanwhile finds its JSON
+// text's buffer untouched); what it wrote is copied out at the target's
+// offset modulo a word.
+const binary = new Uint8Array(SCRATCH_BYTES + COPY_ALIGN);
+const float64Bytes = new Uint8Array(8);
+const float64Cell = new Float64Array(float64Bytes.buffer);
+const hasIsWellFormed = typeof String.prototype.isWellFormed == 'function';
+const SURROGATE = /[\ud800-\udfff]/;
+// Thrown inside the writer: the value goes as JSON text instead.
+const AS_JSON = Symbol('as JSON text');
+let writing = false;
+let out = 0;
+let outEnd = 0;
+
+function room(n) {
+  if (out + n > outEnd) throw AS_JSON;
+}
+
+function writeCount(at, n) {
+  binary[at] = n;
+  binary[at + 1] = n >>> 8;
+  binary[at + 2] = n >>> 16;
+  binary[at + 3] = n >>> 24;
+}
+
+function writeString(s) {
+  const n = s.length;
+  if (n <= SHORT_STRING) {
+    room(1 + n);
+    let q = out + 1;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return writeLongString(s);
+      binary[q++] = c;
+    }
+    binary[out] = n;
+    out = q;
+    return;
+  }
+  writeLongString(s);
+}
+
+function writeLongString(s) {
+  if (hasIsWellFormed ? !s.isWellFormed() : SURROGATE.test(s)) throw AS_JSON;
+  room(LONG_HEADER);
+  const start = out + LONG_HEADER;
+  const { read, written } = encoder.encodeInto(s, binary.subarray(start, outEnd));
+  if (read !== s.length) throw AS_JSON;
+  binary[out] = LONG_STRING;
+  writeCount(out + 1, written);
+  out = start + written;
+}
+
+/** Writes x; false (nothing written) for what JSON leaves out: undefined, a function, a symbol. */
+function writeValue(x, depth) {
+  room(VALUE_MAX_BYTES);
+  switch (typeof x) {
+    case 'string':
+      binary[out++] = TAG_STRING;
+      writeString(x);
+      return true;
+    case 'number':
+      if (x === (x | 0)) { // -0 too, written as 0
+        binary[out] = TAG_INT32;
+        writeCount(out + 1, x);
+        out += 5;
+      } else if (x - x === 0) { // finite
+        binary[out] = TAG_FLOAT64;
+        float64Cell[0] = x;
+        binary.set(float64Bytes, out + 1);
+        out += 9;
+      } else {
+        binary[out++] = TAG_NULL;
+      }
+      return true;
+    case 'boolean':
+      binary[out++] = x ? TAG_TRUE : TAG_FALSE;
+      return true;
+    case 'object': {
+      if (x === null) {
+        binary[out++] = TAG_NULL;
+        return true;
+      }
+      if (depth >= MAX_NESTING || typeof x.toJSON == 'function') throw AS_JSON;
+      if (Array.isArray(x)) {
+        const n = x.length;
+        binary[out] = TAG_ARRAY;
+        writeCount(out + 1, n);
+        out += 1 + COUNT_BYTES;
+        for (let i = 0; i < n; i++) {
+          if (!writeValue(x[i], depth + 1)) binary[out++] = TAG_NULL;
+        }
+        return true;
+      }
+      const proto = Object.getPrototypeOf(x);
+      if (proto !== Object.prototype && proto !== null) throw AS_JSON;
+      const keys = Object.keys(x);
+      const countAt = out + 1;
+      binary[out] = TAG_OBJECT;
+      out += 1 + COUNT_BYTES;
+      let count = 0;
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i];
+        const at = out;
+        writeString(key);
+        if (writeValue(x[key], depth + 1)) count++;
+        else out = at;
+      }
+      writeCount(countAt, count);
+      return true;
+    }
+    case 'bigint':
+      throw AS_JSON;
+    default:
+      return false;
+  }
+}
+
+/**
+ * Writes v in the binary form at binary[shift...]: its length, or -1 when v
+ * goes as JSON text instead (also while a getter of a value being written
+ * sends one: that one goes as JSON text).
+ */
+function binaryOf(v, shift) {
+  if (writing) return -1;
+  writing = true;
+  out = shift;
+  outEnd = binary.length;
+  try {
+    return writeValue(v, 0) ? out - shift : -1;
+  } catch (err) {
+    if (err === AS_JSON) return -1;
+    throw err;
+  } finally {
+    writing = false;
+  }
+}
+
+// The reader, over the bytes [read, readEnd) of readBytes (which may be
+// shared memory). Short strings, keys mostly, come back from a cache of
+// the last ones read: a key that is already a string of the engine's goes
+// into an object faster.
+const KEY_CACHE_SIZE = 1024;
+const keyCache = new Array(KEY_CACHE_SIZE).fill('');
+let readBytes = binary;
+let read = 0;
+let readEnd = 0;
+
+function malformed() {
+  return new SyntaxError('gort: a json payload that is neither JSON text nor the codec\'s binary form');
+}
+
+function need(n) {
+  if (read + n > readEnd) throw malformed();
+}
+
+function readCount() {
+  need(COUNT_BYTES);
+  const u8 = readBytes;
+  const n = (u8[read] | (u8[read + 1] << 8) | (u8[read + 2] << 16) | (u8[read + 3] << 24)) >>> 0;
+  read += COUNT_BYTES;
+  return n;
+}
+
+function readString() {
+  need(1);
+  const n = readBytes[read];
+  if (n === LONG_STRING) {
+    read++;
+    const len = readCount();
+    need(len);
+    const s = textAt(readBytes, read, len);
+    read += len;
+    return s;
+  }
+  if (n > SHORT_STRING) throw malformed();
+  read++;
+  need(n);
+  return shortString(n);
+}
+
+/** The ASCII string of the n bytes at read. */
+function shortString(n) {
+  const u8 = readBytes;
+  const at = read;
+  read += n;
+  // Length, first, middle and last byte tell most keys apart.
+  const slot = n === 0 ? 0 : (n * 7 + u8[at] * 31 + u8[at + (n >> 1)] * 131 + u8[at + n - 1] * 257) & (KEY_CACHE_SIZE - 1);
+  let s = keyCache[slot];
+  if (s.length === n) {
+    let i = 0;
+    while (i < n && s.charCodeAt(i) === u8[at + i]) i++;
+    if (i === n) return s;
+  }
+  s = '';
+  for (let i = 0; i < n; i++) {
+    const b = u8[at + i];
+    if (b >= 0x80) throw malformed();
+    s += String.fromCharCode(b);
+  }
+  keyCache[slot] = s;
+  return s;
+}
+
+function readValue(depth) {
+  need(1);
+  const u8 = readBytes;
+  switch (u8[read++]) {
+    case TAG_NULL: return null;
+    case TAG_FALSE: return false;
+    case TAG_TRUE: return true;
+    case TAG_INT32: return readCount() | 0;
+    case TAG_FLOAT64:
+      need(8);
+      for (let i = 0; i < 8; i++) float64Bytes[i] = u8[read + i];
+      read += 8;
+      // What the writer never writes, JSON cannot hold.
+      if (!(float64Cell[0] - float64Cell[0] === 0) || (float64Cell[0] === 0 && 1 / float64Cell[0] < 0)) throw malformed();
+      return float64Cell[0];
+    case TAG_STRING: return readString();
+    case TAG_ARRAY: {
+      if (depth >= MAX_NESTING) throw malformed();
+      const n = readCount();
+      if (n > readEnd - read) throw malformed(); // a byte each at least
+      const a = new Array(n);
+      for (let i = 0; i < n; i++) a[i] = readValue(depth + 1);
+      return a;
+    }
+    case TAG_OBJECT: {
+      if (depth >= MAX_NESTING) throw malformed();
+      const n = readCount();
+      if (n > (readEnd - read) / 2) throw malformed(); // a key's length and a tag at least
+      const o = {};
+      for (let i = 0; i < n; i++) {
+        const key = readString();
+        const value = readValue(depth + 1);
+        // As JSON.parse makes them: own data properties, whatever
+        // Object.prototype has of the name (__proto__, a setter, a frozen one).
+        if (key in Object.prototype) Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
+        else o[key] = value;
+      }
+      return o;
+    }
+    default: throw malformed();
+  }
+}
+
+/** The json codec's value of u8[start, start + len): the binary form or JSON text. */
+function jsonValueAt(u8, start, len) {
+  const first = len > 0 ? u8[start] : 0;
+  if (first === 0 || first > LAST_TAG) return JSON.parse(textAt(u8, start, len));
+  readBytes = u8;
+  read = start;
+  readEnd = start + len;
+  try {
+    const value = readValue(0);
+    if (read !== readEnd) throw malformed();
+    return value;
+  } finally {
+    readBytes = binary;
+  }
+}
+
 // Element kinds, as src/js/bridge.h numbers them.
 export const ELEM_PAYLOAD = 0;
 export const ELEM_F64 = 1;
@@ -262,13 +561,21 @@ export const CODECS = {
   json: {
     name: 'json', kind: ELEM_PAYLOAD,
     encode(v) {
-      return utf8(jsonText(v));
+      // (A getter that sends a value meanwhile moves encodeShift.)
+      const shift = encodeShift;
+      const n = binaryOf(v, shift);
+      return n >= 0 ? binary.subarray(shift, shift + n) : utf8(jsonText(v));
     },
     encodeInto(v, target) {
-      return utf8Into(jsonText(v), target);
+      const shift = target.byteOffset % COPY_ALIGN;
+      const n = binaryOf(v, shift);
+      if (n < 0) return utf8Into(jsonText(v), target);
+      if (n > target.length) return -1;
+      target.set(binary.subarray(shift, shift + n));
+      return n;
     },
-    decode(bytes) { return JSON.parse(decoder.decode(bytes)); },
-    decodeAt(u8, start, len) { return JSON.parse(textAt(u8, start, len)); },
+    decode(bytes) { return jsonValueAt(bytes, 0, bytes.length); },
+    decodeAt: jsonValueAt,
   },
 };
 
