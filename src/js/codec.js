@@ -1,7 +1,9 @@
 // codec.js — how JS values travel in channels. Scalar codecs ('f64', 'i32',
 // 'bool') store the value in the channel's element itself; the others store
 // it as a payload, a pointer-free object of the gort heap (its bytes), which
-// the collector frees once no channel or operation holds it.
+// the collector frees once no channel or operation holds it. A 'json'
+// payload is either the codec's binary form or JSON text, told apart by its
+// first byte (below); both decode, whoever wrote them.
 
 const encoder = new TextEncoder();
 // ignoreBOM: a text that begins with U+FEFF keeps it (by default the
@@ -424,12 +426,8 @@ function shortString(n) {
     while (i < n && s.charCodeAt(i) === u8[at + i]) i++;
     if (i === n) return s;
   }
-  s = '';
-  for (let i = 0; i < n; i++) {
-    const b = u8[at + i];
-    if (b >= 0x80) throw malformed();
-    s += String.fromCharCode(b);
-  }
+  s = asciiAt(u8, at, n);
+  if (s === null) throw malformed();
   keyCache[slot] = s;
   return s;
 }
