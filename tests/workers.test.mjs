@@ -58,6 +58,36 @@ test('main thread, two workers and goroutines share channels: every value receiv
   assert.ok(received.every((ids) => ids.length > 0), 'a party received nothing');
 });
 
+test('two workers on a large buffered channel: every value arrives once and in order, the channel running full and empty', async () => {
+  // A sender that finds a large channel full waits for room for several
+  // values before it sends again (src/js/bridge.c): between two workers
+  // that run at different speeds, both ends of the buffer are exercised.
+  const COUNT = 60_000;
+  const ch = rt.chan({ cap: 256, codec: 'string' });
+  await Promise.all([party('recvNumbered', { ch: ch.handle, count: COUNT }), party('sendNumbered', { ch: ch.handle, count: COUNT })]);
+});
+
+test("a worker's sendSync on a full buffered channel goes on when one value is taken", async () => {
+  const CAP = 64, MORE = 5;
+  const ch = rt.chan({ cap: CAP, codec: 'string' });
+  const sending = party('sendNumbered', { ch: ch.handle, count: CAP + MORE });
+  const untilFull = async () => {
+    for (const t0 = Date.now(); ch.len < CAP;) {
+      assert.ok(Date.now() - t0 < 10_000, `the channel stayed at ${ch.len} of ${CAP}`);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  };
+  const pad = '.'.repeat(90);
+  for (let i = 0; i < MORE; i++) {
+    await untilFull();
+    assert.deepEqual(ch.tryRecv(), { state: 'ok', value: `${i}${pad}` });
+  }
+  await sending;
+  assert.equal(ch.len, CAP);
+  for (let i = MORE; i < CAP + MORE; i++) assert.equal((await ch.recv()).value, `${i}${pad}`);
+  assert.deepEqual(ch.tryRecv(), { state: 'closed' });
+});
+
 test("a worker's blocking sends of text arrive whole, the staging area's size and beyond; values no codec takes throw TypeError", async () => {
   const texts = ['', 'a', 'héllo wörld', '🦫 gopher 🦫', 'x'.repeat(100), 'é'.repeat(30_000), 'y'.repeat(64 * 1024), 'z'.repeat(100_000)];
   const values = [{ id: 1, tags: ['a', 'b'] }, 'just a string', 12.5, null, [1, [2, [3]]], { text: 'w'.repeat(70_000) }];

@@ -63,6 +63,27 @@ const roles = {
     for (const text of texts) stringCh.sendSync(text);
     for (const value of values) jsonCh.sendSync(value);
   },
+  // Sends count numbered strings on ch with sendSync, then closes it.
+  sendNumbered({ ch, count }) {
+    const c = wr.open(ch, { codec: 'string' });
+    const pad = '.'.repeat(90);
+    for (let i = 0; i < count; i++) c.sendSync(`${i}${pad}`);
+    c.close();
+  },
+  // Receives from ch with recvSync until it is closed, checking that the
+  // numbered strings come each once and in order.
+  recvNumbered({ ch, count }) {
+    const c = wr.open(ch, { codec: 'string' });
+    const pad = '.'.repeat(90);
+    for (let i = 0; ; i++) {
+      const { value, ok } = c.recvSync();
+      if (!ok) {
+        if (i !== count) throw new Error(`closed after ${i} values of ${count}`);
+        return;
+      }
+      if (value !== `${i}${pad}`) throw new Error(`value ${i} was ${JSON.stringify(value.slice(0, 12))}...`);
+    }
+  },
   // Close storm: for each channel handle that arrives on rounds, waits on
   // that channel (blocking or with a Promise) until it is closed, and
   // reports what the wake-up said.
