@@ -4,7 +4,7 @@
 // the same parties, in turn (gort, anchor, gort, anchor, ...). Figures are
 // medians of RUNS runs with their spread (min..max); compare the columns of
 // one run, as ratios: the machines are shared and noisy. GROUPs: roundtrip,
-// self, workers, throughput, stall, and browser: the round-trip, worker,
+// self, workers, throughput, codec, stall, and browser: the round-trip, worker,
 // throughput and stall rows again in Chromium (Debian's, through
 // playwright-core).
 // --samples prints every sample as SAMPLE <json> for bench/run.mjs before
@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { deserialize, serialize } from 'node:v8';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { partyOf, portableMeasures, stallMeasures, timedRoundTrips, VALUES } from './js/measures.mjs';
@@ -42,13 +43,17 @@ const WARMUP_MS = quick ? 50 : 500;
 const END = -1;
 const CHURN_TREES = quick ? 300 : 3000;
 const CHANNEL_CAP = 1024;
+const CODEC_VALUES = quick ? 2000 : 50000;
+const CODEC_MEMORY_BYTES = 64 * 1024;
 
 // The package's build and the ts-chan row need the dev dependencies.
-if (!['esbuild', 'ts-chan'].every((dep) => existsSync(`${root}node_modules/${dep}`))) {
+if (!['esbuild', 'ts-chan', '@msgpack/msgpack'].every((dep) => existsSync(`${root}node_modules/${dep}`))) {
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 execFileSync('bash', [`${root}src/js/build.sh`], { stdio: ['ignore', 'ignore', 'inherit'] });
 const { Chan: TsChan } = await import('ts-chan');
+const { Encoder: MsgpackEncoder, Decoder: MsgpackDecoder } = await import('@msgpack/msgpack');
+const { CODECS } = await import(`${root}dist/codec.js`);
 const entry = `${root}dist/index.node.js`;
 const workerEntry = `${root}dist/worker.node.js`;
 const { start } = await import(entry);
@@ -135,6 +140,59 @@ async function selfPingPong(a, b, recvValue) {
 const mainSelfGort = () => selfPingPong(rt.chan({ codec: 'f64' }), rt.chan({ codec: 'f64' }), (r) => r.value);
 const mainSelfTsChan = () => selfPingPong(new TsChan(0), new TsChan(0), (r) => r.value);
 
+// ---- one thread: a value into shared memory and out again ----
+
+// What the package's codecs do for a value sent between JS parties: bytes
+// written into the runtime's shared memory and read back from there. Each
+// codec row is gort's codec against an encoding the package could have used
+// instead, all into and out of the same shared memory in this thread: JSON
+// text (JSON.stringify and encodeInto, TextDecoder and JSON.parse), the
+// structured clone's wire format (Node's v8.serialize and v8.deserialize:
+// postMessage's format, though postMessage itself runs V8's serializer
+// without Node's JS class around it), and MessagePack (@msgpack/msgpack, a
+// dev dependency for these rows).
+const codecMemory = new Uint8Array(new SharedArrayBuffer(CODEC_MEMORY_BYTES));
+// Where values are written: an odd offset, as a payload's bytes may be.
+const CODEC_AT = 4100;
+const codecTarget = codecMemory.subarray(CODEC_AT);
+const jsonEncoder = new TextEncoder();
+const jsonDecoder = new TextDecoder();
+const CODEC_WAYS = {
+  gort: (codec) => (v) => codec.decodeAt(codecMemory, CODEC_AT, codec.encodeInto(v, codecTarget)),
+  json: () => (v) => {
+    const { written } = jsonEncoder.encodeInto(JSON.stringify(v), codecTarget);
+    return JSON.parse(jsonDecoder.decode(codecMemory.subarray(CODEC_AT, CODEC_AT + written)));
+  },
+  structuredClone: () => (v) => {
+    const bytes = serialize(v);
+    codecMemory.set(bytes, CODEC_AT);
+    return deserialize(codecMemory.subarray(CODEC_AT, CODEC_AT + bytes.length));
+  },
+  // Its fastest use: an encoder and a decoder kept, the encoder's bytes a
+  // view of its own buffer (encodeSharedRef), copied in at once.
+  msgpack: () => {
+    const encoder = new MsgpackEncoder(), decoder = new MsgpackDecoder();
+    return (v) => {
+      const bytes = encoder.encodeSharedRef(v);
+      codecMemory.set(bytes, CODEC_AT);
+      return decoder.decode(codecMemory.subarray(CODEC_AT, CODEC_AT + bytes.length));
+    };
+  },
+};
+
+/** us per value of `way` (CODEC_WAYS) for the value named (VALUES), after WARMUP_MS of it. */
+function codecRoundTrip(way, name) {
+  const { codec, value } = VALUES[name];
+  const trip = CODEC_WAYS[way](CODECS[codec]);
+  let sink = 0;
+  for (const warm = performance.now(); performance.now() - warm < WARMUP_MS;) sink += trip(value) === null ? 1 : 0;
+  const t0 = performance.now();
+  for (let i = 0; i < CODEC_VALUES; i++) sink += trip(value) === null ? 1 : 0;
+  const per = (performance.now() - t0) / CODEC_VALUES;
+  if (sink !== 0) throw new Error(`the ${way} codec gave null for ${name}`);
+  return us(per);
+}
+
 // ---- the main thread during a collector-heavy workload ----
 
 // The stall rows' measures (bench/js/measures.mjs), the event loop's delay
@@ -173,6 +231,20 @@ const PORTABLE_ROWS = [
   })),
 ];
 
+// The codecs' rows: the 'json' codec against each other encoding of the
+// object, the 'string' codec against those that take a string.
+const CODEC_ANCHORS = {
+  json: 'JSON text (stringify + encodeInto, TextDecoder + parse)',
+  structuredClone: "structured clone's format (v8.serialize / v8.deserialize)",
+  msgpack: 'MessagePack (@msgpack/msgpack)',
+};
+const CODEC_ROWS = [['0.5 KB object', ['json', 'structuredClone', 'msgpack']], ['100-byte string', ['structuredClone', 'msgpack']]]
+  .flatMap(([name, anchors]) => anchors.map((way) => ({
+    id: `js_codec_${name.replace(/[^a-z0-9]+/gi, '_')}_${way}`, group: 'codec',
+    label: `${name} into shared memory and out again, one thread (codec '${VALUES[name].codec}')`,
+    gort: `codec gort ${name}`, anchor: `codec ${way} ${name}`, anchorName: CODEC_ANCHORS[way], unit: 'us', better: 'lower',
+  })));
+
 // The main thread while the collector works (bench/js/measures.mjs's stallMeasures).
 const STALL_ROWS = [
   ...[['stall', `${PROCS} Ps`, ''], ['stallSpare', `start()'s default, ${SPARE_PROCS} P${SPARE_PROCS > 1 ? 's' : ''}: a core left to the main thread`, '_spare']]
@@ -201,6 +273,7 @@ const ROWS = [
   ...PORTABLE_ROWS,
   { id: 'js_main_main', group: 'self', label: 'round trip main <-> main, two async loops (unbuffered)',
     gort: 'mainSelfGort', anchor: 'mainSelfTsChan', anchorName: 'ts-chan (pure JS) on the same thread', unit: 'us', better: 'lower' },
+  ...CODEC_ROWS,
   ...STALL_ROWS,
   ...CHROMIUM_ROWS,
 ].filter((r) => only == null || only.includes(r.group));
@@ -210,6 +283,8 @@ const MEASURES = {
   ...Object.fromEntries([...Object.keys(portable), ...STALL_MEASURES].map((name) => [inChromium(name), () => chromiumMeasure(name)])),
   mainSelfGort, mainSelfTsChan,
   ...stalls,
+  ...Object.fromEntries(Object.keys(VALUES).flatMap((name) => ['gort', ...Object.keys(CODEC_ANCHORS)]
+    .map((way) => [`codec ${way} ${name}`, () => codecRoundTrip(way, name)]))),
 };
 // A row's figure is a measure's result, or a field of it ('stall longestOp').
 const COMPOSITE = new Set([...STALL_MEASURES, ...STALL_MEASURES.map(inChromium)]);

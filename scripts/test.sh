@@ -41,4 +41,4 @@ node --test tests/
 # break unseen: one small workload per area, once, quick; no timing asserted.
 echo "== benchmark programs (npm run bench, quick: one small workload per area)"
 node bench/run.mjs --quick --runs=1 --debug-builds --out=build/bench-smoke \
-  pingpong spawn alloc binary_trees_d14 syncmap cores_contended js_roundtrip js_browser page_frames
+  pingpong spawn alloc binary_trees_d14 syncmap cores_contended js_roundtrip js_codec js_browser page_frames

@@ -184,7 +184,7 @@ function jsArea() {
   return {
     id: 'js',
     title: 'The npm package beside the JS anchors',
-    workloads: ['js_roundtrip', 'js_self', 'js_workers', 'js_throughput', 'js_stall', 'js_browser'].map((id) => ({ id, js: true })),
+    workloads: ['js_roundtrip', 'js_self', 'js_workers', 'js_throughput', 'js_codec', 'js_stall', 'js_browser'].map((id) => ({ id, js: true })),
     rows: [],
   };
 }
