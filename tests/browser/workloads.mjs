@@ -53,7 +53,9 @@ export const WORKLOADS = [
     check(final, reports) {
       ok(final.requests > 0, 'request_loop served requests');
       const { p50, p90, p99, max } = final.latencyUs;
-      ok(p50 > 0 && p50 <= p90 && p90 <= p99 && p99 <= max, `request_loop latencies ${JSON.stringify(final.latencyUs)}`);
+      // A page's clock ticks every 5 us (cross-origin isolated Chromium), and
+      // on a fast machine most requests take less: the median may read 0.
+      ok(max > 0 && p50 <= p90 && p90 <= p99 && p99 <= max, `request_loop latencies ${JSON.stringify(final.latencyUs)}`);
       ok(reports.every((r) => r.latencyUs && typeof r.requests == 'number'), 'every report has latencies');
     },
   },
