@@ -152,7 +152,7 @@ const mainSelfTsChan = () => selfPingPong(new TsChan(0), new TsChan(0), (r) => r
 // without Node's JS class around it), and MessagePack (@msgpack/msgpack, a
 // dev dependency for these rows).
 const codecMemory = new Uint8Array(new SharedArrayBuffer(CODEC_MEMORY_BYTES));
-// Where values are written: an odd offset, as a payload's bytes may be.
+// Where values are written: off a multiple of 8, as a payload's bytes may be.
 const CODEC_AT = 4100;
 const codecTarget = codecMemory.subarray(CODEC_AT);
 const jsonEncoder = new TextEncoder();
