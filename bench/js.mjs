@@ -46,7 +46,7 @@ const CHANNEL_CAP = 1024;
 const CODEC_VALUES = quick ? 2000 : 50000;
 const CODEC_MEMORY_BYTES = 64 * 1024;
 
-// The package's build and the ts-chan row need the dev dependencies.
+// The package's build, the ts-chan row and the MessagePack rows need the dev dependencies.
 if (!['esbuild', 'ts-chan', '@msgpack/msgpack'].every((dep) => existsSync(`${root}node_modules/${dep}`))) {
   execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 }
@@ -243,6 +243,7 @@ const CODEC_ROWS = [['0.5 KB object', ['json', 'structuredClone', 'msgpack']], [
     id: `js_codec_${name.replace(/[^a-z0-9]+/gi, '_')}_${way}`, group: 'codec',
     label: `${name} into shared memory and out again, one thread (codec '${VALUES[name].codec}')`,
     gort: `codec gort ${name}`, anchor: `codec ${way} ${name}`, anchorName: CODEC_ANCHORS[way], unit: 'us', better: 'lower',
+    measures: { [`codec gort ${name}`]: () => codecRoundTrip('gort', name), [`codec ${way} ${name}`]: () => codecRoundTrip(way, name) },
   })));
 
 // The main thread while the collector works (bench/js/measures.mjs's stallMeasures).
@@ -283,8 +284,7 @@ const MEASURES = {
   ...Object.fromEntries([...Object.keys(portable), ...STALL_MEASURES].map((name) => [inChromium(name), () => chromiumMeasure(name)])),
   mainSelfGort, mainSelfTsChan,
   ...stalls,
-  ...Object.fromEntries(Object.keys(VALUES).flatMap((name) => ['gort', ...Object.keys(CODEC_ANCHORS)]
-    .map((way) => [`codec ${way} ${name}`, () => codecRoundTrip(way, name)]))),
+  ...Object.assign({}, ...CODEC_ROWS.map((r) => r.measures)),
 };
 // A row's figure is a measure's result, or a field of it ('stall longestOp').
 const COMPOSITE = new Set([...STALL_MEASURES, ...STALL_MEASURES.map(inChromium)]);

@@ -33,15 +33,15 @@ mergeInto(LibraryManager.library, {
   stop_rewind__sig: 'v',
   stop_rewind: function() { abort('asyncify.stop_rewind reached JS'); },
 
-  $gortUnwrappedExports: null,
-  $gortUnwrappedExports__deps: ['$Asyncify'],
-  // Runs before the module is instantiated (postsets follow the library's
-  // definitions).
-  $gortUnwrappedExports__postset:
+  // A symbol only for its postset, which runs before the module is
+  // instantiated (postsets follow the library's definitions).
+  $gortExportsUnwrapped: null,
+  $gortExportsUnwrapped__deps: ['$Asyncify'],
+  $gortExportsUnwrapped__postset:
     'Asyncify.instrumentWasmExports = function(exports) { return exports; };',
 
   gort_fiber_install_check_limits__sig: 'ii',
-  gort_fiber_install_check_limits__deps: ['$gortUnwrappedExports', 'emscripten_stack_get_base',
+  gort_fiber_install_check_limits__deps: ['$gortExportsUnwrapped', 'emscripten_stack_get_base',
                                           'emscripten_stack_get_end'],
   gort_fiber_install_check_limits: function(slot) {
     var setter = Module['asm'] && Module['asm']['__set_stack_limits'];
