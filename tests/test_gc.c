@@ -237,6 +237,7 @@ typedef struct locals_test {
     gort_chan *tick;
     atomic_bool stop;
     atomic_int cycles;
+    gort_waitgroup stopped; /* the collecting goroutine is done with this struct */
 } locals_test;
 
 /* Collects, and ticks after each collection, until told to stop. */
@@ -300,6 +301,22 @@ static void collect_until_stopped(void *arg)
         gort_gc();
         atomic_fetch_add(&t->cycles, 1);
     }
+    gort_waitgroup_done(&t->stopped);
+}
+
+/* Starts collect_until_stopped on t, which lives on the caller's stack. */
+static void start_collecting(locals_test *t)
+{
+    gort_waitgroup_add(&t->stopped, 1);
+    REQUIRE(gort_go(collect_until_stopped, t) == GORT_OK);
+}
+
+/* Stops it and waits until it no longer touches t: the goroutine count
+ * going down is no synchronization, and t's stack frame is reused after. */
+static void stop_collecting(locals_test *t)
+{
+    atomic_store(&t->stop, true);
+    gort_waitgroup_wait(&t->stopped);
 }
 
 static void busy_locals_main(void *arg)
@@ -313,7 +330,7 @@ static void busy_locals_main(void *arg)
         GORT_STORE(n->left, head);
         head = n;
     }
-    REQUIRE(gort_go(collect_until_stopped, &t) == GORT_OK);
+    start_collecting(&t);
     int64_t deadline = gort_nanotime() + 60 * (int64_t)1000000000;
     uint64_t rounds = 0, bad = 0, count_errors = 0;
     while (atomic_load(&t.cycles) < 30 && gort_nanotime() < deadline) {
@@ -327,12 +344,11 @@ static void busy_locals_main(void *arg)
         count_errors += n != 2000;
         rounds++;
     }
-    atomic_store(&t.stop, true);
+    stop_collecting(&t);
     CHECK(atomic_load(&t.cycles) >= 30);
     CHECK_EQ(bad, 0);
     CHECK_EQ(count_errors, 0);
     CHECK(rounds > 0);
-    AWAIT(gort_num_goroutine() == 1);
 }
 
 TEST(gc_keeps_locals_of_a_goroutine_that_never_parks)
@@ -363,7 +379,7 @@ static void large_zeroed_main(void *arg)
 {
     (void)arg;
     locals_test t = {0};
-    REQUIRE(gort_go(collect_until_stopped, &t) == GORT_OK);
+    start_collecting(&t);
     size_t dirty_bytes = 0;
     int rounds = 0;
     for (; rounds < 20; rounds++) {
@@ -375,10 +391,9 @@ static void large_zeroed_main(void *arg)
         for (size_t i = 0; i < LARGE_BYTES; i++)
             dirty_bytes += q[i] != 0;
     }
-    atomic_store(&t.stop, true);
+    stop_collecting(&t);
     CHECK_EQ(dirty_bytes, 0);
     CHECK(atomic_load(&t.cycles) > 0);
-    AWAIT(gort_num_goroutine() == 1);
 }
 
 TEST(gc_large_pointer_free_objects_come_back_zeroed)
