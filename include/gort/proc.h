@@ -127,7 +127,9 @@ int64_t gort_nanotime(void);
  * that is not running a goroutine. */
 uint64_t gort_goid(void);
 
-/* Goroutines that exist now (runtime.NumGoroutine). */
+/* Goroutines that exist now (runtime.NumGoroutine). A count, not a
+ * synchronization: seeing a goroutine gone from it does not order what that
+ * goroutine wrote before it ended; join it through a channel or a WaitGroup. */
 int gort_num_goroutine(void);
 
 /* The number of logical processors of the running runtime (GOMAXPROCS);
