@@ -151,8 +151,10 @@ void bulk_barrier_pre_write(const gort_type *t, void *dst, const void *src, size
 /* ---- sweeping (mgcsweep.c) ---- */
 
 /* Sweeps a span taken off its mcentral's unswept list; returns false when
- * the span was freed to the heap (it held nothing live). */
-bool mspan_sweep(mspan *s);
+ * the span was freed to the heap (it held nothing live and preserve was
+ * false). A small-object span swept with preserve stays in use, however
+ * empty, for the caller to allocate from (Go's sweep(preserve)). */
+bool mspan_sweep(mspan *s, bool preserve);
 /* Calls read(s, arg), for a thread that holds neither s nor its mcentral
  * and may race s's sweep (which swaps and clears its bitmaps), until one
  * call began and ended inside no sweep of s: waits out a sweep in progress,

@@ -135,7 +135,7 @@ static void clear_bits_shared(uint64_t *bits)
         OWNER_STORE(bits[w], 0);
 }
 
-bool mspan_sweep(mspan *s)
+bool mspan_sweep(mspan *s, bool preserve)
 {
     unsigned sg = atomic_load_explicit(&mheap_.sweepgen, memory_order_acquire);
     atomic_store_explicit(&s->sweepgen, sg - 1, memory_order_relaxed);
@@ -177,7 +177,7 @@ bool mspan_sweep(mspan *s)
     mspan_refill_alloc_cache(s, 0);
     atomic_store_explicit(&s->sweepgen, sg, memory_order_release);
     sweep_done_one();
-    if (live == 0) {
+    if (live == 0 && !preserve) {
         mheap_free_span(s);
         return false;
     }
@@ -227,7 +227,7 @@ static intptr_t sweep_any(void)
             continue;
         atomic_store_explicit(&sweep_cursor, spc, memory_order_relaxed);
         size_t npages = s->npages;
-        if (!mspan_sweep(s))
+        if (!mspan_sweep(s, false))
             return (intptr_t)npages;
         place_swept(s);
         return 0;
@@ -258,7 +258,11 @@ mspan *mcentral_sweep_for_alloc(mcentral *c)
         mspan *s = take_unswept(c, sg, false);
         if (s == NULL)
             return NULL;
-        if (!mspan_sweep(s))
+        /* A span left with nothing live is the caller's as it is, as in
+         * Go's cacheSpan: freeing it to the heap only for the next take
+         * to carve the same pages again cost two trips through the heap's
+         * lock, which the background sweeper also takes to free spans. */
+        if (!mspan_sweep(s, true))
             continue;
         if (s->allocCount < s->nelems)
             return s;
