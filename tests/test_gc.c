@@ -402,6 +402,48 @@ TEST(gc_large_pointer_free_objects_come_back_zeroed)
     CHECK_EQ(gort_main(&cfg, large_zeroed_main, NULL), GORT_OK);
 }
 
+/* Small objects come back zeroed from spans the sweep emptied or thinned,
+ * however the sweep found them: lazily for an allocation (a span with
+ * nothing live stays the allocating cache's, its old bytes in it), in the
+ * background, or not yet. A ring keeps some of each size alive so that spans
+ * are swept partly full as well as empty. */
+#define ZEROED_RING 256
+#define ZEROED_PER_ROUND 2000
+#define ZEROED_CYCLES 20
+
+static void small_zeroed_main(void *arg)
+{
+    (void)arg;
+    static const size_t sizes[] = {32, 256, 1024, 4096};
+    enum { NSIZES = sizeof sizes / sizeof sizes[0] };
+    void **ring = heap_ptr_array(ZEROED_RING);
+    REQUIRE(ring != NULL);
+    static gort_memstats before, now;
+    gort_read_memstats(&before);
+    size_t dirty_bytes = 0, allocs = 0;
+    int64_t deadline = gort_nanotime() + 60 * (int64_t)1000000000;
+    do {
+        for (int i = 0; i < ZEROED_PER_ROUND; i++) {
+            size_t size = sizes[i % NSIZES];
+            unsigned char *p = gort_alloc_bytes(size);
+            REQUIRE(p != NULL);
+            for (size_t b = 0; b < size; b++)
+                dirty_bytes += p[b] != 0;
+            memset(p, 0xab, size);
+            GORT_STORE(ring[allocs++ % ZEROED_RING], p);
+        }
+        gort_read_memstats(&now);
+    } while (now.num_gc < before.num_gc + ZEROED_CYCLES && gort_nanotime() < deadline);
+    CHECK_EQ(dirty_bytes, 0);
+    CHECK(now.num_gc >= before.num_gc + ZEROED_CYCLES);
+}
+
+TEST(gc_small_objects_come_back_zeroed_from_swept_spans)
+{
+    gort_config cfg = config_with(2, NULL);
+    CHECK_EQ(gort_main(&cfg, small_zeroed_main, NULL), GORT_OK);
+}
+
 /* Where arenas are contiguous a span can cross from one arena into the
  * next, and a small object's slot with it. The bits of the words past the
  * boundary belong in the next arena's heap bitmap: written past the end of
