@@ -279,9 +279,6 @@ bool gc_is_marked(uintptr_t obj)
 
 extern atomic_bool gc_abandon; /* mgc.c: the runtime is stopping */
 
-/* gc_drain; assist: the caller is a mutator's assist, whose scans are
- * counted on the page map (heapmap_note_assist) once per run of objects
- * of one page. */
 /* The objects a drain has taken but not scanned yet, oldest first. */
 typedef struct scan_ahead {
     uintptr_t obj[SCAN_AHEAD + 1];
@@ -314,6 +311,9 @@ static void return_ahead(scan_ahead *q, gcwork *w)
         gcw_put(w, q->obj[q->head]);
 }
 
+/* gc_drain; assist: the caller is a mutator's assist, whose scans are
+ * counted on the page map (heapmap_note_assist) once per run of objects
+ * of one page. */
 static int64_t drain(gcwork *w, int64_t budget, bool assist)
 {
     int64_t scanned = 0;

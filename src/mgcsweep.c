@@ -263,7 +263,7 @@ mspan *mcentral_sweep_for_alloc(mcentral *c)
          * to carve the same pages again cost two trips through the heap's
          * lock, which the background sweeper also takes to free spans. */
         if (!mspan_sweep(s, true))
-            continue;
+            gort_throw("sweep: a small-object span swept for allocation was freed");
         if (s->allocCount < s->nelems)
             return s;
         place_swept(s);
