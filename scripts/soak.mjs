@@ -17,15 +17,17 @@
 // recvSync, select.sync or a Promise), whose wait the runtime must withdraw.
 //
 // Each second it prints jobs sent, answered and withdrawn, goroutines, live
-// heap, the system allocator's memory in use outside the heap's arenas, cycles and the longest pause. It fails (exit 1) on an answer with a
-// wrong checksum, an answer twice, an answer to a withdrawn send, a send that
+// heap, the system allocator's memory in use outside the heap's arenas,
+// cycles and the longest pause. It fails (exit 1) on an answer with a wrong
+// checksum, an answer twice, an answer to a withdrawn send, a send that
 // resolved but was never answered, a close that did not wake a waiter, a
-// terminated worker's wait left on its channel, a
-// second-long stall of answers (STALL_SECONDS), a tick later than
-// MAX_TICK_LATE_MS beyond what the event loop itself was held up, a live heap grown past LEAK_FACTOR times its size after
-// warm-up plus LEAK_SLACK_BYTES, the system allocator's memory outside the heap's arenas grown by more
-// than SYSTEM_SLACK_BYTES after warm-up, goroutines left beyond the steady set, or a
-// checksum error of the workload. The last line starts with 'soak: done'.
+// terminated worker's wait left on its channel, a second-long stall of
+// answers (STALL_SECONDS), a tick later than MAX_TICK_LATE_MS beyond what the
+// event loop itself was held up, a live heap grown past LEAK_FACTOR times its
+// size after warm-up plus LEAK_SLACK_BYTES, the system allocator's memory
+// outside the heap's arenas grown by more than SYSTEM_SLACK_BYTES after
+// warm-up, goroutines left beyond the steady set, or a checksum error of the
+// workload. The last line starts with 'soak: done'.
 import { isMainThread, Worker, workerData, parentPort } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -2,7 +2,8 @@
  * mgcsweep.c — sweeping (Go's mgcsweep.go): after a cycle's mark, every
  * span is swept once before it is allocated from again. Sweeping a span
  * makes its mark bits its new allocation bits (the unmarked objects become
- * free slots) and gives a span with nothing marked back to the heap.
+ * free slots) and gives a span with nothing marked back to the heap,
+ * unless an allocating cache swept it: that one keeps it (Go's preserve).
  *
  * Spans wait on their mcentral's unswept lists (the collector turns every
  * swept list into an unswept one by adding 2 to sweepgen); the background

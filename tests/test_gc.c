@@ -421,7 +421,7 @@ static void small_zeroed_main(void *arg)
     static gort_memstats before, now;
     gort_read_memstats(&before);
     size_t dirty_bytes = 0, allocs = 0;
-    int64_t deadline = gort_nanotime() + 60 * (int64_t)1000000000;
+    int64_t deadline = gort_nanotime() + DEADLINE_NS;
     do {
         for (int i = 0; i < ZEROED_PER_ROUND; i++) {
             size_t size = sizes[i % NSIZES];

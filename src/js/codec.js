@@ -206,8 +206,9 @@ export function copyIn(u8, at, bytes) {
 // the decode and JSON.parse 1.0 us, where this form takes 0.43 and 0.6 us,
 // into and out of shared memory: V8's JSON escapes text a character at a
 // time (1.4 ns each), and UTF-8 needs no escapes. What it decodes to is
-// what JSON.parse(JSON.stringify(v)) gives: -0 becomes 0, NaN and the infinities null, undefined, functions and
-// symbols are left out of objects and null in arrays, and the keys keep
+// what JSON.parse(JSON.stringify(v)) gives: -0 becomes 0, NaN and the
+// infinities null, undefined, functions and symbols are left out of
+// objects and null in arrays, and the keys keep
 // their order. Any other value (a toJSON, a Date, a Map, a class instance, a
 // BigInt, a boxed primitive, text with a lone surrogate, which JSON escapes
 // and UTF-8 cannot carry, nesting deeper than MAX_NESTING, which may be a
